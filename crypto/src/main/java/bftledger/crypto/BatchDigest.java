@@ -1,0 +1,38 @@
+package bftledger.crypto;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * The digest consensus agrees on for one batch (one block): the rule shared by the consensus
+ * core, which orders batches, and the ledger, which checks that a block is what a commit
+ * certificate signed. {@code SHA-256("bftledger/v1/batch" || 0x00 || timestamp u64 || count u32 ||
+ * merkleRoot(request ids))}, where the Merkle root is RFC 6962 over the 32-byte request ids (the
+ * transaction ids) in batch order. A null batch (the filler a new primary proposes for a gap) has
+ * no requests and timestamp 0.
+ */
+public final class BatchDigest {
+    private static final byte[] TAG = "bftledger/v1/batch\0".getBytes(StandardCharsets.US_ASCII);
+
+    private BatchDigest() {}
+
+    public static Digest of(long timestampMillis, List<Digest> requestIds) {
+        return of(timestampMillis, requestIds.size(), requestRoot(requestIds));
+    }
+
+    public static Digest of(long timestampMillis, int requestCount, Digest requestRoot) {
+        byte[] header = ByteBuffer.allocate(8 + 4).putLong(timestampMillis).putInt(requestCount).array();
+        return Sha256.hash(TAG, header, requestRoot.bytes());
+    }
+
+    /** The RFC 6962 root over the request ids, as stored in a block header's transaction root. */
+    public static Digest requestRoot(List<Digest> requestIds) {
+        return MerkleTree.of(requestIds.stream().map(Digest::bytes).toList()).root();
+    }
+
+    /** The digest of the null batch. */
+    public static Digest nullBatch() {
+        return of(0L, List.of());
+    }
+}

@@ -1,0 +1,87 @@
+package bftledger.crypto;
+
+import java.util.Arrays;
+import java.util.HexFormat;
+import org.bouncycastle.crypto.params.Ed25519PublicKeyParameters;
+import org.bouncycastle.math.ec.rfc8032.Ed25519;
+
+/**
+ * An Ed25519 public key (32 bytes, RFC 8032 encoding). Immutable, value equality. The decoded
+ * curve point is cached, so verifying many signatures under one key decodes it once.
+ */
+public final class PublicKey implements Comparable<PublicKey> {
+    public static final int LENGTH = Ed25519PublicKeyParameters.KEY_SIZE;
+
+    private final byte[] encoded;
+    private final Ed25519PublicKeyParameters params;
+
+    private PublicKey(byte[] encoded) {
+        this.encoded = encoded;
+        this.params = new Ed25519PublicKeyParameters(encoded, 0);
+    }
+
+    /**
+     * Parses an encoded key. Rejects wrong lengths and encodings that are not a valid point, so
+     * a key from the wire is checked once here rather than failing later inside a verify.
+     */
+    public static PublicKey of(byte[] encoded) {
+        if (encoded == null || encoded.length != LENGTH) {
+            throw new IllegalArgumentException(
+                    "an Ed25519 public key is " + LENGTH + " bytes, got " + (encoded == null ? "null" : encoded.length));
+        }
+        if (!Ed25519.validatePublicKeyFull(encoded, 0)) {
+            throw new IllegalArgumentException("not a valid Ed25519 public key: " + HexFormat.of().formatHex(encoded));
+        }
+        return new PublicKey(encoded.clone());
+    }
+
+    public static PublicKey fromHex(String hex) {
+        return of(HexFormat.of().parseHex(hex));
+    }
+
+    public byte[] bytes() {
+        return encoded.clone();
+    }
+
+    public String hex() {
+        return HexFormat.of().formatHex(encoded);
+    }
+
+    /** First 8 hex digits, for logs. */
+    public String shortHex() {
+        return hex().substring(0, 8);
+    }
+
+    /** True when {@code signature} is this key's signature over {@code domain.prefix() || message}. */
+    public boolean verify(Domain domain, byte[] message, byte[] signature) {
+        return verify(domain, message, 0, message.length, signature);
+    }
+
+    public boolean verify(Domain domain, byte[] message, int offset, int length, byte[] signature) {
+        if (signature == null || signature.length != Signature.LENGTH) {
+            return false;
+        }
+        byte[] framed = domain.framed(message, offset, length);
+        return params.verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, signature, 0);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PublicKey k && Arrays.equals(encoded, k.encoded);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(encoded);
+    }
+
+    @Override
+    public int compareTo(PublicKey o) {
+        return Arrays.compareUnsigned(encoded, o.encoded);
+    }
+
+    @Override
+    public String toString() {
+        return hex();
+    }
+}
