@@ -10,6 +10,9 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.Message;
 
 /** Block bounds, hashing and strict parsing. Block hash = SHA-256(header bytes as stored). */
 public final class Blocks {
@@ -43,16 +46,44 @@ public final class Blocks {
             throw new InvalidProtocolBufferException("block of " + bytes.length + " bytes, over MAX_BLOCK_BYTES = " + MAX_BLOCK_BYTES);
         }
         Block block = Block.parseFrom(bytes);
+        if (hasUnknownFields(block)) {
+            throw new InvalidProtocolBufferException("block carries unknown fields");
+        }
         if (!Arrays.equals(block.toByteArray(), bytes)) {
             throw new InvalidProtocolBufferException("block bytes are not in canonical encoding");
         }
         return block;
     }
 
+    /** True if {@code message} or any message inside it carries fields this schema does not know. */
+    static boolean hasUnknownFields(Message message) {
+        if (!message.getUnknownFields().asMap().isEmpty()) {
+            return true;
+        }
+        for (Map.Entry<Descriptors.FieldDescriptor, Object> e : message.getAllFields().entrySet()) {
+            if (e.getKey().getJavaType() != Descriptors.FieldDescriptor.JavaType.MESSAGE) {
+                continue;
+            }
+            if (e.getKey().isRepeated()) {
+                for (Object o : (List<?>) e.getValue()) {
+                    if (hasUnknownFields((Message) o)) {
+                        return true;
+                    }
+                }
+            } else if (hasUnknownFields((Message) e.getValue())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Parses a block's header bytes, refusing a non-canonical encoding. */
     public static BlockHeader header(Block block) throws InvalidProtocolBufferException {
         ByteString raw = block.getHeader();
         BlockHeader header = BlockHeader.parseFrom(raw);
+        if (hasUnknownFields(header)) {
+            throw new InvalidProtocolBufferException("block header carries unknown fields");
+        }
         if (!header.toByteString().equals(raw)) {
             throw new InvalidProtocolBufferException("block header is not in canonical encoding");
         }

@@ -164,9 +164,7 @@ public final class Transactions {
     }
 
     private static boolean hasUnknownFields(TransactionBody body) {
-        return !body.getUnknownFields().asMap().isEmpty()
-                || (body.hasTransfer() && !body.getTransfer().getUnknownFields().asMap().isEmpty())
-                || (body.hasPutRecord() && !body.getPutRecord().getUnknownFields().asMap().isEmpty());
+        return Blocks.hasUnknownFields(body);
     }
 
     private static String abbreviate(String s) {
