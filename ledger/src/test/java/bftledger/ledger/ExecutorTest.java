@@ -176,7 +176,7 @@ class ExecutorTest {
             out.add(b);
             long total = s.balances().values().stream().mapToLong(Long::longValue).sum();
             if (total != 1_000_000L * net.users.size() || s.balances().values().stream().anyMatch(v -> v < 0)) {
-                throw new AssertionError("supply not conserved at height " + (h + 1));
+                throw new AssertionError("supply not conserved at height " + (h + 1) + "; replay with -Dbftledger.seed");
             }
         }
         return out;

@@ -17,8 +17,11 @@ final class RawStore {
     private RawStore() {}
 
     static byte[] get(Path dir, String dbName, byte[] key) {
-        try (Env<byte[]> env = env(dir); Txn<byte[]> txn = env.txnRead()) {
-            return env.openDbi(dbName).get(txn, key);
+        try (Env<byte[]> env = env(dir)) {
+            Dbi<byte[]> db = env.openDbi(dbName);
+            try (Txn<byte[]> txn = env.txnRead()) {
+                return db.get(txn, key);
+            }
         }
     }
 
