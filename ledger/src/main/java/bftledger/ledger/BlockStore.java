@@ -18,6 +18,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.CursorIterable;
@@ -43,7 +46,10 @@ import org.lmdbjava.Txn;
  * environment is never opened with MDB_NOSYNC or MDB_NOMETASYNC). Nothing is ever overwritten: a
  * block that does not follow the tip is refused. Opening checks the tail (see
  * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
- * repairing anything. One writer at a time (appends are synchronized); readers run concurrently.
+ * repairing anything. One writer at a time (appends are synchronized); readers run concurrently,
+ * each in its own {@link Snapshot}. A store is open at most once per process. When the map size
+ * is exhausted an append fails with lmdbjava's MapFullException and writes nothing; reopen with a
+ * larger map size.
  */
 public final class BlockStore implements AutoCloseable {
     public static final long DEFAULT_MAP_SIZE = 1L << 30;
@@ -65,8 +71,12 @@ public final class BlockStore implements AutoCloseable {
     static final byte[] META_TIP_HASH = ascii("tip_hash");
     static final byte[] META_STATE_ROOT = ascii("state_root");
 
+    // LMDB forbids opening one environment twice in a process (its locks are per process).
+    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+
     private final Path dir;
     private final ChainGenesis genesis;
+    private final AtomicBoolean closed = new AtomicBoolean();
     private final Env<byte[]> env;
     private final Dbi<byte[]> blocks;
     private final Dbi<byte[]> txIndex;
@@ -103,6 +113,24 @@ public final class BlockStore implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot create store directory " + dir, e);
         }
+        Path key;
+        try {
+            key = dir.toRealPath();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot resolve store directory " + dir, e);
+        }
+        if (!OPEN.add(key)) {
+            throw new IllegalStateException("store " + key + " is already open in this process");
+        }
+        try {
+            return openChecked(key, genesis, mapSizeBytes);
+        } catch (RuntimeException e) {
+            OPEN.remove(key);
+            throw e;
+        }
+    }
+
+    private static BlockStore openChecked(Path dir, ChainGenesis genesis, long mapSizeBytes) {
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
             LmdbFileCheck.check(dataFile);
@@ -276,7 +304,8 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * Appends a block executed on the current tip (from {@link BlockBuilder} on a snapshot, or
-     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction.
+     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction. The
+     * execution is trusted to belong to the block: pass only what those two produced.
      *
      * @throws IllegalStateException if the block does not follow the tip (height, previous hash
      *                               or the state it was executed on); nothing is written
@@ -350,9 +379,13 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /** Closes the environment; every snapshot must be closed first. Idempotent. */
     @Override
     public void close() {
-        env.close();
+        if (closed.compareAndSet(false, true)) {
+            env.close();
+            OPEN.remove(dir);
+        }
     }
 
     /**

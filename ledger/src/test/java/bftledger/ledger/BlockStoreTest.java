@@ -204,6 +204,15 @@ class BlockStoreTest {
     }
 
     @Test
+    void openIsExclusiveWithinAProcessAndCloseIsIdempotent(@TempDir Path dir) {
+        BlockStore store = BlockStore.open(dir, net.genesis);
+        assertThrows(IllegalStateException.class, () -> BlockStore.open(dir.resolve(".").resolve("."), net.genesis));
+        store.close();
+        store.close();
+        BlockStore.open(dir, net.genesis).close();
+    }
+
+    @Test
     void concurrentReadersSeeConsistentSnapshots(@TempDir Path dir) throws Exception {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             fill(store, 3);
