@@ -65,6 +65,11 @@ public final class BlockChecker {
             return new BlockCheck(problems, block, null, null, null, 0);
         }
         Digest hash = Sha256.hash(block.getHeader().toByteArray());
+        // A received block is stored re-serialized; unknown fields would survive that and make the
+        // stored bytes unreadable by Blocks.parse, so they are refused here.
+        if (Blocks.hasUnknownFields(block)) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "block carries unknown fields"));
+        }
         if (!header.getChainId().equals(genesis.chainId())) {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
         }

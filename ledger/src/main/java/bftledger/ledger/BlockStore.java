@@ -1,6 +1,8 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.InclusionProof;
+import bftledger.crypto.MerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -284,8 +286,23 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** A transaction as found through the index: its receipt, position and the block holding it. */
-    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {}
+    /**
+     * A transaction as found through the index: its receipt, position and the block holding it,
+     * from which a proof for a client follows: the block's certificate signs the batch digest,
+     * which binds the header's tx_root; {@link #txProof()} puts the id under tx_root and
+     * {@link #receiptProof()} the serialized receipt under receipts_root.
+     */
+    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {
+        /** Inclusion of the 32-byte transaction id in the header's tx_root. */
+        public InclusionProof txProof() {
+            return MerkleTree.of(Blocks.txIds(block).stream().map(Digest::bytes).toList()).inclusionProof(index);
+        }
+
+        /** Inclusion of {@code receipt.toByteArray()} in the header's receipts_root. */
+        public InclusionProof receiptProof() {
+            return MerkleTree.of(block.getReceiptsList().stream().map(Receipt::toByteArray).toList()).inclusionProof(index);
+        }
+    }
 
     /**
      * Executes a committed batch on the tip and appends the resulting block, all in one durable
