@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.Digest;
+import bftledger.crypto.ParallelVerifier;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -46,16 +47,23 @@ public final class BlockChecker {
      * catch-up, then appends {@link BlockCheck#executed()} when {@link BlockCheck#ok()}.
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block) {
-        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block);
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, null);
+    }
+
+    /** As {@link #checkNext(ChainGenesis, LedgerState, Digest, Block)}, with transaction signatures checked on {@code verifier}. */
+    public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
+            ParallelVerifier verifier) {
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, verifier);
     }
 
     /**
      * @param previousHash      expected previous_hash, or null when it is unknown (not checked)
      * @param base              the state before this block, or null to skip re-execution
      * @param previousStateRoot the root to chain this block's state root from, with {@code base}
+     * @param verifier          where to check transaction signatures in parallel, or null for this thread
      */
     static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Digest previousStateRoot, Block block) {
+            Digest previousStateRoot, Block block, ParallelVerifier verifier) {
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header;
         try {
@@ -92,10 +100,12 @@ public final class BlockChecker {
         List<Digest> ids = new ArrayList<>(count);
         List<TransactionBody> bodies = new ArrayList<>(count);
         boolean executable = true;
+        List<TxVerdict> verdicts = verifier != null ? Transactions.validateAll(block.getTransactionsList(), genesis.chainId(), verifier)
+                : block.getTransactionsList().stream().map(tx -> Transactions.validate(tx, genesis.chainId())).toList();
         for (int i = 0; i < count; i++) {
             SignedTransaction tx = block.getTransactions(i);
             ids.add(Transactions.id(tx));
-            TxVerdict verdict = Transactions.validate(tx, genesis.chainId());
+            TxVerdict verdict = verdicts.get(i);
             if (!verdict.ok()) {
                 problems.add(problem(height, LedgerProblem.Kind.TRANSACTION, "transaction " + i + " (" + ids.get(i).shortHex()
                         + ") " + verdict.reason() + ": " + verdict.detail()));

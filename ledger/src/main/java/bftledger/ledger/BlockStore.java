@@ -215,7 +215,7 @@ public final class BlockStore implements AutoCloseable {
             Block before = s.parseBlock(height - 1);
             previousHash = Blocks.hash(before);
         }
-        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip);
+        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip, null);
         if (!check.ok()) {
             throw new StoreCorruptedException(dir + ": tip block at height " + height + " is damaged: " + check.problems());
         }

@@ -8,6 +8,7 @@ import bftledger.crypto.BatchDigest;
 import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
 import bftledger.crypto.KeyPair;
+import bftledger.crypto.ParallelVerifier;
 import bftledger.ledger.LedgerProblem.Kind;
 import bftledger.ledger.proto.CommitCertificate;
 import bftledger.ledger.proto.CommitSignature;
@@ -133,6 +134,10 @@ class LedgerVerifierTest {
         assertProblem(report, 2, Kind.TRANSACTION);
         assertEquals(1, report.problemCount(), "the signature covers no hash, so nothing else breaks: " + report.problems());
         assertTrue(report.problems().get(0).message().contains("transaction 1"), report.problems().get(0).message());
+        try (ParallelVerifier verifier = new ParallelVerifier(2, 16)) {
+            LedgerVerifier.Report parallel = LedgerVerifier.verify(dir, net.genesis, LedgerVerifier.Progress.NONE, verifier);
+            assertEquals(report, parallel, "parallel signature checks find the same");
+        }
     }
 
     @Test
