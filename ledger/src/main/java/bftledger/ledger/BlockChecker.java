@@ -89,6 +89,10 @@ public final class BlockChecker {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_LINK, "previous_hash " + hex(header.getPreviousHash())
                     + " but the previous block's hash is " + previousHash.hex()));
         }
+        int blockBytes = block.getSerializedSize();
+        if (blockBytes > Blocks.MAX_BLOCK_BYTES) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, blockBytes + " bytes, over MAX_BLOCK_BYTES"));
+        }
         int count = block.getTransactionsCount();
         if (count > Blocks.MAX_TRANSACTIONS_PER_BLOCK) {
             problems.add(problem(height, LedgerProblem.Kind.TX_COUNT, count + " transactions, over MAX_TRANSACTIONS_PER_BLOCK"));

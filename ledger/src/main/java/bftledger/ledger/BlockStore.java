@@ -367,7 +367,12 @@ public final class BlockStore implements AutoCloseable {
                 || !executed.header().getStateRoot().equals(ByteString.copyFrom(execution.stateRoot().bytes()))) {
             throw new IllegalStateException("block " + height + " was not executed on the tip's state");
         }
-        if (!blocks.put(txn, u64(height), executed.block().toByteArray(), PutFlags.MDB_NOOVERWRITE)) {
+        byte[] blockBytes = executed.block().toByteArray();
+        if (blockBytes.length > Blocks.MAX_BLOCK_BYTES) {
+            // Blocks.parse would refuse it on the next open: never write what cannot be read back.
+            throw new IllegalArgumentException("block " + height + " is " + blockBytes.length + " bytes, over MAX_BLOCK_BYTES");
+        }
+        if (!blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
             throw new StoreCorruptedException(dir + ": a block already exists at height " + height + " above the tip");
         }
         for (StateChanges.Executed e : execution.changes().executed()) {
@@ -530,7 +535,7 @@ public final class BlockStore implements AutoCloseable {
             return lastHeight(txn);
         }
 
-        /** Every stored account balance, in ascending account order. */
+        /** Every stored account balance, in ascending account order; -1 for a value that is not 8 bytes. */
         public void forEachAccount(BiConsumer<ByteString, Long> action) {
             try (CursorIterable<byte[]> it = accounts.iterate(txn, KeyRange.all())) {
                 for (CursorIterable.KeyVal<byte[]> kv : it) {
@@ -544,6 +549,9 @@ public final class BlockStore implements AutoCloseable {
         public void forEachRecord(BiConsumer<RecordKey, ByteString> action) {
             try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
                 for (CursorIterable.KeyVal<byte[]> kv : it) {
+                    if (kv.key().length <= 32) {
+                        throw new StoreCorruptedException(dir + ": record key of " + kv.key().length + " bytes has no owner and key");
+                    }
                     action.accept(RecordKey.fromStoreKey(kv.key()), ByteString.copyFrom(kv.val()));
                 }
             }

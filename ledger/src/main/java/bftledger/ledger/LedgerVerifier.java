@@ -134,7 +134,11 @@ public final class LedgerVerifier {
                 txsChecked += check.transactions();
                 if (check.execution() != null) {
                     state.apply(check.execution());
-                    checkIndex(h, check.execution());
+                    try {
+                        checkIndex(h, check.execution());
+                    } catch (StoreCorruptedException e) {
+                        report(h, LedgerProblem.Kind.STATE, e.getMessage());
+                    }
                 } else if (executing) {
                     executing = false;
                     report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
@@ -147,7 +151,11 @@ public final class LedgerVerifier {
             }
             checkMetadata(tip, previousHash);
             if (executing) {
-                checkState(tip);
+                try {
+                    checkState(tip);
+                } catch (StoreCorruptedException e) {
+                    report(tip, LedgerProblem.Kind.STATE, e.getMessage());
+                }
             }
             return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount);
         }

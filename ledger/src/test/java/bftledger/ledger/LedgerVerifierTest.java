@@ -194,6 +194,18 @@ class LedgerVerifierTest {
     }
 
     @Test
+    void damagedIndexAndMissingBlock() {
+        buildClean();
+        VerifiedTransaction indexed = txs(2).get(0);
+        RawStore.put(dir, BlockStore.DB_TXINDEX, indexed.id().bytes(), new byte[] {(byte) 0xff});
+        RawStore.delete(dir, BlockStore.DB_BLOCKS, BlockStore.u64(3));
+        LedgerVerifier.Report report = verify();
+        assertProblem(report, 2, Kind.STATE);
+        assertProblem(report, 3, Kind.MISSING_BLOCK);
+        assertEquals(BLOCKS - 1, report.blocksChecked());
+    }
+
+    @Test
     void everyProblemIsCollectedNotJustTheFirst() throws Exception {
         buildClean();
         RawStore.editBlock(dir, 1, b -> b.toBuilder().setCertificate(b.getCertificate().toBuilder().removeSignatures(2)).build());
