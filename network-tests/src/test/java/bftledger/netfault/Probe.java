@@ -23,7 +23,7 @@ import java.util.Set;
  *   args: TCP_PORT UDP_PORT            (0 = any free port)
  *   prints: READY tcpPort udpPort
  *   tcp HOST PORT TIMEOUT_MS           -> OK | FAIL reason      (connect, send, read the echo)
- *   udp HOST PORT PREFIX COUNT         -> SENT COUNT            (datagrams "PREFIX-i")
+ *   udp HOST PORT PREFIX COUNT         -> SENT COUNT            (datagrams "PREFIX-i"; locally dropped ones count)
  *   count PREFIX EXPECTED TIMEOUT_MS   -> COUNT n               (waits until n >= EXPECTED or timeout)
  *   pid                                -> PID n
  * </pre>
@@ -64,7 +64,11 @@ public final class Probe {
                         InetAddress to = InetAddress.getByName(f[1]);
                         for (int i = 0; i < count; i++) {
                             byte[] b = (f[3] + "-" + i).getBytes(StandardCharsets.UTF_8);
-                            s.send(new DatagramPacket(b, b.length, to, Integer.parseInt(f[2])));
+                            try {
+                                s.send(new DatagramPacket(b, b.length, to, Integer.parseInt(f[2])));
+                            } catch (IOException droppedLocally) {
+                                // An OUTPUT DROP rule makes send fail with EPERM: the datagram is lost, as intended.
+                            }
                         }
                     }
                     return "SENT " + count;
