@@ -22,7 +22,7 @@
 #
 # Exit codes: 0 ok; 1 operation failed; 2 usage error; 3 cannot run here (not root, ip or
 # iptables missing, namespaces unusable), with the reason on stderr.
-set -euo pipefail
+set -Eeuo pipefail
 
 readonly PROG=netns.sh
 readonly HOSTS_MAX=64
@@ -40,7 +40,8 @@ usage: netns.sh COMMAND [options]
   down      --name NAME            kill processes left in NAME's namespaces, delete them
   status    --name NAME            namespaces, addresses and fault rules
   addresses --name NAME            one line per host: "h<i> <namespace> <address>"
-  partition --name NAME A,B C,D    cut all traffic between the two groups, both ways
+  partition --name NAME A,B C,D    cut all traffic between the two groups, both ways; hosts in
+                                   neither group keep talking to both
   oneway    --name NAME --from A --to B   drop packets from A to B only
   isolate   --name NAME HOST       cut HOST from every other host
   drop      --name NAME --percent P [HOST]
@@ -48,6 +49,7 @@ usage: netns.sh COMMAND [options]
                                    without, P% of packets into every host (so each packet
                                    between two hosts is lost with probability P%); P=0 clears
   heal      --name NAME            remove every cut and loss rule
+  list                             names of the networks that are up (one per line)
   check                            exit 0 if namespaces and iptables work here, else 3 and why
 
 Hosts are written h<i> (or just <i>). NAME: 1-24 characters [A-Za-z0-9_].
@@ -151,7 +153,9 @@ cmd_up() {
   [ -n "${HOSTS:-}" ] || usage_error "--hosts is required"
   [[ "$HOSTS" =~ ^[0-9]+$ ]] && [ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le "$HOSTS_MAX" ] \
     || usage_error "--hosts must be 1..$HOSTS_MAX, got '$HOSTS'"
-  [[ "$SUBNET" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || usage_error "--subnet must be A.B.C, got '$SUBNET'"
+  [[ "$SUBNET" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] \
+    && [ "${BASH_REMATCH[1]}" -le 255 ] && [ "${BASH_REMATCH[2]}" -le 255 ] && [ "${BASH_REMATCH[3]}" -le 255 ] \
+    || usage_error "--subnet must be A.B.C with each part 0..255, got '$SUBNET'"
 
   if ns_exists "${NAME}-br"; then
     local have; have=$(host_count)
@@ -213,6 +217,10 @@ cmd_down() {
   local left; left=$(network_namespaces)
   [ -z "$left" ] || die "namespaces still present after down: $left"
   echo "network $NAME down"
+}
+
+cmd_list() {
+  ip netns list | awk '{print $1}' | sed -n 's/^\([A-Za-z0-9_]\{1,24\}\)-br$/\1/p' | sort
 }
 
 cmd_addresses() {
@@ -355,12 +363,12 @@ main() {
     esac
   done
   case "$cmd" in
-    up|down|status|addresses|partition|oneway|isolate|drop|heal|check) ;;
+    up|down|status|addresses|partition|oneway|isolate|drop|heal|check|list) ;;
     *) usage_error "unknown command '$cmd'" ;;
   esac
   require_tools
   case "$cmd" in
-    up|down|status|addresses|oneway|heal|check)
+    up|down|status|addresses|oneway|heal|check|list)
       [ "${#ARGS[@]}" = 0 ] || usage_error "$cmd takes no positional arguments (got: ${ARGS[*]})" ;;
   esac
   "cmd_$cmd"

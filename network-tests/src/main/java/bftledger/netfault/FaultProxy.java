@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -123,6 +124,7 @@ public final class FaultProxy implements AutoCloseable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicLong bytesForwarded = new AtomicLong();
     private final AtomicLong connectionsAccepted = new AtomicLong();
+    private final AtomicLong bufferedHighWater = new AtomicLong();
     private final Random jitterRandom;
     private volatile long latencyNanos;
     private volatile long jitterNanos;
@@ -213,6 +215,14 @@ public final class FaultProxy implements AutoCloseable {
 
     public long connectionsAccepted() {
         return connectionsAccepted.get();
+    }
+
+    /**
+     * The most bytes any one direction of any connection has held at once: at most
+     * {@code bufferBytes}, or one read chunk when a single chunk is larger than that.
+     */
+    public long bufferedBytesHighWater() {
+        return bufferedHighWater.get();
     }
 
     /** Bytes written to either end so far, both directions summed. */
@@ -376,7 +386,7 @@ public final class FaultProxy implements AutoCloseable {
                         pipe.finish();
                         return;
                     }
-                    byte[] chunk = java.util.Arrays.copyOf(buf, n);
+                    byte[] chunk = Arrays.copyOf(buf, n);
                     if (!pipe.put(chunk, System.nanoTime() + drawDelayNanos(), config.bufferBytes())) {
                         return;
                     }
@@ -501,6 +511,7 @@ public final class FaultProxy implements AutoCloseable {
                 chunks.addLast(chunk);
                 dues.addLast(due);
                 bytes += chunk.length;
+                bufferedHighWater.accumulateAndGet(bytes, Math::max);
                 changed.signalAll();
                 return true;
             } finally {

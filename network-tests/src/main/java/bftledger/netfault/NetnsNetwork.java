@@ -32,7 +32,7 @@ public final class NetnsNetwork implements AutoCloseable {
     private final List<String> addresses;
     private final List<Process> started = new ArrayList<>();
     private final Thread shutdownHook;
-    private boolean closed;
+    private volatile boolean closed;
 
     private NetnsNetwork(String name, List<String> namespaces, List<String> addresses) {
         this.name = name;
@@ -49,6 +49,20 @@ public final class NetnsNetwork implements AutoCloseable {
     public static NetnsNetwork create(String name, int hosts) throws IOException {
         String out = NetnsScript.runOrThrow(List.of("up", "--name", name, "--hosts", Integer.toString(hosts)));
         return fromAddresses(name, hosts, out);
+    }
+
+    /** Names of the networks currently up on this machine, e.g. to find ones a killed JVM left. */
+    public static List<String> networks() throws IOException {
+        String out = NetnsScript.runOrThrow(List.of("list")).strip();
+        return out.isEmpty() ? List.of() : List.of(out.split("\n"));
+    }
+
+    /**
+     * Removes network {@code name} by name, killing any process left in it. For leftovers of a
+     * JVM that died before {@link #close()}; a live network is closed through its handle instead.
+     */
+    public static void down(String name) throws IOException {
+        NetnsScript.runOrThrow(List.of("down", "--name", name));
     }
 
     private static NetnsNetwork fromAddresses(String name, int hosts, String out) throws IOException {
@@ -108,6 +122,7 @@ public final class NetnsNetwork implements AutoCloseable {
         builder.command(wrapped);
         try {
             Process p = builder.start();
+            started.removeIf(q -> !q.isAlive());
             started.add(p);
             return p;
         } finally {

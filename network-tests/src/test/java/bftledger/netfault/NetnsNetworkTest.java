@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -34,6 +36,7 @@ class NetnsNetworkTest {
     private static final int HEALTHY_TIMEOUT_MILLIS = 10_000;
 
     private static final String RUN = "bft" + ProcessHandle.current().pid();
+    private static final Pattern LEFTOVER = Pattern.compile("bft([0-9]+)[nd]");
     private static NetnsNetwork net;
     private static final List<ProbeProcess> probes = new ArrayList<>();
 
@@ -45,9 +48,21 @@ class NetnsNetworkTest {
             System.err.println("NetnsNetworkTest SKIPPED: " + unavailable.get());
         }
         Assumptions.assumeTrue(unavailable.isEmpty(), () -> "network namespaces unavailable: " + unavailable.get());
+        removeLeftoversOfDeadRuns();
         net = NetnsNetwork.create(RUN + "n", 3);
         for (int i = 0; i < net.hosts(); i++) {
             probes.add(ProbeProcess.startOn(net, i, TCP, UDP));
+        }
+    }
+
+    /** Networks named by this test for a pid that no longer runs: a JVM killed before @AfterAll. */
+    private static void removeLeftoversOfDeadRuns() throws IOException {
+        for (String name : NetnsNetwork.networks()) {
+            Matcher m = LEFTOVER.matcher(name);
+            if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()) {
+                System.err.println("removing network " + name + " left by dead pid " + m.group(1));
+                NetnsNetwork.down(name);
+            }
         }
     }
 
@@ -206,6 +221,7 @@ class NetnsNetworkTest {
             Process sleeper = a.exec(0, "sleep", "600");
             assertTrue(sleeper.isAlive());
             assertTrue(netnsList().contains(name + "-h0"));
+            assertTrue(NetnsNetwork.networks().contains(name), NetnsNetwork.networks().toString());
             a.close();
             assertFalse(sleeper.isAlive(), "process started in the network survived close");
             assertNoTrace(name);
