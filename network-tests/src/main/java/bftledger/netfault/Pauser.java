@@ -18,6 +18,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Only descendants of this JVM are accepted: a pid the test did not start, or one already
  * reaped and possibly reused, is refused rather than signalled. {@link #close()} resumes every
  * process still paused, so a failed test never leaves a stopped process behind.
+ *
+ * <p>Signals go to the one pid given. A process started through {@code NetnsNetwork.exec} is the
+ * command itself (ip netns exec does not fork); a node launched through a shell wrapper should
+ * {@code exec} its JVM, or the caller should pass the JVM's handle from {@code descendants()}.
  */
 public final class Pauser implements AutoCloseable {
     /** Bound on waiting for the kernel to report a stop or continue. */
