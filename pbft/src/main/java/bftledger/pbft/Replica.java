@@ -623,6 +623,10 @@ public final class Replica {
         }
         view = newView;
         viewActive = false;
+        // Views only grow, so votes of earlier views can never be asked for again; checkpoint
+        // votes are view-independent and stay until garbage collection.
+        ownVotes.keySet().removeIf(k -> k.type() != MessageType.CHECKPOINT && k.view() < newView);
+        acceptedPrePrepares.keySet().removeIf(k -> k.view() < newView);
         requestTimerTicks = -1;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = config.viewChangeTimeoutTicks();
