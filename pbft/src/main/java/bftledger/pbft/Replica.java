@@ -420,6 +420,11 @@ public final class Replica {
         if (!viewActive || !isPrimary()) {
             return;
         }
+        if (lastExecuted < lowWatermark || (stateTransferTarget >= 0 && lastExecuted < stateTransferTarget)) {
+            // Waiting for state this replica did not execute itself: until it arrives, it cannot
+            // tell which pending requests that state already executed.
+            return;
+        }
         while (!unordered.isEmpty() && nextSequence <= highWatermark()
                 && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
             List<Request> requests = new ArrayList<>();
