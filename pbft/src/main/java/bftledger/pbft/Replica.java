@@ -1020,6 +1020,14 @@ public final class Replica {
                 }
             }
         }
+        for (PersistRecord rec : records) {
+            // Our own NEW-VIEW for this view may have been sent even if the record saying we
+            // entered the view was torn off the WAL: we must not build a second, different one.
+            if (rec instanceof PersistRecord.OwnMessage om && om.message().payload() instanceof NewView nv
+                    && nv.view() == view) {
+                changing = false;
+            }
+        }
         lastExecuted = executed;
         lastDelivered = executed;
         previousExecuted = executed;
