@@ -1,0 +1,181 @@
+package bftledger.ledger;
+
+import bftledger.crypto.BatchDigest;
+import bftledger.crypto.Digest;
+import bftledger.crypto.Sha256;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TransactionBody;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Checks one block received from a peer or read from a store, collecting every problem rather
+ * than stopping at the first: encoding, chain id, height, link to the previous block, tx_count,
+ * tx_root, batch_digest, the commit certificate, each transaction's validity, and (given the
+ * state before it) re-execution against the stored receipts, receipts_root and state_root.
+ * Used by {@link LedgerVerifier}, by {@link BlockStore} when it opens (tip only, without
+ * re-execution) and by a node importing blocks during catch-up ({@link #checkNext}).
+ */
+public final class BlockChecker {
+    private BlockChecker() {}
+
+    /** The result: problems (empty when the block is good) and what could be computed. */
+    public record BlockCheck(List<LedgerProblem> problems, Block block, BlockHeader header, Digest hash,
+            ExecutionResult execution, int transactions) {
+        public boolean ok() {
+            return problems.isEmpty();
+        }
+
+        /** The block with its re-execution, ready for {@link BlockStore#append(ExecutedBlock)}; only when ok. */
+        public ExecutedBlock executed() {
+            if (!ok() || execution == null) {
+                throw new IllegalStateException("block has problems: " + problems);
+            }
+            return new ExecutedBlock(block, header, hash, execution);
+        }
+    }
+
+    /**
+     * Fully checks {@code block} as the next block on {@code state} (whose tip hash is
+     * {@code previousHash}), re-executing it. A node calls this for each block fetched during
+     * catch-up, then appends {@link BlockCheck#executed()} when {@link BlockCheck#ok()}.
+     */
+    public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block) {
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block);
+    }
+
+    /**
+     * @param previousHash      expected previous_hash, or null when it is unknown (not checked)
+     * @param base              the state before this block, or null to skip re-execution
+     * @param previousStateRoot the root to chain this block's state root from, with {@code base}
+     */
+    static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
+            Digest previousStateRoot, Block block) {
+        List<LedgerProblem> problems = new ArrayList<>();
+        BlockHeader header;
+        try {
+            header = Blocks.header(block);
+        } catch (InvalidProtocolBufferException e) {
+            problems.add(new LedgerProblem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "header does not parse: " + e.getMessage()));
+            return new BlockCheck(problems, block, null, null, null, 0);
+        }
+        Digest hash = Sha256.hash(block.getHeader().toByteArray());
+        if (!header.getChainId().equals(genesis.chainId())) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
+        }
+        if (header.getHeight() != height) {
+            problems.add(problem(height, LedgerProblem.Kind.HEIGHT,
+                    "header says height " + Long.toUnsignedString(header.getHeight()) + " at position " + height));
+        }
+        if (previousHash != null && !header.getPreviousHash().equals(bytes(previousHash))) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_LINK, "previous_hash " + hex(header.getPreviousHash())
+                    + " but the previous block's hash is " + previousHash.hex()));
+        }
+        int count = block.getTransactionsCount();
+        if (count > Blocks.MAX_TRANSACTIONS_PER_BLOCK) {
+            problems.add(problem(height, LedgerProblem.Kind.TX_COUNT, count + " transactions, over MAX_TRANSACTIONS_PER_BLOCK"));
+        }
+        if (Integer.toUnsignedLong(header.getTxCount()) != count) {
+            problems.add(problem(height, LedgerProblem.Kind.TX_COUNT,
+                    "header says " + Integer.toUnsignedString(header.getTxCount()) + " transactions, block holds " + count));
+        }
+        List<Digest> ids = new ArrayList<>(count);
+        List<TransactionBody> bodies = new ArrayList<>(count);
+        boolean executable = true;
+        for (int i = 0; i < count; i++) {
+            SignedTransaction tx = block.getTransactions(i);
+            ids.add(Transactions.id(tx));
+            TxVerdict verdict = Transactions.validate(tx, genesis.chainId());
+            if (!verdict.ok()) {
+                problems.add(problem(height, LedgerProblem.Kind.TRANSACTION, "transaction " + i + " (" + ids.get(i).shortHex()
+                        + ") " + verdict.reason() + ": " + verdict.detail()));
+            }
+            TransactionBody body = verdict.ok() ? verdict.transaction().body() : parseBody(tx);
+            if (body == null) {
+                executable = false;
+            }
+            bodies.add(body);
+        }
+        Digest txRoot = BatchDigest.requestRoot(ids);
+        if (!header.getTxRoot().equals(bytes(txRoot))) {
+            problems.add(problem(height, LedgerProblem.Kind.TX_ROOT,
+                    "tx_root " + hex(header.getTxRoot()) + ", transactions give " + txRoot.hex()));
+        }
+        Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot);
+        if (!header.getBatchDigest().equals(bytes(batchDigest))) {
+            problems.add(problem(height, LedgerProblem.Kind.BATCH_DIGEST,
+                    "batch_digest " + hex(header.getBatchDigest()) + ", recomputed " + batchDigest.hex()));
+        }
+        CommitCertificates.Verdict cert = CommitCertificates.verify(
+                block.hasCertificate() ? block.getCertificate() : null, genesis, batchDigest, height);
+        if (!cert.ok()) {
+            problems.add(problem(height, LedgerProblem.Kind.CERTIFICATE, cert.toString()));
+        }
+        if (!header.getReceiptsRoot().equals(bytes(ExecutionResult.receiptsRoot(block.getReceiptsList())))) {
+            problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, "receipts_root does not match the stored receipts"));
+        }
+        ExecutionResult execution = null;
+        if (base != null && !executable) {
+            problems.add(problem(height, LedgerProblem.Kind.RECEIPTS, "cannot re-execute: a transaction body does not parse"));
+        } else if (base != null) {
+            execution = Executor.executeBodies(base, height, ids, bodies);
+            checkExecution(height, header, block.getReceiptsList(), execution, previousStateRoot, problems);
+        }
+        return new BlockCheck(List.copyOf(problems), block, header, hash, execution, count);
+    }
+
+    private static void checkExecution(long height, BlockHeader header, List<Receipt> stored, ExecutionResult execution,
+            Digest previousStateRoot, List<LedgerProblem> problems) {
+        List<Receipt> computed = execution.receipts();
+        if (stored.size() != computed.size()) {
+            problems.add(problem(height, LedgerProblem.Kind.RECEIPTS,
+                    stored.size() + " stored receipts for " + computed.size() + " transactions"));
+        } else {
+            for (int i = 0; i < computed.size(); i++) {
+                if (!stored.get(i).equals(computed.get(i))) {
+                    problems.add(problem(height, LedgerProblem.Kind.RECEIPTS, "receipt " + i + " stored as "
+                            + brief(stored.get(i)) + ", re-execution gives " + brief(computed.get(i))));
+                }
+            }
+        }
+        if (!header.getReceiptsRoot().equals(bytes(execution.receiptsRoot()))) {
+            problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, "receipts_root " + hex(header.getReceiptsRoot())
+                    + ", re-execution gives " + execution.receiptsRoot().hex()));
+        }
+        // Chained from the previous header's root, so one bad block is reported once, not at every later height.
+        Digest stateRoot = StateHash.next(previousStateRoot, execution.changes().hash());
+        if (!header.getStateRoot().equals(bytes(stateRoot))) {
+            problems.add(problem(height, LedgerProblem.Kind.STATE_ROOT,
+                    "state_root " + hex(header.getStateRoot()) + ", re-execution gives " + stateRoot.hex()));
+        }
+    }
+
+    private static TransactionBody parseBody(SignedTransaction tx) {
+        try {
+            return TransactionBody.parseFrom(tx.getBody());
+        } catch (InvalidProtocolBufferException e) {
+            return null;
+        }
+    }
+
+    private static String brief(Receipt r) {
+        return r.getStatus() + (r.getReason().isEmpty() ? "" : " (" + r.getReason() + ")") + " at " + r.getHeight() + "/" + r.getIndex();
+    }
+
+    private static LedgerProblem problem(long height, LedgerProblem.Kind kind, String message) {
+        return new LedgerProblem(height, kind, message);
+    }
+
+    private static ByteString bytes(Digest d) {
+        return ByteString.copyFrom(d.bytes());
+    }
+
+    private static String hex(ByteString b) {
+        return ChainGenesis.hex(b);
+    }
+}

@@ -1,0 +1,522 @@
+package bftledger.ledger;
+
+import bftledger.crypto.Digest;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.CommitCertificate;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TxIndexEntry;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import org.lmdbjava.ByteArrayProxy;
+import org.lmdbjava.CursorIterable;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.KeyRange;
+import org.lmdbjava.PutFlags;
+import org.lmdbjava.Txn;
+
+/**
+ * The append-only block store in LMDB, holding blocks with their certificates and receipts, the
+ * transaction index, and the executed state (accounts, records), so that a reopened store resumes
+ * execution exactly where it stopped.
+ *
+ * <p>Named databases: {@value #DB_BLOCKS} (u64 big-endian height -> Block bytes),
+ * {@value #DB_TXINDEX} (tx id -> TxIndexEntry of its first execution), {@value #DB_ACCOUNTS}
+ * (account key -> u64 balance), {@value #DB_RECORDS} (owner || key -> value) and {@value #DB_META}.
+ *
+ * <p>Contract: an append is one LMDB write transaction holding the block, its index entries and
+ * its state changes; it is durable when the call returns (LMDB's default synchronous commit; the
+ * environment is never opened with MDB_NOSYNC or MDB_NOMETASYNC). Nothing is ever overwritten: a
+ * block that does not follow the tip is refused. Opening checks the tail (see
+ * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
+ * repairing anything. One writer at a time (appends are synchronized); readers run concurrently.
+ */
+public final class BlockStore implements AutoCloseable {
+    public static final long DEFAULT_MAP_SIZE = 1L << 30;
+    public static final int MAX_DBS = 8;
+    public static final int MAX_READERS = 126;
+    public static final int FORMAT_VERSION = 1;
+
+    static final String DB_BLOCKS = "blocks";
+    static final String DB_TXINDEX = "txindex";
+    static final String DB_ACCOUNTS = "accounts";
+    static final String DB_RECORDS = "records";
+    static final String DB_META = "meta";
+
+    static final byte[] META_FORMAT_VERSION = ascii("format_version");
+    static final byte[] META_CHAIN_ID = ascii("chain_id");
+    static final byte[] META_GENESIS_HASH = ascii("genesis_hash");
+    static final byte[] META_GENESIS = ascii("genesis");
+    static final byte[] META_HEIGHT = ascii("height");
+    static final byte[] META_TIP_HASH = ascii("tip_hash");
+    static final byte[] META_STATE_ROOT = ascii("state_root");
+
+    private final Path dir;
+    private final ChainGenesis genesis;
+    private final Env<byte[]> env;
+    private final Dbi<byte[]> blocks;
+    private final Dbi<byte[]> txIndex;
+    private final Dbi<byte[]> accounts;
+    private final Dbi<byte[]> records;
+    private final Dbi<byte[]> meta;
+
+    private BlockStore(Path dir, ChainGenesis genesis, Env<byte[]> env) {
+        this.dir = dir;
+        this.genesis = genesis;
+        this.env = env;
+        this.blocks = env.openDbi(DB_BLOCKS, DbiFlags.MDB_CREATE);
+        this.txIndex = env.openDbi(DB_TXINDEX, DbiFlags.MDB_CREATE);
+        this.accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
+        this.records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
+        this.meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
+    }
+
+    public static BlockStore open(Path dir, ChainGenesis genesis) {
+        return open(dir, genesis, DEFAULT_MAP_SIZE);
+    }
+
+    /**
+     * Creates the store for {@code genesis} in {@code dir}, or opens the existing one after
+     * checking: the LMDB file is not truncated; format version, chain id and genesis hash match;
+     * the block at the stored height exists, parses, passes every check that needs no
+     * re-execution (including its certificate and transaction signatures), its hash is the stored
+     * tip hash, its state root is the stored state root, it links to the block before it, and no
+     * block lies beyond it.
+     */
+    public static BlockStore open(Path dir, ChainGenesis genesis, long mapSizeBytes) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create store directory " + dir, e);
+        }
+        Path dataFile = dir.resolve("data.mdb");
+        if (Files.exists(dataFile)) {
+            LmdbFileCheck.check(dataFile);
+        }
+        // MDB_NOTLS: read transactions are not tied to a thread, so snapshots can move between
+        // threads of a pool. Sync flags stay at LMDB's durable defaults.
+        Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA)
+                .setMapSize(mapSizeBytes)
+                .setMaxDbs(MAX_DBS)
+                .setMaxReaders(MAX_READERS)
+                .open(dir.toFile(), EnvFlags.MDB_NOTLS);
+        BlockStore store;
+        try {
+            store = new BlockStore(dir, genesis, env);
+            store.initializeOrCheck();
+        } catch (RuntimeException e) {
+            env.close();
+            throw e;
+        }
+        return store;
+    }
+
+    private void initializeOrCheck() {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            if (meta.get(txn, META_FORMAT_VERSION) == null) {
+                if (lastHeight(txn) != 0) {
+                    throw new StoreCorruptedException(dir + ": blocks present but no metadata");
+                }
+                meta.put(txn, META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+                meta.put(txn, META_CHAIN_ID, genesis.chainId().getBytes(StandardCharsets.UTF_8));
+                meta.put(txn, META_GENESIS_HASH, genesis.hash().bytes());
+                meta.put(txn, META_GENESIS, genesis.bytes());
+                meta.put(txn, META_HEIGHT, u64(0));
+                meta.put(txn, META_TIP_HASH, genesis.hash().bytes());
+                meta.put(txn, META_STATE_ROOT, genesis.stateRoot().bytes());
+                for (Map.Entry<ByteString, Long> e : genesis.initialBalances().entrySet()) {
+                    accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
+                }
+                txn.commit();
+                return;
+            }
+        }
+        try (Snapshot s = snapshot()) {
+            checkTail(s);
+        }
+    }
+
+    private void checkTail(Snapshot s) {
+        byte[] version = meta.get(s.txn, META_FORMAT_VERSION);
+        if (version.length != 4 || ByteBuffer.wrap(version).getInt() != FORMAT_VERSION) {
+            throw new StoreCorruptedException(dir + ": metadata key format_version is not " + FORMAT_VERSION);
+        }
+        byte[] chainId = meta.get(s.txn, META_CHAIN_ID);
+        if (chainId == null || !new String(chainId, StandardCharsets.UTF_8).equals(genesis.chainId())) {
+            throw new StoreCorruptedException(dir + ": metadata key chain_id is not '" + genesis.chainId() + "'");
+        }
+        Digest storedGenesis = s.metaDigest(META_GENESIS_HASH);
+        if (!storedGenesis.equals(genesis.hash())) {
+            throw new StoreCorruptedException(dir + ": store belongs to genesis " + storedGenesis.hex() + ", not the given genesis "
+                    + genesis.hash().hex());
+        }
+        long height = s.height();
+        Digest tipHash = s.tipHash();
+        Digest stateRoot = s.stateRoot();
+        long last = lastHeight(s.txn);
+        if (last != height) {
+            throw new StoreCorruptedException(dir + ": metadata height is " + height + " but the last stored block is at height " + last);
+        }
+        if (height == 0) {
+            if (!tipHash.equals(genesis.hash()) || !stateRoot.equals(genesis.stateRoot())) {
+                throw new StoreCorruptedException(dir + ": at height 0 the metadata tip hash and state root must be genesis's");
+            }
+            return;
+        }
+        Block tip = s.parseBlock(height);
+        Digest previousHash;
+        if (height == 1) {
+            previousHash = genesis.hash();
+        } else {
+            Block before = s.parseBlock(height - 1);
+            previousHash = Blocks.hash(before);
+        }
+        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip);
+        if (!check.ok()) {
+            throw new StoreCorruptedException(dir + ": tip block at height " + height + " is damaged: " + check.problems());
+        }
+        if (!check.hash().equals(tipHash)) {
+            throw new StoreCorruptedException(dir + ": tip block at height " + height + " hashes to " + check.hash().hex()
+                    + " but metadata tip_hash is " + tipHash.hex());
+        }
+        if (!check.header().getStateRoot().equals(ByteString.copyFrom(stateRoot.bytes()))) {
+            throw new StoreCorruptedException(dir + ": tip block at height " + height + " has state root "
+                    + ChainGenesis.hex(check.header().getStateRoot()) + " but metadata state_root is " + stateRoot.hex());
+        }
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    public ChainGenesis genesis() {
+        return genesis;
+    }
+
+    /** A consistent read-only view at the current tip; close it promptly (it pins LMDB pages). */
+    public Snapshot snapshot() {
+        return new Snapshot(env.txnRead(), true);
+    }
+
+    public long height() {
+        try (Snapshot s = snapshot()) {
+            return s.height();
+        }
+    }
+
+    public Tip tip() {
+        try (Snapshot s = snapshot()) {
+            return new Tip(s.height(), s.tipHash(), s.stateRoot());
+        }
+    }
+
+    public record Tip(long height, Digest hash, Digest stateRoot) {}
+
+    public Optional<Block> block(long height) {
+        try (Snapshot s = snapshot()) {
+            return s.block(height);
+        }
+    }
+
+    public Optional<BlockHeader> header(long height) {
+        try (Snapshot s = snapshot()) {
+            return s.header(height);
+        }
+    }
+
+    public Optional<TxRecord> transaction(Digest id) {
+        try (Snapshot s = snapshot()) {
+            return s.transaction(id);
+        }
+    }
+
+    public long balance(PublicKey account) {
+        try (Snapshot s = snapshot()) {
+            return s.balance(ByteString.copyFrom(account.bytes()));
+        }
+    }
+
+    public Optional<ByteString> record(PublicKey owner, String key) {
+        try (Snapshot s = snapshot()) {
+            return s.record(RecordKey.of(ByteString.copyFrom(owner.bytes()), key));
+        }
+    }
+
+    /** A transaction as found through the index: its receipt, position and the block holding it. */
+    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {}
+
+    /**
+     * Executes a committed batch on the tip and appends the resulting block, all in one durable
+     * LMDB write transaction. The certificate's signatures are the caller's to have verified.
+     */
+    public synchronized ExecutedBlock appendBatch(long timestampMillis, List<VerifiedTransaction> txs, CommitCertificate certificate) {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            Snapshot state = new Snapshot(txn, false);
+            ExecutedBlock executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1, timestampMillis, txs,
+                    certificate);
+            write(txn, state, executed);
+            txn.commit();
+            return executed;
+        }
+    }
+
+    /**
+     * Appends a block executed on the current tip (from {@link BlockBuilder} on a snapshot, or
+     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction.
+     *
+     * @throws IllegalStateException if the block does not follow the tip (height, previous hash
+     *                               or the state it was executed on); nothing is written
+     */
+    public synchronized void append(ExecutedBlock executed) {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            write(txn, new Snapshot(txn, false), executed);
+            txn.commit();
+        }
+    }
+
+    /**
+     * Fully checks an untrusted block as the next one (certificate, signatures, re-execution) and
+     * appends it; the import path of a node catching up from peers.
+     *
+     * @return the check; the block was appended exactly when it is ok
+     */
+    public synchronized BlockChecker.BlockCheck append(Block block) {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            Snapshot state = new Snapshot(txn, false);
+            BlockChecker.BlockCheck check = BlockChecker.checkNext(genesis, state, state.tipHash(), block);
+            if (check.ok()) {
+                write(txn, state, check.executed());
+                txn.commit();
+            }
+            return check;
+        }
+    }
+
+    private void write(Txn<byte[]> txn, Snapshot state, ExecutedBlock executed) {
+        long height = executed.height();
+        if (height != state.height() + 1) {
+            throw new IllegalStateException("block at height " + height + " does not follow the tip at " + state.height());
+        }
+        Digest tip = state.tipHash();
+        if (!executed.header().getPreviousHash().equals(ByteString.copyFrom(tip.bytes()))) {
+            throw new IllegalStateException("block " + height + " links to " + ChainGenesis.hex(executed.header().getPreviousHash())
+                    + ", the tip is " + tip.hex());
+        }
+        ExecutionResult execution = executed.execution();
+        if (execution.height() != height || !execution.baseStateRoot().equals(state.stateRoot())
+                || !executed.header().getStateRoot().equals(ByteString.copyFrom(execution.stateRoot().bytes()))) {
+            throw new IllegalStateException("block " + height + " was not executed on the tip's state");
+        }
+        if (!blocks.put(txn, u64(height), executed.block().toByteArray(), PutFlags.MDB_NOOVERWRITE)) {
+            throw new StoreCorruptedException(dir + ": a block already exists at height " + height + " above the tip");
+        }
+        for (StateChanges.Executed e : execution.changes().executed()) {
+            byte[] entry = TxIndexEntry.newBuilder().setHeight(height).setIndex(e.index()).setReceipt(e.receipt()).build().toByteArray();
+            if (!txIndex.put(txn, e.txId().bytes(), entry, PutFlags.MDB_NOOVERWRITE)) {
+                throw new IllegalStateException("transaction " + e.txId().hex() + " executed twice: an execution bug");
+            }
+        }
+        for (Map.Entry<ByteString, Long> e : execution.changes().balances().entrySet()) {
+            accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
+        }
+        for (Map.Entry<RecordKey, ByteString> e : execution.changes().records().entrySet()) {
+            records.put(txn, e.getKey().storeKey(), e.getValue().toByteArray());
+        }
+        meta.put(txn, META_HEIGHT, u64(height));
+        meta.put(txn, META_TIP_HASH, executed.hash().bytes());
+        meta.put(txn, META_STATE_ROOT, execution.stateRoot().bytes());
+    }
+
+    private long lastHeight(Txn<byte[]> txn) {
+        try (var cursor = blocks.openCursor(txn)) {
+            if (!cursor.last()) {
+                return 0;
+            }
+            return ByteBuffer.wrap(cursor.key()).getLong();
+        }
+    }
+
+    @Override
+    public void close() {
+        env.close();
+    }
+
+    /**
+     * A consistent view of the store inside one LMDB transaction; also the {@link LedgerState}
+     * execution reads from. Values are copied out of LMDB, so they outlive the transaction.
+     */
+    public final class Snapshot implements LedgerState, AutoCloseable {
+        final Txn<byte[]> txn;
+        private final boolean owned;
+
+        private Snapshot(Txn<byte[]> txn, boolean owned) {
+            this.txn = txn;
+            this.owned = owned;
+        }
+
+        @Override
+        public long height() {
+            byte[] v = meta.get(txn, META_HEIGHT);
+            if (v == null || v.length != 8) {
+                throw new StoreCorruptedException(dir + ": metadata key height is missing or not 8 bytes");
+            }
+            return ByteBuffer.wrap(v).getLong();
+        }
+
+        public Digest tipHash() {
+            return metaDigest(META_TIP_HASH);
+        }
+
+        @Override
+        public Digest stateRoot() {
+            return metaDigest(META_STATE_ROOT);
+        }
+
+        Digest metaDigest(byte[] key) {
+            byte[] v = meta.get(txn, key);
+            if (v == null || v.length != Digest.LENGTH) {
+                throw new StoreCorruptedException(dir + ": metadata key " + new String(key, StandardCharsets.US_ASCII)
+                        + " is missing or not 32 bytes");
+            }
+            return Digest.of(v);
+        }
+
+        @Override
+        public long balance(ByteString account) {
+            byte[] v = accounts.get(txn, account.toByteArray());
+            if (v == null) {
+                return 0;
+            }
+            if (v.length != 8) {
+                throw new StoreCorruptedException(dir + ": account " + ChainGenesis.hex(account) + " balance is " + v.length + " bytes");
+            }
+            return ByteBuffer.wrap(v).getLong();
+        }
+
+        @Override
+        public Optional<ByteString> record(RecordKey key) {
+            byte[] v = records.get(txn, key.storeKey());
+            return v == null ? Optional.empty() : Optional.of(ByteString.copyFrom(v));
+        }
+
+        @Override
+        public Optional<TxLocation> executed(Digest txId) {
+            return indexEntry(txId).map(e -> new TxLocation(e.getHeight(), e.getIndex()));
+        }
+
+        Optional<TxIndexEntry> indexEntry(Digest txId) {
+            byte[] v = txIndex.get(txn, txId.bytes());
+            if (v == null) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(TxIndexEntry.parseFrom(v));
+            } catch (InvalidProtocolBufferException e) {
+                throw new StoreCorruptedException(dir + ": transaction index entry for " + txId.hex() + " does not parse", e);
+            }
+        }
+
+        public Optional<TxRecord> transaction(Digest id) {
+            Optional<TxIndexEntry> entry = indexEntry(id);
+            if (entry.isEmpty()) {
+                return Optional.empty();
+            }
+            long height = entry.get().getHeight();
+            int index = entry.get().getIndex();
+            Block block = parseBlock(height);
+            if (index >= block.getTransactionsCount()) {
+                throw new StoreCorruptedException(dir + ": index points " + id.hex() + " at " + height + "/" + index + ", past the block's end");
+            }
+            return Optional.of(new TxRecord(height, index, entry.get().getReceipt(), block.getTransactions(index), block));
+        }
+
+        /** The stored bytes of the block at {@code height}, if any. */
+        public Optional<byte[]> rawBlock(long height) {
+            return Optional.ofNullable(blocks.get(txn, u64(height)));
+        }
+
+        public Optional<Block> block(long height) {
+            return rawBlock(height).isEmpty() ? Optional.empty() : Optional.of(parseBlock(height));
+        }
+
+        public Optional<BlockHeader> header(long height) {
+            return block(height).map(b -> {
+                try {
+                    return Blocks.header(b);
+                } catch (InvalidProtocolBufferException e) {
+                    throw new StoreCorruptedException(dir + ": block header at height " + height + " does not parse", e);
+                }
+            });
+        }
+
+        Block parseBlock(long height) {
+            byte[] raw = blocks.get(txn, u64(height));
+            if (raw == null) {
+                throw new StoreCorruptedException(dir + ": no block at height " + height);
+            }
+            try {
+                return Blocks.parse(raw);
+            } catch (InvalidProtocolBufferException e) {
+                throw new StoreCorruptedException(dir + ": block at height " + height + " does not decode: " + e.getMessage(), e);
+            }
+        }
+
+        /** Highest height with a stored block (0 when none). */
+        public long lastBlockHeight() {
+            return lastHeight(txn);
+        }
+
+        /** Every stored account balance, in ascending account order. */
+        public void forEachAccount(BiConsumer<ByteString, Long> action) {
+            try (CursorIterable<byte[]> it = accounts.iterate(txn, KeyRange.all())) {
+                for (CursorIterable.KeyVal<byte[]> kv : it) {
+                    byte[] v = kv.val();
+                    action.accept(ByteString.copyFrom(kv.key()), v.length == 8 ? ByteBuffer.wrap(v).getLong() : -1L);
+                }
+            }
+        }
+
+        /** Every stored record, in ascending (owner, key) order. */
+        public void forEachRecord(BiConsumer<RecordKey, ByteString> action) {
+            try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
+                for (CursorIterable.KeyVal<byte[]> kv : it) {
+                    action.accept(RecordKey.fromStoreKey(kv.key()), ByteString.copyFrom(kv.val()));
+                }
+            }
+        }
+
+        /** Number of entries in the transaction index. */
+        public long indexedTransactions() {
+            return txIndex.stat(txn).entries;
+        }
+
+        @Override
+        public void close() {
+            if (owned) {
+                txn.close();
+            }
+        }
+    }
+
+    static byte[] u64(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+}

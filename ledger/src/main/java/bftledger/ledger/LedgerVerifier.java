@@ -1,0 +1,226 @@
+package bftledger.ledger;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.TxIndexEntry;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+
+/**
+ * The offline audit of a block store: walks every block from 1 to the tip inside one read
+ * snapshot, checks each with {@link BlockChecker} while re-executing from genesis in memory, then
+ * compares the re-executed state (accounts, records, transaction index) and the tip metadata with
+ * what the store holds. Every problem is collected, up to {@link #MAX_PROBLEMS}, with its height;
+ * the walk never stops at the first. Memory grows with the state and the number of executed
+ * transactions (the re-execution is kept in a {@link MemoryState}).
+ */
+public final class LedgerVerifier {
+    /** Problems kept in a report; beyond it only the count grows. */
+    public static final int MAX_PROBLEMS = 10_000;
+
+    private LedgerVerifier() {}
+
+    /** Called after each block: {@code (height, tip)}, for a progress bar. */
+    @FunctionalInterface
+    public interface Progress {
+        void onBlock(long height, long tip);
+
+        Progress NONE = (height, tip) -> {};
+    }
+
+    public record Report(boolean ok, long blocksChecked, long transactionsChecked, List<LedgerProblem> problems,
+            long problemCount) {
+        public Report {
+            problems = List.copyOf(problems);
+        }
+    }
+
+    /** Opens the store in {@code dir} (refusing a corrupted one as a STORE problem) and verifies it. */
+    public static Report verify(Path dir, ChainGenesis genesis, Progress progress) {
+        BlockStore store;
+        try {
+            store = BlockStore.open(dir, genesis);
+        } catch (StoreCorruptedException e) {
+            return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1);
+        }
+        try (store) {
+            return verify(store, progress);
+        }
+    }
+
+    public static Report verify(BlockStore store, Progress progress) {
+        try (BlockStore.Snapshot snapshot = store.snapshot()) {
+            return new Walk(store.genesis(), snapshot, progress).run();
+        }
+    }
+
+    private static final class Walk {
+        final ChainGenesis genesis;
+        final BlockStore.Snapshot store;
+        final Progress progress;
+        final List<LedgerProblem> problems = new ArrayList<>();
+        long problemCount;
+        final MemoryState state;
+
+        Walk(ChainGenesis genesis, BlockStore.Snapshot store, Progress progress) {
+            this.genesis = genesis;
+            this.store = store;
+            this.progress = progress;
+            this.state = MemoryState.genesis(genesis);
+        }
+
+        void report(long height, LedgerProblem.Kind kind, String message) {
+            report(new LedgerProblem(height, kind, message));
+        }
+
+        void report(LedgerProblem p) {
+            problemCount++;
+            if (problems.size() < MAX_PROBLEMS) {
+                problems.add(p);
+            }
+        }
+
+        Report run() {
+            long tip = store.height();
+            long blocksChecked = 0;
+            long txsChecked = 0;
+            Digest previousHash = genesis.hash();
+            Digest previousRoot = genesis.stateRoot();
+            boolean executing = true;
+            for (long h = 1; h <= tip; h++) {
+                Optional<byte[]> raw = store.rawBlock(h);
+                if (raw.isEmpty()) {
+                    report(h, LedgerProblem.Kind.MISSING_BLOCK, "no block at height " + h + " below the tip " + tip);
+                    previousHash = null;
+                    executing = false;
+                    progress.onBlock(h, tip);
+                    continue;
+                }
+                Block block;
+                try {
+                    block = Blocks.parse(raw.get());
+                } catch (InvalidProtocolBufferException e) {
+                    report(h, LedgerProblem.Kind.MALFORMED_BLOCK, "block does not decode: " + e.getMessage());
+                    previousHash = null;
+                    executing = false;
+                    progress.onBlock(h, tip);
+                    continue;
+                }
+                BlockChecker.BlockCheck check = BlockChecker.check(genesis, h, previousHash, executing ? state : null,
+                        previousRoot, block);
+                check.problems().forEach(this::report);
+                blocksChecked++;
+                txsChecked += check.transactions();
+                if (check.execution() != null) {
+                    state.apply(check.execution());
+                    checkIndex(h, check.execution());
+                } else if (executing) {
+                    executing = false;
+                    report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
+                }
+                previousHash = check.hash();
+                BlockHeader header = check.header();
+                previousRoot = header != null && header.getStateRoot().size() == Digest.LENGTH
+                        ? Digest.of(header.getStateRoot().toByteArray()) : state.stateRoot();
+                progress.onBlock(h, tip);
+            }
+            checkMetadata(tip, previousHash);
+            if (executing) {
+                checkState(tip);
+            }
+            return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount);
+        }
+
+        void checkMetadata(long tip, Digest lastHash) {
+            long last = store.lastBlockHeight();
+            if (last != tip) {
+                report(tip, LedgerProblem.Kind.METADATA, "metadata height " + tip + ", last stored block " + last);
+            }
+            if (lastHash != null && !lastHash.equals(store.tipHash())) {
+                report(tip, LedgerProblem.Kind.METADATA, "metadata tip_hash " + store.tipHash().hex() + ", last block hashes to " + lastHash.hex());
+            }
+        }
+
+        void checkState(long tip) {
+            if (!state.stateRoot().equals(store.stateRoot())) {
+                report(tip, LedgerProblem.Kind.STATE, "metadata state_root " + store.stateRoot().hex()
+                        + ", re-execution gives " + state.stateRoot().hex());
+            }
+            compare(tip, "account", state.balances(), collectAccounts());
+            compare(tip, "record", state.records(), collectRecords());
+            if (store.indexedTransactions() != state.executedCount()) {
+                report(tip, LedgerProblem.Kind.STATE, "transaction index holds " + store.indexedTransactions()
+                        + " entries, re-execution executed " + state.executedCount());
+            }
+        }
+
+        /** Each transaction this block executed is indexed at this position with this receipt. */
+        void checkIndex(long height, ExecutionResult execution) {
+            for (StateChanges.Executed e : execution.changes().executed()) {
+                Optional<TxIndexEntry> entry = store.indexEntry(e.txId());
+                if (entry.isEmpty() || entry.get().getHeight() != height || entry.get().getIndex() != e.index()
+                        || !entry.get().getReceipt().equals(e.receipt())) {
+                    report(height, LedgerProblem.Kind.STATE, "transaction index entry for " + e.txId().shortHex() + " at "
+                            + height + "/" + e.index() + (entry.isEmpty() ? " is missing" : " differs from re-execution"));
+                }
+            }
+        }
+
+        SortedMap<ByteString, Long> collectAccounts() {
+            SortedMap<ByteString, Long> m = new java.util.TreeMap<>(ByteString.unsignedLexicographicalComparator());
+            store.forEachAccount(m::put);
+            return m;
+        }
+
+        SortedMap<RecordKey, ByteString> collectRecords() {
+            SortedMap<RecordKey, ByteString> m = new java.util.TreeMap<>();
+            store.forEachRecord(m::put);
+            return m;
+        }
+
+        /** Merges two sorted maps, reporting each key whose value differs or that only one side has. */
+        <K, V> void compare(long tip, String what, SortedMap<K, V> expected, SortedMap<K, V> stored) {
+            @SuppressWarnings("unchecked")
+            java.util.Comparator<K> cmp = (java.util.Comparator<K>) expected.comparator();
+            Iterator<Map.Entry<K, V>> a = expected.entrySet().iterator();
+            Iterator<Map.Entry<K, V>> b = stored.entrySet().iterator();
+            Map.Entry<K, V> x = a.hasNext() ? a.next() : null;
+            Map.Entry<K, V> y = b.hasNext() ? b.next() : null;
+            while (x != null || y != null) {
+                int c = x == null ? 1 : y == null ? -1 : compareKeys(cmp, x.getKey(), y.getKey());
+                if (c < 0) {
+                    report(tip, LedgerProblem.Kind.STATE, what + " " + show(x.getKey()) + " missing from the store");
+                    x = a.hasNext() ? a.next() : null;
+                } else if (c > 0) {
+                    report(tip, LedgerProblem.Kind.STATE, "stored " + what + " " + show(y.getKey()) + " not produced by re-execution");
+                    y = b.hasNext() ? b.next() : null;
+                } else {
+                    if (!x.getValue().equals(y.getValue())) {
+                        report(tip, LedgerProblem.Kind.STATE, what + " " + show(x.getKey()) + " stored as " + show(y.getValue())
+                                + ", re-execution gives " + show(x.getValue()));
+                    }
+                    x = a.hasNext() ? a.next() : null;
+                    y = b.hasNext() ? b.next() : null;
+                }
+            }
+        }
+
+        @SuppressWarnings("unchecked")
+        private static <K> int compareKeys(java.util.Comparator<K> cmp, K a, K b) {
+            return cmp != null ? cmp.compare(a, b) : ((Comparable<K>) a).compareTo(b);
+        }
+
+        private static String show(Object o) {
+            return o instanceof ByteString b ? (b.size() <= 64 ? ChainGenesis.hex(b) : ChainGenesis.hex(b.substring(0, 64)) + "...")
+                    : String.valueOf(o);
+        }
+    }
+}

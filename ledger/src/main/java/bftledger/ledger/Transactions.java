@@ -1,0 +1,177 @@
+package bftledger.ledger;
+
+import bftledger.crypto.Digest;
+import bftledger.crypto.Domain;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.PublicKey;
+import bftledger.crypto.Sha256;
+import bftledger.crypto.Signature;
+import bftledger.ledger.proto.PutRecord;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TransactionBody;
+import bftledger.ledger.proto.Transfer;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+
+/**
+ * Building, signing and validating transactions under the signing rule in ledger.proto: the body
+ * is serialized once, its id is SHA-256 of those bytes, and the signature is Ed25519 under
+ * {@link Domain#TRANSACTION} over the same bytes. Validation never re-serializes a body.
+ */
+public final class Transactions {
+    /** Bound on a serialized SignedTransaction (body, signature and framing). */
+    public static final int MAX_TRANSACTION_BYTES = 8 * 1024;
+    /** Bound on a record key, in UTF-8 bytes (and at least 1). */
+    public static final int MAX_RECORD_KEY_BYTES = 256;
+    /** Bound on a record value, in bytes. */
+    public static final int MAX_RECORD_VALUE_BYTES = 4096;
+
+    private Transactions() {}
+
+    public static TransactionBody transfer(String chainId, PublicKey sender, long nonce, PublicKey to, long amount) {
+        return TransactionBody.newBuilder().setChainId(chainId).setSender(bytes(sender)).setNonce(nonce)
+                .setTransfer(Transfer.newBuilder().setTo(bytes(to)).setAmount(amount)).build();
+    }
+
+    public static TransactionBody putRecord(String chainId, PublicKey sender, long nonce, String key, ByteString value) {
+        return TransactionBody.newBuilder().setChainId(chainId).setSender(bytes(sender)).setNonce(nonce)
+                .setPutRecord(PutRecord.newBuilder().setKey(key).setValue(value)).build();
+    }
+
+    /** Serializes {@code body} once and signs those bytes with {@code key}, the body's sender. */
+    public static SignedTransaction sign(TransactionBody body, KeyPair key) {
+        if (!body.getSender().equals(bytes(key.publicKey()))) {
+            throw new IllegalArgumentException("the signing key is not the body's sender");
+        }
+        byte[] bodyBytes = body.toByteArray();
+        return SignedTransaction.newBuilder()
+                .setBody(ByteString.copyFrom(bodyBytes))
+                .setSignature(ByteString.copyFrom(key.sign(Domain.TRANSACTION, bodyBytes)))
+                .build();
+    }
+
+    /** Signs and validates in one step, for callers that build their own transactions. */
+    public static VerifiedTransaction signVerified(TransactionBody body, KeyPair key) {
+        TxVerdict verdict = validate(sign(body, key), body.getChainId());
+        if (!verdict.ok()) {
+            throw new IllegalArgumentException("cannot build a valid transaction: " + verdict);
+        }
+        return verdict.transaction();
+    }
+
+    /** The transaction id: SHA-256 of the body bytes as signed. */
+    public static Digest id(SignedTransaction tx) {
+        return Sha256.hash(tx.getBody().toByteArray());
+    }
+
+    /** Validates a transaction as received on the wire; checks the size before parsing. */
+    public static TxVerdict validate(byte[] raw, String chainId) {
+        if (raw.length > MAX_TRANSACTION_BYTES) {
+            return TxVerdict.reject(TxVerdict.Reason.OVERSIZED,
+                    raw.length + " bytes, over MAX_TRANSACTION_BYTES = " + MAX_TRANSACTION_BYTES);
+        }
+        SignedTransaction tx;
+        try {
+            tx = SignedTransaction.parseFrom(raw);
+        } catch (InvalidProtocolBufferException e) {
+            return TxVerdict.reject(TxVerdict.Reason.MALFORMED, "signed transaction does not parse: " + e.getMessage());
+        }
+        return validate(tx, chainId);
+    }
+
+    /**
+     * Checks, cheapest first and the signature last: size, parse, chain id, sender key, exactly one
+     * operation and its bounds, then the signature.
+     */
+    public static TxVerdict validate(SignedTransaction tx, String chainId) {
+        int size = tx.getSerializedSize();
+        if (size > MAX_TRANSACTION_BYTES) {
+            return TxVerdict.reject(TxVerdict.Reason.OVERSIZED,
+                    size + " bytes, over MAX_TRANSACTION_BYTES = " + MAX_TRANSACTION_BYTES);
+        }
+        if (!tx.getUnknownFields().asMap().isEmpty()) {
+            return TxVerdict.reject(TxVerdict.Reason.MALFORMED, "signed transaction has unknown fields");
+        }
+        if (tx.getBody().isEmpty()) {
+            return TxVerdict.reject(TxVerdict.Reason.MALFORMED, "empty body");
+        }
+        byte[] bodyBytes = tx.getBody().toByteArray();
+        TransactionBody body;
+        try {
+            body = TransactionBody.parseFrom(bodyBytes);
+        } catch (InvalidProtocolBufferException e) {
+            return TxVerdict.reject(TxVerdict.Reason.MALFORMED, "body does not parse: " + e.getMessage());
+        }
+        if (hasUnknownFields(body)) {
+            return TxVerdict.reject(TxVerdict.Reason.MALFORMED, "body has unknown fields");
+        }
+        if (!body.getChainId().equals(chainId)) {
+            return TxVerdict.reject(TxVerdict.Reason.WRONG_CHAIN_ID,
+                    "chain id '" + abbreviate(body.getChainId()) + "', expected '" + chainId + "'");
+        }
+        PublicKey sender;
+        try {
+            sender = PublicKey.of(body.getSender().toByteArray());
+        } catch (IllegalArgumentException e) {
+            return TxVerdict.reject(TxVerdict.Reason.BAD_SENDER_KEY, e.getMessage());
+        }
+        TxVerdict opVerdict = checkOperation(body);
+        if (opVerdict != null) {
+            return opVerdict;
+        }
+        byte[] signature = tx.getSignature().toByteArray();
+        if (signature.length != Signature.LENGTH || !sender.verify(Domain.TRANSACTION, bodyBytes, signature)) {
+            return TxVerdict.reject(TxVerdict.Reason.BAD_SIGNATURE,
+                    "signature (" + signature.length + " bytes) does not verify under sender " + sender.shortHex());
+        }
+        return TxVerdict.ok(new VerifiedTransaction(Sha256.hash(bodyBytes), body, tx, sender));
+    }
+
+    private static TxVerdict checkOperation(TransactionBody body) {
+        switch (body.getOperationCase()) {
+            case TRANSFER -> {
+                Transfer t = body.getTransfer();
+                if (t.getAmount() == 0) {
+                    return TxVerdict.reject(TxVerdict.Reason.ZERO_AMOUNT, "transfer of 0");
+                }
+                try {
+                    PublicKey.of(t.getTo().toByteArray());
+                } catch (IllegalArgumentException e) {
+                    return TxVerdict.reject(TxVerdict.Reason.BAD_RECIPIENT, e.getMessage());
+                }
+                if (t.getTo().equals(body.getSender())) {
+                    return TxVerdict.reject(TxVerdict.Reason.SELF_TRANSFER, "transfer to the sender's own account");
+                }
+                return null;
+            }
+            case PUT_RECORD -> {
+                PutRecord r = body.getPutRecord();
+                int keyBytes = r.getKeyBytes().size();
+                if (keyBytes == 0 || keyBytes > MAX_RECORD_KEY_BYTES) {
+                    return TxVerdict.reject(TxVerdict.Reason.BAD_RECORD_KEY,
+                            "record key of " + keyBytes + " bytes, must be 1 to MAX_RECORD_KEY_BYTES = " + MAX_RECORD_KEY_BYTES);
+                }
+                if (r.getValue().size() > MAX_RECORD_VALUE_BYTES) {
+                    return TxVerdict.reject(TxVerdict.Reason.RECORD_VALUE_TOO_LARGE,
+                            "record value of " + r.getValue().size() + " bytes, over MAX_RECORD_VALUE_BYTES = " + MAX_RECORD_VALUE_BYTES);
+                }
+                return null;
+            }
+            default -> {
+                return TxVerdict.reject(TxVerdict.Reason.NO_OPERATION, "no operation set");
+            }
+        }
+    }
+
+    private static boolean hasUnknownFields(TransactionBody body) {
+        return Blocks.hasUnknownFields(body);
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 80 ? s : s.substring(0, 80) + "...";
+    }
+
+    static ByteString bytes(PublicKey key) {
+        return ByteString.copyFrom(key.bytes());
+    }
+}

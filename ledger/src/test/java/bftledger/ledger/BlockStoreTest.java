@@ -1,0 +1,231 @@
+package bftledger.ledger;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.Receipt;
+import com.google.protobuf.ByteString;
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BlockStoreTest {
+    private final TestLedger net = TestLedger.standard();
+
+    private List<ExecutedBlock> fill(BlockStore store, int blocks) {
+        List<ExecutedBlock> out = new ArrayList<>();
+        for (int h = 1; h <= blocks; h++) {
+            out.add(net.append(store, 1000L * h, List.of(net.transfer(h % 8, (h + 1) % 8, h, h), net.put(h % 8, "key" + h, "v" + h, h))));
+        }
+        return out;
+    }
+
+    @Test
+    void freshStoreStartsAtGenesis(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertEquals(new BlockStore.Tip(0, net.genesis.hash(), net.genesis.stateRoot()), store.tip());
+            assertEquals(1_000_000, store.balance(net.user(3)));
+            assertTrue(store.block(1).isEmpty());
+        }
+    }
+
+    @Test
+    void appendAndReopenRoundTrip(@TempDir Path dir) {
+        List<ExecutedBlock> written;
+        VerifiedTransaction tx = net.transfer(0, 5, 77, 9_999);
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            written = new ArrayList<>(fill(store, 5));
+            written.add(net.append(store, 0, List.of()));
+            written.add(net.append(store, 7_000, List.of(tx, tx)));
+        }
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            ExecutedBlock last = written.get(written.size() - 1);
+            assertEquals(new BlockStore.Tip(7, last.hash(), last.execution().stateRoot()), store.tip());
+            for (ExecutedBlock b : written) {
+                assertArrayEquals(b.block().toByteArray(), store.block(b.height()).orElseThrow().toByteArray());
+                assertEquals(b.header(), store.header(b.height()).orElseThrow());
+            }
+            assertEquals(0, store.header(6).orElseThrow().getTxCount(), "null batch stored as an empty block");
+            BlockStore.TxRecord found = store.transaction(tx.id()).orElseThrow();
+            assertEquals(7, found.height());
+            assertEquals(0, found.index());
+            assertEquals(Receipt.Status.SUCCESS, found.receipt().getStatus());
+            assertEquals(tx.signed(), found.transaction());
+            assertEquals(last.block(), found.block());
+            assertEquals(Receipt.Status.DUPLICATE, last.block().getReceipts(1).getStatus());
+            assertEquals(ByteString.copyFromUtf8("v3"), store.record(net.user(3), "key3").orElseThrow());
+            assertTrue(store.transaction(Digest.ZERO).isEmpty());
+
+            // Execution resumes exactly where it stopped: the same as an uninterrupted memory run.
+            MemoryState memory = MemoryState.genesis(net.genesis);
+            for (ExecutedBlock b : written) {
+                memory.apply(b.execution());
+            }
+            ExecutedBlock next = net.append(store, 8_000, List.of(tx, net.transfer(5, 0, 1_000, 1)));
+            ExecutionResult expected = Executor.execute(memory, 8, List.of(tx, net.transfer(5, 0, 1_000, 1)));
+            assertEquals(expected.receipts(), next.execution().receipts());
+            assertEquals(expected.stateRoot(), next.execution().stateRoot());
+            memory.apply(expected);
+            assertEquals(memory.balance(net.account(5)), store.balance(net.user(5)));
+        }
+    }
+
+    @Test
+    void refusesBlocksThatDoNotFollowTheTip(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 2);
+            MemoryState memory = MemoryState.genesis(net.genesis);
+            ExecutedBlock stale = net.next(memory, net.genesis.hash(), 0, List.of());
+            assertThrows(IllegalStateException.class, () -> store.append(stale), "height 1 again");
+            try (BlockStore.Snapshot s = store.snapshot()) {
+                ExecutedBlock wrongLink = BlockBuilder.build(net.genesis, s, Digest.ZERO, 3, 0, List.of(), net.certify(3, 0, List.of()));
+                assertThrows(IllegalStateException.class, () -> store.append(wrongLink));
+                ExecutedBlock good = BlockBuilder.build(net.genesis, s, s.tipHash(), 3, 0, List.of(), net.certify(3, 0, List.of()));
+                store.append(good);
+                assertThrows(IllegalStateException.class, () -> store.append(good), "built on a state that is no longer the tip");
+            }
+            assertEquals(3, store.height());
+        }
+    }
+
+    @Test
+    void importChecksUntrustedBlocks(@TempDir Path a, @TempDir Path b) {
+        List<ExecutedBlock> source;
+        try (BlockStore store = BlockStore.open(a, net.genesis)) {
+            source = fill(store, 3);
+        }
+        try (BlockStore store = BlockStore.open(b, net.genesis)) {
+            assertTrue(store.append(source.get(0).block()).ok());
+            Block forged = source.get(1).block().toBuilder().setCertificate(
+                    source.get(1).block().getCertificate().toBuilder().removeSignatures(0)).build();
+            BlockChecker.BlockCheck check = store.append(forged);
+            assertFalse(check.ok());
+            assertEquals(LedgerProblem.Kind.CERTIFICATE, check.problems().get(0).kind());
+            assertEquals(1, store.height(), "refused block not written");
+            assertFalse(store.append(source.get(2).block()).ok(), "a gap is refused");
+            assertTrue(store.append(source.get(1).block()).ok());
+            assertTrue(store.append(source.get(2).block()).ok());
+            assertEquals(source.get(2).hash(), store.tip().hash());
+        }
+    }
+
+    @Test
+    void truncatedStoreIsRefused(@TempDir Path dir) throws Exception {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 20);
+        }
+        Path data = dir.resolve("data.mdb");
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            f.setLength(100);
+        }
+        e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            f.setLength(0);
+        }
+        assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis), "never silently re-initialized");
+    }
+
+    @Test
+    void flippedByteAnywhereInTheTipBlockIsRefused(@TempDir Path dir) throws Exception {
+        long seed = TestLedger.seed();
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 4);
+        }
+        byte[] original = RawStore.block(dir, 4);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        // A few random positions plus the first and last byte.
+        List<Integer> positions = new ArrayList<>(List.of(0, original.length - 1));
+        for (int i = 0; i < 6; i++) {
+            positions.add(rnd.nextInt(original.length));
+        }
+        for (int pos : positions) {
+            byte[] damaged = original.clone();
+            damaged[pos] ^= (byte) (1 << rnd.nextInt(8));
+            RawStore.putBlock(dir, 4, damaged);
+            StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis),
+                    "flip at byte " + pos + ", seed " + seed + " (replay with -Dbftledger.seed)");
+            assertTrue(e.getMessage().contains("height 4"), e.getMessage());
+        }
+        RawStore.putBlock(dir, 4, original);
+        BlockStore.open(dir, net.genesis).close();
+    }
+
+    @Test
+    void damagedMetadataAndForeignGenesisAreRefused(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 3);
+        }
+        StoreCorruptedException e = assertThrows(StoreCorruptedException.class,
+                () -> BlockStore.open(dir, new TestLedger(4, 8, 999).genesis));
+        assertTrue(e.getMessage().contains("genesis"), e.getMessage());
+
+        byte[] height = RawStore.get(dir, BlockStore.DB_META, BlockStore.META_HEIGHT);
+        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_HEIGHT, BlockStore.u64(2));
+        e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("last stored block is at height 3"), e.getMessage());
+        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_HEIGHT, height);
+
+        byte[] tip = RawStore.get(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH);
+        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH, new byte[32]);
+        e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("tip_hash"), e.getMessage());
+        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH, tip);
+
+        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_STATE_ROOT, new byte[32]);
+        e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("state_root"), e.getMessage());
+    }
+
+    @Test
+    void brokenLinkBelowTheTipIsRefused(@TempDir Path dir) throws Exception {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 3);
+        }
+        RawStore.editHeader(dir, 2, h -> h.setTimestampMillis(1));
+        StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+        assertTrue(e.getMessage().contains("height 3") && e.getMessage().contains("CHAIN_LINK"), e.getMessage());
+    }
+
+    @Test
+    void concurrentReadersSeeConsistentSnapshots(@TempDir Path dir) throws Exception {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 3);
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                List<Future<Long>> reads = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    reads.add(pool.submit(() -> {
+                        try (BlockStore.Snapshot s = store.snapshot()) {
+                            long h = s.height();
+                            return s.block(h).isPresent() ? h : -1;
+                        }
+                    }));
+                }
+                fill(store, 2);
+                for (Future<Long> f : reads) {
+                    long h = f.get();
+                    assertTrue(h >= 3 && h <= 5, "snapshot saw height " + h);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package bftledger.ledger;
+
+import bftledger.crypto.BatchDigest;
+import bftledger.crypto.CommitVote;
+import bftledger.crypto.Digest;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.proto.CommitCertificate;
+import bftledger.ledger.proto.Validator;
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+
+/** A small deterministic network for tests: validator and user keys from labels, genesis, certificates. */
+final class TestLedger {
+    static final String CHAIN = "bftledger-test";
+
+    final List<KeyPair> validators = new ArrayList<>();
+    final List<KeyPair> users = new ArrayList<>();
+    final ChainGenesis genesis;
+
+    TestLedger(int n, int userCount, long balance) {
+        List<Validator> vs = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            KeyPair k = KeyPair.deterministic("validator-" + i);
+            validators.add(k);
+            vs.add(ChainGenesis.validator(k.publicKey(), "127.0.0.1:" + (7000 + i), "node" + i));
+        }
+        TreeMap<PublicKey, Long> balances = new TreeMap<>();
+        for (int i = 0; i < userCount; i++) {
+            KeyPair k = KeyPair.deterministic("user-" + i);
+            users.add(k);
+            balances.put(k.publicKey(), balance);
+        }
+        genesis = ChainGenesis.build(CHAIN, vs, balances, 1_700_000_000_000L);
+    }
+
+    static TestLedger standard() {
+        return new TestLedger(4, 8, 1_000_000);
+    }
+
+    PublicKey user(int i) {
+        return users.get(i).publicKey();
+    }
+
+    ByteString account(int i) {
+        return ByteString.copyFrom(user(i).bytes());
+    }
+
+    VerifiedTransaction transfer(int from, int to, long amount, long nonce) {
+        return Transactions.signVerified(Transactions.transfer(CHAIN, user(from), nonce, user(to), amount), users.get(from));
+    }
+
+    VerifiedTransaction put(int from, String key, String value, long nonce) {
+        return Transactions.signVerified(Transactions.putRecord(CHAIN, user(from), nonce, key, ByteString.copyFromUtf8(value)),
+                users.get(from));
+    }
+
+    /** A certificate signed by the first 2f+1 validators. */
+    CommitCertificate certify(long view, long height, Digest batchDigest) {
+        TreeMap<Integer, byte[]> sigs = new TreeMap<>();
+        for (int r = 0; r < genesis.quorum(); r++) {
+            sigs.put(r, new CommitVote(view, height, batchDigest, r).sign(validators.get(r)));
+        }
+        return CommitCertificates.of(view, height, batchDigest, sigs);
+    }
+
+    CommitCertificate certify(long height, long timestamp, List<VerifiedTransaction> txs) {
+        return certify(0, height, BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList()));
+    }
+
+    /** Executes and appends the next block with a valid certificate. */
+    ExecutedBlock append(BlockStore store, long timestamp, List<VerifiedTransaction> txs) {
+        long height = store.height() + 1;
+        return store.appendBatch(timestamp, txs, certify(height, timestamp, txs));
+    }
+
+    /** Builds the next block on a memory state, applies it, and returns it. */
+    ExecutedBlock next(MemoryState state, Digest previousHash, long timestamp, List<VerifiedTransaction> txs) {
+        long height = state.height() + 1;
+        ExecutedBlock b = BlockBuilder.build(genesis, state, previousHash, height, timestamp, txs, certify(height, timestamp, txs));
+        state.apply(b.execution());
+        return b;
+    }
+
+    /** The seed for a randomized test: -Dbftledger.seed replays one. */
+    static long seed() {
+        Long fixed = Long.getLong("bftledger.seed");
+        return fixed != null ? fixed : new java.security.SecureRandom().nextLong();
+    }
+}

@@ -1,0 +1,153 @@
+package bftledger.ledger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import bftledger.crypto.Domain;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.Sha256;
+import bftledger.ledger.TxVerdict.Reason;
+import bftledger.ledger.proto.PutRecord;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TransactionBody;
+import bftledger.ledger.proto.Transfer;
+import com.google.protobuf.ByteString;
+import java.nio.charset.StandardCharsets;
+import org.bouncycastle.math.ec.rfc8032.Ed25519;
+import org.junit.jupiter.api.Test;
+
+class TransactionsTest {
+    private static final String CHAIN = TestLedger.CHAIN;
+    private final KeyPair alice = KeyPair.deterministic("alice");
+    private final KeyPair bob = KeyPair.deterministic("bob");
+
+    private TransactionBody.Builder base() {
+        return TransactionBody.newBuilder().setChainId(CHAIN).setSender(ByteString.copyFrom(alice.publicKey().bytes())).setNonce(1);
+    }
+
+    private TransactionBody transfer(long amount) {
+        return base().setTransfer(Transfer.newBuilder().setTo(ByteString.copyFrom(bob.publicKey().bytes())).setAmount(amount)).build();
+    }
+
+    /** Signs whatever bytes are given, as a client in another language would. */
+    private SignedTransaction signRaw(ByteString body, KeyPair key) {
+        return SignedTransaction.newBuilder().setBody(body)
+                .setSignature(ByteString.copyFrom(key.sign(Domain.TRANSACTION, body.toByteArray()))).build();
+    }
+
+    private Reason reasonOf(SignedTransaction tx) {
+        return Transactions.validate(tx, CHAIN).reason();
+    }
+
+    @Test
+    void validTransferVerifiesAndIdIsHashOfBody() {
+        SignedTransaction tx = Transactions.sign(transfer(10), alice);
+        TxVerdict v = Transactions.validate(tx.toByteArray(), CHAIN);
+        assertTrue(v.ok(), v.toString());
+        assertEquals(Sha256.hash(tx.getBody().toByteArray()), v.transaction().id());
+        assertEquals(Transactions.id(tx), v.transaction().id());
+        assertEquals(alice.publicKey(), v.transaction().sender());
+        assertEquals(tx, v.transaction().signed());
+    }
+
+    @Test
+    void signatureFollowsThePublishedRuleExactly() {
+        SignedTransaction tx = Transactions.sign(transfer(10), alice);
+        byte[] prefix = "bftledger/v1/transaction\0".getBytes(StandardCharsets.US_ASCII);
+        byte[] body = tx.getBody().toByteArray();
+        byte[] message = new byte[prefix.length + body.length];
+        System.arraycopy(prefix, 0, message, 0, prefix.length);
+        System.arraycopy(body, 0, message, prefix.length, body.length);
+        assertTrue(Ed25519.verify(tx.getSignature().toByteArray(), 0, alice.publicKey().bytes(), 0, message, 0, message.length));
+    }
+
+    @Test
+    void bodyBytesAreNeverReserialized() {
+        // A valid body encoded with fields out of order (nonce before chain id): still valid, id over these bytes.
+        TransactionBody body = transfer(3);
+        ByteString reordered = TransactionBody.newBuilder().setNonce(1).build().toByteString()
+                .concat(body.toBuilder().clearNonce().build().toByteString());
+        SignedTransaction tx = signRaw(reordered, alice);
+        TxVerdict v = Transactions.validate(tx, CHAIN);
+        assertTrue(v.ok(), v.toString());
+        assertEquals(Sha256.hash(reordered.toByteArray()), v.transaction().id());
+        assertTrue(!v.transaction().id().equals(Transactions.id(Transactions.sign(body, alice))));
+    }
+
+    @Test
+    void oversized() {
+        byte[] big = new byte[Transactions.MAX_TRANSACTION_BYTES + 1];
+        assertEquals(Reason.OVERSIZED, Transactions.validate(big, CHAIN).reason());
+        SignedTransaction tx = Transactions.sign(base().setPutRecord(PutRecord.newBuilder().setKey("k")
+                .setValue(ByteString.copyFrom(new byte[Transactions.MAX_TRANSACTION_BYTES]))).build(), alice);
+        assertEquals(Reason.OVERSIZED, reasonOf(tx));
+    }
+
+    @Test
+    void malformed() {
+        assertEquals(Reason.MALFORMED, Transactions.validate(new byte[] {(byte) 0xff, (byte) 0xff, 0x01}, CHAIN).reason());
+        assertEquals(Reason.MALFORMED, reasonOf(SignedTransaction.newBuilder().setSignature(ByteString.copyFrom(new byte[64])).build()));
+        assertEquals(Reason.MALFORMED, reasonOf(signRaw(ByteString.copyFrom(new byte[] {0x0a, 0x7f}), alice)));
+        // Unknown field 99 appended to a good body.
+        ByteString withUnknown = transfer(1).toByteString().concat(ByteString.copyFrom(new byte[] {(byte) 0x98, 0x06, 0x01}));
+        assertEquals(Reason.MALFORMED, reasonOf(signRaw(withUnknown, alice)));
+    }
+
+    @Test
+    void wrongChainId() {
+        assertEquals(Reason.WRONG_CHAIN_ID, reasonOf(Transactions.sign(transfer(1).toBuilder().setChainId("other").build(), alice)));
+    }
+
+    @Test
+    void badSenderKey() {
+        assertEquals(Reason.BAD_SENDER_KEY, reasonOf(signRaw(transfer(1).toBuilder()
+                .setSender(ByteString.copyFrom(new byte[31])).build().toByteString(), alice)));
+        byte[] notAPoint = new byte[32];
+        notAPoint[0] = 2; // y = 2 has no x on the curve
+        assertEquals(Reason.BAD_SENDER_KEY, reasonOf(signRaw(transfer(1).toBuilder()
+                .setSender(ByteString.copyFrom(notAPoint)).build().toByteString(), alice)));
+    }
+
+    @Test
+    void badSignature() {
+        SignedTransaction good = Transactions.sign(transfer(1), alice);
+        byte[] sig = good.getSignature().toByteArray();
+        sig[5] ^= 1;
+        assertEquals(Reason.BAD_SIGNATURE, reasonOf(good.toBuilder().setSignature(ByteString.copyFrom(sig)).build()));
+        assertEquals(Reason.BAD_SIGNATURE, reasonOf(good.toBuilder().setSignature(ByteString.copyFrom(new byte[63])).build()));
+        assertEquals(Reason.BAD_SIGNATURE, reasonOf(good.toBuilder().clearSignature().build()));
+        // Signed by someone else, and signed by the sender under another domain.
+        assertEquals(Reason.BAD_SIGNATURE, reasonOf(signRaw(good.getBody(), bob)));
+        assertEquals(Reason.BAD_SIGNATURE, reasonOf(good.toBuilder()
+                .setSignature(ByteString.copyFrom(alice.sign(Domain.COMMIT, good.getBody().toByteArray()))).build()));
+        assertThrows(IllegalArgumentException.class, () -> Transactions.sign(transfer(1), bob));
+    }
+
+    @Test
+    void operationRules() {
+        assertEquals(Reason.NO_OPERATION, reasonOf(Transactions.sign(base().build(), alice)));
+        assertEquals(Reason.ZERO_AMOUNT, reasonOf(Transactions.sign(transfer(0), alice)));
+        assertEquals(Reason.BAD_RECIPIENT, reasonOf(Transactions.sign(base().setTransfer(Transfer.newBuilder()
+                .setTo(ByteString.copyFrom(new byte[5])).setAmount(1)).build(), alice)));
+        assertEquals(Reason.SELF_TRANSFER, reasonOf(Transactions.sign(base().setTransfer(Transfer.newBuilder()
+                .setTo(ByteString.copyFrom(alice.publicKey().bytes())).setAmount(1)).build(), alice)));
+    }
+
+    @Test
+    void recordBounds() {
+        assertEquals(Reason.BAD_RECORD_KEY, reasonOf(put("", 0)));
+        assertEquals(Reason.BAD_RECORD_KEY, reasonOf(put("k".repeat(Transactions.MAX_RECORD_KEY_BYTES + 1), 0)));
+        assertEquals(Reason.BAD_RECORD_KEY, reasonOf(put("é".repeat(Transactions.MAX_RECORD_KEY_BYTES / 2 + 1), 0)),
+                "the bound is in UTF-8 bytes, not characters");
+        assertEquals(Reason.OK, reasonOf(put("k".repeat(Transactions.MAX_RECORD_KEY_BYTES), 0)));
+        assertEquals(Reason.RECORD_VALUE_TOO_LARGE, reasonOf(put("k", Transactions.MAX_RECORD_VALUE_BYTES + 1)));
+        assertEquals(Reason.OK, reasonOf(put("k", Transactions.MAX_RECORD_VALUE_BYTES)));
+        assertEquals(Reason.OK, reasonOf(put("k", 0)), "an empty value is allowed");
+    }
+
+    private SignedTransaction put(String key, int valueBytes) {
+        return Transactions.sign(base().setPutRecord(PutRecord.newBuilder().setKey(key)
+                .setValue(ByteString.copyFrom(new byte[valueBytes]))).build(), alice);
+    }
+}

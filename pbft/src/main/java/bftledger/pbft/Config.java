@@ -1,0 +1,193 @@
+package bftledger.pbft;
+
+import bftledger.crypto.Digest;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.PublicKey;
+import java.util.List;
+
+/**
+ * Everything a replica's core needs, fixed at construction. Every quantity a peer or a client
+ * can grow has a bound here, and the class comment of {@link Replica} says what happens at each.
+ *
+ * @param validators public keys in replica order; replica {@code i} signs with {@code validators.get(i)}
+ * @param replicaId this replica's index into {@code validators}
+ * @param key this replica's signing key (its public key must be {@code validators.get(replicaId)})
+ * @param checkpointInterval K: a checkpoint is taken after every K-th sequence number
+ * @param watermarkWindow L: sequence numbers accepted are {@code (h, h+L]}; a multiple of K
+ * @param batchCountMax most requests in one batch
+ * @param batchBytesMax most request payload bytes in one batch
+ * @param requestBytesMax most payload bytes in one request
+ * @param pipelineDepthMax most batches the primary has proposed but not yet seen executed here;
+ *     while the pipeline is full requests wait, which is what makes batches fill under load
+ * @param requestTimeoutTicks ticks a backup waits for a pending request to execute before it
+ *     suspects the primary
+ * @param viewChangeTimeoutTicks ticks a replica waits for NEW-VIEW once 2f+1 VIEW-CHANGEs are in;
+ *     doubled after each consecutive failed view change, up to {@code timeoutDoublingsMax} times
+ * @param timeoutDoublingsMax cap on the doublings so a timeout cannot overflow
+ * @param futureBufferPerReplicaMax most buffered future messages held per sender; a full sender
+ *     has its newest message dropped (and reported), so one Byzantine peer cannot evict others'
+ * @param pendingRequestsMax most client requests held waiting to be ordered; beyond it new
+ *     requests are rejected (the client retries)
+ * @param viewChangeAheadMax VIEW-CHANGEs are kept only for views up to current + this bound
+ * @param checkpointsAheadPerReplicaMax CHECKPOINTs above the window are kept only this many per
+ *     sender (the highest), enough to notice that the others moved on
+ * @param genesisDigest the checkpoint digest of sequence 0 (nothing executed)
+ */
+public record Config(
+        List<PublicKey> validators,
+        int replicaId,
+        KeyPair key,
+        int checkpointInterval,
+        int watermarkWindow,
+        int batchCountMax,
+        int batchBytesMax,
+        int requestBytesMax,
+        int pipelineDepthMax,
+        int requestTimeoutTicks,
+        int viewChangeTimeoutTicks,
+        int timeoutDoublingsMax,
+        int futureBufferPerReplicaMax,
+        int pendingRequestsMax,
+        int viewChangeAheadMax,
+        int checkpointsAheadPerReplicaMax,
+        Digest genesisDigest) {
+
+    /** Envelope overhead: type u8, signer u32, payload length u32, signature. */
+    public static final int ENVELOPE_BYTES = 1 + 4 + 4 + bftledger.crypto.Signature.LENGTH;
+
+    public Config {
+        validators = List.copyOf(validators);
+        int n = validators.size();
+        if (n < 4 || (n - 1) % 3 != 0) {
+            throw new IllegalArgumentException("PBFT needs n = 3f+1 >= 4 replicas, got " + n);
+        }
+        if (replicaId < 0 || replicaId >= n) {
+            throw new IllegalArgumentException("replica id " + replicaId + " outside 0.." + (n - 1));
+        }
+        if (key != null && !key.publicKey().equals(validators.get(replicaId))) {
+            throw new IllegalArgumentException("key does not belong to replica " + replicaId);
+        }
+        if (checkpointInterval < 1 || watermarkWindow < checkpointInterval || watermarkWindow % checkpointInterval != 0) {
+            throw new IllegalArgumentException("need K >= 1 and L a positive multiple of K");
+        }
+        if (batchCountMax < 1 || batchBytesMax < 1 || requestBytesMax < 1 || requestBytesMax > batchBytesMax) {
+            throw new IllegalArgumentException("batch and request bounds must be positive, request <= batch");
+        }
+        if (pipelineDepthMax < 1 || pipelineDepthMax > watermarkWindow) {
+            throw new IllegalArgumentException("pipeline depth must be in 1..L");
+        }
+        if (requestTimeoutTicks < 1 || viewChangeTimeoutTicks < 1 || timeoutDoublingsMax < 0 || timeoutDoublingsMax > 20) {
+            throw new IllegalArgumentException("timeouts must be positive, doublings in 0..20");
+        }
+        if (futureBufferPerReplicaMax < 0 || pendingRequestsMax < 1 || viewChangeAheadMax < 1 || checkpointsAheadPerReplicaMax < 1) {
+            throw new IllegalArgumentException("buffer bounds out of range");
+        }
+        if (genesisDigest == null) {
+            throw new IllegalArgumentException("genesis digest required");
+        }
+    }
+
+    /** Defaults sized for a small ledger network; change one with the {@code with...} copies. */
+    public static Config of(List<PublicKey> validators, int replicaId, KeyPair key) {
+        return new Config(validators, replicaId, key,
+                16, 32, 256, 256 * 1024, 16 * 1024, 4,
+                200, 200, 6,
+                64, 10_000, 4, 4, Digest.ZERO);
+    }
+
+    public int n() {
+        return validators.size();
+    }
+
+    public int f() {
+        return (validators.size() - 1) / 3;
+    }
+
+    /** 2f+1: prepared (with the pre-prepare), committed, stable checkpoint, view-change set. */
+    public int quorum() {
+        return 2 * f() + 1;
+    }
+
+    /** f+1: at least one correct replica among them. */
+    public int weakQuorum() {
+        return f() + 1;
+    }
+
+    public int primary(long view) {
+        return (int) Math.floorMod(view, (long) n());
+    }
+
+    public Config withReplica(int id, KeyPair key) {
+        return new Config(validators, id, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest);
+    }
+
+    public Config withCheckpoints(int interval, int window) {
+        return new Config(validators, replicaId, key, interval, window, batchCountMax, batchBytesMax,
+                requestBytesMax, Math.min(pipelineDepthMax, window), requestTimeoutTicks, viewChangeTimeoutTicks,
+                timeoutDoublingsMax, futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax,
+                checkpointsAheadPerReplicaMax, genesisDigest);
+    }
+
+    public Config withBatching(int countMax, int bytesMax, int requestMax, int pipelineDepth) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, countMax, bytesMax,
+                requestMax, pipelineDepth, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest);
+    }
+
+    public Config withTimeouts(int requestTicks, int viewChangeTicks, int doublingsMax) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTicks, viewChangeTicks, doublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest);
+    }
+
+    public Config withBuffers(int futurePerReplica, int pendingRequests, int viewChangeAhead, int checkpointsAhead) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest);
+    }
+
+    public Config withGenesisDigest(Digest genesis) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis);
+    }
+
+    // Size bounds per message type, derived from the batch bounds and the window, so a decoder
+    // can refuse an oversized message before parsing it.
+
+    public long prePrepareBytesMax() {
+        return ENVELOPE_BYTES + 8 + 8 + 8 + 4 + (long) batchCountMax * (32 + 4) + batchBytesMax;
+    }
+
+    public long voteBytesMax() {
+        return ENVELOPE_BYTES + bftledger.crypto.CommitVote.ENCODED_LENGTH;
+    }
+
+    public long checkpointBytesMax() {
+        return ENVELOPE_BYTES + 8 + 32 + 4;
+    }
+
+    public long preparedCertificateBytesMax() {
+        return 4 + prePrepareBytesMax() + 4 + (long) (2 * f()) * (4 + voteBytesMax());
+    }
+
+    public long viewChangeBytesMax() {
+        return ENVELOPE_BYTES + 8 + 8 + 32 + 4 + 4 + (long) quorum() * (4 + checkpointBytesMax())
+                + 4 + (long) watermarkWindow * preparedCertificateBytesMax();
+    }
+
+    public long newViewBytesMax() {
+        return ENVELOPE_BYTES + 8 + 4 + (long) quorum() * (4 + viewChangeBytesMax())
+                + 4 + (long) watermarkWindow * (4 + prePrepareBytesMax());
+    }
+
+    /** The largest message of any type; a transport may refuse frames above it unread. */
+    public long messageBytesMax() {
+        return Math.max(newViewBytesMax(), viewChangeBytesMax());
+    }
+}

@@ -1,0 +1,31 @@
+package bftledger.pbft;
+
+import bftledger.crypto.Digest;
+
+/** What the node hands to {@link Replica#step}. Time, execution and state transfer are events too. */
+public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Event.Tick, Event.Executed,
+        Event.StateTransferred {
+
+    /** A message from a peer that {@link MessageVerifier} accepted. The core does not re-check signatures. */
+    record PeerMessage(Signed<?> message) implements Event {}
+
+    /** A client request the node checked with its {@link RequestValidator}. */
+    record ClientRequest(Request request) implements Event {}
+
+    /**
+     * One tick of the node's clock; the caller chooses the period. {@code nowMillis} is the
+     * node's wall clock, handed in as data: the primary stamps batches with it (never going
+     * backwards). Timeouts count ticks, not milliseconds.
+     */
+    record Tick(long nowMillis) implements Event {}
+
+    /**
+     * The application executed the batch at {@code sequence} (handed out in an earlier output,
+     * strictly in order) and its state digest there is {@code stateDigest}; at checkpoint
+     * sequences the digest becomes this replica's CHECKPOINT.
+     */
+    record Executed(long sequence, Digest stateDigest) implements Event {}
+
+    /** The node fetched and verified state up to the stable checkpoint {@code sequence}. */
+    record StateTransferred(long sequence, Digest stateDigest) implements Event {}
+}

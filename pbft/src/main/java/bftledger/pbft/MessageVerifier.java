@@ -1,0 +1,239 @@
+package bftledger.pbft;
+
+import bftledger.crypto.Digest;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Checks a peer message once, before it reaches the core: size bound, well-formed layout,
+ * sender is a member, signature valid over the bytes as received, structure valid for its type,
+ * nested signed messages (in VIEW-CHANGE and NEW-VIEW) valid, client requests inside a
+ * PRE-PREPARE valid per the {@link RequestValidator}. Stateless and thread-safe: the node runs
+ * it on a pool. It does not know the replica's view or window; the core classifies for those.
+ */
+public final class MessageVerifier {
+    private final Config config;
+    private final MessageCodec codec;
+    private final RequestValidator requests;
+
+    public MessageVerifier(Config config, RequestValidator requests) {
+        this.config = config;
+        this.codec = new MessageCodec(config);
+        this.requests = requests;
+    }
+
+    /** Decode and verify bytes from the network. */
+    public Verdict<Signed<?>> verify(byte[] wire) {
+        Signed<?> message;
+        try {
+            message = codec.decode(wire);
+        } catch (MalformedMessageException e) {
+            return Verdict.reject(e.reason(), e.getMessage());
+        }
+        return verify(message);
+    }
+
+    /** Verify an already decoded message (including the signature over its received bytes). */
+    public Verdict<Signed<?>> verify(Signed<?> m) {
+        Optional<Verdict<Signed<?>>> problem = check(m, true);
+        return problem.orElseGet(() -> Verdict.accept(m));
+    }
+
+    /** Check one client request: size bound, then the pluggable validator. */
+    public Verdict<Request> verifyRequest(Request request) {
+        if (request.payloadLength() > config.requestBytesMax()) {
+            return Verdict.reject(RejectReason.OVERSIZE,
+                    "request of " + request.payloadLength() + " bytes > " + config.requestBytesMax());
+        }
+        Optional<String> p = requests.problem(request);
+        if (p.isPresent()) {
+            return Verdict.reject(RejectReason.INVALID_REQUEST, request.id().shortHex() + ": " + p.get());
+        }
+        return Verdict.accept(request);
+    }
+
+    private static <T> Optional<Verdict<T>> no(RejectReason reason, String detail) {
+        return Optional.of(Verdict.reject(reason, detail));
+    }
+
+    /**
+     * @param checkRequests whether to run the request validator over a PRE-PREPARE's batch; nested
+     *     pre-prepares inside prepared certificates were already accepted by f+1 correct replicas
+     */
+    private <T> Optional<Verdict<T>> check(Signed<?> m, boolean checkRequests) {
+        int signer = m.signer();
+        if (signer < 0 || signer >= config.n()) {
+            return no(RejectReason.NOT_A_MEMBER, "signer " + signer + " of " + config.n());
+        }
+        if (!m.signatureValid(config.validators().get(signer))) {
+            return no(RejectReason.BAD_SIGNATURE, m.type() + " from " + signer);
+        }
+        Payload p = m.payload();
+        if (p instanceof PrePrepare pp) {
+            return checkPrePrepare(pp, signer, checkRequests);
+        } else if (p instanceof Prepare pr) {
+            if (pr.replica() != signer) {
+                return no(RejectReason.SIGNER_MISMATCH, "prepare for replica " + pr.replica() + " signed by " + signer);
+            }
+            if (config.primary(pr.view()) == signer) {
+                return no(RejectReason.PREPARE_FROM_PRIMARY, "primary " + signer + " of view " + pr.view());
+            }
+        } else if (p instanceof Commit c) {
+            if (c.replica() != signer) {
+                return no(RejectReason.SIGNER_MISMATCH, "commit for replica " + c.replica() + " signed by " + signer);
+            }
+        } else if (p instanceof Checkpoint c) {
+            if (c.replica() != signer) {
+                return no(RejectReason.SIGNER_MISMATCH, "checkpoint for replica " + c.replica() + " signed by " + signer);
+            }
+            if (c.sequence() % config.checkpointInterval() != 0 || c.sequence() == 0) {
+                return no(RejectReason.NOT_CHECKPOINT_SEQUENCE, "sequence " + c.sequence());
+            }
+        } else if (p instanceof ViewChange vc) {
+            return checkViewChange(vc, signer);
+        } else if (p instanceof NewView nv) {
+            return checkNewView(nv, signer);
+        }
+        return Optional.empty();
+    }
+
+    private <T> Optional<Verdict<T>> checkPrePrepare(PrePrepare pp, int signer, boolean checkRequests) {
+        if (config.primary(pp.view()) != signer) {
+            return no(RejectReason.NOT_PRIMARY, "pre-prepare for view " + pp.view() + " signed by " + signer);
+        }
+        Batch batch = pp.batch();
+        if (batch.requests().size() > config.batchCountMax() || batch.payloadBytes() > config.batchBytesMax()) {
+            return no(RejectReason.BATCH_TOO_LARGE, batch.requests().size() + " requests, " + batch.payloadBytes() + " bytes");
+        }
+        Set<Digest> ids = new HashSet<>();
+        for (Request r : batch.requests()) {
+            if (!ids.add(r.id())) {
+                return no(RejectReason.DUPLICATE_REQUEST_IN_BATCH, r.id().shortHex());
+            }
+            if (checkRequests) {
+                Verdict<Request> v = verifyRequest(r);
+                if (v instanceof Verdict.Rejected<Request> rej) {
+                    return no(rej.reason(), rej.detail());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private <T> Optional<Verdict<T>> checkViewChange(ViewChange vc, int signer) {
+        if (vc.replica() != signer) {
+            return no(RejectReason.SIGNER_MISMATCH, "view change for replica " + vc.replica() + " signed by " + signer);
+        }
+        Optional<String> proof = checkpointProofProblem(vc.stableSequence(), vc.stableDigest(), vc.checkpointProof());
+        if (proof.isPresent()) {
+            return no(RejectReason.BAD_CHECKPOINT_PROOF, "view change from " + signer + ": " + proof.get());
+        }
+        Set<Long> sequences = new HashSet<>();
+        for (PreparedCertificate pc : vc.prepared()) {
+            if (pc.sequence() <= vc.stableSequence() || pc.sequence() > vc.stableSequence() + config.watermarkWindow()) {
+                return no(RejectReason.BAD_PREPARED_CERTIFICATE, "sequence " + pc.sequence() + " outside the window above "
+                        + vc.stableSequence());
+            }
+            if (pc.view() >= vc.newView()) {
+                return no(RejectReason.BAD_PREPARED_CERTIFICATE, "certificate of view " + pc.view() + " in view change to " + vc.newView());
+            }
+            if (!sequences.add(pc.sequence())) {
+                return no(RejectReason.BAD_PREPARED_CERTIFICATE, "two certificates for sequence " + pc.sequence());
+            }
+            Optional<String> cert = preparedCertificateProblem(pc);
+            if (cert.isPresent()) {
+                return no(RejectReason.BAD_PREPARED_CERTIFICATE, "sequence " + pc.sequence() + ": " + cert.get());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Empty when {@code proof} holds 2f+1 valid CHECKPOINTs from distinct replicas for (sequence, digest). */
+    public Optional<String> checkpointProofProblem(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
+        if (sequence % config.checkpointInterval() != 0) {
+            return Optional.of("stable sequence " + sequence + " is not a checkpoint");
+        }
+        if (sequence == 0) {
+            return proof.isEmpty() && digest.equals(config.genesisDigest())
+                    ? Optional.empty() : Optional.of("sequence 0 must carry no proof and the genesis digest");
+        }
+        Set<Integer> signers = new HashSet<>();
+        for (Signed<Checkpoint> c : proof) {
+            Optional<Verdict<Object>> v = check(c, false);
+            if (v.isPresent()) {
+                return Optional.of("checkpoint from " + c.signer() + " invalid: " + v.get());
+            }
+            if (c.payload().sequence() != sequence || !c.payload().stateDigest().equals(digest)) {
+                return Optional.of("checkpoint from " + c.signer() + " is for another sequence or digest");
+            }
+            if (!signers.add(c.signer())) {
+                return Optional.of("two checkpoints from " + c.signer());
+            }
+        }
+        return signers.size() >= config.quorum() ? Optional.empty()
+                : Optional.of(signers.size() + " checkpoints, need " + config.quorum());
+    }
+
+    /** Empty when {@code pc} is a pre-prepare plus 2f valid matching prepares from distinct backups. */
+    public Optional<String> preparedCertificateProblem(PreparedCertificate pc) {
+        Optional<Verdict<Object>> v = check(pc.prePrepare(), false);
+        if (v.isPresent()) {
+            return Optional.of("pre-prepare invalid: " + v.get());
+        }
+        Set<Integer> signers = new HashSet<>();
+        for (Signed<Prepare> p : pc.prepares()) {
+            Optional<Verdict<Object>> pv = check(p, false);
+            if (pv.isPresent()) {
+                return Optional.of("prepare from " + p.signer() + " invalid: " + pv.get());
+            }
+            Prepare pr = p.payload();
+            if (pr.view() != pc.view() || pr.sequence() != pc.sequence() || !pr.digest().equals(pc.digest())) {
+                return Optional.of("prepare from " + p.signer() + " does not match the pre-prepare");
+            }
+            if (!signers.add(p.signer())) {
+                return Optional.of("two prepares from " + p.signer());
+            }
+        }
+        return signers.size() >= 2 * config.f() ? Optional.empty()
+                : Optional.of(signers.size() + " prepares, need " + 2 * config.f());
+    }
+
+    private <T> Optional<Verdict<T>> checkNewView(NewView nv, int signer) {
+        if (config.primary(nv.view()) != signer) {
+            return no(RejectReason.NOT_PRIMARY, "new view " + nv.view() + " signed by " + signer);
+        }
+        Set<Integer> senders = new HashSet<>();
+        for (Signed<ViewChange> vc : nv.viewChanges()) {
+            if (vc.payload().newView() != nv.view()) {
+                return no(RejectReason.BAD_NEW_VIEW, "contains a view change to " + vc.payload().newView());
+            }
+            if (!senders.add(vc.signer())) {
+                return no(RejectReason.BAD_NEW_VIEW, "two view changes from " + vc.signer());
+            }
+            Optional<Verdict<Object>> v = check(vc, false);
+            if (v.isPresent()) {
+                return no(RejectReason.BAD_NEW_VIEW, "view change from " + vc.signer() + ": " + v.get());
+            }
+        }
+        if (senders.size() < config.quorum()) {
+            return no(RejectReason.BAD_NEW_VIEW, senders.size() + " view changes, need " + config.quorum());
+        }
+        for (Signed<PrePrepare> pp : nv.prePrepares()) {
+            if (pp.payload().view() != nv.view()) {
+                return no(RejectReason.BAD_NEW_VIEW, "pre-prepare of view " + pp.payload().view());
+            }
+            Optional<Verdict<Object>> v = check(pp, false);
+            if (v.isPresent()) {
+                return no(RejectReason.BAD_NEW_VIEW, "pre-prepare " + pp.payload().sequence() + ": " + v.get());
+            }
+        }
+        Optional<String> mismatch = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList())
+                .mismatch(nv.view(), nv.prePrepares());
+        if (mismatch.isPresent()) {
+            return no(RejectReason.NEW_VIEW_MISMATCH, mismatch.get());
+        }
+        return Optional.empty();
+    }
+}

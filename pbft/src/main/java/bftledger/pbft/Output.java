@@ -1,0 +1,101 @@
+package bftledger.pbft;
+
+import bftledger.crypto.Digest;
+import java.util.List;
+
+/**
+ * What the node must do after one {@link Replica#step}, as a value. The contract, in order:
+ * <ol>
+ *   <li>{@link #persist}: append to the consensus WAL and make it durable (fsync) BEFORE any
+ *       message of this output leaves; otherwise a crash could make the replica sign a
+ *       contradiction of something already sent.</li>
+ *   <li>{@link #messages}: send; loss is tolerated by the protocol.</li>
+ *   <li>{@link #execute}: execute in list order, which is strictly increasing sequence order
+ *       continuing the previous outputs; report each with {@link Event.Executed}.</li>
+ *   <li>{@link #stateTransfer}: fetch state up to the given stable checkpoint from peers,
+ *       verify it against the proof, then report {@link Event.StateTransferred}.</li>
+ *   <li>{@link #evidence} and {@link #rejections}: keep, expose, count. They change nothing.</li>
+ * </ol>
+ */
+public record Output(
+        List<PersistRecord> persist,
+        List<Outbound> messages,
+        List<CommittedBatch> execute,
+        List<StateTransferRequest> stateTransfer,
+        List<Evidence> evidence,
+        List<Rejection> rejections) {
+
+    public static final Output EMPTY = new Output(List.of(), List.of(), List.of(), List.of(), List.of(), List.of());
+
+    public Output {
+        persist = List.copyOf(persist);
+        messages = List.copyOf(messages);
+        execute = List.copyOf(execute);
+        stateTransfer = List.copyOf(stateTransfer);
+        evidence = List.copyOf(evidence);
+        rejections = List.copyOf(rejections);
+    }
+
+    public boolean isEmpty() {
+        return persist.isEmpty() && messages.isEmpty() && execute.isEmpty() && stateTransfer.isEmpty()
+                && evidence.isEmpty() && rejections.isEmpty();
+    }
+
+    /** A message to send: to every other replica when {@code to} is {@link #BROADCAST}, else to one. */
+    public record Outbound(int to, Signed<?> message) {
+        public static final int BROADCAST = -1;
+
+        public boolean broadcast() {
+            return to == BROADCAST;
+        }
+    }
+
+    /** One replica's COMMIT signature in a commit certificate: over {@code CommitVote(view, sequence, digest, replica)}. */
+    public record CommitSignature(int replica, byte[] signature) {
+        public CommitSignature {
+            signature = signature.clone();
+        }
+
+        @Override
+        public byte[] signature() {
+            return signature.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof CommitSignature c && replica == c.replica && java.util.Arrays.equals(signature, c.signature);
+        }
+
+        @Override
+        public int hashCode() {
+            return replica * 31 + java.util.Arrays.hashCode(signature);
+        }
+    }
+
+    /**
+     * A committed batch to execute. {@code certificate} holds 2f+1 COMMIT signatures from
+     * distinct replicas, each over {@code new CommitVote(view, sequence, digest, replica).encode()}
+     * under {@code Domain.COMMIT}; the node stores it with the block. A null batch (no requests,
+     * timestamp 0) still takes its sequence number.
+     */
+    public record CommittedBatch(long sequence, long view, long timestampMillis, List<Request> requests, Digest digest,
+            List<CommitSignature> certificate) {
+        public CommittedBatch {
+            requests = List.copyOf(requests);
+            certificate = List.copyOf(certificate);
+        }
+    }
+
+    /** Fetch state up to {@code sequence}, whose checkpoint digest the 2f+1 signed CHECKPOINTs in {@code proof} agree on. */
+    public record StateTransferRequest(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
+        public StateTransferRequest {
+            proof = List.copyOf(proof);
+        }
+    }
+
+    /** Two messages signed by {@code replica} that cannot both be honest; both kept as received. */
+    public record Evidence(int replica, MessageType type, long view, long sequence, Signed<?> first, Signed<?> second) {}
+
+    /** An input that was not taken. {@code from} is the sending replica, or -1 for a client request. */
+    public record Rejection(RejectReason reason, String detail, int from) {}
+}

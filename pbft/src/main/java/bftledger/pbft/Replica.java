@@ -1,0 +1,1109 @@
+package bftledger.pbft;
+
+import bftledger.crypto.Digest;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One PBFT replica as a pure state machine: {@link #step(Event)} takes one event and returns
+ * the {@link Output} the node must carry out. No threads, I/O, clocks or randomness; the same
+ * events in the same order give the same outputs. Not thread-safe: one thread drives it.
+ *
+ * <p>Incoming messages were verified by {@link MessageVerifier} (signature, membership, shape);
+ * here each is classified against the replica's view and window (h, h+L]:
+ * <ul>
+ *   <li>old (lower view, or sequence at or below h): rejected and reported;</li>
+ *   <li>current: handled;</li>
+ *   <li>future (higher view, the current view before its NEW-VIEW, or above h+L): buffered, at
+ *       most {@link Config#futureBufferPerReplicaMax()} per sender; beyond that the message is
+ *       dropped and reported ({@link RejectReason#FUTURE_BUFFER_FULL}). Views further ahead than
+ *       {@link Config#viewChangeAheadMax()} are rejected outright.</li>
+ * </ul>
+ * Client requests wait in a pending map bounded by {@link Config#pendingRequestsMax()} (beyond
+ * it: rejected, the client retries). Request ids are remembered until executed and covered by
+ * a stable checkpoint; after that a resubmitted id could be ordered again, and the ledger's
+ * at-most-once rule makes that execution a no-op.
+ *
+ * <p>Section references are to Castro and Liskov, "Practical Byzantine Fault Tolerance" (OSDI
+ * 1999).
+ */
+public final class Replica {
+    private final Config config;
+    private final MessageFactory factory;
+    private final int self;
+
+    // View state (4.4).
+    private long view;
+    private boolean viewActive = true;
+    private int failedViewChanges;
+    private int requestTimerTicks = -1;
+    private int viewChangeTimerTicks = -1;
+    private int viewChangeResendTicks = -1;
+    private Signed<ViewChange> ownViewChange;
+    private Signed<NewView> currentNewView;
+    private final TreeMap<Long, TreeMap<Integer, Signed<ViewChange>>> viewChanges = new TreeMap<>();
+
+    // Log of the current view inside the window (4.2), and what survives view changes.
+    private final TreeMap<Long, Slot> log = new TreeMap<>();
+    private final TreeMap<Long, Signed<PrePrepare>> previousViewPrePrepares = new TreeMap<>();
+    private final TreeMap<Long, PreparedCertificate> preparedCertificates = new TreeMap<>();
+    private final TreeMap<Long, Output.CommittedBatch> committedUndelivered = new TreeMap<>();
+    private final Map<VoteKey, Digest> ownVotes = new HashMap<>();
+    private long nextSequence = 1;
+    private long lastTimestampMillis;
+    private long nowMillis;
+
+    // Checkpoints (4.3).
+    private long lowWatermark;
+    private Digest stableDigest;
+    private List<Signed<Checkpoint>> stableProof = List.of();
+    private final TreeMap<Long, Digest> ownCheckpoints = new TreeMap<>();
+    private final TreeMap<Integer, TreeMap<Long, Signed<Checkpoint>>> checkpointVotes = new TreeMap<>();
+    private long stateTransferTarget = -1;
+
+    // Execution.
+    private long lastDelivered;
+    private long lastExecuted;
+    private final TreeMap<Long, List<Digest>> deliveredIds = new TreeMap<>();
+
+    // Requests.
+    private final LinkedHashMap<Digest, Request> pending = new LinkedHashMap<>();
+    private final LinkedHashMap<Digest, Request> unordered = new LinkedHashMap<>();
+    private final Map<Digest, Long> orderedIds = new HashMap<>();
+    private final Map<Digest, Long> executedIds = new HashMap<>();
+    private final TreeMap<Long, List<Digest>> executedIdsBySequence = new TreeMap<>();
+
+    // Future messages, per sender, FIFO.
+    private final TreeMap<Integer, ArrayDeque<Signed<?>>> futureBuffer = new TreeMap<>();
+
+    // For invariants across steps.
+    private long previousExecuted;
+    private final Map<VoteKey, Digest> acceptedPrePrepares = new HashMap<>();
+
+    private OutputBuilder out;
+
+    public Replica(Config config) {
+        this.config = Objects.requireNonNull(config);
+        if (config.key() == null) {
+            throw new IllegalArgumentException("a replica needs its signing key");
+        }
+        this.self = config.replicaId();
+        this.factory = new MessageFactory(self, config.key());
+        this.stableDigest = config.genesisDigest();
+    }
+
+    // ------------------------------------------------------------------------------------ step
+
+    public Output step(Event event) {
+        if (out != null) {
+            throw new IllegalStateException("step re-entered");
+        }
+        out = new OutputBuilder();
+        try {
+            if (event instanceof Event.PeerMessage m) {
+                onMessage(m.message());
+            } else if (event instanceof Event.ClientRequest r) {
+                onRequest(r.request());
+            } else if (event instanceof Event.Tick t) {
+                onTick(t.nowMillis());
+            } else if (event instanceof Event.Executed e) {
+                onExecuted(e.sequence(), e.stateDigest());
+            } else if (event instanceof Event.StateTransferred s) {
+                onStateTransferred(s.sequence(), s.stateDigest());
+            }
+            proposeBatches();
+            deliverCommitted();
+            return out.build();
+        } finally {
+            out = null;
+        }
+    }
+
+    private void onMessage(Signed<?> m) {
+        if (m.signer() == self) {
+            reject(RejectReason.DUPLICATE, "own message echoed back", m.signer());
+            return;
+        }
+        Payload p = m.payload();
+        if (!signerConsistent(m)) {
+            reject(RejectReason.SIGNER_MISMATCH, m.type() + " signed by " + m.signer(), m.signer());
+            return;
+        }
+        if (p instanceof PrePrepare pp) {
+            if (classify(m, pp.view(), pp.sequence())) {
+                onPrePrepare(m.as(PrePrepare.class));
+            }
+        } else if (p instanceof Prepare pr) {
+            if (classify(m, pr.view(), pr.sequence())) {
+                onPrepare(m.as(Prepare.class));
+            }
+        } else if (p instanceof Commit c) {
+            if (classify(m, c.view(), c.sequence())) {
+                onCommit(m.as(Commit.class));
+            }
+        } else if (p instanceof Checkpoint) {
+            onCheckpoint(m.as(Checkpoint.class));
+        } else if (p instanceof ViewChange) {
+            onViewChange(m.as(ViewChange.class));
+        } else if (p instanceof NewView) {
+            onNewView(m.as(NewView.class));
+        }
+    }
+
+    /**
+     * The verifier checked this already; repeated here because it is cheap and the core's
+     * quorum counting is keyed by signer, so a slip in the caller must not become a double vote.
+     */
+    private boolean signerConsistent(Signed<?> m) {
+        Payload p = m.payload();
+        if (m.signer() < 0 || m.signer() >= config.n()) {
+            return false;
+        } else if (p instanceof PrePrepare pp) {
+            return config.primary(pp.view()) == m.signer();
+        } else if (p instanceof Prepare pr) {
+            return pr.replica() == m.signer() && config.primary(pr.view()) != m.signer();
+        } else if (p instanceof Commit c) {
+            return c.replica() == m.signer();
+        } else if (p instanceof Checkpoint c) {
+            return c.replica() == m.signer();
+        } else if (p instanceof ViewChange vc) {
+            return vc.replica() == m.signer();
+        } else if (p instanceof NewView nv) {
+            return config.primary(nv.view()) == m.signer();
+        }
+        return false;
+    }
+
+    /** True when a normal-case message is current; otherwise it was rejected or buffered. */
+    private boolean classify(Signed<?> m, long msgView, long sequence) {
+        if (msgView < view) {
+            reject(RejectReason.OLD_VIEW, m.type() + " of view " + msgView + " in view " + view, m.signer());
+            return false;
+        }
+        if (msgView > view + config.viewChangeAheadMax()) {
+            reject(RejectReason.VIEW_TOO_FAR_AHEAD, m.type() + " of view " + msgView + " in view " + view, m.signer());
+            return false;
+        }
+        if (sequence <= lowWatermark) {
+            reject(RejectReason.OLD_SEQUENCE, m.type() + " for " + sequence + " at or below h=" + lowWatermark, m.signer());
+            return false;
+        }
+        if (msgView > view || !viewActive || sequence > highWatermark()) {
+            buffer(m);
+            return false;
+        }
+        return true;
+    }
+
+    private void buffer(Signed<?> m) {
+        ArrayDeque<Signed<?>> queue = futureBuffer.computeIfAbsent(m.signer(), k -> new ArrayDeque<>());
+        if (queue.size() >= config.futureBufferPerReplicaMax()) {
+            reject(RejectReason.FUTURE_BUFFER_FULL, m.type() + " from " + m.signer() + " dropped", m.signer());
+            if (queue.isEmpty()) {
+                futureBuffer.remove(m.signer());
+            }
+            return;
+        }
+        queue.addLast(m);
+    }
+
+    /** Re-offers buffered messages after the view or the window moved; still-future ones go back. */
+    private void replayBuffered() {
+        if (futureBuffer.isEmpty()) {
+            return;
+        }
+        List<Signed<?>> all = new ArrayList<>();
+        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
+            all.addAll(q);
+        }
+        futureBuffer.clear();
+        for (Signed<?> m : all) {
+            onMessage(m);
+        }
+    }
+
+    // ------------------------------------------------------------------ normal case (4.2)
+
+    private void onPrePrepare(Signed<PrePrepare> m) {
+        PrePrepare pp = m.payload();
+        Slot slot = slot(pp.sequence());
+        if (slot.prePrepare != null) {
+            if (slot.prePrepare.payload().digest().equals(pp.digest())) {
+                reject(RejectReason.DUPLICATE, "pre-prepare " + pp.sequence(), m.signer());
+            } else {
+                evidence(slot.prePrepare, m, pp.view(), pp.sequence());
+                reject(RejectReason.CONFLICTING_MESSAGE, "second pre-prepare for (" + pp.view() + ", " + pp.sequence() + ")", m.signer());
+            }
+            return;
+        }
+        Digest own = ownVotes.get(new VoteKey(MessageType.PREPARE, pp.view(), pp.sequence()));
+        if (own != null && !own.equals(pp.digest())) {
+            reject(RejectReason.CONFLICTS_OWN_VOTE, "prepared another digest for (" + pp.view() + ", " + pp.sequence() + ")", m.signer());
+            return;
+        }
+        acceptPrePrepare(slot, m);
+        sendPrepare(pp);
+        checkPrepared(slot);
+    }
+
+    private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
+        PrePrepare pp = m.payload();
+        slot.prePrepare = m;
+        acceptedPrePrepares.put(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        for (Request r : pp.batch().requests()) {
+            orderedIds.put(r.id(), pp.sequence());
+            unordered.remove(r.id());
+        }
+    }
+
+    private void sendPrepare(PrePrepare pp) {
+        Signed<Prepare> prepare = factory.prepare(pp.view(), pp.sequence(), pp.digest());
+        sendOwn(prepare, MessageType.PREPARE, pp.view(), pp.sequence(), pp.digest());
+        slot(pp.sequence()).prepares.put(self, prepare);
+    }
+
+    private void onPrepare(Signed<Prepare> m) {
+        Prepare p = m.payload();
+        Slot slot = slot(p.sequence());
+        Signed<Prepare> previous = slot.prepares.get(m.signer());
+        if (previous != null) {
+            if (previous.payload().digest().equals(p.digest())) {
+                reject(RejectReason.DUPLICATE, "prepare " + p.sequence(), m.signer());
+            } else {
+                evidence(previous, m, p.view(), p.sequence());
+                reject(RejectReason.CONFLICTING_MESSAGE, "second prepare for (" + p.view() + ", " + p.sequence() + ")", m.signer());
+            }
+            return;
+        }
+        slot.prepares.put(m.signer(), m);
+        checkPrepared(slot);
+    }
+
+    private void onCommit(Signed<Commit> m) {
+        Commit c = m.payload();
+        Slot slot = slot(c.sequence());
+        Signed<Commit> previous = slot.commits.get(m.signer());
+        if (previous != null) {
+            if (previous.payload().digest().equals(c.digest())) {
+                reject(RejectReason.DUPLICATE, "commit " + c.sequence(), m.signer());
+            } else {
+                evidence(previous, m, c.view(), c.sequence());
+                reject(RejectReason.CONFLICTING_MESSAGE, "second commit for (" + c.view() + ", " + c.sequence() + ")", m.signer());
+            }
+            return;
+        }
+        slot.commits.put(m.signer(), m);
+        checkCommitted(slot);
+    }
+
+    /** prepared(m, v, n, i): the pre-prepare and 2f matching prepares from distinct backups. */
+    private void checkPrepared(Slot slot) {
+        if (slot.prepared || slot.prePrepare == null) {
+            return;
+        }
+        PrePrepare pp = slot.prePrepare.payload();
+        List<Signed<Prepare>> matching = new ArrayList<>();
+        for (Signed<Prepare> p : slot.prepares.values()) {
+            if (p.payload().digest().equals(pp.digest()) && p.payload().view() == pp.view()) {
+                matching.add(p);
+            }
+        }
+        if (matching.size() < 2 * config.f()) {
+            return;
+        }
+        slot.prepared = true;
+        PreparedCertificate cert = new PreparedCertificate(slot.prePrepare, matching.subList(0, 2 * config.f()));
+        out.persist.add(new PersistRecord.Prepared(cert));
+        preparedCertificates.put(pp.sequence(), cert);
+        Signed<Commit> commit = factory.commit(pp.view(), pp.sequence(), pp.digest());
+        sendOwn(commit, MessageType.COMMIT, pp.view(), pp.sequence(), pp.digest());
+        slot.commits.put(self, commit);
+        checkCommitted(slot);
+    }
+
+    /** committed-local(m, v, n, i): prepared and 2f+1 matching commits from distinct replicas. */
+    private void checkCommitted(Slot slot) {
+        if (!slot.prepared || slot.committed) {
+            return;
+        }
+        PrePrepare pp = slot.prePrepare.payload();
+        List<Output.CommitSignature> certificate = new ArrayList<>();
+        for (Signed<Commit> c : slot.commits.values()) {
+            if (c.payload().digest().equals(pp.digest()) && c.payload().view() == pp.view()) {
+                certificate.add(new Output.CommitSignature(c.signer(), c.signature()));
+            }
+        }
+        if (certificate.size() < config.quorum()) {
+            return;
+        }
+        slot.committed = true;
+        if (pp.sequence() > lastDelivered && !committedUndelivered.containsKey(pp.sequence())) {
+            committedUndelivered.put(pp.sequence(), new Output.CommittedBatch(pp.sequence(), pp.view(),
+                    pp.batch().timestampMillis(), pp.batch().requests(), pp.digest(),
+                    certificate.subList(0, config.quorum())));
+        }
+    }
+
+    private void deliverCommitted() {
+        while (lastDelivered >= lowWatermark) {
+            Output.CommittedBatch next = committedUndelivered.remove(lastDelivered + 1);
+            if (next == null) {
+                return;
+            }
+            lastDelivered = next.sequence();
+            deliveredIds.put(next.sequence(), next.requests().stream().map(Request::id).toList());
+            out.execute.add(next);
+        }
+    }
+
+    // ------------------------------------------------------------------ requests and batching
+
+    private void onRequest(Request r) {
+        Digest id = r.id();
+        if (executedIds.containsKey(id)) {
+            reject(RejectReason.ALREADY_EXECUTED, id.shortHex(), -1);
+            return;
+        }
+        if (pending.containsKey(id)) {
+            reject(RejectReason.DUPLICATE, "request " + id.shortHex() + " already pending", -1);
+            return;
+        }
+        if (pending.size() >= config.pendingRequestsMax()) {
+            reject(RejectReason.PENDING_REQUESTS_FULL, id.shortHex(), -1);
+            return;
+        }
+        pending.put(id, r);
+        if (!orderedIds.containsKey(id)) {
+            unordered.put(id, r);
+        }
+        if (viewActive && !isPrimary() && requestTimerTicks < 0) {
+            requestTimerTicks = config.requestTimeoutTicks();
+        }
+    }
+
+    /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
+    private void proposeBatches() {
+        if (!viewActive || !isPrimary()) {
+            return;
+        }
+        while (!unordered.isEmpty() && nextSequence <= highWatermark()
+                && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
+            List<Request> requests = new ArrayList<>();
+            long bytes = 0;
+            Iterator<Request> it = unordered.values().iterator();
+            while (it.hasNext() && requests.size() < config.batchCountMax()) {
+                Request r = it.next();
+                if (bytes + r.payloadLength() > config.batchBytesMax()) {
+                    break;
+                }
+                requests.add(r);
+                bytes += r.payloadLength();
+            }
+            // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
+            long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
+            lastTimestampMillis = timestamp;
+            Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, new Batch(timestamp, requests));
+            sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
+            acceptPrePrepare(slot(nextSequence), pp);
+            nextSequence++;
+        }
+    }
+
+    // ------------------------------------------------------------------ execution and checkpoints (4.3)
+
+    private void onExecuted(long sequence, Digest stateDigest) {
+        if (sequence <= lastExecuted) {
+            return; // overtaken by a state transfer
+        }
+        if (sequence != lastExecuted + 1 || sequence > lastDelivered) {
+            throw new IllegalStateException("executed " + sequence + " but last executed " + lastExecuted
+                    + ", last delivered " + lastDelivered);
+        }
+        lastExecuted = sequence;
+        List<Digest> ids = deliveredIds.remove(sequence);
+        if (ids != null && !ids.isEmpty()) {
+            for (Digest id : ids) {
+                pending.remove(id);
+                unordered.remove(id);
+                orderedIds.remove(id);
+                executedIds.put(id, sequence);
+            }
+            executedIdsBySequence.put(sequence, ids);
+            // 4.4: restart the timer while still waiting for other requests, stop when none wait.
+            requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
+        }
+        if (sequence % config.checkpointInterval() == 0) {
+            takeCheckpoint(sequence, stateDigest);
+        }
+    }
+
+    private void takeCheckpoint(long sequence, Digest stateDigest) {
+        ownCheckpoints.put(sequence, stateDigest);
+        Signed<Checkpoint> c = factory.checkpoint(sequence, stateDigest);
+        sendOwn(c, MessageType.CHECKPOINT, 0, sequence, stateDigest);
+        if (sequence > lowWatermark) {
+            recordCheckpointVote(c);
+        }
+    }
+
+    private void onCheckpoint(Signed<Checkpoint> m) {
+        Checkpoint c = m.payload();
+        if (c.sequence() <= lowWatermark) {
+            reject(RejectReason.OLD_SEQUENCE, "checkpoint " + c.sequence() + " at or below h=" + lowWatermark, m.signer());
+            return;
+        }
+        Signed<Checkpoint> previous = checkpointVotes.getOrDefault(m.signer(), new TreeMap<>()).get(c.sequence());
+        if (previous != null) {
+            if (previous.payload().stateDigest().equals(c.stateDigest())) {
+                reject(RejectReason.DUPLICATE, "checkpoint " + c.sequence(), m.signer());
+            } else {
+                evidence(previous, m, 0, c.sequence());
+                reject(RejectReason.CONFLICTING_MESSAGE, "second checkpoint for " + c.sequence(), m.signer());
+            }
+            return;
+        }
+        recordCheckpointVote(m);
+    }
+
+    /**
+     * Keeps each sender's checkpoints above h, at most L/K inside the window plus
+     * {@link Config#checkpointsAheadPerReplicaMax()} beyond it (its highest), then looks for 2f+1
+     * matching: a stable checkpoint, possibly beyond what this replica executed.
+     */
+    private void recordCheckpointVote(Signed<Checkpoint> m) {
+        TreeMap<Long, Signed<Checkpoint>> votes = checkpointVotes.computeIfAbsent(m.signer(), k -> new TreeMap<>());
+        votes.put(m.payload().sequence(), m);
+        int bound = config.watermarkWindow() / config.checkpointInterval() + config.checkpointsAheadPerReplicaMax();
+        while (votes.size() > bound) {
+            votes.pollFirstEntry();
+        }
+        Checkpoint c = m.payload();
+        List<Signed<Checkpoint>> matching = new ArrayList<>();
+        for (TreeMap<Long, Signed<Checkpoint>> perReplica : checkpointVotes.values()) {
+            Signed<Checkpoint> v = perReplica.get(c.sequence());
+            if (v != null && v.payload().stateDigest().equals(c.stateDigest())) {
+                matching.add(v);
+            }
+        }
+        if (matching.size() >= config.quorum()) {
+            makeStable(c.sequence(), c.stateDigest(), matching.subList(0, config.quorum()));
+        }
+    }
+
+    private void makeStable(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
+        if (sequence <= lowWatermark) {
+            return;
+        }
+        lowWatermark = sequence;
+        stableDigest = digest;
+        stableProof = List.copyOf(proof);
+        out.persist.add(new PersistRecord.StableCheckpoint(sequence, digest, proof));
+        Digest own = ownCheckpoints.get(sequence);
+        collectGarbage();
+        if (own != null && !own.equals(digest)) {
+            // 2f+1 replicas agree on another state: ours diverged (a bug or corruption here).
+            reject(RejectReason.CHECKPOINT_DIVERGENCE, "own digest " + own.shortHex() + " at " + sequence
+                    + ", stable " + digest.shortHex(), self);
+            requestStateTransfer();
+        } else if (lastDelivered < sequence) {
+            requestStateTransfer();
+        }
+        nextSequence = Math.max(nextSequence, sequence + 1);
+        replayBuffered();
+    }
+
+    private void requestStateTransfer() {
+        stateTransferTarget = lowWatermark;
+        out.stateTransfer.add(new Output.StateTransferRequest(lowWatermark, stableDigest, stableProof));
+    }
+
+    /** Discards everything at or below the stable checkpoint h (4.3). */
+    private void collectGarbage() {
+        long h = lowWatermark;
+        log.headMap(h, true).clear();
+        previousViewPrePrepares.headMap(h, true).clear();
+        preparedCertificates.headMap(h, true).clear();
+        committedUndelivered.headMap(h, true).clear();
+        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
+        acceptedPrePrepares.keySet().removeIf(k -> k.sequence() <= h);
+        ownCheckpoints.headMap(h, false).clear();
+        for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
+            votes.headMap(h, true).clear();
+        }
+        checkpointVotes.values().removeIf(TreeMap::isEmpty);
+        var executedBelow = executedIdsBySequence.headMap(h, true);
+        for (List<Digest> ids : executedBelow.values()) {
+            ids.forEach(executedIds::remove);
+        }
+        executedBelow.clear();
+        // Requests ordered at or below h stay pending (if not seen executed) and are proposed
+        // again after the next view change; the ledger's at-most-once rule absorbs a repeat.
+        orderedIds.values().removeIf(s -> s <= h);
+    }
+
+    private void onStateTransferred(long sequence, Digest digest) {
+        if (sequence <= lastExecuted) {
+            return;
+        }
+        lastExecuted = sequence;
+        lastDelivered = Math.max(lastDelivered, sequence);
+        deliveredIds.headMap(sequence, true).clear();
+        committedUndelivered.headMap(sequence, true).clear();
+        if (stateTransferTarget <= sequence) {
+            stateTransferTarget = -1;
+        }
+        if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
+            takeCheckpoint(sequence, digest);
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    private void onTick(long now) {
+        nowMillis = Math.max(nowMillis, now);
+        if (viewActive) {
+            if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
+                requestTimerTicks = -1;
+                onRequestTimeout();
+            }
+            return;
+        }
+        if (viewChangeTimerTicks > 0 && --viewChangeTimerTicks == 0) {
+            viewChangeTimerTicks = -1;
+            onViewChangeTimeout();
+            return;
+        }
+        if (ownViewChange == null) {
+            return;
+        }
+        if (viewChangeResendTicks > 0 && --viewChangeResendTicks == 0) {
+            // Our VIEW-CHANGE may have been lost; say it again until a quorum is in.
+            viewChangeResendTicks = config.viewChangeTimeoutTicks();
+            out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+        }
+    }
+
+    /** A backup waited too long for a request to execute: suspect the primary (4.4). */
+    private void onRequestTimeout() {
+        startViewChange(view + 1);
+    }
+
+    /** 2f+1 VIEW-CHANGEs were in but no valid NEW-VIEW came in time: try the next view, waiting longer. */
+    private void onViewChangeTimeout() {
+        failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
+        startViewChange(view + 1);
+    }
+
+    // ------------------------------------------------------------------ view change (4.4)
+
+    private void startViewChange(long newView) {
+        if (viewActive) {
+            previousViewPrePrepares.clear();
+            for (Slot s : log.values()) {
+                if (s.prePrepare != null) {
+                    previousViewPrePrepares.put(s.prePrepare.payload().sequence(), s.prePrepare);
+                }
+            }
+        }
+        view = newView;
+        viewActive = false;
+        requestTimerTicks = -1;
+        viewChangeTimerTicks = -1;
+        viewChangeResendTicks = config.viewChangeTimeoutTicks();
+        currentNewView = null;
+        log.clear();
+        orderedIds.clear();
+        unordered.clear();
+        unordered.putAll(pending);
+        List<PreparedCertificate> prepared = new ArrayList<>(preparedCertificates.tailMap(lowWatermark, false).values());
+        ownViewChange = factory.viewChange(newView, lowWatermark, stableDigest, stableProof, prepared);
+        out.persist.add(new PersistRecord.ViewState(newView, true));
+        sendOwn(ownViewChange, MessageType.VIEW_CHANGE, newView, 0, null);
+        viewChanges.headMap(newView, false).clear();
+        viewChanges.computeIfAbsent(newView, k -> new TreeMap<>()).put(self, ownViewChange);
+        afterViewChangeVote();
+    }
+
+    private void onViewChange(Signed<ViewChange> m) {
+        ViewChange vc = m.payload();
+        checkPreparedAgainstSeen(vc);
+        if (vc.newView() < view || (vc.newView() == view && viewActive)) {
+            if (vc.newView() == view && viewActive && currentNewView != null && isPrimary()) {
+                // The sender missed our NEW-VIEW; send it again to that replica only.
+                out.messages.add(new Output.Outbound(m.signer(), currentNewView));
+            }
+            reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
+            return;
+        }
+        if (vc.newView() > view + config.viewChangeAheadMax()) {
+            reject(RejectReason.VIEW_TOO_FAR_AHEAD, "view change to " + vc.newView() + " in view " + view, m.signer());
+            return;
+        }
+        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.computeIfAbsent(vc.newView(), k -> new TreeMap<>());
+        if (forView.containsKey(m.signer())) {
+            reject(RejectReason.DUPLICATE, "view change to " + vc.newView(), m.signer());
+            return;
+        }
+        forView.put(m.signer(), m);
+        if (!joinHigherView()) {
+            afterViewChangeVote();
+        }
+    }
+
+    /**
+     * 4.5.2 liveness rule: f+1 replicas asking for views above ours include a correct one, so
+     * join the smallest such view instead of waiting for our own timer.
+     */
+    private boolean joinHigherView() {
+        Set<Integer> askers = new HashSet<>();
+        long smallest = Long.MAX_VALUE;
+        for (Map.Entry<Long, TreeMap<Integer, Signed<ViewChange>>> e : viewChanges.tailMap(view, false).entrySet()) {
+            for (Integer r : e.getValue().keySet()) {
+                if (r != self) {
+                    askers.add(r);
+                    smallest = Math.min(smallest, e.getKey());
+                }
+            }
+        }
+        if (askers.size() >= config.weakQuorum()) {
+            startViewChange(smallest);
+            return true;
+        }
+        return false;
+    }
+
+    private void afterViewChangeVote() {
+        if (viewActive) {
+            return;
+        }
+        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
+        if (forView.size() < config.quorum()) {
+            return;
+        }
+        if (viewChangeTimerTicks < 0) {
+            viewChangeTimerTicks = config.viewChangeTimeoutTicks() << failedViewChanges;
+        }
+        if (isPrimary() && forView.containsKey(self)) {
+            sendNewView(forView);
+        }
+    }
+
+    private void sendNewView(TreeMap<Integer, Signed<ViewChange>> forView) {
+        // V: our own VIEW-CHANGE and the lowest-numbered others, so the choice is deterministic.
+        List<Signed<ViewChange>> chosen = new ArrayList<>();
+        chosen.add(forView.get(self));
+        for (Map.Entry<Integer, Signed<ViewChange>> e : forView.entrySet()) {
+            if (chosen.size() >= config.quorum()) {
+                break;
+            }
+            if (e.getKey() != self) {
+                chosen.add(e.getValue());
+            }
+        }
+        NewViewPlan plan = NewViewPlan.compute(chosen.stream().map(Signed::payload).toList());
+        List<Signed<PrePrepare>> o = new ArrayList<>();
+        for (Map.Entry<Long, Batch> e : plan.batches().entrySet()) {
+            Signed<PrePrepare> pp = factory.prePrepare(view, e.getKey(), e.getValue());
+            recordOwnVote(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
+            o.add(pp);
+        }
+        Signed<NewView> nv = factory.newView(view, chosen, o);
+        out.persist.add(new PersistRecord.OwnMessage(nv));
+        out.persist.add(new PersistRecord.ViewState(view, false));
+        out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, nv));
+        enterView(nv, plan);
+    }
+
+    private void onNewView(Signed<NewView> m) {
+        NewView nv = m.payload();
+        if (nv.view() < view || (nv.view() == view && viewActive)) {
+            reject(nv.view() == view ? RejectReason.DUPLICATE : RejectReason.OLD_VIEW,
+                    "new view " + nv.view() + " in view " + view, m.signer());
+            return;
+        }
+        if (nv.view() > view + config.viewChangeAheadMax()) {
+            reject(RejectReason.VIEW_TOO_FAR_AHEAD, "new view " + nv.view() + " in view " + view, m.signer());
+            return;
+        }
+        // The verifier checked the signatures; recompute O here too, since this is where it matters.
+        NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
+        var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
+        if (mismatch.isPresent()) {
+            reject(RejectReason.NEW_VIEW_MISMATCH, mismatch.get(), m.signer());
+            return;
+        }
+        for (Signed<ViewChange> vc : nv.viewChanges()) {
+            checkPreparedAgainstSeen(vc.payload());
+        }
+        if (nv.view() > view) {
+            // A valid NEW-VIEW proves 2f+1 replicas moved; follow without our own VIEW-CHANGE.
+            if (viewActive) {
+                startViewChange(nv.view());
+            } else {
+                view = nv.view();
+            }
+        }
+        out.persist.add(new PersistRecord.ViewState(view, false));
+        enterView(m, plan);
+    }
+
+    private void enterView(Signed<NewView> nv, NewViewPlan plan) {
+        viewActive = true;
+        failedViewChanges = 0;
+        viewChangeTimerTicks = -1;
+        viewChangeResendTicks = -1;
+        currentNewView = nv;
+        viewChanges.headMap(view, true).clear();
+        if (plan.stableSequence() > lowWatermark) {
+            makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
+        }
+        log.clear();
+        orderedIds.clear();
+        for (Signed<PrePrepare> pp : nv.payload().prePrepares()) {
+            long s = pp.payload().sequence();
+            if (s <= lowWatermark) {
+                continue;
+            }
+            acceptPrePrepare(slot(s), pp);
+            if (!isPrimary()) {
+                sendPrepare(pp.payload());
+            }
+        }
+        nextSequence = Math.max(plan.maxSequence(), lowWatermark) + 1;
+        unordered.clear();
+        Set<Digest> committedHere = new HashSet<>();
+        deliveredIds.values().forEach(committedHere::addAll);
+        for (Output.CommittedBatch b : committedUndelivered.values()) {
+            b.requests().forEach(r -> committedHere.add(r.id()));
+        }
+        for (Request r : pending.values()) {
+            if (!orderedIds.containsKey(r.id()) && !committedHere.contains(r.id())) {
+                unordered.put(r.id(), r);
+            }
+        }
+        requestTimerTicks = !isPrimary() && !pending.isEmpty() ? config.requestTimeoutTicks() : -1;
+        replayBuffered();
+    }
+
+    /** A prepared certificate whose pre-prepare conflicts with one we accepted is primary equivocation. */
+    private void checkPreparedAgainstSeen(ViewChange vc) {
+        for (PreparedCertificate pc : vc.prepared()) {
+            Signed<PrePrepare> seen = null;
+            Slot slot = log.get(pc.sequence());
+            if (slot != null && slot.prePrepare != null && slot.prePrepare.payload().view() == pc.view()) {
+                seen = slot.prePrepare;
+            } else {
+                Signed<PrePrepare> previous = previousViewPrePrepares.get(pc.sequence());
+                if (previous != null && previous.payload().view() == pc.view()) {
+                    seen = previous;
+                }
+            }
+            if (seen != null && !seen.payload().digest().equals(pc.digest())) {
+                evidence(seen, pc.prePrepare(), pc.view(), pc.sequence());
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private void sendOwn(Signed<?> m, MessageType type, long msgView, long sequence, Digest digest) {
+        if (digest != null) {
+            recordOwnVote(type, msgView, sequence, digest);
+        }
+        out.persist.add(new PersistRecord.OwnMessage(m));
+        out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, m));
+    }
+
+    /** The one place that guarantees this replica never signs two digests for one (type, view, sequence). */
+    private void recordOwnVote(MessageType type, long msgView, long sequence, Digest digest) {
+        VoteKey key = new VoteKey(type, msgView, sequence);
+        Digest previous = ownVotes.putIfAbsent(key, digest);
+        if (previous != null && !previous.equals(digest)) {
+            throw new IllegalStateException("replica " + self + " about to sign a conflicting " + key);
+        }
+    }
+
+    private Slot slot(long sequence) {
+        return log.computeIfAbsent(sequence, k -> new Slot());
+    }
+
+    private void reject(RejectReason reason, String detail, int from) {
+        out.rejections.add(new Output.Rejection(reason, detail, from));
+    }
+
+    private void evidence(Signed<?> first, Signed<?> second, long msgView, long sequence) {
+        out.evidence.add(new Output.Evidence(second.signer(), second.type(), msgView, sequence, first, second));
+    }
+
+    private long highWatermark() {
+        return lowWatermark + config.watermarkWindow();
+    }
+
+    // ------------------------------------------------------------------ restart
+
+    /**
+     * Rebuilds a replica after a crash from the records it persisted (in the order they were
+     * written) and the application's progress. It resumes in the persisted view (still changing
+     * if it was), keeps its own votes so it never signs a conflicting message, its prepared
+     * certificates for the next VIEW-CHANGE, its stable checkpoint, and, as primary, never
+     * reuses a sequence number it assigned. Slots in which it voted but did not execute need the
+     * others' messages again; if those are gone it catches up by checkpoint and state transfer.
+     *
+     * @param lastExecuted the highest sequence the application state covers
+     */
+    public static Replica restore(Config config, List<PersistRecord> records, long lastExecuted) {
+        Replica r = new Replica(config);
+        r.restoreFrom(records, lastExecuted);
+        return r;
+    }
+
+    private void restoreFrom(List<PersistRecord> records, long executed) {
+        boolean changing = false;
+        for (PersistRecord rec : records) {
+            if (rec instanceof PersistRecord.ViewState vs) {
+                if (vs.view() >= view) {
+                    view = vs.view();
+                    changing = vs.changing();
+                }
+            } else if (rec instanceof PersistRecord.StableCheckpoint sc) {
+                if (sc.sequence() > lowWatermark) {
+                    lowWatermark = sc.sequence();
+                    stableDigest = sc.digest();
+                    stableProof = sc.proof();
+                }
+            } else if (rec instanceof PersistRecord.Prepared p) {
+                PreparedCertificate previous = preparedCertificates.get(p.certificate().sequence());
+                if (previous == null || previous.view() <= p.certificate().view()) {
+                    preparedCertificates.put(p.certificate().sequence(), p.certificate());
+                }
+            }
+        }
+        lastExecuted = executed;
+        lastDelivered = executed;
+        previousExecuted = executed;
+        viewActive = !changing;
+        for (PersistRecord rec : records) {
+            if (rec instanceof PersistRecord.OwnMessage om) {
+                restoreOwn(om.message());
+            }
+        }
+        preparedCertificates.headMap(lowWatermark, true).clear();
+        log.headMap(lowWatermark, true).clear();
+        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= lowWatermark);
+        nextSequence = Math.max(nextSequence, Math.max(lowWatermark, executed) + 1);
+        if (!viewActive) {
+            viewChangeResendTicks = 1;
+        }
+        if (executed < lowWatermark) {
+            stateTransferTarget = lowWatermark;
+        }
+    }
+
+    private void restoreOwn(Signed<?> m) {
+        Payload p = m.payload();
+        if (p instanceof PrePrepare pp) {
+            recordOwnVote(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
+            if (pp.view() == view && viewActive && pp.sequence() > lowWatermark && pp.sequence() <= highWatermark()) {
+                acceptPrePrepare(slot(pp.sequence()), m.as(PrePrepare.class));
+                nextSequence = Math.max(nextSequence, pp.sequence() + 1);
+            }
+            if (pp.view() == view) {
+                nextSequence = Math.max(nextSequence, pp.sequence() + 1);
+            }
+        } else if (p instanceof Prepare pr) {
+            recordOwnVote(MessageType.PREPARE, pr.view(), pr.sequence(), pr.digest());
+            if (pr.view() == view && viewActive && pr.sequence() > lowWatermark && pr.sequence() <= highWatermark()) {
+                slot(pr.sequence()).prepares.put(self, m.as(Prepare.class));
+            }
+        } else if (p instanceof Commit c) {
+            recordOwnVote(MessageType.COMMIT, c.view(), c.sequence(), c.digest());
+            if (c.view() == view && viewActive && c.sequence() > lowWatermark && c.sequence() <= highWatermark()) {
+                slot(c.sequence()).commits.put(self, m.as(Commit.class));
+            }
+        } else if (p instanceof Checkpoint c) {
+            if (c.sequence() >= lowWatermark) {
+                ownCheckpoints.put(c.sequence(), c.stateDigest());
+            }
+        } else if (p instanceof ViewChange vc) {
+            if (vc.newView() == view) {
+                ownViewChange = m.as(ViewChange.class);
+                viewChanges.computeIfAbsent(view, k -> new TreeMap<>()).put(self, ownViewChange);
+            }
+        } else if (p instanceof NewView nv) {
+            if (nv.view() == view) {
+                currentNewView = m.as(NewView.class);
+                for (Signed<PrePrepare> pp : nv.prePrepares()) {
+                    restoreOwn(pp);
+                }
+            }
+        }
+    }
+
+    /**
+     * The output a restored replica should act on first: its VIEW-CHANGE again when it crashed
+     * while changing view, and a state transfer when its application is behind its stable
+     * checkpoint. Call once after {@link #restore}.
+     */
+    public Output resume() {
+        out = new OutputBuilder();
+        try {
+            if (!viewActive && ownViewChange != null) {
+                out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+            } else if (!viewActive) {
+                // Crashed between persisting the view and its VIEW-CHANGE: send one now.
+                long v = view;
+                viewActive = true;
+                startViewChange(v);
+            }
+            if (stateTransferTarget >= 0 && lastExecuted < lowWatermark) {
+                requestStateTransfer();
+            }
+            return out.build();
+        } finally {
+            out = null;
+        }
+    }
+
+    // ------------------------------------------------------------------ inspection and invariants
+
+    public Config config() {
+        return config;
+    }
+
+    public int id() {
+        return self;
+    }
+
+    public long view() {
+        return view;
+    }
+
+    /** False between sending VIEW-CHANGE and accepting the NEW-VIEW. */
+    public boolean viewActive() {
+        return viewActive;
+    }
+
+    public boolean isPrimary() {
+        return config.primary(view) == self;
+    }
+
+    public long lowWatermark() {
+        return lowWatermark;
+    }
+
+    public Digest stableDigest() {
+        return stableDigest;
+    }
+
+    public long lastExecuted() {
+        return lastExecuted;
+    }
+
+    public long lastDelivered() {
+        return lastDelivered;
+    }
+
+    public int pendingRequests() {
+        return pending.size();
+    }
+
+    public int logSize() {
+        return log.size();
+    }
+
+    public int futureBuffered() {
+        int total = 0;
+        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
+            total += q.size();
+        }
+        return total;
+    }
+
+    /** Consecutive view changes that found no NEW-VIEW in time; the timeout is doubled this often. */
+    public int failedViewChanges() {
+        return failedViewChanges;
+    }
+
+    public long stateTransferTarget() {
+        return stateTransferTarget;
+    }
+
+    /**
+     * Throws {@link IllegalStateException} when an internal invariant is broken: that is a bug
+     * in this class, never a consequence of peer input. Tests call it after every step.
+     */
+    public void checkInvariants() {
+        require(lowWatermark % config.checkpointInterval() == 0, "h not a checkpoint: " + lowWatermark);
+        require(log.isEmpty() || (log.firstKey() > lowWatermark && log.lastKey() <= highWatermark()),
+                "log outside window (" + lowWatermark + ", " + highWatermark() + "]: " + log.keySet());
+        require(log.size() <= config.watermarkWindow(), "log larger than the window");
+        require(lastExecuted >= previousExecuted, "executed went backwards");
+        previousExecuted = lastExecuted;
+        require(lastExecuted <= lastDelivered, "executed " + lastExecuted + " beyond delivered " + lastDelivered);
+        require(committedUndelivered.isEmpty() || committedUndelivered.firstKey() > lastDelivered,
+                "committed batch at or below delivered");
+        require(pending.size() <= config.pendingRequestsMax(), "pending above bound");
+        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
+            require(q.size() <= config.futureBufferPerReplicaMax(), "future buffer above bound");
+        }
+        require(viewChanges.isEmpty() || viewChanges.lastKey() <= view + config.viewChangeAheadMax(),
+                "view changes kept too far ahead");
+        for (Map.Entry<Long, Slot> e : log.entrySet()) {
+            Slot s = e.getValue();
+            if (s.prePrepare != null) {
+                PrePrepare pp = s.prePrepare.payload();
+                require(pp.sequence() == e.getKey() && pp.view() == view, "slot holds a foreign pre-prepare");
+                Digest accepted = acceptedPrePrepares.get(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()));
+                require(accepted == null || accepted.equals(pp.digest()), "two pre-prepares accepted for one slot");
+            }
+            require(!s.committed || s.prepared, "committed without prepared");
+            require(s.prepares.size() <= config.n() && s.commits.size() <= config.n(), "slot votes above n");
+        }
+        require(!viewActive || !isPrimary() || nextSequence > lowWatermark, "primary's next sequence below h");
+        for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
+            require(votes.size() <= config.watermarkWindow() / config.checkpointInterval()
+                    + config.checkpointsAheadPerReplicaMax(), "checkpoint votes above bound");
+        }
+    }
+
+    private static void require(boolean condition, String what) {
+        if (!condition) {
+            throw new IllegalStateException("invariant broken: " + what);
+        }
+    }
+
+    // ------------------------------------------------------------------ internal types
+
+    private record VoteKey(MessageType type, long view, long sequence) {}
+
+    /** One sequence number in the current view. */
+    private static final class Slot {
+        Signed<PrePrepare> prePrepare;
+        final TreeMap<Integer, Signed<Prepare>> prepares = new TreeMap<>();
+        final TreeMap<Integer, Signed<Commit>> commits = new TreeMap<>();
+        boolean prepared;
+        boolean committed;
+    }
+
+    private static final class OutputBuilder {
+        final List<PersistRecord> persist = new ArrayList<>();
+        final List<Output.Outbound> messages = new ArrayList<>();
+        final List<Output.CommittedBatch> execute = new ArrayList<>();
+        final List<Output.StateTransferRequest> stateTransfer = new ArrayList<>();
+        final List<Output.Evidence> evidence = new ArrayList<>();
+        final List<Output.Rejection> rejections = new ArrayList<>();
+
+        Output build() {
+            return new Output(persist, messages, execute, stateTransfer, evidence, rejections);
+        }
+    }
+}

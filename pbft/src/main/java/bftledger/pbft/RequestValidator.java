@@ -1,0 +1,15 @@
+package bftledger.pbft;
+
+import java.util.Optional;
+
+/**
+ * Checks a client request the core will order: the node plugs in the ledger's transaction
+ * checks (id is the hash of the body, signature valid, chain id); tests plug in a simple signed
+ * request. Called by {@link MessageVerifier} outside the core, possibly on many threads at once,
+ * so implementations must be thread-safe and must not depend on replica state.
+ */
+@FunctionalInterface
+public interface RequestValidator {
+    /** Empty when the request is valid; otherwise why it is not (becomes the rejection detail). */
+    Optional<String> problem(Request request);
+}
