@@ -25,6 +25,13 @@ public final class Keys {
 
     public static void write(Path path, KeyPair key) throws ConfigException {
         try {
+            if (path.toAbsolutePath().getParent() != null) {
+                java.nio.file.Files.createDirectories(path.toAbsolutePath().getParent());
+            }
+        } catch (java.io.IOException e) {
+            throw new ConfigException("cannot create the directory for key file " + path + ": " + e.getMessage(), e);
+        }
+        try {
             KeyFiles.writeKeyPair(path, key);
         } catch (KeyFileException e) {
             throw new ConfigException(e.getMessage() + (e.reason() == KeyFileException.Reason.EXISTS
