@@ -72,6 +72,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
     private Server server;
     private int metricsPort;
+    private java.nio.channels.FileChannel dataDirLock;
 
     private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store) {
         this.config = config;
@@ -151,6 +152,7 @@ public final class ReplicaNode implements AutoCloseable {
                     + ", but genesis lists validator " + config.replica() + " as " + genesis.validatorKey(config.replica()).shortHex()
                     + ". Use this node's own key file, or the config of the node this key belongs to.");
         }
+        java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
         Path ledgerDir = config.dataDir().resolve("ledger");
         BlockStore store;
         try {
@@ -165,6 +167,7 @@ public final class ReplicaNode implements AutoCloseable {
         ReplicaNode node;
         try {
             node = new ReplicaNode(config, genesis, key, store);
+            node.dataDirLock = lock;
         } catch (StoreCorruptedException e) {
             store.close();
             throw new ConfigException("the consensus WAL in " + config.dataDir().resolve("wal") + " is damaged: "
@@ -213,9 +216,35 @@ public final class ReplicaNode implements AutoCloseable {
                 store.tip().hash().shortHex());
     }
 
+    /**
+     * LMDB lets two processes open one environment; two replicas on one data dir would both
+     * write it. An exclusive lock on {@code data/LOCK}, held for the life of the process, refuses
+     * the second one.
+     */
+    private static java.nio.channels.FileChannel lockDataDir(Path dataDir) throws ConfigException {
+        try {
+            java.nio.file.Files.createDirectories(dataDir);
+            java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(dataDir.resolve("LOCK"),
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+            if (channel.tryLock() == null) {
+                channel.close();
+                throw new ConfigException("data directory " + dataDir + " is in use by another running node. Stop it first"
+                        + " (each node needs its own data.dir).");
+            }
+            return channel;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            throw new ConfigException("data directory " + dataDir + " is already open in this process.");
+        } catch (IOException e) {
+            throw new ConfigException("cannot use data directory " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+
     private static String bindProblem(String what, String host, int port, String key, IOException e) {
-        boolean inUse = e instanceof BindException || e.getCause() instanceof BindException
-                || String.valueOf(e.getMessage()).contains("Address already in use");
+        boolean inUse = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            inUse |= t instanceof BindException || m.contains("already in use") || m.contains("Failed to bind");
+        }
         return inUse ? "cannot listen for " + what + " on " + host + ":" + port + ": the port is in use. Stop whatever holds"
                 + " it (`ss -ltnp | grep :" + port + "`) or change " + key + " in the node config (and the address in genesis)."
                 : "cannot listen for " + what + " on " + host + ":" + port + ": " + e.getMessage();
@@ -270,6 +299,13 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.close();
         wal.close();
         store.close();
+        try {
+            if (dataDirLock != null) {
+                dataDirLock.close();
+            }
+        } catch (IOException e) {
+            log.warn("event=unlock-failed error={}", e.toString());
+        }
         log.info("event=stopped replica={} height={}", config.replica(), height);
     }
 
