@@ -24,7 +24,7 @@ public final class KeyFileException extends RuntimeException {
         IO
     }
 
-    private final Path path;
+    private final transient Path path;
     private final Reason reason;
 
     KeyFileException(Path path, Reason reason, String message) {

@@ -155,19 +155,6 @@ public final class MerkleTree {
         return levels.get(k).get(from >> k);
     }
 
-    /** MTH(D[from:to]) of RFC 6962, over leaf hashes, straight from the recursive definition. */
-    static Digest subtreeRoot(List<Digest> leafHashes, int from, int to) {
-        int n = to - from;
-        if (n == 0) {
-            return Sha256.hash();
-        }
-        if (n == 1) {
-            return leafHashes.get(from);
-        }
-        int k = largestPowerOfTwoBelow(n);
-        return nodeHash(subtreeRoot(leafHashes, from, from + k), subtreeRoot(leafHashes, from + k, to));
-    }
-
     /** The largest power of two strictly less than {@code n}, for {@code n >= 2}. */
     static int largestPowerOfTwoBelow(int n) {
         return Integer.highestOneBit(n - 1);

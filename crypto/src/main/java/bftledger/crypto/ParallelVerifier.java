@@ -1,6 +1,7 @@
 package bftledger.crypto;
 
 import java.util.List;
+import java.util.RandomAccess;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -67,6 +68,9 @@ public final class ParallelVerifier implements AutoCloseable {
      */
     public boolean[] verifyAll(List<SignatureCheck> checks) {
         ensureOpen();
+        if (!(checks instanceof RandomAccess)) {
+            checks = List.copyOf(checks); // chunks index into the list
+        }
         int count = checks.size();
         boolean[] verdicts = new boolean[count];
         if (count == 0) {

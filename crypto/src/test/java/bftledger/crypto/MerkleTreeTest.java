@@ -5,9 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.AbstractList;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -377,12 +381,22 @@ class MerkleTreeTest {
         return leaves;
     }
 
+    /** The trees of the first n leaves, for every n, built on first use (the large tests touch few sizes). */
     private static List<MerkleTree> prefixTrees(List<byte[]> leaves) {
-        List<MerkleTree> trees = new ArrayList<>(leaves.size() + 1);
-        for (int n = 0; n <= leaves.size(); n++) {
-            trees.add(MerkleTree.of(leaves.subList(0, n)));
-        }
-        return trees;
+        List<Digest> hashes = leaves.stream().map(MerkleTree::leafHash).toList();
+        Map<Integer, MerkleTree> built = new HashMap<>();
+        return new AbstractList<>() {
+            @Override
+            public MerkleTree get(int n) {
+                Objects.checkIndex(n, size());
+                return built.computeIfAbsent(n, size -> MerkleTree.ofLeafHashes(hashes.subList(0, size)));
+            }
+
+            @Override
+            public int size() {
+                return hashes.size() + 1;
+            }
+        };
     }
 
     private static List<Digest> leafHashes(List<byte[]> leaves, int n) {

@@ -49,6 +49,7 @@ class ParallelVerifierTest {
             Batch batch = mixedBatch(random, 200 + random.nextInt(200));
             try (ParallelVerifier verifier = new ParallelVerifier(2, 16)) {
                 assertArrayEquals(batch.expected(), verifier.verifyAll(batch.checks()));
+                assertArrayEquals(batch.expected(), verifier.verifyAll(new java.util.LinkedList<>(batch.checks())));
                 List<CompletableFuture<Boolean>> futures = batch.checks().stream().map(verifier::submit).toList();
                 for (int i = 0; i < futures.size(); i++) {
                     assertEquals(batch.expected()[i], futures.get(i).join(), "check " + i);

@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.Digest;
+import bftledger.crypto.ParallelVerifier;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -46,16 +47,23 @@ public final class BlockChecker {
      * catch-up, then appends {@link BlockCheck#executed()} when {@link BlockCheck#ok()}.
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block) {
-        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block);
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, null);
+    }
+
+    /** As {@link #checkNext(ChainGenesis, LedgerState, Digest, Block)}, with transaction signatures checked on {@code verifier}. */
+    public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
+            ParallelVerifier verifier) {
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, verifier);
     }
 
     /**
      * @param previousHash      expected previous_hash, or null when it is unknown (not checked)
      * @param base              the state before this block, or null to skip re-execution
      * @param previousStateRoot the root to chain this block's state root from, with {@code base}
+     * @param verifier          where to check transaction signatures in parallel, or null for this thread
      */
     static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Digest previousStateRoot, Block block) {
+            Digest previousStateRoot, Block block, ParallelVerifier verifier) {
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header;
         try {
@@ -65,6 +73,11 @@ public final class BlockChecker {
             return new BlockCheck(problems, block, null, null, null, 0);
         }
         Digest hash = Sha256.hash(block.getHeader().toByteArray());
+        // A received block is stored re-serialized; unknown fields would survive that and make the
+        // stored bytes unreadable by Blocks.parse, so they are refused here.
+        if (Blocks.hasUnknownFields(block)) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "block carries unknown fields"));
+        }
         if (!header.getChainId().equals(genesis.chainId())) {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
         }
@@ -75,6 +88,10 @@ public final class BlockChecker {
         if (previousHash != null && !header.getPreviousHash().equals(bytes(previousHash))) {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_LINK, "previous_hash " + hex(header.getPreviousHash())
                     + " but the previous block's hash is " + previousHash.hex()));
+        }
+        int blockBytes = block.getSerializedSize();
+        if (blockBytes > Blocks.MAX_BLOCK_BYTES) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, blockBytes + " bytes, over MAX_BLOCK_BYTES"));
         }
         int count = block.getTransactionsCount();
         if (count > Blocks.MAX_TRANSACTIONS_PER_BLOCK) {
@@ -87,10 +104,12 @@ public final class BlockChecker {
         List<Digest> ids = new ArrayList<>(count);
         List<TransactionBody> bodies = new ArrayList<>(count);
         boolean executable = true;
+        List<TxVerdict> verdicts = verifier != null ? Transactions.validateAll(block.getTransactionsList(), genesis.chainId(), verifier)
+                : block.getTransactionsList().stream().map(tx -> Transactions.validate(tx, genesis.chainId())).toList();
         for (int i = 0; i < count; i++) {
             SignedTransaction tx = block.getTransactions(i);
             ids.add(Transactions.id(tx));
-            TxVerdict verdict = Transactions.validate(tx, genesis.chainId());
+            TxVerdict verdict = verdicts.get(i);
             if (!verdict.ok()) {
                 problems.add(problem(height, LedgerProblem.Kind.TRANSACTION, "transaction " + i + " (" + ids.get(i).shortHex()
                         + ") " + verdict.reason() + ": " + verdict.detail()));

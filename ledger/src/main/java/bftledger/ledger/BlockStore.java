@@ -1,6 +1,8 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.InclusionProof;
+import bftledger.crypto.MerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -18,6 +20,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.CursorIterable;
@@ -43,7 +48,10 @@ import org.lmdbjava.Txn;
  * environment is never opened with MDB_NOSYNC or MDB_NOMETASYNC). Nothing is ever overwritten: a
  * block that does not follow the tip is refused. Opening checks the tail (see
  * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
- * repairing anything. One writer at a time (appends are synchronized); readers run concurrently.
+ * repairing anything. One writer at a time (appends are synchronized); readers run concurrently,
+ * each in its own {@link Snapshot}. A store is open at most once per process. When the map size
+ * is exhausted an append fails with lmdbjava's MapFullException and writes nothing; reopen with a
+ * larger map size.
  */
 public final class BlockStore implements AutoCloseable {
     public static final long DEFAULT_MAP_SIZE = 1L << 30;
@@ -65,8 +73,12 @@ public final class BlockStore implements AutoCloseable {
     static final byte[] META_TIP_HASH = ascii("tip_hash");
     static final byte[] META_STATE_ROOT = ascii("state_root");
 
+    // LMDB forbids opening one environment twice in a process (its locks are per process).
+    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+
     private final Path dir;
     private final ChainGenesis genesis;
+    private final AtomicBoolean closed = new AtomicBoolean();
     private final Env<byte[]> env;
     private final Dbi<byte[]> blocks;
     private final Dbi<byte[]> txIndex;
@@ -103,6 +115,24 @@ public final class BlockStore implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot create store directory " + dir, e);
         }
+        Path key;
+        try {
+            key = dir.toRealPath();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot resolve store directory " + dir, e);
+        }
+        if (!OPEN.add(key)) {
+            throw new IllegalStateException("store " + key + " is already open in this process");
+        }
+        try {
+            return openChecked(key, genesis, mapSizeBytes);
+        } catch (RuntimeException e) {
+            OPEN.remove(key);
+            throw e;
+        }
+    }
+
+    private static BlockStore openChecked(Path dir, ChainGenesis genesis, long mapSizeBytes) {
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
             LmdbFileCheck.check(dataFile);
@@ -185,7 +215,7 @@ public final class BlockStore implements AutoCloseable {
             Block before = s.parseBlock(height - 1);
             previousHash = Blocks.hash(before);
         }
-        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip);
+        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip, null);
         if (!check.ok()) {
             throw new StoreCorruptedException(dir + ": tip block at height " + height + " is damaged: " + check.problems());
         }
@@ -256,8 +286,23 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
-    /** A transaction as found through the index: its receipt, position and the block holding it. */
-    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {}
+    /**
+     * A transaction as found through the index: its receipt, position and the block holding it,
+     * from which a proof for a client follows: the block's certificate signs the batch digest,
+     * which binds the header's tx_root; {@link #txProof()} puts the id under tx_root and
+     * {@link #receiptProof()} the serialized receipt under receipts_root.
+     */
+    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {
+        /** Inclusion of the 32-byte transaction id in the header's tx_root. */
+        public InclusionProof txProof() {
+            return MerkleTree.of(Blocks.txIds(block).stream().map(Digest::bytes).toList()).inclusionProof(index);
+        }
+
+        /** Inclusion of {@code receipt.toByteArray()} in the header's receipts_root. */
+        public InclusionProof receiptProof() {
+            return MerkleTree.of(block.getReceiptsList().stream().map(Receipt::toByteArray).toList()).inclusionProof(index);
+        }
+    }
 
     /**
      * Executes a committed batch on the tip and appends the resulting block, all in one durable
@@ -276,7 +321,8 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * Appends a block executed on the current tip (from {@link BlockBuilder} on a snapshot, or
-     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction.
+     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction. The
+     * execution is trusted to belong to the block: pass only what those two produced.
      *
      * @throws IllegalStateException if the block does not follow the tip (height, previous hash
      *                               or the state it was executed on); nothing is written
@@ -321,7 +367,12 @@ public final class BlockStore implements AutoCloseable {
                 || !executed.header().getStateRoot().equals(ByteString.copyFrom(execution.stateRoot().bytes()))) {
             throw new IllegalStateException("block " + height + " was not executed on the tip's state");
         }
-        if (!blocks.put(txn, u64(height), executed.block().toByteArray(), PutFlags.MDB_NOOVERWRITE)) {
+        byte[] blockBytes = executed.block().toByteArray();
+        if (blockBytes.length > Blocks.MAX_BLOCK_BYTES) {
+            // Blocks.parse would refuse it on the next open: never write what cannot be read back.
+            throw new IllegalArgumentException("block " + height + " is " + blockBytes.length + " bytes, over MAX_BLOCK_BYTES");
+        }
+        if (!blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
             throw new StoreCorruptedException(dir + ": a block already exists at height " + height + " above the tip");
         }
         for (StateChanges.Executed e : execution.changes().executed()) {
@@ -350,9 +401,13 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /** Closes the environment; every snapshot must be closed first. Idempotent. */
     @Override
     public void close() {
-        env.close();
+        if (closed.compareAndSet(false, true)) {
+            env.close();
+            OPEN.remove(dir);
+        }
     }
 
     /**
@@ -480,7 +535,7 @@ public final class BlockStore implements AutoCloseable {
             return lastHeight(txn);
         }
 
-        /** Every stored account balance, in ascending account order. */
+        /** Every stored account balance, in ascending account order; -1 for a value that is not 8 bytes. */
         public void forEachAccount(BiConsumer<ByteString, Long> action) {
             try (CursorIterable<byte[]> it = accounts.iterate(txn, KeyRange.all())) {
                 for (CursorIterable.KeyVal<byte[]> kv : it) {
@@ -494,6 +549,9 @@ public final class BlockStore implements AutoCloseable {
         public void forEachRecord(BiConsumer<RecordKey, ByteString> action) {
             try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
                 for (CursorIterable.KeyVal<byte[]> kv : it) {
+                    if (kv.key().length <= 32) {
+                        throw new StoreCorruptedException(dir + ": record key of " + kv.key().length + " bytes has no owner and key");
+                    }
                     action.accept(RecordKey.fromStoreKey(kv.key()), ByteString.copyFrom(kv.val()));
                 }
             }

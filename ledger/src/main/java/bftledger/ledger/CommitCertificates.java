@@ -34,6 +34,7 @@ public final class CommitCertificates {
         MISSING,
         WRONG_DIGEST,
         WRONG_SEQUENCE,
+        VIEW_OUT_OF_RANGE,
         TOO_FEW_SIGNATURES,
         TOO_MANY_SIGNATURES,
         UNKNOWN_REPLICA,
@@ -70,7 +71,7 @@ public final class CommitCertificates {
                     + ", block height " + expectedSequence);
         }
         if (cert.getView() < 0) {
-            return new Verdict(Reason.WRONG_SEQUENCE, "view " + Long.toUnsignedString(cert.getView()) + " out of range");
+            return new Verdict(Reason.VIEW_OUT_OF_RANGE, "view " + Long.toUnsignedString(cert.getView()) + " is 2^63 or more");
         }
         int count = cert.getSignaturesCount();
         if (count < genesis.quorum()) {

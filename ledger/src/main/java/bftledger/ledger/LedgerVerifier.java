@@ -1,6 +1,7 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.ParallelVerifier;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.TxIndexEntry;
@@ -45,6 +46,11 @@ public final class LedgerVerifier {
 
     /** Opens the store in {@code dir} (refusing a corrupted one as a STORE problem) and verifies it. */
     public static Report verify(Path dir, ChainGenesis genesis, Progress progress) {
+        return verify(dir, genesis, progress, null);
+    }
+
+    /** As {@link #verify(Path, ChainGenesis, Progress)}, checking signatures on {@code verifier} (null: this thread). */
+    public static Report verify(Path dir, ChainGenesis genesis, Progress progress, ParallelVerifier verifier) {
         BlockStore store;
         try {
             store = BlockStore.open(dir, genesis);
@@ -52,13 +58,18 @@ public final class LedgerVerifier {
             return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1);
         }
         try (store) {
-            return verify(store, progress);
+            return verify(store, progress, verifier);
         }
     }
 
     public static Report verify(BlockStore store, Progress progress) {
+        return verify(store, progress, null);
+    }
+
+    /** Verifies an open store inside one read snapshot; transaction signatures on {@code verifier} (null: this thread). */
+    public static Report verify(BlockStore store, Progress progress, ParallelVerifier verifier) {
         try (BlockStore.Snapshot snapshot = store.snapshot()) {
-            return new Walk(store.genesis(), snapshot, progress).run();
+            return new Walk(store.genesis(), snapshot, progress, verifier).run();
         }
     }
 
@@ -69,8 +80,10 @@ public final class LedgerVerifier {
         final List<LedgerProblem> problems = new ArrayList<>();
         long problemCount;
         final MemoryState state;
+        final ParallelVerifier verifier;
 
-        Walk(ChainGenesis genesis, BlockStore.Snapshot store, Progress progress) {
+        Walk(ChainGenesis genesis, BlockStore.Snapshot store, Progress progress, ParallelVerifier verifier) {
+            this.verifier = verifier;
             this.genesis = genesis;
             this.store = store;
             this.progress = progress;
@@ -115,13 +128,17 @@ public final class LedgerVerifier {
                     continue;
                 }
                 BlockChecker.BlockCheck check = BlockChecker.check(genesis, h, previousHash, executing ? state : null,
-                        previousRoot, block);
+                        previousRoot, block, verifier);
                 check.problems().forEach(this::report);
                 blocksChecked++;
                 txsChecked += check.transactions();
                 if (check.execution() != null) {
                     state.apply(check.execution());
-                    checkIndex(h, check.execution());
+                    try {
+                        checkIndex(h, check.execution());
+                    } catch (StoreCorruptedException e) {
+                        report(h, LedgerProblem.Kind.STATE, e.getMessage());
+                    }
                 } else if (executing) {
                     executing = false;
                     report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
@@ -134,7 +151,11 @@ public final class LedgerVerifier {
             }
             checkMetadata(tip, previousHash);
             if (executing) {
-                checkState(tip);
+                try {
+                    checkState(tip);
+                } catch (StoreCorruptedException e) {
+                    report(tip, LedgerProblem.Kind.STATE, e.getMessage());
+                }
             }
             return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount);
         }

@@ -3,6 +3,8 @@ package bftledger.ledger;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Domain;
 import bftledger.crypto.KeyPair;
+import bftledger.crypto.ParallelVerifier;
+import bftledger.crypto.SignatureCheck;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.crypto.Signature;
@@ -12,6 +14,8 @@ import bftledger.ledger.proto.TransactionBody;
 import bftledger.ledger.proto.Transfer;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Building, signing and validating transactions under the signing rule in ledger.proto: the body
@@ -84,6 +88,53 @@ public final class Transactions {
      * operation and its bounds, then the signature.
      */
     public static TxVerdict validate(SignedTransaction tx, String chainId) {
+        Object checked = checkAllButSignature(tx, chainId);
+        if (checked instanceof TxVerdict rejected) {
+            return rejected;
+        }
+        Unsigned u = (Unsigned) checked;
+        return finish(u, u.signatureCheck().verify());
+    }
+
+    /**
+     * Validates many transactions with their signatures checked in parallel on {@code verifier};
+     * the verdicts are in input order and identical to calling {@link #validate} on each.
+     */
+    public static List<TxVerdict> validateAll(List<SignedTransaction> txs, String chainId, ParallelVerifier verifier) {
+        Object[] checked = new Object[txs.size()];
+        List<SignatureCheck> checks = new ArrayList<>();
+        for (int i = 0; i < txs.size(); i++) {
+            checked[i] = checkAllButSignature(txs.get(i), chainId);
+            if (checked[i] instanceof Unsigned u) {
+                checks.add(u.signatureCheck());
+            }
+        }
+        boolean[] valid = verifier.verifyAll(checks);
+        List<TxVerdict> verdicts = new ArrayList<>(txs.size());
+        int next = 0;
+        for (Object c : checked) {
+            verdicts.add(c instanceof Unsigned u ? finish(u, valid[next++]) : (TxVerdict) c);
+        }
+        return verdicts;
+    }
+
+    /** A transaction that passed every check except its signature. */
+    private record Unsigned(SignedTransaction tx, TransactionBody body, byte[] bodyBytes, PublicKey sender, byte[] signature) {
+        SignatureCheck signatureCheck() {
+            return new SignatureCheck(sender, Domain.TRANSACTION, bodyBytes, signature);
+        }
+    }
+
+    private static TxVerdict finish(Unsigned u, boolean signatureValid) {
+        if (u.signature().length != Signature.LENGTH || !signatureValid) {
+            return TxVerdict.reject(TxVerdict.Reason.BAD_SIGNATURE,
+                    "signature (" + u.signature().length + " bytes) does not verify under sender " + u.sender().shortHex());
+        }
+        return TxVerdict.ok(new VerifiedTransaction(Sha256.hash(u.bodyBytes()), u.body(), u.tx(), u.sender()));
+    }
+
+    /** Returns a rejecting {@link TxVerdict} or an {@link Unsigned} awaiting its signature check. */
+    private static Object checkAllButSignature(SignedTransaction tx, String chainId) {
         int size = tx.getSerializedSize();
         if (size > MAX_TRANSACTION_BYTES) {
             return TxVerdict.reject(TxVerdict.Reason.OVERSIZED,
@@ -119,12 +170,7 @@ public final class Transactions {
         if (opVerdict != null) {
             return opVerdict;
         }
-        byte[] signature = tx.getSignature().toByteArray();
-        if (signature.length != Signature.LENGTH || !sender.verify(Domain.TRANSACTION, bodyBytes, signature)) {
-            return TxVerdict.reject(TxVerdict.Reason.BAD_SIGNATURE,
-                    "signature (" + signature.length + " bytes) does not verify under sender " + sender.shortHex());
-        }
-        return TxVerdict.ok(new VerifiedTransaction(Sha256.hash(bodyBytes), body, tx, sender));
+        return new Unsigned(tx, body, bodyBytes, sender, tx.getSignature().toByteArray());
     }
 
     private static TxVerdict checkOperation(TransactionBody body) {

@@ -63,6 +63,10 @@ class BlockStoreTest {
             assertEquals(Receipt.Status.SUCCESS, found.receipt().getStatus());
             assertEquals(tx.signed(), found.transaction());
             assertEquals(last.block(), found.block());
+            var header = store.header(7).orElseThrow();
+            assertTrue(found.txProof().verify(Digest.of(header.getTxRoot().toByteArray()), tx.id().bytes()));
+            assertTrue(found.receiptProof().verify(Digest.of(header.getReceiptsRoot().toByteArray()), found.receipt().toByteArray()));
+            assertFalse(found.txProof().verify(Digest.of(header.getTxRoot().toByteArray()), net.transfer(0, 1, 1, 1).id().bytes()));
             assertEquals(Receipt.Status.DUPLICATE, last.block().getReceipts(1).getStatus());
             assertEquals(ByteString.copyFromUtf8("v3"), store.record(net.user(3), "key3").orElseThrow());
             assertTrue(store.transaction(Digest.ZERO).isEmpty());
@@ -114,6 +118,9 @@ class BlockStoreTest {
             assertEquals(LedgerProblem.Kind.CERTIFICATE, check.problems().get(0).kind());
             assertEquals(1, store.height(), "refused block not written");
             assertFalse(store.append(source.get(2).block()).ok(), "a gap is refused");
+            Block withUnknown = source.get(1).block().toBuilder().setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+                    .addField(99, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(1).build()).build()).build();
+            assertEquals(LedgerProblem.Kind.MALFORMED_BLOCK, store.append(withUnknown).problems().get(0).kind());
             assertTrue(store.append(source.get(1).block()).ok());
             assertTrue(store.append(source.get(2).block()).ok());
             assertEquals(source.get(2).hash(), store.tip().hash());
@@ -201,6 +208,15 @@ class BlockStoreTest {
         RawStore.editHeader(dir, 2, h -> h.setTimestampMillis(1));
         StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
         assertTrue(e.getMessage().contains("height 3") && e.getMessage().contains("CHAIN_LINK"), e.getMessage());
+    }
+
+    @Test
+    void openIsExclusiveWithinAProcessAndCloseIsIdempotent(@TempDir Path dir) {
+        BlockStore store = BlockStore.open(dir, net.genesis);
+        assertThrows(IllegalStateException.class, () -> BlockStore.open(dir.resolve(".").resolve("."), net.genesis));
+        store.close();
+        store.close();
+        BlockStore.open(dir, net.genesis).close();
     }
 
     @Test

@@ -35,6 +35,16 @@ final class RawStore {
         }
     }
 
+    static void delete(Path dir, String dbName, byte[] key) {
+        try (Env<byte[]> env = env(dir)) {
+            Dbi<byte[]> db = env.openDbi(dbName);
+            try (Txn<byte[]> txn = env.txnWrite()) {
+                db.delete(txn, key);
+                txn.commit();
+            }
+        }
+    }
+
     static byte[] block(Path dir, long height) {
         return get(dir, BlockStore.DB_BLOCKS, BlockStore.u64(height));
     }

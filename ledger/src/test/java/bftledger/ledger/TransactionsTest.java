@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.crypto.Domain;
 import bftledger.crypto.KeyPair;
+import bftledger.crypto.ParallelVerifier;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.TxVerdict.Reason;
 import bftledger.ledger.proto.PutRecord;
@@ -14,6 +15,8 @@ import bftledger.ledger.proto.TransactionBody;
 import bftledger.ledger.proto.Transfer;
 import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
 import org.junit.jupiter.api.Test;
 
@@ -144,6 +147,35 @@ class TransactionsTest {
         assertEquals(Reason.RECORD_VALUE_TOO_LARGE, reasonOf(put("k", Transactions.MAX_RECORD_VALUE_BYTES + 1)));
         assertEquals(Reason.OK, reasonOf(put("k", Transactions.MAX_RECORD_VALUE_BYTES)));
         assertEquals(Reason.OK, reasonOf(put("k", 0)), "an empty value is allowed");
+    }
+
+    @Test
+    void parallelValidationGivesTheSameVerdictsInOrder() {
+        SignedTransaction good = Transactions.sign(transfer(1), alice);
+        byte[] sig = good.getSignature().toByteArray();
+        sig[0] ^= 1;
+        List<SignedTransaction> txs = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            txs.add(Transactions.sign(transfer(i + 1), alice));
+        }
+        txs.add(3, good.toBuilder().setSignature(ByteString.copyFrom(sig)).build());
+        txs.add(7, Transactions.sign(transfer(0), alice));
+        txs.add(20, Transactions.sign(transfer(1).toBuilder().setChainId("x").build(), alice));
+        txs.add(SignedTransaction.getDefaultInstance());
+        try (ParallelVerifier verifier = new ParallelVerifier(2, 16)) {
+            List<TxVerdict> parallel = Transactions.validateAll(txs, CHAIN, verifier);
+            assertEquals(txs.size(), parallel.size());
+            for (int i = 0; i < txs.size(); i++) {
+                TxVerdict one = Transactions.validate(txs.get(i), CHAIN);
+                assertEquals(one.reason(), parallel.get(i).reason(), "at " + i);
+                assertEquals(one.detail(), parallel.get(i).detail(), "at " + i);
+                assertEquals(one.transaction(), parallel.get(i).transaction(), "at " + i);
+            }
+            assertEquals(Reason.BAD_SIGNATURE, parallel.get(3).reason());
+            assertEquals(Reason.ZERO_AMOUNT, parallel.get(7).reason());
+            assertEquals(Reason.WRONG_CHAIN_ID, parallel.get(20).reason());
+            assertEquals(Reason.MALFORMED, parallel.get(txs.size() - 1).reason());
+        }
     }
 
     private SignedTransaction put(String key, int valueBytes) {
