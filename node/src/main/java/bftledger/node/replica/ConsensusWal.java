@@ -1,16 +1,9 @@
 package bftledger.node.replica;
 
-import bftledger.crypto.Digest;
 import bftledger.ledger.StoreCorruptedException;
-import bftledger.pbft.Checkpoint;
 import bftledger.pbft.MalformedMessageException;
-import bftledger.pbft.MessageCodec;
-import bftledger.pbft.MessageType;
+import bftledger.pbft.PersistCodec;
 import bftledger.pbft.PersistRecord;
-import bftledger.pbft.PrePrepare;
-import bftledger.pbft.Prepare;
-import bftledger.pbft.PreparedCertificate;
-import bftledger.pbft.Signed;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -34,24 +27,24 @@ import org.lmdbjava.Txn;
  * synchronous LMDB transaction; the caller sends that output's messages only after it returns,
  * which is the core's persist-before-send contract.
  *
- * <p>Layout: key = u64 BE append counter; value = type u8 || sequence u64 || body, where the body
- * is a message's wire bytes (as signed, never re-encoded) or a small fixed layout. When a
+ * <p>Layout: key = u64 BE append counter; value = sequence u64 || the record in pbft's
+ * {@link PersistCodec} layout (signed messages as their wire bytes, never re-encoded). When a
  * checkpoint becomes stable, records about sequences at or below it are deleted (the core says
  * they are no longer needed); view records are kept.
  */
 public final class ConsensusWal implements AutoCloseable {
+    // Record kinds, the first byte of the PersistCodec layout.
     private static final byte OWN = 1;
     private static final byte PREPARED = 2;
-    private static final byte VIEW = 3;
     private static final byte STABLE = 4;
 
     private final Env<byte[]> env;
     private final Dbi<byte[]> records;
-    private final MessageCodec codec;
+    private final PersistCodec codec;
     private final Path dir;
     private long next;
 
-    private ConsensusWal(Env<byte[]> env, Dbi<byte[]> records, MessageCodec codec, Path dir) {
+    private ConsensusWal(Env<byte[]> env, Dbi<byte[]> records, PersistCodec codec, Path dir) {
         this.env = env;
         this.records = records;
         this.codec = codec;
@@ -61,7 +54,7 @@ public final class ConsensusWal implements AutoCloseable {
         }
     }
 
-    public static ConsensusWal open(Path dir, MessageCodec codec, long mapSizeBytes) {
+    public static ConsensusWal open(Path dir, PersistCodec codec, long mapSizeBytes) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -99,8 +92,8 @@ public final class ConsensusWal implements AutoCloseable {
             List<byte[]> doomed = new ArrayList<>();
             for (CursorIterable.KeyVal<byte[]> kv : it) {
                 byte[] v = kv.val();
-                byte type = v[0];
-                long sequence = ByteBuffer.wrap(v, 1, 8).getLong();
+                long sequence = ByteBuffer.wrap(v, 0, 8).getLong();
+                byte type = v[8];
                 boolean old = type == STABLE ? sequence < stable
                         : (type == OWN || type == PREPARED) && sequence > 0 && sequence <= stable;
                 if (old && ByteBuffer.wrap(kv.key()).getLong() != newest) {
@@ -140,99 +133,17 @@ public final class ConsensusWal implements AutoCloseable {
         return ByteBuffer.allocate(8).putLong(index).array();
     }
 
+    /** sequence u64 || the pbft {@link PersistCodec} bytes (whose first byte is the record kind). */
     static byte[] encode(PersistRecord record) {
-        Out out = new Out();
-        if (record instanceof PersistRecord.OwnMessage m) {
-            out.u8(OWN).u64(m.sequence()).blob(m.message().wire());
-        } else if (record instanceof PersistRecord.Prepared p) {
-            out.u8(PREPARED).u64(p.sequence()).blob(p.certificate().prePrepare().wire()).u32(p.certificate().prepares().size());
-            for (Signed<Prepare> prepare : p.certificate().prepares()) {
-                out.blob(prepare.wire());
-            }
-        } else if (record instanceof PersistRecord.ViewState v) {
-            out.u8(VIEW).u64(0).u64(v.view()).u8(v.changing() ? 1 : 0);
-        } else if (record instanceof PersistRecord.StableCheckpoint s) {
-            out.u8(STABLE).u64(s.sequence()).raw(s.digest().bytes()).u32(s.proof().size());
-            for (Signed<Checkpoint> c : s.proof()) {
-                out.blob(c.wire());
-            }
-        } else {
-            throw new IllegalStateException("unknown persist record " + record);
-        }
-        return out.bytes();
+        byte[] body = PersistCodec.encode(record);
+        return ByteBuffer.allocate(8 + body.length).putLong(record.sequence()).put(body).array();
     }
 
     PersistRecord decode(byte[] value) throws MalformedMessageException {
-        ByteBuffer in = ByteBuffer.wrap(value);
-        byte type = in.get();
-        long sequence = in.getLong();
-        switch (type) {
-            case OWN:
-                return new PersistRecord.OwnMessage(codec.decode(blob(in)));
-            case PREPARED: {
-                Signed<PrePrepare> pp = codec.decode(blob(in), MessageType.PRE_PREPARE).as(PrePrepare.class);
-                int count = in.getInt();
-                List<Signed<Prepare>> prepares = new ArrayList<>();
-                for (int i = 0; i < count; i++) {
-                    prepares.add(codec.decode(blob(in), MessageType.PREPARE).as(Prepare.class));
-                }
-                return new PersistRecord.Prepared(new PreparedCertificate(pp, prepares));
-            }
-            case VIEW:
-                return new PersistRecord.ViewState(in.getLong(), in.get() == 1);
-            case STABLE: {
-                byte[] digest = new byte[Digest.LENGTH];
-                in.get(digest);
-                int count = in.getInt();
-                List<Signed<Checkpoint>> proof = new ArrayList<>();
-                for (int i = 0; i < count; i++) {
-                    proof.add(codec.decode(blob(in), MessageType.CHECKPOINT).as(Checkpoint.class));
-                }
-                return new PersistRecord.StableCheckpoint(sequence, Digest.of(digest), proof);
-            }
-            default:
-                throw new IllegalArgumentException("unknown record type " + type);
+        if (value.length < 9) {
+            throw new IllegalArgumentException("record of " + value.length + " bytes");
         }
-    }
-
-    private static byte[] blob(ByteBuffer in) {
-        int length = in.getInt();
-        if (length < 0 || length > in.remaining()) {
-            throw new IllegalArgumentException("length " + length + " beyond the record");
-        }
-        byte[] b = new byte[length];
-        in.get(b);
-        return b;
-    }
-
-    private static final class Out {
-        private final java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
-
-        Out u8(int v) {
-            buffer.write(v);
-            return this;
-        }
-
-        Out u32(int v) {
-            return raw(ByteBuffer.allocate(4).putInt(v).array());
-        }
-
-        Out u64(long v) {
-            return raw(ByteBuffer.allocate(8).putLong(v).array());
-        }
-
-        Out raw(byte[] b) {
-            buffer.writeBytes(b);
-            return this;
-        }
-
-        Out blob(byte[] b) {
-            return u32(b.length).raw(b);
-        }
-
-        byte[] bytes() {
-            return buffer.toByteArray();
-        }
+        return codec.decode(java.util.Arrays.copyOfRange(value, 8, value.length));
     }
 
     @Override

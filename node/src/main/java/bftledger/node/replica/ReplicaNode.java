@@ -15,7 +15,7 @@ import bftledger.node.net.BlockSource;
 import bftledger.node.net.PeerNetwork;
 import bftledger.pbft.Config;
 import bftledger.pbft.Event;
-import bftledger.pbft.MessageCodec;
+import bftledger.pbft.PersistCodec;
 import bftledger.pbft.MessageVerifier;
 import bftledger.pbft.PersistRecord;
 import bftledger.pbft.Replica;
@@ -83,7 +83,7 @@ public final class ReplicaNode implements AutoCloseable {
         Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
                 .withBatching(256, 256 * 1024, tuning.transactionBytesMax(), 4);
         this.metrics = new NodeMetrics(config.replica());
-        this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new MessageCodec(pbft), tuning.mapSizeBytes());
+        this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         List<PersistRecord> records = wal.readAll();
         Replica replica = Replica.restore(pbft, records, store.height());
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
