@@ -258,7 +258,10 @@ public final class Replica {
     private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
         PrePrepare pp = m.payload();
         slot.prePrepare = m;
-        acceptedPrePrepares.put(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        Digest before = acceptedPrePrepares.putIfAbsent(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        if (before != null && !before.equals(pp.digest())) {
+            throw new IllegalStateException("accepted a second pre-prepare digest for (" + pp.view() + ", " + pp.sequence() + ")");
+        }
         for (Request r : pp.batch().requests()) {
             orderedIds.put(r.id(), pp.sequence());
             unordered.remove(r.id());
@@ -769,15 +772,17 @@ public final class Replica {
     }
 
     private void enterView(Signed<NewView> nv, NewViewPlan plan) {
+        viewChanges.headMap(view, true).clear();
+        if (plan.stableSequence() > lowWatermark) {
+            // Adopted while still changing view, so the replay inside puts this view's messages
+            // back in the buffer instead of into a log that is about to be rebuilt.
+            makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
+        }
         viewActive = true;
         failedViewChanges = 0;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = -1;
         currentNewView = nv;
-        viewChanges.headMap(view, true).clear();
-        if (plan.stableSequence() > lowWatermark) {
-            makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
-        }
         log.clear();
         orderedIds.clear();
         for (Signed<PrePrepare> pp : nv.payload().prePrepares()) {
@@ -924,6 +929,7 @@ public final class Replica {
         Payload p = m.payload();
         if (p instanceof PrePrepare pp) {
             recordOwnVote(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
+            lastTimestampMillis = Math.max(lastTimestampMillis, pp.batch().timestampMillis());
             if (pp.view() == view && viewActive && pp.sequence() > lowWatermark && pp.sequence() <= highWatermark()) {
                 acceptPrePrepare(slot(pp.sequence()), m.as(PrePrepare.class));
                 nextSequence = Math.max(nextSequence, pp.sequence() + 1);

@@ -40,6 +40,7 @@ class RandomizedScheduleTest {
         double dropRate = random.nextDouble() * 0.15;
         c.dropIf = e -> random.nextDouble() < dropRate;
         int victim = random.nextInt(c.n);
+        int crashAt = 3 + random.nextInt(12);
         List<Request> submitted = new ArrayList<>();
         for (int round = 0; round < 40; round++) {
             if (random.nextInt(3) == 0) {
@@ -47,10 +48,10 @@ class RandomizedScheduleTest {
                 submitted.add(r);
                 c.submit(r);
             }
-            if (round == 10) {
+            if (round == crashAt || round == crashAt + 17) {
                 c.crash(victim);
             }
-            if (round == 20) {
+            if (round == crashAt + 8 || round == crashAt + 20) {
                 c.restart(victim);
             }
             if (round == 25) {
