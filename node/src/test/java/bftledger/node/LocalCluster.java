@@ -171,6 +171,22 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /** Keeps the node logs under target/cluster-logs/ for a look after a failure. */
+    private void keepLogs() {
+        try {
+            Path to = Path.of("target", "cluster-logs", dir.getParent().getFileName() + "-" + System.currentTimeMillis());
+            Files.createDirectories(to);
+            for (int i = 0; i < n; i++) {
+                Path log = dir.resolve("node" + i + ".log");
+                if (Files.exists(log)) {
+                    Files.copy(log, to.resolve("node" + i + ".log"));
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("could not keep the cluster logs: " + e);
+        }
+    }
+
     @Override
     public void close() {
         for (Process p : processes) {
@@ -192,5 +208,6 @@ final class LocalCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        keepLogs();
     }
 }

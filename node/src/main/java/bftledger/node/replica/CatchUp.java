@@ -55,6 +55,58 @@ public final class CatchUp implements AutoCloseable {
         this.peers = peers;
     }
 
+    /**
+     * Block sync outside checkpoints: every {@code intervalMillis}, if the store's height has not
+     * moved since the last look, ask the next peer for blocks above it. A replica that missed
+     * messages (restart, partition) and sees no new checkpoint (the network went quiet) still
+     * reaches the committed tip this way; each block carries its own commit certificate, so no
+     * peer is trusted. The core is told with {@code StateTransferred} for the new tip.
+     */
+    public void startSync(java.util.concurrent.ScheduledExecutorService timers, long intervalMillis) {
+        long[] lastHeight = {-1};
+        int[] nextPeer = {self};
+        timers.scheduleWithFixedDelay(() -> {
+            long height = store.height();
+            boolean stalled = height == lastHeight[0];
+            lastHeight[0] = height;
+            if (!stalled || running.get()) {
+                return;
+            }
+            nextPeer[0] = (nextPeer[0] + 1) % n;
+            if (nextPeer[0] == self) {
+                nextPeer[0] = (nextPeer[0] + 1) % n;
+            }
+            int peer = nextPeer[0];
+            if (!running.compareAndSet(false, true)) {
+                return;
+            }
+            worker.execute(() -> {
+                try {
+                    if (fetchFrom(peer, Long.MAX_VALUE)) {
+                        tellCore();
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("event=sync-failed peer={} error={}", peer, e.toString());
+                } finally {
+                    running.set(false);
+                }
+            });
+        }, intervalMillis, intervalMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** Tells the core the store now holds everything up to its tip. */
+    private void tellCore() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        while (!core.offerTask(() -> {
+            BlockStore.Tip tip = store.tip();
+            core.stateTransferred(tip.height(), tip.hash());
+            done.complete(null);
+        })) {
+            sleepQuietly(50);
+        }
+        done.join();
+    }
+
     /** Called on the core thread; the work runs on the catch-up thread, one transfer at a time. */
     public void request(Output.StateTransferRequest request) {
         if (!running.compareAndSet(false, true)) {
@@ -114,7 +166,7 @@ public final class CatchUp implements AutoCloseable {
             Iterator<Block> it = PeerTransportGrpc.newBlockingStub(peers.channel(peer).orElseThrow())
                     .withDeadlineAfter(FETCH_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
                     .fetchBlocks(FetchBlocksRequest.newBuilder().setFromHeight(from)
-                            .setMaxBlocks((int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, target - from + 1)).build());
+                            .setMaxBlocks((int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, Math.max(1, target - from + 1))).build());
             while (it.hasNext()) {
                 blocks.add(it.next());
             }

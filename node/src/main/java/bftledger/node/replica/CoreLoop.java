@@ -207,6 +207,10 @@ public final class CoreLoop implements AutoCloseable {
     public int appendFetched(List<Block> blocks, int fromPeer) {
         int taken = 0;
         for (Block block : blocks) {
+            if (heightOf(block) <= store.height()) {
+                // The core executed this height itself while the chunk was in flight.
+                continue;
+            }
             BlockChecker.BlockCheck check = store.append(block);
             if (!check.ok()) {
                 metrics.rejected("catch-up-block");
@@ -218,6 +222,14 @@ public final class CoreLoop implements AutoCloseable {
             onBlock.accept(check.executed());
         }
         return taken;
+    }
+
+    private static long heightOf(Block block) {
+        try {
+            return bftledger.ledger.Blocks.header(block).getHeight();
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            return Long.MAX_VALUE; // Let the store's full check reject it with its reason.
+        }
     }
 
     /** Tells the core that catch-up reached {@code sequence} (the store's tip). Core thread only. */

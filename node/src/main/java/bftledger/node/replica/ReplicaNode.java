@@ -51,6 +51,8 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReplicaNode.class);
     static final int GRPC_THREADS = 4;
+    /** How often a stalled replica asks a peer for newer committed blocks. */
+    static final long SYNC_INTERVAL_MILLIS = 2_000;
     /** Transactions whose verification is remembered for execution. */
     static final int VERIFIED_CACHE_MAX = 50_000;
     /** Bound on any single gRPC message (peer or client); the pbft bound can exceed it only for huge view changes. */
@@ -209,6 +211,7 @@ public final class ReplicaNode implements AutoCloseable {
         peers.start();
         timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis()), tuning.tickMillis(), tuning.tickMillis(),
                 TimeUnit.MILLISECONDS);
+        catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
         log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={}",
