@@ -108,6 +108,10 @@ class LocalNetworkTest {
                 assertEquals(total, received, why);
 
                 badInputChangesNothing(cluster, client, network, senders.get(0), height);
+                String metrics = scrapeMetrics(cluster, 1);
+                assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
+                assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
+                assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
 
                 // A SIGKILLed backup restarts from its WAL and block store and rejoins at the same tip.
                 cluster.kill(3);
@@ -121,6 +125,8 @@ class LocalNetworkTest {
                 for (GetStatusResponse s : after) {
                     assertEquals(after.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
                 }
+                assertEquals(0, Main.run("audit", "--online", "--genesis", cluster.genesis().toString(), "--json"),
+                        "online audit: every node agrees block by block");
             }
             for (int i = 0; i < 4; i++) {
                 // 143 = 128 + SIGTERM: the JVM's exit status after running the shutdown hooks.
@@ -174,6 +180,17 @@ class LocalNetworkTest {
         assertEquals(Receipt.Status.FAILED, failed.receipt().getStatus(), failed.toString());
         assertEquals(height + 1, failed.height(), "only the FAILED transfer's block was added");
         assertEquals(balanceBefore, client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance());
+    }
+
+    /** GET /metrics of a node, at the metrics port from its config. */
+    private static String scrapeMetrics(LocalCluster cluster, int node) throws Exception {
+        int port = bftledger.node.config.NodeConfig.read(cluster.dir.resolve("node" + node).resolve("node.properties")).metricsPort();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, response.statusCode());
+        return response.body();
     }
 
     private static void assertRejected(LedgerApiGrpc.LedgerApiBlockingStub stub, SignedTransaction tx, Reply.RejectReason reason)

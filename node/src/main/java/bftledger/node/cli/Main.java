@@ -648,19 +648,37 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------- audit
 
     @Command(name = "audit", mixinStandardHelpOptions = true,
-            description = "Verify a node's ledger offline: hash chain, commit certificates, transaction signatures, re-execution of state.")
+            description = {"Verify a ledger.",
+                    "Offline (--data): one node's data directory: hash chain, commit certificates, transaction signatures,"
+                            + " re-execution of state, indexes.",
+                    "Online (--online): every node of the network: each block's certificate and chain link, cross-node"
+                            + " agreement (which nodes diverge and from which height) and the evidence each node holds."})
     static final class Audit implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
         @Mixin
         JsonOption json;
-        @Option(names = "--data", required = true, description = "The node's data directory (holds ledger/ and wal/). Stop the node first or audit a copy.")
+        @Option(names = "--data", description = "Offline: the node's data directory (holds ledger/ and wal/). Stop the node first or audit a copy.")
         Path data;
+        @Option(names = "--online", description = "Online: audit all running nodes listed in genesis.")
+        boolean online;
         @Option(names = "--genesis", defaultValue = "localnet/genesis.bin", description = "The network's genesis file (default: ${DEFAULT-VALUE}).")
         Path genesisPath;
+        @Option(names = "--timeout", defaultValue = "10s", description = "Per-call timeout for --online (default: ${DEFAULT-VALUE}).")
+        String timeout;
 
         @Override
         public Integer call() throws Exception {
+            if (online == (data != null)) {
+                throw new UserError("give exactly one of --data <dir> (offline audit of one node) or --online (all running nodes).");
+            }
+            if (online) {
+                return OnlineAudit.run(spec, json.json, GenesisFile.read(genesisPath), parseDuration(timeout));
+            }
+            return offline();
+        }
+
+        private int offline() throws Exception {
             ChainGenesis genesis = GenesisFile.read(genesisPath);
             Path ledger = data.resolve("ledger");
             if (!Files.isDirectory(ledger)) {

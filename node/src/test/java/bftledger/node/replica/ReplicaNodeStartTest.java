@@ -64,10 +64,12 @@ class ReplicaNodeStartTest {
     void portInUseAndDataDirInUse() throws Exception {
         NodeConfig c = config(2);
         try (ServerSocket taken = new ServerSocket(c.listenPort(), 1, InetAddress.getByName(c.listenHost()))) {
+            assertTrue(taken.isBound());
             ConfigException e = assertThrows(ConfigException.class, () -> ReplicaNode.start(c));
             assertTrue(e.getMessage().contains("port is in use"), e.getMessage());
         }
         try (ReplicaNode running = ReplicaNode.start(c)) {
+            assertTrue(running.port() > 0);
             ConfigException e = assertThrows(ConfigException.class, () -> ReplicaNode.start(c));
             assertTrue(e.getMessage().contains("already open") || e.getMessage().contains("in use by another"), e.getMessage());
         }
