@@ -41,6 +41,11 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
         return new Network(genesis.getChainId(), keys, addresses, Sha256.hash(genesisBytes));
     }
 
+    /** From a genesis file (genesis.bin as written by {@code bftledger init}). */
+    public static Network fromGenesisFile(java.nio.file.Path path) throws java.io.IOException {
+        return fromGenesisBytes(java.nio.file.Files.readAllBytes(path));
+    }
+
     public int n() {
         return validatorKeys.size();
     }

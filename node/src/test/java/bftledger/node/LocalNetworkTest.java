@@ -108,6 +108,7 @@ class LocalNetworkTest {
                 assertEquals(total, received, why);
 
                 badInputChangesNothing(cluster, client, network, senders.get(0), height);
+                assertBlockStreamServesTheChain(network, height);
                 String metrics = scrapeMetrics(cluster, 1);
                 assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
@@ -180,6 +181,29 @@ class LocalNetworkTest {
         assertEquals(Receipt.Status.FAILED, failed.receipt().getStatus(), failed.toString());
         assertEquals(height + 1, failed.height(), "only the FAILED transfer's block was added");
         assertEquals(balanceBefore, client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance());
+    }
+
+    /** StreamBlocks from height 1 yields every block in order, each certified and linked to the one before. */
+    private static void assertBlockStreamServesTheChain(Network network, long height) throws Exception {
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(2)).usePlaintext()
+                .maxInboundMessageSize(64 << 20).build();
+        try {
+            java.util.Iterator<bftledger.ledger.proto.Block> blocks = LedgerApiGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .streamBlocks(bftledger.api.proto.StreamBlocksRequest.newBuilder().setFromHeight(1).build());
+            bftledger.sdk.ProofVerifier verifier = new bftledger.sdk.ProofVerifier(network);
+            bftledger.crypto.Digest previous = network.genesisHash();
+            for (long h = 1; h <= height; h++) {
+                bftledger.ledger.proto.Block block = blocks.next();
+                bftledger.ledger.proto.BlockHeader header = bftledger.ledger.proto.BlockHeader.parseFrom(block.getHeader());
+                assertEquals(h, header.getHeight());
+                assertEquals(previous, bftledger.crypto.Digest.of(header.getPreviousHash().toByteArray()), "link at " + h);
+                assertTrue(verifier.verifyCertificate(header, block.getCertificate()).ok(), "certificate at " + h);
+                previous = bftledger.crypto.Sha256.hash(block.getHeader().toByteArray());
+            }
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     /** GET /metrics of a node, at the metrics port from its config. */

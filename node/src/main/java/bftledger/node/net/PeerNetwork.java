@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * <p>Bounds: each peer has an outbound queue of {@code queueMax} messages. When it is full the
  * OLDEST message is dropped: PBFT recovers lost messages by retransmission and view change,
  * and for a peer that has been away, newer messages (higher sequences, newer views) are the
- * useful ones. Drops are counted. Inbound frames over {@code messageBytesMax} are refused by gRPC
+ * useful ones. Drops are counted. A message written just as a stream breaks can be lost with
+ * it; delivery is best effort, like the network PBFT is designed for. Inbound frames over {@code messageBytesMax} are refused by gRPC
  * before they are parsed.
  */
 public final class PeerNetwork implements AutoCloseable {
