@@ -43,6 +43,38 @@ class ReplicaNodeStartTest {
     void startsServesAndStopsCleanly() throws Exception {
         try (ReplicaNode node = ReplicaNode.start(config(0))) {
             assertTrue(node.port() > 0);
+            io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", node.port()).usePlaintext().build();
+            try {
+                assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, io.grpc.health.v1.HealthGrpc
+                        .newBlockingStub(channel).withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                        .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance()).getStatus());
+                java.util.List<String> services = new java.util.ArrayList<>();
+                java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+                io.grpc.stub.StreamObserver<io.grpc.reflection.v1.ServerReflectionRequest> requests =
+                        io.grpc.reflection.v1.ServerReflectionGrpc.newStub(channel).serverReflectionInfo(new io.grpc.stub.StreamObserver<>() {
+                            @Override
+                            public void onNext(io.grpc.reflection.v1.ServerReflectionResponse r) {
+                                r.getListServicesResponse().getServiceList().forEach(s -> services.add(s.getName()));
+                            }
+
+                            @Override
+                            public void onError(Throwable t) {
+                                done.countDown();
+                            }
+
+                            @Override
+                            public void onCompleted() {
+                                done.countDown();
+                            }
+                        });
+                requests.onNext(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setListServices("").build());
+                requests.onCompleted();
+                assertTrue(done.await(10, java.util.concurrent.TimeUnit.SECONDS));
+                assertTrue(services.contains("bftledger.api.v1.LedgerApi"), services.toString());
+                assertTrue(services.contains("bftledger.peer.v1.PeerTransport"), services.toString());
+            } finally {
+                channel.shutdownNow();
+            }
         }
         // Restart on the same stores after a clean stop.
         try (ReplicaNode node = ReplicaNode.start(config(0))) {
