@@ -55,7 +55,14 @@ public final class ReplicaNode implements AutoCloseable {
     static final long SYNC_INTERVAL_MILLIS = 2_000;
     /** Transactions whose verification is remembered for execution. */
     static final int VERIFIED_CACHE_MAX = 50_000;
-    /** Bound on any single gRPC message (peer or client); the pbft bound can exceed it only for huge view changes. */
+    /**
+     * Batch bounds. They also bound the largest consensus message (a NEW-VIEW carries 2f+1
+     * VIEW-CHANGEs, each with up to L prepared batches), and the gRPC server's inbound limit must
+     * admit that message, so smaller batches keep the limit every client is held to small.
+     */
+    static final int BATCH_COUNT_MAX = 256;
+    static final int BATCH_BYTES_MAX = 64 * 1024;
+    /** Upper bound on the inbound gRPC message limit whatever the config says. */
     static final int GRPC_MESSAGE_BYTES_CAP = 64 << 20;
 
     private final NodeConfig config;
@@ -75,6 +82,8 @@ public final class ReplicaNode implements AutoCloseable {
     private Server server;
     private int metricsPort;
     private java.nio.channels.FileChannel dataDirLock;
+    /** The inbound gRPC limit: the largest consensus message plus framing. */
+    private final int messageBytesMax;
 
     private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store) {
         this.config = config;
@@ -83,7 +92,7 @@ public final class ReplicaNode implements AutoCloseable {
         NodeConfig.Tuning tuning = config.tuning();
         List<PublicKey> validators = genesis.validatorKeys();
         Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
-                .withBatching(256, 256 * 1024, tuning.transactionBytesMax(), 4);
+                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4);
         this.metrics = new NodeMetrics(config.replica());
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         List<PersistRecord> records = wal.readAll();
@@ -104,10 +113,11 @@ public final class ReplicaNode implements AutoCloseable {
         this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
         metrics.queueDepth("verify", () -> verifiers.getQueue().size());
-        int messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP, Math.max(tuning.messageBytesMax(), pbft.messageBytesMax()));
+        this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
+                Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
         List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
         this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key,
-                new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax),
+                new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
                 (from, bytes) -> verify(verifier, bytes), new StoreBlocks(store), metrics);
         api.attach(core, peers);
         catchUp.attach(core, peers);
@@ -190,7 +200,7 @@ public final class ReplicaNode implements AutoCloseable {
         try {
             server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()))
                     .executor(grpcExecutor)
-                    .maxInboundMessageSize(GRPC_MESSAGE_BYTES_CAP)
+                    .maxInboundMessageSize(messageBytesMax)
                     .maxConcurrentCallsPerConnection(1_000)
                     .addService(api)
                     .addService(peers.service())
@@ -214,9 +224,9 @@ public final class ReplicaNode implements AutoCloseable {
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
-        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={}",
+        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={}",
                 config.replica(), config.listenHost(), server.getPort(), metricsPort, store.height(),
-                store.tip().hash().shortHex());
+                store.tip().hash().shortHex(), messageBytesMax);
     }
 
     /**
