@@ -54,6 +54,8 @@ public final class PeerNetwork implements AutoCloseable {
     static final long BACKOFF_MIN_MILLIS = 100;
     static final long BACKOFF_MAX_MILLIS = 5_000;
     static final long HANDSHAKE_TIMEOUT_MILLIS = 5_000;
+    /** A stream that lasted this long was accepted; the reconnect backoff starts over after it. */
+    static final long ESTABLISHED_MILLIS = 2_000;
     /** Blocks per FetchBlocks call at most; the caller asks again from where it got to. */
     public static final int FETCH_BLOCKS_MAX = 64;
 
@@ -215,8 +217,13 @@ public final class PeerNetwork implements AutoCloseable {
             }
         }
 
-        /** One stream's life: handshake, then send until it breaks. True if the handshake succeeded. */
+        /**
+         * One stream's life: handshake, then send until it breaks. True when the stream lived
+         * long enough to count as established, so a peer that refuses us at once (wrong genesis,
+         * wrong key) is retried with growing backoff rather than at the minimum.
+         */
         boolean session() throws InterruptedException {
+            long startNanos = System.nanoTime();
             LinkedBlockingDeque<PeerFrame> fromPeer = new LinkedBlockingDeque<>(4);
             Status[] ended = new Status[1];
             java.util.concurrent.atomic.AtomicReference<ClientCallStreamObserver<PeerFrame>> requestHolder =
@@ -280,7 +287,7 @@ public final class PeerNetwork implements AutoCloseable {
                                 queue.offerFirst(message);
                             }
                             log.info("stream to replica {} ended: {}", peer, ended[0]);
-                            return true;
+                            return System.nanoTime() - startNanos > TimeUnit.MILLISECONDS.toNanos(ESTABLISHED_MILLIS);
                         }
                     }
                     if (message != null) {
