@@ -61,6 +61,45 @@ class LedgerClientTest {
         }
     }
 
+    /** Replicas answering GetAccount with the given balances (null: unavailable), all at height 3. */
+    private LedgerClient accounts(List<Long> balances) throws Exception {
+        List<String> addresses = new ArrayList<>();
+        for (Long balance : balances) {
+            Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                    .addService(new LedgerApiGrpc.LedgerApiImplBase() {
+                        @Override
+                        public void getAccount(bftledger.api.proto.GetAccountRequest request,
+                                               StreamObserver<bftledger.api.proto.GetAccountResponse> out) {
+                            if (balance == null) {
+                                out.onError(Status.UNAVAILABLE.asRuntimeException());
+                                return;
+                            }
+                            out.onNext(bftledger.api.proto.GetAccountResponse.newBuilder().setAccount(request.getAccount())
+                                    .setBalance(balance).setHeight(3).setBlockHash(ByteString.copyFrom(new byte[32])).build());
+                            out.onCompleted();
+                        }
+                    }).build().start();
+            servers.add(server);
+            addresses.add("127.0.0.1:" + server.getPort());
+            channels.add(ManagedChannelBuilder.forTarget(addresses.get(addresses.size() - 1)).usePlaintext().build());
+        }
+        return LedgerClient.over(new Network(CHAIN, keys.stream().map(KeyPair::publicKey).toList(), addresses,
+                Sha256.hash(new byte[] {1})), channels);
+    }
+
+    @Test
+    void readsNeedFPlusOneIdenticalAnswers() throws Exception {
+        try (LedgerClient client = accounts(java.util.Arrays.asList(999L, 5L, null, 5L))) {
+            assertEquals(5, client.account(bob, Duration.ofSeconds(5)).getBalance(), "one liar is outvoted");
+        }
+        channels.clear();
+        try (LedgerClient client = accounts(java.util.Arrays.asList(999L, 5L, null, null))) {
+            LedgerClientException e = assertThrows(LedgerClientException.class, () -> client.account(bob, Duration.ofMillis(800)));
+            assertEquals(LedgerClientException.Kind.NO_AGREEMENT, e.kind());
+            assertTrue(e.getMessage().contains("fewer than 2 replicas agreed"), e.getMessage());
+        }
+    }
+
     /** A replica whose answer to a submit is computed by {@code behaviour}. */
     private LedgerClient start(List<Function<SubmitRequest, SubmitResponse>> behaviours) throws Exception {
         List<String> addresses = new ArrayList<>();
