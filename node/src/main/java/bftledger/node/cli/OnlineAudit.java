@@ -1,0 +1,199 @@
+package bftledger.node.cli;
+
+import bftledger.api.proto.Evidence;
+import bftledger.api.proto.GetBlockRequest;
+import bftledger.api.proto.GetBlockResponse;
+import bftledger.api.proto.GetEvidenceRequest;
+import bftledger.api.proto.GetStatusRequest;
+import bftledger.api.proto.GetStatusResponse;
+import bftledger.api.proto.LedgerApiGrpc;
+import bftledger.crypto.Digest;
+import bftledger.crypto.Sha256;
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.BlockHeader;
+import bftledger.pbft.MessageType;
+import bftledger.sdk.Network;
+import bftledger.sdk.ProofVerifier;
+import bftledger.sdk.Verdict;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+
+/**
+ * The online audit: asks every node for every block up to its height, checks each block's
+ * commit certificate against genesis and its link to the block before it as that node serves
+ * it, then compares nodes height by height. A node diverges at the first height where its
+ * block differs from the one most nodes hold; a node that is only behind is reported as such.
+ * Evidence held by each node is listed with the replica it accuses.
+ */
+final class OnlineAudit {
+    private OnlineAudit() {}
+
+    static int run(CommandLine.Model.CommandSpec spec, boolean json, ChainGenesis genesis, Duration timeout) {
+        Network network = Network.fromGenesisBytes(genesis.bytes());
+        ProofVerifier verifier = new ProofVerifier(network);
+        PrintWriter err = spec.commandLine().getErr();
+        int n = network.n();
+        List<ManagedChannel> channels = new ArrayList<>();
+        for (String address : network.addresses()) {
+            channels.add(ManagedChannelBuilder.forTarget(address).usePlaintext().maxInboundMessageSize(64 << 20).build());
+        }
+        try {
+            long[] heights = new long[n];
+            boolean[] up = new boolean[n];
+            List<Object> evidence = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                try {
+                    GetStatusResponse s = stub(channels.get(i), timeout).getStatus(GetStatusRequest.getDefaultInstance());
+                    heights[i] = s.getHeight();
+                    up[i] = true;
+                    for (Evidence e : stub(channels.get(i), timeout).getEvidence(GetEvidenceRequest.getDefaultInstance()).getEvidenceList()) {
+                        evidence.add(Map.of("held_by", i, "accused", e.getReplica(), "kind", e.getKind(), "view", e.getView(),
+                                "sequence", e.getSequence(), "signatures_valid", signedBy(network, e.getReplica(), e.getFirst().toByteArray())
+                                        && signedBy(network, e.getReplica(), e.getSecond().toByteArray())));
+                    }
+                } catch (RuntimeException e) {
+                    up[i] = false;
+                }
+            }
+            long top = 0;
+            for (int i = 0; i < n; i++) {
+                top = Math.max(top, up[i] ? heights[i] : 0);
+            }
+            Digest[] previous = new Digest[n];
+            for (int i = 0; i < n; i++) {
+                previous[i] = genesis.hash();
+            }
+            long[] divergedAt = new long[n];
+            List<Object> problems = new ArrayList<>();
+            for (long h = 1; h <= top; h++) {
+                Map<Digest, List<Integer>> byHash = new TreeMap<>();
+                for (int i = 0; i < n; i++) {
+                    if (!up[i] || h > heights[i] || divergedAt[i] > 0) {
+                        continue;
+                    }
+                    String problem = null;
+                    try {
+                        GetBlockResponse r = stub(channels.get(i), timeout).getBlock(GetBlockRequest.newBuilder().setHeight(h).build());
+                        if (!r.getFound()) {
+                            problem = "does not serve a block it reports holding";
+                        } else {
+                            Block block = r.getBlock();
+                            BlockHeader header = BlockHeader.parseFrom(block.getHeader());
+                            Digest hash = Sha256.hash(block.getHeader().toByteArray());
+                            Verdict v = verifier.verifyCertificate(header, block.getCertificate());
+                            if (header.getHeight() != h) {
+                                problem = "serves height " + header.getHeight() + " as " + h;
+                            } else if (!v.ok()) {
+                                problem = "invalid commit certificate: " + v.reason();
+                            } else if (!Digest.of(header.getPreviousHash().toByteArray()).equals(previous[i])) {
+                                problem = "block does not link to its previous block";
+                            } else {
+                                previous[i] = hash;
+                                byHash.computeIfAbsent(hash, k -> new ArrayList<>()).add(i);
+                            }
+                        }
+                    } catch (InvalidProtocolBufferException | RuntimeException e) {
+                        problem = "block unreadable: " + e.getMessage();
+                    }
+                    if (problem != null) {
+                        divergedAt[i] = h;
+                        problems.add(Map.of("node", i, "height", h, "problem", problem));
+                    }
+                }
+                if (byHash.size() > 1) {
+                    List<Integer> majority = byHash.values().stream().max((a, b) -> Integer.compare(a.size(), b.size())).orElseThrow();
+                    for (List<Integer> group : byHash.values()) {
+                        if (group != majority) {
+                            for (int i : group) {
+                                divergedAt[i] = h;
+                                problems.add(Map.of("node", i, "height", h, "problem", "holds a different block than nodes " + majority));
+                            }
+                        }
+                    }
+                }
+                if (!json && (h == top || h % Math.max(1, top / 20) == 0)) {
+                    err.printf("\raudited %d/%d heights", h, top);
+                    err.flush();
+                }
+            }
+            if (!json && top > 0) {
+                err.println();
+            }
+            List<Object> nodes = new ArrayList<>();
+            StringBuilder text = new StringBuilder();
+            boolean agreed = true;
+            for (int i = 0; i < n; i++) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("node", i);
+                m.put("up", up[i]);
+                m.put("height", heights[i]);
+                m.put("diverged_at", divergedAt[i] > 0 ? divergedAt[i] : null);
+                m.put("behind_by", up[i] ? top - heights[i] : null);
+                nodes.add(m);
+                agreed &= divergedAt[i] == 0;
+                text.append(String.format("node%d  %s  height %d%s%n", i, up[i] ? "up  " : "DOWN", heights[i],
+                        divergedAt[i] > 0 ? "  DIVERGES from height " + divergedAt[i]
+                                : up[i] && heights[i] < top ? "  behind by " + (top - heights[i]) : up[i] ? "  agrees" : ""));
+            }
+            for (Object p : problems) {
+                text.append("problem: ").append(p).append('\n');
+            }
+            for (Object e : evidence) {
+                text.append("evidence: ").append(e).append('\n');
+            }
+            boolean allUp = true;
+            for (boolean u : up) {
+                allUp &= u;
+            }
+            boolean ok = agreed && allUp;
+            text.append(ok ? "online audit passed: all " + n + " nodes agree up to their heights (top " + top + ")"
+                    : "online audit FAILED" + (allUp ? "" : " (some nodes are down)"));
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("passed", ok);
+            result.put("top_height", top);
+            result.put("nodes", nodes);
+            result.put("problems", problems);
+            result.put("evidence", evidence);
+            Main.print(spec, json, result, text.toString());
+            return ok ? 0 : 1;
+        } finally {
+            channels.forEach(ManagedChannel::shutdownNow);
+        }
+    }
+
+    /** Evidence messages are pbft wire envelopes: type u8 | signer u32 | len u32 | payload | signature. */
+    private static boolean signedBy(Network network, int replica, byte[] wire) {
+        try {
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(wire);
+            int typeCode = in.get();
+            int signer = in.getInt();
+            int length = in.getInt();
+            if (signer != replica || length < 0 || length + 9 + 64 != wire.length) {
+                return false;
+            }
+            MessageType type = MessageType.ofCode(typeCode);
+            if (type == null) {
+                return false;
+            }
+            byte[] signature = java.util.Arrays.copyOfRange(wire, 9 + length, wire.length);
+            return network.validatorKeys().get(replica).verify(type.domain(), wire, 9, length, signature);
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static LedgerApiGrpc.LedgerApiBlockingStub stub(ManagedChannel channel, Duration timeout) {
+        return LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+}

@@ -1,0 +1,154 @@
+package bftledger.node.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * One node's configuration, read from a properties file. Relative paths are resolved against
+ * the config file's directory so a network directory can be moved as a whole. Unknown keys are
+ * an error: a misspelt tuning key would otherwise be silently ignored.
+ */
+public record NodeConfig(
+        int replica,
+        String listenHost,
+        int listenPort,
+        int metricsPort,
+        Path dataDir,
+        Path keyFile,
+        Path genesisFile,
+        Tuning tuning) {
+
+    /** Limits and pool sizes; every bound here has a decided behaviour at the bound. */
+    public record Tuning(
+            int verifyThreads,
+            int peerQueueMax,
+            int inboundQueueMax,
+            int messageBytesMax,
+            int transactionBytesMax,
+            int pendingTransactionsMax,
+            int submitWaitMaxMillis,
+            int tickMillis,
+            long mapSizeBytes) {
+        public static Tuning defaults() {
+            return new Tuning(1, 4096, 8192, 4 << 20, 8 << 10, 20_000, 30_000, 50, 1L << 30);
+        }
+    }
+
+    static final Set<String> KEYS = Set.of(
+            "replica", "listen.host", "listen.port", "metrics.port", "data.dir", "key.file", "genesis.file",
+            "tuning.verify.threads", "tuning.peer.queue.max", "tuning.inbound.queue.max",
+            "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
+            "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes");
+
+    public static NodeConfig read(Path file) throws ConfigException {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("node config " + file + " does not exist. Create a network with"
+                    + " `bftledger init --nodes 4 --dir <dir>`, which writes <dir>/node0/node.properties.");
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException("cannot read node config " + file + ": " + e.getMessage(), e);
+        }
+        return parse(p, file.toAbsolutePath().getParent(), file.toString());
+    }
+
+    static NodeConfig parse(Properties p, Path base, String source) throws ConfigException {
+        Set<String> unknown = new TreeSet<>(p.stringPropertyNames());
+        unknown.removeAll(KEYS);
+        if (!unknown.isEmpty()) {
+            throw new ConfigException(source + ": unknown keys " + unknown + ". Known keys: " + new TreeSet<>(KEYS));
+        }
+        Tuning d = Tuning.defaults();
+        Tuning tuning = new Tuning(
+                intIn(p, source, "tuning.verify.threads", d.verifyThreads(), 1, 8),
+                intIn(p, source, "tuning.peer.queue.max", d.peerQueueMax(), 16, 1 << 20),
+                intIn(p, source, "tuning.inbound.queue.max", d.inboundQueueMax(), 16, 1 << 20),
+                intIn(p, source, "tuning.message.bytes.max", d.messageBytesMax(), 1024, 64 << 20),
+                intIn(p, source, "tuning.transaction.bytes.max", d.transactionBytesMax(), 256, 1 << 20),
+                intIn(p, source, "tuning.pending.transactions.max", d.pendingTransactionsMax(), 1, 1 << 22),
+                intIn(p, source, "tuning.submit.wait.max.millis", d.submitWaitMaxMillis(), 1, 600_000),
+                intIn(p, source, "tuning.tick.millis", d.tickMillis(), 1, 10_000),
+                longIn(p, source, "tuning.lmdb.map.size.bytes", d.mapSizeBytes(), 1L << 20, 1L << 40));
+        return new NodeConfig(
+                intIn(p, source, "replica", null, 0, 1000),
+                string(p, source, "listen.host", "127.0.0.1"),
+                intIn(p, source, "listen.port", null, 1, 65535),
+                intIn(p, source, "metrics.port", 0, 0, 65535),
+                path(p, source, base, "data.dir"),
+                path(p, source, base, "key.file"),
+                path(p, source, base, "genesis.file"),
+                tuning);
+    }
+
+    /** The properties text for this config (paths written as given). */
+    public String toProperties() {
+        return "# bftledger node config; relative paths are resolved against this file's directory.\n"
+                + "replica=" + replica + "\n"
+                + "listen.host=" + listenHost + "\n"
+                + "listen.port=" + listenPort + "\n"
+                + "metrics.port=" + metricsPort + "\n"
+                + "data.dir=" + dataDir + "\n"
+                + "key.file=" + keyFile + "\n"
+                + "genesis.file=" + genesisFile + "\n"
+                + "tuning.verify.threads=" + tuning.verifyThreads() + "\n"
+                + "tuning.peer.queue.max=" + tuning.peerQueueMax() + "\n"
+                + "tuning.inbound.queue.max=" + tuning.inboundQueueMax() + "\n"
+                + "tuning.message.bytes.max=" + tuning.messageBytesMax() + "\n"
+                + "tuning.transaction.bytes.max=" + tuning.transactionBytesMax() + "\n"
+                + "tuning.pending.transactions.max=" + tuning.pendingTransactionsMax() + "\n"
+                + "tuning.submit.wait.max.millis=" + tuning.submitWaitMaxMillis() + "\n"
+                + "tuning.tick.millis=" + tuning.tickMillis() + "\n"
+                + "tuning.lmdb.map.size.bytes=" + tuning.mapSizeBytes() + "\n";
+    }
+
+    private static String string(Properties p, String source, String key, String dflt) throws ConfigException {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) {
+            if (dflt == null) {
+                throw new ConfigException(source + ": missing required key '" + key + "'.");
+            }
+            return dflt;
+        }
+        return v.strip();
+    }
+
+    private static Path path(Properties p, String source, Path base, String key) throws ConfigException {
+        Path path = Path.of(string(p, source, key, null));
+        return path.isAbsolute() || base == null ? path : base.resolve(path).normalize();
+    }
+
+    private static int intIn(Properties p, String source, String key, Integer dflt, int min, int max)
+            throws ConfigException {
+        return (int) longIn(p, source, key, dflt == null ? null : dflt.longValue(), min, max);
+    }
+
+    private static long longIn(Properties p, String source, String key, Long dflt, long min, long max)
+            throws ConfigException {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) {
+            if (dflt == null) {
+                throw new ConfigException(source + ": missing required key '" + key + "'.");
+            }
+            return dflt;
+        }
+        long value;
+        try {
+            value = Long.parseLong(v.strip());
+        } catch (NumberFormatException e) {
+            throw new ConfigException(source + ": '" + key + "' is '" + v.strip() + "', not a whole number.");
+        }
+        if (value < min || value > max) {
+            throw new ConfigException(source + ": '" + key + "' is " + value + "; it must be between "
+                    + min + " and " + max + ".");
+        }
+        return value;
+    }
+}

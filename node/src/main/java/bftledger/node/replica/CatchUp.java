@@ -1,0 +1,200 @@
+package bftledger.node.replica;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.BlockStore;
+import bftledger.ledger.Blocks;
+import bftledger.ledger.proto.Block;
+import bftledger.node.net.PeerNetwork;
+import bftledger.node.proto.FetchBlocksRequest;
+import bftledger.node.proto.PeerTransportGrpc;
+import bftledger.pbft.Output;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * State transfer by blocks: when the core asks for state up to a stable checkpoint, fetch the
+ * missing blocks from peers, a bounded chunk at a time, and hand them to the core thread, where
+ * the store checks each one fully (commit certificate against genesis, transaction signatures,
+ * re-execution) before appending it. No peer is trusted: a peer whose block fails the check is
+ * skipped for the rest of the round and the next peer is asked from the same height. At the
+ * target, the block hash must equal the checkpoint digest that 2f+1 replicas signed.
+ */
+public final class CatchUp implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(CatchUp.class);
+    static final int ROUNDS_MAX = 20;
+    static final long FETCH_DEADLINE_MILLIS = 10_000;
+
+    private final int self;
+    private final int n;
+    private final BlockStore store;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "catch-up");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicBoolean running = new AtomicBoolean();
+    private CoreLoop core;
+    private PeerNetwork peers;
+
+    public CatchUp(int self, int n, BlockStore store) {
+        this.self = self;
+        this.n = n;
+        this.store = store;
+    }
+
+    public void attach(CoreLoop core, PeerNetwork peers) {
+        this.core = core;
+        this.peers = peers;
+    }
+
+    /**
+     * Block sync outside checkpoints: every {@code intervalMillis}, if the store's height has not
+     * moved since the last look, ask the next peer for blocks above it. A replica that missed
+     * messages (restart, partition) and sees no new checkpoint (the network went quiet) still
+     * reaches the committed tip this way; each block carries its own commit certificate, so no
+     * peer is trusted. The core is told with {@code StateTransferred} for the new tip.
+     */
+    public void startSync(java.util.concurrent.ScheduledExecutorService timers, long intervalMillis) {
+        long[] lastHeight = {-1};
+        int[] nextPeer = {self};
+        timers.scheduleWithFixedDelay(() -> {
+            long height = store.height();
+            boolean stalled = height == lastHeight[0];
+            lastHeight[0] = height;
+            if (!stalled || running.get()) {
+                return;
+            }
+            nextPeer[0] = (nextPeer[0] + 1) % n;
+            if (nextPeer[0] == self) {
+                nextPeer[0] = (nextPeer[0] + 1) % n;
+            }
+            int peer = nextPeer[0];
+            if (!running.compareAndSet(false, true)) {
+                return;
+            }
+            worker.execute(() -> {
+                try {
+                    if (fetchFrom(peer, Long.MAX_VALUE)) {
+                        tellCore();
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("event=sync-failed peer={} error={}", peer, e.toString());
+                } finally {
+                    running.set(false);
+                }
+            });
+        }, intervalMillis, intervalMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** Tells the core the store now holds everything up to its tip. */
+    private void tellCore() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        while (!core.offerTask(() -> {
+            BlockStore.Tip tip = store.tip();
+            core.stateTransferred(tip.height(), tip.hash());
+            done.complete(null);
+        })) {
+            sleepQuietly(50);
+        }
+        done.join();
+    }
+
+    /** Called on the core thread; the work runs on the catch-up thread, one transfer at a time. */
+    public void request(Output.StateTransferRequest request) {
+        if (!running.compareAndSet(false, true)) {
+            return;
+        }
+        worker.execute(() -> {
+            try {
+                transfer(request.sequence(), request.digest());
+            } catch (RuntimeException e) {
+                log.warn("event=catch-up-failed target={} error={}", request.sequence(), e.toString());
+            } finally {
+                running.set(false);
+            }
+        });
+    }
+
+    private void transfer(long target, Digest digest) {
+        log.info("event=catch-up-start from={} target={}", store.height() + 1, target);
+        for (int round = 0; round < ROUNDS_MAX && store.height() < target; round++) {
+            boolean progress = false;
+            for (int k = 1; k < n && store.height() < target; k++) {
+                int peer = (self + round + k) % n;
+                if (peer == self) {
+                    continue;
+                }
+                progress |= fetchFrom(peer, target);
+            }
+            if (!progress) {
+                sleepQuietly(Math.min(5_000, 250L << Math.min(round, 5)));
+            }
+        }
+        if (store.height() < target) {
+            log.warn("event=catch-up-incomplete height={} target={}", store.height(), target);
+            return;
+        }
+        Digest hash = Blocks.hash(store.block(target).orElseThrow());
+        if (!hash.equals(digest)) {
+            log.error("event=catch-up-digest-mismatch target={} stored={} certified={}", target, hash.shortHex(), digest.shortHex());
+            return;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        while (!core.offerTask(() -> {
+            core.stateTransferred(target, hash);
+            done.complete(null);
+        })) {
+            sleepQuietly(50);
+        }
+        done.join();
+        log.info("event=catch-up-done height={}", target);
+    }
+
+    /** One chunk from one peer, appended on the core thread. True when at least one block was taken. */
+    private boolean fetchFrom(int peer, long target) {
+        long from = store.height() + 1;
+        List<Block> blocks = new ArrayList<>();
+        try {
+            Iterator<Block> it = PeerTransportGrpc.newBlockingStub(peers.channel(peer).orElseThrow())
+                    .withDeadlineAfter(FETCH_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+                    .fetchBlocks(FetchBlocksRequest.newBuilder().setFromHeight(from)
+                            .setMaxBlocks((int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, Math.max(1, target - from + 1))).build());
+            while (it.hasNext()) {
+                blocks.add(it.next());
+            }
+        } catch (RuntimeException e) {
+            log.debug("event=catch-up-fetch-failed peer={} error={}", peer, e.toString());
+        }
+        if (blocks.isEmpty()) {
+            return false;
+        }
+        CompletableFuture<Integer> taken = new CompletableFuture<>();
+        while (!core.offerTask(() -> taken.complete(core.appendFetched(blocks, peer)))) {
+            sleepQuietly(50);
+        }
+        int count = taken.join();
+        log.info("event=catch-up-blocks peer={} from={} taken={} of={}", peer, from, count, blocks.size());
+        return count > 0;
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        worker.shutdownNow();
+    }
+}

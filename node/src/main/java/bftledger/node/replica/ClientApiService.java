@@ -1,0 +1,366 @@
+package bftledger.node.replica;
+
+import bftledger.api.proto.Evidence;
+import bftledger.api.proto.GetAccountRequest;
+import bftledger.api.proto.GetAccountResponse;
+import bftledger.api.proto.GetBlockRequest;
+import bftledger.api.proto.GetBlockResponse;
+import bftledger.api.proto.GetEvidenceRequest;
+import bftledger.api.proto.GetEvidenceResponse;
+import bftledger.api.proto.GetStatusRequest;
+import bftledger.api.proto.GetStatusResponse;
+import bftledger.api.proto.GetTransactionRequest;
+import bftledger.api.proto.GetTransactionResponse;
+import bftledger.api.proto.InclusionProof;
+import bftledger.api.proto.LedgerApiGrpc;
+import bftledger.api.proto.Reply;
+import bftledger.api.proto.SignedReply;
+import bftledger.api.proto.StreamBlocksRequest;
+import bftledger.api.proto.SubmitRequest;
+import bftledger.api.proto.SubmitResponse;
+import bftledger.api.proto.TransactionProof;
+import bftledger.crypto.Digest;
+import bftledger.crypto.Domain;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.MerkleTree;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.BlockStore;
+import bftledger.ledger.Blocks;
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.ExecutedBlock;
+import bftledger.ledger.TxVerdict;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.Receipt;
+import bftledger.node.metrics.NodeMetrics;
+import bftledger.node.net.PeerNetwork;
+import bftledger.pbft.Output;
+import bftledger.pbft.Request;
+import bftledger.sdk.InclusionProofs;
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The client API of one replica. Every submit answer is a {@link Reply} signed with the
+ * replica's key under {@link Domain#REPLY}. A client hears COMMITTED only from
+ * {@link #onBlock}, which the core loop calls after the block is durable in the store.
+ *
+ * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: OVERLOADED, the
+ * client retries); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
+ * {@link #STREAMS_MAX} block streams, and a stream whose client does not keep up with flow
+ * control is not buffered for: it is resumed from the store when the client is ready again.
+ */
+public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
+    public static final int STREAMS_MAX = 64;
+
+    private final int self;
+    private final String name;
+    private final ChainGenesis genesis;
+    private final KeyPair key;
+    private final BlockStore store;
+    private final VerifiedTransactions transactions;
+    private final NodeMetrics metrics;
+    private final ScheduledExecutorService timers;
+    private final ExecutorService streamPump;
+    private final int transactionBytesMax;
+    private final int waitersMax;
+    private final int waitMaxMillis;
+    private final Map<Digest, List<Waiter>> waiters = new ConcurrentHashMap<>();
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+    private CoreLoop core;
+    private PeerNetwork peers;
+
+    public ClientApiService(int self, ChainGenesis genesis, KeyPair key, BlockStore store, VerifiedTransactions transactions,
+                            NodeMetrics metrics, ScheduledExecutorService timers, ExecutorService streamPump,
+                            int transactionBytesMax, int waitersMax, int waitMaxMillis) {
+        this.self = self;
+        this.name = genesis.genesis().getValidators(self).getName();
+        this.genesis = genesis;
+        this.key = key;
+        this.store = store;
+        this.transactions = transactions;
+        this.metrics = metrics;
+        this.timers = timers;
+        this.streamPump = streamPump;
+        this.transactionBytesMax = transactionBytesMax;
+        this.waitersMax = waitersMax;
+        this.waitMaxMillis = waitMaxMillis;
+        metrics.queueDepth("client-waiters", waiting::get);
+    }
+
+    public void attach(CoreLoop core, PeerNetwork peers) {
+        this.core = core;
+        this.peers = peers;
+    }
+
+    private final class Waiter {
+        final StreamObserver<SubmitResponse> out;
+        final boolean wantProof;
+        final long startNanos = System.nanoTime();
+        final AtomicBoolean done = new AtomicBoolean();
+
+        Waiter(StreamObserver<SubmitResponse> out, boolean wantProof) {
+            this.out = out;
+            this.wantProof = wantProof;
+        }
+
+        void answer(SubmitResponse response) {
+            if (done.compareAndSet(false, true)) {
+                waiting.decrementAndGet();
+                try {
+                    out.onNext(response);
+                    out.onCompleted();
+                } catch (RuntimeException cancelled) {
+                    // The client went away; nothing to tell it.
+                }
+            }
+        }
+    }
+
+    @Override
+    public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
+        byte[] raw = request.getTransaction().toByteArray();
+        Digest id = bftledger.crypto.Sha256.hash(request.getTransaction().getBody().toByteArray());
+        if (raw.length > transactionBytesMax) {
+            reject(out, id, Reply.RejectReason.TOO_LARGE, "transaction is " + raw.length + " bytes; the limit is "
+                    + transactionBytesMax);
+            return;
+        }
+        TxVerdict verdict = transactions.validate(raw);
+        if (!verdict.ok()) {
+            reject(out, id, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail());
+            return;
+        }
+        if (waiting.incrementAndGet() > waitersMax) {
+            waiting.decrementAndGet();
+            reject(out, id, Reply.RejectReason.OVERLOADED, "replica " + self + " has " + waitersMax
+                    + " submissions waiting; retry the same transaction later");
+            return;
+        }
+        Waiter waiter = new Waiter(out, request.getWantProof());
+        waiters.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(waiter);
+        // Registered before looking in the store, so a commit in between is not missed.
+        Optional<BlockStore.TxRecord> committed = store.transaction(id);
+        if (committed.isPresent()) {
+            finish(id, waiter, committed(committed.get(), waiter.wantProof));
+            return;
+        }
+        if (!core.offerRequest(new Request(id, raw))) {
+            finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.REJECTED)
+                    .setRejectReason(Reply.RejectReason.OVERLOADED).setDetail("replica " + self
+                            + " consensus queue is full; retry the same transaction later")));
+            return;
+        }
+        int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
+        timers.schedule(() -> finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.PENDING)
+                .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
+                        + core.status().view() + ", height " + store.height() + ")"))), wait, TimeUnit.MILLISECONDS);
+    }
+
+    private void finish(Digest id, Waiter waiter, SubmitResponse response) {
+        List<Waiter> list = waiters.get(id);
+        if (list != null) {
+            list.remove(waiter);
+            if (list.isEmpty()) {
+                waiters.remove(id, list);
+            }
+        }
+        waiter.answer(response);
+    }
+
+    /** Called by the core loop once {@code block} is durable. */
+    public void onBlock(ExecutedBlock block) {
+        Block b = block.block();
+        for (int i = 0; i < b.getReceiptsCount(); i++) {
+            Receipt receipt = b.getReceipts(i);
+            List<Waiter> list = waiters.remove(Digest.of(receipt.getTxId().toByteArray()));
+            if (list == null) {
+                continue;
+            }
+            for (Waiter w : list) {
+                metrics.commitLatency(Duration.ofNanos(System.nanoTime() - w.startNanos));
+                BlockStore.TxRecord record = new BlockStore.TxRecord(block.height(), i, receipt, b.getTransactions(i), b);
+                w.answer(committed(record, w.wantProof));
+            }
+        }
+        for (Subscriber s : subscribers) {
+            streamPump.execute(s::pump);
+        }
+    }
+
+    private SubmitResponse committed(BlockStore.TxRecord record, boolean wantProof) {
+        Digest id = Digest.of(record.receipt().getTxId().toByteArray());
+        SubmitResponse response = response(reply(id).setOutcome(Reply.Outcome.COMMITTED).setReceipt(record.receipt())
+                .setHeight(record.height()).setBlockHash(ByteString.copyFrom(Blocks.hash(record.block()).bytes())));
+        return wantProof ? response.toBuilder().setProof(proof(record)).build() : response;
+    }
+
+    static TransactionProof proof(BlockStore.TxRecord record) {
+        Block block = record.block();
+        List<Digest> leaves = new ArrayList<>();
+        for (Digest id : Blocks.txIds(block)) {
+            leaves.add(MerkleTree.leafHash(id.bytes()));
+        }
+        InclusionProof.Builder inclusion = InclusionProof.newBuilder().setLeafIndex(record.index()).setTreeSize(leaves.size());
+        for (Digest d : InclusionProofs.path(leaves, record.index())) {
+            inclusion.addPath(ByteString.copyFrom(d.bytes()));
+        }
+        return TransactionProof.newBuilder().setTransaction(record.transaction()).setReceipt(record.receipt())
+                .setBlockHeader(block.getHeader()).setCertificate(block.getCertificate()).setTxInclusion(inclusion).build();
+    }
+
+    private Reply.Builder reply(Digest id) {
+        return Reply.newBuilder().setReplica(self).setTxId(ByteString.copyFrom(id.bytes()));
+    }
+
+    private SubmitResponse response(Reply.Builder reply) {
+        byte[] bytes = reply.build().toByteArray();
+        return SubmitResponse.newBuilder().setSignedReply(SignedReply.newBuilder().setReply(ByteString.copyFrom(bytes))
+                .setSignature(ByteString.copyFrom(key.sign(Domain.REPLY, bytes)))).build();
+    }
+
+    private void reject(StreamObserver<SubmitResponse> out, Digest id, Reply.RejectReason reason, String detail) {
+        metrics.rejected("client-" + reason.name());
+        out.onNext(response(reply(id).setOutcome(Reply.Outcome.REJECTED).setRejectReason(reason).setDetail(detail)));
+        out.onCompleted();
+    }
+
+    static Reply.RejectReason reasonOf(TxVerdict.Reason reason) {
+        return switch (reason) {
+            case OVERSIZED -> Reply.RejectReason.TOO_LARGE;
+            case WRONG_CHAIN_ID -> Reply.RejectReason.WRONG_CHAIN;
+            case BAD_SENDER_KEY -> Reply.RejectReason.BAD_SENDER;
+            case BAD_SIGNATURE -> Reply.RejectReason.BAD_SIGNATURE;
+            default -> Reply.RejectReason.MALFORMED;
+        };
+    }
+
+    @Override
+    public void getTransaction(GetTransactionRequest request, StreamObserver<GetTransactionResponse> out) {
+        if (request.getTxId().size() != Digest.LENGTH) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("tx_id must be 32 bytes").asRuntimeException());
+            return;
+        }
+        Optional<BlockStore.TxRecord> record = store.transaction(Digest.of(request.getTxId().toByteArray()));
+        out.onNext(record.map(r -> GetTransactionResponse.newBuilder().setFound(true).setHeight(r.height())
+                .setProof(proof(r)).build()).orElse(GetTransactionResponse.getDefaultInstance()));
+        out.onCompleted();
+    }
+
+    @Override
+    public void getBlock(GetBlockRequest request, StreamObserver<GetBlockResponse> out) {
+        long height = request.getHeight() == 0 ? store.height() : request.getHeight();
+        Optional<Block> block = height == 0 ? Optional.empty() : store.block(height);
+        out.onNext(block.map(b -> GetBlockResponse.newBuilder().setFound(true).setBlock(b)
+                .setBlockHash(ByteString.copyFrom(Blocks.hash(b).bytes())).build()).orElse(GetBlockResponse.getDefaultInstance()));
+        out.onCompleted();
+    }
+
+    @Override
+    public void getAccount(GetAccountRequest request, StreamObserver<GetAccountResponse> out) {
+        try {
+            PublicKey.of(request.getAccount().toByteArray());
+        } catch (IllegalArgumentException e) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("account: " + e.getMessage()).asRuntimeException());
+            return;
+        }
+        try (BlockStore.Snapshot s = store.snapshot()) {
+            out.onNext(GetAccountResponse.newBuilder().setAccount(request.getAccount()).setBalance(s.balance(request.getAccount()))
+                    .setHeight(s.height()).setBlockHash(ByteString.copyFrom(s.tipHash().bytes())).build());
+        }
+        out.onCompleted();
+    }
+
+    @Override
+    public void getStatus(GetStatusRequest request, StreamObserver<GetStatusResponse> out) {
+        CoreLoop.Status status = core.status();
+        BlockStore.Tip tip = store.tip();
+        out.onNext(GetStatusResponse.newBuilder().setReplica(self).setName(name).setChainId(genesis.chainId())
+                .setView(status.view()).setPrimary(status.primary()).setHeight(tip.height())
+                .setLastBlockHash(ByteString.copyFrom(tip.hash().bytes())).setStableCheckpoint(status.stableCheckpoint())
+                .addAllPeersConnected(peers.connectedPeers()).setViewChanging(!status.viewActive())
+                .setPendingTransactions(status.pendingRequests()).setEvidenceCount(core.evidence().size())
+                .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void getEvidence(GetEvidenceRequest request, StreamObserver<GetEvidenceResponse> out) {
+        GetEvidenceResponse.Builder response = GetEvidenceResponse.newBuilder();
+        for (Output.Evidence e : core.evidence()) {
+            response.addEvidence(Evidence.newBuilder().setReplica(e.replica()).setKind("conflicting " + e.type())
+                    .setView(e.view()).setSequence(e.sequence()).setFirst(ByteString.copyFrom(e.first().wire()))
+                    .setSecond(ByteString.copyFrom(e.second().wire())));
+        }
+        out.onNext(response.build());
+        out.onCompleted();
+    }
+
+    /** One block stream: sends from the store while the client's flow control allows. */
+    private final class Subscriber {
+        final ServerCallStreamObserver<Block> out;
+        long next;
+        boolean closed;
+
+        Subscriber(ServerCallStreamObserver<Block> out, long next) {
+            this.out = out;
+            this.next = next;
+        }
+
+        synchronized void pump() {
+            if (closed) {
+                return;
+            }
+            try {
+                while (next <= store.height() && out.isReady() && !out.isCancelled()) {
+                    Optional<Block> block = store.block(next);
+                    if (block.isEmpty()) {
+                        return;
+                    }
+                    out.onNext(block.get());
+                    next++;
+                }
+            } catch (RuntimeException cancelled) {
+                close();
+            }
+        }
+
+        synchronized void close() {
+            closed = true;
+            subscribers.remove(this);
+        }
+    }
+
+    @Override
+    public void streamBlocks(StreamBlocksRequest request, StreamObserver<Block> out) {
+        if (subscribers.size() >= STREAMS_MAX) {
+            out.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + self + " serves at most " + STREAMS_MAX
+                    + " block streams").asRuntimeException());
+            return;
+        }
+        ServerCallStreamObserver<Block> call = (ServerCallStreamObserver<Block>) out;
+        Subscriber s = new Subscriber(call, Math.max(1, request.getFromHeight()));
+        call.setOnCancelHandler(s::close);
+        call.setOnReadyHandler(() -> streamPump.execute(s::pump));
+        subscribers.add(s);
+        streamPump.execute(s::pump);
+    }
+
+    public int waiting() {
+        return waiting.get();
+    }
+}

@@ -1,0 +1,268 @@
+package bftledger.node.replica;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.BlockChecker;
+import bftledger.ledger.BlockStore;
+import bftledger.ledger.CommitCertificates;
+import bftledger.ledger.ExecutedBlock;
+import bftledger.ledger.VerifiedTransaction;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.CommitCertificate;
+import bftledger.node.metrics.NodeMetrics;
+import bftledger.node.net.PeerNetwork;
+import bftledger.pbft.Event;
+import bftledger.pbft.Output;
+import bftledger.pbft.Replica;
+import bftledger.pbft.Request;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one thread that runs the PBFT core. Everything that changes the replica or the ledger
+ * goes through its bounded queue and is done here, in order: {@link Replica#step}, then the
+ * output in the contract's order — WAL records durable first, then messages sent, then
+ * committed batches executed into the block store (durable) and reported back to the core as
+ * {@link Event.Executed}, then listeners told about the new block (only now may clients hear
+ * of it). Blocks fetched by catch-up are appended here too, so the store has one writer.
+ *
+ * <p>At a full queue: a peer message is dropped and counted (PBFT recovers by retransmission
+ * and view change); a client request is refused (the client retries the same bytes); a tick is
+ * skipped (the next one comes).
+ */
+public final class CoreLoop implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(CoreLoop.class);
+    /** Evidence records kept in memory; older ones are dropped first (they are also in logs). */
+    public static final int EVIDENCE_MAX = 1_000;
+
+    /** A snapshot of the core's state for status calls, published after every step. */
+    public record Status(long view, boolean viewActive, int primary, long stableCheckpoint, int pendingRequests,
+                         long lastExecuted) {}
+
+    private final Replica replica;
+    private final ConsensusWal wal;
+    private final BlockStore store;
+    private final VerifiedTransactions transactions;
+    private final NodeMetrics metrics;
+    private final Consumer<ExecutedBlock> onBlock;
+    private final Consumer<Output.StateTransferRequest> onStateTransfer;
+    private final BlockingQueue<Object> queue;
+    private final Thread thread;
+    private final ArrayDeque<Output.Evidence> evidence = new ArrayDeque<>();
+    private PeerNetwork peers;
+    private volatile Status status;
+    private volatile boolean running = true;
+    private volatile Throwable failure;
+
+    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
+                    NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
+                    Consumer<Output.StateTransferRequest> onStateTransfer) {
+        this.replica = replica;
+        this.wal = wal;
+        this.store = store;
+        this.transactions = transactions;
+        this.metrics = metrics;
+        this.onBlock = onBlock;
+        this.onStateTransfer = onStateTransfer;
+        this.queue = new ArrayBlockingQueue<>(queueMax);
+        this.thread = new Thread(this::run, "pbft-core");
+        metrics.queueDepth("core", queue::size);
+        publishStatus();
+    }
+
+    public void start(PeerNetwork peers) {
+        this.peers = peers;
+        thread.start();
+    }
+
+    /** A message the verifier accepted. False (and counted) when the queue is full. */
+    public boolean offerPeerMessage(Event.PeerMessage message) {
+        if (!queue.offer(message)) {
+            metrics.dropped("core");
+            return false;
+        }
+        return true;
+    }
+
+    /** A client request that passed validation. False when the queue is full: tell the client to retry. */
+    public boolean offerRequest(Request request) {
+        return queue.offer(new Event.ClientRequest(request));
+    }
+
+    public void tick(long nowMillis) {
+        queue.offer(new Event.Tick(nowMillis));
+    }
+
+    /** Runs {@code task} on the core thread (catch-up appends); false when the queue is full. */
+    public boolean offerTask(Runnable task) {
+        return queue.offer(task);
+    }
+
+    public Status status() {
+        return status;
+    }
+
+    public synchronized List<Output.Evidence> evidence() {
+        return List.copyOf(evidence);
+    }
+
+    /** Set when the core thread died on a broken invariant; the node exits on it. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    private void run() {
+        try {
+            carryOut(replica.resume());
+            publishStatus();
+            while (running) {
+                Object item = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (item == null) {
+                    continue;
+                }
+                if (item instanceof Runnable task) {
+                    task.run();
+                } else {
+                    carryOut(replica.step((Event) item));
+                }
+                publishStatus();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            // A broken invariant: stop consensus loudly rather than continue on a state we do not trust.
+            failure = t;
+            log.error("event=core-failed the PBFT core loop stopped on an internal error; the node will exit", t);
+        }
+    }
+
+    private void carryOut(Output output) {
+        ArrayDeque<Output> work = new ArrayDeque<>();
+        work.add(output);
+        while (!work.isEmpty()) {
+            Output o = work.poll();
+            wal.append(o.persist());
+            for (Output.Outbound m : o.messages()) {
+                byte[] wire = m.message().wire();
+                if (m.broadcast()) {
+                    peers.broadcast(wire);
+                } else if (m.to() != replica.id()) {
+                    peers.send(m.to(), wire);
+                }
+            }
+            for (Output.CommittedBatch batch : o.execute()) {
+                Digest hash = execute(batch);
+                work.add(replica.step(new Event.Executed(batch.sequence(), hash)));
+            }
+            for (Output.StateTransferRequest request : o.stateTransfer()) {
+                onStateTransfer.accept(request);
+            }
+            recordEvidence(o.evidence());
+            for (Output.Rejection r : o.rejections()) {
+                metrics.rejected(r.reason().name());
+            }
+        }
+    }
+
+    /** Executes a committed batch into a durable block; the block hash is the checkpoint digest. */
+    private Digest execute(Output.CommittedBatch batch) {
+        long height = store.height();
+        if (batch.sequence() <= height) {
+            // Already in the store (fetched by catch-up before the core delivered it).
+            return store.tip().height() == batch.sequence() ? store.tip().hash()
+                    : bftledger.ledger.Blocks.hash(store.block(batch.sequence()).orElseThrow());
+        }
+        if (batch.sequence() != height + 1) {
+            throw new IllegalStateException("core delivered sequence " + batch.sequence() + " but the store is at " + height);
+        }
+        List<VerifiedTransaction> txs = new ArrayList<>(batch.requests().size());
+        for (Request request : batch.requests()) {
+            txs.add(transactions.forExecution(request));
+        }
+        SortedMap<Integer, byte[]> signatures = new TreeMap<>();
+        for (Output.CommitSignature s : batch.certificate()) {
+            signatures.put(s.replica(), s.signature());
+        }
+        CommitCertificate certificate = CommitCertificates.of(batch.view(), batch.sequence(), batch.digest(), signatures);
+        ExecutedBlock block = store.appendBatch(batch.timestampMillis(), txs, certificate);
+        metrics.setHeight(block.height());
+        metrics.committed(txs.size());
+        onBlock.accept(block);
+        return block.hash();
+    }
+
+    /**
+     * Appends blocks fetched from peers, each fully checked by the store (certificate against
+     * genesis, signatures, re-execution). Runs on the core thread. Returns how many were taken;
+     * it stops at the first that is not the next valid block.
+     */
+    public int appendFetched(List<Block> blocks, int fromPeer) {
+        int taken = 0;
+        for (Block block : blocks) {
+            if (heightOf(block) <= store.height()) {
+                // The core executed this height itself while the chunk was in flight.
+                continue;
+            }
+            BlockChecker.BlockCheck check = store.append(block);
+            if (!check.ok()) {
+                metrics.rejected("catch-up-block");
+                log.warn("event=catch-up-rejected peer={} problems={}", fromPeer, check.problems());
+                return taken;
+            }
+            taken++;
+            metrics.setHeight(store.height());
+            onBlock.accept(check.executed());
+        }
+        return taken;
+    }
+
+    private static long heightOf(Block block) {
+        try {
+            return bftledger.ledger.Blocks.header(block).getHeight();
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            return Long.MAX_VALUE; // Let the store's full check reject it with its reason.
+        }
+    }
+
+    /** Tells the core that catch-up reached {@code sequence} (the store's tip). Core thread only. */
+    public void stateTransferred(long sequence, Digest hash) {
+        carryOut(replica.step(new Event.StateTransferred(sequence, hash)));
+    }
+
+    private synchronized void recordEvidence(List<Output.Evidence> found) {
+        for (Output.Evidence e : found) {
+            log.warn("event=evidence replica={} type={} view={} sequence={}", e.replica(), e.type(), e.view(), e.sequence());
+            if (evidence.size() >= EVIDENCE_MAX) {
+                evidence.pollFirst();
+            }
+            evidence.addLast(e);
+        }
+        metrics.setEvidence(evidence.size());
+    }
+
+    private void publishStatus() {
+        long view = replica.view();
+        metrics.setView(view);
+        status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
+                replica.pendingRequests(), replica.lastExecuted());
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,333 @@
+package bftledger.node.replica;
+
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.BlockStore;
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.StoreCorruptedException;
+import bftledger.ledger.proto.Block;
+import bftledger.node.config.ConfigException;
+import bftledger.node.config.GenesisFile;
+import bftledger.node.config.Keys;
+import bftledger.node.config.NodeConfig;
+import bftledger.node.metrics.NodeMetrics;
+import bftledger.node.net.BlockSource;
+import bftledger.node.net.PeerNetwork;
+import bftledger.pbft.Config;
+import bftledger.pbft.Event;
+import bftledger.pbft.PersistCodec;
+import bftledger.pbft.MessageVerifier;
+import bftledger.pbft.PersistRecord;
+import bftledger.pbft.Replica;
+import bftledger.pbft.Verdict;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.protobuf.services.HealthStatusManager;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One replica process: wires config, keys, genesis, the block store, the consensus WAL, the
+ * PBFT core loop, the peer transport, the verification pool, the client API, health,
+ * reflection and metrics, and takes them down in reverse order. Thread budget (4 node JVMs
+ * share 2 cores): one core thread, {@code verifyThreads} verifiers, one sender per peer,
+ * {@link #GRPC_THREADS} gRPC handler threads, one timer, one stream pump, one catch-up thread.
+ */
+public final class ReplicaNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ReplicaNode.class);
+    static final int GRPC_THREADS = 4;
+    /** How often a stalled replica asks a peer for newer committed blocks. */
+    static final long SYNC_INTERVAL_MILLIS = 2_000;
+    /** Transactions whose verification is remembered for execution. */
+    static final int VERIFIED_CACHE_MAX = 50_000;
+    /**
+     * Batch bounds. They also bound the largest consensus message (a NEW-VIEW carries 2f+1
+     * VIEW-CHANGEs, each with up to L prepared batches), and the gRPC server's inbound limit must
+     * admit that message, so smaller batches keep the limit every client is held to small.
+     */
+    static final int BATCH_COUNT_MAX = 256;
+    static final int BATCH_BYTES_MAX = 64 * 1024;
+    /** Upper bound on the inbound gRPC message limit whatever the config says. */
+    static final int GRPC_MESSAGE_BYTES_CAP = 64 << 20;
+
+    private final NodeConfig config;
+    private final ChainGenesis genesis;
+    private final BlockStore store;
+    private final ConsensusWal wal;
+    private final NodeMetrics metrics;
+    private final CoreLoop core;
+    private final PeerNetwork peers;
+    private final CatchUp catchUp;
+    private final ClientApiService api;
+    private final ThreadPoolExecutor verifiers;
+    private final ScheduledExecutorService timers;
+    private final ExecutorService grpcExecutor;
+    private final ExecutorService streamPump;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private Server server;
+    private int metricsPort;
+    private java.nio.channels.FileChannel dataDirLock;
+    /** The inbound gRPC limit: the largest consensus message plus framing. */
+    private final int messageBytesMax;
+
+    private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store) {
+        this.config = config;
+        this.genesis = genesis;
+        this.store = store;
+        NodeConfig.Tuning tuning = config.tuning();
+        List<PublicKey> validators = genesis.validatorKeys();
+        Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
+                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4);
+        this.metrics = new NodeMetrics(config.replica());
+        this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
+        List<PersistRecord> records = wal.readAll();
+        Replica replica = Replica.restore(pbft, records, store.height());
+        log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
+                records.size(), replica.view());
+        VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
+        this.timers = Executors.newSingleThreadScheduledExecutor(daemon("timers"));
+        this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
+        this.grpcExecutor = Executors.newFixedThreadPool(GRPC_THREADS, daemon("grpc"));
+        this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
+                tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis());
+        this.catchUp = new CatchUp(config.replica(), genesis.n(), store);
+        this.core = new CoreLoop(replica, wal, store, transactions, metrics, tuning.inboundQueueMax(), api::onBlock,
+                catchUp::request);
+        // Verification happens here, off the core thread; at a full pool queue the message is dropped and counted.
+        MessageVerifier verifier = new MessageVerifier(pbft, transactions);
+        this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
+                new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
+        metrics.queueDepth("verify", () -> verifiers.getQueue().size());
+        this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
+                Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
+        List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
+        this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key,
+                new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
+                (from, bytes) -> verify(verifier, bytes), new StoreBlocks(store), metrics);
+        api.attach(core, peers);
+        catchUp.attach(core, peers);
+    }
+
+    private void verify(MessageVerifier verifier, byte[] bytes) {
+        try {
+            verifiers.execute(() -> {
+                Verdict<bftledger.pbft.Signed<?>> verdict = verifier.verify(bytes);
+                if (verdict instanceof Verdict.Rejected<?> r) {
+                    metrics.rejected(r.reason().name());
+                    log.debug("event=message-rejected reason={} detail={}", r.reason(), r.detail());
+                } else {
+                    core.offerPeerMessage(new Event.PeerMessage(verdict.value()));
+                }
+            });
+        } catch (RejectedExecutionException full) {
+            metrics.dropped("verify");
+        }
+    }
+
+    private record StoreBlocks(BlockStore store) implements BlockSource {
+        @Override
+        public long height() {
+            return store.height();
+        }
+
+        @Override
+        public Optional<Block> block(long height) {
+            return store.block(height);
+        }
+    }
+
+    /** Loads everything, checks it, and starts serving. Operator-fixable problems are {@link ConfigException}s. */
+    public static ReplicaNode start(NodeConfig config) throws ConfigException {
+        ChainGenesis genesis = GenesisFile.read(config.genesisFile());
+        if (config.replica() >= genesis.n()) {
+            throw new ConfigException("config says replica " + config.replica() + ", but genesis has only " + genesis.n()
+                    + " validators (0.." + (genesis.n() - 1) + ").");
+        }
+        KeyPair key = Keys.read(config.keyFile());
+        if (!key.publicKey().equals(genesis.validatorKey(config.replica()))) {
+            throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
+                    + ", but genesis lists validator " + config.replica() + " as " + genesis.validatorKey(config.replica()).shortHex()
+                    + ". Use this node's own key file, or the config of the node this key belongs to.");
+        }
+        java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
+        Path ledgerDir = config.dataDir().resolve("ledger");
+        BlockStore store;
+        try {
+            store = BlockStore.open(ledgerDir, genesis, config.tuning().mapSizeBytes());
+        } catch (StoreCorruptedException e) {
+            throw new ConfigException("the block store in " + ledgerDir + " is damaged or belongs to another network: "
+                    + e.getMessage() + ". Nothing was changed. Keep a copy of the directory for investigation; then either"
+                    + " restore it from a backup, or move " + config.dataDir() + " away and start the node again to"
+                    + " resynchronize from its peers (every fetched block is verified). `bftledger audit --data "
+                    + config.dataDir() + " --genesis " + config.genesisFile() + "` shows every problem.", e);
+        }
+        ReplicaNode node;
+        try {
+            node = new ReplicaNode(config, genesis, key, store);
+            node.dataDirLock = lock;
+        } catch (StoreCorruptedException e) {
+            store.close();
+            throw new ConfigException("the consensus WAL in " + config.dataDir().resolve("wal") + " is damaged: "
+                    + e.getMessage() + ". Keep a copy; a replica must not run without the votes it signed, so restore it"
+                    + " from a backup or reinstall this replica with a new key.", e);
+        }
+        try {
+            node.serve();
+        } catch (ConfigException e) {
+            node.close();
+            throw e;
+        }
+        return node;
+    }
+
+    private void serve() throws ConfigException {
+        NodeConfig.Tuning tuning = config.tuning();
+        try {
+            server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()))
+                    .executor(grpcExecutor)
+                    .maxInboundMessageSize(messageBytesMax)
+                    .maxConcurrentCallsPerConnection(1_000)
+                    .addService(api)
+                    .addService(peers.service())
+                    .addService(health.getHealthService())
+                    .addService(ProtoReflectionServiceV1.newInstance())
+                    .build().start();
+        } catch (IOException e) {
+            throw new ConfigException(bindProblem("gRPC", config.listenHost(), config.listenPort(), "listen.port", e), e);
+        }
+        if (config.metricsPort() > 0) {
+            try {
+                metricsPort = metrics.serve(config.listenHost(), config.metricsPort());
+            } catch (IOException e) {
+                throw new ConfigException(bindProblem("metrics", config.listenHost(), config.metricsPort(), "metrics.port", e), e);
+            }
+        }
+        core.start(peers);
+        peers.start();
+        timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis()), tuning.tickMillis(), tuning.tickMillis(),
+                TimeUnit.MILLISECONDS);
+        catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
+        metrics.setHeight(store.height());
+        health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
+        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={}",
+                config.replica(), config.listenHost(), server.getPort(), metricsPort, store.height(),
+                store.tip().hash().shortHex(), messageBytesMax);
+    }
+
+    /**
+     * LMDB lets two processes open one environment; two replicas on one data dir would both
+     * write it. An exclusive lock on {@code data/LOCK}, held for the life of the process, refuses
+     * the second one.
+     */
+    private static java.nio.channels.FileChannel lockDataDir(Path dataDir) throws ConfigException {
+        try {
+            java.nio.file.Files.createDirectories(dataDir);
+            java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(dataDir.resolve("LOCK"),
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+            if (channel.tryLock() == null) {
+                channel.close();
+                throw new ConfigException("data directory " + dataDir + " is in use by another running node. Stop it first"
+                        + " (each node needs its own data.dir).");
+            }
+            return channel;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            throw new ConfigException("data directory " + dataDir + " is already open in this process.");
+        } catch (IOException e) {
+            throw new ConfigException("cannot use data directory " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String bindProblem(String what, String host, int port, String key, IOException e) {
+        boolean inUse = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            inUse |= t instanceof BindException || m.contains("already in use") || m.contains("Failed to bind");
+        }
+        return inUse ? "cannot listen for " + what + " on " + host + ":" + port + ": the port is in use. Stop whatever holds"
+                + " it (`ss -ltnp | grep :" + port + "`) or change " + key + " in the node config (and the address in genesis)."
+                : "cannot listen for " + what + " on " + host + ":" + port + ": " + e.getMessage();
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    public int metricsPort() {
+        return metricsPort;
+    }
+
+    /** Non-null when the core stopped on an internal error; the process should exit non-zero. */
+    public Throwable failure() {
+        return core.failure();
+    }
+
+    /** Waits until the server terminates, checking the core's health; returns the core failure if any. */
+    public Throwable awaitTermination() throws InterruptedException {
+        while (!server.awaitTermination(500, TimeUnit.MILLISECONDS)) {
+            if (core.failure() != null) {
+                return core.failure();
+            }
+        }
+        return core.failure();
+    }
+
+    /** Takes the node down in reverse order of dependency: no new work, then core, then storage. */
+    @Override
+    public synchronized void close() {
+        long height = store.height();
+        health.enterTerminalState();
+        if (server != null) {
+            server.shutdown();
+        }
+        timers.shutdownNow();
+        peers.close();
+        verifiers.shutdownNow();
+        core.close();
+        catchUp.close();
+        streamPump.shutdownNow();
+        if (server != null) {
+            try {
+                server.awaitTermination(3, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            server.shutdownNow();
+        }
+        grpcExecutor.shutdownNow();
+        metrics.close();
+        wal.close();
+        store.close();
+        try {
+            if (dataDirLock != null) {
+                dataDirLock.close();
+            }
+        } catch (IOException e) {
+            log.warn("event=unlock-failed error={}", e.toString());
+        }
+        log.info("event=stopped replica={} height={}", config.replica(), height);
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + count.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,228 @@
+package bftledger.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import bftledger.api.proto.GetStatusResponse;
+import bftledger.api.proto.LedgerApiGrpc;
+import bftledger.api.proto.Reply;
+import bftledger.api.proto.SubmitRequest;
+import bftledger.api.proto.SubmitResponse;
+import bftledger.crypto.Domain;
+import bftledger.crypto.KeyFiles;
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.proto.PutRecord;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TransactionBody;
+import bftledger.ledger.proto.Transfer;
+import bftledger.node.cli.Main;
+import bftledger.sdk.Committed;
+import bftledger.sdk.LedgerClient;
+import bftledger.sdk.LedgerClientException;
+import bftledger.sdk.Network;
+import bftledger.sdk.TransactionFactory;
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Four real node JVMs on loopback gRPC with real LMDB: concurrent signed transfers through the
+ * SDK all commit, the ledgers are identical, bad client input is refused with a clear reason and
+ * changes nothing, a SIGKILLed node restarts from its stores, and the offline audit passes on
+ * every data directory.
+ */
+class LocalNetworkTest {
+    private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
+    private static final int TRANSFERS = Integer.getInteger("bftledger.transfers", 1000);
+    private static final int IN_FLIGHT_MAX = 64;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void fourNodesCommitConcurrentTransfersAndAuditClean() throws Exception {
+        String why = "seed " + SEED + " (replay with -Dbftledger.seed=" + SEED + ")";
+        SplittableRandom random = new SplittableRandom(SEED);
+        try (LocalCluster cluster = new LocalCluster(tmp.resolve("net"), 4)) {
+            cluster.startAll();
+            Network network = cluster.network();
+            try (LedgerClient client = LedgerClient.connect(network)) {
+                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                List<KeyPair> senders = new ArrayList<>();
+                for (int j = 0; j < 4; j++) {
+                    senders.add(KeyFiles.readKeyPair(cluster.account(j)));
+                }
+                // Concurrent clients: up to IN_FLIGHT_MAX submissions outstanding at once.
+                Semaphore window = new Semaphore(IN_FLIGHT_MAX);
+                List<CompletableFuture<Committed>> results = new ArrayList<>();
+                Set<String> ids = new HashSet<>();
+                long total = 0;
+                for (int t = 0; t < TRANSFERS; t++) {
+                    KeyPair from = senders.get(random.nextInt(senders.size()));
+                    PublicKey to = KeyPair.deterministic("recipient-" + random.nextInt(50)).publicKey();
+                    long amount = 1 + random.nextInt(100);
+                    total += amount;
+                    SignedTransaction tx = client.transactions().transfer(from, to, amount);
+                    ids.add(TransactionFactory.id(tx).hex());
+                    window.acquire();
+                    CompletableFuture<Committed> f = client.submitAsync(tx, Duration.ofSeconds(60));
+                    f.whenComplete((c, e) -> window.release());
+                    results.add(f);
+                }
+                long committedSuccess = 0;
+                for (CompletableFuture<Committed> f : results) {
+                    Committed c = f.get(90, TimeUnit.SECONDS);
+                    assertEquals(Receipt.Status.SUCCESS, c.receipt().getStatus(), why + " " + c);
+                    committedSuccess++;
+                }
+                assertEquals(TRANSFERS, committedSuccess, why);
+                assertEquals(TRANSFERS, ids.size(), why);
+
+                // Identical ledgers: same height and same tip hash everywhere (the tip hash chains the prefix).
+                List<GetStatusResponse> statuses = cluster.awaitSameHeight(client, 1, Duration.ofSeconds(60));
+                long height = statuses.get(0).getHeight();
+                for (GetStatusResponse s : statuses) {
+                    assertEquals(statuses.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
+                }
+                long received = 0;
+                for (int r = 0; r < 50; r++) {
+                    received += client.account(KeyPair.deterministic("recipient-" + r).publicKey(), Duration.ofSeconds(20)).getBalance();
+                }
+                assertEquals(total, received, why);
+
+                badInputChangesNothing(cluster, client, network, senders.get(0), height);
+                assertBlockStreamServesTheChain(network, height);
+                String metrics = scrapeMetrics(cluster, 1);
+                assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
+                assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
+                assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
+
+                // A SIGKILLed backup restarts from its WAL and block store and rejoins at the same tip.
+                cluster.kill(3);
+                Committed during = client.submit(client.transactions().transfer(senders.get(1), senders.get(2).publicKey(), 3),
+                        Duration.ofSeconds(60));
+                assertEquals(Receipt.Status.SUCCESS, during.receipt().getStatus());
+                cluster.start(3);
+                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                client.submit(client.transactions().transfer(senders.get(2), senders.get(3).publicKey(), 4), Duration.ofSeconds(60));
+                List<GetStatusResponse> after = cluster.awaitSameHeight(client, during.height() + 1, Duration.ofSeconds(90));
+                for (GetStatusResponse s : after) {
+                    assertEquals(after.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
+                }
+                assertEquals(0, Main.run("audit", "--online", "--genesis", cluster.genesis().toString(), "--json"),
+                        "online audit: every node agrees block by block");
+            }
+            for (int i = 0; i < 4; i++) {
+                // 143 = 128 + SIGTERM: the JVM's exit status after running the shutdown hooks.
+                assertEquals(143, cluster.stop(i), "node" + i + " exit code after SIGTERM");
+                String log = java.nio.file.Files.readString(cluster.dir.resolve("node" + i + ".log"));
+                assertTrue(log.contains("event=stopped replica=" + i), "node" + i + " logged its clean shutdown");
+            }
+            for (int i = 0; i < 4; i++) {
+                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesis().toString(),
+                        "--json"), "offline audit of node" + i);
+            }
+        }
+    }
+
+    /** Malformed, forged, oversized and wrong-chain transactions are refused everywhere; the ledger does not move. */
+    private void badInputChangesNothing(LocalCluster cluster, LedgerClient client, Network network, KeyPair sender, long height)
+            throws Exception {
+        long balanceBefore = client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance();
+        SignedTransaction good = client.transactions().transfer(sender, KeyPair.deterministic("x").publicKey(), 1);
+        byte[] sig = good.getSignature().toByteArray();
+        sig[0] ^= 1;
+        SignedTransaction badSignature = good.toBuilder().setSignature(ByteString.copyFrom(sig)).build();
+        SignedTransaction malformed = SignedTransaction.newBuilder().setBody(ByteString.copyFrom(new byte[] {(byte) 0xff, 1, 2}))
+                .setSignature(ByteString.copyFrom(sender.sign(Domain.TRANSACTION, new byte[] {(byte) 0xff, 1, 2}))).build();
+        SignedTransaction oversized = TransactionFactory.sign(sender, TransactionBody.newBuilder().setChainId(network.chainId())
+                .setSender(ByteString.copyFrom(sender.publicKey().bytes())).setNonce(1)
+                .setPutRecord(PutRecord.newBuilder().setKey("k").setValue(ByteString.copyFrom(new byte[9000]))));
+        SignedTransaction wrongChain = new TransactionFactory("another-chain").transfer(sender, KeyPair.deterministic("y").publicKey(), 1);
+        SignedTransaction selfTransfer = TransactionFactory.sign(sender, TransactionBody.newBuilder().setChainId(network.chainId())
+                .setSender(ByteString.copyFrom(sender.publicKey().bytes())).setNonce(2)
+                .setTransfer(Transfer.newBuilder().setTo(ByteString.copyFrom(sender.publicKey().bytes())).setAmount(1)));
+
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(1)).usePlaintext().build();
+        try {
+            LedgerApiGrpc.LedgerApiBlockingStub stub = LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+            assertRejected(stub, badSignature, Reply.RejectReason.BAD_SIGNATURE);
+            assertRejected(stub, malformed, Reply.RejectReason.MALFORMED);
+            assertRejected(stub, oversized, Reply.RejectReason.TOO_LARGE);
+            assertRejected(stub, wrongChain, Reply.RejectReason.WRONG_CHAIN);
+            assertRejected(stub, selfTransfer, Reply.RejectReason.MALFORMED);
+        } finally {
+            channel.shutdownNow();
+        }
+        // Through the SDK: f+1 signed rejections end the call with the reason.
+        LedgerClientException e = assertThrows(LedgerClientException.class, () -> client.submit(badSignature, Duration.ofSeconds(20)));
+        assertEquals(LedgerClientException.Kind.REJECTED, e.kind());
+        assertTrue(e.getMessage().contains("BAD_SIGNATURE"), e.getMessage());
+        // An account that was never funded: the transfer is recorded as FAILED and moves nothing.
+        KeyPair pauper = KeyPair.deterministic("never-funded");
+        Committed failed = client.submit(client.transactions().transfer(pauper, sender.publicKey(), 5), Duration.ofSeconds(60));
+        assertEquals(Receipt.Status.FAILED, failed.receipt().getStatus(), failed.toString());
+        assertEquals(height + 1, failed.height(), "only the FAILED transfer's block was added");
+        assertEquals(balanceBefore, client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance());
+    }
+
+    /** StreamBlocks from height 1 yields every block in order, each certified and linked to the one before. */
+    private static void assertBlockStreamServesTheChain(Network network, long height) throws Exception {
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(2)).usePlaintext()
+                .maxInboundMessageSize(64 << 20).build();
+        try {
+            java.util.Iterator<bftledger.ledger.proto.Block> blocks = LedgerApiGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .streamBlocks(bftledger.api.proto.StreamBlocksRequest.newBuilder().setFromHeight(1).build());
+            bftledger.sdk.ProofVerifier verifier = new bftledger.sdk.ProofVerifier(network);
+            bftledger.crypto.Digest previous = network.genesisHash();
+            for (long h = 1; h <= height; h++) {
+                bftledger.ledger.proto.Block block = blocks.next();
+                bftledger.ledger.proto.BlockHeader header = bftledger.ledger.proto.BlockHeader.parseFrom(block.getHeader());
+                assertEquals(h, header.getHeight());
+                assertEquals(previous, bftledger.crypto.Digest.of(header.getPreviousHash().toByteArray()), "link at " + h);
+                assertTrue(verifier.verifyCertificate(header, block.getCertificate()).ok(), "certificate at " + h);
+                previous = bftledger.crypto.Sha256.hash(block.getHeader().toByteArray());
+            }
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    /** GET /metrics of a node, at the metrics port from its config. */
+    private static String scrapeMetrics(LocalCluster cluster, int node) throws Exception {
+        int port = bftledger.node.config.NodeConfig.read(cluster.dir.resolve("node" + node).resolve("node.properties")).metricsPort();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, response.statusCode());
+        return response.body();
+    }
+
+    private static void assertRejected(LedgerApiGrpc.LedgerApiBlockingStub stub, SignedTransaction tx, Reply.RejectReason reason)
+            throws Exception {
+        SubmitResponse response = stub.submitTransaction(SubmitRequest.newBuilder().setTransaction(tx).setWaitMillis(1000).build());
+        Reply reply = Reply.parseFrom(response.getSignedReply().getReply());
+        assertEquals(Reply.Outcome.REJECTED, reply.getOutcome(), reply.toString());
+        assertEquals(reason, reply.getRejectReason(), reply.getDetail());
+        assertTrue(!reply.getDetail().isBlank(), "a rejection says why");
+    }
+}

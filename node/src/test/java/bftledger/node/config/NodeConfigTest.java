@@ -1,0 +1,58 @@
+package bftledger.node.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeConfigTest {
+    @TempDir
+    Path dir;
+
+    private static final String VALID = "replica=2\nlisten.port=7002\ndata.dir=data\nkey.file=node.key\ngenesis.file=../genesis.bin\n";
+
+    private ConfigException bad(String text) throws Exception {
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, text);
+        return assertThrows(ConfigException.class, () -> NodeConfig.read(file));
+    }
+
+    @Test
+    void relativePathsResolveAgainstTheConfigFileAndDefaultsApply() throws Exception {
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, VALID);
+        NodeConfig c = NodeConfig.read(file);
+        assertEquals(2, c.replica());
+        assertEquals("127.0.0.1", c.listenHost());
+        assertEquals(dir.resolve("data").toAbsolutePath(), c.dataDir());
+        assertEquals(dir.getParent().resolve("genesis.bin").toAbsolutePath(), c.genesisFile());
+        assertEquals(NodeConfig.Tuning.defaults(), c.tuning());
+        Files.writeString(file, c.toProperties());
+        assertEquals(c.tuning(), NodeConfig.read(file).tuning(), "what toProperties writes reads back");
+    }
+
+    @Test
+    void mistakesAreNamedWithTheKeyAndTheFix() throws Exception {
+        assertTrue(bad(VALID + "tuning.verify.thread=2\n").getMessage().contains("unknown keys [tuning.verify.thread]"));
+        assertTrue(bad(VALID.replace("listen.port=7002", "listen.port=seven")).getMessage().contains("'listen.port' is 'seven'"));
+        assertTrue(bad(VALID.replace("listen.port=7002", "listen.port=70000")).getMessage().contains("between 1 and 65535"));
+        assertTrue(bad(VALID.replace("replica=2\n", "")).getMessage().contains("missing required key 'replica'"));
+        ConfigException missing = assertThrows(ConfigException.class, () -> NodeConfig.read(dir.resolve("nope.properties")));
+        assertTrue(missing.getMessage().contains("bftledger init"), missing.getMessage());
+    }
+
+    @Test
+    void genesisAndKeyProblemsSayWhatToDo() throws Exception {
+        ConfigException noGenesis = assertThrows(ConfigException.class, () -> GenesisFile.read(dir.resolve("genesis.bin")));
+        assertTrue(noGenesis.getMessage().contains("does not exist"), noGenesis.getMessage());
+        Files.write(dir.resolve("garbage.bin"), new byte[] {1, 2, 3, 4});
+        ConfigException garbage = assertThrows(ConfigException.class, () -> GenesisFile.read(dir.resolve("garbage.bin")));
+        assertTrue(garbage.getMessage().contains("not a valid genesis"), garbage.getMessage());
+        ConfigException noKey = assertThrows(ConfigException.class, () -> Keys.read(dir.resolve("node.key")));
+        assertTrue(noKey.getMessage().contains("bftledger keygen"), noKey.getMessage());
+    }
+}
