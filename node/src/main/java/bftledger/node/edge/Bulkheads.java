@@ -45,7 +45,7 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
     private static final Metadata.Key<String> ADMITTED = Metadata.Key.of("bftledger-internal-admitted",
             Metadata.ASCII_STRING_MARSHALLER);
 
-    /** Told of every refused call: lane and reason ("in-flight-cap", "address-rate"). */
+    /** Told of every refused call: lane and reason ("in-flight-cap", "queue-full", "address-rate"). */
     public interface ShedListener extends BiConsumer<Lane, String> {}
 
     private final AdmissionLimits limits;
@@ -110,6 +110,10 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
                     return Runnable::run;
                 }
             }
+        }
+        if (lane != Lane.PEER && queued(lane) >= limits.laneQueueMax()) {
+            headers.put(SHED, "queue-full:" + limits.shedRetryAfterMillis());
+            return Runnable::run;
         }
         AtomicInteger count = inFlight.get(lane);
         if (count.incrementAndGet() > cap(lane)) {
