@@ -192,6 +192,7 @@ class EdgesTest {
                 signal("STOP", stopped[0]);
                 GetStatusResponse minority = awaitStatus(raw.get(0), s -> !s.getQuorumReachable(), "node0 sees no quorum");
                 assertTrue(peer(minority, 2).getSuspicionsList().contains("silent"), minority.toString());
+                awaitStatus(raw.get(1), s -> !s.getQuorumReachable(), "node1 sees no quorum");
                 GetTransactionResponse read = LedgerApiGrpc.newBlockingStub(raw.get(0)).withDeadlineAfter(10, TimeUnit.SECONDS)
                         .getTransaction(GetTransactionRequest.newBuilder().setTxId(ByteString.copyFrom(last.txId().bytes())).build());
                 assertTrue(read.getFound() && read.getPossiblyStale(), read.toString());
