@@ -63,8 +63,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * replica's key under {@link Domain#REPLY}. A client hears COMMITTED only from
  * {@link #onBlock}, which the core loop calls after the block is durable in the store.
  *
- * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: OVERLOADED, the
- * client retries); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
+ * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: RESOURCE_EXHAUSTED
+ * with a retry-after hint; the client retries the same bytes); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
  * {@link #STREAMS_MAX} block streams, and a stream whose client does not keep up with flow
  * control is not buffered for: it is resumed from the store when the client is ready again.
  *
