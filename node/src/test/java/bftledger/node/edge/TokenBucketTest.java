@@ -42,8 +42,9 @@ class TokenBucketTest {
         long start = now.get();
         TokenBucket bucket = new TokenBucket(rate, burst, now::get);
         long admitted = 0;
-        for (int i = 0; i < 100_000; i++) {
-            now.addAndGet(random.nextLong(TimeUnit.MILLISECONDS.toNanos(2)));
+        // Attempts (about 10,000/s) outpace the rate, so a token is never left to overflow the burst.
+        for (int i = 0; i < 200_000; i++) {
+            now.addAndGet(random.nextLong(TimeUnit.MICROSECONDS.toNanos(200)));
             if (bucket.tryTake()) {
                 admitted++;
             }
