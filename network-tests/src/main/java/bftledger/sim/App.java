@@ -22,9 +22,11 @@ public final class App {
      *
      * @param requests the batch as ordered
      * @param effective the request ids that actually executed (not executed before)
+     * @param block the batch as the core handed it out, with its commit certificate (what a
+     *     lagging replica fetches and verifies); null in hand-made histories
      */
     public record Executed(long sequence, Digest batchDigest, List<Request> requests, List<Digest> effective,
-            Digest state) {
+            Digest state, Output.CommittedBatch block) {
         public Executed {
             requests = List.copyOf(requests);
             effective = List.copyOf(effective);
@@ -59,6 +61,11 @@ public final class App {
         return List.copyOf(history);
     }
 
+    /** The executed record of {@code sequence} (1-based, at most {@link #height()}). */
+    public Executed at(long sequence) {
+        return history.get((int) sequence - 1);
+    }
+
     public boolean executed(Digest id) {
         return executedIds.contains(id);
     }
@@ -83,7 +90,7 @@ public final class App {
             }
         }
         Digest state = chain(state(), batch.sequence(), batch.digest(), effective);
-        history.add(new Executed(batch.sequence(), batch.digest(), batch.requests(), effective, state));
+        history.add(new Executed(batch.sequence(), batch.digest(), batch.requests(), effective, state, batch));
         return state;
     }
 

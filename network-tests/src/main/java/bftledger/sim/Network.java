@@ -25,12 +25,12 @@ public final class Network<T> {
     private final PriorityQueue<Packet<T>> queue = new PriorityQueue<>(
             Comparator.<Packet<T>>comparingLong(Packet::due).thenComparingLong(Packet::order));
     private final Map<Integer, Integer> side = new HashMap<>();
+    private final java.util.Set<Integer> isolated = new java.util.HashSet<>();
     private long order;
     private double dropProbability;
     private double duplicateProbability;
     private int delayMinTicks = 1;
     private int delayMaxTicks = 1;
-    private int nextIsolatedSide = 1_000_000;
 
     private long sent;
     private long dropped;
@@ -53,7 +53,7 @@ public final class Network<T> {
         this.delayMaxTicks = delayMaxTicks;
     }
 
-    /** Only endpoints in the same group can talk; replaces any earlier partition. */
+    /** Only endpoints in the same group can talk; replaces any earlier partition (isolations stay). */
     public void partition(Collection<? extends Set<Integer>> groups) {
         side.clear();
         int g = 0;
@@ -67,15 +67,19 @@ public final class Network<T> {
 
     /** Cuts one endpoint off from every other (on top of any partition). */
     public void isolate(int endpoint) {
-        side.put(endpoint, nextIsolatedSide++);
+        isolated.add(endpoint);
     }
 
     /** Removes every partition and isolation; loss, duplication and delay stay as set. */
     public void heal() {
         side.clear();
+        isolated.clear();
     }
 
     public boolean connected(int a, int b) {
+        if (isolated.contains(a) || isolated.contains(b)) {
+            return false;
+        }
         Integer sa = side.get(a);
         Integer sb = side.get(b);
         return sa == null || sb == null || sa.equals(sb);

@@ -62,6 +62,9 @@ public final class Simulation {
         Replica core;
         int incarnation;
         boolean dead;
+        long seenHeight;
+        long progressTick;
+        long syncTick = -1;
 
         Node(int index, int id, Config config, ByzantineStrategy strategy) {
             this.index = index;
@@ -223,6 +226,7 @@ public final class Simulation {
                 }
             }
             retryTransfers();
+            syncLagging();
             if (tick >= scenario.faultEndTick() && allExecuted()) {
                 break;
             }
@@ -499,6 +503,51 @@ public final class Simulation {
         for (Node node : nodes) {
             if (!node.transfers.isEmpty() && node.live()) {
                 tryTransfers(node);
+            }
+        }
+    }
+
+    /**
+     * The node's catch-up, which the core does not do itself: a replica whose execution has not
+     * moved for a while and is behind some peer fetches that peer's blocks, checks each one's
+     * commit certificate ({@link BlockCheck}), executes them, and tells its core with
+     * {@link Event.StateTransferred}. Without it a replica that missed the last commits (crash,
+     * partition) would wait for traffic that never comes once the clients are satisfied.
+     */
+    private void syncLagging() {
+        long idle = 2L * scenario.requestTimeoutTicks();
+        Node best = null;
+        for (Node node : nodes) {
+            if (node.app.height() != node.seenHeight) {
+                node.seenHeight = node.app.height();
+                node.progressTick = tick;
+            }
+            if (best == null || node.app.height() > best.app.height()) {
+                best = node;
+            }
+        }
+        for (Node node : nodes) {
+            if (fatal || !node.live() || node == best || node.app.height() >= best.app.height()
+                    || tick - node.progressTick < idle || tick - node.syncTick < idle) {
+                continue;
+            }
+            node.syncTick = tick;
+            long from = node.app.height();
+            while (node.app.height() < best.app.height()) {
+                Output.CommittedBatch block = best.app.at(node.app.height() + 1).block();
+                var problem = BlockCheck.problem(base, block);
+                if (problem.isPresent()) {
+                    if (best.honest()) {
+                        fail("block-certificate", List.of(best.id), "block " + block.sequence() + ": " + problem.get());
+                    }
+                    break;
+                }
+                node.app.execute(block);
+            }
+            if (node.app.height() > from) {
+                note("t=" + tick + " " + node.name() + " syncs blocks s" + (from + 1) + "..s" + node.app.height()
+                        + " from " + best.name());
+                step(node, new Event.StateTransferred(node.app.height(), node.app.state()));
             }
         }
     }
