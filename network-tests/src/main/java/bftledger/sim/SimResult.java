@@ -9,7 +9,8 @@ import java.util.List;
  * trace when it was asked for, else empty.
  */
 public record SimResult(Scenario scenario, List<Violation> violations, long ticks, long deliveries,
-        long messagesSent, int viewChanges, String fingerprint, String trace) {
+        long messagesSent, int viewChanges, int equivocationsReceived, int evidenceRecorded, String fingerprint,
+        String trace) {
     public SimResult {
         violations = List.copyOf(violations);
     }

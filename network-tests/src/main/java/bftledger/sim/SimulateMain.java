@@ -74,8 +74,9 @@ public final class SimulateMain {
         if (single != null) {
             SimResult r = Simulation.run(Scenario.draw(single, options), true);
             out.print(r.trace());
-            out.println(r.passed() ? "PASS seed=" + single + " at tick " + r.ticks() + " (" + r.deliveries() + " deliveries)"
-                    : r.failureLine());
+            out.println(r.passed() ? "PASS seed=" + single + " at tick " + r.ticks() + " (" + r.deliveries()
+                    + " deliveries, " + r.viewChanges() + " view changes at honest replicas, " + r.evidenceRecorded()
+                    + " slots with evidence)" : r.failureLine());
             out.println(r.passed() ? "1 passed, 0 failed" : "0 passed, 1 failed");
             return r.passed() ? 0 : 1;
         }
@@ -119,7 +120,8 @@ public final class SimulateMain {
         try {
             return Simulation.run(scenario, false);
         } catch (RuntimeException | AssertionError e) {
-            return new SimResult(scenario, List.of(new Violation("harness", List.of(), e.toString())), 0, 0, 0, 0, "", "");
+            return new SimResult(scenario, List.of(new Violation("harness", List.of(), e.toString())), 0, 0, 0, 0, 0, 0, "",
+                    "");
         }
     }
 

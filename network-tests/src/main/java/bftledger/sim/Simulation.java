@@ -231,13 +231,33 @@ public final class Simulation {
                 break;
             }
             if (tick >= deadline) {
-                violations.addAll(Checkers.liveness(honestHistories(), submittedOrAll(), deadline));
+                String states = replicaStates();
+                note("t=" + tick + " deadline: " + states);
+                for (Violation v : Checkers.liveness(honestHistories(), submittedOrAll(), deadline)) {
+                    violations.add(new Violation(v.check(), v.replicas(), v.detail() + "; replicas: " + states));
+                }
                 break;
             }
         }
         finalChecks();
-        return new SimResult(scenario, violations, tick, deliveries, network.sent(), viewChanges, fingerprint(),
+        return new SimResult(scenario, violations, tick, deliveries, network.sent(), viewChanges,
+                equivocations.size(), recorded.size(), fingerprint(),
                 trace == null ? "" : trace.toString());
+    }
+
+    /** Each core's view, whether it is changing view, h and what it executed: why a run is stuck. */
+    private String replicaStates() {
+        StringBuilder b = new StringBuilder();
+        for (Node node : nodes) {
+            b.append(b.length() == 0 ? "" : ", ").append(node.name());
+            if (!node.live()) {
+                b.append(node.dead ? " stopped" : " down");
+                continue;
+            }
+            b.append(" v").append(node.core.view()).append(node.core.viewActive() ? "" : " changing").append(" h=")
+                    .append(node.core.lowWatermark()).append(" exec=").append(node.app.height());
+        }
+        return b.toString();
     }
 
     private void applyFaults() {
