@@ -65,6 +65,8 @@ public final class Simulation {
         long seenHeight;
         long progressTick;
         long syncTick = -1;
+        /** Crash right after the next output's records are durable, before any of its messages leave. */
+        boolean crashAfterNextPersist;
 
         Node(int index, int id, Config config, ByzantineStrategy strategy) {
             this.index = index;
@@ -279,10 +281,22 @@ public final class Simulation {
         }
         for (Scenario.Crash c : scenario.crashes()) {
             if (tick == c.crashTick()) {
-                byId.get(c.replica()).forEach(this::crash);
+                // Half the crashes land between persisting an output and sending it: the worst
+                // moment for the WAL contract, since peers never see what the replica promised.
+                boolean midOutput = random.nextBoolean();
+                for (Node node : byId.get(c.replica())) {
+                    if (midOutput) {
+                        node.crashAfterNextPersist = true;
+                    } else {
+                        crash(node);
+                    }
+                }
             }
             if (tick == c.restartTick() && tick < scenario.faultEndTick()) {
-                byId.get(c.replica()).forEach(this::restart);
+                for (Node node : byId.get(c.replica())) {
+                    node.crashAfterNextPersist = false;
+                    restart(node);
+                }
             }
         }
         if (tick == scenario.faultEndTick()) {
@@ -290,6 +304,7 @@ public final class Simulation {
             network.setFaults(0, 0, 1, scenario.delayMaxTicks());
             note("t=" + tick + " faults end: network healed, no more loss or duplication");
             for (Node node : nodes) {
+                node.crashAfterNextPersist = false;
                 if (node.core == null) {
                     restart(node);
                 }
@@ -442,6 +457,13 @@ public final class Simulation {
             if (r instanceof PersistRecord.OwnMessage own) {
                 node.persisted.add(ByteBuffer.wrap(own.message().wire()));
             }
+        }
+        if (node.crashAfterNextPersist && !out.persist().isEmpty()) {
+            node.crashAfterNextPersist = false;
+            note("t=" + tick + " " + node.name() + " crashes after persisting, before sending " + out.messages().size()
+                    + " messages and executing " + out.execute().size() + " batches");
+            crash(node);
+            return;
         }
         if (node.honest()) {
             for (Output.Evidence e : out.evidence()) {
