@@ -86,7 +86,13 @@ public record Output(
         }
     }
 
-    /** Fetch state up to {@code sequence}, whose checkpoint digest the 2f+1 signed CHECKPOINTs in {@code proof} agree on. */
+    /**
+     * Fetch state up to {@code sequence}, whose checkpoint digest the signed CHECKPOINTs in
+     * {@code proof} agree on: 2f+1 of them when the checkpoint is stable, or at least f+1 (so one
+     * correct replica vouches) when this replica fell behind its window or sits in a view change
+     * while the others execute. Either way the node verifies what it fetches (blocks with their
+     * commit certificates) and trusts no single peer; it reports {@link Event.StateTransferred}.
+     */
     public record StateTransferRequest(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
         public StateTransferRequest {
             proof = List.copyOf(proof);

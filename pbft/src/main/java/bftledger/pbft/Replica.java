@@ -258,7 +258,10 @@ public final class Replica {
     private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
         PrePrepare pp = m.payload();
         slot.prePrepare = m;
-        acceptedPrePrepares.put(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        Digest before = acceptedPrePrepares.putIfAbsent(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        if (before != null && !before.equals(pp.digest())) {
+            throw new IllegalStateException("accepted a second pre-prepare digest for (" + pp.view() + ", " + pp.sequence() + ")");
+        }
         for (Request r : pp.batch().requests()) {
             orderedIds.put(r.id(), pp.sequence());
             unordered.remove(r.id());
@@ -496,6 +499,13 @@ public final class Replica {
         }
         if (matching.size() >= config.quorum()) {
             makeStable(c.sequence(), c.stateDigest(), matching.subList(0, config.quorum()));
+        } else if (matching.size() >= config.weakQuorum() && c.sequence() > lastDelivered
+                && c.sequence() > stateTransferTarget && (c.sequence() > highWatermark() || !viewActive)) {
+            // f+1 replicas (one of them correct) executed past our window, or past us while we
+            // cannot order anything ourselves: fetch that state instead of waiting. The checkpoint
+            // does not become stable here; our own CHECKPOINT after the transfer may make it so.
+            stateTransferTarget = c.sequence();
+            out.stateTransfer.add(new Output.StateTransferRequest(c.sequence(), c.stateDigest(), matching));
         }
     }
 
@@ -522,7 +532,7 @@ public final class Replica {
     }
 
     private void requestStateTransfer() {
-        stateTransferTarget = lowWatermark;
+        stateTransferTarget = Math.max(stateTransferTarget, lowWatermark);
         out.stateTransfer.add(new Output.StateTransferRequest(lowWatermark, stableDigest, stableProof));
     }
 
@@ -616,6 +626,10 @@ public final class Replica {
         }
         view = newView;
         viewActive = false;
+        // Views only grow, so votes of earlier views can never be asked for again; checkpoint
+        // votes are view-independent and stay until garbage collection.
+        ownVotes.keySet().removeIf(k -> k.type() != MessageType.CHECKPOINT && k.view() < newView);
+        acceptedPrePrepares.keySet().removeIf(k -> k.view() < newView);
         requestTimerTicks = -1;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = config.viewChangeTimeoutTicks();
@@ -637,8 +651,9 @@ public final class Replica {
         ViewChange vc = m.payload();
         checkPreparedAgainstSeen(vc);
         if (vc.newView() < view || (vc.newView() == view && viewActive)) {
-            if (vc.newView() == view && viewActive && currentNewView != null && isPrimary()) {
-                // The sender missed our NEW-VIEW; send it again to that replica only.
+            if (viewActive && currentNewView != null) {
+                // The sender is behind: it missed the NEW-VIEW of our view. Any replica may relay
+                // it (it is the primary's signed message and proves 2f+1 moved); one per VIEW-CHANGE.
                 out.messages.add(new Output.Outbound(m.signer(), currentNewView));
             }
             reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
@@ -757,15 +772,17 @@ public final class Replica {
     }
 
     private void enterView(Signed<NewView> nv, NewViewPlan plan) {
+        viewChanges.headMap(view, true).clear();
+        if (plan.stableSequence() > lowWatermark) {
+            // Adopted while still changing view, so the replay inside puts this view's messages
+            // back in the buffer instead of into a log that is about to be rebuilt.
+            makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
+        }
         viewActive = true;
         failedViewChanges = 0;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = -1;
         currentNewView = nv;
-        viewChanges.headMap(view, true).clear();
-        if (plan.stableSequence() > lowWatermark) {
-            makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
-        }
         log.clear();
         orderedIds.clear();
         for (Signed<PrePrepare> pp : nv.payload().prePrepares()) {
@@ -912,6 +929,7 @@ public final class Replica {
         Payload p = m.payload();
         if (p instanceof PrePrepare pp) {
             recordOwnVote(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
+            lastTimestampMillis = Math.max(lastTimestampMillis, pp.batch().timestampMillis());
             if (pp.view() == view && viewActive && pp.sequence() > lowWatermark && pp.sequence() <= highWatermark()) {
                 acceptPrePrepare(slot(pp.sequence()), m.as(PrePrepare.class));
                 nextSequence = Math.max(nextSequence, pp.sequence() + 1);

@@ -267,7 +267,17 @@ final class Cluster {
     /** Replaces replica i with one rebuilt from its persisted records, as after a crash. */
     void restart(int i) {
         crashed.remove(i);
-        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), persisted.get(i), apps.get(i).height);
+        // Through the WAL byte layout, as the node would read the records back.
+        PersistCodec codec = new PersistCodec(base);
+        List<PersistRecord> records = new ArrayList<>();
+        for (PersistRecord p : persisted.get(i)) {
+            try {
+                records.add(codec.decode(PersistCodec.encode(p)));
+            } catch (MalformedMessageException e) {
+                throw new AssertionError("own WAL record does not decode", e);
+            }
+        }
+        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), records, apps.get(i).height);
         replicas.set(i, r);
         r.checkInvariants();
         handle(i, r.resume());

@@ -94,10 +94,14 @@ class GarbageCollectionTest {
         Output.StateTransferRequest t = c.transfers.get(3).get(0);
         assertEquals(24, t.sequence());
         assertEquals(c.apps.get(0).digests.get(24L), t.digest());
-        assertEquals(3, t.proof().size());
-        MessageVerifier v = c.verifier;
-        assertTrue(v.checkpointProofProblem(t.sequence(), t.digest(), t.proof()).isEmpty());
+        // f+1 matching checkpoints above its window are enough to go and fetch (one is correct).
+        assertTrue(t.proof().size() >= c.base.weakQuorum());
+        for (Signed<Checkpoint> cp : t.proof()) {
+            assertTrue(c.verifier.verify(cp).accepted());
+            assertEquals(t.digest(), cp.payload().stateDigest());
+        }
         assertEquals(24, c.replica(3).lastExecuted());
+        assertEquals(24, c.replica(3).lowWatermark(), "its own CHECKPOINT then made 24 stable here too");
         c.submit(TestRequests.signed("last"));
         c.deliverAll();
         assertEquals(25, c.apps.get(3).height, "executes normally after the transfer");
