@@ -11,6 +11,8 @@ import bftledger.pbft.Event;
 import bftledger.pbft.MessageType;
 import bftledger.pbft.MessageVerifier;
 import bftledger.pbft.Output;
+import bftledger.pbft.MalformedMessageException;
+import bftledger.pbft.PersistCodec;
 import bftledger.pbft.PersistRecord;
 import bftledger.pbft.PrePrepare;
 import bftledger.pbft.Prepare;
@@ -56,7 +58,8 @@ public final class Simulation {
         final Config config;
         final ByzantineStrategy strategy;
         final App app;
-        final List<PersistRecord> wal = new ArrayList<>();
+        /** The consensus WAL as bytes, through pbft's {@link PersistCodec}, as the node writes it. */
+        final List<byte[]> wal = new ArrayList<>();
         final Set<ByteBuffer> persisted = new HashSet<>();
         final List<Output.StateTransferRequest> transfers = new ArrayList<>();
         Replica core;
@@ -453,7 +456,7 @@ public final class Simulation {
 
     private void handle(Node node, Output out) {
         for (PersistRecord r : out.persist()) {
-            node.wal.add(r);
+            node.wal.add(PersistCodec.encode(r));
             if (r instanceof PersistRecord.OwnMessage own) {
                 node.persisted.add(ByteBuffer.wrap(own.message().wire()));
             }
@@ -522,10 +525,10 @@ public final class Simulation {
                 continue;
             }
             if (node.honest()) {
-                var problem = verifier.checkpointProofProblem(t.sequence(), t.digest(), t.proof());
-                if (problem.isPresent()) {
+                String problem = transferProofProblem(t);
+                if (problem != null) {
                     fail("state-transfer-proof", List.of(node.id), "asked to transfer to " + t.sequence() + " on a bad proof: "
-                            + problem.get());
+                            + problem);
                     return;
                 }
             }
@@ -539,6 +542,26 @@ public final class Simulation {
                 }
             }
         }
+    }
+
+    /**
+     * The output contract: at least f+1 valid CHECKPOINTs from distinct replicas for exactly
+     * (sequence, digest), so at least one correct replica vouches for the state to fetch.
+     */
+    private String transferProofProblem(Output.StateTransferRequest t) {
+        Set<Integer> signers = new HashSet<>();
+        for (Signed<Checkpoint> c : t.proof()) {
+            Verdict<Signed<?>> v = verifier.verify(c);
+            if (!v.accepted()) {
+                return "checkpoint from " + c.signer() + " invalid: " + v;
+            }
+            if (c.payload().sequence() != t.sequence() || !c.payload().stateDigest().equals(t.digest())) {
+                return "checkpoint from " + c.signer() + " is for s" + c.payload().sequence() + " "
+                        + c.payload().stateDigest().shortHex();
+            }
+            signers.add(c.signer());
+        }
+        return signers.size() >= f + 1 ? null : signers.size() + " distinct checkpoints, need f+1 = " + (f + 1);
     }
 
     private void retryTransfers() {
@@ -610,7 +633,18 @@ public final class Simulation {
         node.incarnation++;
         Output out;
         try {
-            node.core = Replica.restore(node.config, node.wal, node.app.height());
+            List<PersistRecord> records = new ArrayList<>();
+            PersistCodec codec = new PersistCodec(node.config);
+            for (byte[] bytes : node.wal) {
+                try {
+                    records.add(codec.decode(bytes));
+                } catch (MalformedMessageException e) {
+                    fail("wal-decode", List.of(node.id), "own WAL record of " + bytes.length + " bytes does not decode: "
+                            + e.getMessage());
+                    return;
+                }
+            }
+            node.core = Replica.restore(node.config, records, node.app.height());
             node.core.checkInvariants();
             out = node.core.resume();
             node.core.checkInvariants();
