@@ -12,6 +12,7 @@ import bftledger.pbft.MessageType;
 import bftledger.pbft.MessageVerifier;
 import bftledger.pbft.Output;
 import bftledger.pbft.MalformedMessageException;
+import bftledger.pbft.MessageCodec;
 import bftledger.pbft.PersistCodec;
 import bftledger.pbft.PersistRecord;
 import bftledger.pbft.PrePrepare;
@@ -106,6 +107,7 @@ public final class Simulation {
     private final Config base;
     private final RequestValidator validator;
     private final MessageVerifier verifier;
+    private final MessageCodec codec;
     private final Map<ByteBuffer, Verdict<Signed<?>>> verdicts = new HashMap<>();
     private final Network<Object> network;
     private final List<Node> nodes = new ArrayList<>();
@@ -140,6 +142,7 @@ public final class Simulation {
                 .withBuffers(16, 256, 4, 2);
         this.validator = SimRequests.caching(SimRequests.VALIDATOR);
         this.verifier = new MessageVerifier(base, validator);
+        this.codec = new MessageCodec(base);
         this.network = new Network<>(random.split());
         List<PublicKey> clients = new ArrayList<>();
         for (int c = 0; c < scenario.clients(); c++) {
@@ -487,7 +490,11 @@ public final class Simulation {
                 if (node.strategy == null) {
                     network.send(node.id, to, wire, tick, 0);
                 } else {
-                    for (Send s : node.strategy.onSend(m, to)) {
+                    List<Send> sends = node.strategy.onSend(m, to);
+                    if (trace != null) {
+                        traceStrategy(node, m, wire, to, sends);
+                    }
+                    for (Send s : sends) {
                         network.send(node.id, s.to(), s.wire(), tick, s.delayTicks());
                     }
                 }
@@ -512,6 +519,26 @@ public final class Simulation {
         if (!out.stateTransfer().isEmpty() && node.live()) {
             node.transfers.addAll(out.stateTransfer());
             tryTransfers(node);
+        }
+    }
+
+    /** What a Byzantine strategy put on the wire instead of what its core asked for, when different. */
+    private void traceStrategy(Node node, Signed<?> m, byte[] wire, int to, List<Send> sends) {
+        if (sends.isEmpty()) {
+            note("t=" + tick + " " + node.name() + " withholds from " + to + ": " + Describe.message(m));
+            return;
+        }
+        for (Send s : sends) {
+            if (s.to() != to || s.delayTicks() > 0 || !java.util.Arrays.equals(s.wire(), wire)) {
+                String what;
+                try {
+                    what = Describe.message(codec.decode(s.wire()));
+                } catch (MalformedMessageException e) {
+                    what = s.wire().length + " bytes that do not decode (" + e.reason() + ")";
+                }
+                note("t=" + tick + " " + node.name() + " sends ->" + s.to() + " " + what
+                        + (s.delayTicks() > 0 ? " held " + s.delayTicks() + " ticks" : "") + " [" + node.strategy.name() + "]");
+            }
         }
     }
 
