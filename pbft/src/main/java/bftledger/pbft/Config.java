@@ -32,6 +32,9 @@ import java.util.List;
  * @param checkpointsAheadPerReplicaMax CHECKPOINTs above the window are kept only this many per
  *     sender (the highest), enough to notice that the others moved on
  * @param genesisDigest the checkpoint digest of sequence 0 (nothing executed)
+ * @param statusTicks every this many ticks a replica broadcasts a STATUS; peers answer it (at
+ *     most once per period per peer) with the messages it is missing, which is how lost
+ *     messages are recovered (there is no other retransmission)
  */
 public record Config(
         List<PublicKey> validators,
@@ -50,7 +53,8 @@ public record Config(
         int pendingRequestsMax,
         int viewChangeAheadMax,
         int checkpointsAheadPerReplicaMax,
-        Digest genesisDigest) {
+        Digest genesisDigest,
+        int statusTicks) {
 
     /** Envelope overhead: type u8, signer u32, payload length u32, signature. */
     public static final int ENVELOPE_BYTES = 1 + 4 + 4 + bftledger.crypto.Signature.LENGTH;
@@ -85,7 +89,23 @@ public record Config(
         if (genesisDigest == null) {
             throw new IllegalArgumentException("genesis digest required");
         }
+        if (statusTicks < 1) {
+            throw new IllegalArgumentException("status period must be at least one tick");
+        }
     }
+
+    /** The first published shape, kept for callers written against it: status every 50 ticks. */
+    public Config(List<PublicKey> validators, int replicaId, KeyPair key, int checkpointInterval, int watermarkWindow,
+            int batchCountMax, int batchBytesMax, int requestBytesMax, int pipelineDepthMax, int requestTimeoutTicks,
+            int viewChangeTimeoutTicks, int timeoutDoublingsMax, int futureBufferPerReplicaMax, int pendingRequestsMax,
+            int viewChangeAheadMax, int checkpointsAheadPerReplicaMax, Digest genesisDigest) {
+        this(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest, DEFAULT_STATUS_TICKS);
+    }
+
+    public static final int DEFAULT_STATUS_TICKS = 50;
 
     /** Defaults sized for a small ledger network; change one with the {@code with...} copies. */
     public static Config of(List<PublicKey> validators, int replicaId, KeyPair key) {
@@ -121,40 +141,47 @@ public record Config(
         return new Config(validators, id, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest);
+                genesisDigest, statusTicks);
     }
 
     public Config withCheckpoints(int interval, int window) {
         return new Config(validators, replicaId, key, interval, window, batchCountMax, batchBytesMax,
                 requestBytesMax, Math.min(pipelineDepthMax, window), requestTimeoutTicks, viewChangeTimeoutTicks,
                 timeoutDoublingsMax, futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax,
-                checkpointsAheadPerReplicaMax, genesisDigest);
+                checkpointsAheadPerReplicaMax, genesisDigest, statusTicks);
     }
 
     public Config withBatching(int countMax, int bytesMax, int requestMax, int pipelineDepth) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, countMax, bytesMax,
                 requestMax, pipelineDepth, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest);
+                genesisDigest, statusTicks);
     }
 
     public Config withTimeouts(int requestTicks, int viewChangeTicks, int doublingsMax) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTicks, viewChangeTicks, doublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest);
+                genesisDigest, statusTicks);
     }
 
     public Config withBuffers(int futurePerReplica, int pendingRequests, int viewChangeAhead, int checkpointsAhead) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest);
+                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest, statusTicks);
+    }
+
+    public Config withStatusTicks(int ticks) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest, ticks);
     }
 
     public Config withGenesisDigest(Digest genesis) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis);
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis, statusTicks);
     }
 
     // Size bounds per message type, derived from the batch bounds and the window, so a decoder
@@ -170,6 +197,10 @@ public record Config(
 
     public long checkpointBytesMax() {
         return ENVELOPE_BYTES + 8 + 32 + 4;
+    }
+
+    public long statusBytesMax() {
+        return ENVELOPE_BYTES + 8 + 1 + 8 + 8 + 4;
     }
 
     public long preparedCertificateBytesMax() {

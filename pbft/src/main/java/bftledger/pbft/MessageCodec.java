@@ -25,6 +25,7 @@ import java.util.List;
  *              | count u32 | count x (len u32 | PRE-PREPARE envelope | count u32 | count x (len u32 | PREPARE envelope))
  * NEW-VIEW     view u64 | count u32 | count x (len u32 | VIEW-CHANGE envelope)
  *              | count u32 | count x (len u32 | PRE-PREPARE envelope)
+ * STATUS       view u64 | active u8 | h u64 | lastExecuted u64 | replica u32
  * </pre>
  */
 public final class MessageCodec {
@@ -94,6 +95,8 @@ public final class MessageCodec {
             for (Signed<PrePrepare> p : nv.prePrepares()) {
                 out.nested(p);
             }
+        } else if (payload instanceof Status st) {
+            out.u64(st.view()).u8(st.viewActive() ? 1 : 0).u64(st.lowWatermark()).u64(st.lastExecuted()).u32(st.replica());
         } else {
             throw new IllegalArgumentException("unknown payload " + payload);
         }
@@ -146,6 +149,7 @@ public final class MessageCodec {
             case CHECKPOINT -> new Checkpoint(body.u64(), body.digest(), body.u32());
             case VIEW_CHANGE -> decodeViewChange(body);
             case NEW_VIEW -> decodeNewView(body);
+            case STATUS -> new Status(body.u64(), body.flag(), body.u64(), body.u64(), body.u32());
         };
         body.end();
         return new Signed<>(payload, signer, wire.clone());
@@ -158,6 +162,7 @@ public final class MessageCodec {
             case CHECKPOINT -> limits.checkpointBytesMax();
             case VIEW_CHANGE -> limits.viewChangeBytesMax();
             case NEW_VIEW -> limits.newViewBytesMax();
+            case STATUS -> limits.statusBytesMax();
         };
     }
 
@@ -240,6 +245,11 @@ public final class MessageCodec {
             for (int i = 7; i >= 0; i--) {
                 out.write((int) (v >>> (8 * i)));
             }
+            return this;
+        }
+
+        Out u8(int v) {
+            out.write(v);
             return this;
         }
 
@@ -327,6 +337,15 @@ public final class MessageCodec {
                 throw new MalformedMessageException(RejectReason.MALFORMED, "count " + c + " exceeds remaining bytes");
             }
             return c;
+        }
+
+        boolean flag() throws MalformedMessageException {
+            need(1);
+            int v = b[pos++];
+            if (v != 0 && v != 1) {
+                throw new MalformedMessageException(RejectReason.MALFORMED, "flag byte " + v);
+            }
+            return v == 1;
         }
 
         Digest digest() throws MalformedMessageException {

@@ -47,6 +47,10 @@ public final class MessageFactory {
         return sign(new ViewChange(newView, stableSequence, stableDigest, replica, proof, prepared));
     }
 
+    public Signed<Status> status(long view, boolean viewActive, long lowWatermark, long lastExecuted) {
+        return sign(new Status(view, viewActive, lowWatermark, lastExecuted, replica));
+    }
+
     public Signed<NewView> newView(long view, List<Signed<ViewChange>> viewChanges, List<Signed<PrePrepare>> prePrepares) {
         return sign(new NewView(view, viewChanges, prePrepares));
     }

@@ -9,7 +9,8 @@ public enum MessageType {
     COMMIT(3, Domain.COMMIT),
     CHECKPOINT(4, Domain.CHECKPOINT),
     VIEW_CHANGE(5, Domain.VIEW_CHANGE),
-    NEW_VIEW(6, Domain.NEW_VIEW);
+    NEW_VIEW(6, Domain.NEW_VIEW),
+    STATUS(7, Domain.STATUS);
 
     private final int code;
     private final Domain domain;

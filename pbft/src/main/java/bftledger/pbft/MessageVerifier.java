@@ -91,6 +91,10 @@ public final class MessageVerifier {
             if (c.sequence() % config.checkpointInterval() != 0 || c.sequence() == 0) {
                 return no(RejectReason.NOT_CHECKPOINT_SEQUENCE, "sequence " + c.sequence());
             }
+        } else if (p instanceof Status st) {
+            if (st.replica() != signer) {
+                return no(RejectReason.SIGNER_MISMATCH, "status for replica " + st.replica() + " signed by " + signer);
+            }
         } else if (p instanceof ViewChange vc) {
             return checkViewChange(vc, signer);
         } else if (p instanceof NewView nv) {

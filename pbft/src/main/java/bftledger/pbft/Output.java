@@ -9,7 +9,9 @@ import java.util.List;
  *   <li>{@link #persist}: append to the consensus WAL and make it durable (fsync) BEFORE any
  *       message of this output leaves; otherwise a crash could make the replica sign a
  *       contradiction of something already sent.</li>
- *   <li>{@link #messages}: send; loss is tolerated by the protocol.</li>
+ *   <li>{@link #messages}: send; loss is tolerated by the protocol (STATUS exchanges recover
+ *       it). Every message this replica signed is in this or an earlier output's persist list,
+ *       except STATUS, which carries no vote.</li>
  *   <li>{@link #execute}: execute in list order, which is strictly increasing sequence order
  *       continuing the previous outputs; report each with {@link Event.Executed}.</li>
  *   <li>{@link #stateTransfer}: fetch state up to the given stable checkpoint from peers,

@@ -16,7 +16,7 @@ public sealed interface PersistRecord permits PersistRecord.OwnMessage, PersistR
     /** Highest sequence this record is about, for WAL truncation. */
     long sequence();
 
-    /** A message this replica signed: PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE, NEW-VIEW. */
+    /** A message this replica signed: PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT, VIEW-CHANGE, NEW-VIEW (never STATUS). */
     record OwnMessage(Signed<?> message) implements PersistRecord {
         @Override
         public long sequence() {

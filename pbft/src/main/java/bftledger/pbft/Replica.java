@@ -40,6 +40,7 @@ public final class Replica {
     private final Config config;
     private final MessageFactory factory;
     private final int self;
+    private final ExecutedRequests executedIndex;
 
     // View state (4.4).
     private long view;
@@ -67,6 +68,7 @@ public final class Replica {
     private Digest stableDigest;
     private List<Signed<Checkpoint>> stableProof = List.of();
     private final TreeMap<Long, Digest> ownCheckpoints = new TreeMap<>();
+    private final TreeMap<Long, Signed<Checkpoint>> ownCheckpointMessages = new TreeMap<>();
     private final TreeMap<Integer, TreeMap<Long, Signed<Checkpoint>>> checkpointVotes = new TreeMap<>();
     private long stateTransferTarget = -1;
 
@@ -85,6 +87,11 @@ public final class Replica {
     // Future messages, per sender, FIFO.
     private final TreeMap<Integer, ArrayDeque<Signed<?>>> futureBuffer = new TreeMap<>();
 
+    // STATUS exchange (retransmission).
+    private long ticks;
+    private int statusCountdownTicks;
+    private final TreeMap<Integer, Long> lastStatusReplyTick = new TreeMap<>();
+
     // For invariants across steps.
     private long previousExecuted;
     private final Map<VoteKey, Digest> acceptedPrePrepares = new HashMap<>();
@@ -92,13 +99,20 @@ public final class Replica {
     private OutputBuilder out;
 
     public Replica(Config config) {
+        this(config, ExecutedRequests.NONE);
+    }
+
+    /** @param executedIndex the application's at-most-once index, consulted for forgotten ids */
+    public Replica(Config config, ExecutedRequests executedIndex) {
         this.config = Objects.requireNonNull(config);
+        this.executedIndex = Objects.requireNonNull(executedIndex);
         if (config.key() == null) {
             throw new IllegalArgumentException("a replica needs its signing key");
         }
         this.self = config.replicaId();
         this.factory = new MessageFactory(self, config.key());
         this.stableDigest = config.genesisDigest();
+        this.statusCountdownTicks = config.statusTicks();
     }
 
     // ------------------------------------------------------------------------------------ step
@@ -156,6 +170,8 @@ public final class Replica {
             onViewChange(m.as(ViewChange.class));
         } else if (p instanceof NewView) {
             onNewView(m.as(NewView.class));
+        } else if (p instanceof Status) {
+            onStatus(m.as(Status.class));
         }
     }
 
@@ -179,6 +195,8 @@ public final class Replica {
             return vc.replica() == m.signer();
         } else if (p instanceof NewView nv) {
             return config.primary(nv.view()) == m.signer();
+        } else if (p instanceof Status st) {
+            return st.replica() == m.signer();
         }
         return false;
     }
@@ -372,7 +390,11 @@ public final class Replica {
 
     private void onRequest(Request r) {
         Digest id = r.id();
-        if (executedIds.containsKey(id)) {
+        if (r.payloadLength() > config.requestBytesMax()) {
+            reject(RejectReason.OVERSIZE, id.shortHex() + " of " + r.payloadLength() + " bytes", -1);
+            return;
+        }
+        if (executedIds.containsKey(id) || executedIndex.contains(id)) {
             reject(RejectReason.ALREADY_EXECUTED, id.shortHex(), -1);
             return;
         }
@@ -405,11 +427,20 @@ public final class Replica {
             Iterator<Request> it = unordered.values().iterator();
             while (it.hasNext() && requests.size() < config.batchCountMax()) {
                 Request r = it.next();
+                if (executedIndex.contains(r.id())) {
+                    // Executed in state this replica fetched rather than executed itself.
+                    it.remove();
+                    pending.remove(r.id());
+                    continue;
+                }
                 if (bytes + r.payloadLength() > config.batchBytesMax()) {
                     break;
                 }
                 requests.add(r);
                 bytes += r.payloadLength();
+            }
+            if (requests.isEmpty()) {
+                continue; // all skipped as executed; the loop condition re-checks what is left
             }
             // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
             long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
@@ -452,6 +483,7 @@ public final class Replica {
     private void takeCheckpoint(long sequence, Digest stateDigest) {
         ownCheckpoints.put(sequence, stateDigest);
         Signed<Checkpoint> c = factory.checkpoint(sequence, stateDigest);
+        ownCheckpointMessages.put(sequence, c);
         sendOwn(c, MessageType.CHECKPOINT, 0, sequence, stateDigest);
         if (sequence > lowWatermark) {
             recordCheckpointVote(c);
@@ -546,6 +578,7 @@ public final class Replica {
         ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
         acceptedPrePrepares.keySet().removeIf(k -> k.sequence() <= h);
         ownCheckpoints.headMap(h, false).clear();
+        ownCheckpointMessages.headMap(h, false).clear();
         for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
             votes.headMap(h, true).clear();
         }
@@ -571,6 +604,12 @@ public final class Replica {
         if (stateTransferTarget <= sequence) {
             stateTransferTarget = -1;
         }
+        // The fetched state executed requests this replica never saw ordered: stop waiting for them.
+        pending.keySet().removeIf(executedIndex::contains);
+        unordered.keySet().removeIf(executedIndex::contains);
+        if (pending.isEmpty()) {
+            requestTimerTicks = -1;
+        }
         if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
             takeCheckpoint(sequence, digest);
         }
@@ -580,6 +619,12 @@ public final class Replica {
 
     private void onTick(long now) {
         nowMillis = Math.max(nowMillis, now);
+        ticks++;
+        if (--statusCountdownTicks <= 0) {
+            statusCountdownTicks = config.statusTicks();
+            out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST,
+                    factory.status(view, viewActive, lowWatermark, lastExecuted)));
+        }
         if (viewActive) {
             if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
@@ -611,6 +656,56 @@ public final class Replica {
     private void onViewChangeTimeout() {
         failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
         startViewChange(view + 1);
+    }
+
+    // ------------------------------------------------------------------ retransmission
+
+    /**
+     * Answers a peer's STATUS with what it lacks, at most once per status period per peer so a
+     * peer cannot make this replica amplify traffic. Everything sent is a message already signed
+     * (ours, or the primary's and other replicas' relayed as received), so nothing new is signed.
+     */
+    private void onStatus(Signed<Status> m) {
+        Status st = m.payload();
+        int peer = m.signer();
+        Long last = lastStatusReplyTick.get(peer);
+        if (last != null && ticks - last < config.statusTicks()) {
+            reject(RejectReason.STATUS_TOO_SOON, "status from " + peer, peer);
+            return;
+        }
+        lastStatusReplyTick.put(peer, ticks);
+        if (viewActive && currentNewView != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
+            relay(peer, currentNewView);
+        }
+        if (st.lowWatermark() < lowWatermark) {
+            for (Signed<Checkpoint> c : stableProof) {
+                relay(peer, c);
+            }
+        }
+        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lastExecuted(), lowWatermark), false).values()) {
+            relay(peer, c);
+        }
+        if (viewActive && st.viewActive() && st.view() == view) {
+            for (Slot slot : log.tailMap(st.lastExecuted(), false).values()) {
+                if (slot.prePrepare != null) {
+                    relay(peer, slot.prePrepare);
+                }
+                Signed<Prepare> prepare = slot.prepares.get(self);
+                if (prepare != null) {
+                    relay(peer, prepare);
+                }
+                Signed<Commit> commit = slot.commits.get(self);
+                if (commit != null) {
+                    relay(peer, commit);
+                }
+            }
+        }
+    }
+
+    private void relay(int peer, Signed<?> m) {
+        if (m.signer() != peer) {
+            out.messages.add(new Output.Outbound(peer, m));
+        }
     }
 
     // ------------------------------------------------------------------ view change (4.4)
@@ -729,6 +824,8 @@ public final class Replica {
         for (Map.Entry<Long, Batch> e : plan.batches().entrySet()) {
             Signed<PrePrepare> pp = factory.prePrepare(view, e.getKey(), e.getValue());
             recordOwnVote(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
+            // Also persisted on its own: STATUS answers may send it outside the NEW-VIEW.
+            out.persist.add(new PersistRecord.OwnMessage(pp));
             o.add(pp);
         }
         Signed<NewView> nv = factory.newView(view, chosen, o);
@@ -878,7 +975,12 @@ public final class Replica {
      * @param lastExecuted the highest sequence the application state covers
      */
     public static Replica restore(Config config, List<PersistRecord> records, long lastExecuted) {
-        Replica r = new Replica(config);
+        return restore(config, ExecutedRequests.NONE, records, lastExecuted);
+    }
+
+    public static Replica restore(Config config, ExecutedRequests executedIndex, List<PersistRecord> records,
+            long lastExecuted) {
+        Replica r = new Replica(config, executedIndex);
         r.restoreFrom(records, lastExecuted);
         return r;
     }
@@ -950,6 +1052,7 @@ public final class Replica {
         } else if (p instanceof Checkpoint c) {
             if (c.sequence() >= lowWatermark) {
                 ownCheckpoints.put(c.sequence(), c.stateDigest());
+                ownCheckpointMessages.put(c.sequence(), m.as(Checkpoint.class));
             }
         } else if (p instanceof ViewChange vc) {
             if (vc.newView() == view) {

@@ -29,6 +29,7 @@ class MessageCodecTest {
                 fx.as(1).prepare(0, 1, batch.digest()),
                 fx.as(2).commit(0, 1, batch.digest()),
                 fx.as(3).checkpoint(8, Fixtures.digest(8)),
+                fx.as(2).status(3, false, 8, 11),
                 vc,
                 fx.as(1).newView(1, List.of(vc1, vc, vc3), List.of(o)));
     }

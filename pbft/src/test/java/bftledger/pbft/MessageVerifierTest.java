@@ -56,6 +56,7 @@ class MessageVerifierTest {
         assertEquals(RejectReason.SIGNER_MISMATCH, reason(MessageCodec.sign(new Prepare(0, 1, Digest.ZERO, 2), 1, fx.keys.get(1))));
         assertEquals(RejectReason.SIGNER_MISMATCH, reason(MessageCodec.sign(new Commit(0, 1, Digest.ZERO, 2), 1, fx.keys.get(1))));
         assertEquals(RejectReason.SIGNER_MISMATCH, reason(MessageCodec.sign(new Checkpoint(4, Digest.ZERO, 2), 1, fx.keys.get(1))));
+        assertEquals(RejectReason.SIGNER_MISMATCH, reason(MessageCodec.sign(new Status(0, true, 0, 0, 2), 1, fx.keys.get(1))));
         assertEquals(RejectReason.SIGNER_MISMATCH, reason(MessageCodec.sign(
                 new ViewChange(1, 0, Digest.ZERO, 2, List.of(), List.of()), 1, fx.keys.get(1))));
     }

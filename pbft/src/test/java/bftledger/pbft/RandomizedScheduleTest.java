@@ -32,11 +32,112 @@ class RandomizedScheduleTest {
         }
     }
 
+    @Test
+    void oneByzantineReplicaCannotBreakAgreement() {
+        Long fixed = Long.getLong("bftledger.seed");
+        long first = fixed != null ? fixed : new Random().nextLong();
+        int runs = fixed != null ? 1 : Integer.getInteger("bftledger.runs", 12);
+        for (int k = 0; k < runs; k++) {
+            long seed = first + k;
+            try {
+                runByzantine(seed);
+            } catch (AssertionError | RuntimeException e) {
+                throw new AssertionError("seed " + seed + " (replay with -Dbftledger.seed=" + seed + ")", e);
+            }
+        }
+    }
+
+    /**
+     * One replica (often the primary) signs conflicting pre-prepares, votes for random digests,
+     * drops or repeats its messages. The honest replicas must agree, record evidence of what
+     * reached them, and keep ordering requests.
+     */
+    private void runByzantine(long seed) {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        int f = 1 + random.nextInt(2);
+        Cluster c = new Cluster(f, cfg -> cfg.withTimeouts(6, 6, 3).withCheckpoints(2, 6)
+                .withBatching(3, 1 << 20, 1 << 16, 3).withBuffers(64, 1000, 4, 4).withStatusTicks(5));
+        int byz = random.nextInt(3) == 0 ? 1 + random.nextInt(c.n - 1) : 0;
+        MessageFactory evil = c.factory(byz);
+        c.tamper = e -> {
+            if (e.from() != byz) {
+                return List.of(e);
+            }
+            Signed<?> m = ViewChangeTest.decode(c, e.wire());
+            int dice = random.nextInt(10);
+            if (dice == 0) {
+                return List.of();
+            }
+            if (dice == 1) {
+                return List.of(e, e);
+            }
+            if (dice < 5) {
+                Signed<?> twin = null;
+                if (m.payload() instanceof PrePrepare pp) {
+                    twin = evil.prePrepare(pp.view(), pp.sequence(),
+                            new Batch(pp.batch().timestampMillis() + 1 + random.nextInt(3), pp.batch().requests()));
+                } else if (m.payload() instanceof Prepare pr) {
+                    twin = evil.prepare(pr.view(), pr.sequence(), Fixtures.digest(random.nextInt(3)));
+                } else if (m.payload() instanceof Commit cm) {
+                    twin = evil.commit(cm.view(), cm.sequence(), Fixtures.digest(random.nextInt(3)));
+                } else if (m.payload() instanceof Checkpoint cp) {
+                    twin = evil.checkpoint(cp.sequence(), Fixtures.digest(random.nextInt(3)));
+                }
+                if (twin != null) {
+                    return List.of(new Cluster.Envelope(byz, e.to(), twin.wire()));
+                }
+            }
+            return List.of(e);
+        };
+        List<Request> submitted = new ArrayList<>();
+        for (int round = 0; round < 30; round++) {
+            if (random.nextInt(2) == 0) {
+                Request r = TestRequests.signed("b" + seed + "-" + round);
+                submitted.add(r);
+                c.submit(r);
+            }
+            int budget = random.nextInt(300);
+            while (budget-- > 0 && !c.queue.isEmpty()) {
+                List<Cluster.Envelope> pool = new ArrayList<>(c.queue);
+                c.queue.clear();
+                Cluster.Envelope e = pool.remove(random.nextInt(pool.size()));
+                c.queue.addAll(pool);
+                c.deliver(e);
+            }
+            c.now += 10;
+            for (int i = 0; i < c.n; i++) {
+                c.step(i, new Event.Tick(c.now));
+            }
+        }
+        for (Request r : submitted) {
+            c.submit(r);
+        }
+        for (int round = 0; round < 300 && !enoughExecuted(c, submitted); round++) {
+            c.tick(1);
+        }
+        c.assertAgreement();
+        for (int i = 0; i < c.n; i++) {
+            for (Output.Evidence e : c.evidence.get(i)) {
+                assertTrue(e.replica() == byz, "evidence only against the Byzantine replica, got " + e.replica());
+            }
+            java.util.List<bftledger.crypto.Digest> ids = c.executedIds(i);
+            if (Boolean.getBoolean("bftledger.stats") && new HashSet<>(ids).size() != ids.size()) {
+                for (Output.CommittedBatch b : c.apps.get(i).executed) {
+                    System.out.println("  seq " + b.sequence() + " view " + b.view() + " "
+                            + b.requests().stream().map(r -> r.id().shortHex()).toList());
+                }
+                System.out.println("  byz=" + byz + " transfers=" + c.transfers.get(i));
+            }
+            assertTrue(new HashSet<>(ids).size() == ids.size(), "replica " + i + " executed a request twice");
+        }
+        assertTrue(enoughExecuted(c, submitted), "f=" + f + " byzantine=" + byz + ": requests not executed at 2f+1");
+    }
+
     private void run(long seed) {
         java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
         int f = 1 + random.nextInt(2);
         Cluster c = new Cluster(f, cfg -> cfg.withTimeouts(6, 6, 3).withCheckpoints(2, 6)
-                .withBatching(3, 1 << 20, 1 << 16, 3).withBuffers(64, 1000, 4, 4));
+                .withBatching(3, 1 << 20, 1 << 16, 3).withBuffers(64, 1000, 4, 4).withStatusTicks(5));
         double dropRate = random.nextDouble() * 0.15;
         c.dropIf = e -> random.nextDouble() < dropRate;
         int victim = random.nextInt(c.n);

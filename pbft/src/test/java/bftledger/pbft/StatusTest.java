@@ -1,0 +1,70 @@
+package bftledger.pbft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Lost messages are recovered by STATUS exchanges: peers answer with what the sender lacks. */
+class StatusTest {
+    static final int PERIOD = 3;
+
+    private static Cluster cluster() {
+        return new Cluster(1, cfg -> cfg.withStatusTicks(PERIOD).withTimeouts(100, 100, 3)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+    }
+
+    @Test
+    void aBackupThatMissedEveryCommitCatchesUpFromStatusAnswers() {
+        Cluster c = cluster();
+        c.dropIf = e -> e.to() == 3 && e.wire()[0] == MessageType.COMMIT.code();
+        Request r = TestRequests.signed("lost commits");
+        c.submit(r);
+        c.deliverAll();
+        assertEquals(0, c.apps.get(3).height);
+        c.heal();
+        c.tick(PERIOD);
+        assertEquals(List.of(r.id()), c.executedIds(3), "commits came back in answer to its STATUS");
+        c.assertAgreement();
+    }
+
+    @Test
+    void aRestartedPrimaryRecoversTheCommitsItLost() {
+        Cluster c = cluster();
+        c.dropIf = e -> e.to() == 0 && e.wire()[0] == MessageType.COMMIT.code();
+        c.submit(TestRequests.signed("one"));
+        c.deliverAll();
+        c.heal();
+        c.crash(0);
+        c.restart(0);
+        assertEquals(0, c.apps.get(0).height);
+        c.tick(PERIOD);
+        assertEquals(1, c.apps.get(0).height);
+        c.assertAgreement();
+    }
+
+    @Test
+    void aReplicaThatMissedANewViewGetsItFromAnyPeer() {
+        Cluster c = cluster();
+        c.crash(0);
+        c.submit(TestRequests.signed("nv"));
+        c.dropIf = e -> e.to() == 3 && e.wire()[0] == MessageType.NEW_VIEW.code();
+        c.tick(101);
+        assertTrue(c.replica(1).viewActive() && c.replica(1).view() == 1);
+        assertEquals(0, c.apps.get(3).height);
+        c.heal();
+        c.tick(PERIOD);
+        assertTrue(c.replica(3).viewActive());
+        assertEquals(1, c.replica(3).view());
+        assertEquals(1, c.apps.get(3).height);
+    }
+
+    @Test
+    void statusAnswersAreRateLimitedPerPeer() {
+        Cluster c = cluster();
+        c.step(1, new Event.PeerMessage(c.factory(2).status(0, true, 0, 0)));
+        c.step(1, new Event.PeerMessage(c.factory(2).status(0, true, 0, 0)));
+        assertEquals(RejectReason.STATUS_TOO_SOON, ViewChangeTest.last(c.rejections.get(1)).reason());
+    }
+}
