@@ -29,6 +29,9 @@ final class Describe {
             body = "VIEW-CHANGE to v" + x.newView() + " stable s" + x.stableSequence() + " P=" + x.prepared().size();
         } else if (p instanceof NewView x) {
             body = "NEW-VIEW v" + x.view() + " V=" + x.viewChanges().size() + " O=" + x.prePrepares().size();
+        } else if (p instanceof bftledger.pbft.Status x) {
+            body = "STATUS v" + x.view() + (x.viewActive() ? "" : " changing") + " h=" + x.lowWatermark() + " executed "
+                    + x.lastExecuted();
         } else {
             body = String.valueOf(p);
         }

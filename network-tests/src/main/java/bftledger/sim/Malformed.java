@@ -91,6 +91,7 @@ final class Malformed implements ByzantineStrategy {
             case CHECKPOINT -> context.config().checkpointBytesMax();
             case VIEW_CHANGE -> context.config().viewChangeBytesMax();
             case NEW_VIEW -> context.config().newViewBytesMax();
+            default -> context.config().messageBytesMax();
         };
         int length = (int) Math.min(bound + 1, 16L << 20);
         byte[] w = new byte[length];

@@ -35,7 +35,8 @@ public record Scenario(
         int pipelineDepthMax,
         int requestTimeoutTicks,
         int viewChangeTimeoutTicks,
-        int timeoutDoublingsMax) {
+        int timeoutDoublingsMax,
+        int statusTicks) {
 
     public static final String HONEST = "honest";
 
@@ -141,7 +142,7 @@ public record Scenario(
         int viewChangeTimeout = Math.max(6 * delayMax + 10, new int[] {30, 40, 60}[r.nextInt(3)]);
         return new Scenario(seed, f, strategy, byzantine, clients, requests, Math.max(10, faultEnd * 2 / 3), 50,
                 drop, duplicate, delayMax, partitions, crashes, faultEnd, k, window, batch, pipeline,
-                requestTimeout, viewChangeTimeout, 3);
+                requestTimeout, viewChangeTimeout, 3, new int[] {10, 20, 40}[r.nextInt(3)]);
     }
 
     private static int pickF(SplittableRandom r) {
@@ -168,7 +169,7 @@ public record Scenario(
         b.append(" faultsEnd=").append(faultEndTick).append(" K=").append(checkpointInterval).append(" L=")
                 .append(watermarkWindow).append(" batch=").append(batchCountMax).append(" pipeline=")
                 .append(pipelineDepthMax).append(" timeouts=").append(requestTimeoutTicks).append("/")
-                .append(viewChangeTimeoutTicks);
+                .append(viewChangeTimeoutTicks).append(" status=").append(statusTicks);
         return b.toString();
     }
 }

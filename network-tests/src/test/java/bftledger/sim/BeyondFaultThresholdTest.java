@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class BeyondFaultThresholdTest {
     private static Scenario collusion(long seed, List<Integer> byzantine) {
         return new Scenario(seed, 1, Collusion.NAME, byzantine, 2, 8, 20, 50, 0, 0, 1, List.of(), List.of(),
-                40, 4, 8, 2, 2, 40, 40, 3);
+                40, 4, 8, 2, 2, 40, 40, 3, 20);
     }
 
     @Test
