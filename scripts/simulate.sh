@@ -24,7 +24,7 @@ needs_build() {
 if needs_build; then
     echo "simulate.sh: building network-tests ..." >&2
     mkdir -p network-tests/target
-    build=(mvn -B -q -pl network-tests -am compile dependency:build-classpath
+    build=(mvn -B -q -Dstyle.color=never -pl network-tests -am compile dependency:build-classpath
         "-Dmdep.outputFile=$root/$classpath_file")
     # Offline first (the usual case on a machine that has built before), then online.
     if ! "${build[@]}" -o >&2 2>/dev/null; then
