@@ -420,6 +420,11 @@ public final class Replica {
         if (!viewActive || !isPrimary()) {
             return;
         }
+        if (lastExecuted < lowWatermark || (stateTransferTarget >= 0 && lastExecuted < stateTransferTarget)) {
+            // Waiting for state this replica did not execute itself: until it arrives, it cannot
+            // tell which pending requests that state already executed.
+            return;
+        }
         while (!unordered.isEmpty() && nextSequence <= highWatermark()
                 && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
             List<Request> requests = new ArrayList<>();
@@ -668,12 +673,10 @@ public final class Replica {
     private void onStatus(Signed<Status> m) {
         Status st = m.payload();
         int peer = m.signer();
-        Long last = lastStatusReplyTick.get(peer);
-        if (last != null && ticks - last < config.statusTicks()) {
+        if (!answerAllowed(peer)) {
             reject(RejectReason.STATUS_TOO_SOON, "status from " + peer, peer);
             return;
         }
-        lastStatusReplyTick.put(peer, ticks);
         if (viewActive && currentNewView != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
             relay(peer, currentNewView);
         }
@@ -700,6 +703,16 @@ public final class Replica {
                 }
             }
         }
+    }
+
+    /** At most one answer (to a STATUS or a stale VIEW-CHANGE) per peer per status period. */
+    private boolean answerAllowed(int peer) {
+        Long last = lastStatusReplyTick.get(peer);
+        if (last != null && ticks - last < config.statusTicks()) {
+            return false;
+        }
+        lastStatusReplyTick.put(peer, ticks);
+        return true;
     }
 
     private void relay(int peer, Signed<?> m) {
@@ -746,10 +759,11 @@ public final class Replica {
         ViewChange vc = m.payload();
         checkPreparedAgainstSeen(vc);
         if (vc.newView() < view || (vc.newView() == view && viewActive)) {
-            if (viewActive && currentNewView != null) {
+            if (viewActive && currentNewView != null && answerAllowed(m.signer())) {
                 // The sender is behind: it missed the NEW-VIEW of our view. Any replica may relay
-                // it (it is the primary's signed message and proves 2f+1 moved); one per VIEW-CHANGE.
-                out.messages.add(new Output.Outbound(m.signer(), currentNewView));
+                // it (it is the primary's signed message and proves 2f+1 moved). Rate-limited like
+                // STATUS answers, since a NEW-VIEW is large and old VIEW-CHANGEs cost nothing to replay.
+                relay(m.signer(), currentNewView);
             }
             reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
             return;
@@ -1004,6 +1018,14 @@ public final class Replica {
                 if (previous == null || previous.view() <= p.certificate().view()) {
                     preparedCertificates.put(p.certificate().sequence(), p.certificate());
                 }
+            }
+        }
+        for (PersistRecord rec : records) {
+            // Our own NEW-VIEW for this view may have been sent even if the record saying we
+            // entered the view was torn off the WAL: we must not build a second, different one.
+            if (rec instanceof PersistRecord.OwnMessage om && om.message().payload() instanceof NewView nv
+                    && nv.view() == view) {
+                changing = false;
             }
         }
         lastExecuted = executed;

@@ -121,6 +121,33 @@ class RestartTest {
     }
 
     @Test
+    void aNewPrimaryWhoseEnteredViewRecordWasTornNeverBuildsASecondNewView() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(4, 4, 3));
+        c.crash(0);
+        c.submit(TestRequests.signed("torn"));
+        c.tick(6);
+        assertTrue(c.replica(1).viewActive());
+        List<PersistRecord> records = new java.util.ArrayList<>(c.persisted.get(1));
+        int last = records.size() - 1;
+        while (!(records.get(last) instanceof PersistRecord.ViewState vs && !vs.changing())) {
+            last--;
+        }
+        records.remove(last);
+        Replica r = Replica.restore(c.base.withReplica(1, c.keys.get(1)), records, c.apps.get(1).height);
+        r.checkInvariants();
+        assertTrue(r.viewActive(), "its own NEW-VIEW on the WAL means it entered the view");
+        // Late VIEW-CHANGEs for the view must not make it sign another NEW-VIEW.
+        for (Signed<?> m : c.sent.get(2)) {
+            if (m.type() == MessageType.VIEW_CHANGE) {
+                Output out = r.step(new Event.PeerMessage(m));
+                assertTrue(out.messages().stream().noneMatch(o -> o.message().type() == MessageType.NEW_VIEW
+                        && !o.message().equals(c.sent.get(1).stream().filter(x -> x.type() == MessageType.NEW_VIEW)
+                                .findFirst().orElseThrow())));
+            }
+        }
+    }
+
+    @Test
     void restoreRejectsNothingItWroteItself() {
         Cluster c = new Cluster(1);
         c.submit(TestRequests.signed("z"));

@@ -14,16 +14,16 @@ import java.util.Optional;
  * A minimal signed request for tests: payload = client key (32) || signature (64) || body,
  * signature over the body under Domain.REQUEST, id = SHA-256(payload).
  */
-final class TestRequests {
-    static final KeyPair CLIENT = KeyPair.deterministic("test-client");
+public final class TestRequests {
+    public static final KeyPair CLIENT = KeyPair.deterministic("test-client");
 
     private TestRequests() {}
 
-    static Request signed(String body) {
+    public static Request signed(String body) {
         return signed(CLIENT, body.getBytes(StandardCharsets.UTF_8));
     }
 
-    static Request signed(KeyPair client, byte[] body) {
+    public static Request signed(KeyPair client, byte[] body) {
         byte[] sig = client.sign(Domain.REQUEST, body);
         byte[] payload = new byte[PublicKey.LENGTH + Signature.LENGTH + body.length];
         System.arraycopy(client.publicKey().bytes(), 0, payload, 0, PublicKey.LENGTH);
@@ -32,7 +32,7 @@ final class TestRequests {
         return new Request(Sha256.hash(payload), payload);
     }
 
-    static final RequestValidator VALIDATOR = request -> {
+    public static final RequestValidator VALIDATOR = request -> {
         byte[] p = request.payload();
         if (p.length < PublicKey.LENGTH + Signature.LENGTH) {
             return Optional.of("too short");
@@ -51,7 +51,7 @@ final class TestRequests {
         return key.verify(Domain.REQUEST, body, sig) ? Optional.empty() : Optional.of("bad client signature");
     };
 
-    static Digest id(String body) {
+    public static Digest id(String body) {
         return signed(body).id();
     }
 }
