@@ -30,7 +30,7 @@ class ScenarioTest {
             }
             assertTrue(s.submitWindowTicks() <= s.faultEndTick() && s.deadlineTick() > s.faultEndTick());
         }
-        assertEquals(Strategies.names().size() + 1, strategies.size(), "every strategy and honest runs get drawn");
+        assertEquals(Strategies.names().size() + 2, strategies.size(), "every strategy, honest and mixed runs get drawn");
         assertEquals(Set.of(1, 2, 3, 4), fs);
     }
 
