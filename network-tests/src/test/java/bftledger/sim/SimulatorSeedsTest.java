@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The simulator in the suite: a fixed budget of seeds (default 2,000; -Dbftledger.seeds=N),
@@ -28,7 +30,10 @@ class SimulatorSeedsTest {
         return new Scenario.Options(names.get((int) Math.floorMod(seed, (long) names.size())), null);
     }
 
+    // About 90 s of CPU per core on 2 cores; the build machine is shared by several builds, so
+    // allow more than the suite's 5-minute default before calling it hung.
     @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES)
     void everySeedKeepsEveryProperty() throws Exception {
         String replay = System.getProperty("bftledger.seed");
         List<Long> seeds = new ArrayList<>();
