@@ -689,7 +689,11 @@ public final class Replica {
                 relay(peer, c);
             }
         }
-        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lastExecuted(), lowWatermark), false).values()) {
+        // Every own CHECKPOINT the peer has not seen stable, not only those above what it executed:
+        // a peer that executed past a checkpoint but lost the votes for it never advances h, and
+        // with everyone in that state the window fills and nothing new is ordered (seed 8011).
+        // At most L/K + checkpointsAhead messages, once per status period.
+        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lowWatermark(), lowWatermark), false).values()) {
             relay(peer, c);
         }
         if (viewActive && st.viewActive() && st.view() == view) {
