@@ -132,7 +132,7 @@ public final class Replica {
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
             } else if (event instanceof Event.StateTransferred s) {
-                onStateTransferred(s.sequence(), s.stateDigest());
+                onStateTransferred(s.sequence(), s.stateDigest(), s.executedRequestIds());
             }
             proposeBatches();
             deliverCommitted();
@@ -598,23 +598,49 @@ public final class Replica {
         orderedIds.values().removeIf(s -> s <= h);
     }
 
-    private void onStateTransferred(long sequence, Digest digest) {
+    private void onStateTransferred(long sequence, Digest digest, List<Digest> reportedIds) {
         if (sequence <= lastExecuted) {
             return;
         }
         lastExecuted = sequence;
         lastDelivered = Math.max(lastDelivered, sequence);
-        deliveredIds.headMap(sequence, true).clear();
-        committedUndelivered.headMap(sequence, true).clear();
+        // Batches this replica committed (or handed out) at or below the transferred sequence are
+        // the ones the fetched state executed (one committed batch per sequence), so their
+        // requests are executed too, even though no Executed event will come for them.
+        List<Digest> executedHere = new ArrayList<>(reportedIds);
+        var delivered = deliveredIds.headMap(sequence, true);
+        delivered.values().forEach(executedHere::addAll);
+        delivered.clear();
+        var committed = committedUndelivered.headMap(sequence, true);
+        for (Output.CommittedBatch b : committed.values()) {
+            b.requests().forEach(r -> executedHere.add(r.id()));
+        }
+        committed.clear();
         if (stateTransferTarget <= sequence) {
             stateTransferTarget = -1;
         }
-        // The fetched state executed requests this replica never saw ordered: stop waiting for them.
-        pending.keySet().removeIf(executedIndex::contains);
-        unordered.keySet().removeIf(executedIndex::contains);
-        if (pending.isEmpty()) {
-            requestTimerTicks = -1;
+        // The fetched state executed requests this replica never saw ordered: stop waiting for
+        // them, or its request timer fires for requests that already executed and it sits alone
+        // in a view change (seen in the node integration).
+        for (Request r : new ArrayList<>(pending.values())) {
+            if (executedIndex.contains(r.id())) {
+                executedHere.add(r.id());
+            }
         }
+        List<Digest> recorded = new ArrayList<>();
+        for (Digest id : executedHere) {
+            boolean wasPending = pending.remove(id) != null;
+            unordered.remove(id);
+            orderedIds.remove(id);
+            if (wasPending && executedIds.putIfAbsent(id, sequence) == null) {
+                recorded.add(id);
+            }
+        }
+        if (!recorded.isEmpty()) {
+            executedIdsBySequence.computeIfAbsent(sequence, k -> new ArrayList<>()).addAll(recorded);
+        }
+        // 4.4: execution progressed, so restart the timer for what still waits, stop it if nothing does.
+        requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
         if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
             takeCheckpoint(sequence, digest);
         }
