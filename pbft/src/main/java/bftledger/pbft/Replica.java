@@ -912,10 +912,10 @@ public final class Replica {
                     "new view " + nv.view() + " in view " + view, m.signer());
             return;
         }
-        if (nv.view() > view + config.viewChangeAheadMax()) {
-            reject(RejectReason.VIEW_TOO_FAR_AHEAD, "new view " + nv.view() + " in view " + view, m.signer());
-            return;
-        }
+        // No view-ahead bound here (unlike VIEW-CHANGEs and normal-case messages): a NEW-VIEW is
+        // self-certifying (2f+1 signed VIEW-CHANGEs, checked by the verifier and recomputed below)
+        // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
+        // behind can rejoin only this way (PBFT_REVIEW F3).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
         NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
