@@ -47,6 +47,8 @@ public final class Replica {
     private boolean viewActive = true;
     private int failedViewChanges;
     private int requestTimerTicks = -1;
+    /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
+    private Digest timedRequest;
     private int viewChangeTimerTicks = -1;
     private int viewChangeResendTicks = -1;
     private Signed<ViewChange> ownViewChange;
@@ -410,9 +412,7 @@ public final class Replica {
         if (!orderedIds.containsKey(id)) {
             unordered.put(id, r);
         }
-        if (viewActive && !isPrimary() && requestTimerTicks < 0) {
-            requestTimerTicks = config.requestTimeoutTicks();
-        }
+        updateRequestTimer();
     }
 
     /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
@@ -477,8 +477,7 @@ public final class Replica {
                 executedIds.put(id, sequence);
             }
             executedIdsBySequence.put(sequence, ids);
-            // 4.4: restart the timer while still waiting for other requests, stop when none wait.
-            requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
+            updateRequestTimer();
         }
         if (sequence % config.checkpointInterval() == 0) {
             takeCheckpoint(sequence, stateDigest);
@@ -639,8 +638,7 @@ public final class Replica {
         if (!recorded.isEmpty()) {
             executedIdsBySequence.computeIfAbsent(sequence, k -> new ArrayList<>()).addAll(recorded);
         }
-        // 4.4: execution progressed, so restart the timer for what still waits, stop it if nothing does.
-        requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
+        updateRequestTimer();
         if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
             takeCheckpoint(sequence, digest);
         }
@@ -675,6 +673,25 @@ public final class Replica {
             // Our VIEW-CHANGE may have been lost; say it again until a quorum is in.
             viewChangeResendTicks = config.viewChangeTimeoutTicks();
             out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+        }
+    }
+
+    /**
+     * 4.4: a backup starts the timer when it receives a request and the timer is not running,
+     * stops it when it no longer waits for that request, and restarts it then if it waits for
+     * another (the oldest pending). Executions of other requests do not restart it: otherwise a
+     * primary that orders other clients' requests at least once per timeout could censor one
+     * request forever (PBFT_REVIEW F2).
+     */
+    private void updateRequestTimer() {
+        if (!viewActive || isPrimary() || pending.isEmpty()) {
+            requestTimerTicks = -1;
+            timedRequest = null;
+            return;
+        }
+        if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
+            timedRequest = pending.keySet().iterator().next();
+            requestTimerTicks = config.requestTimeoutTicks();
         }
     }
 
@@ -974,7 +991,8 @@ public final class Replica {
                 unordered.put(r.id(), r);
             }
         }
-        requestTimerTicks = !isPrimary() && !pending.isEmpty() ? config.requestTimeoutTicks() : -1;
+        requestTimerTicks = -1;
+        updateRequestTimer();
         replayBuffered();
     }
 
