@@ -46,6 +46,8 @@ public final class Replica {
     private long view;
     private boolean viewActive = true;
     private int failedViewChanges;
+    /** Whether a request executed since the last NEW-VIEW; until then the view change is not known to have worked. */
+    private boolean executedSinceNewView = true;
     private int requestTimerTicks = -1;
     /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
     private Digest timedRequest;
@@ -477,6 +479,10 @@ public final class Replica {
                 executedIds.put(id, sequence);
             }
             executedIdsBySequence.put(sequence, ids);
+            if (viewActive) {
+                executedSinceNewView = true;
+                failedViewChanges = 0;
+            }
             updateRequestTimer();
         }
         if (sequence % config.checkpointInterval() == 0) {
@@ -691,12 +697,17 @@ public final class Replica {
         }
         if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
             timedRequest = pending.keySet().iterator().next();
-            requestTimerTicks = config.requestTimeoutTicks();
+            // Doubled like the view-change timer while no request executed since the NEW-VIEW.
+            requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
         }
     }
 
     /** A backup waited too long for a request to execute: suspect the primary (4.4). */
     private void onRequestTimeout() {
+        if (!executedSinceNewView) {
+            // The last view change installed a view in which nothing executed: it failed too.
+            failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
+        }
         startViewChange(view + 1);
     }
 
@@ -963,7 +974,10 @@ public final class Replica {
             makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
         }
         viewActive = true;
-        failedViewChanges = 0;
+        // 4.5.2: the timeout grows until a request executes in the new view, not merely until a
+        // NEW-VIEW arrives; otherwise a network slower than the base timeout churns views forever
+        // (PBFT_REVIEW F4). Reset in onExecuted.
+        executedSinceNewView = false;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = -1;
         currentNewView = nv;
@@ -1245,7 +1259,11 @@ public final class Replica {
         return total;
     }
 
-    /** Consecutive view changes that found no NEW-VIEW in time; the timeout is doubled this often. */
+    /**
+     * Consecutive view changes that failed (no NEW-VIEW in time, or a NEW-VIEW after which no
+     * request executed before the request timer expired); the view-change and request timeouts
+     * are doubled this often. Back to 0 when a request executes.
+     */
     public int failedViewChanges() {
         return failedViewChanges;
     }

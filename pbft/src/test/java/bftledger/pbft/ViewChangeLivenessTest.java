@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -98,6 +99,42 @@ class ViewChangeLivenessTest {
         assertEquals(v, c.replica(3).view(), "replica 3 joined the others' view");
         assertTrue(c.replica(3).viewActive());
         assertEquals(1, c.apps.get(3).height);
+        c.assertAgreement();
+    }
+
+    /**
+     * PBFT_REVIEW F4: every message takes 3 ticks, the request timeout is 4 (a commit round takes
+     * about 9). Timeouts must keep doubling across NEW-VIEWs until a request executes, so the
+     * views stop churning and every replica executes, none stranded alone in a higher view.
+     */
+    @Test
+    void aSlowButFaultFreeNetworkStopsChurningViewsOnceTimeoutsExceedTheDelay() {
+        record Delayed(long due, Cluster.Envelope e) {}
+        int delay = 3;
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(4, 4, 6).withStatusTicks(1000));
+        List<Delayed> inFlight = new ArrayList<>();
+        long[] round = {0};
+        c.tamper = e -> {
+            inFlight.add(new Delayed(round[0] + delay, e));
+            return List.of();
+        };
+        Request r = TestRequests.signed("slow");
+        c.submit(r);
+        for (round[0] = 1; round[0] <= 600; round[0]++) {
+            c.now += 10;
+            for (int i = 0; i < c.n; i++) {
+                c.step(i, new Event.Tick(c.now));
+            }
+            List<Delayed> due = new ArrayList<>();
+            inFlight.removeIf(d -> d.due() <= round[0] && due.add(d));
+            due.forEach(d -> c.queue.add(d.e()));
+            c.deliverAll();
+        }
+        for (int i = 0; i < c.n; i++) {
+            assertEquals(List.of(r.id()), c.executedIds(i), "replica " + i + " in view " + c.replica(i).view()
+                    + " active " + c.replica(i).viewActive());
+            assertEquals(0, c.replica(i).failedViewChanges(), "reset once a request executed");
+        }
         c.assertAgreement();
     }
 
