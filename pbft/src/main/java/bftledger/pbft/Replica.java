@@ -527,6 +527,14 @@ public final class Replica {
     private void recordCheckpointVote(Signed<Checkpoint> m) {
         TreeMap<Long, Signed<Checkpoint>> votes = checkpointVotes.computeIfAbsent(m.signer(), k -> new TreeMap<>());
         votes.put(m.payload().sequence(), m);
+        // Beyond the window keep only the sender's highest few; never evict its in-window votes
+        // for that (a replica far ahead, or a flooding one, would otherwise push out the votes
+        // that can still make a checkpoint in our window stable). In-window votes are at most
+        // L/K, since votes at or below h are refused and garbage-collected.
+        var beyond = votes.tailMap(highWatermark(), false);
+        while (beyond.size() > config.checkpointsAheadPerReplicaMax()) {
+            beyond.pollFirstEntry();
+        }
         int bound = config.watermarkWindow() / config.checkpointInterval() + config.checkpointsAheadPerReplicaMax();
         while (votes.size() > bound) {
             votes.pollFirstEntry();
