@@ -161,7 +161,12 @@ public final class Simulation {
             if (collusion != null) {
                 addNode(i, config, collusion.member(context));
             } else {
-                ByzantineStrategy strategy = Strategies.create(scenario.strategy(), context, clients);
+                String name = scenario.strategy();
+                if (name.equals(Scenario.MIXED)) {
+                    List<String> names = Strategies.names();
+                    name = names.get(random.nextInt(names.size()));
+                }
+                ByzantineStrategy strategy = Strategies.create(name, context, clients);
                 addNode(i, config, strategy);
                 if (strategy instanceof Twins twin) {
                     addNode(i, config, twin.other());
