@@ -18,7 +18,8 @@ import bftledger.sdk.LedgerClient;
 import bftledger.sdk.Network;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -275,7 +276,8 @@ public final class ScenarioCluster implements AutoCloseable {
     public synchronized List<ManagedChannel> channels() {
         if (channels.isEmpty()) {
             for (String target : clientTargets) {
-                channels.add(ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(64 << 20).build());
+                // Grpc.newChannelBuilder picks a transport that supports the target's address type (unix: needs the UDS one).
+                channels.add(Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()).maxInboundMessageSize(64 << 20).build());
             }
         }
         return List.copyOf(channels);

@@ -58,6 +58,9 @@ class CrashScenariosTest {
             return;
         }
         try (ScenarioCluster c = cluster) {
+            if (workload == null) {
+                return;
+            }
             workload.stop();
             c.stopAll();
             new BankChecker(c, workload, ALL).offline().assertOk("crash scenarios, offline audit, " + why());
