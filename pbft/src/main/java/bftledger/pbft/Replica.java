@@ -657,7 +657,7 @@ public final class Replica {
         startViewChange(view + 1);
     }
 
-    /** 2f+1 VIEW-CHANGEs were in but no valid NEW-VIEW came in time: try the next view, waiting longer. */
+    /** 2f+1 replicas left the old view (see {@link #leftViewCount}) but no valid NEW-VIEW came in time: try the next view, waiting longer. */
     private void onViewChangeTimeout() {
         failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
         startViewChange(view + 1);
@@ -680,12 +680,20 @@ public final class Replica {
         if (viewActive && currentNewView != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
             relay(peer, currentNewView);
         }
+        if (!viewActive && ownViewChange != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
+            // No NEW-VIEW yet: our VIEW-CHANGE is what a peer behind us or changing with us may lack.
+            relay(peer, ownViewChange);
+        }
         if (st.lowWatermark() < lowWatermark) {
             for (Signed<Checkpoint> c : stableProof) {
                 relay(peer, c);
             }
         }
-        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lastExecuted(), lowWatermark), false).values()) {
+        // Every own CHECKPOINT the peer has not seen stable, not only those above what it executed:
+        // a peer that executed past a checkpoint but lost the votes for it never advances h, and
+        // with everyone in that state the window fills and nothing new is ordered (seed 8011).
+        // At most L/K + checkpointsAhead messages, once per status period.
+        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lowWatermark(), lowWatermark), false).values()) {
             relay(peer, c);
         }
         if (viewActive && st.viewActive() && st.view() == view) {
@@ -764,6 +772,10 @@ public final class Replica {
                 // it (it is the primary's signed message and proves 2f+1 moved). Rate-limited like
                 // STATUS answers, since a NEW-VIEW is large and old VIEW-CHANGEs cost nothing to replay.
                 relay(m.signer(), currentNewView);
+            } else if (!viewActive && ownViewChange != null && vc.newView() < view && answerAllowed(m.signer())) {
+                // We moved past the sender's view change without a NEW-VIEW: tell it where we
+                // went, so it can count us toward the timer quorum or the f+1 join (4.5.2).
+                relay(m.signer(), ownViewChange);
             }
             reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
             return;
@@ -809,16 +821,34 @@ public final class Replica {
         if (viewActive) {
             return;
         }
-        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
-        if (forView.size() < config.quorum()) {
-            return;
-        }
-        if (viewChangeTimerTicks < 0) {
+        if (viewChangeTimerTicks < 0 && leftViewCount() >= config.quorum()) {
             viewChangeTimerTicks = config.viewChangeTimeoutTicks() << failedViewChanges;
         }
-        if (isPrimary() && forView.containsKey(self)) {
+        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
+        if (forView.size() >= config.quorum() && isPrimary() && forView.containsKey(self)) {
             sendNewView(forView);
         }
+    }
+
+    /**
+     * Distinct replicas (us included) that sent VIEW-CHANGE for our view or a higher one. The
+     * view-change timer (4.5.2) starts when this reaches 2f+1. The paper counts VIEW-CHANGEs for
+     * our view only; with lossy links that alone can stall forever: a replica that had 2f+1 for
+     * v, timed out and moved to v+1 stops re-sending its VIEW-CHANGE for v, so replicas that lost
+     * it hold 2f for v and one for v+1: no quorum for v (no timer, no escalation) and fewer than
+     * f+1 above v (no join). Counting every view at or above ours still needs 2f+1 replicas to
+     * have abandoned the previous view, so a lone replica (a slow request, a state transfer) never
+     * escalates by itself and stays at most one view ahead, where the others find it when they
+     * change view; we do not start it at our own VIEW-CHANGE for that reason. This is a liveness
+     * trigger only: moving to a higher view is always safe, and the NEW-VIEW still needs 2f+1
+     * VIEW-CHANGEs for its own view.
+     */
+    private int leftViewCount() {
+        Set<Integer> replicas = new HashSet<>();
+        for (TreeMap<Integer, Signed<ViewChange>> forView : viewChanges.tailMap(view, true).values()) {
+            replicas.addAll(forView.keySet());
+        }
+        return replicas.size();
     }
 
     private void sendNewView(TreeMap<Integer, Signed<ViewChange>> forView) {
