@@ -261,20 +261,43 @@ public final class BankChecker {
         return this;
     }
 
-    /** Every honest node holds evidence naming {@code culprit} (for scenarios with an equivocator). */
-    public BankChecker evidenceAgainst(int culprit) {
+    /**
+     * At least {@code holdersMin} honest nodes hold evidence naming {@code culprit} (an
+     * equivocation reaches some honest replicas, not necessarily all), and no honest node holds
+     * evidence naming another honest node.
+     */
+    public BankChecker evidenceAgainst(int culprit, int holdersMin) {
+        List<Integer> holders = new ArrayList<>();
+        TreeMap<Integer, TreeSet<Integer>> accused = new TreeMap<>();
         for (int i : honest) {
             try {
                 List<Evidence> evidence = cluster.stub(i, CALL_TIMEOUT).getEvidence(GetEvidenceRequest.getDefaultInstance())
                         .getEvidenceList();
-                if (evidence.stream().noneMatch(e -> e.getReplica() == culprit)) {
-                    violation("evidence-recorded", List.of(i), List.of(), "node" + i + " holds no evidence against replica " + culprit
-                            + " (it holds " + evidence.size() + " records, against "
-                            + evidence.stream().map(Evidence::getReplica).collect(Collectors.toCollection(TreeSet::new)) + ")");
+                TreeSet<Integer> names = evidence.stream().map(Evidence::getReplica).collect(Collectors.toCollection(TreeSet::new));
+                accused.put(i, names);
+                if (names.contains(culprit)) {
+                    holders.add(i);
+                }
+                for (int h : honest) {
+                    if (names.contains(h)) {
+                        violation("evidence-accuses-honest", List.of(i), List.of(), "node" + i + " holds evidence against honest node" + h);
+                    }
                 }
             } catch (StatusRuntimeException e) {
                 violation("evidence-recorded", List.of(i), List.of(), "node" + i + " unreachable: " + e.getStatus().getCode());
             }
+        }
+        if (holders.size() < holdersMin) {
+            violation("evidence-recorded", honest, List.of(), "evidence against replica " + culprit + " held by " + holders
+                    + ", needed at least " + holdersMin + " honest holders; accused by node: " + accused);
+        }
+        return this;
+    }
+
+    /** Adds a violation from a scenario's own assertion, so it is reported with the checker's. */
+    public BankChecker require(boolean ok, String check, List<Integer> nodes, String detail) {
+        if (!ok) {
+            violation(check, nodes, List.of(), detail);
         }
         return this;
     }

@@ -287,14 +287,29 @@ public final class ScenarioCluster implements AutoCloseable {
         return LedgerApiGrpc.newBlockingStub(channels().get(i)).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Starts node i as an honest replica. */
     public void start(int i) throws IOException {
+        launch(i, List.of(Main.class.getName(), "node", "start", "--config", configPath(i).toString()));
+    }
+
+    /**
+     * Starts node i as a Byzantine replica with one of the simulator's strategies (same key, data
+     * directory and ports as the honest node): {@code bftledger.byzantine.ByzantineNodeMain}.
+     */
+    public void startByzantine(int i, String strategy) throws IOException {
+        launch(i, List.of("bftledger.byzantine.ByzantineNodeMain", "--config", configPath(i).toString(),
+                "--strategy", strategy, "--seed", Long.toString(options.seed() + i)));
+    }
+
+    private void launch(int i, List<String> mainAndArgs) throws IOException {
         if (processes[i] != null && processes[i].isAlive()) {
             throw new IllegalStateException("node" + i + " is already running");
         }
-        ProcessBuilder pb = new ProcessBuilder(java(), options.heap(), "-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1",
+        List<String> command = new ArrayList<>(List.of(java(), options.heap(), "-XX:+UseSerialGC", "-XX:ActiveProcessorCount=1",
                 "-XX:TieredStopAtLevel=1", "--add-opens", "java.base/java.nio=ALL-UNNAMED",
-                "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", classpath, Main.class.getName(),
-                "node", "start", "--config", configPath(i).toString());
+                "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", classpath));
+        command.addAll(mainAndArgs);
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.redirectErrorStream(true);
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log(i).toFile()));
         processes[i] = net == null ? pb.start() : net.start(i, pb);
