@@ -166,12 +166,18 @@ public final class BankWorkload {
      * under a deadline; fails with {@code what} and the workload summary otherwise.
      */
     public void awaitMoreAcks(int more, Duration bound, String what) {
+        if (!waitForMoreAcks(more, bound)) {
+            throw new AssertionError(what + ": fewer than " + more + " transfers acknowledged within " + bound + "; " + summary());
+        }
+    }
+
+    /** As {@link #awaitMoreAcks} but returns false at the deadline instead of failing. */
+    public boolean waitForMoreAcks(int more, Duration bound) {
         int target = acksCount() + more;
         long deadline = System.nanoTime() + bound.toNanos();
         while (acksCount() < target) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError(what + ": fewer than " + more + " transfers acknowledged within " + bound + "; "
-                        + summary());
+                return false;
             }
             try {
                 Thread.sleep(50);
@@ -180,6 +186,7 @@ public final class BankWorkload {
                 throw new AssertionError("interrupted", e);
             }
         }
+        return true;
     }
 
     public synchronized int acksCount() {

@@ -18,60 +18,61 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ByzantineReplicaScenariosTest extends ByzantineScenarios {
 
+    /** The one node that plays every strategy in turn (switched directly, restored honest at the end). */
+    private int node = -1;
+
     private int backup() {
-        return (primary() + 1) % 4;
+        if (node < 0) {
+            node = (primary() + 1) % 4;
+        }
+        return node;
     }
 
     @Test
     @Order(1)
     void equivocatingBackup() throws Exception {
-        int node = backup();
-        BankChecker checker = runWithByzantine(node, "equivocate-backup", 20);
-        checker.evidenceAgainst(node, 1);
+        int byzantine = backup();
+        BankChecker checker = runWithByzantine(byzantine, "equivocate-backup", 20);
+        checker.evidenceAgainst(byzantine, 1);
         OnlineAuditResult audit = OnlineAuditResult.run(cluster.genesisPath());
-        checker.require(audit.culprits().contains(node) && honestWithout(node).stream().noneMatch(audit.culprits()::contains),
-                "audit-names-culprit", java.util.List.of(node), "online audit culprits " + audit.culprits() + ": " + audit.json());
-        checker.assertOk("equivocating backup node" + node + ", " + why());
-        restoreHonest(node, "equivocating backup");
+        checker.require(audit.culprits().contains(byzantine) && honestWithout(byzantine).stream().noneMatch(audit.culprits()::contains),
+                "audit-names-culprit", java.util.List.of(byzantine), "online audit culprits " + audit.culprits() + ": " + audit.json());
+        checker.assertOk("equivocating backup node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(2)
     void silentReplica() throws Exception {
-        int node = backup();
-        runWithByzantine(node, "silent", 20).assertOk("silent node" + node + ", " + why());
-        restoreHonest(node, "silent replica");
+        int byzantine = backup();
+        runWithByzantine(byzantine, "silent", 20).assertOk("silent node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(3)
     void forgedViewChange() throws Exception {
-        int node = backup();
-        runWithByzantine(node, "forge-view-change", 20).assertOk("forged view change by node" + node + ", " + why());
-        restoreHonest(node, "forged view change");
+        int byzantine = backup();
+        runWithByzantine(byzantine, "forge-view-change", 20).assertOk("forged view change by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(4)
     void replay() throws Exception {
-        int node = backup();
-        runWithByzantine(node, "replay", 20).assertOk("replay by node" + node + ", " + why());
-        restoreHonest(node, "replay");
+        int byzantine = backup();
+        runWithByzantine(byzantine, "replay", 20).assertOk("replay by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(5)
     void floodBeyondTheWatermarks() throws Exception {
-        int node = backup();
-        runWithByzantine(node, "flood", 20).assertOk("flood by node" + node + ", " + why());
-        restoreHonest(node, "flood");
+        int byzantine = backup();
+        runWithByzantine(byzantine, "flood", 20).assertOk("flood by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(6)
     void badSignatures() throws Exception {
-        int node = backup();
-        runWithByzantine(node, "bad-signatures", 20).assertOk("bad signatures from node" + node + ", " + why());
-        restoreHonest(node, "bad signatures");
+        int byzantine = backup();
+        runWithByzantine(byzantine, "bad-signatures", 20).assertOk("bad signatures from node" + byzantine + ", " + why());
+        restoreHonest(byzantine, "bad signatures");
     }
 }
