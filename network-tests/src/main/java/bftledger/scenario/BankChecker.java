@@ -9,7 +9,9 @@ import bftledger.api.proto.GetEvidenceRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.GetTransactionRequest;
 import bftledger.api.proto.GetTransactionResponse;
+import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
+import bftledger.crypto.PublicKey;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.BlockStore;
@@ -17,6 +19,8 @@ import bftledger.ledger.Blocks;
 import bftledger.ledger.LedgerVerifier;
 import bftledger.ledger.StoreCorruptedException;
 import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.CommitCertificate;
+import bftledger.ledger.proto.CommitSignature;
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -292,6 +296,35 @@ public final class BankChecker {
                     + ", needed at least " + holdersMin + " honest holders; accused by node: " + accused);
         }
         return this;
+    }
+
+    /**
+     * The replicas proven faulty by two commit certificates for one view and sequence with
+     * different batch digests: each replica whose signature verifies in both signed two
+     * conflicting COMMITs, which an honest replica never does. The certificates themselves are
+     * the signed evidence; only the genesis keys are needed to check it.
+     */
+    public static List<Integer> doubleSigners(CommitCertificate a, CommitCertificate b, List<PublicKey> validators) {
+        if (a.getView() != b.getView() || a.getSequence() != b.getSequence() || a.getBatchDigest().equals(b.getBatchDigest())) {
+            return List.of();
+        }
+        TreeSet<Integer> inA = validSigners(a, validators);
+        TreeSet<Integer> both = validSigners(b, validators);
+        both.retainAll(inA);
+        return List.copyOf(both);
+    }
+
+    private static TreeSet<Integer> validSigners(CommitCertificate c, List<PublicKey> validators) {
+        TreeSet<Integer> out = new TreeSet<>();
+        Digest digest = Digest.of(c.getBatchDigest().toByteArray());
+        for (CommitSignature s : c.getSignaturesList()) {
+            int r = s.getReplica();
+            if (r < validators.size() && new CommitVote(c.getView(), c.getSequence(), digest, r)
+                    .verify(validators.get(r), s.getSignature().toByteArray())) {
+                out.add(r);
+            }
+        }
+        return out;
     }
 
     /** Adds a violation from a scenario's own assertion, so it is reported with the checker's. */

@@ -67,39 +67,64 @@ public final class ScenarioCluster implements AutoCloseable {
     private final Network clientNetwork;
     private final List<String> clientTargets;
     private final String classpath;
+    private final String suffix;
     private final Pauser pauser = new Pauser();
     private Process relay;
     private final List<ManagedChannel> channels = new ArrayList<>();
     private LedgerClient client;
 
     private ScenarioCluster(Path dir, Options options, NetnsNetwork net) throws IOException {
+        this(dir, options, net, null, "", null);
+    }
+
+    /**
+     * @param base null to create a new network in {@code dir}; otherwise share its genesis, keys
+     *     and accounts (a second set of processes for the same validators: twins)
+     * @param suffix names this set's config files, relay directory and log files ("" for the first)
+     * @param dataNames per node, the data directory name under node<i>/ (null: "data" + suffix)
+     */
+    private ScenarioCluster(Path dir, Options options, NetnsNetwork net, ScenarioCluster base, String suffix,
+                            List<String> dataNames) throws IOException {
         this.dir = dir;
         this.options = options;
         this.net = net;
+        this.suffix = suffix;
         this.processes = new Process[options.n()];
         String cp = System.getProperty("surefire.test.class.path");
         this.classpath = cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
         Files.createDirectories(dir);
         List<String> hosts = new ArrayList<>();
         List<Integer> ports = new ArrayList<>();
-        if (net == null) {
-            int base = freeRange(options.n());
-            for (int i = 0; i < options.n(); i++) {
-                hosts.add("127.0.0.1");
-                ports.add(base + i);
+        if (base != null) {
+            this.genesis = base.genesis;
+            this.accounts.addAll(base.accounts);
+            Network g = Network.fromGenesisBytes(genesis.bytes());
+            for (String a : g.addresses()) {
+                int colon = a.lastIndexOf(':');
+                hosts.add(a.substring(0, colon));
+                ports.add(Integer.parseInt(a.substring(colon + 1)));
             }
+            writeConfigs(hosts, ports, dataNames);
         } else {
-            for (int i = 0; i < options.n(); i++) {
-                hosts.add(net.address(i));
-                ports.add(NETNS_PORT);
+            if (net == null) {
+                int basePort = freeRange(options.n());
+                for (int i = 0; i < options.n(); i++) {
+                    hosts.add("127.0.0.1");
+                    ports.add(basePort + i);
+                }
+            } else {
+                for (int i = 0; i < options.n(); i++) {
+                    hosts.add(net.address(i));
+                    ports.add(NETNS_PORT);
+                }
             }
+            this.genesis = init(hosts, ports, dataNames);
         }
-        this.genesis = init(hosts, ports);
         Network fromGenesis = Network.fromGenesisBytes(genesis.bytes());
         if (net == null) {
             this.clientTargets = fromGenesis.addresses();
         } else {
-            Path sockets = dir.resolve("relay");
+            Path sockets = dir.resolve("relay" + suffix);
             List<String> targets = new ArrayList<>();
             for (int i = 0; i < options.n(); i++) {
                 targets.add("unix://" + UnixRelay.socket(sockets, i).toAbsolutePath());
@@ -120,9 +145,25 @@ public final class ScenarioCluster implements AutoCloseable {
      * one host each, plus a client host running the relay. Needs root; check NetnsSupport first.
      */
     public static ScenarioCluster netns(Path dir, String name, Options options) throws IOException {
+        return netns(dir, name, options, null, "", null);
+    }
+
+    /**
+     * Another set of processes for the validators of {@code base}, in namespace network
+     * {@code name}: same genesis, keys and addresses, data directories {@code dataNames} (per node,
+     * under node<i>/). Two such sets in separate networks are twins: the same replica identities
+     * running twice, each seeing a different part of the network.
+     */
+    public static ScenarioCluster netnsTwin(ScenarioCluster base, String name, String suffix, List<String> dataNames)
+            throws IOException {
+        return netns(base.dir, name, base.options, base, suffix, dataNames);
+    }
+
+    private static ScenarioCluster netns(Path dir, String name, Options options, ScenarioCluster base, String suffix,
+                                         List<String> dataNames) throws IOException {
         NetnsNetwork net = NetnsNetwork.create(name, options.n() + 1);
         try {
-            ScenarioCluster cluster = new ScenarioCluster(dir, options, net);
+            ScenarioCluster cluster = new ScenarioCluster(dir, options, net, base, suffix, dataNames);
             cluster.startRelay();
             return cluster;
         } catch (IOException | RuntimeException e) {
@@ -131,7 +172,7 @@ public final class ScenarioCluster implements AutoCloseable {
         }
     }
 
-    private ChainGenesis init(List<String> hosts, List<Integer> ports) throws IOException {
+    private ChainGenesis init(List<String> hosts, List<Integer> ports, List<String> dataNames) throws IOException {
         try {
             SplittableRandom random = new SplittableRandom(options.seed());
             List<Validator> validators = new ArrayList<>();
@@ -150,18 +191,24 @@ public final class ScenarioCluster implements AutoCloseable {
             }
             ChainGenesis g = ChainGenesis.build("bftledger-scenario", validators, balances, 1_700_000_000_000L);
             GenesisFile.write(genesisPath(), g);
-            NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
-            NodeConfig.Tuning tuning = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
-                    d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
-                    options.tickMillis(), 256L << 20);
-            for (int i = 0; i < options.n(); i++) {
-                NodeConfig config = new NodeConfig(i, hosts.get(i), ports.get(i), 0, Path.of("data"), Path.of("node.key"),
-                        Path.of("../genesis.bin"), tuning);
-                Files.writeString(configPath(i), config.toProperties());
-            }
+            writeConfigs(hosts, ports, dataNames);
             return g;
         } catch (ConfigException e) {
             throw new IOException("cannot write the scenario network: " + e.getMessage(), e);
+        }
+    }
+
+    private void writeConfigs(List<String> hosts, List<Integer> ports, List<String> dataNames) throws IOException {
+        NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
+        NodeConfig.Tuning tuning = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
+                d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
+                options.tickMillis(), 256L << 20);
+        for (int i = 0; i < options.n(); i++) {
+            String data = dataNames == null ? "data" + suffix : dataNames.get(i);
+            NodeConfig config = new NodeConfig(i, hosts.get(i), ports.get(i), 0, Path.of(data), Path.of("node.key"),
+                    Path.of("../genesis.bin"), tuning);
+            Files.createDirectories(configPath(i).getParent());
+            Files.writeString(configPath(i), config.toProperties());
         }
     }
 
@@ -191,7 +238,7 @@ public final class ScenarioCluster implements AutoCloseable {
     }
 
     private void startRelay() throws IOException {
-        Path sockets = dir.resolve("relay");
+        Path sockets = dir.resolve("relay" + suffix);
         Files.createDirectories(sockets);
         List<String> command = new ArrayList<>(List.of(java(), "-Xmx48m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-cp", classpath, UnixRelay.class.getName(), sockets.toAbsolutePath().toString()));
@@ -199,12 +246,12 @@ public final class ScenarioCluster implements AutoCloseable {
             command.add(a);
         }
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("relay.log").toFile()));
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("relay" + suffix + ".log").toFile()));
         relay = net.start(options.n(), pb);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.exists(UnixRelay.readyFile(sockets))) {
             if (!relay.isAlive() || System.nanoTime() > deadline) {
-                throw new IOException("the client relay did not start; see " + dir.resolve("relay.log"));
+                throw new IOException("the client relay did not start; see " + dir.resolve("relay" + suffix + ".log"));
             }
             sleep(50);
         }
@@ -235,15 +282,20 @@ public final class ScenarioCluster implements AutoCloseable {
     }
 
     public Path configPath(int i) {
-        return dir.resolve("node" + i).resolve("node.properties");
+        return dir.resolve("node" + i).resolve("node" + suffix + ".properties");
     }
 
+    /** Node i's data directory, as its config names it. */
     public Path data(int i) {
-        return dir.resolve("node" + i).resolve("data");
+        try {
+            return NodeConfig.read(configPath(i)).dataDir();
+        } catch (ConfigException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
     }
 
     public Path log(int i) {
-        return dir.resolve("node" + i + ".log");
+        return dir.resolve("node" + i + suffix + ".log");
     }
 
     public List<KeyPair> accounts() {
@@ -408,6 +460,43 @@ public final class ScenarioCluster implements AutoCloseable {
         awaitReady(timeout, all);
     }
 
+    /** Polls until every node answers status (connected or not); fails with what it saw. */
+    public void awaitAnswering(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (statuses().stream().allMatch(Optional::isPresent)) {
+                return;
+            }
+            for (int i = 0; i < options.n(); i++) {
+                assertAlive(i);
+            }
+            sleep(200);
+        }
+        throw new AssertionError("nodes not all answering within " + timeout + ":" + describe());
+    }
+
+    /**
+     * Runs the bftledger CLI ({@code Main args}) where the client sits (the client host in a
+     * namespace network, this machine on loopback) and returns what it printed on stdout; the CLI
+     * then reaches the nodes at their genesis addresses. Bounded by {@code timeout}.
+     */
+    public String runInClientHost(Duration timeout, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(java(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+                "-cp", classpath, Main.class.getName()));
+        command.addAll(List.of(args));
+        Path out = Files.createTempFile(dir, "cli", ".out");
+        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("cli" + suffix + ".log").toFile()));
+        Process p = net == null ? pb.start() : net.start(options.n(), pb);
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+            throw new IOException("bftledger " + String.join(" ", args) + " did not finish within " + timeout);
+        }
+        return Files.readString(out);
+    }
+
     public void assertAlive(int i) {
         if (processes[i] != null && !processes[i].isAlive()) {
             throw new AssertionError("node" + i + " exited with " + processes[i].exitValue() + "; see " + log(i));
@@ -457,15 +546,15 @@ public final class ScenarioCluster implements AutoCloseable {
 
     private void keepLogs() {
         try {
-            Path to = Path.of("target", "scenario-logs", dir.getFileName() + "-" + System.currentTimeMillis());
+            Path to = Path.of("target", "scenario-logs", dir.getFileName() + suffix + "-" + System.currentTimeMillis());
             Files.createDirectories(to);
             for (int i = 0; i < options.n(); i++) {
                 if (Files.exists(log(i))) {
                     Files.copy(log(i), to.resolve("node" + i + ".log"));
                 }
             }
-            if (Files.exists(dir.resolve("relay.log"))) {
-                Files.copy(dir.resolve("relay.log"), to.resolve("relay.log"));
+            if (Files.exists(dir.resolve("relay" + suffix + ".log"))) {
+                Files.copy(dir.resolve("relay" + suffix + ".log"), to.resolve("relay.log"));
             }
         } catch (IOException e) {
             System.err.println("could not keep the scenario logs: " + e);
