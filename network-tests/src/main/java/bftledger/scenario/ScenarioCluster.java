@@ -7,6 +7,7 @@ import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.proto.Validator;
+import bftledger.netfault.FaultProxy;
 import bftledger.netfault.NetnsNetwork;
 import bftledger.netfault.Pauser;
 import bftledger.node.cli.Main;
@@ -22,6 +23,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,13 +70,15 @@ public final class ScenarioCluster implements AutoCloseable {
     private final List<String> clientTargets;
     private final String classpath;
     private final String suffix;
+    private final List<Integer> listenPorts = new ArrayList<>();
+    private final List<FaultProxy> proxies = new ArrayList<>();
     private final Pauser pauser = new Pauser();
     private Process relay;
     private final List<ManagedChannel> channels = new ArrayList<>();
     private LedgerClient client;
 
     private ScenarioCluster(Path dir, Options options, NetnsNetwork net) throws IOException {
-        this(dir, options, net, null, "", null);
+        this(dir, options, net, null, "", null, false);
     }
 
     /**
@@ -84,7 +88,7 @@ public final class ScenarioCluster implements AutoCloseable {
      * @param dataNames per node, the data directory name under node<i>/ (null: "data" + suffix)
      */
     private ScenarioCluster(Path dir, Options options, NetnsNetwork net, ScenarioCluster base, String suffix,
-                            List<String> dataNames) throws IOException {
+                            List<String> dataNames, boolean proxied) throws IOException {
         this.dir = dir;
         this.options = options;
         this.net = net;
@@ -103,22 +107,35 @@ public final class ScenarioCluster implements AutoCloseable {
                 int colon = a.lastIndexOf(':');
                 hosts.add(a.substring(0, colon));
                 ports.add(Integer.parseInt(a.substring(colon + 1)));
+                listenPorts.add(Integer.parseInt(a.substring(colon + 1)));
             }
             writeConfigs(hosts, ports, dataNames);
         } else {
             if (net == null) {
                 int basePort = freeRange(options.n());
+                int listenBase = basePort;
+                while (proxied && Math.abs(listenBase - basePort) < options.n()) {
+                    listenBase = freeRange(options.n());
+                }
                 for (int i = 0; i < options.n(); i++) {
                     hosts.add("127.0.0.1");
                     ports.add(basePort + i);
+                    listenPorts.add(listenBase + i);
                 }
             } else {
                 for (int i = 0; i < options.n(); i++) {
                     hosts.add(net.address(i));
                     ports.add(NETNS_PORT);
+                    listenPorts.add(NETNS_PORT);
                 }
             }
             this.genesis = init(hosts, ports, dataNames);
+            if (proxied) {
+                for (int i = 0; i < options.n(); i++) {
+                    proxies.add(FaultProxy.start(FaultProxy.Config.of(new InetSocketAddress(hosts.get(i), listenPorts.get(i)))
+                            .withListen(new InetSocketAddress(hosts.get(i), ports.get(i))).withSeed(options.seed() + i)));
+                }
+            }
         }
         Network fromGenesis = Network.fromGenesisBytes(genesis.bytes());
         if (net == null) {
@@ -138,6 +155,23 @@ public final class ScenarioCluster implements AutoCloseable {
     /** Nodes on loopback, each on its own port. */
     public static ScenarioCluster loopback(Path dir, Options options) throws IOException {
         return new ScenarioCluster(dir, options, null);
+    }
+
+    /**
+     * Nodes on loopback behind one in-process {@link FaultProxy} each: genesis names the proxy's
+     * port, the node listens on another, so every byte into node i (from peers and clients) goes
+     * through proxy i, where latency, pauses and cuts are applied ({@link #proxy}).
+     */
+    public static ScenarioCluster loopbackProxied(Path dir, Options options) throws IOException {
+        return new ScenarioCluster(dir, options, null, null, "", null, true);
+    }
+
+    /** The proxy in front of node i (loopbackProxied clusters only). */
+    public FaultProxy proxy(int i) {
+        if (proxies.isEmpty()) {
+            throw new IllegalStateException("this cluster has no proxies; create it with loopbackProxied");
+        }
+        return proxies.get(i);
     }
 
     /**
@@ -163,7 +197,7 @@ public final class ScenarioCluster implements AutoCloseable {
                                          List<String> dataNames) throws IOException {
         NetnsNetwork net = NetnsNetwork.create(name, options.n() + 1);
         try {
-            ScenarioCluster cluster = new ScenarioCluster(dir, options, net, base, suffix, dataNames);
+            ScenarioCluster cluster = new ScenarioCluster(dir, options, net, base, suffix, dataNames, false);
             cluster.startRelay();
             return cluster;
         } catch (IOException | RuntimeException e) {
@@ -205,7 +239,7 @@ public final class ScenarioCluster implements AutoCloseable {
                 options.tickMillis(), 256L << 20);
         for (int i = 0; i < options.n(); i++) {
             String data = dataNames == null ? "data" + suffix : dataNames.get(i);
-            NodeConfig config = new NodeConfig(i, hosts.get(i), ports.get(i), 0, Path.of(data), Path.of("node.key"),
+            NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), 0, Path.of(data), Path.of("node.key"),
                     Path.of("../genesis.bin"), tuning);
             Files.createDirectories(configPath(i).getParent());
             Files.writeString(configPath(i), config.toProperties());
@@ -596,6 +630,9 @@ public final class ScenarioCluster implements AutoCloseable {
         }
         if (relay != null) {
             relay.destroyForcibly();
+        }
+        for (FaultProxy p : proxies) {
+            p.close();
         }
         if (net != null) {
             try {
