@@ -47,6 +47,8 @@ public final class Replica {
     private boolean viewActive = true;
     private int failedViewChanges;
     private int requestTimerTicks = -1;
+    /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
+    private Digest timedRequest;
     private int viewChangeTimerTicks = -1;
     private int viewChangeResendTicks = -1;
     private Signed<ViewChange> ownViewChange;
@@ -132,7 +134,7 @@ public final class Replica {
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
             } else if (event instanceof Event.StateTransferred s) {
-                onStateTransferred(s.sequence(), s.stateDigest());
+                onStateTransferred(s.sequence(), s.stateDigest(), s.executedRequestIds());
             }
             proposeBatches();
             deliverCommitted();
@@ -410,9 +412,7 @@ public final class Replica {
         if (!orderedIds.containsKey(id)) {
             unordered.put(id, r);
         }
-        if (viewActive && !isPrimary() && requestTimerTicks < 0) {
-            requestTimerTicks = config.requestTimeoutTicks();
-        }
+        updateRequestTimer();
     }
 
     /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
@@ -477,8 +477,7 @@ public final class Replica {
                 executedIds.put(id, sequence);
             }
             executedIdsBySequence.put(sequence, ids);
-            // 4.4: restart the timer while still waiting for other requests, stop when none wait.
-            requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
+            updateRequestTimer();
         }
         if (sequence % config.checkpointInterval() == 0) {
             takeCheckpoint(sequence, stateDigest);
@@ -598,23 +597,48 @@ public final class Replica {
         orderedIds.values().removeIf(s -> s <= h);
     }
 
-    private void onStateTransferred(long sequence, Digest digest) {
+    private void onStateTransferred(long sequence, Digest digest, List<Digest> reportedIds) {
         if (sequence <= lastExecuted) {
             return;
         }
         lastExecuted = sequence;
         lastDelivered = Math.max(lastDelivered, sequence);
-        deliveredIds.headMap(sequence, true).clear();
-        committedUndelivered.headMap(sequence, true).clear();
+        // Batches this replica committed (or handed out) at or below the transferred sequence are
+        // the ones the fetched state executed (one committed batch per sequence), so their
+        // requests are executed too, even though no Executed event will come for them.
+        List<Digest> executedHere = new ArrayList<>(reportedIds);
+        var delivered = deliveredIds.headMap(sequence, true);
+        delivered.values().forEach(executedHere::addAll);
+        delivered.clear();
+        var committed = committedUndelivered.headMap(sequence, true);
+        for (Output.CommittedBatch b : committed.values()) {
+            b.requests().forEach(r -> executedHere.add(r.id()));
+        }
+        committed.clear();
         if (stateTransferTarget <= sequence) {
             stateTransferTarget = -1;
         }
-        // The fetched state executed requests this replica never saw ordered: stop waiting for them.
-        pending.keySet().removeIf(executedIndex::contains);
-        unordered.keySet().removeIf(executedIndex::contains);
-        if (pending.isEmpty()) {
-            requestTimerTicks = -1;
+        // The fetched state executed requests this replica never saw ordered: stop waiting for
+        // them, or its request timer fires for requests that already executed and it sits alone
+        // in a view change (seen in the node integration).
+        for (Request r : new ArrayList<>(pending.values())) {
+            if (executedIndex.contains(r.id())) {
+                executedHere.add(r.id());
+            }
         }
+        List<Digest> recorded = new ArrayList<>();
+        for (Digest id : executedHere) {
+            boolean wasPending = pending.remove(id) != null;
+            unordered.remove(id);
+            orderedIds.remove(id);
+            if (wasPending && executedIds.putIfAbsent(id, sequence) == null) {
+                recorded.add(id);
+            }
+        }
+        if (!recorded.isEmpty()) {
+            executedIdsBySequence.computeIfAbsent(sequence, k -> new ArrayList<>()).addAll(recorded);
+        }
+        updateRequestTimer();
         if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
             takeCheckpoint(sequence, digest);
         }
@@ -649,6 +673,25 @@ public final class Replica {
             // Our VIEW-CHANGE may have been lost; say it again until a quorum is in.
             viewChangeResendTicks = config.viewChangeTimeoutTicks();
             out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+        }
+    }
+
+    /**
+     * 4.4: a backup starts the timer when it receives a request and the timer is not running,
+     * stops it when it no longer waits for that request, and restarts it then if it waits for
+     * another (the oldest pending). Executions of other requests do not restart it: otherwise a
+     * primary that orders other clients' requests at least once per timeout could censor one
+     * request forever (PBFT_REVIEW F2).
+     */
+    private void updateRequestTimer() {
+        if (!viewActive || isPrimary() || pending.isEmpty()) {
+            requestTimerTicks = -1;
+            timedRequest = null;
+            return;
+        }
+        if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
+            timedRequest = pending.keySet().iterator().next();
+            requestTimerTicks = config.requestTimeoutTicks();
         }
     }
 
@@ -886,10 +929,10 @@ public final class Replica {
                     "new view " + nv.view() + " in view " + view, m.signer());
             return;
         }
-        if (nv.view() > view + config.viewChangeAheadMax()) {
-            reject(RejectReason.VIEW_TOO_FAR_AHEAD, "new view " + nv.view() + " in view " + view, m.signer());
-            return;
-        }
+        // No view-ahead bound here (unlike VIEW-CHANGEs and normal-case messages): a NEW-VIEW is
+        // self-certifying (2f+1 signed VIEW-CHANGEs, checked by the verifier and recomputed below)
+        // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
+        // behind can rejoin only this way (PBFT_REVIEW F3).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
         NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
@@ -948,7 +991,8 @@ public final class Replica {
                 unordered.put(r.id(), r);
             }
         }
-        requestTimerTicks = !isPrimary() && !pending.isEmpty() ? config.requestTimeoutTicks() : -1;
+        requestTimerTicks = -1;
+        updateRequestTimer();
         replayBuffered();
     }
 

@@ -77,6 +77,30 @@ class ViewChangeLivenessTest {
         assertEquals(2, answer.newView());
     }
 
+    /** PBFT_REVIEW F3: a replica partitioned while the others churned through more than viewChangeAheadMax views rejoins. */
+    @Test
+    void aReplicaManyViewsBehindRejoinsThroughARelayedNewView() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(4, 4, 0).withStatusTicks(PERIOD));
+        c.isolate(3);
+        c.dropIf = e -> e.wire()[0] == MessageType.PRE_PREPARE.code();
+        c.submit(TestRequests.signed("churn"));
+        c.deliverAll();
+        for (int t = 0; t < 200 && c.replica(0).view() < 7; t++) {
+            c.tick(1);
+        }
+        long othersView = c.replica(0).view();
+        assertTrue(othersView > 1 + c.base.viewChangeAheadMax(), "others reached view " + othersView);
+        assertTrue(c.replica(3).view() <= 1);
+        c.heal();
+        c.tick(200);
+        long v = c.replica(0).view();
+        assertTrue(c.replica(0).viewActive() && c.apps.get(0).height >= 1, "the others made progress");
+        assertEquals(v, c.replica(3).view(), "replica 3 joined the others' view");
+        assertTrue(c.replica(3).viewActive());
+        assertEquals(1, c.apps.get(3).height);
+        c.assertAgreement();
+    }
+
     /** A lone replica whose timer fired (no one else suspects the primary) does not run off through views by itself. */
     @Test
     void aLoneViewChangeDoesNotEscalate() {
