@@ -32,7 +32,12 @@ bounded() { local secs="$1"; shift; timeout --kill-after=10 "$secs" "$@"; }
 step "build (only if the jars are missing)"
 if [[ ! -f "$root/node/target/bftledger.jar" || ! -f "$root/network-tests/target/bftledger-byzantine.jar" ]]; then
   echo "building node/target/bftledger.jar and network-tests/target/bftledger-byzantine.jar (first run, a few minutes) ..."
-  (cd "$root" && mvn -B -q -pl network-tests -am package -DskipTests) >/dev/null || fail "the build failed; run: mvn -B -pl network-tests -am package -DskipTests"
+  build_log="$(mktemp)"
+  if ! (cd "$root" && mvn -B -q -Dstyle.color=never -pl network-tests -am package -DskipTests) >"$build_log" 2>&1; then
+    tail -n 30 "$build_log" >&2
+    fail "the build failed (full log: $build_log); run: mvn -B -pl network-tests -am package -DskipTests"
+  fi
+  rm -f "$build_log"
   echo "built"
 else
   echo "jars present"

@@ -24,12 +24,18 @@ needs_build() {
 if needs_build; then
     echo "simulate.sh: building network-tests ..." >&2
     mkdir -p network-tests/target
-    build=(mvn -B -q -Dstyle.color=never -pl network-tests -am compile dependency:build-classpath
+    build=(mvn -B -q -pl network-tests -am compile dependency:build-classpath
         "-Dmdep.outputFile=$root/$classpath_file")
+    log="$(mktemp)"
+    trap 'rm -f "$log"' EXIT
     # Offline first (the usual case on a machine that has built before), then online.
-    if ! "${build[@]}" -o >&2 2>/dev/null; then
-        "${build[@]}" >&2
+    if ! "${build[@]}" -o >"$log" 2>&1 && ! "${build[@]}" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "simulate.sh: build failed" >&2
+        exit 2
     fi
+    rm -f "$log"
+    trap - EXIT
 fi
 
 exec java -Xmx768m -XX:+UseParallelGC \

@@ -2,6 +2,9 @@ package bftledger.sim;
 
 import bftledger.crypto.Digest;
 import bftledger.pbft.MessageType;
+import bftledger.pbft.MessageVerifier;
+import bftledger.pbft.Output;
+import bftledger.pbft.Signed;
 import bftledger.pbft.Request;
 import bftledger.pbft.RequestValidator;
 import java.util.ArrayList;
@@ -143,6 +146,29 @@ public final class Checkers {
             }
         }
         return out;
+    }
+
+    /**
+     * No framing: evidence an honest replica records must accuse a Byzantine replica, with two
+     * messages that both verify as signed by it, of the recorded type, and that really differ.
+     * Evidence against an honest replica would let the audit blame the innocent.
+     */
+    public static List<Violation> falseEvidence(int recordedBy, Output.Evidence e, Set<Integer> byzantine,
+            MessageVerifier verifier) {
+        List<String> problems = new ArrayList<>();
+        if (!byzantine.contains(e.replica())) {
+            problems.add("accuses honest replica " + e.replica());
+        }
+        for (Signed<?> m : List.of(e.first(), e.second())) {
+            if (m.signer() != e.replica() || m.type() != e.type() || !verifier.verify(m).accepted()) {
+                problems.add("message " + m + " is not a valid " + e.type() + " signed by " + e.replica());
+            }
+        }
+        if (e.first().equals(e.second())) {
+            problems.add("the two messages are the same");
+        }
+        return problems.isEmpty() ? List.of() : List.of(new Violation("false-evidence", List.of(recordedBy, e.replica()),
+                e.type() + " v" + e.view() + " s" + e.sequence() + ": " + String.join("; ", problems)));
     }
 
     /** Bounded log: the core never holds more slots than the watermark window. */

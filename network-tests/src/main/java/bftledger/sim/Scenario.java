@@ -12,7 +12,8 @@ import java.util.TreeSet;
  * until {@code faultEndTick} (after which the network heals and crashed replicas are back), and
  * the core's configuration. A value: the same scenario always gives the same run.
  *
- * @param strategy a {@link Strategies} name, {@value #HONEST} for none, or {@link Collusion#NAME}
+ * @param strategy a {@link Strategies} name, {@value #HONEST} for none, {@value #MIXED} for a
+ *     strategy per Byzantine replica drawn by the simulation, or {@link Collusion#NAME}
  */
 public record Scenario(
         long seed,
@@ -39,6 +40,7 @@ public record Scenario(
         int statusTicks) {
 
     public static final String HONEST = "honest";
+    public static final String MIXED = "mixed";
 
     /** Replicas in {@code sideA} can talk only among themselves, the rest only among themselves, in [start, end). */
     public record Partition(int startTick, int endTick, Set<Integer> sideA) {
@@ -86,8 +88,8 @@ public record Scenario(
         String strategy = options.strategy();
         if (strategy == null) {
             List<String> names = Strategies.names();
-            int k = r.nextInt(names.size() + 1);
-            strategy = k == names.size() ? HONEST : names.get(k);
+            int k = r.nextInt(names.size() + 2);
+            strategy = k == names.size() ? HONEST : k == names.size() + 1 ? MIXED : names.get(k);
         }
         List<Integer> byzantine = new ArrayList<>();
         if (!strategy.equals(HONEST)) {

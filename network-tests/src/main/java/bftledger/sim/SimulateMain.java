@@ -47,6 +47,8 @@ public final class SimulateMain {
                         for (String name : Strategies.names()) {
                             out.printf("%-20s %s%n", name, Strategies.description(name));
                         }
+                        out.printf("%-20s %s%n", Scenario.MIXED, "(run option) each Byzantine replica draws its own strategy");
+                        out.printf("%-20s %s%n", Scenario.HONEST, "(run option) no Byzantine replica, network faults only");
                         return 0;
                     }
                     case "-h", "--help" -> {
@@ -56,7 +58,8 @@ public final class SimulateMain {
                     default -> throw new IllegalArgumentException("unknown argument " + args[i]);
                 }
             }
-            if (strategy != null && !strategy.equals(Scenario.HONEST) && !Strategies.exists(strategy)) {
+            if (strategy != null && !strategy.equals(Scenario.HONEST) && !strategy.equals(Scenario.MIXED)
+                    && !Strategies.exists(strategy)) {
                 throw new IllegalArgumentException("unknown strategy " + strategy + "; see --list-strategies");
             }
             if ((seeds == null) == (single == null)) {

@@ -120,6 +120,7 @@ public final class Simulation {
     private final Map<SeenKey, Seen> seen = new HashMap<>();
     private final List<Checkers.Equivocation> equivocations = new ArrayList<>();
     private final Set<Checkers.EvidenceKey> recorded = new HashSet<>();
+    private final Set<Integer> byzantineIds;
     private boolean fatal;
     private long tick;
     private long deliveries;
@@ -131,6 +132,7 @@ public final class Simulation {
         this.n = scenario.n();
         this.f = scenario.f();
         this.trace = traced ? new StringBuilder() : null;
+        this.byzantineIds = Set.copyOf(scenario.byzantine());
         List<PublicKey> validators = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             validators.add(replicaKey(i).publicKey());
@@ -161,7 +163,12 @@ public final class Simulation {
             if (collusion != null) {
                 addNode(i, config, collusion.member(context));
             } else {
-                ByzantineStrategy strategy = Strategies.create(scenario.strategy(), context, clients);
+                String name = scenario.strategy();
+                if (name.equals(Scenario.MIXED)) {
+                    List<String> names = Strategies.names();
+                    name = names.get(random.nextInt(names.size()));
+                }
+                ByzantineStrategy strategy = Strategies.create(name, context, clients);
                 addNode(i, config, strategy);
                 if (strategy instanceof Twins twin) {
                     addNode(i, config, twin.other());
@@ -475,6 +482,12 @@ public final class Simulation {
         if (node.honest()) {
             for (Output.Evidence e : out.evidence()) {
                 recorded.add(new Checkers.EvidenceKey(e.replica(), e.type(), e.view(), e.sequence()));
+                List<Violation> framed = Checkers.falseEvidence(node.id, e, byzantineIds, verifier);
+                if (!framed.isEmpty()) {
+                    violations.addAll(framed);
+                    fatal = true;
+                    return;
+                }
             }
         }
         for (Output.Outbound o : out.messages()) {

@@ -123,4 +123,29 @@ class CheckersTest {
         assertEquals(1, v.size());
         assertEquals("log-bound", v.get(0).check());
     }
+
+    @Test
+    void falseEvidenceCatchesFramingAndForgedPairs() {
+        List<bftledger.crypto.PublicKey> validators = new ArrayList<>();
+        List<KeyPair> keys = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            keys.add(KeyPair.deterministic("checkers-test-replica-" + i));
+            validators.add(keys.get(i).publicKey());
+        }
+        bftledger.pbft.Config config = bftledger.pbft.Config.of(validators, 0, keys.get(0));
+        bftledger.pbft.MessageVerifier verifier = new bftledger.pbft.MessageVerifier(config, SimRequests.VALIDATOR);
+        bftledger.pbft.MessageFactory two = new bftledger.pbft.MessageFactory(2, keys.get(2));
+        var first = two.prepare(0, 3, bftledger.crypto.Sha256.hash(new byte[] {1}));
+        var second = two.prepare(0, 3, bftledger.crypto.Sha256.hash(new byte[] {2}));
+        var evidence = new bftledger.pbft.Output.Evidence(2, MessageType.PREPARE, 0, 3, first, second);
+        assertEquals(List.of(), Checkers.falseEvidence(1, evidence, Set.of(2), verifier));
+        List<Violation> framed = Checkers.falseEvidence(1, evidence, Set.of(3), verifier);
+        assertEquals(1, framed.size());
+        assertTrue(framed.get(0).detail().contains("accuses honest replica 2"), framed.get(0).detail());
+        var forged = bftledger.pbft.MessageCodec.withSignature(second.payload(), 2, new byte[Signature.LENGTH]);
+        var badPair = new bftledger.pbft.Output.Evidence(2, MessageType.PREPARE, 0, 3, first, forged);
+        assertTrue(Checkers.falseEvidence(1, badPair, Set.of(2), verifier).get(0).detail().contains("not a valid PREPARE"));
+        var same = new bftledger.pbft.Output.Evidence(2, MessageType.PREPARE, 0, 3, first, first);
+        assertEquals(1, Checkers.falseEvidence(1, same, Set.of(2), verifier).size());
+    }
 }

@@ -33,7 +33,11 @@ import picocli.CommandLine;
  * commit certificate against genesis and its link to the block before it as that node serves
  * it, then compares nodes height by height. A node diverges at the first height where its
  * block differs from the one most nodes hold; a node that is only behind is reported as such.
- * Evidence held by each node is listed with the replica it accuses.
+ * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
+ * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
+ * whether it holds up; {@code culprits} (top level in {@code --json}) lists the replicas proven
+ * faulty by at least one verified piece, empty when none. Evidence does not fail the audit (the
+ * honest ledgers can agree while a faulty replica is caught); divergence or a node down does.
  */
 final class OnlineAudit {
     private OnlineAudit() {}
