@@ -44,35 +44,35 @@ class ByzantineReplicaScenariosTest extends ByzantineScenarios {
     @Order(2)
     void silentReplica() throws Exception {
         int byzantine = backup();
-        runWithByzantine(byzantine, "silent", 20).assertOk("silent node" + byzantine + ", " + why());
+        runWithByzantine(byzantine, "silent", 12).assertOk("silent node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(3)
     void forgedViewChange() throws Exception {
         int byzantine = backup();
-        runWithByzantine(byzantine, "forge-view-change", 20).assertOk("forged view change by node" + byzantine + ", " + why());
+        runWithByzantine(byzantine, "forge-view-change", 12).assertOk("forged view change by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(4)
     void replay() throws Exception {
         int byzantine = backup();
-        runWithByzantine(byzantine, "replay", 20).assertOk("replay by node" + byzantine + ", " + why());
+        runWithByzantine(byzantine, "replay", 12).assertOk("replay by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(5)
     void floodBeyondTheWatermarks() throws Exception {
         int byzantine = backup();
-        runWithByzantine(byzantine, "flood", 20).assertOk("flood by node" + byzantine + ", " + why());
+        runWithByzantine(byzantine, "flood", 12).assertOk("flood by node" + byzantine + ", " + why());
     }
 
     @Test
     @Order(6)
     void badSignatures() throws Exception {
         int byzantine = backup();
-        runWithByzantine(byzantine, "bad-signatures", 20).assertOk("bad signatures from node" + byzantine + ", " + why());
+        runWithByzantine(byzantine, "bad-signatures", 12).assertOk("bad signatures from node" + byzantine + ", " + why());
         restoreHonest(byzantine, "bad signatures");
     }
 }
