@@ -12,7 +12,8 @@
 #
 # Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
 # the primary of view 0 (node0) halfway through the measured window and report the longest gap
-# between two commits (the time until commits resumed); equivocate = scripts/byzantine.sh if present.
+# between two commits (the time until commits resumed); equivocate = node0 restarted by
+# scripts/byzantine.sh as equivocate-primary (skipped, exit 3, when that script is absent).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,8 +22,8 @@ jar="$root/node/target/bftledger.jar"
 
 nodes=4
 duration=30
-warmup=5
-clients=32
+warmup=10
+clients=256
 mix=transfer
 fault=none
 rate=0
@@ -65,9 +66,6 @@ teardown() {
   set +e
   if [[ -n "${killer:-}" ]]; then kill "$killer" 2>/dev/null; fi
   if [[ -n "$stopped_pid" ]]; then kill -CONT "$stopped_pid" 2>/dev/null; fi
-  if [[ "$fault" == equivocate && -x "$root/scripts/byzantine.sh" ]]; then
-    "$root/scripts/byzantine.sh" stop --dir "$dir" >/dev/null 2>&1
-  fi
   "$root/scripts/localnet.sh" down --dir "$dir" >/dev/null 2>&1
   if [[ "$keep" == 1 ]]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
@@ -86,7 +84,8 @@ if [[ "$fault" == silent ]]; then
   echo "fault: node$victim (pid $stopped_pid) stopped with SIGSTOP before the load" >&2
 fi
 if [[ "$fault" == equivocate ]]; then
-  "$root/scripts/byzantine.sh" start --dir "$dir" --node 0 --strategy equivocate >&2
+  # The view-0 primary (node0) sends conflicting PRE-PREPAREs; the honest replicas must change view away from it.
+  "$root/scripts/byzantine.sh" 0 equivocate-primary --dir "$dir" >&2
 fi
 if [[ "$fault" == kill-primary ]]; then
   primary_pid="$(cat "$dir/run/node0.pid")"
@@ -122,6 +121,9 @@ jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_t
   + " \(if $per_tx > 0 then ((.nodes * .ceiling_cpu_us_per_verification / $per_tx * 100 | round) / 100) else 0 end)"' "$r"
 if [[ "$fault" == kill-primary ]]; then
   echo "  kill-primary: commits resumed after $(jq -r .longest_commit_gap_ms "$r") ms (longest gap between two commits, ending at second $(jq -r .longest_commit_gap_ends_at_second "$r"))"
+fi
+if [[ "$fault" == equivocate ]]; then
+  echo "  equivocate: node0 (view-0 primary) ran equivocate-primary; longest gap between two commits $(jq -r .longest_commit_gap_ms "$r") ms"
 fi
 if [[ "$fault" == silent ]]; then
   echo "  silent: node$victim was stopped for the whole run"
