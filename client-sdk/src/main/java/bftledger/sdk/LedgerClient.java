@@ -21,7 +21,11 @@ import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import bftledger.sdk.resilience.Backoff;
+import bftledger.sdk.resilience.CircuitBreaker;
+import bftledger.sdk.resilience.RetryBudget;
 import io.grpc.Channel;
+import io.grpc.Metadata;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -37,7 +41,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * A client of a bftledger network that trusts no single replica. Transactions go to every
@@ -45,24 +54,42 @@ import java.util.concurrent.TimeUnit;
  * one commit certificate with an inclusion proof that verifies against genesis. Retries resend
  * the same signed bytes, so a transaction executes at most once however often it is sent.
  * Thread-safe; one instance serves many concurrent callers.
+ *
+ * <p>Call discipline ({@link ClientOptions}): every gRPC call carries a deadline the replica
+ * sees. Only idempotent calls are retried (a submission is idempotent by transaction id, reads
+ * are), after exponential backoff with full jitter, and only while the {@link RetryBudget}
+ * allows, so retries add at most a fixed share to the load. Each replica has a
+ * {@link CircuitBreaker}: a replica that keeps failing or timing out is skipped until one probe
+ * succeeds, so a dead replica stops costing latency; state changes go to the options' listener
+ * and the log. A submission whose deadline passes is settled by looking its id up, never by
+ * sending it again under a new id.
  */
 public final class LedgerClient implements AutoCloseable {
-    /** Longest a replica is asked to hold one submit call before answering PENDING. */
-    static final int WAIT_PER_CALL_MILLIS_MAX = 5_000;
-    static final long RETRY_BACKOFF_MIN_MILLIS = 50;
-    static final long RETRY_BACKOFF_MAX_MILLIS = 1_000;
+    private static final System.Logger log = System.getLogger(LedgerClient.class.getName());
+    /** Trailer a replica sets on RESOURCE_EXHAUSTED: milliseconds to wait before asking again. */
+    public static final Metadata.Key<String> RETRY_AFTER_MILLIS = Metadata.Key.of("bftledger-retry-after-ms",
+            Metadata.ASCII_STRING_MARSHALLER);
+    /** Trailer a replica sets on every error it decides itself (shed, rate limited, no quorum). */
+    public static final Metadata.Key<String> REFUSAL_REASON = Metadata.Key.of("bftledger-refusal",
+            Metadata.ASCII_STRING_MARSHALLER);
 
     private final Network network;
+    private final ClientOptions options;
     private final List<ManagedChannel> owned;
     private final List<LedgerApiGrpc.LedgerApiFutureStub> stubs;
     private final ProofVerifier proofs;
     private final ScheduledExecutorService retries;
+    private final ExecutorService lookups;
+    private final List<CircuitBreaker> breakers;
+    private final RetryBudget budget;
+    private final AtomicLongArray callsSent;
 
-    private LedgerClient(Network network, List<? extends Channel> channels, List<ManagedChannel> owned) {
+    private LedgerClient(Network network, List<? extends Channel> channels, List<ManagedChannel> owned, ClientOptions options) {
         if (channels.size() != network.n()) {
             throw new IllegalArgumentException("one channel per validator: " + network.n() + " needed");
         }
         this.network = network;
+        this.options = options;
         this.owned = owned;
         this.stubs = channels.stream().map(LedgerApiGrpc::newFutureStub).toList();
         this.proofs = new ProofVerifier(network);
@@ -71,21 +98,112 @@ public final class LedgerClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        // Ambiguity lookups block on reads; two threads and a bounded queue keep them from piling up.
+        this.lookups = new ThreadPoolExecutor(2, 2, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(LOOKUPS_QUEUED_MAX), r -> {
+            Thread t = new Thread(r, "ledger-client-lookup");
+            t.setDaemon(true);
+            return t;
+        });
+        CircuitBreaker.Listener listener = (replica, from, to, why) -> {
+            log.log(to == CircuitBreaker.State.OPEN ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
+                    "event=breaker replica={0} from={1} to={2} why={3}", replica, from, to, why);
+            if (options.breakerListener() != null) {
+                options.breakerListener().onStateChange(replica, from, to, why);
+            }
+        };
+        List<CircuitBreaker> b = new ArrayList<>();
+        for (int r = 0; r < network.n(); r++) {
+            b.add(new CircuitBreaker(r, options.breakerFailures(), options.breakerCoolDown().toNanos(), options.clock(), listener));
+        }
+        this.breakers = List.copyOf(b);
+        this.budget = new RetryBudget(options.retryBudgetRatio(), options.retryBudgetMin(),
+                options.retryBudgetWindow().toNanos(), options.clock());
+        this.callsSent = new AtomicLongArray(network.n());
     }
+
+    static final int LOOKUPS_QUEUED_MAX = 1_024;
 
     /** Plaintext channels to every validator address in genesis. */
     public static LedgerClient connect(Network network) {
+        return connect(network, ClientOptions.defaults());
+    }
+
+    public static LedgerClient connect(Network network, ClientOptions options) {
         List<ManagedChannel> channels = new ArrayList<>();
         for (String address : network.addresses()) {
             channels.add(ManagedChannelBuilder.forTarget(address).usePlaintext()
                     .maxInboundMessageSize(16 << 20).build());
         }
-        return new LedgerClient(network, channels, channels);
+        return new LedgerClient(network, channels, channels, options);
     }
 
     /** Over channels the caller owns (tests, custom transports); index i reaches replica i. */
     public static LedgerClient over(Network network, List<? extends Channel> channels) {
-        return new LedgerClient(network, channels, List.of());
+        return over(network, channels, ClientOptions.defaults());
+    }
+
+    public static LedgerClient over(Network network, List<? extends Channel> channels, ClientOptions options) {
+        return new LedgerClient(network, channels, List.of(), options);
+    }
+
+    public ClientOptions options() {
+        return options;
+    }
+
+    /** Each replica's breaker state, by replica index. */
+    public List<CircuitBreaker.State> breakerStates() {
+        return breakers.stream().map(CircuitBreaker::state).toList();
+    }
+
+    /** Calls (first attempts, retries and probes) this client has sent to {@code replica}. */
+    public long callsSent(int replica) {
+        return callsSent.get(replica);
+    }
+
+    /** The retry budget's current window. */
+    public RetryBudget.Snapshot retryBudget() {
+        return budget.snapshot();
+    }
+
+    /** Whether a failed call says the replica is sick (counts against its breaker) rather than busy or partitioned. */
+    static boolean replicaFault(Status status, Metadata trailers) {
+        if (trailers != null && trailers.get(REFUSAL_REASON) != null) {
+            return false; // the replica answered and said why: it is alive
+        }
+        return switch (status.getCode()) {
+            case UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, CANCELLED -> true;
+            default -> false;
+        };
+    }
+
+    /** Starts a call to {@code replica} through its breaker; empty when the breaker refuses. */
+    private <T> Optional<ListenableFuture<T>> through(int replica, Call<T> call) {
+        if (!breakers.get(replica).allowRequest()) {
+            return Optional.empty();
+        }
+        callsSent.incrementAndGet(replica);
+        ListenableFuture<T> f = call.start(replica);
+        Futures.addCallback(f, new FutureCallback<>() {
+            @Override
+            public void onSuccess(T result) {
+                breakers.get(replica).onSuccess();
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+                Status status = Status.fromThrowable(t);
+                if (replicaFault(status, Status.trailersFromThrowable(t))) {
+                    breakers.get(replica).onFailure(status.getCode() + describe(status));
+                } else {
+                    breakers.get(replica).onSuccess();
+                }
+            }
+        }, MoreExecutors.directExecutor());
+        return Optional.of(f);
+    }
+
+    private static String describe(Status status) {
+        return status.getDescription() == null ? "" : ": " + status.getDescription();
     }
 
     public Network network() {
@@ -110,10 +228,16 @@ public final class LedgerClient implements AutoCloseable {
         }
     }
 
-    /** Completes with the proven outcome, or exceptionally with a {@link LedgerClientException}. */
+    /**
+     * Completes with the proven outcome, or exceptionally with a {@link LedgerClientException}.
+     * When {@code timeout} passes without a proof, the SDK spends up to
+     * {@link ClientOptions#ambiguityLookup()} more looking the transaction id up, so a
+     * transaction that did commit is reported committed rather than timed out.
+     */
     public CompletableFuture<Committed> submitAsync(SignedTransaction tx, Duration timeout) {
         Submission s = new Submission(tx, System.nanoTime() + timeout.toNanos());
         for (int r = 0; r < network.n(); r++) {
+            budget.onCall();
             s.send(r, 0);
         }
         long delay = Math.max(1, timeout.toMillis());
@@ -146,35 +270,57 @@ public final class LedgerClient implements AutoCloseable {
             if (remainingMillis <= 0) {
                 return;
             }
-            int wait = (int) Math.min(remainingMillis, WAIT_PER_CALL_MILLIS_MAX);
+            int wait = (int) Math.min(remainingMillis, options.submitWaitMax().toMillis());
             SubmitRequest request = SubmitRequest.newBuilder().setTransaction(tx).setWaitMillis(wait).build();
-            ListenableFuture<SubmitResponse> call = stubs.get(replica)
-                    .withDeadlineAfter(wait + 2_000L, TimeUnit.MILLISECONDS)
-                    .submitTransaction(request);
-            Futures.addCallback(call, new FutureCallback<>() {
+            long sentNanos = System.nanoTime();
+            Optional<ListenableFuture<SubmitResponse>> started = through(replica, r -> stubs.get(r)
+                    .withDeadlineAfter(wait + options.callDeadline().toMillis(), TimeUnit.MILLISECONDS)
+                    .submitTransaction(request));
+            if (started.isEmpty()) {
+                // Breaker open: no call now; look again when it may let a probe through.
+                note(replica, "skipped: circuit breaker " + breakers.get(replica).state());
+                long coolDown = options.breakerCoolDown().toMillis();
+                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(coolDown) < deadlineNanos) {
+                    retries.schedule(() -> send(replica, attempt), coolDown, TimeUnit.MILLISECONDS);
+                }
+                return;
+            }
+            Futures.addCallback(started.get(), new FutureCallback<>() {
                 @Override
                 public void onSuccess(SubmitResponse response) {
-                    onResponse(replica, attempt, response);
+                    onResponse(replica, attempt, response, wait, sentNanos);
                 }
 
                 @Override
                 public void onFailure(Throwable t) {
                     Status status = Status.fromThrowable(t);
-                    note(replica, "unreachable (" + status.getCode() + (status.getDescription() == null ? ""
-                            : ": " + status.getDescription()) + ")");
-                    retryLater(replica, attempt);
+                    Metadata trailers = Status.trailersFromThrowable(t);
+                    String refusal = trailers == null ? null : trailers.get(REFUSAL_REASON);
+                    note(replica, (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
+                            + describe(status) + ")");
+                    retryLater(replica, attempt, retryAfterMillis(trailers));
                 }
             }, MoreExecutors.directExecutor());
         }
 
-        void retryLater(int replica, int attempt) {
-            long backoff = Math.min(RETRY_BACKOFF_MAX_MILLIS, RETRY_BACKOFF_MIN_MILLIS << Math.min(attempt, 10));
-            if (!result.isDone() && System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff) < deadlineNanos) {
-                retries.schedule(() -> send(replica, attempt + 1), backoff, TimeUnit.MILLISECONDS);
+        /** Another attempt at {@code replica} after backoff, if the budget and the deadline allow. */
+        void retryLater(int replica, int attempt, long hintMillis) {
+            if (result.isDone()) {
+                return;
             }
+            long backoff = Math.max(hintMillis, Backoff.fullJitterMillis(attempt, options.backoffBase().toMillis(),
+                    options.backoffMax().toMillis(), options.random()));
+            if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff) >= deadlineNanos) {
+                return;
+            }
+            if (!budget.tryRetry()) {
+                note(replica, lastSeenOf(replica) + "; not retried: retry budget exhausted");
+                return;
+            }
+            retries.schedule(() -> send(replica, attempt + 1), backoff, TimeUnit.MILLISECONDS);
         }
 
-        void onResponse(int replica, int attempt, SubmitResponse response) {
+        void onResponse(int replica, int attempt, SubmitResponse response, int waitMillis, long sentNanos) {
             if (result.isDone()) {
                 // Decided already: checking the late replies' signatures would change nothing and
                 // costs a verification each (n - f - 1 of them per transaction).
@@ -196,7 +342,15 @@ public final class LedgerClient implements AutoCloseable {
                 case REJECTED -> onRejected(replica, reply);
                 case PENDING -> {
                     note(replica, "pending" + (reply.getDetail().isEmpty() ? "" : " (" + reply.getDetail() + ")"));
-                    retryLater(replica, attempt);
+                    // A PENDING after the replica held the call for the wait is a long poll going on,
+                    // at most one call per wait period: ask again at once. A PENDING that came back
+                    // early is treated like a failure, so a replica cannot make the client spin.
+                    long heldMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sentNanos);
+                    if (heldMillis * 2 >= waitMillis) {
+                        send(replica, attempt);
+                    } else {
+                        retryLater(replica, attempt, 0);
+                    }
                 }
                 default -> note(replica, "reply with unknown outcome " + reply.getOutcomeValue());
             }
@@ -229,6 +383,11 @@ public final class LedgerClient implements AutoCloseable {
 
         void onRejected(int replica, Reply reply) {
             note(replica, "rejected " + reply.getRejectReason() + ": " + reply.getDetail());
+            if (reply.getRejectReason() == Reply.RejectReason.OVERLOADED) {
+                // Not a verdict on the transaction: this replica is busy. Ask it again later.
+                retryLater(replica, 0, 0);
+                return;
+            }
             List<Integer> voters;
             synchronized (this) {
                 voters = rejectedVotes.computeIfAbsent(reply.getRejectReason(), k -> new ArrayList<>());
@@ -254,15 +413,64 @@ public final class LedgerClient implements AutoCloseable {
             lastSeen.put(replica, what);
         }
 
+        synchronized String lastSeenOf(int replica) {
+            return lastSeen.getOrDefault(replica, "");
+        }
+
+        /**
+         * The deadline passed without a proof: the outcome is ambiguous (the transaction may have
+         * committed after the last answer). Settle it by id; never resubmit under a new id.
+         */
         void expire() {
+            if (result.isDone()) {
+                return;
+            }
+            try {
+                lookups.execute(this::settleByLookup);
+            } catch (RejectedExecutionException busy) {
+                result.completeExceptionally(timedOut("too many outcomes being looked up to look this one up"));
+            }
+        }
+
+        void settleByLookup() {
+            if (result.isDone()) {
+                return;
+            }
+            try {
+                Optional<GetTransactionResponse> found = transaction(txId, options.ambiguityLookup());
+                if (found.isPresent()) {
+                    GetTransactionResponse r = found.get();
+                    result.complete(new Committed(txId, r.getProof().getReceipt(), r.getHeight(),
+                            bftledger.crypto.Sha256.hash(r.getProof().getBlockHeader().toByteArray()), true, List.of()));
+                    return;
+                }
+                result.completeExceptionally(timedOut("looked up by id afterwards: f+1 replicas do not hold it"));
+            } catch (LedgerClientException e) {
+                result.completeExceptionally(timedOut("the lookup by id was inconclusive: " + e.getMessage()));
+            }
+        }
+
+        LedgerClientException timedOut(String lookup) {
             String seen;
             synchronized (this) {
                 seen = lastSeen.isEmpty() ? "no replica answered" : lastSeen.toString();
             }
-            result.completeExceptionally(new LedgerClientException(LedgerClientException.Kind.TIMEOUT,
+            return new LedgerClientException(LedgerClientException.Kind.TIMEOUT,
                     "transaction " + txId.shortHex() + " not proven committed before the deadline; needed "
                             + network.weakQuorum() + " matching signed replies or one valid proof. Seen: " + seen
-                            + ". Submitting the same transaction again is safe."));
+                            + ". Outcome: " + lookup + ". Submitting the same transaction again is safe.");
+        }
+    }
+
+    private static long retryAfterMillis(Metadata trailers) {
+        String hint = trailers == null ? null : trailers.get(RETRY_AFTER_MILLIS);
+        if (hint == null) {
+            return 0;
+        }
+        try {
+            return Math.min(Math.max(0, Long.parseLong(hint)), 60_000);
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 
@@ -288,26 +496,50 @@ public final class LedgerClient implements AutoCloseable {
     /** An account's balance as stated identically by f+1 replicas at the same height. */
     public GetAccountResponse account(PublicKey account, Duration timeout) throws LedgerClientException {
         GetAccountRequest request = GetAccountRequest.newBuilder().setAccount(ByteString.copyFrom(account.bytes())).build();
-        return agreed("account " + account.shortHex(), timeout, r -> stubs.get(r)
-                .withDeadlineAfter(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS).getAccount(request),
-                response -> response.toBuilder().setRecordCount(0).build().toByteString());
+        long deadline = System.nanoTime() + timeout.toNanos();
+        // Staleness and record count are per-replica remarks, not part of the stated balance.
+        return agreed("account " + account.shortHex(), deadline, r -> stubs.get(r)
+                .withDeadlineAfter(callMillis(deadline), TimeUnit.MILLISECONDS).getAccount(request),
+                response -> response.toBuilder().setRecordCount(0).setPossiblyStale(false).build().toByteString());
+    }
+
+    /** A call's deadline: the per-call deadline, cut to what is left of the caller's. */
+    private long callMillis(long deadlineNanos) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime());
+        return Math.max(1, Math.min(left, options.callDeadline().toMillis()));
     }
 
     /**
      * A committed transaction with a proof that verifies against genesis, or empty when f+1
-     * replicas say they do not hold it.
+     * replicas say they do not hold it. Replicas are asked in parallel, round after round; each
+     * round after the first is a retry and needs the retry budget.
      */
     public Optional<GetTransactionResponse> transaction(Digest txId, Duration timeout) throws LedgerClientException {
         GetTransactionRequest request = GetTransactionRequest.newBuilder().setTxId(ByteString.copyFrom(txId.bytes())).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         Map<Integer, String> seen = new TreeMap<>();
+        int round = 0;
         do {
+            if (round > 0 && !budget.tryRetry()) {
+                seen.put(-1, "retry budget exhausted");
+                break;
+            }
+            if (round == 0) {
+                budget.onCall();
+            }
+            List<Optional<ListenableFuture<GetTransactionResponse>>> calls = new ArrayList<>();
+            for (int r = 0; r < network.n(); r++) {
+                calls.add(through(r, x -> stubs.get(x).withDeadlineAfter(callMillis(deadline), TimeUnit.MILLISECONDS)
+                        .getTransaction(request)));
+            }
             int notFound = 0;
             for (int r = 0; r < network.n(); r++) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (calls.get(r).isEmpty()) {
+                    seen.put(r, "skipped: circuit breaker " + breakers.get(r).state());
+                    continue;
+                }
                 try {
-                    GetTransactionResponse response = stubs.get(r)
-                            .withDeadlineAfter(Math.max(1, left), TimeUnit.MILLISECONDS).getTransaction(request).get();
+                    GetTransactionResponse response = calls.get(r).get().get();
                     if (!response.getFound()) {
                         notFound++;
                         seen.put(r, "not found");
@@ -315,6 +547,7 @@ public final class LedgerClient implements AutoCloseable {
                     }
                     Verdict v = proofs.verify(response.getProof());
                     if (v.ok() && TransactionFactory.id(response.getProof().getTransaction()).equals(txId)) {
+                        calls.forEach(c -> c.ifPresent(f -> f.cancel(true)));
                         return Optional.of(response);
                     }
                     seen.put(r, "invalid proof: " + v.reason());
@@ -328,7 +561,8 @@ public final class LedgerClient implements AutoCloseable {
             if (notFound >= network.weakQuorum()) {
                 return Optional.empty();
             }
-        } while (pause(deadline));
+            round++;
+        } while (pause(deadline, round));
         throw new LedgerClientException(LedgerClientException.Kind.NO_AGREEMENT,
                 "transaction " + txId.shortHex() + ": no verifiable proof and fewer than " + network.weakQuorum()
                         + " replicas saying it is absent. Seen: " + seen);
@@ -363,19 +597,33 @@ public final class LedgerClient implements AutoCloseable {
         ByteString of(T response);
     }
 
-    /** Asks every replica, round after round until the deadline, until f+1 give the same answer. */
-    private <T> T agreed(String what, Duration timeout, Call<T> call, Key<T> key) throws LedgerClientException {
-        long deadline = System.nanoTime() + timeout.toNanos();
+    /**
+     * Asks every replica (through its breaker), round after round until the deadline, until f+1
+     * give the same answer. Rounds after the first are retries and need the retry budget.
+     */
+    private <T> T agreed(String what, long deadline, Call<T> call, Key<T> key) throws LedgerClientException {
         Map<Integer, String> seen = new TreeMap<>();
+        int round = 0;
         do {
-            List<ListenableFuture<T>> calls = new ArrayList<>();
+            if (round > 0 && !budget.tryRetry()) {
+                seen.put(-1, "retry budget exhausted");
+                break;
+            }
+            if (round == 0) {
+                budget.onCall();
+            }
+            List<Optional<ListenableFuture<T>>> calls = new ArrayList<>();
             for (int r = 0; r < network.n(); r++) {
-                calls.add(call.start(r));
+                calls.add(through(r, call));
             }
             Map<ByteString, List<Integer>> votes = new HashMap<>();
             for (int r = 0; r < calls.size(); r++) {
+                if (calls.get(r).isEmpty()) {
+                    seen.put(r, "skipped: circuit breaker " + breakers.get(r).state());
+                    continue;
+                }
                 try {
-                    T response = calls.get(r).get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    T response = calls.get(r).get().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
                     List<Integer> voters = votes.computeIfAbsent(key.of(response), k -> new ArrayList<>());
                     voters.add(r);
                     seen.put(r, String.valueOf(response).replace('\n', ' ').strip());
@@ -391,15 +639,17 @@ public final class LedgerClient implements AutoCloseable {
                     break;
                 }
             }
-        } while (pause(deadline));
+            round++;
+        } while (pause(deadline, round));
         throw new LedgerClientException(LedgerClientException.Kind.NO_AGREEMENT,
                 what + ": fewer than " + network.weakQuorum() + " replicas agreed before the deadline"
                         + " (they may be at different heights; try again). Seen: " + seen);
     }
 
-    /** Waits a short while before another round; false when the deadline is too close. */
-    private static boolean pause(long deadlineNanos) {
-        long pauseNanos = TimeUnit.MILLISECONDS.toNanos(100);
+    /** Waits a jittered backoff before another round; false when the deadline is too close. */
+    private boolean pause(long deadlineNanos, int round) {
+        long pauseNanos = TimeUnit.MILLISECONDS.toNanos(Backoff.fullJitterMillis(round - 1,
+                options.backoffBase().toMillis(), options.backoffMax().toMillis(), options.random()));
         if (System.nanoTime() + pauseNanos >= deadlineNanos || Thread.currentThread().isInterrupted()) {
             return false;
         }
@@ -415,6 +665,7 @@ public final class LedgerClient implements AutoCloseable {
     @Override
     public void close() {
         retries.shutdownNow();
+        lookups.shutdownNow();
         for (ManagedChannel c : owned) {
             c.shutdownNow();
         }

@@ -367,9 +367,18 @@ public final class Main implements Runnable {
                         row.put("peers_connected", r.getPeersConnectedList());
                         row.put("view_changing", r.getViewChanging());
                         row.put("evidence", r.getEvidenceCount());
-                        text.append(String.format("%-6s %-22s %-6s %-6d %-8d %-10d %-9d %-10s %s%n", "node" + i,
+                        row.put("quorum_reachable", r.getQuorumReachable());
+                        Map<String, Object> suspects = new LinkedHashMap<>();
+                        for (bftledger.api.proto.PeerLiveness p : r.getPeerLivenessList()) {
+                            if (p.getSuspected()) {
+                                suspects.put(Integer.toString(p.getReplica()), p.getSuspicionsList());
+                            }
+                        }
+                        row.put("suspected_peers", suspects);
+                        text.append(String.format("%-6s %-22s %-6s %-6d %-8d %-10d %-9d %-10s %s%s%s%n", "node" + i,
                                 network.addresses().get(i), "yes", r.getView(), r.getPrimary(), r.getHeight(),
-                                r.getStableCheckpoint(), hex(r.getLastBlockHash()).substring(0, 8), r.getPeersConnectedList()));
+                                r.getStableCheckpoint(), hex(r.getLastBlockHash()).substring(0, 8), r.getPeersConnectedList(),
+                                r.getQuorumReachable() ? "" : " NO QUORUM", suspects.isEmpty() ? "" : " suspects " + suspects));
                     } else {
                         text.append(String.format("%-6s %-22s %-6s%n", "node" + i, network.addresses().get(i), "DOWN"));
                     }

@@ -30,6 +30,7 @@ public final class NodeMetrics implements AutoCloseable {
     private final Timer commitLatency;
     private final ConcurrentHashMap<String, Counter> rejected = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> dropped = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> shed = new ConcurrentHashMap<>();
     private HttpServer http;
 
     public NodeMetrics(int replica) {
@@ -75,6 +76,17 @@ public final class NodeMetrics implements AutoCloseable {
     public void dropped(String queue) {
         dropped.computeIfAbsent(queue, q -> Counter.builder("bftledger_dropped_messages").tag("queue", q)
                 .description("messages dropped at a full queue").register(registry)).increment();
+    }
+
+    /** A client or peer call refused at admission, by lane and reason (rate, in-flight cap, no quorum, ...). */
+    public void shed(String lane, String reason) {
+        shed.computeIfAbsent(lane + "/" + reason, k -> Counter.builder("bftledger_shed_requests").tag("lane", lane)
+                .tag("reason", reason).description("calls refused at admission, by lane and reason").register(registry)).increment();
+    }
+
+    /** A gauge with one tag, for per-peer and per-lane figures. */
+    public void gauge(String name, String description, String tag, String value, Supplier<Number> reading) {
+        Gauge.builder(name, reading).tag(tag, value).description(description).register(registry);
     }
 
     public void queueDepth(String queue, Supplier<Number> depth) {

@@ -31,7 +31,12 @@ import bftledger.ledger.ExecutedBlock;
 import bftledger.ledger.TxVerdict;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.Receipt;
+import bftledger.node.edge.AdmissionLimits;
+import bftledger.node.edge.KeyedRateLimiter;
+import bftledger.node.edge.PeerLiveness;
 import bftledger.node.metrics.NodeMetrics;
+import bftledger.sdk.LedgerClient;
+import io.grpc.Metadata;
 import bftledger.node.net.PeerNetwork;
 import bftledger.pbft.Output;
 import bftledger.pbft.Request;
@@ -58,10 +63,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * replica's key under {@link Domain#REPLY}. A client hears COMMITTED only from
  * {@link #onBlock}, which the core loop calls after the block is durable in the store.
  *
- * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: OVERLOADED, the
- * client retries); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
+ * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: RESOURCE_EXHAUSTED
+ * with a retry-after hint; the client retries the same bytes); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
  * {@link #STREAMS_MAX} block streams, and a stream whose client does not keep up with flow
  * control is not buffered for: it is resumed from the store when the client is ready again.
+ *
+ * <p>At the edges: a submission already committed is answered from the store whatever the
+ * network state. Otherwise, while {@link PeerLiveness} says no quorum is reachable (a minority
+ * partition), a submission fails at once with UNAVAILABLE "no quorum reachable" instead of
+ * waiting for a commit that cannot come; reads keep being served with their proofs and are
+ * marked {@code possibly_stale}. Each sender key may submit at its own rate (counted only after
+ * its signature verifies, so nobody can spend another key's allowance); beyond it, and when the
+ * core's queue is full, RESOURCE_EXHAUSTED with a retry-after hint.
  */
 public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     public static final int STREAMS_MAX = 64;
@@ -81,12 +94,15 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     private final Map<Digest, List<Waiter>> waiters = new ConcurrentHashMap<>();
     private final AtomicInteger waiting = new AtomicInteger();
     private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+    private final PeerLiveness liveness;
+    private final KeyedRateLimiter<PublicKey> senders;
     private CoreLoop core;
     private PeerNetwork peers;
 
     public ClientApiService(int self, ChainGenesis genesis, KeyPair key, BlockStore store, VerifiedTransactions transactions,
                             NodeMetrics metrics, ScheduledExecutorService timers, ExecutorService streamPump,
-                            int transactionBytesMax, int waitersMax, int waitMaxMillis) {
+                            int transactionBytesMax, int waitersMax, int waitMaxMillis, PeerLiveness liveness,
+                            AdmissionLimits limits) {
         this.self = self;
         this.name = genesis.genesis().getValidators(self).getName();
         this.genesis = genesis;
@@ -99,6 +115,9 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         this.transactionBytesMax = transactionBytesMax;
         this.waitersMax = waitersMax;
         this.waitMaxMillis = waitMaxMillis;
+        this.liveness = liveness;
+        this.senders = new KeyedRateLimiter<>(limits.senderRatePerSecond(), limits.senderBurst(), limits.rateKeysMax(),
+                System::nanoTime);
         metrics.queueDepth("client-waiters", waiting::get);
     }
 
@@ -145,10 +164,29 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             reject(out, id, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail());
             return;
         }
+        Optional<BlockStore.TxRecord> already = store.transaction(id);
+        if (already.isPresent()) {
+            out.onNext(committed(already.get(), request.getWantProof()));
+            out.onCompleted();
+            return;
+        }
+        if (!liveness.quorumReachable()) {
+            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, "no quorum reachable: replica " + self + " heard "
+                    + liveness.peersHeardRecently() + " of the " + liveness.peersNeeded() + " other replicas needed within "
+                    + liveness.silenceMillis() + " ms; the transaction was not accepted (submit it again, same bytes, later"
+                    + " or to replicas in the majority)");
+            return;
+        }
+        long senderWait = senders.tryAcquire(verdict.transaction().sender());
+        if (senderWait > 0) {
+            refuse(out, Status.RESOURCE_EXHAUSTED, "sender-rate", senderWait, "sender "
+                    + verdict.transaction().sender().shortHex() + " is over its submission rate at replica " + self);
+            return;
+        }
         if (waiting.incrementAndGet() > waitersMax) {
             waiting.decrementAndGet();
-            reject(out, id, Reply.RejectReason.OVERLOADED, "replica " + self + " has " + waitersMax
-                    + " submissions waiting; retry the same transaction later");
+            refuse(out, Status.RESOURCE_EXHAUSTED, "waiters-full", 500, "replica " + self + " has " + waitersMax
+                    + " submissions waiting");
             return;
         }
         Waiter waiter = new Waiter(out, request.getWantProof());
@@ -160,9 +198,18 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         if (!core.offerRequest(new Request(id, raw))) {
-            finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.REJECTED)
-                    .setRejectReason(Reply.RejectReason.OVERLOADED).setDetail("replica " + self
-                            + " consensus queue is full; retry the same transaction later")));
+            if (waiter.done.compareAndSet(false, true)) {
+                waiting.decrementAndGet();
+                List<Waiter> list = waiters.get(id);
+                if (list != null) {
+                    list.remove(waiter);
+                    if (list.isEmpty()) {
+                        waiters.remove(id, list);
+                    }
+                }
+                refuse(out, Status.RESOURCE_EXHAUSTED, "core-queue-full", 200, "replica " + self
+                        + " consensus queue is full");
+            }
             return;
         }
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
@@ -245,6 +292,22 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         out.onCompleted();
     }
 
+    /**
+     * Refuses a call with a gRPC status (not a signed reply: the replica states nothing about the
+     * transaction), a machine-readable reason and a retry-after hint in the trailers.
+     */
+    private void refuse(StreamObserver<?> out, Status status, String reason, long retryAfterMillis, String description) {
+        metrics.shed("submit", reason);
+        Metadata trailers = new Metadata();
+        trailers.put(LedgerClient.REFUSAL_REASON, reason);
+        trailers.put(LedgerClient.RETRY_AFTER_MILLIS, Long.toString(retryAfterMillis));
+        try {
+            out.onError(status.withDescription(description + "; retry after " + retryAfterMillis + " ms").asRuntimeException(trailers));
+        } catch (RuntimeException cancelled) {
+            // The client went away.
+        }
+    }
+
     static Reply.RejectReason reasonOf(TxVerdict.Reason reason) {
         return switch (reason) {
             case OVERSIZED -> Reply.RejectReason.TOO_LARGE;
@@ -262,8 +325,11 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         Optional<BlockStore.TxRecord> record = store.transaction(Digest.of(request.getTxId().toByteArray()));
+        boolean stale = !liveness.quorumReachable();
+        long validAt = store.height();
         out.onNext(record.map(r -> GetTransactionResponse.newBuilder().setFound(true).setHeight(r.height())
-                .setProof(proof(r)).build()).orElse(GetTransactionResponse.getDefaultInstance()));
+                .setProof(proof(r))).orElse(GetTransactionResponse.newBuilder()).setPossiblyStale(stale)
+                .setValidAtHeight(validAt).build());
         out.onCompleted();
     }
 
@@ -272,7 +338,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         long height = request.getHeight() == 0 ? store.height() : request.getHeight();
         Optional<Block> block = height == 0 ? Optional.empty() : store.block(height);
         out.onNext(block.map(b -> GetBlockResponse.newBuilder().setFound(true).setBlock(b)
-                .setBlockHash(ByteString.copyFrom(Blocks.hash(b).bytes())).build()).orElse(GetBlockResponse.getDefaultInstance()));
+                .setBlockHash(ByteString.copyFrom(Blocks.hash(b).bytes()))).orElse(GetBlockResponse.newBuilder())
+                .setPossiblyStale(!liveness.quorumReachable()).build());
         out.onCompleted();
     }
 
@@ -286,7 +353,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
         try (BlockStore.Snapshot s = store.snapshot()) {
             out.onNext(GetAccountResponse.newBuilder().setAccount(request.getAccount()).setBalance(s.balance(request.getAccount()))
-                    .setHeight(s.height()).setBlockHash(ByteString.copyFrom(s.tipHash().bytes())).build());
+                    .setHeight(s.height()).setBlockHash(ByteString.copyFrom(s.tipHash().bytes()))
+                    .setPossiblyStale(!liveness.quorumReachable()).build());
         }
         out.onCompleted();
     }
@@ -300,8 +368,21 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                 .setLastBlockHash(ByteString.copyFrom(tip.hash().bytes())).setStableCheckpoint(status.stableCheckpoint())
                 .addAllPeersConnected(peers.connectedPeers()).setViewChanging(!status.viewActive())
                 .setPendingTransactions(status.pendingRequests()).setEvidenceCount(core.evidence().size())
-                .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).build());
+                .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).setQuorumReachable(liveness.quorumReachable())
+                .addAllPeerLiveness(peerLiveness()).build());
         out.onCompleted();
+    }
+
+    /** The failure detector's view, with equivocators taken from the evidence held. */
+    private List<bftledger.api.proto.PeerLiveness> peerLiveness() {
+        List<Integer> equivocators = core.evidence().stream().map(Output.Evidence::replica).toList();
+        List<bftledger.api.proto.PeerLiveness> out = new ArrayList<>();
+        for (PeerLiveness.Peer p : liveness.peers(equivocators)) {
+            out.add(bftledger.api.proto.PeerLiveness.newBuilder().setReplica(p.replica()).setHasHeard(p.lastHeardAgeMillis() >= 0)
+                    .setLastHeardAgeMillis(Math.max(0, p.lastHeardAgeMillis())).setRttMicros(p.rttMicros())
+                    .setSuspected(p.suspected()).addAllSuspicions(p.suspicions()).setBadMessages(p.badMessages()).build());
+        }
+        return out;
     }
 
     @Override

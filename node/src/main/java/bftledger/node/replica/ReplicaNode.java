@@ -51,6 +51,10 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReplicaNode.class);
     static final int GRPC_THREADS = 4;
+    /** A peer not heard (consensus frame or ping answer) for this long is suspected silent. */
+    static final long PEER_SILENCE_MILLIS = 5_000;
+    static final long PEER_PING_PERIOD_MILLIS = 1_000;
+    static final long PEER_PING_TIMEOUT_MILLIS = 2_000;
     /** How often a stalled replica asks a peer for newer committed blocks. */
     static final long SYNC_INTERVAL_MILLIS = 2_000;
     /** Transactions whose verification is remembered for execution. */
@@ -92,6 +96,9 @@ public final class ReplicaNode implements AutoCloseable {
     private final ExecutorService streamPump;
     private final ThreadPoolExecutor replies;
     private final HealthStatusManager health = new HealthStatusManager();
+    private final bftledger.node.edge.PeerLiveness liveness;
+    private final bftledger.node.edge.Bulkheads bulkheads;
+    private final bftledger.node.edge.PeerPinger pinger;
     private Server server;
     private int metricsPort;
     private java.nio.channels.FileChannel dataDirLock;
@@ -118,8 +125,15 @@ public final class ReplicaNode implements AutoCloseable {
         this.timers = Executors.newSingleThreadScheduledExecutor(daemon("timers"));
         this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
         this.grpcExecutor = Executors.newFixedThreadPool(GRPC_THREADS, daemon("grpc"));
+        // Edges: failure detector, admission limits and per-lane executors (see bftledger.node.edge).
+        this.liveness = new bftledger.node.edge.PeerLiveness(config.replica(), genesis.n(),
+                TimeUnit.MILLISECONDS.toNanos(PEER_SILENCE_MILLIS), System::nanoTime);
+        bftledger.node.edge.AdmissionLimits limits = bftledger.node.edge.AdmissionLimits.defaults(genesis.n(),
+                tuning.pendingTransactionsMax());
+        this.bulkheads = new bftledger.node.edge.Bulkheads(limits, System::nanoTime,
+                (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason));
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
-                tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis());
+                tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
         this.catchUp = new CatchUp(config.replica(), genesis.n(), store);
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
@@ -140,17 +154,27 @@ public final class ReplicaNode implements AutoCloseable {
         List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
         this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key,
                 new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
-                (from, bytes) -> verify(verifier, bytes), new StoreBlocks(store), metrics);
+                (from, bytes) -> {
+                    liveness.onHeard(from);
+                    verify(verifier, from, bytes);
+                }, new StoreBlocks(store), metrics);
+        this.pinger = new bftledger.node.edge.PeerPinger(config.replica(), genesis.n(), liveness, peers::channel,
+                PEER_PING_TIMEOUT_MILLIS);
+        bftledger.node.edge.EdgeMetrics.register(metrics, config.replica(), genesis.n(), liveness, bulkheads);
         api.attach(core, peers);
         catchUp.attach(core, peers);
     }
 
-    private void verify(MessageVerifier verifier, byte[] bytes) {
+    private void verify(MessageVerifier verifier, int from, byte[] bytes) {
         try {
             verifiers.execute(() -> {
                 Verdict<bftledger.pbft.Signed<?>> verdict = verifier.verify(bytes);
                 if (verdict instanceof Verdict.Rejected<?> r) {
                     metrics.rejected(r.reason().name());
+                    if (r.reason() == bftledger.pbft.RejectReason.BAD_SIGNATURE
+                            || r.reason() == bftledger.pbft.RejectReason.SIGNER_MISMATCH) {
+                        liveness.onBadMessage(from);
+                    }
                     log.debug("event=message-rejected reason={} detail={}", r.reason(), r.detail());
                 } else {
                     core.offerPeerMessage(new Event.PeerMessage(verdict.value()));
@@ -222,6 +246,8 @@ public final class ReplicaNode implements AutoCloseable {
         try {
             server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()))
                     .executor(grpcExecutor)
+                    .callExecutor(bulkheads)
+                    .intercept(bulkheads.interceptor())
                     .maxInboundMessageSize(messageBytesMax)
                     .maxConcurrentCallsPerConnection(1_000)
                     .addService(api)
@@ -244,6 +270,7 @@ public final class ReplicaNode implements AutoCloseable {
         timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis()), tuning.tickMillis(), tuning.tickMillis(),
                 TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
+        pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
         log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={}",
@@ -316,6 +343,7 @@ public final class ReplicaNode implements AutoCloseable {
         if (server != null) {
             server.shutdown();
         }
+        pinger.close();
         timers.shutdownNow();
         peers.close();
         verifiers.shutdownNow();
@@ -332,6 +360,7 @@ public final class ReplicaNode implements AutoCloseable {
             server.shutdownNow();
         }
         grpcExecutor.shutdownNow();
+        bulkheads.close();
         metrics.close();
         wal.close();
         store.close();

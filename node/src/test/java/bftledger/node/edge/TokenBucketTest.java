@@ -1,0 +1,71 @@
+package bftledger.node.edge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Token buckets and the bounded per-key limiter, on a fake clock. */
+class TokenBucketTest {
+    private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
+    private final AtomicLong now = new AtomicLong(5_000_000_000L);
+
+    @Test
+    void burstThenRateAndAHonestHint() {
+        TokenBucket bucket = new TokenBucket(10, 3, now::get);
+        assertTrue(bucket.tryTake());
+        assertTrue(bucket.tryTake());
+        assertTrue(bucket.tryTake());
+        assertFalse(bucket.tryTake(), "burst spent");
+        assertEquals(100, bucket.millisUntilToken(), "10/s: one token per 100 ms");
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(99));
+        assertFalse(bucket.tryTake());
+        assertEquals(1, bucket.millisUntilToken());
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(1));
+        assertTrue(bucket.tryTake());
+        now.addAndGet(TimeUnit.HOURS.toNanos(5));
+        for (int i = 0; i < 3; i++) {
+            assertTrue(bucket.tryTake());
+        }
+        assertFalse(bucket.tryTake(), "a long idle refills to the burst, not beyond");
+    }
+
+    @Test
+    void admittedNeverExceedsBurstPlusRateTimesElapsed() {
+        SplittableRandom random = new SplittableRandom(SEED);
+        long rate = 1 + random.nextInt(1_000);
+        long burst = 1 + random.nextInt(100);
+        long start = now.get();
+        TokenBucket bucket = new TokenBucket(rate, burst, now::get);
+        long admitted = 0;
+        // Attempts (about 10,000/s) outpace the rate, so a token is never left to overflow the burst.
+        for (int i = 0; i < 200_000; i++) {
+            now.addAndGet(random.nextLong(TimeUnit.MICROSECONDS.toNanos(200)));
+            if (bucket.tryTake()) {
+                admitted++;
+            }
+            long bound = burst + rate * (now.get() - start) / 1_000_000_000L;
+            assertTrue(admitted <= bound, "seed " + SEED + ": " + admitted + " admitted, bound " + bound);
+        }
+        long elapsedSeconds = (now.get() - start) / 1_000_000_000L;
+        assertTrue(admitted >= rate * elapsedSeconds * 9 / 10, "seed " + SEED + ": the rate is actually granted ("
+                + admitted + " in " + elapsedSeconds + " s at " + rate + "/s)");
+    }
+
+    @Test
+    void perKeyBucketsAreIndependentAndTheMapIsBounded() {
+        KeyedRateLimiter<String> limiter = new KeyedRateLimiter<>(1, 2, 100, now::get);
+        assertEquals(0, limiter.tryAcquire("flooder"));
+        assertEquals(0, limiter.tryAcquire("flooder"));
+        assertTrue(limiter.tryAcquire("flooder") > 0, "flooder limited");
+        assertEquals(0, limiter.tryAcquire("honest"), "another key is not");
+        for (int i = 0; i < 10_000; i++) {
+            limiter.tryAcquire("k" + i);
+        }
+        assertEquals(100, limiter.size(), "least recently used keys are evicted at the bound");
+    }
+}
