@@ -56,7 +56,9 @@ up() {
       continue
     fi
     # Same flags as scripts/bftledger; started directly so the pid file holds the JVM's own pid.
-    nohup java -Xmx256m -XX:+UseSerialGC -XX:ActiveProcessorCount=1 \
+    # BFTLEDGER_NODE_JAVA_OPTS adds JVM flags (e.g. a JFR recording for scripts/bench.sh profiling).
+    # shellcheck disable=SC2086
+    nohup java -Xmx256m -XX:+UseSerialGC -XX:ActiveProcessorCount=1 ${BFTLEDGER_NODE_JAVA_OPTS:-} \
       --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
       -jar "$jar" node start --config "$dir/node$i/node.properties" >>"$dir/logs/node$i.log" 2>&1 &
     echo $! >"$pidfile"

@@ -321,6 +321,11 @@ public final class LedgerClient implements AutoCloseable {
         }
 
         void onResponse(int replica, int attempt, SubmitResponse response, int waitMillis, long sentNanos) {
+            if (result.isDone()) {
+                // Decided already: checking the late replies' signatures would change nothing and
+                // costs a verification each (n - f - 1 of them per transaction).
+                return;
+            }
             Reply reply;
             try {
                 reply = verifiedReply(replica, response.getSignedReply());

@@ -29,11 +29,33 @@ public final class PublicKey implements Comparable<PublicKey> {
             throw new IllegalArgumentException(
                     "an Ed25519 public key is " + LENGTH + " bytes, got " + (encoded == null ? "null" : encoded.length));
         }
+        java.nio.ByteBuffer lookup = java.nio.ByteBuffer.wrap(encoded);
+        PublicKey known = VALIDATED.get(lookup);
+        if (known != null) {
+            return known;
+        }
         if (!Ed25519.validatePublicKeyFull(encoded, 0)) {
             throw new IllegalArgumentException("not a valid Ed25519 public key: " + HexFormat.of().formatHex(encoded));
         }
-        return new PublicKey(encoded.clone());
+        PublicKey key = new PublicKey(encoded.clone());
+        if (VALIDATED.size() >= VALIDATED_MAX) {
+            // Crude but bounded: a burst of fresh keys costs a re-validation, never memory.
+            VALIDATED.clear();
+        }
+        VALIDATED.put(java.nio.ByteBuffer.wrap(key.encoded), key);
+        return key;
     }
+
+    /**
+     * Keys that passed the full point validation, by encoding. The validation (point
+     * decompression and a subgroup check) plus decoding costs about a signature verification, and
+     * every transaction names its sender and usually a recipient from a small set of accounts:
+     * without this, parsing the keys of a transaction cost more than verifying its signature.
+     * The ByteBuffer keys wrap arrays nobody mutates (the PublicKey's own copy).
+     */
+    private static final int VALIDATED_MAX = 65_536;
+    private static final java.util.concurrent.ConcurrentHashMap<java.nio.ByteBuffer, PublicKey> VALIDATED =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public static PublicKey fromHex(String hex) {
         return of(HexFormat.of().parseHex(hex));

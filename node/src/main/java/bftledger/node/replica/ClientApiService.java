@@ -159,7 +159,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                     + transactionBytesMax);
             return;
         }
-        TxVerdict verdict = transactions.validate(raw);
+        TxVerdict verdict = transactions.validate(id, raw);
         if (!verdict.ok()) {
             reject(out, id, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail());
             return;
@@ -213,9 +213,15 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
-        timers.schedule(() -> finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.PENDING)
-                .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
-                        + core.status().view() + ", height " + store.height() + ")"))), wait, TimeUnit.MILLISECONDS);
+        // Most waits end in a commit long before this fires: the signed PENDING answer is built only
+        // for a waiter still waiting (signing it regardless cost one signature per transaction).
+        timers.schedule(() -> {
+            if (!waiter.done.get()) {
+                finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.PENDING)
+                        .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
+                                + core.status().view() + ", height " + store.height() + ")")));
+            }
+        }, wait, TimeUnit.MILLISECONDS);
     }
 
     private void finish(Digest id, Waiter waiter, SubmitResponse response) {

@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * PBFT core loop, the peer transport, the verification pool, the client API, health,
  * reflection and metrics, and takes them down in reverse order. Thread budget (4 node JVMs
  * share 2 cores): one core thread, {@code verifyThreads} verifiers, one sender per peer,
- * {@link #GRPC_THREADS} gRPC handler threads, one timer, one stream pump, one catch-up thread.
+ * {@link #GRPC_THREADS} gRPC handler threads, one timer, one stream pump, one reply signer, one catch-up thread.
  */
 public final class ReplicaNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReplicaNode.class);
@@ -59,6 +59,8 @@ public final class ReplicaNode implements AutoCloseable {
     static final long SYNC_INTERVAL_MILLIS = 2_000;
     /** Transactions whose verification is remembered for execution. */
     static final int VERIFIED_CACHE_MAX = 50_000;
+    /** Executed blocks whose client replies wait for the reply thread before the core answers them itself. */
+    static final int REPLY_BLOCKS_QUEUED_MAX = 64;
     /**
      * Batch bounds. They also bound the largest consensus message (a NEW-VIEW carries 2f+1
      * VIEW-CHANGEs, each with up to L prepared batches), and the gRPC server's inbound limit must
@@ -66,6 +68,16 @@ public final class ReplicaNode implements AutoCloseable {
      */
     static final int BATCH_COUNT_MAX = 256;
     static final int BATCH_BYTES_MAX = 64 * 1024;
+    /**
+     * How long a backup waits without any execution while requests are pending before it starts a
+     * view change (the core restarts this timer at every executed batch, so it measures a stall,
+     * not a request's age). pbft's default, 200 ticks, is 10 s at 50 ms ticks: after the primary
+     * dies, commits would resume only after 10 s. 1.5 s plus the view change itself keeps the
+     * outage near 2 s; the view-change timeout doubles on consecutive failed view changes.
+     */
+    static final int REQUEST_TIMEOUT_MILLIS = 1_500;
+    static final int VIEW_CHANGE_TIMEOUT_MILLIS = 3_000;
+    static final int TIMEOUT_DOUBLINGS_MAX = 6;
     /** Upper bound on the inbound gRPC message limit whatever the config says. */
     static final int GRPC_MESSAGE_BYTES_CAP = 64 << 20;
 
@@ -83,6 +95,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final ScheduledExecutorService timers;
     private final ExecutorService grpcExecutor;
     private final ExecutorService streamPump;
+    private final ThreadPoolExecutor replies;
     private final HealthStatusManager health = new HealthStatusManager();
     private final bftledger.node.edge.PeerLiveness liveness;
     private final bftledger.node.edge.Bulkheads bulkheads;
@@ -101,7 +114,9 @@ public final class ReplicaNode implements AutoCloseable {
         NodeConfig.Tuning tuning = config.tuning();
         List<PublicKey> validators = genesis.validatorKeys();
         Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
-                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4);
+                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4)
+                .withTimeouts(ticks(REQUEST_TIMEOUT_MILLIS, tuning.tickMillis()),
+                        ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX);
         this.metrics = new NodeMetrics(config.replica());
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
@@ -123,7 +138,14 @@ public final class ReplicaNode implements AutoCloseable {
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
         this.catchUp = new CatchUp(config.replica(), genesis.n(), store);
-        this.core = new CoreLoop(replica, wal, store, transactions, metrics, tuning.inboundQueueMax(), api::onBlock,
+        // Answering a block's waiters signs one reply per transaction: done on its own thread, in
+        // block order, so the core thread goes on ordering the next batches meanwhile. At a full
+        // queue the core thread answers itself (back-pressure, nothing dropped).
+        this.replies = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(REPLY_BLOCKS_QUEUED_MAX),
+                daemon("replies"), new ThreadPoolExecutor.CallerRunsPolicy());
+        metrics.queueDepth("replies", () -> replies.getQueue().size());
+        this.core = new CoreLoop(replica, wal, store, transactions, metrics, tuning.inboundQueueMax(),
+                block -> replies.execute(() -> api.onBlock(block)),
                 catchUp::request, evidence);
         OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
         if (interceptor != OutboundInterceptor.IDENTITY) {
@@ -361,6 +383,7 @@ public final class ReplicaNode implements AutoCloseable {
         core.close();
         catchUp.close();
         streamPump.shutdownNow();
+        replies.shutdownNow();
         if (server != null) {
             try {
                 server.awaitTermination(3, TimeUnit.SECONDS);
@@ -383,6 +406,10 @@ public final class ReplicaNode implements AutoCloseable {
             log.warn("event=unlock-failed error={}", e.toString());
         }
         log.info("event=stopped replica={} height={}", config.replica(), height);
+    }
+
+    private static int ticks(int millis, int tickMillis) {
+        return Math.max(2, millis / Math.max(1, tickMillis));
     }
 
     private static java.util.concurrent.ThreadFactory daemon(String name) {

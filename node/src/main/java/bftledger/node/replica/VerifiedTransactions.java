@@ -6,25 +6,30 @@ import bftledger.ledger.TxVerdict;
 import bftledger.ledger.VerifiedTransaction;
 import bftledger.pbft.Request;
 import bftledger.pbft.RequestValidator;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * The ledger's transaction checks as the core's {@link RequestValidator}, with a bounded cache
- * of what passed, so a transaction's signature is verified once per replica (at submit or in the
- * PRE-PREPARE) and not again when its block executes. The cache evicts least recently used
- * entries at {@code capacity}; a miss only costs a second verification.
+ * of what passed, so a transaction's signature is verified once per replica whichever comes
+ * first — the client's submit or the PRE-PREPARE carrying it (under load a backup often sees the
+ * PRE-PREPARE first) — and not again when its block executes. A cache hit needs the same bytes
+ * as were verified, compared as received, never re-serialized. The cache evicts least recently
+ * used entries at {@code capacity}; a miss only costs a second verification.
  */
 public final class VerifiedTransactions implements RequestValidator {
+    private record Entry(byte[] raw, TxVerdict verdict) {}
+
     private final String chainId;
-    private final Map<Digest, VerifiedTransaction> cache;
+    private final Map<Digest, Entry> cache;
 
     public VerifiedTransactions(String chainId, int capacity) {
         this.chainId = chainId;
         this.cache = new LinkedHashMap<>(1024, 0.75f, true) {
             @Override
-            protected boolean removeEldestEntry(Map.Entry<Digest, VerifiedTransaction> eldest) {
+            protected boolean removeEldestEntry(Map.Entry<Digest, Entry> eldest) {
                 return size() > capacity;
             }
         };
@@ -33,16 +38,10 @@ public final class VerifiedTransactions implements RequestValidator {
     /** The request payload is the serialized SignedTransaction; its id must be the transaction id. */
     @Override
     public Optional<String> problem(Request request) {
-        VerifiedTransaction cached;
-        synchronized (cache) {
-            cached = cache.get(request.id());
-        }
-        // Same id and the same bytes as a transaction verified before (at submit, usually): the
-        // signature check would repeat itself, so it is skipped.
-        if (cached != null && java.util.Arrays.equals(cached.signed().toByteArray(), request.payload())) {
+        if (cached(request.id(), request.payload()) != null) {
             return Optional.empty();
         }
-        TxVerdict verdict = validate(request.payload());
+        TxVerdict verdict = verifyAndRemember(request.payload());
         if (!verdict.ok()) {
             return Optional.of(verdict.reason() + ": " + verdict.detail());
         }
@@ -52,11 +51,32 @@ public final class VerifiedTransactions implements RequestValidator {
         return Optional.empty();
     }
 
+    /**
+     * The verdict on a submitted transaction whose id the caller computed from its body: the
+     * remembered one when these exact bytes were verified before, else a fresh verification.
+     */
+    public TxVerdict validate(Digest id, byte[] signedTransactionBytes) {
+        TxVerdict known = cached(id, signedTransactionBytes);
+        return known != null ? known : verifyAndRemember(signedTransactionBytes);
+    }
+
     public TxVerdict validate(byte[] signedTransactionBytes) {
-        TxVerdict verdict = Transactions.validate(signedTransactionBytes, chainId);
+        return verifyAndRemember(signedTransactionBytes);
+    }
+
+    private TxVerdict cached(Digest id, byte[] raw) {
+        Entry e;
+        synchronized (cache) {
+            e = cache.get(id);
+        }
+        return e != null && Arrays.equals(e.raw(), raw) ? e.verdict() : null;
+    }
+
+    private TxVerdict verifyAndRemember(byte[] raw) {
+        TxVerdict verdict = Transactions.validate(raw, chainId);
         if (verdict.ok()) {
             synchronized (cache) {
-                cache.put(verdict.transaction().id(), verdict.transaction());
+                cache.put(verdict.transaction().id(), new Entry(raw, verdict));
             }
         }
         return verdict;
@@ -64,12 +84,12 @@ public final class VerifiedTransactions implements RequestValidator {
 
     /** The verified transaction for a committed request, from the cache or verified again. */
     public VerifiedTransaction forExecution(Request request) {
-        VerifiedTransaction cached;
+        Entry cached;
         synchronized (cache) {
             cached = cache.remove(request.id());
         }
-        if (cached != null) {
-            return cached;
+        if (cached != null && Arrays.equals(cached.raw(), request.payload())) {
+            return cached.verdict().transaction();
         }
         TxVerdict verdict = Transactions.validate(request.payload(), chainId);
         if (!verdict.ok() || !verdict.transaction().id().equals(request.id())) {

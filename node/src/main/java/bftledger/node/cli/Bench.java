@@ -1,0 +1,456 @@
+package bftledger.node.cli;
+
+import bftledger.crypto.KeyPair;
+import bftledger.crypto.SignatureBenchmark;
+import bftledger.ledger.proto.PutRecord;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.Transfer;
+import bftledger.ledger.proto.TransactionBody;
+import bftledger.node.config.GenesisFile;
+import bftledger.node.config.Keys;
+import bftledger.sdk.Committed;
+import bftledger.sdk.LedgerClient;
+import bftledger.sdk.LedgerClientException;
+import bftledger.sdk.Network;
+import bftledger.sdk.TransactionFactory;
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * A closed-loop load generator on the SDK: {@code --clients} logical clients each keep exactly
+ * one transaction in flight; a client builds and signs its next transaction (like a real one,
+ * on a small signer pool so signing on one thread does not cap the generator) as soon as the
+ * previous one is proven committed (f+1 matching signed replies, checked by {@link LedgerClient}).
+ *
+ * <p>Throughput counts transactions proven committed between the end of the warm-up and the
+ * end of the run; latency is submit-to-proof of those. The per-second commit timeline and the
+ * longest gap between two commits are reported so faults (a killed primary) can be measured.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Closed-loop load: signed transactions from --clients concurrent clients; prints committed tx/s,"
+                + " latency p50/p95/p99/max and errors.")
+final class Bench implements java.util.concurrent.Callable<Integer> {
+    /** Signer threads by default: one is enough for ~20k signatures/s, above what 2 cores commit. */
+    static final int SIGNERS_DEFAULT = 1;
+    static final int RECORD_VALUE_BYTES = 64;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Main.JsonOption json;
+    @Option(names = "--network", defaultValue = "localnet",
+            description = "The network directory made by `bftledger init` (its genesis.bin and accounts/*.key), or a"
+                    + " genesis file (then give --accounts) (default: ${DEFAULT-VALUE}).")
+    Path network;
+    @Option(names = "--accounts", description = "Directory of funded account key files (default: <network dir>/accounts).")
+    Path accounts;
+    @Option(names = "--clients", defaultValue = "32", description = "Concurrent closed-loop clients (default: ${DEFAULT-VALUE}).")
+    int clients;
+    @Option(names = "--duration", defaultValue = "30s", description = "Measured time after warm-up (default: ${DEFAULT-VALUE}).")
+    String duration;
+    @Option(names = "--warmup", defaultValue = "5s", description = "Load before measuring starts (default: ${DEFAULT-VALUE}).")
+    String warmup;
+    @Option(names = "--mix", defaultValue = "transfer", description = "transfer, put or mixed (default: ${DEFAULT-VALUE}).")
+    String mix;
+    @Option(names = "--timeout", defaultValue = "20s", description = "Per-transaction deadline (default: ${DEFAULT-VALUE}).")
+    String timeout;
+    @Option(names = "--signers", defaultValue = "" + SIGNERS_DEFAULT, description = "Signing threads (default: ${DEFAULT-VALUE}).")
+    int signers;
+    @Option(names = "--rate", defaultValue = "0",
+            description = "Cap on submissions per second across all clients, 0 for none (default: ${DEFAULT-VALUE}).")
+    double rate;
+    @Option(names = "--cpu-pids", split = ",",
+            description = "Node process ids whose CPU time (from /proc) over the measured window is reported per"
+                    + " committed transaction, with this process's own; a figure that, unlike tx/s, hardly depends on"
+                    + " what else shares the cores.")
+    List<Long> cpuPids = new ArrayList<>();
+    @Option(names = "--ceiling-seconds", defaultValue = "0",
+            description = "First measure Ed25519 verifications/s on all cores for this long and report the ceiling"
+                    + " (verifications/s divided by the replicas); 0 skips it (default: ${DEFAULT-VALUE}).")
+    int ceilingSeconds;
+
+    private enum Mix { TRANSFER, PUT, MIXED }
+
+    @Override
+    public Integer call() throws Exception {
+        Mix kind;
+        try {
+            kind = Mix.valueOf(mix.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new Main.UserError("--mix must be transfer, put or mixed; got '" + mix + "'.");
+        }
+        if (clients < 1 || signers < 1) {
+            throw new Main.UserError("--clients and --signers must be at least 1.");
+        }
+        Duration measure = Main.parseDuration(duration);
+        Duration warm = Main.parseDuration(warmup);
+        Duration txTimeout = Main.parseDuration(timeout);
+        Path genesisFile = Files.isDirectory(network) ? network.resolve("genesis.bin") : network;
+        Path accountDir = accounts != null ? accounts
+                : (Files.isDirectory(network) ? network : network.toAbsolutePath().getParent()).resolve("accounts");
+        Network net = Network.fromGenesisBytes(GenesisFile.read(genesisFile).bytes());
+        List<KeyPair> keys = readAccounts(accountDir);
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("nodes", net.n());
+        result.put("clients", clients);
+        result.put("mix", kind.name().toLowerCase(java.util.Locale.ROOT));
+        if (ceilingSeconds > 0) {
+            int cores = Runtime.getRuntime().availableProcessors();
+            SignatureBenchmark.verificationsPerSecond(1, Duration.ofMillis(500)); // JIT warm-up
+            long cpuBefore = processCpuNanos();
+            double verifications = SignatureBenchmark.verificationsPerSecond(cores, Duration.ofSeconds(ceilingSeconds));
+            long cpu = processCpuNanos() - cpuBefore;
+            // CPU time per verification does not depend on how many other processes share the cores,
+            // unlike verifications/s: it lets runs on a busy machine be compared.
+            result.put("ceiling_cpu_us_per_verification", round(cpu / 1e3 / (verifications * ceilingSeconds)));
+            result.put("cores", cores);
+            result.put("ceiling_verifications_per_second", Math.round(verifications));
+            result.put("ceiling_tx_per_second", Math.round(verifications / net.n()));
+        }
+        try (LedgerClient client = LedgerClient.connect(net)) {
+            long cpuBefore = processCpuNanos();
+            Run run = new Run(client, net, keys, kind, txTimeout, warm, measure);
+            run.go();
+            result.putAll(run.summary());
+            result.put("generator_cpu_seconds", round((processCpuNanos() - cpuBefore) / 1e9));
+        }
+        print(result);
+        return 0;
+    }
+
+    private static List<KeyPair> readAccounts(Path dir) throws Main.UserError, bftledger.node.config.ConfigException {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(p -> p.getFileName().toString().endsWith(".key")).sorted().toList();
+        } catch (IOException e) {
+            throw new Main.UserError("cannot list funded account keys in " + dir + ": " + e.getMessage()
+                    + ". Point --network at a directory made by `bftledger init`, or give --accounts.");
+        }
+        if (files.size() < 2) {
+            throw new Main.UserError(dir + " holds " + files.size() + " account key files; transfers need at least 2"
+                    + " (`bftledger init --accounts N`).");
+        }
+        List<KeyPair> keys = new ArrayList<>();
+        for (Path f : files) {
+            keys.add(Keys.read(f));
+        }
+        return keys;
+    }
+
+    /** One benchmark run: the clients, the clock and what was measured. */
+    private final class Run {
+        final LedgerClient client;
+        final Network net;
+        final List<KeyPair> keys;
+        final Mix kind;
+        final Duration txTimeout;
+        final long startNanos = System.nanoTime();
+        final long measureFromNanos;
+        final long endNanos;
+        final ExecutorService signerPool;
+        final AtomicLongArray perSecond;
+        final LatencyLog latencies = new LatencyLog();
+        final Map<String, AtomicInteger> errors = new TreeMap<>();
+        final AtomicInteger failedReceipts = new AtomicInteger();
+        final AtomicInteger inFlight = new AtomicInteger();
+        final CountDownLatch allStopped;
+        final RateGate gate;
+        /** Commit completion times (ns since start) in the measured window, for the longest gap. */
+        long lastCommitNanos = -1;
+        long longestGapNanos;
+        long longestGapEndsNanos;
+
+        Run(LedgerClient client, Network net, List<KeyPair> keys, Mix kind, Duration txTimeout, Duration warm,
+            Duration measure) {
+            this.client = client;
+            this.net = net;
+            this.keys = keys;
+            this.kind = kind;
+            this.txTimeout = txTimeout;
+            this.measureFromNanos = startNanos + warm.toNanos();
+            this.endNanos = measureFromNanos + measure.toNanos();
+            this.perSecond = new AtomicLongArray((int) ((endNanos - startNanos) / 1_000_000_000L) + 2);
+            this.signerPool = Executors.newFixedThreadPool(signers, r -> {
+                Thread t = new Thread(r, "bench-signer");
+                t.setDaemon(true);
+                return t;
+            });
+            this.allStopped = new CountDownLatch(clients);
+            this.gate = rate > 0 ? new RateGate(rate, startNanos) : null;
+        }
+
+        long nodeCpuAtStart;
+        long nodeCpuAtEnd;
+        long ownCpuAtStart;
+        long ownCpuAtEnd;
+
+        void go() throws InterruptedException {
+            for (int c = 0; c < clients; c++) {
+                int id = c;
+                SplittableRandom random = new SplittableRandom(0x5eedL * 31 + c);
+                signerPool.execute(() -> next(id, random, 0));
+            }
+            sleepUntil(measureFromNanos);
+            nodeCpuAtStart = nodesCpuNanos();
+            ownCpuAtStart = processCpuNanos();
+            sleepUntil(endNanos);
+            nodeCpuAtEnd = nodesCpuNanos();
+            ownCpuAtEnd = processCpuNanos();
+            long waitNanos = endNanos - System.nanoTime() + txTimeout.toNanos() + TimeUnit.SECONDS.toNanos(5);
+            allStopped.await(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
+            signerPool.shutdownNow();
+        }
+
+        /** Builds, signs and submits client {@code id}'s next transaction, unless the run is over. */
+        void next(int id, SplittableRandom random, long sequence) {
+            if (System.nanoTime() >= endNanos) {
+                allStopped.countDown();
+                return;
+            }
+            if (gate != null) {
+                long delayNanos = gate.reserve();
+                if (delayNanos > 0) {
+                    // A paced run: sleep off the signer thread would be nicer, but the pace is low by definition.
+                    java.util.concurrent.locks.LockSupport.parkNanos(delayNanos);
+                }
+            }
+            SignedTransaction tx = build(id, random, sequence);
+            long sent = System.nanoTime();
+            inFlight.incrementAndGet();
+            client.submitAsync(tx, txTimeout).whenComplete((committed, error) -> {
+                long done = System.nanoTime();
+                inFlight.decrementAndGet();
+                record(sent, done, committed, error);
+                signerPool.execute(() -> next(id, random, sequence + 1));
+            });
+        }
+
+        SignedTransaction build(int id, SplittableRandom random, long sequence) {
+            KeyPair sender = keys.get(id % keys.size());
+            long nonce = random.nextLong() & Long.MAX_VALUE;
+            TransactionBody.Builder body = TransactionBody.newBuilder().setChainId(net.chainId())
+                    .setSender(ByteString.copyFrom(sender.publicKey().bytes())).setNonce(nonce);
+            boolean put = kind == Mix.PUT || (kind == Mix.MIXED && (sequence & 1) == 1);
+            if (put) {
+                byte[] value = new byte[RECORD_VALUE_BYTES];
+                random.nextBytes(value);
+                body.setPutRecord(PutRecord.newBuilder().setKey("bench/" + id + "/" + (sequence % 1024))
+                        .setValue(ByteString.copyFrom(value)));
+            } else {
+                KeyPair to = keys.get((id + 1) % keys.size());
+                body.setTransfer(Transfer.newBuilder().setTo(ByteString.copyFrom(to.publicKey().bytes())).setAmount(1));
+            }
+            return TransactionFactory.sign(sender, body);
+        }
+
+        void record(long sent, long done, Committed committed, Throwable error) {
+            int second = (int) ((done - startNanos) / 1_000_000_000L);
+            boolean measured = done >= measureFromNanos && done < endNanos;
+            if (error != null) {
+                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                        ? error.getCause() : error;
+                String key = cause instanceof LedgerClientException l ? l.kind().name() : cause.getClass().getSimpleName();
+                if (measured) {
+                    synchronized (errors) {
+                        errors.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+                    }
+                }
+                return;
+            }
+            if (second < perSecond.length()) {
+                perSecond.incrementAndGet(second);
+            }
+            if (!measured) {
+                return;
+            }
+            if (committed.receipt().getStatus() != Receipt.Status.SUCCESS) {
+                failedReceipts.incrementAndGet();
+            }
+            latencies.add(done - sent);
+            synchronized (this) {
+                long at = done - startNanos;
+                long from = lastCommitNanos < 0 ? measureFromNanos - startNanos : lastCommitNanos;
+                if (at - from > longestGapNanos) {
+                    longestGapNanos = at - from;
+                    longestGapEndsNanos = at;
+                }
+                lastCommitNanos = Math.max(lastCommitNanos, at);
+            }
+        }
+
+        Map<String, Object> summary() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            double seconds = (endNanos - measureFromNanos) / 1e9;
+            long[] sorted = latencies.sorted();
+            long committed = sorted.length;
+            m.put("duration_seconds", round(seconds));
+            m.put("committed", committed);
+            m.put("tx_per_second", round(committed / seconds));
+            m.put("latency_ms", Map.of("p50", ms(percentile(sorted, 0.50)), "p95", ms(percentile(sorted, 0.95)),
+                    "p99", ms(percentile(sorted, 0.99)), "max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1])));
+            Map<String, Object> errs = new TreeMap<>();
+            int errorCount = 0;
+            synchronized (errors) {
+                for (Map.Entry<String, AtomicInteger> e : errors.entrySet()) {
+                    errs.put(e.getKey(), e.getValue().get());
+                    errorCount += e.getValue().get();
+                }
+            }
+            m.put("errors", errorCount);
+            m.put("errors_by_kind", errs);
+            m.put("failed_receipts", failedReceipts.get());
+            m.put("in_flight_at_end", inFlight.get());
+            synchronized (this) {
+                // A gap still open at the end counts too (commits never resumed).
+                long end = endNanos - startNanos;
+                long open = lastCommitNanos < 0 ? end - (measureFromNanos - startNanos) : end - lastCommitNanos;
+                long gap = Math.max(longestGapNanos, open);
+                m.put("longest_commit_gap_ms", ms(gap));
+                m.put("longest_commit_gap_ends_at_second", round((gap == longestGapNanos ? longestGapEndsNanos : end) / 1e9));
+            }
+            List<Long> timeline = new ArrayList<>();
+            int last = (int) ((endNanos - startNanos) / 1_000_000_000L);
+            for (int s = 0; s < Math.min(last, perSecond.length()); s++) {
+                timeline.add(perSecond.get(s));
+            }
+            if (committed > 0) {
+                m.put("cpu_us_per_tx_generator", round((ownCpuAtEnd - ownCpuAtStart) / 1e3 / committed));
+                if (!cpuPids.isEmpty()) {
+                    m.put("cpu_us_per_tx_nodes", round((nodeCpuAtEnd - nodeCpuAtStart) / 1e3 / committed));
+                }
+            }
+            m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
+            m.put("commits_per_second_timeline", timeline);
+            return m;
+        }
+    }
+
+    /** Latencies in nanoseconds, appended from many threads; sorted once at the end. */
+    private static final class LatencyLog {
+        private long[] values = new long[1 << 16];
+        private int size;
+
+        synchronized void add(long nanos) {
+            if (size == values.length) {
+                values = Arrays.copyOf(values, size * 2);
+            }
+            values[size++] = nanos;
+        }
+
+        synchronized long[] sorted() {
+            long[] out = Arrays.copyOf(values, size);
+            Arrays.sort(out);
+            return out;
+        }
+    }
+
+    /** Spaces submissions evenly at {@code perSecond} across all clients (for the half-load latency run). */
+    private static final class RateGate {
+        private final long intervalNanos;
+        private long nextNanos;
+
+        RateGate(double perSecond, long startNanos) {
+            this.intervalNanos = (long) (1e9 / perSecond);
+            this.nextNanos = startNanos;
+        }
+
+        synchronized long reserve() {
+            long now = System.nanoTime();
+            long slot = Math.max(now, nextNanos);
+            nextNanos = slot + intervalNanos;
+            return slot - now;
+        }
+    }
+
+    private static void sleepUntil(long nanos) throws InterruptedException {
+        long left;
+        while ((left = nanos - System.nanoTime()) > 0) {
+            TimeUnit.NANOSECONDS.sleep(left);
+        }
+    }
+
+    /** utime + stime of the --cpu-pids processes, in nanoseconds (Linux /proc, USER_HZ = 100). */
+    private long nodesCpuNanos() {
+        long ticks = 0;
+        for (long pid : cpuPids) {
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            } catch (IOException | RuntimeException e) {
+                // The process is gone (a killed replica): its CPU no longer counts.
+            }
+        }
+        return ticks * 10_000_000L;
+    }
+
+    private static long processCpuNanos() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        return os instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getProcessCpuTime() : 0;
+    }
+
+    private static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int i = (int) Math.ceil(p * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+
+    private static double ms(long nanos) {
+        return round(nanos / 1e6);
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    private void print(Map<String, Object> r) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> lat = (Map<String, Object>) r.get("latency_ms");
+        StringBuilder text = new StringBuilder();
+        text.append(String.format("bench: %s nodes, %s clients, mix %s, %s s measured after %s s warm-up%n", r.get("nodes"),
+                r.get("clients"), r.get("mix"), r.get("duration_seconds"), r.get("warmup_seconds")));
+        text.append(String.format("  committed %s tx, %s tx/s%n", r.get("committed"), r.get("tx_per_second")));
+        text.append(String.format("  latency ms: p50 %s  p95 %s  p99 %s  max %s%n", lat.get("p50"), lat.get("p95"), lat.get("p99"),
+                lat.get("max")));
+        text.append(String.format("  errors %s %s, failed receipts %s, longest commit gap %s ms%n", r.get("errors"),
+                r.get("errors_by_kind"), r.get("failed_receipts"), r.get("longest_commit_gap_ms")));
+        text.append("  commits per second: ").append(r.get("commits_per_second_timeline"));
+        if (r.containsKey("ceiling_tx_per_second")) {
+            text.append(String.format("%n  ceiling: %s Ed25519 verifications/s on %s cores / %s replicas = %s tx/s",
+                    r.get("ceiling_verifications_per_second"), r.get("cores"), r.get("nodes"), r.get("ceiling_tx_per_second")));
+        }
+        // The JSON writer prints maps in insertion order; latency keys are put in a fixed order for it.
+        Map<String, Object> ordered = new LinkedHashMap<>(r);
+        Map<String, Object> latOrdered = new LinkedHashMap<>();
+        for (String k : List.of("p50", "p95", "p99", "max")) {
+            latOrdered.put(k, lat.get(k));
+        }
+        ordered.put("latency_ms", latOrdered);
+        Main.print(spec, json.json, ordered, text.toString());
+    }
+}

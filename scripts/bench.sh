@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Benchmark a fresh local network: start it, measure this machine's ceiling, run the closed-loop
+# load generator (`bftledger bench`), optionally inject a fault, print the results, tear down.
+#
+#   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
+#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--keep] [--base-port P]
+#
+# Ceiling = BouncyCastle Ed25519 verifications/s on all cores (crypto's SignatureBenchmark),
+# divided by N: every replica must verify every client signature once. Measured in the same run,
+# before the network carries load. The last line is exactly:
+#   throughput <tx/s> tx/s, ceiling <tx/s> tx/s, ratio <achieved/ceiling>
+#
+# Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
+# the primary of view 0 (node0) halfway through the measured window and report the longest gap
+# between two commits (the time until commits resumed); equivocate = node0 restarted by
+# scripts/byzantine.sh as equivocate-primary (skipped, exit 3, when that script is absent).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cli="$root/scripts/bftledger"
+jar="$root/node/target/bftledger.jar"
+
+nodes=4
+duration=30
+warmup=10
+clients=256
+mix=transfer
+fault=none
+rate=0
+keep=0
+base_port=$((17100 + ($$ % 500) * 12))
+ceiling_seconds=5
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --nodes) nodes="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --mix) mix="$2"; shift 2 ;;
+    --fault) fault="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --base-port) base_port="$2"; shift 2 ;;
+    --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
+  esac
+done
+case "$fault" in none|silent|kill-primary|equivocate) ;; *) echo "--fault must be none, silent, kill-primary or equivocate" >&2; exit 2 ;; esac
+duration="${duration%s}"
+warmup="${warmup%s}"
+
+if [[ "$fault" == equivocate && ! -x "$root/scripts/byzantine.sh" ]]; then
+  echo "fault 'equivocate' skipped: scripts/byzantine.sh is not in this tree (it comes with the Byzantine node launcher)." >&2
+  exit 3
+fi
+
+if [[ ! -f "$jar" ]]; then
+  echo "building $jar ..." >&2
+  (cd "$root" && mvn -B -q -pl node -am package -DskipTests) >&2
+fi
+
+dir="$(mktemp -d "${TMPDIR:-/tmp}/bftledger-bench.XXXXXX")"
+stopped_pid=""
+teardown() {
+  set +e
+  if [[ -n "${killer:-}" ]]; then kill "$killer" 2>/dev/null; fi
+  if [[ -n "$stopped_pid" ]]; then kill -CONT "$stopped_pid" 2>/dev/null; fi
+  "$root/scripts/localnet.sh" down --dir "$dir" >/dev/null 2>&1
+  if [[ "$keep" == 1 ]]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
+}
+trap teardown EXIT INT TERM
+
+# Own ports and one funded account per client, so runs never collide with another local network.
+accounts=$(( clients < 2 ? 2 : clients ))
+"$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port 0 --accounts "$accounts" >/dev/null
+"$root/scripts/localnet.sh" up --dir "$dir" --timeout 180 >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
+echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir" >&2
+
+if [[ "$fault" == silent ]]; then
+  victim=$((nodes - 1))   # a backup in view 0
+  stopped_pid="$(cat "$dir/run/node$victim.pid")"
+  kill -STOP "$stopped_pid"
+  echo "fault: node$victim (pid $stopped_pid) stopped with SIGSTOP before the load" >&2
+fi
+if [[ "$fault" == equivocate ]]; then
+  # The view-0 primary (node0) sends conflicting PRE-PREPAREs; the honest replicas must change view away from it.
+  "$root/scripts/byzantine.sh" 0 equivocate-primary --dir "$dir" >&2
+fi
+if [[ "$fault" == kill-primary ]]; then
+  primary_pid="$(cat "$dir/run/node0.pid")"
+  ( sleep $((warmup + duration / 2)); kill -9 "$primary_pid" 2>/dev/null && echo "fault: killed primary node0 (pid $primary_pid) with SIGKILL at $((warmup + duration / 2)) s" >&2 ) &
+  killer=$!
+fi
+
+pids="$(cat "$dir"/run/node*.pid | paste -sd, -)"
+echo "load: $clients clients, mix $mix, ${warmup}s warm-up + ${duration}s measured; uptime: $(uptime)" >&2
+# shellcheck disable=SC2086
+java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
+  --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+  -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
+  --mix "$mix" --rate "$rate" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
+# The JSON result is the last line (a JVM option such as a JFR recording may print before it).
+tail -n 1 "$dir/bench.out" >"$dir/bench.json"
+[[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+r="$dir/bench.json"
+jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_seconds) s measured",
+  "  committed \(.committed) tx, \(.tx_per_second) tx/s",
+  "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
+  "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",
+  "  commits per second: \(.commits_per_second_timeline|map(tostring)|join(" "))",
+  "  ceiling: \(.ceiling_verifications_per_second) Ed25519 verifications/s on \(.cores) cores / \(.nodes) replicas"' "$r"
+# CPU per committed transaction over the measured window hardly depends on what else shares the
+# cores (tx/s does); n verifications per transaction is the floor the ceiling assumes.
+jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_tx
+  | "  cpu per committed tx: nodes \(.cpu_us_per_tx_nodes) us + load generator \(.cpu_us_per_tx_generator) us;"
+  + " the \(.nodes) verifications it needs cost \(.nodes * .ceiling_cpu_us_per_verification | round) us"
+  + " (\(.ceiling_cpu_us_per_verification) us each): CPU-bound ratio estimate"
+  + " \(if $per_tx > 0 then ((.nodes * .ceiling_cpu_us_per_verification / $per_tx * 100 | round) / 100) else 0 end)"' "$r"
+if [[ "$fault" == kill-primary ]]; then
+  echo "  kill-primary: commits resumed after $(jq -r .longest_commit_gap_ms "$r") ms (longest gap between two commits, ending at second $(jq -r .longest_commit_gap_ends_at_second "$r"))"
+fi
+if [[ "$fault" == equivocate ]]; then
+  echo "  equivocate: node0 (view-0 primary) ran equivocate-primary; longest gap between two commits $(jq -r .longest_commit_gap_ms "$r") ms"
+fi
+if [[ "$fault" == silent ]]; then
+  echo "  silent: node$victim was stopped for the whole run"
+fi
+jq -r '"throughput \(.tx_per_second) tx/s, ceiling \(.ceiling_tx_per_second) tx/s, ratio \(if .ceiling_tx_per_second > 0 then ((.tx_per_second / .ceiling_tx_per_second * 100 | round) / 100) else 0 end)"' "$r"
