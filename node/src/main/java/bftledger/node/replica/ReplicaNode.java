@@ -121,7 +121,10 @@ public final class ReplicaNode implements AutoCloseable {
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
         List<PersistRecord> records = wal.readAll();
-        Replica replica = Replica.restore(pbft, records, store.height());
+        // The ledger's transaction index is the core's at-most-once port: after a stable checkpoint
+        // (or a state transfer) the core has forgotten old ids, and a client's retry of one must
+        // not be ordered again nor keep a request timer running.
+        Replica replica = Replica.restore(pbft, store::containsTransaction, records, store.height());
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
                 records.size(), replica.view());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
