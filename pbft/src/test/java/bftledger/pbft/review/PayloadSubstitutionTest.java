@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.pbft.Batch;
 import bftledger.pbft.MessageType;
+import bftledger.pbft.NewView;
 import bftledger.pbft.PrePrepare;
 import bftledger.pbft.PreparedCertificate;
 import bftledger.pbft.Request;
 import bftledger.pbft.Signed;
 import bftledger.pbft.TestRequests;
 import bftledger.pbft.ViewChange;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -72,6 +74,48 @@ class PayloadSubstitutionTest {
             Request executed = net.apps.get(i).executed.get(0).requests().get(0);
             assertArrayEquals(at3, executed.payload(), "replica " + i + " executed other bytes than replica 3 at sequence 1");
             assertTrue(TestRequests.VALIDATOR.problem(executed).isEmpty(), "replica " + i + " executed an invalid request");
+        }
+    }
+
+    @Test
+    void aByzantineNewPrimarySubstitutesPayloadsInOAndBackupsAcceptIt() {
+        Net net = new Net(1, cfg -> cfg.withTimeouts(4, 4, 3).withCheckpoints(4, 8).withBatching(1, 1 << 20, 1 << 16, 8));
+        Request r = TestRequests.signed("pay bob 20");
+        // View 0 (primary 0 honest): only replica 3 receives the commits.
+        net.dropIf = e -> e.wire()[0] == MessageType.COMMIT.code() && e.to() != 3;
+        net.submit(r);
+        net.deliverAll();
+        assertEquals(1, net.apps.get(3).height);
+        net.dropIf = e -> false;
+        // Replica 1, primary of view 1, is Byzantine: its NEW-VIEW keeps V but re-signs O with
+        // the same ids and timestamp and other payload bytes. NewViewPlan.mismatch compares digests only.
+        net.tamper = e -> {
+            if (e.from() == 1 && e.wire()[0] == MessageType.NEW_VIEW.code()) {
+                NewView nv = net.decode(e.wire()).as(NewView.class).payload();
+                List<Signed<PrePrepare>> o = new ArrayList<>();
+                for (Signed<PrePrepare> pp : nv.prePrepares()) {
+                    Batch real = pp.payload().batch();
+                    List<Request> swapped = new ArrayList<>();
+                    for (Request q : real.requests()) {
+                        byte[] bytes = q.payload();
+                        bytes[bytes.length - 1] ^= 1;
+                        swapped.add(new Request(q.id(), bytes));
+                    }
+                    o.add(net.factory(1).prePrepare(pp.payload().view(), pp.payload().sequence(),
+                            new Batch(real.timestampMillis(), swapped)));
+                }
+                Signed<NewView> forged = net.factory(1).newView(nv.view(), nv.viewChanges(), o);
+                assertTrue(net.verifier.verify(forged.wire()).accepted(), "the verifier accepts the forged O");
+                return List.of(new Net.Envelope(e.from(), e.to(), forged.wire()));
+            }
+            return List.of(e);
+        };
+        net.tick(20);
+        byte[] at3 = net.apps.get(3).executed.get(0).requests().get(0).payload();
+        for (int i : new int[] {0, 2}) {
+            assertTrue(net.apps.get(i).height >= 1, "replica " + i + " executed sequence 1");
+            Request executed = net.apps.get(i).executed.get(0).requests().get(0);
+            assertArrayEquals(at3, executed.payload(), "honest replica " + i + " executed other bytes than replica 3 at sequence 1");
         }
     }
 }
