@@ -12,6 +12,7 @@ import bftledger.crypto.Sha256;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.CommitCertificate;
 import bftledger.sdk.Network;
 import bftledger.sdk.ProofVerifier;
 import bftledger.sdk.Verdict;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
@@ -36,8 +38,12 @@ import picocli.CommandLine;
  * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
  * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
  * whether it holds up; {@code culprits} (top level in {@code --json}) lists the replicas proven
- * faulty by at least one verified piece, empty when none. Evidence does not fail the audit (the
- * honest ledgers can agree while a faulty replica is caught); divergence or a node down does.
+ * faulty by at least one verified piece, empty when none. Where nodes hold different blocks at
+ * one height, the two blocks' commit certificates are evidence too ({@link ForkEvidence}): a
+ * replica that commit-signed both for the same view and sequence is added to {@code culprits}
+ * (details under {@code fork_evidence}); an overlap across different views is only listed under
+ * {@code suspects}. Evidence does not fail the audit (the honest ledgers can agree while a
+ * faulty replica is caught); divergence or a node down does.
  */
 final class OnlineAudit {
     private OnlineAudit() {}
@@ -55,6 +61,7 @@ final class OnlineAudit {
             long[] heights = new long[n];
             boolean[] up = new boolean[n];
             EvidenceCheck evidence = new EvidenceCheck(network.validatorKeys());
+            ForkEvidence forks = new ForkEvidence(network.validatorKeys());
             for (int i = 0; i < n; i++) {
                 try {
                     GetStatusResponse s = stub(channels.get(i), timeout).getStatus(GetStatusRequest.getDefaultInstance());
@@ -79,6 +86,7 @@ final class OnlineAudit {
             List<Object> problems = new ArrayList<>();
             for (long h = 1; h <= top; h++) {
                 Map<Digest, List<Integer>> byHash = new TreeMap<>();
+                Map<Digest, CommitCertificate> certificates = new TreeMap<>();
                 for (int i = 0; i < n; i++) {
                     if (!up[i] || h > heights[i] || divergedAt[i] > 0) {
                         continue;
@@ -102,6 +110,7 @@ final class OnlineAudit {
                             } else {
                                 previous[i] = hash;
                                 byHash.computeIfAbsent(hash, k -> new ArrayList<>()).add(i);
+                                certificates.putIfAbsent(hash, block.getCertificate());
                             }
                         }
                     } catch (InvalidProtocolBufferException | RuntimeException e) {
@@ -113,6 +122,15 @@ final class OnlineAudit {
                     }
                 }
                 if (byHash.size() > 1) {
+                    // Two valid certificates for different blocks at one height: the replicas that signed both
+                    // for one view and sequence are proven faulty, even if no node saw both sides.
+                    List<Digest> hashes = new ArrayList<>(byHash.keySet());
+                    for (int a = 0; a < hashes.size(); a++) {
+                        for (int b = a + 1; b < hashes.size(); b++) {
+                            forks.compare(h, certificates.get(hashes.get(a)), byHash.get(hashes.get(a)),
+                                    certificates.get(hashes.get(b)), byHash.get(hashes.get(b)));
+                        }
+                    }
                     List<Integer> majority = byHash.values().stream().max((a, b) -> Integer.compare(a.size(), b.size())).orElseThrow();
                     for (List<Integer> group : byHash.values()) {
                         if (group != majority) {
@@ -151,6 +169,17 @@ final class OnlineAudit {
                 text.append("problem: ").append(p).append('\n');
             }
             text.append(evidence.text());
+            text.append(forks.text());
+            TreeSet<Integer> culprits = new TreeSet<>(evidence.culprits());
+            culprits.addAll(forks.culprits());
+            TreeSet<Integer> suspects = new TreeSet<>(forks.suspectReplicas());
+            suspects.removeAll(culprits);
+            if (!culprits.isEmpty()) {
+                text.append("culprits (proven faulty): ").append(culprits).append('\n');
+            }
+            if (!suspects.isEmpty()) {
+                text.append("suspects (not proven): ").append(suspects).append('\n');
+            }
             boolean allUp = true;
             for (boolean u : up) {
                 allUp &= u;
@@ -164,7 +193,10 @@ final class OnlineAudit {
             result.put("nodes", nodes);
             result.put("problems", problems);
             result.put("evidence", evidence.json());
-            result.put("culprits", evidence.culprits());
+            result.put("fork_evidence", forks.json());
+            result.put("culprits", List.copyOf(culprits));
+            result.put("suspects", List.copyOf(suspects));
+            result.put("suspect_details", forks.suspectsJson());
             Main.print(spec, json, result, text.toString());
             return ok ? 0 : 1;
         } finally {
