@@ -274,6 +274,13 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /** Whether {@code id} has executed (a cheap index probe: no block is read or parsed). */
+    public boolean containsTransaction(Digest id) {
+        try (Snapshot s = snapshot()) {
+            return s.executed(id).isPresent();
+        }
+    }
+
     public long balance(PublicKey account) {
         try (Snapshot s = snapshot()) {
             return s.balance(ByteString.copyFrom(account.bytes()));

@@ -71,6 +71,14 @@ public final class Simulation {
         long syncTick = -1;
         /** Crash right after the next output's records are durable, before any of its messages leave. */
         boolean crashAfterNextPersist;
+        /**
+         * Executed events not yet stepped. The core may hand out further batches while it is told
+         * about earlier ones (Output's contract: executions continue the previous outputs), so,
+         * like the node's core loop, every batch handed out is executed before the core hears
+         * about the next one, and the Executed events reach it in sequence order.
+         */
+        final java.util.ArrayDeque<Event> executedToStep = new java.util.ArrayDeque<>();
+        boolean steppingExecuted;
 
         Node(int index, int id, Config config, ByzantineStrategy strategy) {
             this.index = index;
@@ -530,7 +538,18 @@ public final class Simulation {
                 return;
             }
             Digest state = node.app.execute(b);
-            step(node, new Event.Executed(b.sequence(), state));
+            node.executedToStep.add(new Event.Executed(b.sequence(), state));
+        }
+        if (!node.steppingExecuted) {
+            node.steppingExecuted = true;
+            try {
+                while (!node.executedToStep.isEmpty() && !fatal && node.live()) {
+                    step(node, node.executedToStep.poll());
+                }
+            } finally {
+                node.executedToStep.clear();
+                node.steppingExecuted = false;
+            }
         }
         if (!out.stateTransfer().isEmpty() && node.live()) {
             node.transfers.addAll(out.stateTransfer());
@@ -666,6 +685,7 @@ public final class Simulation {
         }
         node.core = null;
         node.transfers.clear();
+        node.executedToStep.clear(); // executions the crashed core never heard of are redone after restart
         note("t=" + tick + " " + node.name() + " CRASHES (WAL " + node.wal.size() + " records, height " + node.app.height() + ")");
     }
 

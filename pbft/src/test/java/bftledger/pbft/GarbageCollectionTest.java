@@ -131,4 +131,20 @@ class GarbageCollectionTest {
         assertEquals(MessageType.CHECKPOINT, e.type());
         assertEquals(4, e.sequence());
     }
+
+    /** PBFT_BUGS side note to 3: a sender's far-ahead CHECKPOINTs must not evict its in-window vote. */
+    @Test
+    void farAheadCheckpointsDoNotEvictTheSendersInWindowVote() {
+        Cluster c = new Cluster(1, cfg -> cfg.withCheckpoints(2, 4).withBuffers(8, 100, 4, 1));
+        Digest d = bftledger.crypto.Sha256.hash("state at 2".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        c.autoTransfer = false;
+        c.step(3, new Event.PeerMessage(c.factory(2).checkpoint(2, d)));
+        for (long s = 8; s <= 14; s += 2) {
+            c.step(3, new Event.PeerMessage(c.factory(2).checkpoint(s, d)));
+        }
+        c.step(3, new Event.PeerMessage(c.factory(1).checkpoint(2, d)));
+        c.step(3, new Event.PeerMessage(c.factory(0).checkpoint(2, d)));
+        assertEquals(2, c.replica(3).lowWatermark(),
+                "replica 2's vote for 2 still counted: 2f+1 matching");
+    }
 }
