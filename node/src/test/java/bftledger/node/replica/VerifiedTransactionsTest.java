@@ -48,4 +48,20 @@ class VerifiedTransactionsTest {
         SignedTransaction broken = tx.toBuilder().setSignature(ByteString.copyFrom(new byte[64])).build();
         assertThrows(IllegalStateException.class, () -> validator.forExecution(request(broken)));
     }
+
+    @Test
+    void aSubmitAfterThePrePrepareUsesTheVerdictOnlyForTheSameBytes() {
+        SignedTransaction tx = factory.transfer(alice, KeyPair.deterministic("bob").publicKey(), 4);
+        // The PRE-PREPARE carried it first; the client's submit of the same bytes gets that verdict.
+        assertEquals(Optional.empty(), validator.problem(request(tx)));
+        assertTrue(validator.validate(TransactionFactory.id(tx), tx.toByteArray()).ok());
+        // Same id (same body), forged signature: never answered from the cache.
+        byte[] sig = tx.getSignature().toByteArray();
+        sig[0] ^= 1;
+        SignedTransaction forged = tx.toBuilder().setSignature(ByteString.copyFrom(sig)).build();
+        assertEquals(bftledger.ledger.TxVerdict.Reason.BAD_SIGNATURE,
+                validator.validate(TransactionFactory.id(forged), forged.toByteArray()).reason());
+        // And execution of the forged bytes is refused even though the id is cached.
+        assertThrows(IllegalStateException.class, () -> validator.forExecution(request(forged)));
+    }
 }
