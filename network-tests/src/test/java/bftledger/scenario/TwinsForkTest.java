@@ -66,6 +66,11 @@ class TwinsForkTest {
             wy.awaitMoreAcks(10, Duration.ofSeconds(60), "side Y (twins 0,1 + node3), " + why);
             wx.stop();
             wy.stop();
+            // Beyond f, the twins alone are f+1 matching replies: a transfer can be acknowledged
+            // before the honest node of its side has executed it. Let each honest node reach its
+            // side's highest acknowledged height before it is stopped and checked on its own.
+            awaitHeight(x, 2, wx, why);
+            awaitHeight(y, 3, wy, why);
             x.stopAll();
             y.stopAll();
 
@@ -114,5 +119,21 @@ class TwinsForkTest {
                         + offline.violations());
             }
         }
+    }
+
+    private static void awaitHeight(ScenarioCluster cluster, int node, BankWorkload workload, String why)
+            throws InterruptedException {
+        long target = workload.acks().stream().mapToLong(BankWorkload.Ack::height).max().orElse(0);
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        long height = -1;
+        while (System.nanoTime() < deadline) {
+            height = cluster.statuses().get(node).map(bftledger.api.proto.GetStatusResponse::getHeight).orElse(-1L);
+            if (height >= target) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("node" + node + " stayed at height " + height + ", below its side's acknowledged height "
+                + target + " for 30 s, " + why);
     }
 }
