@@ -21,7 +21,8 @@ import java.util.List;
  *     while the pipeline is full requests wait, which is what makes batches fill under load
  * @param requestTimeoutTicks ticks a backup waits for a pending request to execute before it
  *     suspects the primary
- * @param viewChangeTimeoutTicks ticks a replica waits for NEW-VIEW once 2f+1 VIEW-CHANGEs are in;
+ * @param viewChangeTimeoutTicks ticks a replica waits for NEW-VIEW once 2f+1 replicas sent VIEW-CHANGEs
+ *     for its view or higher (also the interval at which it re-sends its own VIEW-CHANGE);
  *     doubled after each consecutive failed view change, up to {@code timeoutDoublingsMax} times
  * @param timeoutDoublingsMax cap on the doublings so a timeout cannot overflow
  * @param futureBufferPerReplicaMax most buffered future messages held per sender; a full sender

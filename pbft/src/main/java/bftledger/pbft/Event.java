@@ -26,6 +26,21 @@ public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Ev
      */
     record Executed(long sequence, Digest stateDigest) implements Event {}
 
-    /** The node fetched and verified state up to the stable checkpoint {@code sequence}. */
-    record StateTransferred(long sequence, Digest stateDigest) implements Event {}
+    /**
+     * The node fetched and verified state up to the stable checkpoint {@code sequence}.
+     * {@code executedRequestIds} are the request ids the fetched blocks executed, when the node
+     * has them at hand (may be empty or partial): the core stops waiting for those requests even
+     * when no {@link ExecutedRequests} index was plugged in. Pending requests the index reports
+     * executed are cleared either way.
+     */
+    record StateTransferred(long sequence, Digest stateDigest, java.util.List<Digest> executedRequestIds) implements Event {
+        public StateTransferred {
+            executedRequestIds = java.util.List.copyOf(executedRequestIds);
+        }
+
+        /** The original shape: no id list, the core relies on its {@link ExecutedRequests} index. */
+        public StateTransferred(long sequence, Digest stateDigest) {
+            this(sequence, stateDigest, java.util.List.of());
+        }
+    }
 }

@@ -59,8 +59,12 @@ public final class MessageVerifier {
     }
 
     /**
-     * @param checkRequests whether to run the request validator over a PRE-PREPARE's batch; nested
-     *     pre-prepares inside prepared certificates were already accepted by f+1 correct replicas
+     * @param checkRequests whether to run the request validator over a PRE-PREPARE's batch. True
+     *     for nested pre-prepares too (prepared certificates, a NEW-VIEW's O): the batch digest
+     *     covers request ids, not payloads, so the PREPAREs of correct replicas vouch for the ids
+     *     only; the validator (id names the payload, client signature) is what binds the bytes.
+     *     Without it one Byzantine replica could re-sign its pre-prepare with other bytes under
+     *     the same digest and have honest replicas execute them (PBFT_REVIEW F1).
      */
     private <T> Optional<Verdict<T>> check(Signed<?> m, boolean checkRequests) {
         int signer = m.signer();
@@ -182,7 +186,7 @@ public final class MessageVerifier {
 
     /** Empty when {@code pc} is a pre-prepare plus 2f valid matching prepares from distinct backups. */
     public Optional<String> preparedCertificateProblem(PreparedCertificate pc) {
-        Optional<Verdict<Object>> v = check(pc.prePrepare(), false);
+        Optional<Verdict<Object>> v = check(pc.prePrepare(), true);
         if (v.isPresent()) {
             return Optional.of("pre-prepare invalid: " + v.get());
         }
@@ -228,7 +232,7 @@ public final class MessageVerifier {
             if (pp.payload().view() != nv.view()) {
                 return no(RejectReason.BAD_NEW_VIEW, "pre-prepare of view " + pp.payload().view());
             }
-            Optional<Verdict<Object>> v = check(pp, false);
+            Optional<Verdict<Object>> v = check(pp, true);
             if (v.isPresent()) {
                 return no(RejectReason.BAD_NEW_VIEW, "pre-prepare " + pp.payload().sequence() + ": " + v.get());
             }

@@ -68,10 +68,11 @@ public record NewViewPlan(long stableSequence, Digest stableDigest, List<Signed<
         int i = 0;
         for (Map.Entry<Long, Batch> e : batches.entrySet()) {
             PrePrepare pp = prePrepares.get(i++).payload();
-            if (pp.view() != view || pp.sequence() != e.getKey() || !pp.digest().equals(e.getValue().digest())) {
+            // The whole batch, not only its digest: the digest does not cover request payloads.
+            if (pp.view() != view || pp.sequence() != e.getKey() || !pp.batch().equals(e.getValue())) {
                 return java.util.Optional.of("O entry " + (i - 1) + " is (" + pp.view() + ", " + pp.sequence() + ", "
                         + pp.digest().shortHex() + "), expected (" + view + ", " + e.getKey() + ", "
-                        + e.getValue().digest().shortHex() + ")");
+                        + e.getValue().digest().shortHex() + ") with the certificate's exact batch");
             }
         }
         return java.util.Optional.empty();

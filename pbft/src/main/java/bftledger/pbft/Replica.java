@@ -47,6 +47,8 @@ public final class Replica {
     private boolean viewActive = true;
     private int failedViewChanges;
     private int requestTimerTicks = -1;
+    /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
+    private Digest timedRequest;
     private int viewChangeTimerTicks = -1;
     private int viewChangeResendTicks = -1;
     private Signed<ViewChange> ownViewChange;
@@ -132,7 +134,7 @@ public final class Replica {
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
             } else if (event instanceof Event.StateTransferred s) {
-                onStateTransferred(s.sequence(), s.stateDigest());
+                onStateTransferred(s.sequence(), s.stateDigest(), s.executedRequestIds());
             }
             proposeBatches();
             deliverCommitted();
@@ -410,9 +412,7 @@ public final class Replica {
         if (!orderedIds.containsKey(id)) {
             unordered.put(id, r);
         }
-        if (viewActive && !isPrimary() && requestTimerTicks < 0) {
-            requestTimerTicks = config.requestTimeoutTicks();
-        }
+        updateRequestTimer();
     }
 
     /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
@@ -477,8 +477,7 @@ public final class Replica {
                 executedIds.put(id, sequence);
             }
             executedIdsBySequence.put(sequence, ids);
-            // 4.4: restart the timer while still waiting for other requests, stop when none wait.
-            requestTimerTicks = pending.isEmpty() || !viewActive || isPrimary() ? -1 : config.requestTimeoutTicks();
+            updateRequestTimer();
         }
         if (sequence % config.checkpointInterval() == 0) {
             takeCheckpoint(sequence, stateDigest);
@@ -598,23 +597,48 @@ public final class Replica {
         orderedIds.values().removeIf(s -> s <= h);
     }
 
-    private void onStateTransferred(long sequence, Digest digest) {
+    private void onStateTransferred(long sequence, Digest digest, List<Digest> reportedIds) {
         if (sequence <= lastExecuted) {
             return;
         }
         lastExecuted = sequence;
         lastDelivered = Math.max(lastDelivered, sequence);
-        deliveredIds.headMap(sequence, true).clear();
-        committedUndelivered.headMap(sequence, true).clear();
+        // Batches this replica committed (or handed out) at or below the transferred sequence are
+        // the ones the fetched state executed (one committed batch per sequence), so their
+        // requests are executed too, even though no Executed event will come for them.
+        List<Digest> executedHere = new ArrayList<>(reportedIds);
+        var delivered = deliveredIds.headMap(sequence, true);
+        delivered.values().forEach(executedHere::addAll);
+        delivered.clear();
+        var committed = committedUndelivered.headMap(sequence, true);
+        for (Output.CommittedBatch b : committed.values()) {
+            b.requests().forEach(r -> executedHere.add(r.id()));
+        }
+        committed.clear();
         if (stateTransferTarget <= sequence) {
             stateTransferTarget = -1;
         }
-        // The fetched state executed requests this replica never saw ordered: stop waiting for them.
-        pending.keySet().removeIf(executedIndex::contains);
-        unordered.keySet().removeIf(executedIndex::contains);
-        if (pending.isEmpty()) {
-            requestTimerTicks = -1;
+        // The fetched state executed requests this replica never saw ordered: stop waiting for
+        // them, or its request timer fires for requests that already executed and it sits alone
+        // in a view change (seen in the node integration).
+        for (Request r : new ArrayList<>(pending.values())) {
+            if (executedIndex.contains(r.id())) {
+                executedHere.add(r.id());
+            }
         }
+        List<Digest> recorded = new ArrayList<>();
+        for (Digest id : executedHere) {
+            boolean wasPending = pending.remove(id) != null;
+            unordered.remove(id);
+            orderedIds.remove(id);
+            if (wasPending && executedIds.putIfAbsent(id, sequence) == null) {
+                recorded.add(id);
+            }
+        }
+        if (!recorded.isEmpty()) {
+            executedIdsBySequence.computeIfAbsent(sequence, k -> new ArrayList<>()).addAll(recorded);
+        }
+        updateRequestTimer();
         if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
             takeCheckpoint(sequence, digest);
         }
@@ -652,12 +676,31 @@ public final class Replica {
         }
     }
 
+    /**
+     * 4.4: a backup starts the timer when it receives a request and the timer is not running,
+     * stops it when it no longer waits for that request, and restarts it then if it waits for
+     * another (the oldest pending). Executions of other requests do not restart it: otherwise a
+     * primary that orders other clients' requests at least once per timeout could censor one
+     * request forever (PBFT_REVIEW F2).
+     */
+    private void updateRequestTimer() {
+        if (!viewActive || isPrimary() || pending.isEmpty()) {
+            requestTimerTicks = -1;
+            timedRequest = null;
+            return;
+        }
+        if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
+            timedRequest = pending.keySet().iterator().next();
+            requestTimerTicks = config.requestTimeoutTicks();
+        }
+    }
+
     /** A backup waited too long for a request to execute: suspect the primary (4.4). */
     private void onRequestTimeout() {
         startViewChange(view + 1);
     }
 
-    /** 2f+1 VIEW-CHANGEs were in but no valid NEW-VIEW came in time: try the next view, waiting longer. */
+    /** 2f+1 replicas left the old view (see {@link #leftViewCount}) but no valid NEW-VIEW came in time: try the next view, waiting longer. */
     private void onViewChangeTimeout() {
         failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
         startViewChange(view + 1);
@@ -680,12 +723,20 @@ public final class Replica {
         if (viewActive && currentNewView != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
             relay(peer, currentNewView);
         }
+        if (!viewActive && ownViewChange != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
+            // No NEW-VIEW yet: our VIEW-CHANGE is what a peer behind us or changing with us may lack.
+            relay(peer, ownViewChange);
+        }
         if (st.lowWatermark() < lowWatermark) {
             for (Signed<Checkpoint> c : stableProof) {
                 relay(peer, c);
             }
         }
-        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lastExecuted(), lowWatermark), false).values()) {
+        // Every own CHECKPOINT the peer has not seen stable, not only those above what it executed:
+        // a peer that executed past a checkpoint but lost the votes for it never advances h, and
+        // with everyone in that state the window fills and nothing new is ordered (seed 8011).
+        // At most L/K + checkpointsAhead messages, once per status period.
+        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lowWatermark(), lowWatermark), false).values()) {
             relay(peer, c);
         }
         if (viewActive && st.viewActive() && st.view() == view) {
@@ -764,6 +815,10 @@ public final class Replica {
                 // it (it is the primary's signed message and proves 2f+1 moved). Rate-limited like
                 // STATUS answers, since a NEW-VIEW is large and old VIEW-CHANGEs cost nothing to replay.
                 relay(m.signer(), currentNewView);
+            } else if (!viewActive && ownViewChange != null && vc.newView() < view && answerAllowed(m.signer())) {
+                // We moved past the sender's view change without a NEW-VIEW: tell it where we
+                // went, so it can count us toward the timer quorum or the f+1 join (4.5.2).
+                relay(m.signer(), ownViewChange);
             }
             reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
             return;
@@ -809,16 +864,34 @@ public final class Replica {
         if (viewActive) {
             return;
         }
-        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
-        if (forView.size() < config.quorum()) {
-            return;
-        }
-        if (viewChangeTimerTicks < 0) {
+        if (viewChangeTimerTicks < 0 && leftViewCount() >= config.quorum()) {
             viewChangeTimerTicks = config.viewChangeTimeoutTicks() << failedViewChanges;
         }
-        if (isPrimary() && forView.containsKey(self)) {
+        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
+        if (forView.size() >= config.quorum() && isPrimary() && forView.containsKey(self)) {
             sendNewView(forView);
         }
+    }
+
+    /**
+     * Distinct replicas (us included) that sent VIEW-CHANGE for our view or a higher one. The
+     * view-change timer (4.5.2) starts when this reaches 2f+1. The paper counts VIEW-CHANGEs for
+     * our view only; with lossy links that alone can stall forever: a replica that had 2f+1 for
+     * v, timed out and moved to v+1 stops re-sending its VIEW-CHANGE for v, so replicas that lost
+     * it hold 2f for v and one for v+1: no quorum for v (no timer, no escalation) and fewer than
+     * f+1 above v (no join). Counting every view at or above ours still needs 2f+1 replicas to
+     * have abandoned the previous view, so a lone replica (a slow request, a state transfer) never
+     * escalates by itself and stays at most one view ahead, where the others find it when they
+     * change view; we do not start it at our own VIEW-CHANGE for that reason. This is a liveness
+     * trigger only: moving to a higher view is always safe, and the NEW-VIEW still needs 2f+1
+     * VIEW-CHANGEs for its own view.
+     */
+    private int leftViewCount() {
+        Set<Integer> replicas = new HashSet<>();
+        for (TreeMap<Integer, Signed<ViewChange>> forView : viewChanges.tailMap(view, true).values()) {
+            replicas.addAll(forView.keySet());
+        }
+        return replicas.size();
     }
 
     private void sendNewView(TreeMap<Integer, Signed<ViewChange>> forView) {
@@ -856,10 +929,10 @@ public final class Replica {
                     "new view " + nv.view() + " in view " + view, m.signer());
             return;
         }
-        if (nv.view() > view + config.viewChangeAheadMax()) {
-            reject(RejectReason.VIEW_TOO_FAR_AHEAD, "new view " + nv.view() + " in view " + view, m.signer());
-            return;
-        }
+        // No view-ahead bound here (unlike VIEW-CHANGEs and normal-case messages): a NEW-VIEW is
+        // self-certifying (2f+1 signed VIEW-CHANGEs, checked by the verifier and recomputed below)
+        // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
+        // behind can rejoin only this way (PBFT_REVIEW F3).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
         NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
@@ -918,7 +991,8 @@ public final class Replica {
                 unordered.put(r.id(), r);
             }
         }
-        requestTimerTicks = !isPrimary() && !pending.isEmpty() ? config.requestTimeoutTicks() : -1;
+        requestTimerTicks = -1;
+        updateRequestTimer();
         replayBuffered();
     }
 

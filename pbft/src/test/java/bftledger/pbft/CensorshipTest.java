@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -38,6 +39,34 @@ class CensorshipTest {
             assertTrue(c.replica(i).view() >= 1, "replica " + i + " left the censoring primary's view");
             assertEquals(List.of(other.id(), censored.id()), c.executedIds(i), "replica " + i);
             assertEquals(0, c.replica(i).pendingRequests());
+        }
+        c.assertAgreement();
+    }
+
+    /**
+     * PBFT_REVIEW F2: the request timer belongs to one request, so a primary that keeps ordering
+     * other clients' requests faster than the timeout still cannot censor one request forever.
+     */
+    @Test
+    void aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne() {
+        int timeout = 4;
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(timeout, timeout, 3));
+        Request censored = TestRequests.signed("censored under load");
+        // The client reaches every backup; the primary ignores the request.
+        for (int i = 1; i < c.n; i++) {
+            c.request(i, censored);
+        }
+        c.deliverAll();
+        for (int round = 0; round < 30 * timeout; round++) {
+            if (round % (timeout - 1) == 0) {
+                c.submit(TestRequests.signed("other " + round));
+                c.deliverAll();
+            }
+            c.tick(1);
+        }
+        for (int i = 1; i < c.n; i++) {
+            assertTrue(c.replica(i).view() >= 1, "replica " + i + " left the censoring primary's view");
+            assertTrue(c.executedIds(i).contains(censored.id()), "replica " + i + " executed the censored request");
         }
         c.assertAgreement();
     }

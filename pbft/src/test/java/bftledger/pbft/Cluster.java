@@ -71,6 +71,8 @@ final class Cluster {
     long now = 1_000;
     boolean autoExecute = true;
     boolean autoTransfer = true;
+    /** Whether state transfer tells the core which request ids the fetched batches executed. */
+    boolean transferReportsIds = false;
 
     Cluster(int f) {
         this(f, c -> c);
@@ -174,7 +176,10 @@ final class Cluster {
                 }
                 dst.height = t.sequence();
                 dst.state = t.digest();
-                step(i, new Event.StateTransferred(t.sequence(), t.digest()));
+                List<Digest> ids = new ArrayList<>();
+                dst.executed.forEach(b -> b.requests().forEach(r -> ids.add(r.id())));
+                step(i, transferReportsIds ? new Event.StateTransferred(t.sequence(), t.digest(), ids)
+                        : new Event.StateTransferred(t.sequence(), t.digest()));
                 return;
             }
         }

@@ -60,6 +60,26 @@ class StatusTest {
         assertEquals(1, c.apps.get(3).height);
     }
 
+    /** Simulator seed 8011 (twins): checkpoint votes lost in a partition kept h at 0 forever, the window filled and nothing new was ordered. */
+    @Test
+    void aReplicaThatExecutedPastLostCheckpointsStillGetsThemAndAdvancesH() {
+        Cluster c = cluster();
+        c.dropIf = e -> e.wire()[0] == MessageType.CHECKPOINT.code();
+        c.submit(TestRequests.signed("c1"));
+        c.deliverAll();
+        c.submit(TestRequests.signed("c2"));
+        c.deliverAll();
+        for (int i = 0; i < c.n; i++) {
+            assertEquals(2, c.apps.get(i).height, "executed past the checkpoint");
+            assertEquals(0, c.replica(i).lowWatermark(), "but holds only its own CHECKPOINT for 2");
+        }
+        c.heal();
+        c.tick(PERIOD);
+        for (int i = 0; i < c.n; i++) {
+            assertEquals(2, c.replica(i).lowWatermark(), "replica " + i + ": CHECKPOINTs came back in answers to STATUS");
+        }
+    }
+
     @Test
     void statusAnswersAreRateLimitedPerPeer() {
         Cluster c = cluster();

@@ -59,7 +59,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bftledger", mixinStandardHelpOptions = true, version = "bftledger 0.1.0",
         description = "A Byzantine fault-tolerant replicated ledger: run nodes, submit and inspect transactions, audit.",
         subcommands = {Main.Keygen.class, Main.Init.class, Main.NodeCmd.class, Main.StatusCmd.class, Main.Transfer.class,
-                Main.Put.class, Main.TxCmd.class, Main.AccountCmd.class, Main.BlockCmd.class, Main.Audit.class})
+                Main.Put.class, Main.TxCmd.class, Main.AccountCmd.class, Main.BlockCmd.class, Main.Audit.class, DemoLoad.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -12,7 +12,6 @@ import bftledger.crypto.Sha256;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
-import bftledger.pbft.MessageType;
 import bftledger.sdk.Network;
 import bftledger.sdk.ProofVerifier;
 import bftledger.sdk.Verdict;
@@ -34,7 +33,11 @@ import picocli.CommandLine;
  * commit certificate against genesis and its link to the block before it as that node serves
  * it, then compares nodes height by height. A node diverges at the first height where its
  * block differs from the one most nodes hold; a node that is only behind is reported as such.
- * Evidence held by each node is listed with the replica it accuses.
+ * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
+ * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
+ * whether it holds up; {@code culprits} (top level in {@code --json}) lists the replicas proven
+ * faulty by at least one verified piece, empty when none. Evidence does not fail the audit (the
+ * honest ledgers can agree while a faulty replica is caught); divergence or a node down does.
  */
 final class OnlineAudit {
     private OnlineAudit() {}
@@ -51,16 +54,14 @@ final class OnlineAudit {
         try {
             long[] heights = new long[n];
             boolean[] up = new boolean[n];
-            List<Object> evidence = new ArrayList<>();
+            EvidenceCheck evidence = new EvidenceCheck(network.validatorKeys());
             for (int i = 0; i < n; i++) {
                 try {
                     GetStatusResponse s = stub(channels.get(i), timeout).getStatus(GetStatusRequest.getDefaultInstance());
                     heights[i] = s.getHeight();
                     up[i] = true;
                     for (Evidence e : stub(channels.get(i), timeout).getEvidence(GetEvidenceRequest.getDefaultInstance()).getEvidenceList()) {
-                        evidence.add(Map.of("held_by", i, "accused", e.getReplica(), "kind", e.getKind(), "view", e.getView(),
-                                "sequence", e.getSequence(), "signatures_valid", signedBy(network, e.getReplica(), e.getFirst().toByteArray())
-                                        && signedBy(network, e.getReplica(), e.getSecond().toByteArray())));
+                        evidence.add(i, e);
                     }
                 } catch (RuntimeException e) {
                     up[i] = false;
@@ -149,9 +150,7 @@ final class OnlineAudit {
             for (Object p : problems) {
                 text.append("problem: ").append(p).append('\n');
             }
-            for (Object e : evidence) {
-                text.append("evidence: ").append(e).append('\n');
-            }
+            text.append(evidence.text());
             boolean allUp = true;
             for (boolean u : up) {
                 allUp &= u;
@@ -164,32 +163,12 @@ final class OnlineAudit {
             result.put("top_height", top);
             result.put("nodes", nodes);
             result.put("problems", problems);
-            result.put("evidence", evidence);
+            result.put("evidence", evidence.json());
+            result.put("culprits", evidence.culprits());
             Main.print(spec, json, result, text.toString());
             return ok ? 0 : 1;
         } finally {
             channels.forEach(ManagedChannel::shutdownNow);
-        }
-    }
-
-    /** Evidence messages are pbft wire envelopes: type u8 | signer u32 | len u32 | payload | signature. */
-    private static boolean signedBy(Network network, int replica, byte[] wire) {
-        try {
-            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(wire);
-            int typeCode = in.get();
-            int signer = in.getInt();
-            int length = in.getInt();
-            if (signer != replica || length < 0 || length + 9 + 64 != wire.length) {
-                return false;
-            }
-            MessageType type = MessageType.ofCode(typeCode);
-            if (type == null) {
-                return false;
-            }
-            byte[] signature = java.util.Arrays.copyOfRange(wire, 9 + length, wire.length);
-            return network.validatorKeys().get(replica).verify(type.domain(), wire, 9, length, signature);
-        } catch (RuntimeException e) {
-            return false;
         }
     }
 

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class CoreLoop implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoreLoop.class);
-    /** Evidence records kept in memory; older ones are dropped first (they are also in logs). */
+    /** Evidence pairs kept (see {@link EvidenceStore} for which are dropped beyond it). */
     public static final int EVIDENCE_MAX = 1_000;
 
     /** A snapshot of the core's state for status calls, published after every step. */
@@ -56,8 +56,10 @@ public final class CoreLoop implements AutoCloseable {
     private final Consumer<Output.StateTransferRequest> onStateTransfer;
     private final BlockingQueue<Object> queue;
     private final Thread thread;
-    private final ArrayDeque<Output.Evidence> evidence = new ArrayDeque<>();
+    private final EvidenceStore evidence;
     private PeerNetwork peers;
+    private OutboundInterceptor interceptor = OutboundInterceptor.IDENTITY;
+    private java.util.concurrent.ScheduledExecutorService delayed;
     private volatile Status status;
     private volatile boolean running = true;
     private volatile Throwable failure;
@@ -65,6 +67,16 @@ public final class CoreLoop implements AutoCloseable {
     public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
                     NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
                     Consumer<Output.StateTransferRequest> onStateTransfer) {
+        this(replica, wal, store, transactions, metrics, queueMax, onBlock, onStateTransfer,
+                EvidenceStore.inMemory(EVIDENCE_MAX));
+    }
+
+    /** As above, with the (durable) store the core's evidence goes to. */
+    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
+                    NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
+                    Consumer<Output.StateTransferRequest> onStateTransfer, EvidenceStore evidence) {
+        this.evidence = evidence;
+        metrics.setEvidence(evidence.size());
         this.replica = replica;
         this.wal = wal;
         this.store = store;
@@ -78,6 +90,15 @@ public final class CoreLoop implements AutoCloseable {
         publishStatus();
     }
 
+    /**
+     * Routes every outgoing consensus message through {@code interceptor} (an adversary process);
+     * held-back messages are sent from {@code scheduler}. Call before {@link #start}.
+     */
+    public void intercept(OutboundInterceptor interceptor, java.util.concurrent.ScheduledExecutorService scheduler) {
+        this.interceptor = interceptor;
+        this.delayed = scheduler;
+    }
+
     public void start(PeerNetwork peers) {
         this.peers = peers;
         thread.start();
@@ -85,6 +106,9 @@ public final class CoreLoop implements AutoCloseable {
 
     /** A message the verifier accepted. False (and counted) when the queue is full. */
     public boolean offerPeerMessage(Event.PeerMessage message) {
+        if (!interceptor.hears(message.message().signer())) {
+            return false;
+        }
         if (!queue.offer(message)) {
             metrics.dropped("core");
             return false;
@@ -94,6 +118,10 @@ public final class CoreLoop implements AutoCloseable {
 
     /** A client request that passed validation. False when the queue is full: tell the client to retry. */
     public boolean offerRequest(Request request) {
+        if (!interceptor.admitRequest(request)) {
+            // Swallowed as if queued: a censoring process tells the client nothing.
+            return true;
+        }
         return queue.offer(new Event.ClientRequest(request));
     }
 
@@ -110,8 +138,8 @@ public final class CoreLoop implements AutoCloseable {
         return status;
     }
 
-    public synchronized List<Output.Evidence> evidence() {
-        return List.copyOf(evidence);
+    public List<Output.Evidence> evidence() {
+        return evidence.all();
     }
 
     /** Set when the core thread died on a broken invariant; the node exits on it. */
@@ -151,6 +179,10 @@ public final class CoreLoop implements AutoCloseable {
             Output o = work.poll();
             wal.append(o.persist());
             for (Output.Outbound m : o.messages()) {
+                if (interceptor != OutboundInterceptor.IDENTITY) {
+                    sendIntercepted(m);
+                    continue;
+                }
                 byte[] wire = m.message().wire();
                 if (m.broadcast()) {
                     peers.broadcast(wire);
@@ -168,6 +200,26 @@ public final class CoreLoop implements AutoCloseable {
             recordEvidence(o.evidence());
             for (Output.Rejection r : o.rejections()) {
                 metrics.rejected(r.reason().name());
+            }
+        }
+    }
+
+    /** The adversary path: each destination's copy goes through the interceptor. */
+    private void sendIntercepted(Output.Outbound m) {
+        int n = replica.config().n();
+        for (int to = 0; to < n; to++) {
+            if (to == replica.id() || (!m.broadcast() && m.to() != to)) {
+                continue;
+            }
+            for (OutboundInterceptor.Outgoing out : interceptor.intercept(m.message(), to)) {
+                if (out.to() == replica.id() || out.to() < 0 || out.to() >= n) {
+                    continue;
+                }
+                if (out.delayMillis() == 0 || delayed == null) {
+                    peers.send(out.to(), out.wire());
+                } else {
+                    delayed.schedule(() -> peers.send(out.to(), out.wire()), out.delayMillis(), TimeUnit.MILLISECONDS);
+                }
             }
         }
     }
@@ -237,15 +289,15 @@ public final class CoreLoop implements AutoCloseable {
         carryOut(replica.step(new Event.StateTransferred(sequence, hash)));
     }
 
-    private synchronized void recordEvidence(List<Output.Evidence> found) {
+    private void recordEvidence(List<Output.Evidence> found) {
         for (Output.Evidence e : found) {
-            log.warn("event=evidence replica={} type={} view={} sequence={}", e.replica(), e.type(), e.view(), e.sequence());
-            if (evidence.size() >= EVIDENCE_MAX) {
-                evidence.pollFirst();
+            if (evidence.add(e)) {
+                log.warn("event=evidence replica={} type={} view={} sequence={}", e.replica(), e.type(), e.view(), e.sequence());
             }
-            evidence.addLast(e);
         }
-        metrics.setEvidence(evidence.size());
+        if (!found.isEmpty()) {
+            metrics.setEvidence(evidence.size());
+        }
     }
 
     private void publishStatus() {

@@ -73,6 +73,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final ChainGenesis genesis;
     private final BlockStore store;
     private final ConsensusWal wal;
+    private final EvidenceStore evidence;
     private final NodeMetrics metrics;
     private final CoreLoop core;
     private final PeerNetwork peers;
@@ -92,7 +93,8 @@ public final class ReplicaNode implements AutoCloseable {
     /** The inbound gRPC limit: the largest consensus message plus framing. */
     private final int messageBytesMax;
 
-    private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store) {
+    private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store,
+                        OutboundInterceptor.Factory interceptors) {
         this.config = config;
         this.genesis = genesis;
         this.store = store;
@@ -102,6 +104,7 @@ public final class ReplicaNode implements AutoCloseable {
                 .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4);
         this.metrics = new NodeMetrics(config.replica());
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
+        this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
         List<PersistRecord> records = wal.readAll();
         Replica replica = Replica.restore(pbft, records, store.height());
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
@@ -121,7 +124,12 @@ public final class ReplicaNode implements AutoCloseable {
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
         this.catchUp = new CatchUp(config.replica(), genesis.n(), store);
         this.core = new CoreLoop(replica, wal, store, transactions, metrics, tuning.inboundQueueMax(), api::onBlock,
-                catchUp::request);
+                catchUp::request, evidence);
+        OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
+        if (interceptor != OutboundInterceptor.IDENTITY) {
+            log.warn("event=outbound-intercepted replica={} interceptor={}", config.replica(), interceptor);
+            core.intercept(interceptor, timers);
+        }
         // Verification happens here, off the core thread; at a full pool queue the message is dropped and counted.
         MessageVerifier verifier = new MessageVerifier(pbft, transactions);
         this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
@@ -141,6 +149,22 @@ public final class ReplicaNode implements AutoCloseable {
         bftledger.node.edge.EdgeMetrics.register(metrics, config.replica(), genesis.n(), liveness, bulkheads);
         api.attach(core, peers);
         catchUp.attach(core, peers);
+    }
+
+    /**
+     * Evidence pairs are PRE-PREPAREs (at most a batch, {@link #BATCH_BYTES_MAX} plus per-request
+     * framing), PREPAREs, COMMITs and CHECKPOINTs; the map (address space, not disk) holds the bound of pairs
+     * of the largest with room to spare.
+     */
+    private EvidenceStore openEvidence(Path dir, Config pbft) {
+        long pairMax = 2L * (BATCH_BYTES_MAX + 64L * BATCH_COUNT_MAX + 1024);
+        long mapSize = 2 * CoreLoop.EVIDENCE_MAX * pairMax + (16L << 20);
+        try {
+            return EvidenceStore.open(dir, new bftledger.pbft.MessageCodec(pbft), CoreLoop.EVIDENCE_MAX, mapSize);
+        } catch (RuntimeException e) {
+            wal.close();
+            throw e;
+        }
     }
 
     private void verify(MessageVerifier verifier, int from, byte[] bytes) {
@@ -177,6 +201,14 @@ public final class ReplicaNode implements AutoCloseable {
 
     /** Loads everything, checks it, and starts serving. Operator-fixable problems are {@link ConfigException}s. */
     public static ReplicaNode start(NodeConfig config) throws ConfigException {
+        return start(config, OutboundInterceptor.HONEST);
+    }
+
+    /**
+     * As {@link #start(NodeConfig)}, with every outgoing consensus message passed through the
+     * interceptor {@code interceptors} builds (an adversary process; honest nodes never call this).
+     */
+    public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors) throws ConfigException {
         ChainGenesis genesis = GenesisFile.read(config.genesisFile());
         if (config.replica() >= genesis.n()) {
             throw new ConfigException("config says replica " + config.replica() + ", but genesis has only " + genesis.n()
@@ -202,11 +234,12 @@ public final class ReplicaNode implements AutoCloseable {
         }
         ReplicaNode node;
         try {
-            node = new ReplicaNode(config, genesis, key, store);
+            node = new ReplicaNode(config, genesis, key, store, interceptors);
             node.dataDirLock = lock;
         } catch (StoreCorruptedException e) {
             store.close();
-            throw new ConfigException("the consensus WAL in " + config.dataDir().resolve("wal") + " is damaged: "
+            throw new ConfigException("the consensus WAL (" + config.dataDir().resolve("wal") + ") or evidence store ("
+                    + config.dataDir().resolve("evidence") + ") is damaged: "
                     + e.getMessage() + ". Keep a copy; a replica must not run without the votes it signed, so restore it"
                     + " from a backup or reinstall this replica with a new key.", e);
         }
@@ -340,6 +373,7 @@ public final class ReplicaNode implements AutoCloseable {
         bulkheads.close();
         metrics.close();
         wal.close();
+        evidence.close();
         store.close();
         try {
             if (dataDirLock != null) {

@@ -1,0 +1,121 @@
+package bftledger.sim;
+
+import bftledger.crypto.Digest;
+import bftledger.crypto.Sha256;
+import bftledger.pbft.Output;
+import bftledger.pbft.Request;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The simulator's application: executes committed batches strictly in sequence order, each
+ * request id at most once ever (the ledger's rule: a re-ordered id is a no-op), and keeps a hash
+ * chain over what it executed as its state digest, which becomes the checkpoint digest. Its
+ * history is durable: it survives a crash of the replica, as the LMDB block store does.
+ */
+public final class App {
+    /**
+     * One executed sequence number.
+     *
+     * @param requests the batch as ordered
+     * @param effective the request ids that actually executed (not executed before)
+     * @param block the batch as the core handed it out, with its commit certificate (what a
+     *     lagging replica fetches and verifies); null in hand-made histories
+     */
+    public record Executed(long sequence, Digest batchDigest, List<Request> requests, List<Digest> effective,
+            Digest state, Output.CommittedBatch block) {
+        public Executed {
+            requests = List.copyOf(requests);
+            effective = List.copyOf(effective);
+        }
+    }
+
+    private final Digest genesis;
+    private final List<Executed> history = new ArrayList<>();
+    private final Set<Digest> executedIds = new HashSet<>();
+
+    public App(Digest genesis) {
+        this.genesis = genesis;
+    }
+
+    public long height() {
+        return history.size();
+    }
+
+    public Digest state() {
+        return history.isEmpty() ? genesis : history.get(history.size() - 1).state();
+    }
+
+    /** The state digest after {@code sequence}, or null when not executed here. */
+    public Digest stateAt(long sequence) {
+        if (sequence == 0) {
+            return genesis;
+        }
+        return sequence > 0 && sequence <= history.size() ? history.get((int) sequence - 1).state() : null;
+    }
+
+    public List<Executed> history() {
+        return List.copyOf(history);
+    }
+
+    /** The executed record of {@code sequence} (1-based, at most {@link #height()}). */
+    public Executed at(long sequence) {
+        return history.get((int) sequence - 1);
+    }
+
+    public boolean executed(Digest id) {
+        return executedIds.contains(id);
+    }
+
+    /** The request ids in execution order. */
+    public List<Digest> effectiveSequence() {
+        List<Digest> out = new ArrayList<>();
+        for (Executed e : history) {
+            out.addAll(e.effective());
+        }
+        return out;
+    }
+
+    public Digest execute(Output.CommittedBatch batch) {
+        if (batch.sequence() != height() + 1) {
+            throw new IllegalStateException("executing " + batch.sequence() + " at height " + height());
+        }
+        List<Digest> effective = new ArrayList<>();
+        for (Request r : batch.requests()) {
+            if (executedIds.add(r.id())) {
+                effective.add(r.id());
+            }
+        }
+        Digest state = chain(state(), batch.sequence(), batch.digest(), effective);
+        history.add(new Executed(batch.sequence(), batch.digest(), batch.requests(), effective, state, batch));
+        return state;
+    }
+
+    /** State transfer: becomes {@code source}'s prefix up to {@code sequence}. */
+    public void copyPrefix(App source, long sequence) {
+        if (sequence > source.height()) {
+            throw new IllegalArgumentException("source has only " + source.height());
+        }
+        history.clear();
+        executedIds.clear();
+        for (int i = 0; i < sequence; i++) {
+            Executed e = source.history.get(i);
+            history.add(e);
+            executedIds.addAll(e.effective());
+        }
+    }
+
+    static Digest chain(Digest previous, long sequence, Digest batchDigest, List<Digest> effective) {
+        byte[][] parts = new byte[3 + effective.size()][];
+        parts[0] = previous.bytes();
+        parts[1] = ByteBuffer.allocate(8).putLong(sequence).array();
+        parts[2] = batchDigest.bytes();
+        for (int i = 0; i < effective.size(); i++) {
+            parts[3 + i] = effective.get(i).bytes();
+        }
+        return Sha256.hash(parts);
+    }
+}

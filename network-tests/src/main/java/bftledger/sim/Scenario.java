@@ -1,0 +1,177 @@
+package bftledger.sim;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+/**
+ * Everything one simulation run is made of, drawn from its seed (or built by hand in tests):
+ * the network size, which replicas are Byzantine and how, the client load, the network faults
+ * until {@code faultEndTick} (after which the network heals and crashed replicas are back), and
+ * the core's configuration. A value: the same scenario always gives the same run.
+ *
+ * @param strategy a {@link Strategies} name, {@value #HONEST} for none, {@value #MIXED} for a
+ *     strategy per Byzantine replica drawn by the simulation, or {@link Collusion#NAME}
+ */
+public record Scenario(
+        long seed,
+        int f,
+        String strategy,
+        List<Integer> byzantine,
+        int clients,
+        int requests,
+        int submitWindowTicks,
+        int resubmitTicks,
+        double dropProbability,
+        double duplicateProbability,
+        int delayMaxTicks,
+        List<Partition> partitions,
+        List<Crash> crashes,
+        int faultEndTick,
+        int checkpointInterval,
+        int watermarkWindow,
+        int batchCountMax,
+        int pipelineDepthMax,
+        int requestTimeoutTicks,
+        int viewChangeTimeoutTicks,
+        int timeoutDoublingsMax,
+        int statusTicks) {
+
+    public static final String HONEST = "honest";
+    public static final String MIXED = "mixed";
+
+    /** Replicas in {@code sideA} can talk only among themselves, the rest only among themselves, in [start, end). */
+    public record Partition(int startTick, int endTick, Set<Integer> sideA) {
+        public Partition {
+            sideA = Set.copyOf(sideA);
+        }
+    }
+
+    /** An honest replica crashes at {@code crashTick} and restarts from its WAL at {@code restartTick}. */
+    public record Crash(int replica, int crashTick, int restartTick) {}
+
+    /** What the command line fixes; null fields are drawn from the seed. */
+    public record Options(String strategy, Integer f) {
+        public static final Options NONE = new Options(null, null);
+    }
+
+    public Scenario {
+        byzantine = List.copyOf(byzantine);
+        partitions = List.copyOf(partitions);
+        crashes = List.copyOf(crashes);
+        if (f < 1 || byzantine.size() > 3 * f + 1) {
+            throw new IllegalArgumentException("bad scenario: f=" + f + " byzantine=" + byzantine);
+        }
+    }
+
+    public int n() {
+        return 3 * f + 1;
+    }
+
+    /**
+     * The virtual time by which every request must have executed at every honest replica: the
+     * fault phase, then for each Byzantine replica that may be primary a request timeout and a
+     * fully backed-off view change, plus time for a slow primary to order each request.
+     */
+    public long deadlineTick() {
+        long viewChange = requestTimeoutTicks + ((long) viewChangeTimeoutTicks << timeoutDoublingsMax);
+        return faultEndTick + (byzantine.size() + 2L) * viewChange + (long) requests * requestTimeoutTicks
+                + 40L * delayMaxTicks + 200;
+    }
+
+    public static Scenario draw(long seed, Options options) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int f = options.f() != null ? options.f() : pickF(r);
+        int n = 3 * f + 1;
+        String strategy = options.strategy();
+        if (strategy == null) {
+            List<String> names = Strategies.names();
+            int k = r.nextInt(names.size() + 2);
+            strategy = k == names.size() ? HONEST : k == names.size() + 1 ? MIXED : names.get(k);
+        }
+        List<Integer> byzantine = new ArrayList<>();
+        if (!strategy.equals(HONEST)) {
+            int count = 1 + r.nextInt(f);
+            TreeSet<Integer> chosen = new TreeSet<>();
+            // The initial primary is the interesting victim for most strategies: usually include it.
+            if (r.nextInt(4) != 0) {
+                chosen.add(0);
+            }
+            while (chosen.size() < count) {
+                chosen.add(r.nextInt(n));
+            }
+            byzantine.addAll(chosen);
+        }
+        int clients = 1 + r.nextInt(4);
+        int requests = 6 + r.nextInt(f == 1 ? 19 : 11);
+        int faultEnd = 60 + r.nextInt(240);
+        int delayMax = new int[] {1, 2, 3, 5}[r.nextInt(4)];
+        double drop = new double[] {0, 0, 0.02, 0.05, 0.1}[r.nextInt(5)];
+        double duplicate = new double[] {0, 0, 0.02, 0.1}[r.nextInt(4)];
+        List<Partition> partitions = new ArrayList<>();
+        int partitionCount = new int[] {0, 0, 0, 1, 1, 2}[r.nextInt(6)];
+        for (int i = 0; i < partitionCount; i++) {
+            int start = r.nextInt(faultEnd - 10);
+            int end = start + 1 + r.nextInt(faultEnd - start);
+            Set<Integer> side = new TreeSet<>();
+            while (side.isEmpty() || side.size() == n) {
+                side.clear();
+                for (int j = 0; j < n; j++) {
+                    if (r.nextBoolean()) {
+                        side.add(j);
+                    }
+                }
+            }
+            partitions.add(new Partition(start, end, side));
+        }
+        List<Crash> crashes = new ArrayList<>();
+        int crashCount = new int[] {0, 0, 1, 1, f}[r.nextInt(5)];
+        for (int i = 0; i < crashCount; i++) {
+            int replica = r.nextInt(n);
+            if (byzantine.contains(replica) || crashes.stream().anyMatch(c -> c.replica() == replica)) {
+                continue;
+            }
+            int at = r.nextInt(faultEnd - 5);
+            crashes.add(new Crash(replica, at, at + 1 + r.nextInt(faultEnd - at)));
+        }
+        int k = new int[] {2, 4, 4, 8}[r.nextInt(4)];
+        int window = k * (2 + r.nextInt(3));
+        int batch = new int[] {1, 2, 4, 8}[r.nextInt(4)];
+        int pipeline = 1 + r.nextInt(Math.min(4, window));
+        int requestTimeout = Math.max(6 * delayMax + 10, new int[] {30, 40, 60}[r.nextInt(3)]);
+        int viewChangeTimeout = Math.max(6 * delayMax + 10, new int[] {30, 40, 60}[r.nextInt(3)]);
+        return new Scenario(seed, f, strategy, byzantine, clients, requests, Math.max(10, faultEnd * 2 / 3), 50,
+                drop, duplicate, delayMax, partitions, crashes, faultEnd, k, window, batch, pipeline,
+                requestTimeout, viewChangeTimeout, 3, new int[] {10, 20, 40}[r.nextInt(3)]);
+    }
+
+    private static int pickF(SplittableRandom r) {
+        int x = r.nextInt(100);
+        return x < 72 ? 1 : x < 90 ? 2 : x < 97 ? 3 : 4;
+    }
+
+    /** One line: what this run is. */
+    public String describe() {
+        StringBuilder b = new StringBuilder();
+        b.append("f=").append(f).append(" n=").append(n()).append(" strategy=").append(strategy);
+        if (!byzantine.isEmpty()) {
+            b.append(" byzantine=").append(byzantine);
+        }
+        b.append(" requests=").append(requests).append(" clients=").append(clients)
+                .append(" drop=").append(dropProbability).append(" dup=").append(duplicateProbability)
+                .append(" delay<=").append(delayMaxTicks);
+        for (Partition p : partitions) {
+            b.append(" partition").append(new TreeSet<>(p.sideA())).append("@").append(p.startTick()).append("-").append(p.endTick());
+        }
+        for (Crash c : crashes) {
+            b.append(" crash(").append(c.replica()).append(")@").append(c.crashTick()).append("-").append(c.restartTick());
+        }
+        b.append(" faultsEnd=").append(faultEndTick).append(" K=").append(checkpointInterval).append(" L=")
+                .append(watermarkWindow).append(" batch=").append(batchCountMax).append(" pipeline=")
+                .append(pipelineDepthMax).append(" timeouts=").append(requestTimeoutTicks).append("/")
+                .append(viewChangeTimeoutTicks).append(" status=").append(statusTicks);
+        return b.toString();
+    }
+}

@@ -1,0 +1,46 @@
+package bftledger.sim;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** What a seed draws: within f Byzantine replicas, valid configurations, faults only before they end. */
+class ScenarioTest {
+    @Test
+    void drawsStayWithinTheFaultModel() {
+        Set<String> strategies = new HashSet<>();
+        Set<Integer> fs = new HashSet<>();
+        for (long seed = 0; seed < 3000; seed++) {
+            Scenario s = Scenario.draw(seed, Scenario.Options.NONE);
+            strategies.add(s.strategy());
+            fs.add(s.f());
+            assertTrue(s.byzantine().size() <= s.f(), "seed " + seed + ": " + s.describe());
+            assertEquals(s.strategy().equals(Scenario.HONEST), s.byzantine().isEmpty(), "seed " + seed);
+            assertEquals(s.byzantine().size(), new HashSet<>(s.byzantine()).size());
+            assertTrue(s.watermarkWindow() % s.checkpointInterval() == 0 && s.pipelineDepthMax() <= s.watermarkWindow());
+            for (Scenario.Crash c : s.crashes()) {
+                assertTrue(!s.byzantine().contains(c.replica()), "only honest replicas crash: seed " + seed);
+                assertTrue(c.crashTick() < c.restartTick() && c.crashTick() < s.faultEndTick());
+            }
+            for (Scenario.Partition p : s.partitions()) {
+                assertTrue(!p.sideA().isEmpty() && p.sideA().size() < s.n() && p.startTick() < p.endTick());
+            }
+            assertTrue(s.submitWindowTicks() <= s.faultEndTick() && s.deadlineTick() > s.faultEndTick());
+        }
+        assertEquals(Strategies.names().size() + 2, strategies.size(), "every strategy, honest and mixed runs get drawn");
+        assertEquals(Set.of(1, 2, 3, 4), fs);
+    }
+
+    @Test
+    void optionsFixStrategyAndSize() {
+        for (long seed = 0; seed < 50; seed++) {
+            Scenario s = Scenario.draw(seed, new Scenario.Options("twins", 2));
+            assertEquals("twins", s.strategy());
+            assertEquals(7, s.n());
+            assertEquals(s, Scenario.draw(seed, new Scenario.Options("twins", 2)));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package bftledger.sim;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The simulator in the suite: a fixed budget of seeds (default 2,000; -Dbftledger.seeds=N),
+ * strategies round-robin over every Byzantine strategy, honest runs with network faults, and
+ * mixed runs (a strategy per Byzantine replica),
+ * f and the fault mix drawn from each seed, on all cores. Every failing seed is printed with
+ * what broke; -Dbftledger.seed=S replays one seed (as its round-robin strategy).
+ * {@code scripts/simulate.sh --seed S --strategy NAME} shows its trace.
+ */
+class SimulatorSeedsTest {
+    private static final long FIRST_SEED = 1_000_000;
+
+    /** Seed {@code seed}'s strategy: round robin over the strategies, honest and mixed runs. */
+    static Scenario.Options optionsFor(long seed) {
+        List<String> names = new ArrayList<>(Strategies.names());
+        names.add(Scenario.HONEST);
+        names.add(Scenario.MIXED);
+        return new Scenario.Options(names.get((int) Math.floorMod(seed, (long) names.size())), null);
+    }
+
+    // About 90 s of CPU per core on 2 cores; the build machine is shared by several builds, so
+    // allow more than the suite's 5-minute default before calling it hung.
+    @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES)
+    void everySeedKeepsEveryProperty() throws Exception {
+        String replay = System.getProperty("bftledger.seed");
+        List<Long> seeds = new ArrayList<>();
+        if (replay != null) {
+            seeds.add(Long.parseLong(replay));
+        } else {
+            long budget = Long.getLong("bftledger.seeds", 2_000);
+            for (long s = FIRST_SEED; s < FIRST_SEED + budget; s++) {
+                seeds.add(s);
+            }
+        }
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        List<String> failures = new ArrayList<>();
+        try {
+            List<Future<SimResult>> futures = new ArrayList<>();
+            for (long seed : seeds) {
+                futures.add(pool.submit(() -> SimulateMain.runOne(seed, optionsFor(seed))));
+            }
+            for (Future<SimResult> f : futures) {
+                SimResult r = f.get();
+                if (!r.passed()) {
+                    String line = r.failureLine() + "\n    replay: scripts/simulate.sh --seed " + r.scenario().seed()
+                            + " --strategy " + r.scenario().strategy() + "   or   -Dbftledger.seed=" + r.scenario().seed();
+                    failures.add(line);
+                    System.out.println(line);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        System.out.println("SimulatorSeedsTest: " + (seeds.size() - failures.size()) + " passed, " + failures.size() + " failed");
+        assertTrue(failures.isEmpty(), failures.size() + " of " + seeds.size() + " seeds failed:\n" + String.join("\n", failures));
+    }
+}
