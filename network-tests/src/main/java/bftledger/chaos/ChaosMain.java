@@ -2,7 +2,6 @@ package bftledger.chaos;
 
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.chaos.FaultSchedule.Fault;
-import bftledger.chaos.FaultSchedule.Kind;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.Blocks;
 import bftledger.ledger.StoreCorruptedException;
@@ -20,8 +19,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToLongFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -52,6 +54,8 @@ public final class ChaosMain {
     private final Path dir;
     private final String netnsName;
     private final List<String> timeline = new ArrayList<>();
+    /** Per fault, its timeline line and window (start to healthy), for the per-fault commit gaps. */
+    private final List<String> faultLines = new ArrayList<>();
     private final List<CommitTimeline.Window> faultWindows = new ArrayList<>();
     private long t0;
 
@@ -177,7 +181,17 @@ public final class ChaosMain {
         int[] perSecond = commits.perSecond(t0, end);
         double availability = commits.availabilityPercent(t0, end);
         long gap = commits.longestGapNanos(t0, end);
-        out.println("fault timeline (seconds from workload start):");
+        out.println("fault timeline (seconds from workload start; a fault's window is from its start until healthy again):");
+        for (int k = 0; k < faultLines.size(); k++) {
+            CommitTimeline.Window w = faultWindows.get(k);
+            int from = (int) Math.max(0, (w.fromNanos() - t0) / 1_000_000_000L);
+            int to = (int) Math.min(perSecond.length - 1, (w.toNanos() - t0) / 1_000_000_000L);
+            int without = 0;
+            for (int sec = from; sec <= to; sec++) {
+                without += perSecond[sec] == 0 ? 1 : 0;
+            }
+            out.println("  " + faultLines.get(k) + "; " + without + " s without commits in its window");
+        }
         timeline.forEach(l -> out.println("  " + l));
         out.println("acknowledged commits per second: " + compact(perSecond));
         out.printf(Locale.ROOT, "commit latency: p50 %s, p99 %s overall; p99 %s during faults (%d acknowledged submitted during %d faults)%n",
@@ -204,10 +218,13 @@ public final class ChaosMain {
 
     /** Applies one fault, undoes it after its duration, waits until the node is healthy; false if it never gets there. */
     private boolean inject(ScenarioCluster cluster, Fault fault) throws Exception {
-        int node = fault.node() == FaultSchedule.PRIMARY ? primary(cluster) : fault.node();
+        List<Optional<GetStatusResponse>> before = cluster.statuses();
+        int primary = primary(before);
+        int node = fault.node() == FaultSchedule.PRIMARY ? primary : fault.node();
         long start = System.nanoTime();
         String what = fault.node() == FaultSchedule.PRIMARY
                 ? fault.describe().replace("the primary", "node" + node + " (the primary)") : fault.describe();
+        what += " [view " + view(before) + ", primary node" + primary + (node == primary ? ": primary hit" : "") + "]";
         switch (fault.kind()) {
             case KILL -> cluster.kill9(node);
             case PAUSE -> cluster.pause(node);
@@ -246,7 +263,7 @@ public final class ChaosMain {
         boolean healthy = awaitHealthy(cluster, node, heightBefore);
         long done = System.nanoTime();
         faultWindows.add(new CommitTimeline.Window(start, done));
-        note(String.format(Locale.ROOT, "%6.1f  #%d %s; undone at %.1f; %s at %.1f", (start - t0) / 1e9, fault.index(), what,
+        faultLines.add(String.format(Locale.ROOT, "%6.1f  #%d %s; undone at %.1f; %s at %.1f", (start - t0) / 1e9, fault.index(), what,
                 (undone - t0) / 1e9, healthy ? "healthy (caught up to " + heightBefore + ")" : "NOT healthy", (done - t0) / 1e9));
         return healthy;
     }
@@ -255,9 +272,20 @@ public final class ChaosMain {
         timeline.add(line);
     }
 
-    private static int primary(ScenarioCluster cluster) {
-        int p = cluster.primary(List.of(0, 1, 2, 3));
-        return p < 0 ? 0 : p;
+    /** The primary most answering nodes report (node 0 if none answers). */
+    private static int primary(List<Optional<GetStatusResponse>> statuses) {
+        return (int) mostCommon(statuses, s -> (long) s.getPrimary() % N, 0);
+    }
+
+    private static long view(List<Optional<GetStatusResponse>> statuses) {
+        return mostCommon(statuses, GetStatusResponse::getView, -1);
+    }
+
+    private static long mostCommon(List<Optional<GetStatusResponse>> statuses,
+                                   ToLongFunction<GetStatusResponse> field, long none) {
+        TreeMap<Long, Integer> votes = new TreeMap<>();
+        statuses.stream().flatMap(Optional::stream).forEach(s -> votes.merge(field.applyAsLong(s), 1, Integer::sum));
+        return votes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(none);
     }
 
     private static long maxHeight(ScenarioCluster cluster) {
