@@ -200,6 +200,7 @@ public final class ChaosMain {
         out.printf(Locale.ROOT, "workload: %s; drained %.1f s after the run's end%n", workload.summary(),
                 (stopped - end) / 1e9);
 
+        long auditStart = System.nanoTime();
         List<Integer> all = List.of(0, 1, 2, 3);
         BankChecker checker = new BankChecker(cluster, workload, all);
         checker.progress(3, Duration.ofSeconds(30)).converged(Duration.ofSeconds(60)).acknowledgedPresent().balances();
@@ -213,6 +214,8 @@ public final class ChaosMain {
         checker.violations().forEach(v -> checks.add(v.toString()));
         long acked = workload.acks().size();
         long lost = lost(cluster, workload, all, checks);
+        out.printf(Locale.ROOT, "audits took %.0f s (online checker, online audit, offline checker on %d acknowledged)%n",
+                (System.nanoTime() - auditStart) / 1e9, acked);
         return new Result(availability, gap / 1e9, acked, lost, checks);
     }
 
