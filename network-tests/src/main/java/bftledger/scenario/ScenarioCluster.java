@@ -415,10 +415,34 @@ public final class ScenarioCluster implements AutoCloseable {
         return processes[i] != null && processes[i].isAlive();
     }
 
-    /** SIGKILL: no chance to flush or close anything. */
+    /** SIGKILL: no chance to flush or close anything. Returns once the process has exited (bounded). */
     public void kill9(int i) throws IOException {
-        if (running(i)) {
-            pauser.kill9(processes[i]);
+        Process p = processes[i];
+        if (p == null) {
+            return;
+        }
+        // Our own handle, not Pauser.kill9: a process that dies on its own between a liveness check
+        // and the signal is not an error here.
+        p.destroyForcibly();
+        try {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                throw new IOException("node" + i + " (pid " + p.pid() + ") still alive 20 s after SIGKILL");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for node" + i + " to die", e);
+        }
+    }
+
+    /** SIGKILL to every node at once (no node sees another die first), then waits for all. */
+    public void kill9All() throws IOException {
+        for (Process p : processes) {
+            if (p != null) {
+                p.destroyForcibly();
+            }
+        }
+        for (int i = 0; i < options.n(); i++) {
+            kill9(i);
         }
     }
 

@@ -130,13 +130,7 @@ class CrashScenariosTest {
     void allNodesKilledAndRestarted() throws Exception {
         workload.start(cluster.client());
         workload.awaitMoreAcks(20, Duration.ofSeconds(60), "before the kill");
-        for (int i : ALL) {
-            cluster.process(i).destroyForcibly();
-        }
-        for (int i : ALL) {
-            cluster.kill9(i);
-            cluster.process(i).waitFor(20, TimeUnit.SECONDS);
-        }
+        cluster.kill9All();
         cluster.startAll();
         cluster.awaitReady(Duration.ofSeconds(90));
         workload.awaitMoreAcks(20, Duration.ofSeconds(90), "after the whole-cluster restart");
