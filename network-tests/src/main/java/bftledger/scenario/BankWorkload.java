@@ -46,6 +46,21 @@ public final class BankWorkload {
     private volatile Thread runner;
     private volatile boolean stopping;
     private final List<CompletableFuture<?>> outstanding = new ArrayList<>();
+    private volatile OutcomeListener listener;
+
+    /**
+     * Told each outcome with when it was submitted and when it completed ({@link System#nanoTime}):
+     * the chaos run (package bftledger.chaos) builds its commit timeline and latencies from these.
+     * Called under the workload's lock, so it must be quick and must not call back into the workload.
+     */
+    public interface OutcomeListener {
+        void outcome(Digest txId, long submittedNanos, long completedNanos, boolean acknowledged);
+    }
+
+    /** Sets the one listener (null for none); outcomes before the call are not replayed. */
+    public void listener(OutcomeListener l) {
+        listener = l;
+    }
 
     public BankWorkload(List<KeyPair> accounts, long amountMax, int inFlightMax, Duration submitTimeout, long seed) {
         if (accounts.size() < 2) {
@@ -139,16 +154,21 @@ public final class BankWorkload {
 
     private CompletableFuture<Committed> submit(LedgerClient client, SignedTransaction tx, Duration timeout) {
         Digest id = TransactionFactory.id(tx);
+        long submitted = System.nanoTime();
         CompletableFuture<Committed> f = client.submitAsync(tx, timeout);
         synchronized (this) {
             outstanding.add(f);
         }
-        f.whenComplete((c, e) -> record(id, c, e, f));
+        f.whenComplete((c, e) -> record(id, c, e, f, submitted));
         return f;
     }
 
-    private synchronized void record(Digest id, Committed c, Throwable e, CompletableFuture<?> f) {
+    private synchronized void record(Digest id, Committed c, Throwable e, CompletableFuture<?> f, long submitted) {
         outstanding.remove(f);
+        OutcomeListener told = listener;
+        if (told != null) {
+            told.outcome(id, submitted, System.nanoTime(), c != null);
+        }
         if (c != null) {
             acks.add(new Ack(c.txId(), c.height(), c.blockHash(), c.receipt().getStatus(), c.evidence()));
             return;

@@ -1,0 +1,399 @@
+package bftledger.chaos;
+
+import bftledger.api.proto.GetStatusResponse;
+import bftledger.chaos.FaultSchedule.Fault;
+import bftledger.ledger.BlockStore;
+import bftledger.ledger.Blocks;
+import bftledger.ledger.StoreCorruptedException;
+import bftledger.netfault.NetnsNetwork;
+import bftledger.netfault.NetnsSupport;
+import bftledger.scenario.BankChecker;
+import bftledger.scenario.BankWorkload;
+import bftledger.scenario.OnlineAuditResult;
+import bftledger.scenario.ScenarioCluster;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.ToLongFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The chaos run behind {@code scripts/chaos.sh}: a 4-node network, the bank workload through the
+ * SDK for a given time, and meanwhile a seeded {@link FaultSchedule} applied one fault at a time
+ * (kill -9 and restart, SIGSTOP and SIGCONT, partition and heal, Byzantine and honest again),
+ * each next fault only after the previous node is healthy again, so never more than f = 1 node
+ * is faulty. Then the audits: the bank checker online (progress, convergence, acknowledged
+ * transactions present, balances conserved and never negative), the CLI's online audit, and the
+ * bank checker offline on the stopped nodes' stores, which is also where "lost" is counted: an
+ * acknowledged transaction missing (or elsewhere) in any node's ledger at the end. Every node is
+ * honest again at audit time, so every node's ledger counts as an honest one.
+ *
+ * <p>Output: the fault timeline, the figures, the checks, and as the very last line
+ * {@code availability <percent>%, longest gap <seconds> s, acked <n>, lost <m>}. Exit 0 when
+ * nothing is lost and every check passed, 1 otherwise, 2 on a usage error.
+ */
+public final class ChaosMain {
+    private static final int N = 4;
+    private static final Duration HEALTHY_BOUND = Duration.ofSeconds(120);
+    private static final Pattern PASSED = Pattern.compile("\"passed\"\\s*:\\s*(true|false)");
+    private static final Pattern CULPRITS = Pattern.compile("\"culprits\"\\s*:\\s*\\[([^\\]]*)\\]");
+
+    private final PrintStream out;
+    private final long seed;
+    private final long durationSeconds;
+    private final Path dir;
+    private final String netnsName;
+    private final List<String> timeline = new ArrayList<>();
+    /** Per fault, its timeline line and window (start to healthy), for the per-fault commit gaps. */
+    private final List<String> faultLines = new ArrayList<>();
+    private final List<CommitTimeline.Window> faultWindows = new ArrayList<>();
+    private long t0;
+
+    private ChaosMain(PrintStream out, long seed, long durationSeconds, Path dir, String netnsName) {
+        this.out = out;
+        this.seed = seed;
+        this.durationSeconds = durationSeconds;
+        this.dir = dir;
+        this.netnsName = netnsName;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out));
+    }
+
+    static int run(String[] args, PrintStream out) {
+        long duration = -1;
+        long seed = System.nanoTime() & 0xffffffL;
+        Path dir = null;
+        String netns = null;
+        boolean loopback = false;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--duration" -> duration = Long.parseLong(args[++i]);
+                    case "--seed" -> seed = Long.parseLong(args[++i]);
+                    case "--dir" -> dir = Path.of(args[++i]);
+                    case "--netns-name" -> netns = args[++i];
+                    case "--loopback" -> loopback = true;
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
+                }
+            }
+            if (duration < 10 || dir == null) {
+                throw new IllegalArgumentException("--duration S (at least 10) and --dir D are required");
+            }
+        } catch (RuntimeException e) {
+            System.err.println("chaos: " + e.getMessage()
+                    + "\nusage: ChaosMain --duration S --dir D [--seed N] [--netns-name NAME | --loopback]");
+            return 2;
+        }
+        if (!loopback && netns != null) {
+            Optional<String> why = NetnsSupport.check();
+            if (why.isPresent()) {
+                out.println("network namespaces unavailable (" + why.get() + "): running on loopback");
+                netns = null;
+            }
+        } else {
+            netns = null;
+        }
+        try {
+            return new ChaosMain(out, seed, duration, dir.toAbsolutePath(), netns).run();
+        } catch (Exception e) {
+            System.err.println("chaos: the run failed: " + e);
+            e.printStackTrace();
+            return 1;
+        }
+    }
+
+    private int run() throws Exception {
+        Files.createDirectories(dir);
+        ScenarioCluster.Options options = new ScenarioCluster.Options(N, 8, 10_000, 20, "-Xmx256m", seed);
+        out.printf("chaos run: seed %d, duration %d s, directory %s%n", seed, durationSeconds, dir);
+        out.println(netnsName != null
+                ? "network: namespaces (" + netnsName + "), partitions are iptables cuts"
+                : "network: loopback; PARTITION faults use SIGSTOP as the partition stand-in (no namespaces here)");
+        AtomicReference<ScenarioCluster> holder = new AtomicReference<>();
+        // Backstop for SIGTERM/SIGINT (chaos.sh's trap): close() kills the nodes it started by
+        // their handles, resumes paused ones and removes the namespace network by name.
+        Thread hook = new Thread(() -> closeQuietly(holder.getAndSet(null)), "chaos-teardown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        ScenarioCluster cluster = netnsName != null ? ScenarioCluster.netns(dir, netnsName, options)
+                : ScenarioCluster.loopback(dir, options);
+        holder.set(cluster);
+        Result result;
+        try {
+            result = chaos(cluster);
+        } finally {
+            closeQuietly(holder.getAndSet(null));
+        }
+        out.println(result.checks.isEmpty() ? "checks: all passed" : "checks FAILED:");
+        result.checks.forEach(c -> out.println("  " + c));
+        out.printf(Locale.ROOT, "availability %.2f%%, longest gap %.1f s, acked %d, lost %d%n", result.availability,
+                result.longestGapSeconds, result.acked, result.lost);
+        return result.lost == 0 && result.checks.isEmpty() ? 0 : 1;
+    }
+
+    private record Result(double availability, double longestGapSeconds, long acked, long lost, List<String> checks) {}
+
+    private Result chaos(ScenarioCluster cluster) throws Exception {
+        cluster.startAll();
+        cluster.awaitReady(Duration.ofSeconds(180));
+        out.println("network ready: " + cluster.describe());
+        CommitTimeline commits = new CommitTimeline();
+        BankWorkload workload = new BankWorkload(cluster.accounts(), 3_000, 8, Duration.ofSeconds(10), seed);
+        workload.listener((id, submitted, completed, acked) -> commits.add(submitted, completed, acked));
+        FaultSchedule schedule = FaultSchedule.standard(seed, N);
+        t0 = System.nanoTime();
+        long end = t0 + durationSeconds * 1_000_000_000L;
+        workload.start(cluster.client());
+        List<String> checks = new ArrayList<>();
+        // A short fault-free start, so the figures include the network's normal pace.
+        sleepUntil(Math.min(end, t0 + 3_000_000_000L));
+        while (true) {
+            Fault fault = schedule.next();
+            if (System.nanoTime() + fault.durationMillis() * 1_000_000L > end) {
+                break;
+            }
+            if (!inject(cluster, fault)) {
+                checks.add("fault " + fault.index() + " (" + fault.describe() + ") could not be undone: node not healthy within "
+                        + HEALTHY_BOUND);
+                break;
+            }
+            sleepUntil(Math.min(end, System.nanoTime() + fault.gapMillis() * 1_000_000L));
+            if (System.nanoTime() >= end) {
+                break;
+            }
+        }
+        sleepUntil(end);
+        workload.stop();
+        long stopped = System.nanoTime();
+        note("workload stopped: " + workload.summary());
+
+        int[] perSecond = commits.perSecond(t0, end);
+        double availability = commits.availabilityPercent(t0, end);
+        long gap = commits.longestGapNanos(t0, end);
+        out.println("fault timeline (seconds from workload start; a fault's window is from its start until healthy again):");
+        for (int k = 0; k < faultLines.size(); k++) {
+            CommitTimeline.Window w = faultWindows.get(k);
+            int from = (int) Math.max(0, (w.fromNanos() - t0) / 1_000_000_000L);
+            int to = (int) Math.min(perSecond.length - 1, (w.toNanos() - t0) / 1_000_000_000L);
+            int without = 0;
+            for (int sec = from; sec <= to; sec++) {
+                without += perSecond[sec] == 0 ? 1 : 0;
+            }
+            out.println("  " + faultLines.get(k) + "; " + without + " s without commits in its window");
+        }
+        timeline.forEach(l -> out.println("  " + l));
+        out.println("acknowledged commits per second: " + compact(perSecond));
+        out.printf(Locale.ROOT, "commit latency: p50 %s, p99 %s overall; p99 %s during faults (%d acknowledged submitted during %d faults)%n",
+                millis(commits.percentileNanos(50, null)), millis(commits.percentileNanos(99, null)),
+                millis(commits.percentileNanos(99, faultWindows)), commits.acknowledgedIn(faultWindows), faultWindows.size());
+        out.printf(Locale.ROOT, "workload: %s; drained %.1f s after the run's end%n", workload.summary(),
+                (stopped - end) / 1e9);
+
+        long auditStart = System.nanoTime();
+        List<Integer> all = List.of(0, 1, 2, 3);
+        BankChecker checker = new BankChecker(cluster, workload, all);
+        checker.progress(3, Duration.ofSeconds(30)).converged(Duration.ofSeconds(60)).acknowledgedPresent().balances();
+        String audit = onlineAudit(cluster);
+        out.println("online audit: " + audit);
+        if (!audit.startsWith("passed")) {
+            checks.add("online audit: " + audit);
+        }
+        cluster.stopAll();
+        checker.offline();
+        checker.violations().forEach(v -> checks.add(v.toString()));
+        long acked = workload.acks().size();
+        long lost = lost(cluster, workload, all, checks);
+        out.printf(Locale.ROOT, "audits took %.0f s (online checker, online audit, offline checker on %d acknowledged)%n",
+                (System.nanoTime() - auditStart) / 1e9, acked);
+        return new Result(availability, gap / 1e9, acked, lost, checks);
+    }
+
+    /** Applies one fault, undoes it after its duration, waits until the node is healthy; false if it never gets there. */
+    private boolean inject(ScenarioCluster cluster, Fault fault) throws Exception {
+        List<Optional<GetStatusResponse>> before = cluster.statuses();
+        int primary = primary(before);
+        int node = fault.node() == FaultSchedule.PRIMARY ? primary : fault.node();
+        long start = System.nanoTime();
+        String what = fault.node() == FaultSchedule.PRIMARY
+                ? fault.describe().replace("the primary", "node" + node + " (the primary)") : fault.describe();
+        what += " [view " + view(before) + ", primary node" + primary + (node == primary ? ": primary hit" : "") + "]";
+        switch (fault.kind()) {
+            case KILL -> cluster.kill9(node);
+            case PAUSE -> cluster.pause(node);
+            case PARTITION -> {
+                Optional<NetnsNetwork> net = cluster.netns();
+                if (net.isPresent()) {
+                    net.get().isolate(node);
+                } else {
+                    what += " [stand-in: SIGSTOP, no namespaces]";
+                    cluster.pause(node);
+                }
+            }
+            case BYZANTINE -> {
+                cluster.stop(node);
+                cluster.startByzantine(node, fault.strategy());
+            }
+        }
+        sleepUntil(start + fault.durationMillis() * 1_000_000L);
+        long heightBefore = maxHeight(cluster);
+        switch (fault.kind()) {
+            case KILL -> cluster.start(node);
+            case PAUSE -> cluster.resume(node);
+            case PARTITION -> {
+                if (cluster.netns().isPresent()) {
+                    cluster.netns().get().heal();
+                } else {
+                    cluster.resume(node);
+                }
+            }
+            case BYZANTINE -> {
+                cluster.stop(node);
+                cluster.start(node);
+            }
+        }
+        long undone = System.nanoTime();
+        boolean healthy = awaitHealthy(cluster, node, heightBefore);
+        long done = System.nanoTime();
+        faultWindows.add(new CommitTimeline.Window(start, done));
+        faultLines.add(String.format(Locale.ROOT, "%6.1f  #%d %s; undone at %.1f; %s at %.1f", (start - t0) / 1e9, fault.index(), what,
+                (undone - t0) / 1e9, healthy ? "healthy (caught up to " + heightBefore + ")" : "NOT healthy", (done - t0) / 1e9));
+        return healthy;
+    }
+
+    private void note(String line) {
+        timeline.add(line);
+    }
+
+    /** The primary most answering nodes report (node 0 if none answers). */
+    private static int primary(List<Optional<GetStatusResponse>> statuses) {
+        return (int) mostCommon(statuses, s -> (long) s.getPrimary() % N, 0);
+    }
+
+    private static long view(List<Optional<GetStatusResponse>> statuses) {
+        return mostCommon(statuses, GetStatusResponse::getView, -1);
+    }
+
+    private static long mostCommon(List<Optional<GetStatusResponse>> statuses,
+                                   ToLongFunction<GetStatusResponse> field, long none) {
+        TreeMap<Long, Integer> votes = new TreeMap<>();
+        statuses.stream().flatMap(Optional::stream).forEach(s -> votes.merge(field.applyAsLong(s), 1, Integer::sum));
+        return votes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(none);
+    }
+
+    private static long maxHeight(ScenarioCluster cluster) {
+        return cluster.statuses().stream().flatMap(Optional::stream).mapToLong(GetStatusResponse::getHeight).max().orElse(0);
+    }
+
+    /**
+     * Healthy: every node answers and sees every other, and the faulted node has caught up to the
+     * height the network had when the fault was undone. Polled under {@link #HEALTHY_BOUND}.
+     */
+    private static boolean awaitHealthy(ScenarioCluster cluster, int node, long height) throws InterruptedException {
+        long deadline = System.nanoTime() + HEALTHY_BOUND.toNanos();
+        while (System.nanoTime() < deadline) {
+            List<Optional<GetStatusResponse>> statuses = cluster.statuses();
+            boolean ok = statuses.get(node).map(s -> s.getHeight() >= height).orElse(false);
+            for (int i = 0; i < N && ok; i++) {
+                Optional<GetStatusResponse> s = statuses.get(i);
+                int self = i;
+                ok = s.isPresent() && s.get().getPeersConnectedList().containsAll(
+                        List.of(0, 1, 2, 3).stream().filter(j -> j != self).toList());
+            }
+            if (ok) {
+                return true;
+            }
+            Thread.sleep(250);
+        }
+        return false;
+    }
+
+    private String onlineAudit(ScenarioCluster cluster) throws IOException, InterruptedException {
+        String json;
+        if (cluster.netns().isPresent()) {
+            json = cluster.runInClientHost(Duration.ofSeconds(120), "audit", "--online", "--genesis",
+                    cluster.genesisPath().toString(), "--timeout", "10s", "--json");
+        } else {
+            json = OnlineAuditResult.run(cluster.genesisPath()).json();
+        }
+        Matcher p = PASSED.matcher(json);
+        Matcher c = CULPRITS.matcher(json);
+        if (!p.find()) {
+            return "FAILED: printed no verdict: " + json.strip();
+        }
+        String culprits = c.find() ? "[" + c.group(1).strip() + "]" : "[]";
+        return (Boolean.parseBoolean(p.group(1)) ? "passed" : "FAILED") + ", replicas proven faulty by evidence: " + culprits;
+    }
+
+    /** Acknowledged transactions missing from, or elsewhere in, at least one stopped node's store. */
+    private static long lost(ScenarioCluster cluster, BankWorkload workload, List<Integer> nodes, List<String> checks) {
+        List<BlockStore> stores = new ArrayList<>();
+        try {
+            for (int i : nodes) {
+                try {
+                    stores.add(BlockStore.open(cluster.data(i).resolve("ledger"), cluster.genesis(), 256L << 20));
+                } catch (StoreCorruptedException e) {
+                    checks.add("node" + i + "'s store does not open: " + e.getMessage());
+                    return workload.acks().size();
+                }
+            }
+            long lost = 0;
+            for (BankWorkload.Ack ack : workload.acks()) {
+                for (BlockStore s : stores) {
+                    Optional<BlockStore.TxRecord> r = s.transaction(ack.txId());
+                    if (r.isEmpty() || r.get().height() != ack.height() || !Blocks.hash(r.get().block()).equals(ack.blockHash())) {
+                        lost++;
+                        break;
+                    }
+                }
+            }
+            return lost;
+        } finally {
+            stores.forEach(BlockStore::close);
+        }
+    }
+
+    private static String millis(long nanos) {
+        return nanos < 0 ? "n/a" : String.format(Locale.ROOT, "%.0f ms", nanos / 1e6);
+    }
+
+    /** Per-second counts, with runs of zero seconds marked so gaps stand out. */
+    private static String compact(int[] perSecond) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < perSecond.length; i++) {
+            if (i > 0) {
+                s.append(i % 20 == 0 ? "\n    " : " ");
+            }
+            s.append(perSecond[i] == 0 ? "_" : Integer.toString(perSecond[i]));
+        }
+        return s.toString();
+    }
+
+    private static void sleepUntil(long nanos) throws InterruptedException {
+        long left;
+        while ((left = nanos - System.nanoTime()) > 0) {
+            Thread.sleep(Math.max(1, Math.min(left / 1_000_000L, 500)));
+        }
+    }
+
+    private static void closeQuietly(ScenarioCluster cluster) {
+        if (cluster == null) {
+            return;
+        }
+        try {
+            cluster.close();
+        } catch (IOException | RuntimeException e) {
+            System.err.println("chaos: teardown: " + e);
+        }
+    }
+}
