@@ -66,8 +66,8 @@ public final class ProofVerifier {
         if (header.getTxRoot().size() != Digest.LENGTH) {
             return Verdict.reject("block header has no transaction root");
         }
-        if (!InclusionProofs.verify(MerkleTree.leafHash(txId.bytes()), inclusion.getLeafIndex(),
-                inclusion.getTreeSize(), path, Digest.of(header.getTxRoot().toByteArray()))) {
+        if (!new bftledger.crypto.InclusionProof(inclusion.getLeafIndex(), inclusion.getTreeSize(), path)
+                .verifyLeafHash(Digest.of(header.getTxRoot().toByteArray()), MerkleTree.leafHash(txId.bytes()))) {
             return Verdict.reject("inclusion proof does not lead to the block's transaction root");
         }
         return Verdict.OK;

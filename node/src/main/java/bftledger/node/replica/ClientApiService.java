@@ -22,7 +22,6 @@ import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Domain;
 import bftledger.crypto.KeyPair;
-import bftledger.crypto.MerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.Blocks;
@@ -40,7 +39,6 @@ import io.grpc.Metadata;
 import bftledger.node.net.PeerNetwork;
 import bftledger.pbft.Output;
 import bftledger.pbft.Request;
-import bftledger.sdk.InclusionProofs;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -264,12 +262,9 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
     static TransactionProof proof(BlockStore.TxRecord record) {
         Block block = record.block();
-        List<Digest> leaves = new ArrayList<>();
-        for (Digest id : Blocks.txIds(block)) {
-            leaves.add(MerkleTree.leafHash(id.bytes()));
-        }
-        InclusionProof.Builder inclusion = InclusionProof.newBuilder().setLeafIndex(record.index()).setTreeSize(leaves.size());
-        for (Digest d : InclusionProofs.path(leaves, record.index())) {
+        bftledger.crypto.InclusionProof txProof = record.txProof();
+        InclusionProof.Builder inclusion = InclusionProof.newBuilder().setLeafIndex(Math.toIntExact(txProof.leafIndex())).setTreeSize(Math.toIntExact(txProof.treeSize()));
+        for (Digest d : txProof.path()) {
             inclusion.addPath(ByteString.copyFrom(d.bytes()));
         }
         return TransactionProof.newBuilder().setTransaction(record.transaction()).setReceipt(record.receipt())
