@@ -179,6 +179,13 @@ class PeerNetworkTest {
         networks.get(1).send(0, "honest2".getBytes(StandardCharsets.UTF_8));
         assertEquals(List.of("1:honest2"), take(0, 1));
         assertEquals(Set.of(1), networks.get(0).connectedPeers());
-        assertTrue(networks.get(0).metricsText().contains("peer-hello"));
+        // The impostor's refused hello is counted on its own connection, independently of node 1's
+        // frames: wait for it (bounded) rather than assume it came first.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!networks.get(0).metricsText().contains("peer-hello") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(networks.get(0).metricsText().contains("peer-hello"), networks.get(0).metricsText());
+        assertEquals(Set.of(1), networks.get(0).connectedPeers());
     }
 }
