@@ -1,5 +1,6 @@
 package bftledger.chaos;
 
+import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.chaos.FaultSchedule.Fault;
 import bftledger.ledger.BlockStore;
@@ -45,6 +46,13 @@ import java.util.regex.Pattern;
 public final class ChaosMain {
     private static final int N = 4;
     private static final Duration HEALTHY_BOUND = Duration.ofSeconds(120);
+    /**
+     * How far behind the others a node may be and still count as caught up: the nodes' own
+     * consensus window (pbft's default L), inside which it votes on what the others order.
+     */
+    static final long CAUGHT_UP_BLOCKS = 32;
+    private static final long SAMPLE_MILLIS = 500;
+    private static final long SAMPLE_DEADLINE_MILLIS = 300;
     private static final Pattern PASSED = Pattern.compile("\"passed\"\\s*:\\s*(true|false)");
     private static final Pattern CULPRITS = Pattern.compile("\"culprits\"\\s*:\\s*\\[([^\\]]*)\\]");
 
@@ -155,6 +163,7 @@ public final class ChaosMain {
         t0 = System.nanoTime();
         long end = t0 + durationSeconds * 1_000_000_000L;
         workload.start(cluster.client());
+        Thread sampler = startStatusSampler(cluster, dir.resolve("statuses.log"));
         List<String> checks = new ArrayList<>();
         // A short fault-free start, so the figures include the network's normal pace.
         sleepUntil(Math.min(end, t0 + 3_000_000_000L));
@@ -175,6 +184,7 @@ public final class ChaosMain {
         }
         sleepUntil(end);
         workload.stop();
+        sampler.interrupt();
         long stopped = System.nanoTime();
         note("workload stopped: " + workload.summary());
 
@@ -271,6 +281,42 @@ public final class ChaosMain {
         return healthy;
     }
 
+    /**
+     * Every {@link #SAMPLE_MILLIS}, each node's height, view and pending count into {@code file}:
+     * what a gap in the commit timeline is explained from (which node lagged, who changed view
+     * when). Asks each node on its own channel with a short deadline, not through the workload's
+     * client, so a paused node costs the sample a little time and the workload nothing.
+     */
+    private Thread startStatusSampler(ScenarioCluster cluster, Path file) throws IOException {
+        PrintStream log = new PrintStream(Files.newOutputStream(file), true, java.nio.charset.StandardCharsets.UTF_8);
+        Thread t = new Thread(() -> {
+            try (log) {
+                while (!Thread.currentThread().isInterrupted()) {
+                    long at = System.nanoTime();
+                    StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%7.1f", (at - t0) / 1e9));
+                    for (int i = 0; i < N; i++) {
+                        line.append("  n").append(i).append('=');
+                        try {
+                            GetStatusResponse s = cluster.stub(i, Duration.ofMillis(SAMPLE_DEADLINE_MILLIS))
+                                    .getStatus(GetStatusRequest.getDefaultInstance());
+                            line.append('h').append(s.getHeight()).append("/v").append(s.getView())
+                                    .append(s.getViewChanging() ? "*" : "").append("/p").append(s.getPendingTransactions());
+                        } catch (RuntimeException e) {
+                            line.append('-');
+                        }
+                    }
+                    log.println(line);
+                    sleepUntil(at + SAMPLE_MILLIS * 1_000_000L);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "chaos-status-sampler");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
     private void note(String line) {
         timeline.add(line);
     }
@@ -296,26 +342,44 @@ public final class ChaosMain {
     }
 
     /**
-     * Healthy: every node answers and sees every other, and the faulted node has caught up to the
-     * height the network had when the fault was undone. Polled under {@link #HEALTHY_BOUND}.
+     * Healthy: every node answers and sees every other, all are in one view and none is changing
+     * view, and the faulted node has caught up with the network as it is now, not merely to the
+     * height it had when the fault was undone: within {@link #CAUGHT_UP_BLOCKS} of the lowest of
+     * the others. A node still fetching blocks cannot vote (its window is behind), so a next
+     * fault while it catches up would make two faulty nodes out of four, more than f. Polled
+     * under {@link #HEALTHY_BOUND}.
      */
     private static boolean awaitHealthy(ScenarioCluster cluster, int node, long height) throws InterruptedException {
         long deadline = System.nanoTime() + HEALTHY_BOUND.toNanos();
         while (System.nanoTime() < deadline) {
-            List<Optional<GetStatusResponse>> statuses = cluster.statuses();
-            boolean ok = statuses.get(node).map(s -> s.getHeight() >= height).orElse(false);
-            for (int i = 0; i < N && ok; i++) {
-                Optional<GetStatusResponse> s = statuses.get(i);
-                int self = i;
-                ok = s.isPresent() && s.get().getPeersConnectedList().containsAll(
-                        List.of(0, 1, 2, 3).stream().filter(j -> j != self).toList());
-            }
-            if (ok) {
+            if (healthy(cluster.statuses(), node, height)) {
                 return true;
             }
             Thread.sleep(250);
         }
         return false;
+    }
+
+    static boolean healthy(List<Optional<GetStatusResponse>> statuses, int node, long height) {
+        if (statuses.stream().anyMatch(Optional::isEmpty)) {
+            return false;
+        }
+        List<GetStatusResponse> all = statuses.stream().map(Optional::get).toList();
+        long view = all.get(node).getView();
+        long othersLowest = Long.MAX_VALUE;
+        for (int i = 0; i < all.size(); i++) {
+            GetStatusResponse s = all.get(i);
+            int self = i;
+            if (s.getView() != view || s.getViewChanging() || !s.getPeersConnectedList().containsAll(
+                    java.util.stream.IntStream.range(0, all.size()).filter(j -> j != self).boxed().toList())) {
+                return false;
+            }
+            if (i != node) {
+                othersLowest = Math.min(othersLowest, s.getHeight());
+            }
+        }
+        long own = all.get(node).getHeight();
+        return own >= height && own + CAUGHT_UP_BLOCKS >= othersLowest;
     }
 
     private String onlineAudit(ScenarioCluster cluster) throws IOException, InterruptedException {

@@ -422,7 +422,7 @@ public final class Replica {
         if (!viewActive || !isPrimary()) {
             return;
         }
-        if (lastExecuted < lowWatermark || (stateTransferTarget >= 0 && lastExecuted < stateTransferTarget)) {
+        if (awaitingState()) {
             // Waiting for state this replica did not execute itself: until it arrives, it cannot
             // tell which pending requests that state already executed.
             return;
@@ -671,7 +671,17 @@ public final class Replica {
         if (viewActive) {
             if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
-                onRequestTimeout();
+                if (awaitingState()) {
+                    // Behind the stable checkpoint, waiting for state: requests do not execute here
+                    // because this replica lags, not because the primary stalls. Suspecting it now
+                    // would only take this replica out of the view (its VIEW-CHANGE alone changes
+                    // nothing) while the others make progress without it; wait a timeout more. If
+                    // the primary is faulty, the others' VIEW-CHANGEs still pull this one along
+                    // (f+1 rule, 4.5.2).
+                    updateRequestTimer();
+                } else {
+                    onRequestTimeout();
+                }
             }
             return;
         }
@@ -708,6 +718,11 @@ public final class Replica {
             // Doubled like the view-change timer while no request executed since the NEW-VIEW.
             requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
         }
+    }
+
+    /** State this replica did not execute itself is needed before it can execute anything more. */
+    private boolean awaitingState() {
+        return lastExecuted < lowWatermark || (stateTransferTarget >= 0 && lastExecuted < stateTransferTarget);
     }
 
     /** A backup waited too long for a request to execute: suspect the primary (4.4). */

@@ -82,6 +82,12 @@ public final class PeerLiveness {
         return heard;
     }
 
+    /** Milliseconds since {@code peer} was last heard; {@link Long#MAX_VALUE} if never (or not a peer). */
+    public long lastHeardAgeMillis(int peer) {
+        long at = valid(peer) ? lastHeardNanos.get(peer) : NEVER;
+        return at == NEVER ? Long.MAX_VALUE : (clock.getAsLong() - at) / 1_000_000;
+    }
+
     public int peersNeeded() {
         return 2 * f;
     }

@@ -173,6 +173,9 @@ public final class PeerNetwork implements AutoCloseable {
         final ManagedChannel channel;
         final Thread thread;
         final Object readiness = new Object();
+        final Object wakeLock = new Object();
+        /** Set by {@link #wake}, consumed by the backoff sleep; guarded by {@code wakeLock}. */
+        boolean woken;
         volatile boolean up;
 
         Link(int peer) {
@@ -209,11 +212,40 @@ public final class PeerNetwork implements AutoCloseable {
                     return;
                 }
                 try {
-                    Thread.sleep(backoff + random.nextInt((int) Math.max(1, backoff / 4)));
+                    if (sleepUnlessWoken(backoff + random.nextInt((int) Math.max(1, backoff / 4)))) {
+                        backoff = BACKOFF_MIN_MILLIS;
+                        continue;
+                    }
                 } catch (InterruptedException e) {
                     return;
                 }
                 backoff = Math.min(BACKOFF_MAX_MILLIS, backoff * 2);
+            }
+        }
+
+        /** Sleeps up to {@code millis}; true when {@link #wake} cut it short. */
+        private boolean sleepUnlessWoken(long millis) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            synchronized (wakeLock) {
+                long left;
+                while (!woken && (left = deadline - System.nanoTime()) > 0) {
+                    TimeUnit.NANOSECONDS.timedWait(wakeLock, left);
+                }
+                boolean was = woken;
+                woken = false;
+                return was;
+            }
+        }
+
+        /**
+         * Reconnect now: the peer was heard from. Also clears the channel's own connect backoff
+         * (gRPC's grows to minutes), which otherwise fails our next attempts fast without trying.
+         */
+        void wake() {
+            channel.resetConnectBackoff();
+            synchronized (wakeLock) {
+                woken = true;
+                wakeLock.notifyAll();
             }
         }
 
@@ -338,6 +370,14 @@ public final class PeerNetwork implements AutoCloseable {
                 }
                 from = helloFrom(frame);
                 inboundStreams.computeIfAbsent(from, p -> new AtomicInteger()).incrementAndGet();
+                Link back = links.get(from);
+                if (back != null && !back.up) {
+                    // The peer just proved it is up (a restart, a healed partition): our link to it
+                    // may be sleeping off a backoff grown while it was away. Without this a
+                    // restarted replica hears nobody for up to the backoff maximum, and cannot
+                    // vote or learn the current view meanwhile.
+                    back.wake();
+                }
                 return;
             }
             if (from < 0) {

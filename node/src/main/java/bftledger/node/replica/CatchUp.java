@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,11 +31,22 @@ import org.slf4j.LoggerFactory;
 public final class CatchUp implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CatchUp.class);
     static final int ROUNDS_MAX = 20;
-    static final long FETCH_DEADLINE_MILLIS = 10_000;
+    /**
+     * One chunk of {@link PeerNetwork#FETCH_BLOCKS_MAX} blocks streams in well under a second
+     * from a live peer. A peer that accepts the call and never answers (SIGSTOPped, overloaded)
+     * costs this much before the next peer is asked, during which this replica stays behind.
+     */
+    static final long FETCH_DEADLINE_MILLIS = 3_000;
+    /**
+     * A peer not heard from for this long (pings go every second) is asked last: a paused peer
+     * otherwise costs a whole fetch deadline each round.
+     */
+    static final long SILENT_AFTER_MILLIS = 1_500;
 
     private final int self;
     private final int n;
     private final BlockStore store;
+    private final IntToLongFunction lastHeardAgeMillis;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "catch-up");
         t.setDaemon(true);
@@ -44,10 +56,34 @@ public final class CatchUp implements AutoCloseable {
     private CoreLoop core;
     private PeerNetwork peers;
 
-    public CatchUp(int self, int n, BlockStore store) {
+    /** @param lastHeardAgeMillis per peer, how long ago it was last heard (the failure detector's view) */
+    public CatchUp(int self, int n, BlockStore store, IntToLongFunction lastHeardAgeMillis) {
         this.self = self;
         this.n = n;
         this.store = store;
+        this.lastHeardAgeMillis = lastHeardAgeMillis;
+    }
+
+    private boolean silent(int peer) {
+        return lastHeardAgeMillis.applyAsLong(peer) > SILENT_AFTER_MILLIS;
+    }
+
+    /**
+     * The other replicas starting after {@code start} in ring order (which spreads the load over
+     * rounds), those recently heard first. Silent ones stay in, last: the detector is advisory,
+     * and a peer it wrongly suspects is still asked when the others had nothing.
+     */
+    List<Integer> peerOrder(int start) {
+        List<Integer> heard = new ArrayList<>();
+        List<Integer> quiet = new ArrayList<>();
+        for (int k = 1; k <= n; k++) {
+            int peer = Math.floorMod(start + k, n);
+            if (peer != self) {
+                (silent(peer) ? quiet : heard).add(peer);
+            }
+        }
+        heard.addAll(quiet);
+        return heard;
     }
 
     public void attach(CoreLoop core, PeerNetwork peers) {
@@ -72,11 +108,8 @@ public final class CatchUp implements AutoCloseable {
             if (!stalled || running.get()) {
                 return;
             }
-            nextPeer[0] = (nextPeer[0] + 1) % n;
-            if (nextPeer[0] == self) {
-                nextPeer[0] = (nextPeer[0] + 1) % n;
-            }
-            int peer = nextPeer[0];
+            int peer = peerOrder(nextPeer[0]).get(0);
+            nextPeer[0] = peer;
             if (!running.compareAndSet(false, true)) {
                 return;
             }
@@ -127,10 +160,9 @@ public final class CatchUp implements AutoCloseable {
         log.info("event=catch-up-start from={} target={}", store.height() + 1, target);
         for (int round = 0; round < ROUNDS_MAX && store.height() < target; round++) {
             boolean progress = false;
-            for (int k = 1; k < n && store.height() < target; k++) {
-                int peer = (self + round + k) % n;
-                if (peer == self) {
-                    continue;
+            for (int peer : peerOrder(self + round)) {
+                if (store.height() >= target) {
+                    break;
                 }
                 progress |= fetchFrom(peer, target);
             }

@@ -339,6 +339,14 @@ public final class CoreLoop implements AutoCloseable {
     private void publishStatus() {
         long view = replica.view();
         metrics.setView(view);
+        Status before = status;
+        if (before != null && (before.view() != view || before.viewActive() != replica.viewActive())) {
+            // View changes are what an outage is made of: when each replica left a view and entered
+            // the next, with how far it had executed, is what a chaos run's gaps are read from.
+            log.info("event={} view={} primary={} from-view={} executed={} pending={} stable={}",
+                    replica.viewActive() ? "view-entered" : "view-change", view, replica.config().primary(view),
+                    before.view(), replica.lastExecuted(), replica.pendingRequests(), replica.lowWatermark());
+        }
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
                 replica.pendingRequests(), replica.lastExecuted());
     }

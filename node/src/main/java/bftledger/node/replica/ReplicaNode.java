@@ -140,7 +140,7 @@ public final class ReplicaNode implements AutoCloseable {
                 (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason));
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
-        this.catchUp = new CatchUp(config.replica(), genesis.n(), store);
+        this.catchUp = new CatchUp(config.replica(), genesis.n(), store, liveness::lastHeardAgeMillis);
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).

@@ -1,0 +1,81 @@
+package bftledger.pbft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A backup behind the stable checkpoint (waiting for state it did not execute) cannot tell a
+ * stalled primary from its own lag: its requests do not execute because it lags. Its request
+ * timer must not make it leave the view alone (seen in chaos runs: a restarted node, still
+ * fetching blocks, sat in a lone VIEW-CHANGE and so was missing from the quorum when the next
+ * fault came). It still follows the others when they do suspect the primary (4.5.2 f+1 rule).
+ */
+class LaggingReplicaTimerTest {
+    static final int TIMEOUT = 30;
+    static final int PERIOD = 3;
+
+    /** Replica 3 sees requests and checkpoints but not the ordering, and its state transfer never finishes. */
+    private static Cluster laggingReplica3() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        c.autoTransfer = false;
+        c.dropIf = e -> e.to() == 3 && (e.wire()[0] == MessageType.PRE_PREPARE.code()
+                || e.wire()[0] == MessageType.PREPARE.code() || e.wire()[0] == MessageType.COMMIT.code());
+        return c;
+    }
+
+    private static List<Request> submit(Cluster c, String prefix, int count) {
+        List<Request> requests = new ArrayList<>();
+        for (int k = 0; k < count; k++) {
+            Request r = TestRequests.signed(prefix + k);
+            requests.add(r);
+            c.submit(r);
+            c.deliverAll();
+        }
+        return requests;
+    }
+
+    @Test
+    void aReplicaWaitingForStateDoesNotSuspectThePrimaryOnItsOwn() {
+        Cluster c = laggingReplica3();
+        submit(c, "lag", 6);
+        Replica r3 = c.replica(3);
+        assertTrue(r3.lastExecuted() < r3.lowWatermark(), "replica 3 is behind its stable checkpoint: executed "
+                + r3.lastExecuted() + ", h " + r3.lowWatermark());
+        assertTrue(r3.pendingRequests() > 0, "replica 3 still waits for requests");
+        c.tick(4 * TIMEOUT);
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE), "no lone view change while waiting for state");
+        assertEquals(0, r3.view());
+        assertTrue(r3.viewActive());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0, c.sentCount(i, MessageType.VIEW_CHANGE), "replica " + i + " had nothing to suspect");
+        }
+        c.assertAgreement();
+    }
+
+    @Test
+    void itStillFollowsTheOthersAwayFromAFaultyPrimary() {
+        Cluster c = laggingReplica3();
+        submit(c, "lag", 6);
+        assertTrue(c.replica(3).lastExecuted() < c.replica(3).lowWatermark());
+        // Replica 3 hears everything again but still has no state; the primary dies with a request pending.
+        c.dropIf = e -> false;
+        c.crash(0);
+        Request r = TestRequests.signed("after-primary-crash");
+        c.submit(r);
+        c.deliverAll();
+        c.tick(6 * TIMEOUT);
+        for (int i = 1; i < 4; i++) {
+            assertTrue(c.replica(i).view() >= 1 && c.replica(i).viewActive(),
+                    "replica " + i + " in view " + c.replica(i).view() + ", active " + c.replica(i).viewActive());
+        }
+        assertTrue(c.sentCount(3, MessageType.VIEW_CHANGE) > 0, "replica 3 joined the view change of the others");
+        assertTrue(c.apps.get(1).executedIds.contains(r.id()) && c.apps.get(2).executedIds.contains(r.id()),
+                "the new view orders the pending request with replica 3's votes");
+        c.assertAgreement();
+    }
+}
