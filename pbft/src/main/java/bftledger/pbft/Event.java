@@ -16,8 +16,19 @@ public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Ev
      * One tick of the node's clock; the caller chooses the period. {@code nowMillis} is the
      * node's wall clock, handed in as data: the primary stamps batches with it (never going
      * backwards). Timeouts count ticks, not milliseconds.
+     *
+     * <p>{@code quorumHeard} is the node's failure detector, also handed in as data: whether it
+     * heard at least 2f other replicas recently. When it did not (cut off, or just resumed from a
+     * pause), an expiring request timer is re-armed rather than suspecting the primary: a
+     * VIEW-CHANGE could not gather 2f+1 then, and would leave this replica alone in a view the
+     * others never join. Liveness only; a caller without a detector passes true.
      */
-    record Tick(long nowMillis) implements Event {}
+    record Tick(long nowMillis, boolean quorumHeard) implements Event {
+        /** A tick from a caller without a failure detector: the original behaviour. */
+        public Tick(long nowMillis) {
+            this(nowMillis, true);
+        }
+    }
 
     /**
      * The application executed the batch at {@code sequence} (handed out in an earlier output,

@@ -93,6 +93,8 @@ public final class Replica {
 
     // STATUS exchange (retransmission).
     private long ticks;
+    /** The node's failure detector at the latest tick: 2f others heard recently (see {@link Event.Tick}). */
+    private boolean quorumHeard = true;
     private int statusCountdownTicks;
     private final TreeMap<Integer, Long> lastStatusReplyTick = new TreeMap<>();
 
@@ -132,6 +134,7 @@ public final class Replica {
             } else if (event instanceof Event.ClientRequest r) {
                 onRequest(r.request());
             } else if (event instanceof Event.Tick t) {
+                quorumHeard = t.quorumHeard();
                 onTick(t.nowMillis());
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
@@ -671,13 +674,16 @@ public final class Replica {
         if (viewActive) {
             if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
-                if (awaitingState()) {
-                    // Behind the stable checkpoint, waiting for state: requests do not execute here
-                    // because this replica lags, not because the primary stalls. Suspecting it now
-                    // would only take this replica out of the view (its VIEW-CHANGE alone changes
-                    // nothing) while the others make progress without it; wait a timeout more. If
-                    // the primary is faulty, the others' VIEW-CHANGEs still pull this one along
-                    // (f+1 rule, 4.5.2).
+                if (awaitingState() || !quorumHeard) {
+                    // Requests do not execute here, but not (as far as this replica can tell)
+                    // because the primary stalls: this replica lags behind its stable checkpoint
+                    // waiting for state, or it hears too few others to be in any quorum (cut off,
+                    // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
+                    // view alone, where it stays until the others change view too, while they go
+                    // on without it. So wait a timeout more. Liveness: if the primary is faulty,
+                    // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
+                    // hears 2f others again and is not behind, the next expiry suspects the
+                    // primary as before.
                     updateRequestTimer();
                 } else {
                     onRequestTimeout();

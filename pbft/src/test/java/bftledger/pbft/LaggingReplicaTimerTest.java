@@ -12,7 +12,9 @@ import org.junit.jupiter.api.Test;
  * stalled primary from its own lag: its requests do not execute because it lags. Its request
  * timer must not make it leave the view alone (seen in chaos runs: a restarted node, still
  * fetching blocks, sat in a lone VIEW-CHANGE and so was missing from the quorum when the next
- * fault came). It still follows the others when they do suspect the primary (4.5.2 f+1 rule).
+ * fault came). The same for a replica its node says hears fewer than 2f others (cut off, or just
+ * resumed from a pause). It still follows the others when they do suspect the primary (4.5.2 f+1
+ * rule).
  */
 class LaggingReplicaTimerTest {
     static final int TIMEOUT = 30;
@@ -55,6 +57,49 @@ class LaggingReplicaTimerTest {
             assertEquals(0, c.sentCount(i, MessageType.VIEW_CHANGE), "replica " + i + " had nothing to suspect");
         }
         c.assertAgreement();
+    }
+
+    /** Ticks every live replica; replica 3's ticks carry {@code quorumHeard3}, as its node's failure detector says. */
+    private static void tick(Cluster c, int rounds, boolean quorumHeard3) {
+        for (int k = 0; k < rounds; k++) {
+            c.now += 10;
+            for (int i = 0; i < c.n; i++) {
+                c.step(i, i == 3 ? new Event.Tick(c.now, quorumHeard3) : new Event.Tick(c.now));
+            }
+            c.deliverAll();
+        }
+    }
+
+    @Test
+    void aReplicaCutOffFromTheOthersDoesNotLeaveTheViewAloneAndRejoinsWhenHealed() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        c.isolate(3);
+        List<Request> requests = submit(c, "cut", 3);
+        tick(c, 4 * TIMEOUT, false);
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE), "cut off: no VIEW-CHANGE that could gather no quorum");
+        assertTrue(c.replica(3).viewActive() && c.replica(3).view() == 0);
+        assertEquals(3, c.apps.get(0).height, "the others went on without it");
+        c.heal();
+        tick(c, 4 * TIMEOUT, true);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(0, c.replica(i).view(), "replica " + i + " still in view 0");
+            assertEquals(0, c.sentCount(i, MessageType.VIEW_CHANGE), "replica " + i + " had nothing to suspect");
+        }
+        for (Request r : requests) {
+            assertTrue(c.apps.get(3).executedIds.contains(r.id()), "replica 3 caught up with the view it never left");
+        }
+        c.assertAgreement();
+    }
+
+    @Test
+    void withAQuorumHeardACutOffReplicaStillSuspectsAsBefore() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        c.isolate(3);
+        submit(c, "cut", 1);
+        tick(c, 2 * TIMEOUT, true);
+        assertTrue(c.sentCount(3, MessageType.VIEW_CHANGE) > 0, "a caller without a detector keeps the original rule");
     }
 
     @Test

@@ -132,7 +132,12 @@ public final class CoreLoop implements AutoCloseable {
     }
 
     public void tick(long nowMillis) {
-        queue.offer(new Event.Tick(nowMillis));
+        tick(nowMillis, true);
+    }
+
+    /** A tick with the failure detector's verdict: whether 2f peers were heard recently (see {@link Event.Tick}). */
+    public void tick(long nowMillis, boolean quorumHeard) {
+        queue.offer(new Event.Tick(nowMillis, quorumHeard));
     }
 
     /** Runs {@code task} on the core thread (catch-up appends); false when the queue is full. */

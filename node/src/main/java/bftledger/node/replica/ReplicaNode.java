@@ -53,7 +53,15 @@ public final class ReplicaNode implements AutoCloseable {
     static final int GRPC_THREADS = 4;
     /** A peer not heard (consensus frame or ping answer) for this long is suspected silent. */
     static final long PEER_SILENCE_MILLIS = 5_000;
-    static final long PEER_PING_PERIOD_MILLIS = 1_000;
+    /** Often enough that a live peer, idle or not, is always heard within {@link #QUORUM_HEARD_WINDOW_MILLIS}. */
+    static final long PEER_PING_PERIOD_MILLIS = 500;
+    /**
+     * The core is told at each tick whether 2f peers were heard within this window; when not, it
+     * does not start a view change on a request timeout (see pbft Event.Tick). Shorter than
+     * {@link #REQUEST_TIMEOUT_MILLIS}, so a replica cut off just as its timer was about to expire
+     * already counts its peers as silent; two ping periods, so a live peer never does.
+     */
+    static final long QUORUM_HEARD_WINDOW_MILLIS = 1_000;
     static final long PEER_PING_TIMEOUT_MILLIS = 2_000;
     /** How often a stalled replica asks a peer for newer committed blocks. */
     static final long SYNC_INTERVAL_MILLIS = 2_000;
@@ -303,8 +311,10 @@ public final class ReplicaNode implements AutoCloseable {
         }
         core.start(peers);
         peers.start();
-        timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis()), tuning.tickMillis(), tuning.tickMillis(),
-                TimeUnit.MILLISECONDS);
+        long quorumWindowNanos = TimeUnit.MILLISECONDS.toNanos(QUORUM_HEARD_WINDOW_MILLIS);
+        timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis(),
+                liveness.peersHeardWithin(quorumWindowNanos) >= liveness.peersNeeded()), tuning.tickMillis(),
+                tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
