@@ -36,6 +36,12 @@ import java.util.List;
  * @param statusTicks every this many ticks a replica broadcasts a STATUS; peers answer it (at
  *     most once per period per peer) with the messages it is missing, which is how lost
  *     messages are recovered (there is no other retransmission)
+ * @param primarySilenceTicks 0 (off), or: a backup whose request timer runs and that received
+ *     no message from the primary for this many consecutive ticks, while its node says it hears
+ *     2f others, suspects the primary at once instead of waiting out the request timeout. A live
+ *     primary with requests to order sends all the time; a crashed, paused or cut-off one falls
+ *     silent. Only while no view change failed since the last execution (otherwise the doubled
+ *     request timeout governs), so a slow network cannot make it churn views.
  */
 public record Config(
         List<PublicKey> validators,
@@ -55,7 +61,8 @@ public record Config(
         int viewChangeAheadMax,
         int checkpointsAheadPerReplicaMax,
         Digest genesisDigest,
-        int statusTicks) {
+        int statusTicks,
+        int primarySilenceTicks) {
 
     /** Envelope overhead: type u8, signer u32, payload length u32, signature. */
     public static final int ENVELOPE_BYTES = 1 + 4 + 4 + bftledger.crypto.Signature.LENGTH;
@@ -93,6 +100,9 @@ public record Config(
         if (statusTicks < 1) {
             throw new IllegalArgumentException("status period must be at least one tick");
         }
+        if (primarySilenceTicks < 0) {
+            throw new IllegalArgumentException("primary silence ticks must be 0 (off) or positive");
+        }
     }
 
     /** The first published shape, kept for callers written against it: status every 50 ticks. */
@@ -103,7 +113,7 @@ public record Config(
         this(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, DEFAULT_STATUS_TICKS);
+                genesisDigest, DEFAULT_STATUS_TICKS, 0);
     }
 
     public static final int DEFAULT_STATUS_TICKS = 50;
@@ -142,47 +152,54 @@ public record Config(
         return new Config(validators, id, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks);
+                genesisDigest, statusTicks, primarySilenceTicks);
     }
 
     public Config withCheckpoints(int interval, int window) {
         return new Config(validators, replicaId, key, interval, window, batchCountMax, batchBytesMax,
                 requestBytesMax, Math.min(pipelineDepthMax, window), requestTimeoutTicks, viewChangeTimeoutTicks,
                 timeoutDoublingsMax, futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax,
-                checkpointsAheadPerReplicaMax, genesisDigest, statusTicks);
+                checkpointsAheadPerReplicaMax, genesisDigest, statusTicks, primarySilenceTicks);
     }
 
     public Config withBatching(int countMax, int bytesMax, int requestMax, int pipelineDepth) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, countMax, bytesMax,
                 requestMax, pipelineDepth, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks);
+                genesisDigest, statusTicks, primarySilenceTicks);
     }
 
     public Config withTimeouts(int requestTicks, int viewChangeTicks, int doublingsMax) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTicks, viewChangeTicks, doublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks);
+                genesisDigest, statusTicks, primarySilenceTicks);
     }
 
     public Config withBuffers(int futurePerReplica, int pendingRequests, int viewChangeAhead, int checkpointsAhead) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest, statusTicks);
+                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest, statusTicks, primarySilenceTicks);
     }
 
     public Config withStatusTicks(int ticks) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, ticks);
+                genesisDigest, ticks, primarySilenceTicks);
+    }
+
+    public Config withPrimarySilence(int ticks) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest, statusTicks, ticks);
     }
 
     public Config withGenesisDigest(Digest genesis) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis, statusTicks);
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis, statusTicks, primarySilenceTicks);
     }
 
     // Size bounds per message type, derived from the batch bounds and the window, so a decoder

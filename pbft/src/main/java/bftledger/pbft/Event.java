@@ -21,12 +21,23 @@ public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Ev
      * heard at least 2f other replicas recently. When it did not (cut off, or just resumed from a
      * pause), an expiring request timer is re-armed rather than suspecting the primary: a
      * VIEW-CHANGE could not gather 2f+1 then, and would leave this replica alone in a view the
-     * others never join. Liveness only; a caller without a detector passes true.
+     * others never join. {@code silentReplicas} are the replicas the detector has not heard from
+     * recently (not even answering pings): with {@link Config#primarySilenceTicks()} set, a backup
+     * waiting for requests suspects a silent primary without waiting out the request timeout.
+     * Liveness only; a caller without a detector passes true and no one.
      */
-    record Tick(long nowMillis, boolean quorumHeard) implements Event {
+    record Tick(long nowMillis, boolean quorumHeard, java.util.Set<Integer> silentReplicas) implements Event {
+        public Tick {
+            silentReplicas = java.util.Set.copyOf(silentReplicas);
+        }
+
         /** A tick from a caller without a failure detector: the original behaviour. */
         public Tick(long nowMillis) {
-            this(nowMillis, true);
+            this(nowMillis, true, java.util.Set.of());
+        }
+
+        public Tick(long nowMillis, boolean quorumHeard) {
+            this(nowMillis, quorumHeard, java.util.Set.of());
         }
     }
 

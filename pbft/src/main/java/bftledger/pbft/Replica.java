@@ -95,6 +95,10 @@ public final class Replica {
     private long ticks;
     /** The node's failure detector at the latest tick: 2f others heard recently (see {@link Event.Tick}). */
     private boolean quorumHeard = true;
+    /** The detector at the latest tick: replicas not heard recently (see {@link Event.Tick}). */
+    private java.util.Set<Integer> silentReplicas = java.util.Set.of();
+    /** Consecutive ticks with the request timer running, 2f others heard and the primary silent. */
+    private int primarySilentTicks;
     private int statusCountdownTicks;
     private final TreeMap<Integer, Long> lastStatusReplyTick = new TreeMap<>();
 
@@ -135,6 +139,7 @@ public final class Replica {
                 onRequest(r.request());
             } else if (event instanceof Event.Tick t) {
                 quorumHeard = t.quorumHeard();
+                silentReplicas = t.silentReplicas();
                 onTick(t.nowMillis());
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
@@ -671,8 +676,17 @@ public final class Replica {
             out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST,
                     factory.status(view, viewActive, lowWatermark, lastExecuted)));
         }
+        boolean primarySilent = viewActive && requestTimerTicks > 0 && quorumHeard
+                && silentReplicas.contains(config.primary(view));
+        primarySilentTicks = primarySilent ? primarySilentTicks + 1 : 0;
         if (viewActive) {
-            if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
+            if (requestTimerTicks > 0 && primarySilenceSuspected()) {
+                // A crashed, paused or cut-off primary: its silence while we wait for requests says
+                // so sooner than the request timeout would.
+                requestTimerTicks = -1;
+                primarySilentTicks = 0;
+                onRequestTimeout();
+            } else if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
                 if (awaitingState() || !quorumHeard) {
                     // Requests do not execute here, but not (as far as this replica can tell)
@@ -724,6 +738,12 @@ public final class Replica {
             // Doubled like the view-change timer while no request executed since the NEW-VIEW.
             requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
         }
+    }
+
+    /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */
+    private boolean primarySilenceSuspected() {
+        return config.primarySilenceTicks() > 0 && primarySilentTicks >= config.primarySilenceTicks()
+                && failedViewChanges == 0 && !awaitingState();
     }
 
     /** State this replica did not execute itself is needed before it can execute anything more. */

@@ -132,12 +132,12 @@ public final class CoreLoop implements AutoCloseable {
     }
 
     public void tick(long nowMillis) {
-        tick(nowMillis, true);
+        tick(nowMillis, true, java.util.Set.of());
     }
 
-    /** A tick with the failure detector's verdict: whether 2f peers were heard recently (see {@link Event.Tick}). */
-    public void tick(long nowMillis, boolean quorumHeard) {
-        queue.offer(new Event.Tick(nowMillis, quorumHeard));
+    /** A tick with the failure detector's verdict: whether 2f peers were heard recently, and who was not (see {@link Event.Tick}). */
+    public void tick(long nowMillis, boolean quorumHeard, java.util.Set<Integer> silentReplicas) {
+        queue.offer(new Event.Tick(nowMillis, quorumHeard, silentReplicas));
     }
 
     /** Runs {@code task} on the core thread (catch-up appends); false when the queue is full. */

@@ -53,8 +53,19 @@ public final class ReplicaNode implements AutoCloseable {
     static final int GRPC_THREADS = 4;
     /** A peer not heard (consensus frame or ping answer) for this long is suspected silent. */
     static final long PEER_SILENCE_MILLIS = 5_000;
-    /** Often enough that a live peer, idle or not, is always heard within {@link #QUORUM_HEARD_WINDOW_MILLIS}. */
-    static final long PEER_PING_PERIOD_MILLIS = 500;
+    /** Often enough that a live peer, idle or not, is always heard within {@link #PEER_SILENT_AFTER_MILLIS}. */
+    static final long PEER_PING_PERIOD_MILLIS = 250;
+    /**
+     * A peer not heard (consensus frame or ping answer) for this long is reported silent to the
+     * core at each tick: two ping periods, so a live peer, even an idle one, never is.
+     */
+    static final long PEER_SILENT_AFTER_MILLIS = 500;
+    /**
+     * How long the primary must stay silent while requests wait before a backup suspects it
+     * without waiting out {@link #REQUEST_TIMEOUT_MILLIS} (pbft Config primarySilenceTicks): a
+     * killed, paused or cut-off primary is replaced after about 0.6 s instead of 1.5 s.
+     */
+    static final int PRIMARY_SILENCE_MILLIS = 100;
     /**
      * The core is told at each tick whether 2f peers were heard within this window; when not, it
      * does not start a view change on a request timeout (see pbft Event.Tick). Shorter than
@@ -124,7 +135,8 @@ public final class ReplicaNode implements AutoCloseable {
         Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
                 .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4)
                 .withTimeouts(ticks(REQUEST_TIMEOUT_MILLIS, tuning.tickMillis()),
-                        ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX);
+                        ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX)
+                .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()));
         this.metrics = new NodeMetrics(config.replica());
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
@@ -312,9 +324,16 @@ public final class ReplicaNode implements AutoCloseable {
         core.start(peers);
         peers.start();
         long quorumWindowNanos = TimeUnit.MILLISECONDS.toNanos(QUORUM_HEARD_WINDOW_MILLIS);
-        timers.scheduleAtFixedRate(() -> core.tick(System.currentTimeMillis(),
-                liveness.peersHeardWithin(quorumWindowNanos) >= liveness.peersNeeded()), tuning.tickMillis(),
-                tuning.tickMillis(), TimeUnit.MILLISECONDS);
+        timers.scheduleAtFixedRate(() -> {
+            java.util.Set<Integer> silent = new java.util.TreeSet<>();
+            for (int peer = 0; peer < genesis.n(); peer++) {
+                if (peer != config.replica() && liveness.lastHeardAgeMillis(peer) > PEER_SILENT_AFTER_MILLIS) {
+                    silent.add(peer);
+                }
+            }
+            core.tick(System.currentTimeMillis(), liveness.peersHeardWithin(quorumWindowNanos) >= liveness.peersNeeded(),
+                    silent);
+        }, tuning.tickMillis(), tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
