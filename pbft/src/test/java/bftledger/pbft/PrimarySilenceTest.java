@@ -63,6 +63,23 @@ class PrimarySilenceTest {
     }
 
     @Test
+    void aBackupCutOffFromEveryoneDoesNotBlameThePrimary() {
+        Cluster c = cluster();
+        c.isolate(3);
+        c.submit(TestRequests.signed("cut"));
+        c.deliverAll();
+        for (int k = 0; k < 3 * TIMEOUT; k++) {
+            c.now += 10;
+            for (int i = 0; i < c.n; i++) {
+                c.step(i, i == 3 ? new Event.Tick(c.now, false, Set.of(0, 1, 2)) : new Event.Tick(c.now));
+            }
+            c.deliverAll();
+        }
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE), "everyone silent: its own isolation, not the primary's fault");
+        assertTrue(c.replica(3).viewActive() && c.replica(3).view() == 0);
+    }
+
+    @Test
     void withoutTheDetectorTheRequestTimeoutStillGoverns() {
         Cluster c = cluster();
         c.crash(0);

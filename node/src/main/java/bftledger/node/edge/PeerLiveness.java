@@ -88,19 +88,6 @@ public final class PeerLiveness {
         return at == NEVER ? Long.MAX_VALUE : (clock.getAsLong() - at) / 1_000_000;
     }
 
-    /** Peers heard within the last {@code windowNanos}. */
-    public int peersHeardWithin(long windowNanos) {
-        long now = clock.getAsLong();
-        int heard = 0;
-        for (int p = 0; p < n; p++) {
-            long at = lastHeardNanos.get(p);
-            if (p != self && at != NEVER && now - at <= windowNanos) {
-                heard++;
-            }
-        }
-        return heard;
-    }
-
     public int peersNeeded() {
         return 2 * f;
     }

@@ -57,7 +57,11 @@ public final class ReplicaNode implements AutoCloseable {
     static final long PEER_PING_PERIOD_MILLIS = 250;
     /**
      * A peer not heard (consensus frame or ping answer) for this long is reported silent to the
-     * core at each tick: two ping periods, so a live peer, even an idle one, never is.
+     * core at each tick: two ping periods, so a live peer, even an idle one, never is. With fewer
+     * than 2f peers not silent the core is told it hears no quorum, and then does not start a view
+     * change on a request timeout (see pbft Event.Tick). Shorter than
+     * {@link #REQUEST_TIMEOUT_MILLIS}, so a replica cut off just before its timer expires already
+     * counts its peers as silent.
      */
     static final long PEER_SILENT_AFTER_MILLIS = 500;
     /**
@@ -66,13 +70,6 @@ public final class ReplicaNode implements AutoCloseable {
      * killed, paused or cut-off primary is replaced after about 0.6 s instead of 1.5 s.
      */
     static final int PRIMARY_SILENCE_MILLIS = 100;
-    /**
-     * The core is told at each tick whether 2f peers were heard within this window; when not, it
-     * does not start a view change on a request timeout (see pbft Event.Tick). Shorter than
-     * {@link #REQUEST_TIMEOUT_MILLIS}, so a replica cut off just as its timer was about to expire
-     * already counts its peers as silent; two ping periods, so a live peer never does.
-     */
-    static final long QUORUM_HEARD_WINDOW_MILLIS = 1_000;
     static final long PEER_PING_TIMEOUT_MILLIS = 2_000;
     /** How often a stalled replica asks a peer for newer committed blocks. */
     static final long SYNC_INTERVAL_MILLIS = 2_000;
@@ -323,16 +320,17 @@ public final class ReplicaNode implements AutoCloseable {
         }
         core.start(peers);
         peers.start();
-        long quorumWindowNanos = TimeUnit.MILLISECONDS.toNanos(QUORUM_HEARD_WINDOW_MILLIS);
         timers.scheduleAtFixedRate(() -> {
+            // One threshold for both verdicts: "the primary is silent" only counts while 2f others
+            // are heard, so a replica cut off from everyone never blames the primary for it.
             java.util.Set<Integer> silent = new java.util.TreeSet<>();
             for (int peer = 0; peer < genesis.n(); peer++) {
                 if (peer != config.replica() && liveness.lastHeardAgeMillis(peer) > PEER_SILENT_AFTER_MILLIS) {
                     silent.add(peer);
                 }
             }
-            core.tick(System.currentTimeMillis(), liveness.peersHeardWithin(quorumWindowNanos) >= liveness.peersNeeded(),
-                    silent);
+            boolean quorumHeard = genesis.n() - 1 - silent.size() >= liveness.peersNeeded();
+            core.tick(System.currentTimeMillis(), quorumHeard, silent);
         }, tuning.tickMillis(), tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
