@@ -99,6 +99,8 @@ public final class Replica {
     private java.util.Set<Integer> silentReplicas = java.util.Set.of();
     /** Consecutive ticks with the request timer running, 2f others heard and the primary silent. */
     private int primarySilentTicks;
+    /** Why this replica last left a view, for operators (logs, status); never used in decisions. */
+    private String viewChangeCause = "";
     private int statusCountdownTicks;
     private final TreeMap<Integer, Long> lastStatusReplyTick = new TreeMap<>();
 
@@ -685,6 +687,8 @@ public final class Replica {
                 // so sooner than the request timeout would.
                 requestTimerTicks = -1;
                 primarySilentTicks = 0;
+                viewChangeCause = "primary " + config.primary(view) + " silent for " + config.primarySilenceTicks()
+                        + " ticks with requests waiting";
                 onRequestTimeout();
             } else if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
@@ -700,6 +704,8 @@ public final class Replica {
                     // primary as before.
                     updateRequestTimer();
                 } else {
+                    viewChangeCause = "request " + (timedRequest == null ? "?" : timedRequest.shortHex())
+                            + " not executed within the request timeout";
                     onRequestTimeout();
                 }
             }
@@ -762,6 +768,7 @@ public final class Replica {
 
     /** 2f+1 replicas left the old view (see {@link #leftViewCount}) but no valid NEW-VIEW came in time: try the next view, waiting longer. */
     private void onViewChangeTimeout() {
+        viewChangeCause = "no NEW-VIEW for view " + view + " in time";
         failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
         startViewChange(view + 1);
     }
@@ -914,6 +921,7 @@ public final class Replica {
             }
         }
         if (askers.size() >= config.weakQuorum()) {
+            viewChangeCause = "f+1 replicas " + askers + " asked for view " + smallest + " or higher";
             startViewChange(smallest);
             return true;
         }
@@ -1006,6 +1014,7 @@ public final class Replica {
         if (nv.view() > view) {
             // A valid NEW-VIEW proves 2f+1 replicas moved; follow without our own VIEW-CHANGE.
             if (viewActive) {
+                viewChangeCause = "followed a valid NEW-VIEW for view " + nv.view();
                 startViewChange(nv.view());
             } else {
                 view = nv.view();
@@ -1265,6 +1274,11 @@ public final class Replica {
 
     public long view() {
         return view;
+    }
+
+    /** Why this replica last left a view (operators only; empty before the first time). */
+    public String viewChangeCause() {
+        return viewChangeCause;
     }
 
     /** False between sending VIEW-CHANGE and accepting the NEW-VIEW. */

@@ -137,8 +137,14 @@ public final class CoreLoop implements AutoCloseable {
 
     /** A tick with the failure detector's verdict: whether 2f peers were heard recently, and who was not (see {@link Event.Tick}). */
     public void tick(long nowMillis, boolean quorumHeard, java.util.Set<Integer> silentReplicas) {
+        lastTickQuorumHeard = quorumHeard;
+        lastTickSilent = silentReplicas;
         queue.offer(new Event.Tick(nowMillis, quorumHeard, silentReplicas));
     }
+
+    /** The detector's latest verdicts, for the view-change log line only. */
+    private volatile boolean lastTickQuorumHeard = true;
+    private volatile java.util.Set<Integer> lastTickSilent = java.util.Set.of();
 
     /** Runs {@code task} on the core thread (catch-up appends); false when the queue is full. */
     public boolean offerTask(Runnable task) {
@@ -348,9 +354,16 @@ public final class CoreLoop implements AutoCloseable {
         if (before != null && (before.view() != view || before.viewActive() != replica.viewActive())) {
             // View changes are what an outage is made of: when each replica left a view and entered
             // the next, with how far it had executed, is what a chaos run's gaps are read from.
-            log.info("event={} view={} primary={} from-view={} executed={} pending={} stable={}",
-                    replica.viewActive() ? "view-entered" : "view-change", view, replica.config().primary(view),
-                    before.view(), replica.lastExecuted(), replica.pendingRequests(), replica.lowWatermark());
+            if (replica.viewActive()) {
+                log.info("event=view-entered view={} primary={} from-view={} executed={} pending={} stable={}", view,
+                        replica.config().primary(view), before.view(), replica.lastExecuted(), replica.pendingRequests(),
+                        replica.lowWatermark());
+            } else {
+                log.info("event=view-change view={} primary={} from-view={} executed={} pending={} stable={} cause=\"{}\""
+                        + " detector-quorum-heard={} detector-silent={}", view, replica.config().primary(view), before.view(),
+                        replica.lastExecuted(), replica.pendingRequests(), replica.lowWatermark(), replica.viewChangeCause(),
+                        lastTickQuorumHeard, lastTickSilent);
+            }
         }
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
                 replica.pendingRequests(), replica.lastExecuted());
