@@ -692,10 +692,10 @@ public final class Replica {
                 onRequestTimeout();
             } else if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
-                if (awaitingState() || !quorumHeard) {
+                if (lagging() || !quorumHeard) {
                     // Requests do not execute here, but not (as far as this replica can tell)
-                    // because the primary stalls: this replica lags behind its stable checkpoint
-                    // waiting for state, or it hears too few others to be in any quorum (cut off,
+                    // because the primary stalls: this replica lags (waiting for state, or f+1
+                    // others checkpointed past it), or it hears too few others to be in any quorum (cut off,
                     // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
                     // view alone, where it stays until the others change view too, while they go
                     // on without it. So wait a timeout more. Liveness: if the primary is faulty,
@@ -749,7 +749,26 @@ public final class Replica {
     /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */
     private boolean primarySilenceSuspected() {
         return config.primarySilenceTicks() > 0 && primarySilentTicks >= config.primarySilenceTicks()
-                && failedViewChanges == 0 && !awaitingState();
+                && failedViewChanges == 0 && !lagging();
+    }
+
+    /**
+     * Behind the others, as far as this replica can know: waiting for state, or f+1 replicas (at
+     * least one correct) sent CHECKPOINTs for sequences it has not executed. Seen in chaos: a
+     * primary cut off and healed caught up to its stable checkpoint, found its oldest pending
+     * request (long executed by the others) still not executed here, and left the view alone.
+     */
+    private boolean lagging() {
+        if (awaitingState()) {
+            return true;
+        }
+        int ahead = 0;
+        for (Map.Entry<Integer, TreeMap<Long, Signed<Checkpoint>>> e : checkpointVotes.entrySet()) {
+            if (e.getKey() != self && !e.getValue().isEmpty() && e.getValue().lastKey() > lastExecuted) {
+                ahead++;
+            }
+        }
+        return ahead >= config.weakQuorum();
     }
 
     /** State this replica did not execute itself is needed before it can execute anything more. */
