@@ -759,20 +759,38 @@ public final class Replica {
             relay(peer, c);
         }
         if (viewActive && st.viewActive() && st.view() == view) {
+            // Slots in order from the first the peer lacks, up to a byte budget: a peer claiming to
+            // have executed nothing must not pull the whole window (up to L full batches) from every
+            // replica each period. It asks again next period from where it then stands.
+            long budget = statusAnswerSlotBytesMax();
             for (Slot slot : log.tailMap(st.lastExecuted(), false).values()) {
+                if (budget <= 0) {
+                    break;
+                }
                 if (slot.prePrepare != null) {
                     relay(peer, slot.prePrepare);
+                    budget -= slot.prePrepare.wireLength();
                 }
                 Signed<Prepare> prepare = slot.prepares.get(self);
                 if (prepare != null) {
                     relay(peer, prepare);
+                    budget -= prepare.wireLength();
                 }
                 Signed<Commit> commit = slot.commits.get(self);
                 if (commit != null) {
                     relay(peer, commit);
+                    budget -= commit.wireLength();
                 }
             }
         }
+    }
+
+    /**
+     * Bytes of relayed slot messages in one STATUS answer: four full PRE-PREPAREs' worth. A
+     * slot is sent whole, so an answer may exceed this by one slot.
+     */
+    long statusAnswerSlotBytesMax() {
+        return 4 * config.prePrepareBytesMax();
     }
 
     /** At most one answer (to a STATUS or a stale VIEW-CHANGE) per peer per status period. */
