@@ -116,6 +116,11 @@ class LocalNetworkTest {
                 assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
+                // Each client signature is verified once per replica, whether the submit or the
+                // PRE-PREPARE brings it first (a few more: the bad inputs above, retried submits).
+                double verifications = metricValue(metrics, "bftledger_transaction_verifications_total{replica=\"1\"}");
+                assertTrue(verifications >= TRANSFERS && verifications <= 1.1 * TRANSFERS + 50,
+                        verifications + " verifications at replica 1 for " + TRANSFERS + " transfers");
 
                 // A SIGKILLed backup restarts from its WAL and block store and rejoins at the same tip.
                 cluster.kill(3);
@@ -234,6 +239,15 @@ class LocalNetworkTest {
         } finally {
             channel.shutdownNow();
         }
+    }
+
+    private static double metricValue(String scrape, String series) {
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim());
+            }
+        }
+        throw new AssertionError(series + " not in the scrape");
     }
 
     /** GET /metrics of a node, at the metrics port from its config. */

@@ -161,6 +161,8 @@ public final class ReplicaNode implements AutoCloseable {
         }
         // Verification happens here, off the core thread; at a full pool queue the message is dropped and counted.
         MessageVerifier verifier = new MessageVerifier(pbft, transactions);
+        metrics.counter("bftledger_transaction_verifications", "client transaction signatures verified (cache misses; ideally one per transaction)",
+                transactions, VerifiedTransactions::verifications);
         this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
         metrics.queueDepth("verify", () -> verifiers.getQueue().size());
