@@ -339,8 +339,19 @@ public final class CoreLoop implements AutoCloseable {
     private void publishStatus() {
         long view = replica.view();
         metrics.setView(view);
+        Status before = status;
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
                 replica.pendingRequests(), replica.lastExecuted());
+        // View changes are what an operator looks for first when commits stall: log each move.
+        if (before != null && (before.view() != view || before.viewActive() != status.viewActive())) {
+            if (status.viewActive()) {
+                log.info("event=view-active view={} primary={} last-executed={} pending={}", view, status.primary(),
+                        status.lastExecuted(), status.pendingRequests());
+            } else {
+                log.warn("event=view-changing from-view={} to-view={} last-executed={} pending={}", before.view(), view,
+                        status.lastExecuted(), status.pendingRequests());
+            }
+        }
     }
 
     @Override
