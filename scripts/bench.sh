@@ -3,7 +3,8 @@
 # load generator (`bftledger bench`), optionally inject a fault, print the results, tear down.
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
-#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--keep] [--base-port P]
+#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--calls-in-flight K]
+#                    [--keep] [--base-port P]
 #
 # Ceiling = BouncyCastle Ed25519 verifications/s on all cores (crypto's SignatureBenchmark),
 # divided by N: every replica must verify every client signature once. Measured in the same run,
@@ -27,6 +28,7 @@ clients=256
 mix=transfer
 fault=none
 rate=0
+calls=0
 keep=0
 base_port=$((17100 + ($$ % 500) * 12))
 ceiling_seconds=5
@@ -39,10 +41,11 @@ while [[ $# -gt 0 ]]; do
     --mix) mix="$2"; shift 2 ;;
     --fault) fault="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
+    --calls-in-flight) calls="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -99,7 +102,7 @@ echo "load: $clients clients, mix $mix, ${warmup}s warm-up + ${duration}s measur
 java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
-  --mix "$mix" --rate "$rate" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
+  --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
 # The JSON result is the last line (a JVM option such as a JFR recording may print before it).
 tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 [[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true

@@ -78,6 +78,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     String timeout;
     @Option(names = "--signers", defaultValue = "" + SIGNERS_DEFAULT, description = "Signing threads (default: ${DEFAULT-VALUE}).")
     int signers;
+    @Option(names = "--calls-in-flight", defaultValue = "0",
+            description = "SubmitTransactions calls the SDK keeps out per replica; 0 for the SDK default (default: ${DEFAULT-VALUE}).")
+    int callsInFlight;
     @Option(names = "--rate", defaultValue = "0",
             description = "Cap on submissions per second across all clients, 0 for none (default: ${DEFAULT-VALUE}).")
     double rate;
@@ -130,7 +133,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             result.put("ceiling_verifications_per_second", Math.round(verifications));
             result.put("ceiling_tx_per_second", Math.round(verifications / net.n()));
         }
-        try (LedgerClient client = LedgerClient.connect(net)) {
+        bftledger.sdk.ClientOptions options = bftledger.sdk.ClientOptions.defaults();
+        if (callsInFlight > 0) {
+            options = options.withBatching(options.batchTransactionsMax(), callsInFlight);
+        }
+        try (LedgerClient client = LedgerClient.connect(net, options)) {
             long cpuBefore = processCpuNanos();
             Run run = new Run(client, net, keys, kind, txTimeout, warm, measure);
             run.go();
