@@ -1186,9 +1186,16 @@ public final class Replica {
                 slot(c.sequence()).commits.put(self, m.as(Commit.class));
             }
         } else if (p instanceof Checkpoint c) {
+            // A guard like every own vote (re-executing to another digest must not sign again), and
+            // a vote: without it a restarted replica with f peers silent never sees this
+            // checkpoint stable (review R4).
+            recordOwnVote(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
             if (c.sequence() >= lowWatermark) {
                 ownCheckpoints.put(c.sequence(), c.stateDigest());
                 ownCheckpointMessages.put(c.sequence(), m.as(Checkpoint.class));
+            }
+            if (c.sequence() > lowWatermark) {
+                recordCheckpointVote(m.as(Checkpoint.class));
             }
         } else if (p instanceof ViewChange vc) {
             if (vc.newView() == view) {
