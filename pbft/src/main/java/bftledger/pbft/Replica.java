@@ -595,6 +595,7 @@ public final class Replica {
         committedUndelivered.headMap(h, true).clear();
         ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
         acceptedPrePrepares.keySet().removeIf(k -> k.sequence() <= h);
+        evidenceReported.removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
         ownCheckpoints.headMap(h, false).clear();
         ownCheckpointMessages.headMap(h, false).clear();
         for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
@@ -1082,9 +1083,29 @@ public final class Replica {
         out.rejections.add(new Output.Rejection(reason, detail, from));
     }
 
+    /**
+     * Reports a conflict once per (signer, type, view, sequence): one pair of signed messages
+     * proves it, and a Byzantine peer sending the thousandth conflicting PREPARE for a slot, or
+     * replaying an old VIEW-CHANGE with an equivocated certificate, must not make this replica
+     * emit a thousand records (review R2). The set is trimmed with the log and capped.
+     */
     private void evidence(Signed<?> first, Signed<?> second, long msgView, long sequence) {
+        if (!evidenceReported.add(new EvidenceKey(second.signer(), second.type(), msgView, sequence))) {
+            return;
+        }
         out.evidence.add(new Output.Evidence(second.signer(), second.type(), msgView, sequence, first, second));
     }
+
+    private record EvidenceKey(int signer, MessageType type, long view, long sequence) {}
+
+    /** Keys already reported; insertion order, so the oldest go first at {@link #EVIDENCE_REPORTED_MAX}. */
+    private final Set<EvidenceKey> evidenceReported = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<EvidenceKey, Boolean> eldest) {
+            return size() > EVIDENCE_REPORTED_MAX;
+        }
+    });
+    static final int EVIDENCE_REPORTED_MAX = 4_096;
 
     private long highWatermark() {
         return lowWatermark + config.watermarkWindow();
