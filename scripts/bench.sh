@@ -122,6 +122,11 @@ jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_t
   + " the \(.nodes) verifications it needs cost \(.nodes * .ceiling_cpu_us_per_verification | round) us"
   + " (\(.ceiling_cpu_us_per_verification) us each): CPU-bound ratio estimate"
   + " \(if $per_tx > 0 then ((.nodes * .ceiling_cpu_us_per_verification / $per_tx * 100 | round) / 100) else 0 end)"' "$r"
+# Where that CPU went, by thread family (from /proc: includes JIT compiler and GC threads).
+jq -r 'if .cpu_us_per_tx_nodes_by_thread then "  node CPU per tx by thread (us, all nodes): "
+  + (.cpu_us_per_tx_nodes_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
+jq -r 'if .cpu_us_per_tx_generator_by_thread then "  load generator CPU per tx by thread (us): "
+  + (.cpu_us_per_tx_generator_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
 if [[ "$fault" == kill-primary ]]; then
   echo "  kill-primary: commits resumed after $(jq -r .longest_commit_gap_ms "$r") ms (longest gap between two commits, ending at second $(jq -r .longest_commit_gap_ends_at_second "$r"))"
 fi

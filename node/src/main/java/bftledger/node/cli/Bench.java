@@ -221,6 +221,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
 
         long nodeCpuAtStart;
         long nodeCpuAtEnd;
+        Map<String, Long> nodeThreadsAtStart = Map.of();
+        Map<String, Long> nodeThreadsAtEnd = Map.of();
+        Map<String, Long> ownThreadsAtStart = Map.of();
+        Map<String, Long> ownThreadsAtEnd = Map.of();
         long ownCpuAtStart;
         long ownCpuAtEnd;
 
@@ -233,9 +237,13 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             sleepUntil(measureFromNanos);
             nodeCpuAtStart = nodesCpuNanos();
             ownCpuAtStart = processCpuNanos();
+            nodeThreadsAtStart = threadCpuTicks(cpuPids);
+            ownThreadsAtStart = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             sleepUntil(endNanos);
             nodeCpuAtEnd = nodesCpuNanos();
             ownCpuAtEnd = processCpuNanos();
+            nodeThreadsAtEnd = threadCpuTicks(cpuPids);
+            ownThreadsAtEnd = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             long waitNanos = endNanos - System.nanoTime() + txTimeout.toNanos() + TimeUnit.SECONDS.toNanos(5);
             allStopped.await(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
             signerPool.shutdownNow();
@@ -355,8 +363,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
             if (committed > 0) {
                 m.put("cpu_us_per_tx_generator", round((ownCpuAtEnd - ownCpuAtStart) / 1e3 / committed));
+                m.put("cpu_us_per_tx_generator_by_thread", perTransaction(ownThreadsAtStart, ownThreadsAtEnd, committed));
                 if (!cpuPids.isEmpty()) {
                     m.put("cpu_us_per_tx_nodes", round((nodeCpuAtEnd - nodeCpuAtStart) / 1e3 / committed));
+                    m.put("cpu_us_per_tx_nodes_by_thread", perTransaction(nodeThreadsAtStart, nodeThreadsAtEnd, committed));
                 }
             }
             m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
@@ -422,6 +432,55 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
         }
         return ticks * 10_000_000L;
+    }
+
+    /**
+     * CPU ticks (user + system) of every thread of {@code pids}, summed by thread family: the
+     * thread name without its numbering ("grpc-submit-3" and "grpc-submit-1" are one family).
+     * Read from /proc, so it covers what a sampling profiler misses (JIT compiler and GC threads,
+     * native code). Empty where /proc is not readable.
+     */
+    static Map<String, Long> threadCpuTicks(List<Long> pids) {
+        Map<String, Long> ticks = new java.util.TreeMap<>();
+        for (long pid : pids) {
+            try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+                for (Path task : tasks.toList()) {
+                    try {
+                        String stat = Files.readString(task.resolve("stat"));
+                        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        ticks.merge(threadFamily(name), Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                    } catch (IOException | RuntimeException gone) {
+                        // The thread ended between listing and reading.
+                    }
+                }
+            } catch (IOException | RuntimeException gone) {
+                // The process is gone.
+            }
+        }
+        return ticks;
+    }
+
+    static String threadFamily(String threadName) {
+        String family = threadName.replaceAll("[-_ ]*[0-9]+([-_ ][0-9]+)*$", "");
+        return family.isEmpty() ? threadName : family;
+    }
+
+    /** Microseconds of CPU per committed transaction by thread family, largest first, the top 12. */
+    private static Map<String, Double> perTransaction(Map<String, Long> start, Map<String, Long> end, long committed) {
+        List<Map.Entry<String, Long>> deltas = new ArrayList<>();
+        for (Map.Entry<String, Long> e : end.entrySet()) {
+            long d = e.getValue() - start.getOrDefault(e.getKey(), 0L);
+            if (d > 0) {
+                deltas.add(Map.entry(e.getKey(), d));
+            }
+        }
+        deltas.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> e : deltas.subList(0, Math.min(12, deltas.size()))) {
+            out.put(e.getKey(), round(e.getValue() * 10_000.0 / committed));
+        }
+        return out;
     }
 
     private static long processCpuNanos() {
