@@ -3,7 +3,8 @@
 # load generator (`bftledger bench`), optionally inject a fault, print the results, tear down.
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
-#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--keep] [--base-port P]
+#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--calls-in-flight K]
+#                    [--keep] [--base-port P]
 #
 # Ceiling = BouncyCastle Ed25519 verifications/s on all cores (crypto's SignatureBenchmark),
 # divided by N: every replica must verify every client signature once. Measured in the same run,
@@ -27,6 +28,7 @@ clients=256
 mix=transfer
 fault=none
 rate=0
+calls=0
 keep=0
 base_port=$((17100 + ($$ % 500) * 12))
 ceiling_seconds=5
@@ -39,10 +41,11 @@ while [[ $# -gt 0 ]]; do
     --mix) mix="$2"; shift 2 ;;
     --fault) fault="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
+    --calls-in-flight) calls="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -99,7 +102,7 @@ echo "load: $clients clients, mix $mix, ${warmup}s warm-up + ${duration}s measur
 java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
-  --mix "$mix" --rate "$rate" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
+  --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
 # The JSON result is the last line (a JVM option such as a JFR recording may print before it).
 tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 [[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true
@@ -119,6 +122,11 @@ jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_t
   + " the \(.nodes) verifications it needs cost \(.nodes * .ceiling_cpu_us_per_verification | round) us"
   + " (\(.ceiling_cpu_us_per_verification) us each): CPU-bound ratio estimate"
   + " \(if $per_tx > 0 then ((.nodes * .ceiling_cpu_us_per_verification / $per_tx * 100 | round) / 100) else 0 end)"' "$r"
+# Where that CPU went, by thread family (from /proc: includes JIT compiler and GC threads).
+jq -r 'if .cpu_us_per_tx_nodes_by_thread then "  node CPU per tx by thread (us, all nodes): "
+  + (.cpu_us_per_tx_nodes_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
+jq -r 'if .cpu_us_per_tx_generator_by_thread then "  load generator CPU per tx by thread (us): "
+  + (.cpu_us_per_tx_generator_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
 if [[ "$fault" == kill-primary ]]; then
   echo "  kill-primary: commits resumed after $(jq -r .longest_commit_gap_ms "$r") ms (longest gap between two commits, ending at second $(jq -r .longest_commit_gap_ends_at_second "$r"))"
 fi

@@ -9,8 +9,10 @@ import bftledger.api.proto.GetTransactionResponse;
 import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.Reply;
 import bftledger.api.proto.SignedReply;
-import bftledger.api.proto.SubmitRequest;
-import bftledger.api.proto.SubmitResponse;
+import bftledger.api.proto.ReplyBatch;
+import bftledger.api.proto.SignedReplyBatch;
+import bftledger.api.proto.SubmitBatchRequest;
+import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Domain;
 import bftledger.crypto.PublicKey;
@@ -30,6 +32,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -63,6 +66,12 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * succeeds, so a dead replica stops costing latency; state changes go to the options' listener
  * and the log. A submission whose deadline passes is settled by looking its id up, never by
  * sending it again under a new id.
+ *
+ * <p>Transport: submissions to one replica travel together ({@code Outbox}): while a few
+ * SubmitTransactions calls are out, new submissions queue and leave in the next call, and the
+ * replica answers each call with one signed batch of replies. Under load that amortizes the
+ * call, the replica's signature and the client's check of it over many transactions; a lone
+ * submission still leaves at once.
  */
 public final class LedgerClient implements AutoCloseable {
     private static final System.Logger log = System.getLogger(LedgerClient.class.getName());
@@ -83,6 +92,7 @@ public final class LedgerClient implements AutoCloseable {
     private final List<CircuitBreaker> breakers;
     private final RetryBudget budget;
     private final AtomicLongArray callsSent;
+    private final List<Outbox> outboxes;
 
     private LedgerClient(Network network, List<? extends Channel> channels, List<ManagedChannel> owned, ClientOptions options) {
         if (channels.size() != network.n()) {
@@ -119,6 +129,11 @@ public final class LedgerClient implements AutoCloseable {
         this.budget = new RetryBudget(options.retryBudgetRatio(), options.retryBudgetMin(),
                 options.retryBudgetWindow().toNanos(), options.clock());
         this.callsSent = new AtomicLongArray(network.n());
+        List<Outbox> o = new ArrayList<>();
+        for (int r = 0; r < network.n(); r++) {
+            o.add(new Outbox(r));
+        }
+        this.outboxes = List.copyOf(o);
     }
 
     static final int LOOKUPS_QUEUED_MAX = 1_024;
@@ -263,44 +278,31 @@ public final class LedgerClient implements AutoCloseable {
         }
 
         void send(int replica, int attempt) {
-            if (result.isDone()) {
+            if (result.isDone() || deadlineNanos - System.nanoTime() <= 0) {
                 return;
             }
-            long remainingMillis = TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime());
-            if (remainingMillis <= 0) {
-                return;
-            }
-            int wait = (int) Math.min(remainingMillis, options.submitWaitMax().toMillis());
-            SubmitRequest request = SubmitRequest.newBuilder().setTransaction(tx).setWaitMillis(wait).build();
-            long sentNanos = System.nanoTime();
-            Optional<ListenableFuture<SubmitResponse>> started = through(replica, r -> stubs.get(r)
-                    .withDeadlineAfter(wait + options.callDeadline().toMillis(), TimeUnit.MILLISECONDS)
-                    .submitTransaction(request));
-            if (started.isEmpty()) {
-                // Breaker open: no call now; look again when it may let a probe through.
-                note(replica, "skipped: circuit breaker " + breakers.get(replica).state());
-                long coolDown = options.breakerCoolDown().toMillis();
-                if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(coolDown) < deadlineNanos) {
-                    retries.schedule(() -> send(replica, attempt), coolDown, TimeUnit.MILLISECONDS);
-                }
-                return;
-            }
-            Futures.addCallback(started.get(), new FutureCallback<>() {
-                @Override
-                public void onSuccess(SubmitResponse response) {
-                    onResponse(replica, attempt, response, wait, sentNanos);
-                }
+            outboxes.get(replica).add(this, attempt);
+        }
 
-                @Override
-                public void onFailure(Throwable t) {
-                    Status status = Status.fromThrowable(t);
-                    Metadata trailers = Status.trailersFromThrowable(t);
-                    String refusal = trailers == null ? null : trailers.get(REFUSAL_REASON);
-                    note(replica, (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
-                            + describe(status) + ")");
-                    retryLater(replica, attempt, retryAfterMillis(trailers));
-                }
-            }, MoreExecutors.directExecutor());
+        /** Remaining wait this submission may ask a replica for; 0 when its deadline has passed. */
+        long remainingMillis() {
+            return result.isDone() ? 0 : Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+        }
+
+        /** The call carrying this submission to {@code replica} was not made: its breaker is open. */
+        void onBreakerOpen(int replica, int attempt) {
+            note(replica, "skipped: circuit breaker " + breakers.get(replica).state());
+            long coolDown = options.breakerCoolDown().toMillis();
+            if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(coolDown) < deadlineNanos) {
+                retries.schedule(() -> send(replica, attempt), coolDown, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        void onCallFailed(int replica, int attempt, Status status, Metadata trailers) {
+            String refusal = trailers == null ? null : trailers.get(REFUSAL_REASON);
+            note(replica, (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
+                    + describe(status) + ")");
+            retryLater(replica, attempt, retryAfterMillis(trailers));
         }
 
         /** Another attempt at {@code replica} after backoff, if the budget and the deadline allow. */
@@ -320,17 +322,9 @@ public final class LedgerClient implements AutoCloseable {
             retries.schedule(() -> send(replica, attempt + 1), backoff, TimeUnit.MILLISECONDS);
         }
 
-        void onResponse(int replica, int attempt, SubmitResponse response, int waitMillis, long sentNanos) {
+        /** {@code replica}'s verified statement about this transaction, from a call made at {@code sentNanos}. */
+        void onReply(int replica, int attempt, Reply reply, long waitMillis, long sentNanos) {
             if (result.isDone()) {
-                // Decided already: checking the late replies' signatures would change nothing and
-                // costs a verification each (n - f - 1 of them per transaction).
-                return;
-            }
-            Reply reply;
-            try {
-                reply = verifiedReply(replica, response.getSignedReply());
-            } catch (IllegalArgumentException bad) {
-                note(replica, "invalid reply: " + bad.getMessage());
                 return;
             }
             if (!reply.getTxId().equals(ByteString.copyFrom(txId.bytes()))) {
@@ -338,7 +332,7 @@ public final class LedgerClient implements AutoCloseable {
                 return;
             }
             switch (reply.getOutcome()) {
-                case COMMITTED -> onCommitted(replica, reply, response);
+                case COMMITTED -> onCommitted(replica, reply);
                 case REJECTED -> onRejected(replica, reply);
                 case PENDING -> {
                     note(replica, "pending" + (reply.getDetail().isEmpty() ? "" : " (" + reply.getDetail() + ")"));
@@ -356,16 +350,8 @@ public final class LedgerClient implements AutoCloseable {
             }
         }
 
-        void onCommitted(int replica, Reply reply, SubmitResponse response) {
+        void onCommitted(int replica, Reply reply) {
             note(replica, "committed at height " + reply.getHeight());
-            if (response.hasProof()) {
-                Verdict v = proofs.verify(response.getProof());
-                if (v.ok() && TransactionFactory.id(response.getProof().getTransaction()).equals(txId)) {
-                    complete(reply, true, List.of(replica));
-                    return;
-                }
-                note(replica, "committed, but its proof is invalid: " + v.reason());
-            }
             // Replicas agree when receipt, height and block hash agree; the replica field differs.
             ByteString key = reply.toBuilder().setReplica(0).setDetail("").build().toByteString();
             List<Integer> voters;
@@ -462,6 +448,124 @@ public final class LedgerClient implements AutoCloseable {
         }
     }
 
+    /** One submission waiting in an {@link Outbox}, with the attempt number it goes out as. */
+    private record Outgoing(Submission submission, int attempt) {}
+
+    /**
+     * The submissions bound for one replica. Up to {@link ClientOptions#batchesInFlightMax()}
+     * SubmitTransactions calls are out at once; what is submitted meanwhile waits here and leaves
+     * in the next call, up to {@link ClientOptions#batchTransactionsMax()} per call. So a lone
+     * submission is sent at once, and under load one call, one replica signature and one
+     * verification of it serve many transactions. Each transaction keeps its own deadline,
+     * retries and verdict ({@link Submission}); a call is only the transport.
+     *
+     * <p>Bound: the queue holds at most one entry per live submission per replica, and a
+     * submission is live until its deadline.
+     */
+    private final class Outbox {
+        final int replica;
+        final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
+        int inFlight;
+
+        Outbox(int replica) {
+            this.replica = replica;
+        }
+
+        void add(Submission s, int attempt) {
+            synchronized (this) {
+                queue.add(new Outgoing(s, attempt));
+            }
+            drain();
+        }
+
+        /** Sends calls while fewer than the limit are out and submissions wait. */
+        void drain() {
+            while (true) {
+                List<Outgoing> batch = new ArrayList<>();
+                long waitMillis = 0;
+                synchronized (this) {
+                    if (inFlight >= options.batchesInFlightMax()) {
+                        return;
+                    }
+                    while (!queue.isEmpty() && batch.size() < options.batchTransactionsMax()) {
+                        Outgoing next = queue.poll();
+                        long remaining = next.submission().remainingMillis();
+                        if (remaining > 0) {
+                            batch.add(next);
+                            waitMillis = Math.max(waitMillis, remaining);
+                        }
+                    }
+                    if (batch.isEmpty()) {
+                        return;
+                    }
+                    inFlight++;
+                }
+                send(batch, Math.min(waitMillis, options.submitWaitMax().toMillis()));
+            }
+        }
+
+        private void send(List<Outgoing> batch, long waitMillis) {
+            SubmitBatchRequest.Builder request = SubmitBatchRequest.newBuilder().setWaitMillis((int) waitMillis);
+            for (Outgoing o : batch) {
+                request.addTransactions(o.submission().tx);
+            }
+            SubmitBatchRequest built = request.build();
+            long sentNanos = System.nanoTime();
+            Optional<ListenableFuture<SubmitBatchResponse>> started = through(replica, r -> stubs.get(r)
+                    .withDeadlineAfter(waitMillis + options.callDeadline().toMillis(), TimeUnit.MILLISECONDS)
+                    .submitTransactions(built));
+            if (started.isEmpty()) {
+                callDone();
+                batch.forEach(o -> o.submission().onBreakerOpen(replica, o.attempt()));
+                return;
+            }
+            Futures.addCallback(started.get(), new FutureCallback<>() {
+                @Override
+                public void onSuccess(SubmitBatchResponse response) {
+                    callDone();
+                    onAnswer(batch, response, waitMillis, sentNanos);
+                }
+
+                @Override
+                public void onFailure(Throwable t) {
+                    callDone();
+                    Status status = Status.fromThrowable(t);
+                    Metadata trailers = Status.trailersFromThrowable(t);
+                    batch.forEach(o -> o.submission().onCallFailed(replica, o.attempt(), status, trailers));
+                }
+            }, MoreExecutors.directExecutor());
+        }
+
+        private void callDone() {
+            synchronized (this) {
+                inFlight--;
+            }
+            drain();
+        }
+
+        private void onAnswer(List<Outgoing> batch, SubmitBatchResponse response, long waitMillis, long sentNanos) {
+            if (batch.stream().allMatch(o -> o.submission().result.isDone())) {
+                // Decided already: checking the late replica's signature would change nothing and
+                // costs a verification (n - f - 1 of them per call).
+                return;
+            }
+            List<Reply> replies;
+            try {
+                replies = verifiedReplies(replica, response.getSignedReplies());
+                if (replies.size() != batch.size()) {
+                    throw new IllegalArgumentException(replies.size() + " replies to " + batch.size() + " transactions");
+                }
+            } catch (IllegalArgumentException bad) {
+                batch.forEach(o -> o.submission().note(replica, "invalid reply: " + bad.getMessage()));
+                return;
+            }
+            for (int i = 0; i < batch.size(); i++) {
+                Outgoing o = batch.get(i);
+                o.submission().onReply(replica, o.attempt(), replies.get(i), waitMillis, sentNanos);
+            }
+        }
+    }
+
     private static long retryAfterMillis(Metadata trailers) {
         String hint = trailers == null ? null : trailers.get(RETRY_AFTER_MILLIS);
         if (hint == null) {
@@ -474,23 +578,28 @@ public final class LedgerClient implements AutoCloseable {
         }
     }
 
-    /** Parses a reply after checking it is signed by {@code replica}'s genesis key. */
-    Reply verifiedReply(int replica, SignedReply signed) {
+    /** Parses a batch of replies after checking it is signed by {@code replica}'s genesis key. */
+    List<Reply> verifiedReplies(int replica, SignedReplyBatch signed) {
         PublicKey key = network.validatorKeys().get(replica);
-        byte[] bytes = signed.getReply().toByteArray();
-        if (!key.verify(Domain.REPLY, bytes, signed.getSignature().toByteArray())) {
+        byte[] bytes = signed.getReplies().toByteArray();
+        if (!key.verify(Domain.REPLY_BATCH, bytes, signed.getSignature().toByteArray())) {
             throw new IllegalArgumentException("signature does not verify under replica " + replica + "'s key");
         }
-        Reply reply;
+        ReplyBatch batch;
         try {
-            reply = Reply.parseFrom(bytes);
+            batch = ReplyBatch.parseFrom(bytes);
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalArgumentException("reply does not parse");
+            throw new IllegalArgumentException("reply batch does not parse");
         }
-        if (reply.getReplica() != replica) {
-            throw new IllegalArgumentException("reply claims to be from replica " + reply.getReplica());
+        if (batch.getReplica() != replica) {
+            throw new IllegalArgumentException("replies claim to be from replica " + batch.getReplica());
         }
-        return reply;
+        for (Reply r : batch.getRepliesList()) {
+            if (r.getReplica() != replica) {
+                throw new IllegalArgumentException("a reply in the batch claims to be from replica " + r.getReplica());
+            }
+        }
+        return batch.getRepliesList();
     }
 
     /** An account's balance as stated identically by f+1 replicas at the same height. */

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import bftledger.api.proto.GetTransactionRequest;
 import bftledger.api.proto.GetTransactionResponse;
 import bftledger.api.proto.LedgerApiGrpc;
-import bftledger.api.proto.SubmitRequest;
-import bftledger.api.proto.SubmitResponse;
+import bftledger.api.proto.SubmitBatchRequest;
+import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
@@ -62,8 +62,9 @@ class LedgerClientResilienceTest {
             int replica = i;
             servers.add(InProcessServerBuilder.forName(prefix + i).directExecutor().addService(new LedgerApiGrpc.LedgerApiImplBase() {
                 @Override
-                public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
-                    submits[replica].incrementAndGet();
+                public void submitTransactions(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> out) {
+                    // Counted per transaction: the budget is about transactions sent again, however they travel.
+                    submits[replica].addAndGet(request.getTransactionsCount());
                     out.onError(status.asRuntimeException(trailers));
                 }
 

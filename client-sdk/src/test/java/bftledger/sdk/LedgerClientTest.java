@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import bftledger.api.proto.InclusionProof;
 import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.Reply;
-import bftledger.api.proto.SignedReply;
-import bftledger.api.proto.SubmitRequest;
-import bftledger.api.proto.SubmitResponse;
+import bftledger.api.proto.ReplyBatch;
+import bftledger.api.proto.SignedReplyBatch;
+import bftledger.api.proto.SubmitBatchRequest;
+import bftledger.api.proto.SubmitBatchResponse;
+import bftledger.api.proto.GetTransactionRequest;
+import bftledger.api.proto.GetTransactionResponse;
 import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.CommitVote;
@@ -100,20 +103,49 @@ class LedgerClientTest {
         }
     }
 
-    /** A replica whose answer to a submit is computed by {@code behaviour}. */
-    private LedgerClient start(List<Function<SubmitRequest, SubmitResponse>> behaviours) throws Exception {
+    /** What a scripted replica says about one transaction, and the key it signs the call's answer with. */
+    private record Answer(Reply reply, KeyPair signer) {}
+
+    /**
+     * Replicas whose answer to each submitted transaction is computed by {@code behaviours}
+     * (a null answer fails the whole call as an outage); lookups by id say "not found".
+     */
+    private LedgerClient start(List<Function<SignedTransaction, Answer>> behaviours) throws Exception {
+        return start(behaviours, id -> GetTransactionResponse.getDefaultInstance(), ClientOptions.defaults());
+    }
+
+    private LedgerClient start(List<Function<SignedTransaction, Answer>> behaviours,
+                               Function<GetTransactionRequest, GetTransactionResponse> lookup, ClientOptions options)
+            throws Exception {
         List<String> addresses = new ArrayList<>();
-        for (Function<SubmitRequest, SubmitResponse> behaviour : behaviours) {
+        for (int index = 0; index < behaviours.size(); index++) {
+            Function<SignedTransaction, Answer> behaviour = behaviours.get(index);
+            int replica = index;
             Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                     .addService(new LedgerApiGrpc.LedgerApiImplBase() {
                         @Override
-                        public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
-                            SubmitResponse response = behaviour.apply(request);
-                            if (response == null) {
-                                out.onError(Status.UNAVAILABLE.withDescription("scripted outage").asRuntimeException());
-                                return;
+                        public void submitTransactions(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> out) {
+                            ReplyBatch.Builder batch = ReplyBatch.newBuilder().setReplica(replica);
+                            KeyPair signer = null;
+                            for (SignedTransaction tx : request.getTransactionsList()) {
+                                Answer answer = behaviour.apply(tx);
+                                if (answer == null) {
+                                    out.onError(Status.UNAVAILABLE.withDescription("scripted outage").asRuntimeException());
+                                    return;
+                                }
+                                batch.addReplies(answer.reply());
+                                signer = answer.signer();
                             }
-                            out.onNext(response);
+                            byte[] bytes = batch.build().toByteArray();
+                            out.onNext(SubmitBatchResponse.newBuilder().setSignedReplies(SignedReplyBatch.newBuilder()
+                                    .setReplies(ByteString.copyFrom(bytes))
+                                    .setSignature(ByteString.copyFrom(signer.sign(Domain.REPLY_BATCH, bytes)))).build());
+                            out.onCompleted();
+                        }
+
+                        @Override
+                        public void getTransaction(GetTransactionRequest request, StreamObserver<GetTransactionResponse> out) {
+                            out.onNext(lookup.apply(request));
                             out.onCompleted();
                         }
                     }).build().start();
@@ -123,12 +155,11 @@ class LedgerClientTest {
         }
         Network network = new Network(CHAIN, keys.stream().map(KeyPair::publicKey).toList(), addresses,
                 Sha256.hash(new byte[] {1}));
-        return LedgerClient.over(network, channels);
+        return LedgerClient.over(network, channels, options);
     }
 
-    private SubmitResponse reply(int replica, SubmitRequest request, Reply.Outcome outcome, Digest blockHash,
-                                 KeyPair signer) {
-        Digest id = TransactionFactory.id(request.getTransaction());
+    private Answer reply(int replica, SignedTransaction tx, Reply.Outcome outcome, Digest blockHash, KeyPair signer) {
+        Digest id = TransactionFactory.id(tx);
         Reply.Builder reply = Reply.newBuilder().setReplica(replica).setTxId(ByteString.copyFrom(id.bytes()))
                 .setOutcome(outcome);
         if (outcome == Reply.Outcome.COMMITTED) {
@@ -138,13 +169,11 @@ class LedgerClientTest {
         } else if (outcome == Reply.Outcome.REJECTED) {
             reply.setRejectReason(Reply.RejectReason.BAD_SIGNATURE).setDetail("signature does not verify");
         }
-        byte[] bytes = reply.build().toByteArray();
-        return SubmitResponse.newBuilder().setSignedReply(SignedReply.newBuilder().setReply(ByteString.copyFrom(bytes))
-                .setSignature(ByteString.copyFrom(signer.sign(Domain.REPLY, bytes)))).build();
+        return new Answer(reply.build(), signer);
     }
 
-    private Function<SubmitRequest, SubmitResponse> honest(int replica) {
-        return rq -> reply(replica, rq, Reply.Outcome.COMMITTED, Sha256.hash(new byte[] {7}), keys.get(replica));
+    private Function<SignedTransaction, Answer> honest(int replica) {
+        return tx -> reply(replica, tx, Reply.Outcome.COMMITTED, Sha256.hash(new byte[] {7}), keys.get(replica));
     }
 
     @Test
@@ -156,6 +185,72 @@ class LedgerClientTest {
             assertEquals(TransactionFactory.id(tx), c.txId());
             assertFalse(c.byProof());
             assertEquals(2, c.replicas().size());
+        }
+    }
+
+    @Test
+    void concurrentSubmissionsShareCallsAndEachGetsItsOwnVerdict() throws Exception {
+        // One call out per replica at a time: submissions made meanwhile must travel together, and
+        // each must still be decided by the replies about its own id.
+        Function<SignedTransaction, Answer> rejectOdd = tx -> {
+            long amount = amountOf(tx);
+            return amount % 2 == 1 ? reply(1, tx, Reply.Outcome.REJECTED, null, keys.get(1)) : honest(1).apply(tx);
+        };
+        Function<SignedTransaction, Answer> rejectOdd2 = tx -> {
+            long amount = amountOf(tx);
+            return amount % 2 == 1 ? reply(2, tx, Reply.Outcome.REJECTED, null, keys.get(2)) : honest(2).apply(tx);
+        };
+        try (LedgerClient client = start(List.of(tx -> null, rejectOdd, rejectOdd2, tx -> null), id -> GetTransactionResponse
+                .getDefaultInstance(), ClientOptions.defaults().withBatching(64, 1))) {
+            List<java.util.concurrent.CompletableFuture<Committed>> all = new ArrayList<>();
+            List<SignedTransaction> txs = new ArrayList<>();
+            for (int i = 1; i <= 200; i++) {
+                SignedTransaction tx = client.transactions().transfer(alice, bob, i);
+                txs.add(tx);
+                all.add(client.submitAsync(tx, Duration.ofSeconds(20)));
+            }
+            for (int i = 0; i < all.size(); i++) {
+                if ((i + 1) % 2 == 1) {
+                    java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                            all.get(i)::get);
+                    assertEquals(LedgerClientException.Kind.REJECTED, ((LedgerClientException) e.getCause()).kind());
+                } else {
+                    Committed c = all.get(i).get(20, TimeUnit.SECONDS);
+                    assertEquals(TransactionFactory.id(txs.get(i)), c.txId());
+                    assertEquals(List.of(1, 2), c.replicas().stream().sorted().toList());
+                }
+            }
+            assertTrue(client.callsSent(1) < 200, "200 submissions went out in " + client.callsSent(1) + " calls");
+            assertTrue(client.callsSent(1) >= 4, "at most 64 per call: " + client.callsSent(1));
+        }
+    }
+
+    private static long amountOf(SignedTransaction tx) {
+        try {
+            return bftledger.ledger.proto.TransactionBody.parseFrom(tx.getBody()).getTransfer().getAmount();
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void replyBatchesVerifyOnlyUnderTheirReplicasKeyAndDomain() throws Exception {
+        KeyPair k1 = keys.get(1);
+        try (LedgerClient client = start(List.of(honest(0), tx -> null, tx -> null, tx -> null))) {
+            SignedTransaction tx = client.transactions().transfer(alice, bob, 5);
+            ReplyBatch twice = ReplyBatch.newBuilder().setReplica(1).addReplies(reply(1, tx, Reply.Outcome.COMMITTED,
+                    Sha256.hash(new byte[] {7}), k1).reply()).addReplies(reply(1, tx, Reply.Outcome.COMMITTED,
+                    Sha256.hash(new byte[] {7}), k1).reply()).build();
+            byte[] bytes = twice.toByteArray();
+            SignedReplyBatch signed = SignedReplyBatch.newBuilder().setReplies(ByteString.copyFrom(bytes))
+                    .setSignature(ByteString.copyFrom(k1.sign(Domain.REPLY_BATCH, bytes))).build();
+            assertEquals(2, client.verifiedReplies(1, signed).size(), "the signature itself is fine");
+            IllegalArgumentException wrongReplica = assertThrows(IllegalArgumentException.class,
+                    () -> client.verifiedReplies(2, signed));
+            assertTrue(wrongReplica.getMessage().contains("does not verify"), wrongReplica.getMessage());
+            SignedReplyBatch asReply = signed.toBuilder().setSignature(ByteString.copyFrom(k1.sign(Domain.REPLY, bytes))).build();
+            assertThrows(IllegalArgumentException.class, () -> client.verifiedReplies(1, asReply),
+                    "a signature under another domain is not a reply batch signature");
         }
     }
 
@@ -179,9 +274,9 @@ class LedgerClientTest {
     void retriesPendingReplicasWithTheSameBytes() throws Exception {
         AtomicInteger calls = new AtomicInteger();
         List<ByteString> seenBodies = new ArrayList<>();
-        Function<SubmitRequest, SubmitResponse> slow = rq -> {
+        Function<SignedTransaction, Answer> slow = rq -> {
             synchronized (seenBodies) {
-                seenBodies.add(rq.getTransaction().getBody());
+                seenBodies.add(rq.getBody());
             }
             return calls.incrementAndGet() < 3 ? reply(1, rq, Reply.Outcome.PENDING, null, keys.get(1))
                     : reply(1, rq, Reply.Outcome.COMMITTED, Sha256.hash(new byte[] {7}), keys.get(1));
@@ -228,13 +323,46 @@ class LedgerClientTest {
     }
 
     @Test
-    void oneVerifiedProofSufficesAndABadOneDoesNot() throws Exception {
-        Function<SubmitRequest, SubmitResponse> proving = rq -> reply(0, rq, Reply.Outcome.COMMITTED,
-                Sha256.hash(new byte[] {7}), keys.get(0)).toBuilder().setProof(proof(rq.getTransaction(), 3, false)).build();
-        try (LedgerClient client = start(List.of(proving, rq -> null, rq -> null, rq -> null))) {
-            Committed c = client.submit(client.transactions().transfer(alice, bob, 5), Duration.ofSeconds(10));
-            assertTrue(c.byProof());
+    void anAmbiguousSubmissionIsSettledByAVerifiedProofAndABadProofIsNotEnough() throws Exception {
+        // Every replica keeps answering PENDING; after the deadline the SDK looks the id up, and one
+        // replica's certificate and inclusion proof decide it.
+        List<Function<SignedTransaction, Answer>> pending = new ArrayList<>();
+        for (int r = 0; r < 4; r++) {
+            int replica = r;
+            pending.add(tx -> reply(replica, tx, Reply.Outcome.PENDING, null, keys.get(replica)));
         }
+        java.util.Map<ByteString, SignedTransaction> sent = new java.util.concurrent.ConcurrentHashMap<>();
+        Function<SignedTransaction, Answer> remembering = tx -> {
+            sent.put(ByteString.copyFrom(TransactionFactory.id(tx).bytes()), tx);
+            return reply(0, tx, Reply.Outcome.PENDING, null, keys.get(0));
+        };
+        pending.set(0, remembering);
+        ClientOptions options = ClientOptions.defaults().withSubmitWaitMax(Duration.ofMillis(100))
+                .withAmbiguityLookup(Duration.ofSeconds(3));
+        try (LedgerClient client = start(pending, rq -> {
+            SignedTransaction tx = sent.get(rq.getTxId());
+            return tx == null ? GetTransactionResponse.getDefaultInstance()
+                    : GetTransactionResponse.newBuilder().setFound(true).setHeight(7).setProof(proof(tx, 3, false)).build();
+        }, options)) {
+            Committed c = client.submit(client.transactions().transfer(alice, bob, 5), Duration.ofMillis(600));
+            assertTrue(c.byProof());
+            assertEquals(7, c.height());
+        }
+        channels.clear();
+        try (LedgerClient client = start(pending, rq -> {
+            SignedTransaction tx = sent.get(rq.getTxId());
+            return tx == null ? GetTransactionResponse.getDefaultInstance()
+                    : GetTransactionResponse.newBuilder().setFound(true).setHeight(7).setProof(proof(tx, 2, false)).build();
+        }, options)) {
+            LedgerClientException e = assertThrows(LedgerClientException.class,
+                    () -> client.submit(client.transactions().transfer(alice, bob, 6), Duration.ofMillis(600)));
+            assertEquals(LedgerClientException.Kind.TIMEOUT, e.kind());
+            assertTrue(e.getMessage().contains("inconclusive"), e.getMessage());
+        }
+    }
+
+    @Test
+    void proofsVerifyOnlyWithAQuorumOfCommitSignaturesOverTheRightTree() {
         ProofVerifier verifier = new ProofVerifier(new Network(CHAIN, keys.stream().map(KeyPair::publicKey).toList(),
                 List.of("a:1", "b:1", "c:1", "d:1"), Digest.ZERO));
         SignedTransaction tx = new TransactionFactory(CHAIN).transfer(alice, bob, 1);

@@ -20,6 +20,7 @@ public enum Domain {
     VIEW_CHANGE("view-change"),
     NEW_VIEW("new-view"),
     REPLY("reply"),
+    REPLY_BATCH("reply-batch"),
     RECEIPT("receipt"),
     PEER_HELLO("peer-hello"),
     STATUS("status");

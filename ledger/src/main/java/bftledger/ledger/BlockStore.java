@@ -85,6 +85,19 @@ public final class BlockStore implements AutoCloseable {
     private final Dbi<byte[]> accounts;
     private final Dbi<byte[]> records;
     private final Dbi<byte[]> meta;
+    /**
+     * The most recently read blocks, parsed. Blocks are never rewritten once stored, and a
+     * replica under load looks up transactions of its newest blocks over and over (a submit that
+     * arrives after its commit, a retry, a lookup by id): each read would otherwise parse and
+     * re-check a whole block of up to a few hundred transactions.
+     */
+    private final Map<Long, Block> parsedRecent = new java.util.LinkedHashMap<>(PARSED_RECENT_MAX * 2, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Block> eldest) {
+            return size() > PARSED_RECENT_MAX;
+        }
+    };
+    static final int PARSED_RECENT_MAX = 16;
 
     private BlockStore(Path dir, ChainGenesis genesis, Env<byte[]> env) {
         this.dir = dir;
@@ -526,6 +539,25 @@ public final class BlockStore implements AutoCloseable {
         }
 
         Block parseBlock(long height) {
+            if (!owned) {
+                // Inside a write transaction: what it reads may still be rolled back, so it is
+                // neither served from nor added to the cache of committed blocks.
+                return parseStoredBlock(height);
+            }
+            synchronized (parsedRecent) {
+                Block known = parsedRecent.get(height);
+                if (known != null) {
+                    return known;
+                }
+            }
+            Block block = parseStoredBlock(height);
+            synchronized (parsedRecent) {
+                parsedRecent.put(height, block);
+            }
+            return block;
+        }
+
+        private Block parseStoredBlock(long height) {
             byte[] raw = blocks.get(txn, u64(height));
             if (raw == null) {
                 throw new StoreCorruptedException(dir + ": no block at height " + height);

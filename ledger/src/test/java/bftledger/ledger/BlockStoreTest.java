@@ -86,6 +86,26 @@ class BlockStoreTest {
     }
 
     @Test
+    void recentBlocksAreParsedOnceAndServedIdenticallyAfterwards(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            List<ExecutedBlock> written = fill(store, BlockStore.PARSED_RECENT_MAX + 4);
+            for (ExecutedBlock b : written) {
+                Block first = store.block(b.height()).orElseThrow();
+                assertEquals(b.block(), first);
+                assertTrue(first == store.block(b.height()).orElseThrow(), "height " + b.height() + " parsed again");
+            }
+            // The oldest fell out of the bounded cache and is read (and checked) from the store again.
+            Block oldest = store.block(1).orElseThrow();
+            for (ExecutedBlock b : written.subList(1, written.size())) {
+                store.block(b.height());
+            }
+            Block again = store.block(1).orElseThrow();
+            assertEquals(oldest, again);
+            assertFalse(oldest == again, "evicted beyond " + BlockStore.PARSED_RECENT_MAX + " blocks");
+        }
+    }
+
+    @Test
     void refusesBlocksThatDoNotFollowTheTip(@TempDir Path dir) {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             fill(store, 2);

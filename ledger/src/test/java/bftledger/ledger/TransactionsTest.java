@@ -55,6 +55,24 @@ class TransactionsTest {
     }
 
     @Test
+    void unknownFieldsAnywhereInTheBodyAreMalformed() {
+        com.google.protobuf.UnknownFieldSet extra = com.google.protobuf.UnknownFieldSet.newBuilder()
+                .addField(99, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addVarint(7).build()).build();
+        TransactionBody top = transfer(10).toBuilder().setUnknownFields(extra).build();
+        TransactionBody inTransfer = base().setTransfer(Transfer.newBuilder().setTo(ByteString.copyFrom(bob.publicKey().bytes()))
+                .setAmount(10).setUnknownFields(extra)).build();
+        TransactionBody inPut = base().setPutRecord(PutRecord.newBuilder().setKey("k").setValue(ByteString.copyFromUtf8("v"))
+                .setUnknownFields(extra)).build();
+        for (TransactionBody body : List.of(top, inTransfer, inPut)) {
+            TxVerdict v = Transactions.validate(signRaw(body.toByteString(), alice), CHAIN);
+            assertEquals(Reason.MALFORMED, v.reason(), body.toString());
+            assertTrue(v.detail().contains("unknown fields"), v.detail());
+            assertTrue(Blocks.hasUnknownFields(body), "the generic walk agrees");
+        }
+        assertTrue(Transactions.validate(signRaw(transfer(10).toByteString(), alice), CHAIN).ok());
+    }
+
+    @Test
     void signatureFollowsThePublishedRuleExactly() {
         SignedTransaction tx = Transactions.sign(transfer(10), alice);
         byte[] prefix = "bftledger/v1/transaction\0".getBytes(StandardCharsets.US_ASCII);

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * A Byzantine primary on real processes: equivocating (the view changes away, honest nodes record
  * signed evidence and the online audit names it), slow (held just inside the request timeout),
- * censoring one client (that client's transfers still commit). Honest ledgers stay one.
+ * censoring one client (that client's transfers still commit), silent (replaced, and silence is
+ * not evidence: nobody is accused of it). Honest ledgers stay one.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -57,5 +58,35 @@ class ByzantinePrimaryScenariosTest extends ByzantineScenarios {
                         + workload.ambiguous().subList(ambiguousBefore, workload.ambiguous().size()).stream().limit(3).toList());
         checker.assertOk("censoring primary node" + primary + ", " + why());
         restoreHonest(primary, "censoring primary");
+    }
+
+    @Test
+    @Order(4)
+    void silentPrimary() throws Exception {
+        int primary = primary();
+        long viewBefore = view(primary);
+        java.util.Map<Integer, Integer> evidenceBefore = evidenceCounts();
+        BankChecker checker = runWithByzantine(primary, "silent", 10);
+        for (int i : honestWithout(primary)) {
+            checker.require(view(i) > viewBefore, "view-changed-away", java.util.List.of(i), "node" + i + " still in view "
+                    + view(i) + " under silent primary node" + primary);
+        }
+        java.util.Map<Integer, Integer> evidenceAfter = evidenceCounts();
+        for (int i : honestWithout(primary)) {
+            checker.require(evidenceAfter.containsKey(i) && evidenceAfter.get(i).equals(evidenceBefore.get(i)), "silence-is-not-evidence", java.util.List.of(i),
+                    "node" + i + " recorded evidence while the primary was only silent: " + evidenceBefore.get(i) + " -> "
+                            + evidenceAfter.get(i));
+        }
+        checker.assertOk("silent primary node" + primary + ", " + why());
+        restoreHonest(primary, "silent primary");
+    }
+
+    /** Evidence records each answering node holds, by node. */
+    private java.util.Map<Integer, Integer> evidenceCounts() {
+        java.util.Map<Integer, Integer> counts = new java.util.TreeMap<>();
+        for (int i : ALL) {
+            cluster.statuses().get(i).ifPresent(s -> counts.put(s.getReplica(), s.getEvidenceCount()));
+        }
+        return counts;
     }
 }

@@ -9,6 +9,9 @@ import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.Reply;
 import bftledger.api.proto.SubmitRequest;
 import bftledger.api.proto.SubmitResponse;
+import bftledger.api.proto.ReplyBatch;
+import bftledger.api.proto.SubmitBatchRequest;
+import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.crypto.Domain;
 import bftledger.crypto.KeyFiles;
 import bftledger.crypto.KeyPair;
@@ -113,6 +116,11 @@ class LocalNetworkTest {
                 assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
+                // Each client signature is verified once per replica, whether the submit or the
+                // PRE-PREPARE brings it first (a few more: the bad inputs above, retried submits).
+                double verifications = metricValue(metrics, "bftledger_transaction_verifications_total{replica=\"1\"}");
+                assertTrue(verifications >= TRANSFERS && verifications <= 1.1 * TRANSFERS + 50,
+                        verifications + " verifications at replica 1 for " + TRANSFERS + " transfers");
 
                 // A SIGKILLed backup restarts from its WAL and block store and rejoins at the same tip.
                 cluster.kill(3);
@@ -168,6 +176,33 @@ class LocalNetworkTest {
             assertRejected(stub, oversized, Reply.RejectReason.TOO_LARGE);
             assertRejected(stub, wrongChain, Reply.RejectReason.WRONG_CHAIN);
             assertRejected(stub, selfTransfer, Reply.RejectReason.MALFORMED);
+            // The same five in one SubmitTransactions call: five rejections, in order, under one signature.
+            List<SignedTransaction> bad = List.of(badSignature, malformed, oversized, wrongChain, selfTransfer);
+            SubmitBatchResponse batch = stub.submitTransactions(SubmitBatchRequest.newBuilder().addAllTransactions(bad)
+                    .setWaitMillis(1000).build());
+            byte[] replies = batch.getSignedReplies().getReplies().toByteArray();
+            assertTrue(network.validatorKeys().get(1).verify(Domain.REPLY_BATCH, replies,
+                    batch.getSignedReplies().getSignature().toByteArray()), "one signature by replica 1 covers the batch");
+            ReplyBatch answered = ReplyBatch.parseFrom(replies);
+            assertEquals(1, answered.getReplica());
+            List<Reply.RejectReason> reasons = List.of(Reply.RejectReason.BAD_SIGNATURE, Reply.RejectReason.MALFORMED,
+                    Reply.RejectReason.TOO_LARGE, Reply.RejectReason.WRONG_CHAIN, Reply.RejectReason.MALFORMED);
+            for (int i = 0; i < bad.size(); i++) {
+                Reply reply = answered.getReplies(i);
+                assertEquals(Reply.Outcome.REJECTED, reply.getOutcome(), reply.toString());
+                assertEquals(reasons.get(i), reply.getRejectReason(), "reply " + i + ": " + reply.getDetail());
+            }
+            io.grpc.StatusRuntimeException empty = assertThrows(io.grpc.StatusRuntimeException.class,
+                    () -> stub.submitTransactions(SubmitBatchRequest.getDefaultInstance()));
+            assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, empty.getStatus().getCode());
+            SubmitBatchRequest.Builder tooMany = SubmitBatchRequest.newBuilder();
+            for (int i = 0; i <= bftledger.node.replica.ClientApiService.BATCH_TRANSACTIONS_MAX; i++) {
+                tooMany.addTransactions(badSignature);
+            }
+            io.grpc.StatusRuntimeException over = assertThrows(io.grpc.StatusRuntimeException.class,
+                    () -> stub.submitTransactions(tooMany.build()));
+            assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, over.getStatus().getCode());
+            assertTrue(over.getStatus().getDescription().contains("1 to 256"), over.getStatus().getDescription());
         } finally {
             channel.shutdownNow();
         }
@@ -204,6 +239,15 @@ class LocalNetworkTest {
         } finally {
             channel.shutdownNow();
         }
+    }
+
+    private static double metricValue(String scrape, String series) {
+        for (String line : scrape.split("\n")) {
+            if (line.startsWith(series + " ")) {
+                return Double.parseDouble(line.substring(series.length() + 1).trim());
+            }
+        }
+        throw new AssertionError(series + " not in the scrape");
     }
 
     /** GET /metrics of a node, at the metrics port from its config. */

@@ -99,6 +99,22 @@ class EquivocationTest {
                 "evidence at replica 3: " + c.evidence.get(3));
     }
 
+    /** Review R2: one pair of signed messages proves a conflict; more of the same slot add nothing. */
+    @Test
+    void aConflictIsReportedOncePerSlotHoweverOftenItIsRepeated() {
+        Cluster c = new Cluster(1);
+        MessageFactory byz = c.factory(2);
+        c.step(1, new Event.PeerMessage(byz.prepare(0, 1, Batch.NULL.digest())));
+        for (int k = 0; k < 50; k++) {
+            c.step(1, new Event.PeerMessage(byz.prepare(0, 1, new Batch(1000 + k, List.of()).digest())));
+        }
+        assertEquals(1, c.evidence.get(1).size(), "evidence: " + c.evidence.get(1));
+        // Another slot is another conflict.
+        c.step(1, new Event.PeerMessage(byz.prepare(0, 2, Batch.NULL.digest())));
+        c.step(1, new Event.PeerMessage(byz.prepare(0, 2, new Batch(7, List.of()).digest())));
+        assertEquals(2, c.evidence.get(1).size());
+    }
+
     @Test
     void conflictingVotesFromABackupAreEvidence() {
         Cluster c = new Cluster(1);

@@ -29,6 +29,30 @@ class RestartTest {
         assertEquals(sentBefore, c.sent.get(2).size(), "nothing signed");
     }
 
+    /** Review R4: a restarted replica counts its own CHECKPOINT, so with f replicas silent the checkpoint still becomes stable. */
+    @Test
+    void aRestartedReplicaCountsItsOwnCheckpointVote() {
+        Cluster c = new Cluster(1, cfg -> cfg.withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        c.crash(3);
+        // Replica 2 hears nobody's CHECKPOINT before it crashes; only its own is in its WAL.
+        c.dropIf = e -> e.to() == 2 && e.wire()[0] == MessageType.CHECKPOINT.code();
+        c.submit(TestRequests.signed("k1"));
+        c.deliverAll();
+        c.submit(TestRequests.signed("k2"));
+        c.deliverAll();
+        assertEquals(2, c.apps.get(2).height);
+        assertEquals(0, c.replica(2).lowWatermark());
+        assertEquals(2, c.replica(0).lowWatermark(), "0, 1 and 2 voted: stable at the others");
+        c.crash(2);
+        c.restart(2);
+        c.heal();
+        // The two other votes arrive again (as STATUS answers would relay them): with its own, that is 2f+1.
+        for (int from : List.of(0, 1)) {
+            c.step(2, new Event.PeerMessage(c.factory(from).checkpoint(2, c.apps.get(from).digests.get(2L))));
+        }
+        assertEquals(2, c.replica(2).lowWatermark(), "its own vote made the third");
+    }
+
     @Test
     void aRestartedPrimaryNeverReusesASequenceNumber() {
         Cluster c = new Cluster(1, cfg -> cfg.withBatching(1, 1 << 20, 1 << 16, 8));

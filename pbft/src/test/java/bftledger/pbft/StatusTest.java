@@ -87,4 +87,33 @@ class StatusTest {
         c.step(1, new Event.PeerMessage(c.factory(2).status(0, true, 0, 0)));
         assertEquals(RejectReason.STATUS_TOO_SOON, ViewChangeTest.last(c.rejections.get(1)).reason());
     }
+
+    /** Review R1: a STATUS claiming nothing executed gets a bounded answer, not the whole window of batches. */
+    @Test
+    void aStatusAnswerRelaysSlotsUpToAByteBudgetAndTheNextOneContinues() {
+        Cluster c = new Cluster(1, cfg -> cfg.withStatusTicks(PERIOD).withTimeouts(100, 100, 3)
+                .withCheckpoints(32, 64).withBatching(1, 200, 200, 4));
+        c.dropIf = e -> e.to() == 3;
+        for (int i = 0; i < 30; i++) {
+            c.submit(TestRequests.signed("slot " + i + " " + "x".repeat(40)));
+            c.deliverAll();
+        }
+        assertEquals(30, c.apps.get(1).height);
+        long budget = c.replica(1).statusAnswerSlotBytesMax();
+        Output answer = c.replica(1).step(new Event.PeerMessage(c.factory(3).status(0, true, 0, 0)));
+        long prePrepares = answer.messages().stream().filter(o -> o.message().type() == MessageType.PRE_PREPARE).count();
+        long slotBytes = answer.messages().stream().filter(o -> o.message().type() != MessageType.CHECKPOINT)
+                .mapToLong(o -> o.message().wireLength()).sum();
+        long largestSlot = c.replica(1).config().prePrepareBytesMax() + 2 * c.replica(1).config().voteBytesMax();
+        assertTrue(prePrepares >= 1 && prePrepares < 30, prePrepares + " of 30 slots in one answer");
+        assertTrue(slotBytes <= budget + largestSlot, slotBytes + " bytes, budget " + budget);
+        // From where the peer then stands, the next answer continues (replica 1's clock alone moves
+        // on, so nothing else spends its once-per-period answer to replica 3).
+        for (int k = 0; k < PERIOD; k++) {
+            c.replica(1).step(new Event.Tick(c.now + 10L * (k + 1)));
+        }
+        Output next = c.replica(1).step(new Event.PeerMessage(c.factory(3).status(0, true, 0, prePrepares)));
+        assertTrue(next.messages().stream().anyMatch(o -> o.message().type() == MessageType.PRE_PREPARE
+                && ((PrePrepare) o.message().payload()).sequence() == prePrepares + 1), "continues at " + (prePrepares + 1));
+    }
 }

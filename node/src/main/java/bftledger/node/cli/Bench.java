@@ -78,6 +78,13 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     String timeout;
     @Option(names = "--signers", defaultValue = "" + SIGNERS_DEFAULT, description = "Signing threads (default: ${DEFAULT-VALUE}).")
     int signers;
+    @Option(names = "--seed", defaultValue = "0",
+            description = "Seed of the generated transactions (nonces, amounts, recipients); 0 picks a fresh one. A run with"
+                    + " a seed used before against the same network replays transactions it already committed (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--calls-in-flight", defaultValue = "0",
+            description = "SubmitTransactions calls the SDK keeps out per replica; 0 for the SDK default (default: ${DEFAULT-VALUE}).")
+    int callsInFlight;
     @Option(names = "--rate", defaultValue = "0",
             description = "Cap on submissions per second across all clients, 0 for none (default: ${DEFAULT-VALUE}).")
     double rate;
@@ -113,7 +120,13 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         Network net = Network.fromGenesisBytes(GenesisFile.read(genesisFile).bytes());
         List<KeyPair> keys = readAccounts(accountDir);
 
+        if (seed == 0) {
+            // Fresh transactions every run: a fixed default would replay the previous run's ids,
+            // which replicas answer from their stores without ordering anything.
+            seed = new java.security.SecureRandom().nextLong() | 1;
+        }
         Map<String, Object> result = new LinkedHashMap<>();
+        result.put("seed", seed);
         result.put("nodes", net.n());
         result.put("clients", clients);
         result.put("mix", kind.name().toLowerCase(java.util.Locale.ROOT));
@@ -130,7 +143,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             result.put("ceiling_verifications_per_second", Math.round(verifications));
             result.put("ceiling_tx_per_second", Math.round(verifications / net.n()));
         }
-        try (LedgerClient client = LedgerClient.connect(net)) {
+        bftledger.sdk.ClientOptions options = bftledger.sdk.ClientOptions.defaults();
+        if (callsInFlight > 0) {
+            options = options.withBatching(options.batchTransactionsMax(), callsInFlight);
+        }
+        try (LedgerClient client = LedgerClient.connect(net, options)) {
             long cpuBefore = processCpuNanos();
             Run run = new Run(client, net, keys, kind, txTimeout, warm, measure);
             run.go();
@@ -204,21 +221,29 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
 
         long nodeCpuAtStart;
         long nodeCpuAtEnd;
+        Map<String, Long> nodeThreadsAtStart = Map.of();
+        Map<String, Long> nodeThreadsAtEnd = Map.of();
+        Map<String, Long> ownThreadsAtStart = Map.of();
+        Map<String, Long> ownThreadsAtEnd = Map.of();
         long ownCpuAtStart;
         long ownCpuAtEnd;
 
         void go() throws InterruptedException {
             for (int c = 0; c < clients; c++) {
                 int id = c;
-                SplittableRandom random = new SplittableRandom(0x5eedL * 31 + c);
+                SplittableRandom random = new SplittableRandom(seed * 31 + c);
                 signerPool.execute(() -> next(id, random, 0));
             }
             sleepUntil(measureFromNanos);
             nodeCpuAtStart = nodesCpuNanos();
             ownCpuAtStart = processCpuNanos();
+            nodeThreadsAtStart = threadCpuTicks(cpuPids);
+            ownThreadsAtStart = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             sleepUntil(endNanos);
             nodeCpuAtEnd = nodesCpuNanos();
             ownCpuAtEnd = processCpuNanos();
+            nodeThreadsAtEnd = threadCpuTicks(cpuPids);
+            ownThreadsAtEnd = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             long waitNanos = endNanos - System.nanoTime() + txTimeout.toNanos() + TimeUnit.SECONDS.toNanos(5);
             allStopped.await(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
             signerPool.shutdownNow();
@@ -338,8 +363,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
             if (committed > 0) {
                 m.put("cpu_us_per_tx_generator", round((ownCpuAtEnd - ownCpuAtStart) / 1e3 / committed));
+                m.put("cpu_us_per_tx_generator_by_thread", perTransaction(ownThreadsAtStart, ownThreadsAtEnd, committed));
                 if (!cpuPids.isEmpty()) {
                     m.put("cpu_us_per_tx_nodes", round((nodeCpuAtEnd - nodeCpuAtStart) / 1e3 / committed));
+                    m.put("cpu_us_per_tx_nodes_by_thread", perTransaction(nodeThreadsAtStart, nodeThreadsAtEnd, committed));
                 }
             }
             m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
@@ -405,6 +432,55 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
         }
         return ticks * 10_000_000L;
+    }
+
+    /**
+     * CPU ticks (user + system) of every thread of {@code pids}, summed by thread family: the
+     * thread name without its numbering ("grpc-submit-3" and "grpc-submit-1" are one family).
+     * Read from /proc, so it covers what a sampling profiler misses (JIT compiler and GC threads,
+     * native code). Empty where /proc is not readable.
+     */
+    static Map<String, Long> threadCpuTicks(List<Long> pids) {
+        Map<String, Long> ticks = new java.util.TreeMap<>();
+        for (long pid : pids) {
+            try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+                for (Path task : tasks.toList()) {
+                    try {
+                        String stat = Files.readString(task.resolve("stat"));
+                        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        ticks.merge(threadFamily(name), Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                    } catch (IOException | RuntimeException gone) {
+                        // The thread ended between listing and reading.
+                    }
+                }
+            } catch (IOException | RuntimeException gone) {
+                // The process is gone.
+            }
+        }
+        return ticks;
+    }
+
+    static String threadFamily(String threadName) {
+        String family = threadName.replaceAll("[-_ ]*[0-9]+([-_ ][0-9]+)*$", "");
+        return family.isEmpty() ? threadName : family;
+    }
+
+    /** Microseconds of CPU per committed transaction by thread family, largest first, the top 12. */
+    private static Map<String, Double> perTransaction(Map<String, Long> start, Map<String, Long> end, long committed) {
+        List<Map.Entry<String, Long>> deltas = new ArrayList<>();
+        for (Map.Entry<String, Long> e : end.entrySet()) {
+            long d = e.getValue() - start.getOrDefault(e.getKey(), 0L);
+            if (d > 0) {
+                deltas.add(Map.entry(e.getKey(), d));
+            }
+        }
+        deltas.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> e : deltas.subList(0, Math.min(12, deltas.size()))) {
+            out.put(e.getKey(), round(e.getValue() * 10_000.0 / committed));
+        }
+        return out;
     }
 
     private static long processCpuNanos() {

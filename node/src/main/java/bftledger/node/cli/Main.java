@@ -285,10 +285,8 @@ public final class Main implements Runnable {
         }
     }
 
-    // -------------------------------------------------------------------------------------- node
-
-    @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStart.class)
-    static final class NodeCmd implements Runnable {
+    /** A command that only groups subcommands: run alone, it prints its usage. */
+    abstract static class GroupCommand implements Runnable {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -296,6 +294,12 @@ public final class Main implements Runnable {
         public void run() {
             spec.commandLine().usage(spec.commandLine().getOut());
         }
+    }
+
+    // -------------------------------------------------------------------------------------- node
+
+    @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStart.class)
+    static final class NodeCmd extends GroupCommand {
     }
 
     @Command(name = "start", mixinStandardHelpOptions = true,
@@ -470,14 +474,7 @@ public final class Main implements Runnable {
     // ----------------------------------------------------------------------------------- tx show
 
     @Command(name = "tx", mixinStandardHelpOptions = true, description = "Transactions.", subcommands = TxShow.class)
-    static final class TxCmd implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class TxCmd extends GroupCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true,
@@ -535,14 +532,7 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------ account show
 
     @Command(name = "account", mixinStandardHelpOptions = true, description = "Accounts.", subcommands = AccountShow.class)
-    static final class AccountCmd implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class AccountCmd extends GroupCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "Show an account's balance, as f+1 replicas state it at one height.")
@@ -572,14 +562,7 @@ public final class Main implements Runnable {
     // -------------------------------------------------------------------------------- block show
 
     @Command(name = "block", mixinStandardHelpOptions = true, description = "Blocks.", subcommands = BlockShow.class)
-    static final class BlockCmd implements Runnable {
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public void run() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-        }
+    static final class BlockCmd extends GroupCommand {
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true,

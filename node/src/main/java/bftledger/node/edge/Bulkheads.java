@@ -73,7 +73,7 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
         return switch (fullMethodName) {
             case "bftledger.peer.v1.PeerTransport/Connect" -> Lane.PEER;
             case "bftledger.peer.v1.PeerTransport/FetchBlocks" -> Lane.CATCH_UP;
-            case "bftledger.api.v1.LedgerApi/SubmitTransaction" -> Lane.SUBMIT;
+            case "bftledger.api.v1.LedgerApi/SubmitTransaction", "bftledger.api.v1.LedgerApi/SubmitTransactions" -> Lane.SUBMIT;
             case "bftledger.api.v1.LedgerApi/GetTransaction", "bftledger.api.v1.LedgerApi/GetBlock",
                  "bftledger.api.v1.LedgerApi/GetAccount", "bftledger.api.v1.LedgerApi/GetStatus",
                  "bftledger.api.v1.LedgerApi/GetEvidence", "bftledger.api.v1.LedgerApi/StreamBlocks" -> Lane.QUERY;

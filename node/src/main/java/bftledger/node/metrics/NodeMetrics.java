@@ -89,6 +89,14 @@ public final class NodeMetrics implements AutoCloseable {
         Gauge.builder(name, reading).tag(tag, value).description(description).register(registry);
     }
 
+    /**
+     * A monotonically increasing count kept by {@code source} (exported as a counter). The
+     * registry holds {@code source} weakly: pass the long-lived object, not a lambda over it.
+     */
+    public <T> void counter(String name, String description, T source, java.util.function.ToDoubleFunction<T> reading) {
+        io.micrometer.core.instrument.FunctionCounter.builder(name, source, reading).description(description).register(registry);
+    }
+
     public void queueDepth(String queue, Supplier<Number> depth) {
         Gauge.builder("bftledger_queue_depth", depth).tag("queue", queue).description("items waiting in a queue").register(registry);
     }

@@ -16,6 +16,10 @@ import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.Reply;
 import bftledger.api.proto.SignedReply;
 import bftledger.api.proto.StreamBlocksRequest;
+import bftledger.api.proto.ReplyBatch;
+import bftledger.api.proto.SignedReplyBatch;
+import bftledger.api.proto.SubmitBatchRequest;
+import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.api.proto.SubmitRequest;
 import bftledger.api.proto.SubmitResponse;
 import bftledger.api.proto.TransactionProof;
@@ -76,6 +80,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     public static final int STREAMS_MAX = 64;
+    /** Most transactions one SubmitTransactions call may carry. */
+    public static final int BATCH_TRANSACTIONS_MAX = 256;
 
     private final int self;
     private final String name;
@@ -89,7 +95,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     private final int transactionBytesMax;
     private final int waitersMax;
     private final int waitMaxMillis;
-    private final Map<Digest, List<Waiter>> waiters = new ConcurrentHashMap<>();
+    private final Map<Digest, List<CommitWaiter>> waiters = new ConcurrentHashMap<>();
     private final AtomicInteger waiting = new AtomicInteger();
     private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private final PeerLiveness liveness;
@@ -124,7 +130,12 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         this.peers = peers;
     }
 
-    private final class Waiter {
+    /** Something waiting for one transaction's commit: a submit call, or one slot of a batch call. */
+    private interface CommitWaiter {
+        void committed(BlockStore.TxRecord record);
+    }
+
+    private final class Waiter implements CommitWaiter {
         final StreamObserver<SubmitResponse> out;
         final boolean wantProof;
         final long startNanos = System.nanoTime();
@@ -133,6 +144,14 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         Waiter(StreamObserver<SubmitResponse> out, boolean wantProof) {
             this.out = out;
             this.wantProof = wantProof;
+        }
+
+        @Override
+        public void committed(BlockStore.TxRecord record) {
+            if (!done.get()) {
+                metrics.commitLatency(Duration.ofNanos(System.nanoTime() - startNanos));
+                answer(ClientApiService.this.committed(record, wantProof));
+            }
         }
 
         void answer(SubmitResponse response) {
@@ -188,7 +207,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         Waiter waiter = new Waiter(out, request.getWantProof());
-        waiters.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(waiter);
+        register(id, waiter);
         // Registered before looking in the store, so a commit in between is not missed.
         Optional<BlockStore.TxRecord> committed = store.transaction(id);
         if (committed.isPresent()) {
@@ -198,13 +217,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         if (!core.offerRequest(new Request(id, raw))) {
             if (waiter.done.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
-                List<Waiter> list = waiters.get(id);
-                if (list != null) {
-                    list.remove(waiter);
-                    if (list.isEmpty()) {
-                        waiters.remove(id, list);
-                    }
-                }
+                unregister(id, waiter);
                 refuse(out, Status.RESOURCE_EXHAUSTED, "core-queue-full", 200, "replica " + self
                         + " consensus queue is full");
             }
@@ -222,15 +235,212 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }, wait, TimeUnit.MILLISECONDS);
     }
 
+    private void register(Digest id, CommitWaiter waiter) {
+        waiters.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(waiter);
+    }
+
+    /**
+     * Many transactions in one call, each handled as {@link #submitTransaction} would, answered
+     * together with one signature once every one is committed or refused, or when the wait ends
+     * (the rest PENDING). A transaction refused for load alone (sender rate, waiters, the core's
+     * queue) is answered REJECTED/OVERLOADED, which clients read as "ask again later"; only what
+     * concerns the whole call (size, no quorum, no waiter slot at all) fails the call.
+     */
+    @Override
+    public void submitTransactions(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> out) {
+        int count = request.getTransactionsCount();
+        if (count == 0 || count > BATCH_TRANSACTIONS_MAX) {
+            metrics.rejected("client-batch-size");
+            out.onError(Status.INVALID_ARGUMENT.withDescription("a SubmitTransactions call carries 1 to "
+                    + BATCH_TRANSACTIONS_MAX + " transactions; this one has " + count).asRuntimeException());
+            return;
+        }
+        BatchCall call = new BatchCall(out, count);
+        Digest[] ids = new Digest[count];
+        byte[][] raws = new byte[count][];
+        PublicKey[] senders = new PublicKey[count];
+        List<Integer> toOrder = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            bftledger.ledger.proto.SignedTransaction tx = request.getTransactions(i);
+            raws[i] = tx.toByteArray();
+            ids[i] = bftledger.crypto.Sha256.hash(tx.getBody().toByteArray());
+            if (raws[i].length > transactionBytesMax) {
+                call.fill(i, rejected(ids[i], Reply.RejectReason.TOO_LARGE, "transaction is " + raws[i].length
+                        + " bytes; the limit is " + transactionBytesMax));
+                continue;
+            }
+            TxVerdict verdict = transactions.validate(ids[i], raws[i]);
+            if (!verdict.ok()) {
+                call.fill(i, rejected(ids[i], reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail()));
+                continue;
+            }
+            Optional<BlockStore.TxRecord> already = store.transaction(ids[i]);
+            if (already.isPresent()) {
+                call.fill(i, committedReply(already.get()).build());
+                continue;
+            }
+            senders[i] = verdict.transaction().sender();
+            toOrder.add(i);
+        }
+        if (!toOrder.isEmpty() && !liveness.quorumReachable()) {
+            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, "no quorum reachable: replica " + self + " heard "
+                    + liveness.peersHeardRecently() + " of the " + liveness.peersNeeded() + " other replicas needed within "
+                    + liveness.silenceMillis() + " ms; the transactions were not accepted (submit them again, same bytes,"
+                    + " later or to replicas in the majority)");
+            return;
+        }
+        for (int i : toOrder) {
+            long senderWait = this.senders.tryAcquire(senders[i]);
+            if (senderWait > 0) {
+                metrics.shed("submit", "sender-rate");
+                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "sender " + senders[i].shortHex()
+                        + " is over its submission rate at replica " + self + "; retry after " + senderWait + " ms"));
+                continue;
+            }
+            if (waiting.incrementAndGet() > waitersMax) {
+                waiting.decrementAndGet();
+                metrics.shed("submit", "waiters-full");
+                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "replica " + self + " has " + waitersMax
+                        + " submissions waiting"));
+                continue;
+            }
+            Slot slot = call.slot(i);
+            register(ids[i], slot);
+            // Registered before looking in the store, so a commit in between is not missed.
+            Optional<BlockStore.TxRecord> committed = store.transaction(ids[i]);
+            if (committed.isPresent()) {
+                unregister(ids[i], slot);
+                slot.committed(committed.get());
+                continue;
+            }
+            if (!core.offerRequest(new Request(ids[i], raws[i]))) {
+                unregister(ids[i], slot);
+                metrics.shed("submit", "core-queue-full");
+                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "replica " + self
+                        + " consensus queue is full"));
+            }
+        }
+        int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
+        if (!call.answered()) {
+            timers.schedule(() -> call.expire(ids, wait), wait, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private Reply rejected(Digest id, Reply.RejectReason reason, String detail) {
+        metrics.rejected("client-" + reason.name());
+        return reply(id).setOutcome(Reply.Outcome.REJECTED).setRejectReason(reason).setDetail(detail).build();
+    }
+
+    /** One SubmitTransactions call: a reply per transaction, sent under one signature when all are in. */
+    private final class BatchCall {
+        final StreamObserver<SubmitBatchResponse> out;
+        final Reply[] replies;
+        final long startNanos = System.nanoTime();
+        int unanswered;
+        int slots;
+        boolean sent;
+
+        BatchCall(StreamObserver<SubmitBatchResponse> out, int count) {
+            this.out = out;
+            this.replies = new Reply[count];
+            this.unanswered = count;
+        }
+
+        /** A waiter for transaction {@code index}; the call holds one of the replica's waiter slots for it until answered. */
+        synchronized Slot slot(int index) {
+            slots++;
+            return new Slot(this, index);
+        }
+
+        synchronized boolean answered() {
+            return sent;
+        }
+
+        synchronized void fill(int index, Reply reply) {
+            if (sent || replies[index] != null) {
+                return;
+            }
+            replies[index] = reply;
+            if (--unanswered == 0) {
+                send();
+            }
+        }
+
+        /** The wait ended: what is not committed yet is PENDING. */
+        synchronized void expire(Digest[] ids, int waitMillis) {
+            if (sent) {
+                return;
+            }
+            String detail = "not committed within " + waitMillis + " ms at replica " + self + " (view "
+                    + core.status().view() + ", height " + store.height() + ")";
+            for (int i = 0; i < replies.length; i++) {
+                if (replies[i] == null) {
+                    replies[i] = reply(ids[i]).setOutcome(Reply.Outcome.PENDING).setDetail(detail).build();
+                    // Its slot stays registered until the commit or the next block drops it; unregister now.
+                    List<CommitWaiter> list = waiters.get(ids[i]);
+                    if (list != null) {
+                        for (CommitWaiter w : list) {
+                            if (w instanceof Slot s && s.call == this) {
+                                unregister(ids[i], w);
+                            }
+                        }
+                    }
+                }
+            }
+            unanswered = 0;
+            send();
+        }
+
+        private void send() {
+            sent = true;
+            waiting.addAndGet(-slots);
+            ReplyBatch.Builder batch = ReplyBatch.newBuilder().setReplica(self);
+            for (Reply r : replies) {
+                batch.addReplies(r);
+            }
+            byte[] bytes = batch.build().toByteArray();
+            SubmitBatchResponse response = SubmitBatchResponse.newBuilder().setSignedReplies(SignedReplyBatch.newBuilder()
+                    .setReplies(ByteString.copyFrom(bytes)).setSignature(ByteString.copyFrom(key.sign(Domain.REPLY_BATCH, bytes))))
+                    .build();
+            try {
+                out.onNext(response);
+                out.onCompleted();
+            } catch (RuntimeException cancelled) {
+                // The client went away; nothing to tell it.
+            }
+        }
+    }
+
+    /** Transaction {@code index} of a batch call, waiting for its commit. */
+    private final class Slot implements CommitWaiter {
+        final BatchCall call;
+        final int index;
+
+        Slot(BatchCall call, int index) {
+            this.call = call;
+            this.index = index;
+        }
+
+        @Override
+        public void committed(BlockStore.TxRecord record) {
+            metrics.commitLatency(Duration.ofNanos(System.nanoTime() - call.startNanos));
+            call.fill(index, committedReply(record).build());
+        }
+    }
+
     private void finish(Digest id, Waiter waiter, SubmitResponse response) {
-        List<Waiter> list = waiters.get(id);
+        unregister(id, waiter);
+        waiter.answer(response);
+    }
+
+    private void unregister(Digest id, CommitWaiter waiter) {
+        List<CommitWaiter> list = waiters.get(id);
         if (list != null) {
             list.remove(waiter);
             if (list.isEmpty()) {
                 waiters.remove(id, list);
             }
         }
-        waiter.answer(response);
     }
 
     /** Called by the core loop once {@code block} is durable. */
@@ -238,14 +448,13 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         Block b = block.block();
         for (int i = 0; i < b.getReceiptsCount(); i++) {
             Receipt receipt = b.getReceipts(i);
-            List<Waiter> list = waiters.remove(Digest.of(receipt.getTxId().toByteArray()));
+            List<CommitWaiter> list = waiters.remove(Digest.of(receipt.getTxId().toByteArray()));
             if (list == null) {
                 continue;
             }
-            for (Waiter w : list) {
-                metrics.commitLatency(Duration.ofNanos(System.nanoTime() - w.startNanos));
-                BlockStore.TxRecord record = new BlockStore.TxRecord(block.height(), i, receipt, b.getTransactions(i), b);
-                w.answer(committed(record, w.wantProof));
+            BlockStore.TxRecord record = new BlockStore.TxRecord(block.height(), i, receipt, b.getTransactions(i), b);
+            for (CommitWaiter w : list) {
+                w.committed(record);
             }
         }
         for (Subscriber s : subscribers) {
@@ -254,10 +463,14 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     }
 
     private SubmitResponse committed(BlockStore.TxRecord record, boolean wantProof) {
-        Digest id = Digest.of(record.receipt().getTxId().toByteArray());
-        SubmitResponse response = response(reply(id).setOutcome(Reply.Outcome.COMMITTED).setReceipt(record.receipt())
-                .setHeight(record.height()).setBlockHash(ByteString.copyFrom(Blocks.hash(record.block()).bytes())));
+        SubmitResponse response = response(committedReply(record));
         return wantProof ? response.toBuilder().setProof(proof(record)).build() : response;
+    }
+
+    private Reply.Builder committedReply(BlockStore.TxRecord record) {
+        Digest id = Digest.of(record.receipt().getTxId().toByteArray());
+        return reply(id).setOutcome(Reply.Outcome.COMMITTED).setReceipt(record.receipt()).setHeight(record.height())
+                .setBlockHash(ByteString.copyFrom(Blocks.hash(record.block()).bytes()));
     }
 
     static TransactionProof proof(BlockStore.TxRecord record) {

@@ -351,22 +351,22 @@ public final class CoreLoop implements AutoCloseable {
         long view = replica.view();
         metrics.setView(view);
         Status before = status;
-        if (before != null && (before.view() != view || before.viewActive() != replica.viewActive())) {
-            // View changes are what an outage is made of: when each replica left a view and entered
-            // the next, with how far it had executed, is what a chaos run's gaps are read from.
-            if (replica.viewActive()) {
-                log.info("event=view-entered view={} primary={} from-view={} executed={} pending={} stable={}", view,
-                        replica.config().primary(view), before.view(), replica.lastExecuted(), replica.pendingRequests(),
-                        replica.lowWatermark());
-            } else {
-                log.info("event=view-change view={} primary={} from-view={} executed={} pending={} stable={} cause=\"{}\""
-                        + " detector-quorum-heard={} detector-silent={}", view, replica.config().primary(view), before.view(),
-                        replica.lastExecuted(), replica.pendingRequests(), replica.lowWatermark(), replica.viewChangeCause(),
-                        lastTickQuorumHeard, lastTickSilent);
-            }
-        }
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
                 replica.pendingRequests(), replica.lastExecuted());
+        // View changes are what an operator looks for first when commits stall: log each move.
+        if (before != null && (before.view() != view || before.viewActive() != status.viewActive())) {
+            if (status.viewActive()) {
+                log.info("event=view-active view={} primary={} last-executed={} pending={}", view, status.primary(),
+                        status.lastExecuted(), status.pendingRequests());
+            } else {
+                // With why it left and what the failure detector said then: a chaos run's gaps are
+                // read from these lines.
+                log.warn("event=view-changing from-view={} to-view={} last-executed={} pending={} stable={} cause=\"{}\""
+                        + " detector-quorum-heard={} detector-silent={}", before.view(), view, status.lastExecuted(),
+                        status.pendingRequests(), status.stableCheckpoint(), replica.viewChangeCause(), lastTickQuorumHeard,
+                        lastTickSilent);
+            }
+        }
     }
 
     @Override

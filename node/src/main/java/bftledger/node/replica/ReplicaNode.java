@@ -75,8 +75,12 @@ public final class ReplicaNode implements AutoCloseable {
     static final long PEER_PING_TIMEOUT_MILLIS = 2_000;
     /** How often a stalled replica asks a peer for newer committed blocks. */
     static final long SYNC_INTERVAL_MILLIS = 2_000;
-    /** Transactions whose verification is remembered for execution. */
-    static final int VERIFIED_CACHE_MAX = 50_000;
+    /**
+     * Transactions whose verification is remembered (for execution and for the prepared
+     * certificates of view changes): twice a watermark window of full batches (32 x 256), so a
+     * VIEW-CHANGE's requests are still cached when it arrives. About 1.5 KB each.
+     */
+    static final int VERIFIED_CACHE_MAX = 16_384;
     /** Executed blocks whose client replies wait for the reply thread before the core answers them itself. */
     static final int REPLY_BLOCKS_QUEUED_MAX = 64;
     /**
@@ -176,6 +180,8 @@ public final class ReplicaNode implements AutoCloseable {
         }
         // Verification happens here, off the core thread; at a full pool queue the message is dropped and counted.
         MessageVerifier verifier = new MessageVerifier(pbft, transactions);
+        metrics.counter("bftledger_transaction_verifications", "client transaction signatures verified (cache misses; ideally one per transaction)",
+                transactions, VerifiedTransactions::verifications);
         this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
         metrics.queueDepth("verify", () -> verifiers.getQueue().size());

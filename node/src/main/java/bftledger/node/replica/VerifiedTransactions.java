@@ -24,6 +24,7 @@ public final class VerifiedTransactions implements RequestValidator {
 
     private final String chainId;
     private final Map<Digest, Entry> cache;
+    private final java.util.concurrent.atomic.AtomicLong verifications = new java.util.concurrent.atomic.AtomicLong();
 
     public VerifiedTransactions(String chainId, int capacity) {
         this.chainId = chainId;
@@ -72,7 +73,13 @@ public final class VerifiedTransactions implements RequestValidator {
         return e != null && Arrays.equals(e.raw(), raw) ? e.verdict() : null;
     }
 
+    /** Full checks (signature included) done so far: cache misses. */
+    public long verifications() {
+        return verifications.get();
+    }
+
     private TxVerdict verifyAndRemember(byte[] raw) {
+        verifications.incrementAndGet();
         TxVerdict verdict = Transactions.validate(raw, chainId);
         if (verdict.ok()) {
             synchronized (cache) {
@@ -86,11 +93,12 @@ public final class VerifiedTransactions implements RequestValidator {
     public VerifiedTransaction forExecution(Request request) {
         Entry cached;
         synchronized (cache) {
-            cached = cache.remove(request.id());
+            cached = cache.get(request.id());
         }
         if (cached != null && Arrays.equals(cached.raw(), request.payload())) {
             return cached.verdict().transaction();
         }
+        verifications.incrementAndGet();
         TxVerdict verdict = Transactions.validate(request.payload(), chainId);
         if (!verdict.ok() || !verdict.transaction().id().equals(request.id())) {
             // 2f+1 replicas, f+1 of them honest, checked this request before committing it.

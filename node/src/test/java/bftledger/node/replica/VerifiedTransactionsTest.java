@@ -64,4 +64,15 @@ class VerifiedTransactionsTest {
         // And execution of the forged bytes is refused even though the id is cached.
         assertThrows(IllegalStateException.class, () -> validator.forExecution(request(forged)));
     }
+
+    @Test
+    void aTransactionIsVerifiedOnceThroughSubmitPrePrepareExecutionAndViewChange() {
+        VerifiedTransactions roomy = new VerifiedTransactions("chain", 16);
+        SignedTransaction tx = factory.transfer(alice, KeyPair.deterministic("bob").publicKey(), 5);
+        assertTrue(roomy.validate(TransactionFactory.id(tx), tx.toByteArray()).ok()); // the client's submit
+        assertEquals(Optional.empty(), roomy.problem(request(tx)));                     // the PRE-PREPARE
+        assertEquals(TransactionFactory.id(tx), roomy.forExecution(request(tx)).id());   // its block executes
+        assertEquals(Optional.empty(), roomy.problem(request(tx)));                     // a VIEW-CHANGE's certificate
+        assertEquals(1, roomy.verifications());
+    }
 }
