@@ -693,7 +693,12 @@ public final class Replica {
                 onRequestTimeout();
             } else if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
                 requestTimerTicks = -1;
-                if (lagging() || !quorumHeard) {
+                if (dropPendingExecutedElsewhere()) {
+                    // The request waited for is in the ledger already: it executed in blocks this
+                    // replica fetched (catch-up) rather than ordered itself. The primary did its
+                    // job; wait for what is really still pending.
+                    updateRequestTimer();
+                } else if (lagging() || !quorumHeard) {
                     // Requests do not execute here, but not (as far as this replica can tell)
                     // because the primary stalls: this replica lags (waiting for state), or it
                     // hears too few others to be in any quorum (cut off,
@@ -745,6 +750,26 @@ public final class Replica {
             // Doubled like the view-change timer while no request executed since the NEW-VIEW.
             requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
         }
+    }
+
+    /**
+     * Forgets pending requests the application's at-most-once index says executed (in state or
+     * blocks fetched from peers, which the core never saw ordered); true when the request the
+     * timer was running for was one of them. Runs only when a request timer expires, so its index
+     * probes (one per pending request) do not cost anything on the normal path.
+     */
+    private boolean dropPendingExecutedElsewhere() {
+        boolean timedOne = false;
+        for (Iterator<Request> it = pending.values().iterator(); it.hasNext(); ) {
+            Digest id = it.next().id();
+            if (executedIndex.contains(id)) {
+                it.remove();
+                unordered.remove(id);
+                orderedIds.remove(id);
+                timedOne |= id.equals(timedRequest);
+            }
+        }
+        return timedOne;
     }
 
     /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */

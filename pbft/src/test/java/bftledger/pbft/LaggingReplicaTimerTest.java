@@ -123,4 +123,30 @@ class LaggingReplicaTimerTest {
                 "the new view orders the pending request with replica 3's votes");
         c.assertAgreement();
     }
+
+    /**
+     * A replica whose node appended fetched blocks (catch-up beyond what the core ordered) waits
+     * for requests those blocks already executed: at its timer it finds them in the ledger and
+     * does not suspect the primary (seen in chaos: a healed primary left the view alone).
+     */
+    @Test
+    void requestsTheLedgerAlreadyHoldsDoNotMakeAReplicaSuspectThePrimary() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(1_000)
+                .withBatching(1, 1 << 20, 1 << 16, 4));
+        c.dropIf = e -> e.to() == 3;
+        Request r = TestRequests.signed("fetched");
+        c.submit(r);
+        c.deliverAll();
+        assertEquals(1, c.apps.get(0).height);
+        // Replica 3 heard only the client; its node then appended the block with r, fetched from a peer.
+        c.step(3, new Event.ClientRequest(r));
+        assertEquals(1, c.replica(3).pendingRequests());
+        c.apps.get(3).executedIds.add(r.id());
+        for (int k = 0; k < 2 * TIMEOUT; k++) {
+            c.step(3, new Event.Tick(c.now + 10L * (k + 1)));
+        }
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE), "the request it waited for is in its ledger");
+        assertEquals(0, c.replica(3).pendingRequests());
+        assertTrue(c.replica(3).viewActive());
+    }
 }
