@@ -328,7 +328,11 @@ public final class ReplicaNode implements AutoCloseable {
         }
         core.start(peers);
         peers.start();
-        timers.scheduleAtFixedRate(() -> {
+        // Fixed delay, not fixed rate: after this JVM stalls (SIGSTOP, a long collection, a starved
+        // machine) the ticks it missed must not fire in a burst. A burst counted the stall against
+        // the primary: a backup resumed from SIGSTOP saw its request timer run out at once, for a
+        // request the others had executed meanwhile, and left the view alone (chaos seed 2026).
+        timers.scheduleWithFixedDelay(() -> {
             // One threshold for both verdicts: "the primary is silent" only counts while 2f others
             // are heard, so a replica cut off from everyone never blames the primary for it.
             java.util.Set<Integer> silent = new java.util.TreeSet<>();
