@@ -539,7 +539,9 @@ public final class ScenarioCluster implements AutoCloseable {
      * then reaches the nodes at their genesis addresses. Bounded by {@code timeout}.
      */
     public String runInClientHost(Duration timeout, String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(java(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        // Full JIT (unlike the nodes here): an online audit of a long chaos run checks hundreds of
+        // thousands of signatures, about three times slower in C1-only code.
+        List<String> command = new ArrayList<>(List.of(java(), "-Xmx128m", "-XX:+UseSerialGC",
                 "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
                 "-cp", classpath, Main.class.getName()));
         command.addAll(List.of(args));
