@@ -132,7 +132,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
     /** Something waiting for one transaction's commit: a submit call, or one slot of a batch call. */
     private interface CommitWaiter {
-        void committed(BlockStore.TxRecord record);
+        /** {@code blockHash}: the hash of {@code record.block()}, computed once per block by the caller. */
+        void committed(BlockStore.TxRecord record, ByteString blockHash);
     }
 
     private final class Waiter implements CommitWaiter {
@@ -147,10 +148,10 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
 
         @Override
-        public void committed(BlockStore.TxRecord record) {
+        public void committed(BlockStore.TxRecord record, ByteString blockHash) {
             if (!done.get()) {
                 metrics.commitLatency(Duration.ofNanos(System.nanoTime() - startNanos));
-                answer(ClientApiService.this.committed(record, wantProof));
+                answer(ClientApiService.this.committed(record, blockHash, wantProof));
             }
         }
 
@@ -276,7 +277,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             }
             Optional<BlockStore.TxRecord> already = store.transaction(ids[i]);
             if (already.isPresent()) {
-                call.fill(i, committedReply(already.get()).build());
+                call.fill(i, committedReply(already.get(), blockHash(already.get())).build());
                 continue;
             }
             senders[i] = verdict.transaction().sender();
@@ -310,7 +311,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             Optional<BlockStore.TxRecord> committed = store.transaction(ids[i]);
             if (committed.isPresent()) {
                 unregister(ids[i], slot);
-                slot.committed(committed.get());
+                slot.committed(committed.get(), blockHash(committed.get()));
                 continue;
             }
             if (!core.offerRequest(new Request(ids[i], raws[i]))) {
@@ -422,9 +423,9 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
 
         @Override
-        public void committed(BlockStore.TxRecord record) {
+        public void committed(BlockStore.TxRecord record, ByteString blockHash) {
             metrics.commitLatency(Duration.ofNanos(System.nanoTime() - call.startNanos));
-            call.fill(index, committedReply(record).build());
+            call.fill(index, committedReply(record, blockHash).build());
         }
     }
 
@@ -446,6 +447,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     /** Called by the core loop once {@code block} is durable. */
     public void onBlock(ExecutedBlock block) {
         Block b = block.block();
+        ByteString blockHash = ByteString.copyFrom(block.hash().bytes());
         for (int i = 0; i < b.getReceiptsCount(); i++) {
             Receipt receipt = b.getReceipts(i);
             List<CommitWaiter> list = waiters.remove(Digest.of(receipt.getTxId().toByteArray()));
@@ -454,7 +456,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             }
             BlockStore.TxRecord record = new BlockStore.TxRecord(block.height(), i, receipt, b.getTransactions(i), b);
             for (CommitWaiter w : list) {
-                w.committed(record);
+                w.committed(record, blockHash);
             }
         }
         for (Subscriber s : subscribers) {
@@ -463,14 +465,22 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     }
 
     private SubmitResponse committed(BlockStore.TxRecord record, boolean wantProof) {
-        SubmitResponse response = response(committedReply(record));
+        return committed(record, blockHash(record), wantProof);
+    }
+
+    private SubmitResponse committed(BlockStore.TxRecord record, ByteString blockHash, boolean wantProof) {
+        SubmitResponse response = response(committedReply(record, blockHash));
         return wantProof ? response.toBuilder().setProof(proof(record)).build() : response;
     }
 
-    private Reply.Builder committedReply(BlockStore.TxRecord record) {
+    private Reply.Builder committedReply(BlockStore.TxRecord record, ByteString blockHash) {
         Digest id = Digest.of(record.receipt().getTxId().toByteArray());
         return reply(id).setOutcome(Reply.Outcome.COMMITTED).setReceipt(record.receipt()).setHeight(record.height())
-                .setBlockHash(ByteString.copyFrom(Blocks.hash(record.block()).bytes()));
+                .setBlockHash(blockHash);
+    }
+
+    private static ByteString blockHash(BlockStore.TxRecord record) {
+        return ByteString.copyFrom(Blocks.hash(record.block()).bytes());
     }
 
     static TransactionProof proof(BlockStore.TxRecord record) {
