@@ -37,6 +37,9 @@ import java.util.TreeMap;
  * 1999).
  */
 public final class Replica {
+    /** See {@link #catchingUp()}: at most this many extra request timeouts while catching up. */
+    static final int CATCH_UP_HOLDS_MAX = 4;
+
     private final Config config;
     private final MessageFactory factory;
     private final int self;
@@ -51,6 +54,10 @@ public final class Replica {
     private int requestTimerTicks = -1;
     /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
     private Digest timedRequest;
+    /** lastExecuted when the request timer was last armed or held (see {@link #catchingUp()}). */
+    private long executedAtTimerStart;
+    /** Times the request timer was held for {@link #timedRequest} because this replica was catching up. */
+    private int catchUpHolds;
     private int viewChangeTimerTicks = -1;
     private int viewChangeResendTicks = -1;
     private Signed<ViewChange> ownViewChange;
@@ -709,6 +716,13 @@ public final class Replica {
                     // hears 2f others again and is not behind, the next expiry suspects the
                     // primary as before.
                     updateRequestTimer();
+                } else if (catchingUp()) {
+                    // Provably behind (f+1 others, one of them correct, checkpointed past us) and
+                    // moving forward: the request may well sit in what we have yet to execute.
+                    // Bounded, so a primary cannot use a replica's lag to censor a request for
+                    // longer than a few timeouts.
+                    catchUpHolds++;
+                    updateRequestTimer();
                 } else {
                     viewChangeCause = "request " + (timedRequest == null ? "?" : timedRequest.shortHex())
                             + " not executed within the request timeout";
@@ -746,7 +760,12 @@ public final class Replica {
             return;
         }
         if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
-            timedRequest = pending.keySet().iterator().next();
+            Digest oldest = pending.keySet().iterator().next();
+            if (!oldest.equals(timedRequest)) {
+                catchUpHolds = 0;
+            }
+            timedRequest = oldest;
+            executedAtTimerStart = lastExecuted;
             // Doubled like the view-change timer while no request executed since the NEW-VIEW.
             requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
         }
@@ -785,6 +804,29 @@ public final class Replica {
      */
     private boolean lagging() {
         return awaitingState();
+    }
+
+    /**
+     * Whether an expired request timer should wait once more because this replica is catching up:
+     * it executed something since the timer started (it is moving), f+1 other replicas signed
+     * checkpoints above its last executed sequence (so at least one correct replica is ahead: the
+     * primary is not stalling everyone), and it has held this request's timer fewer than
+     * {@link #CATCH_UP_HOLDS_MAX} times. Unbounded, this lag signal broke liveness (a replica held
+     * while the view change needed it: RandomizedScheduleTest seed -6483676675158108310); without
+     * it a replica far behind after a partition timed out mid catch-up and left the view alone
+     * (chaos run, 18 sequences behind right after a view change).
+     */
+    private boolean catchingUp() {
+        if (catchUpHolds >= CATCH_UP_HOLDS_MAX || lastExecuted <= executedAtTimerStart) {
+            return false;
+        }
+        int ahead = 0;
+        for (Map.Entry<Integer, TreeMap<Long, Signed<Checkpoint>>> e : checkpointVotes.entrySet()) {
+            if (e.getKey() != self && !e.getValue().isEmpty() && e.getValue().lastKey() > lastExecuted) {
+                ahead++;
+            }
+        }
+        return ahead >= config.weakQuorum();
     }
 
     /** State this replica did not execute itself is needed before it can execute anything more. */

@@ -149,4 +149,98 @@ class LaggingReplicaTimerTest {
         assertEquals(0, c.replica(3).pendingRequests());
         assertTrue(c.replica(3).viewActive());
     }
+
+    /**
+     * Replica 3 is far behind (it missed the ordering of {@code behind} sequences and hears no
+     * checkpoint from replica 2, so nothing becomes stable there and no state transfer starts),
+     * while it already holds a client request the others ordered after those. Its ordering messages
+     * are held back and handed over one sequence every {@code ticksPerSequence} ticks: it moves,
+     * slowly, as a replica fetching what it missed does.
+     */
+    private static final class CatchingUp {
+        final Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(100_000)
+                .withCheckpoints(2, 64).withBatching(1, 1 << 20, 1 << 16, 4));
+        final List<Cluster.Envelope> held = new ArrayList<>();
+        final Request timed = TestRequests.signed("timed");
+
+        CatchingUp(int behind) {
+            c.dropIf = e -> {
+                if (e.to() != 3) {
+                    return false;
+                }
+                byte type = e.wire()[0];
+                if (type == MessageType.PRE_PREPARE.code() || type == MessageType.PREPARE.code()
+                        || type == MessageType.COMMIT.code()) {
+                    held.add(e);
+                    return true;
+                }
+                return type == MessageType.CHECKPOINT.code() && e.from() == 2;
+            };
+            for (int k = 0; k < behind; k++) {
+                Request r = TestRequests.signed("missed" + k);
+                for (int i = 0; i < 3; i++) {
+                    c.request(i, r);
+                }
+                c.deliverAll();
+            }
+            c.submit(timed);
+            c.deliverAll();
+            assertEquals(behind + 1, c.apps.get(0).height);
+            assertEquals(0, c.apps.get(3).height);
+            assertEquals(1, c.replica(3).pendingRequests());
+        }
+
+        /** Ticks everyone, handing replica 3 the next held sequence every {@code ticksPerSequence} ticks. */
+        void run(int rounds, int ticksPerSequence) {
+            long nextSequence = 1;
+            for (int k = 1; k <= rounds; k++) {
+                c.tick(1);
+                if (k % ticksPerSequence == 0) {
+                    long s = nextSequence++;
+                    List<Cluster.Envelope> now = new ArrayList<>();
+                    held.removeIf(e -> sequenceOf(e) == s && now.add(e));
+                    now.forEach(c::deliver);
+                    c.deliverAll();
+                }
+            }
+        }
+
+        private long sequenceOf(Cluster.Envelope e) {
+            Object p = c.verifier.verify(e.wire()).value().payload();
+            if (p instanceof PrePrepare pp) {
+                return pp.sequence();
+            }
+            return p instanceof Prepare pr ? pr.sequence() : ((Commit) p).sequence();
+        }
+    }
+
+    @Test
+    void aReplicaCatchingUpBehindOthersCheckpointsHoldsItsTimerAndExecutesTheRequest() {
+        CatchingUp s = new CatchingUp(7);
+        // Eight sequences, one every third of a timeout: the request executes after two holds.
+        s.run(8 * TIMEOUT / 3 + 1, TIMEOUT / 3);
+        assertEquals(8, s.c.apps.get(3).height);
+        assertTrue(s.c.apps.get(3).executedIds.contains(s.timed.id()));
+        assertEquals(0, s.c.sentCount(3, MessageType.VIEW_CHANGE), "no lone view change while catching up");
+        assertTrue(s.c.replica(3).viewActive() && s.c.replica(3).view() == 0);
+        s.c.assertAgreement();
+    }
+
+    @Test
+    void holdingTheTimerWhileCatchingUpIsBounded() {
+        // Forty sequences at one per half timeout would take twenty timeouts: the hold gives up
+        // after CATCH_UP_HOLDS_MAX of them, so lag cannot delay suspicion for longer than that.
+        CatchingUp s = new CatchingUp(40);
+        s.run((Replica.CATCH_UP_HOLDS_MAX + 1) * TIMEOUT - 1, TIMEOUT / 2);
+        assertEquals(0, s.c.sentCount(3, MessageType.VIEW_CHANGE), "held while moving");
+        s.run(2, TIMEOUT / 2);
+        assertEquals(1, s.c.sentCount(3, MessageType.VIEW_CHANGE), "suspects the primary once the holds are spent");
+    }
+
+    @Test
+    void aReplicaBehindButNotMovingDoesNotHold() {
+        CatchingUp s = new CatchingUp(7);
+        s.run(TIMEOUT + 1, Integer.MAX_VALUE);
+        assertEquals(1, s.c.sentCount(3, MessageType.VIEW_CHANGE), "no progress: the timer is not held");
+    }
 }
