@@ -93,6 +93,24 @@ class LaggingReplicaTimerTest {
     }
 
     @Test
+    void aReplicaHealedJustBeforeItsTimerExpiresGetsAFullTimeoutToCatchUp() {
+        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        c.isolate(3);
+        List<Request> requests = submit(c, "cut", 3);
+        // The timer expires while cut off (held), and the re-armed one is two ticks from expiring at the heal.
+        tick(c, 2 * TIMEOUT - 2, false);
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE));
+        c.heal();
+        tick(c, 4 * TIMEOUT, true);
+        assertEquals(0, c.sentCount(3, MessageType.VIEW_CHANGE), "healed: caught up instead of leaving the view alone");
+        for (Request r : requests) {
+            assertTrue(c.apps.get(3).executedIds.contains(r.id()), "replica 3 caught up");
+        }
+        c.assertAgreement();
+    }
+
+    @Test
     void withAQuorumHeardACutOffReplicaStillSuspectsAsBefore() {
         Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
                 .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
