@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
 #                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--calls-in-flight K]
-#                    [--keep] [--base-port P]
+#                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P]
 #
 # Ceiling = BouncyCastle Ed25519 verifications/s on all cores (crypto's SignatureBenchmark),
 # divided by N: every replica must verify every client signature once. Measured in the same run,
@@ -14,6 +14,9 @@
 # Warm-up defaults to 30 s: four fresh node JVMs sharing two cores spend their first half
 # minute mostly in the C2 JIT compiler (see the per-thread CPU line), which a long-running
 # replica does not.
+#
+# --node-setting sets a key of every node's node.properties (e.g. tuning.pipeline.depth.max=2);
+# repeatable. The node refuses unknown keys and out-of-range values at start.
 #
 # Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
 # the primary of view 0 (node0) halfway through the measured window and report the longest gap
@@ -34,6 +37,7 @@ fault=none
 rate=0
 calls=0
 keep=0
+node_settings=()
 base_port=$((17100 + ($$ % 500) * 12))
 ceiling_seconds=5
 while [[ $# -gt 0 ]]; do
@@ -46,10 +50,11 @@ while [[ $# -gt 0 ]]; do
     --fault) fault="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --calls-in-flight) calls="$2"; shift 2 ;;
+    --node-setting) node_settings+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -81,6 +86,13 @@ trap teardown EXIT INT TERM
 # Own ports and one funded account per client, so runs never collide with another local network.
 accounts=$(( clients < 2 ? 2 : clients ))
 "$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port 0 --accounts "$accounts" >/dev/null
+for setting in "${node_settings[@]}"; do
+  [[ "$setting" == *=* ]] || { echo "--node-setting wants KEY=VALUE, got '$setting'" >&2; exit 2; }
+  for ((i = 0; i < nodes; i++)); do
+    # Properties files: a later line for the same key wins.
+    echo "$setting" >>"$dir/node$i/node.properties"
+  done
+done
 "$root/scripts/localnet.sh" up --dir "$dir" --timeout 180 >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
 echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir" >&2
 
@@ -114,7 +126,7 @@ echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 r="$dir/bench.json"
 jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_seconds) s measured",
-  "  committed \(.committed) tx, \(.tx_per_second) tx/s",
+  "  committed \(.committed) tx, \(.tx_per_second) tx/s, in \(.blocks) blocks (\(.tx_per_block) tx per block)",
   "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
   "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",
   "  commits per second: \(.commits_per_second_timeline|map(tostring)|join(" "))",

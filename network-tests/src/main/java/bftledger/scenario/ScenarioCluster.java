@@ -236,7 +236,7 @@ public final class ScenarioCluster implements AutoCloseable {
         NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
         NodeConfig.Tuning tuning = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
                 d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
-                options.tickMillis(), 256L << 20);
+                options.tickMillis(), 256L << 20, d.pipelineDepthMax());
         for (int i = 0; i < options.n(); i++) {
             String data = dataNames == null ? "data" + suffix : dataNames.get(i);
             NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), 0, Path.of(data), Path.of("node.key"),

@@ -199,6 +199,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         long lastCommitNanos = -1;
         long longestGapNanos;
         long longestGapEndsNanos;
+        /** Lowest and highest block height among commits in the measured window (block size = tx / blocks). */
+        long lowestHeight = Long.MAX_VALUE;
+        long highestHeight = -1;
 
         Run(LedgerClient client, Network net, List<KeyPair> keys, Mix kind, Duration txTimeout, Duration warm,
             Duration measure) {
@@ -323,6 +326,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                     longestGapEndsNanos = at;
                 }
                 lastCommitNanos = Math.max(lastCommitNanos, at);
+                lowestHeight = Math.min(lowestHeight, committed.height());
+                highestHeight = Math.max(highestHeight, committed.height());
             }
         }
 
@@ -334,6 +339,12 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             m.put("duration_seconds", round(seconds));
             m.put("committed", committed);
             m.put("tx_per_second", round(committed / seconds));
+            synchronized (this) {
+                // Every block in the window carries the bench's transactions only (its own network).
+                long blocks = highestHeight < 0 ? 0 : highestHeight - lowestHeight + 1;
+                m.put("blocks", blocks);
+                m.put("tx_per_block", blocks == 0 ? 0 : round((double) committed / blocks));
+            }
             m.put("latency_ms", Map.of("p50", ms(percentile(sorted, 0.50)), "p95", ms(percentile(sorted, 0.95)),
                     "p99", ms(percentile(sorted, 0.99)), "max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1])));
             Map<String, Object> errs = new TreeMap<>();
@@ -510,7 +521,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         StringBuilder text = new StringBuilder();
         text.append(String.format("bench: %s nodes, %s clients, mix %s, %s s measured after %s s warm-up%n", r.get("nodes"),
                 r.get("clients"), r.get("mix"), r.get("duration_seconds"), r.get("warmup_seconds")));
-        text.append(String.format("  committed %s tx, %s tx/s%n", r.get("committed"), r.get("tx_per_second")));
+        text.append(String.format("  committed %s tx, %s tx/s, in %s blocks (%s tx per block)%n", r.get("committed"),
+                r.get("tx_per_second"), r.get("blocks"), r.get("tx_per_block")));
         text.append(String.format("  latency ms: p50 %s  p95 %s  p99 %s  max %s%n", lat.get("p50"), lat.get("p95"), lat.get("p99"),
                 lat.get("max")));
         text.append(String.format("  errors %s %s, failed receipts %s, longest commit gap %s ms%n", r.get("errors"),

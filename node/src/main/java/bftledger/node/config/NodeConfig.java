@@ -35,9 +35,10 @@ public record NodeConfig(
             int pendingTransactionsMax,
             int submitWaitMaxMillis,
             int tickMillis,
-            long mapSizeBytes) {
+            long mapSizeBytes,
+            int pipelineDepthMax) {
         public static Tuning defaults() {
-            return new Tuning(1, 4096, 8192, 4 << 20, 8 << 10, 20_000, 30_000, 50, 1L << 30);
+            return new Tuning(1, 4096, 8192, 4 << 20, 8 << 10, 20_000, 30_000, 50, 1L << 30, 4);
         }
     }
 
@@ -45,7 +46,8 @@ public record NodeConfig(
             "replica", "listen.host", "listen.port", "metrics.port", "data.dir", "key.file", "genesis.file",
             "tuning.verify.threads", "tuning.peer.queue.max", "tuning.inbound.queue.max",
             "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
-            "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes");
+            "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes",
+            "tuning.pipeline.depth.max");
 
     public static NodeConfig read(Path file) throws ConfigException {
         Properties p = new Properties();
@@ -76,7 +78,8 @@ public record NodeConfig(
                 intIn(p, source, "tuning.pending.transactions.max", d.pendingTransactionsMax(), 1, 1 << 22),
                 intIn(p, source, "tuning.submit.wait.max.millis", d.submitWaitMaxMillis(), 1, 600_000),
                 intIn(p, source, "tuning.tick.millis", d.tickMillis(), 1, 10_000),
-                longIn(p, source, "tuning.lmdb.map.size.bytes", d.mapSizeBytes(), 1L << 20, 1L << 40));
+                longIn(p, source, "tuning.lmdb.map.size.bytes", d.mapSizeBytes(), 1L << 20, 1L << 40),
+                intIn(p, source, "tuning.pipeline.depth.max", d.pipelineDepthMax(), 1, 64));
         return new NodeConfig(
                 intIn(p, source, "replica", null, 0, 1000),
                 string(p, source, "listen.host", "127.0.0.1"),
@@ -106,7 +109,8 @@ public record NodeConfig(
                 + "tuning.pending.transactions.max=" + tuning.pendingTransactionsMax() + "\n"
                 + "tuning.submit.wait.max.millis=" + tuning.submitWaitMaxMillis() + "\n"
                 + "tuning.tick.millis=" + tuning.tickMillis() + "\n"
-                + "tuning.lmdb.map.size.bytes=" + tuning.mapSizeBytes() + "\n";
+                + "tuning.lmdb.map.size.bytes=" + tuning.mapSizeBytes() + "\n"
+                + "tuning.pipeline.depth.max=" + tuning.pipelineDepthMax() + "\n";
     }
 
     private static String string(Properties p, String source, String key, String dflt) throws ConfigException {

@@ -134,6 +134,12 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     private interface CommitWaiter {
         /** {@code blockHash}: the hash of {@code record.block()}, computed once per block by the caller. */
         void committed(BlockStore.TxRecord record, ByteString blockHash);
+
+        /**
+         * The transaction was not handed to consensus after all: give back the waiter slot. False
+         * when the waiter was answered meanwhile (it committed), so there is nothing to refuse.
+         */
+        boolean release();
     }
 
     private final class Waiter implements CommitWaiter {
@@ -155,6 +161,15 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             }
         }
 
+        @Override
+        public boolean release() {
+            if (done.compareAndSet(false, true)) {
+                waiting.decrementAndGet();
+                return true;
+            }
+            return false;
+        }
+
         void answer(SubmitResponse response) {
             if (done.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
@@ -170,58 +185,24 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
     @Override
     public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
-        byte[] raw = request.getTransaction().toByteArray();
-        Digest id = bftledger.crypto.Sha256.hash(request.getTransaction().getBody().toByteArray());
-        if (raw.length > transactionBytesMax) {
-            reject(out, id, Reply.RejectReason.TOO_LARGE, "transaction is " + raw.length + " bytes; the limit is "
-                    + transactionBytesMax);
+        Checked c = check(request.getTransaction());
+        if (c.rejectReason() != null) {
+            reject(out, c.id(), c.rejectReason(), c.detail());
             return;
         }
-        TxVerdict verdict = transactions.validate(id, raw);
-        if (!verdict.ok()) {
-            reject(out, id, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail());
-            return;
-        }
-        Optional<BlockStore.TxRecord> already = store.transaction(id);
-        if (already.isPresent()) {
-            out.onNext(committed(already.get(), request.getWantProof()));
+        if (c.committed() != null) {
+            out.onNext(committed(c.committed(), request.getWantProof()));
             out.onCompleted();
             return;
         }
         if (!liveness.quorumReachable()) {
-            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, "no quorum reachable: replica " + self + " heard "
-                    + liveness.peersHeardRecently() + " of the " + liveness.peersNeeded() + " other replicas needed within "
-                    + liveness.silenceMillis() + " ms; the transaction was not accepted (submit it again, same bytes, later"
-                    + " or to replicas in the majority)");
-            return;
-        }
-        long senderWait = senders.tryAcquire(verdict.transaction().sender());
-        if (senderWait > 0) {
-            refuse(out, Status.RESOURCE_EXHAUSTED, "sender-rate", senderWait, "sender "
-                    + verdict.transaction().sender().shortHex() + " is over its submission rate at replica " + self);
-            return;
-        }
-        if (waiting.incrementAndGet() > waitersMax) {
-            waiting.decrementAndGet();
-            refuse(out, Status.RESOURCE_EXHAUSTED, "waiters-full", 500, "replica " + self + " has " + waitersMax
-                    + " submissions waiting");
+            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, noQuorum("the transaction was not accepted (submit it again"));
             return;
         }
         Waiter waiter = new Waiter(out, request.getWantProof());
-        register(id, waiter);
-        // Registered before looking in the store, so a commit in between is not missed.
-        Optional<BlockStore.TxRecord> committed = store.transaction(id);
-        if (committed.isPresent()) {
-            finish(id, waiter, committed(committed.get(), waiter.wantProof));
-            return;
-        }
-        if (!core.offerRequest(new Request(id, raw))) {
-            if (waiter.done.compareAndSet(false, true)) {
-                waiting.decrementAndGet();
-                unregister(id, waiter);
-                refuse(out, Status.RESOURCE_EXHAUSTED, "core-queue-full", 200, "replica " + self
-                        + " consensus queue is full");
-            }
+        Shed shed = admit(c, () -> waiter);
+        if (shed != null) {
+            refuse(out, Status.RESOURCE_EXHAUSTED, shed.reason(), shed.retryAfterMillis(), shed.detail());
             return;
         }
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
@@ -229,11 +210,79 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         // for a waiter still waiting (signing it regardless cost one signature per transaction).
         timers.schedule(() -> {
             if (!waiter.done.get()) {
-                finish(id, waiter, response(reply(id).setOutcome(Reply.Outcome.PENDING)
+                finish(c.id(), waiter, response(reply(c.id()).setOutcome(Reply.Outcome.PENDING)
                         .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
                                 + core.status().view() + ", height " + store.height() + ")")));
             }
         }, wait, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A received transaction after the checks every submission gets, in order: size, validation
+     * (its signature verified at most once per replica), already committed. Exactly one of
+     * {@code rejectReason} (with {@code detail}), {@code committed} or {@code sender} is set.
+     */
+    private record Checked(Digest id, byte[] raw, Reply.RejectReason rejectReason, String detail,
+                           BlockStore.TxRecord committed, PublicKey sender) {}
+
+    private Checked check(bftledger.ledger.proto.SignedTransaction tx) {
+        byte[] raw = tx.toByteArray();
+        Digest id = bftledger.crypto.Sha256.hash(tx.getBody().toByteArray());
+        if (raw.length > transactionBytesMax) {
+            return new Checked(id, raw, Reply.RejectReason.TOO_LARGE, "transaction is " + raw.length
+                    + " bytes; the limit is " + transactionBytesMax, null, null);
+        }
+        TxVerdict verdict = transactions.validate(id, raw);
+        if (!verdict.ok()) {
+            return new Checked(id, raw, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail(), null, null);
+        }
+        Optional<BlockStore.TxRecord> already = store.transaction(id);
+        if (already.isPresent()) {
+            return new Checked(id, raw, null, null, already.get(), null);
+        }
+        return new Checked(id, raw, null, null, null, verdict.transaction().sender());
+    }
+
+    /** Why a valid transaction was not handed to consensus: load, not the transaction. */
+    private record Shed(String reason, long retryAfterMillis, String detail) {}
+
+    /**
+     * Hands a checked, valid, not yet committed transaction to consensus with a waiter for its
+     * commit, unless load says no: the sender's rate, the replica's waiter cap, the core's queue.
+     * The waiter is registered before the store is looked at again, so a commit in between is not
+     * missed (and is told to the waiter at once). Null when the transaction is in (or committed).
+     */
+    private Shed admit(Checked c, java.util.function.Supplier<CommitWaiter> newWaiter) {
+        long senderWait = senders.tryAcquire(c.sender());
+        if (senderWait > 0) {
+            return new Shed("sender-rate", senderWait, "sender " + c.sender().shortHex()
+                    + " is over its submission rate at replica " + self);
+        }
+        if (waiting.incrementAndGet() > waitersMax) {
+            waiting.decrementAndGet();
+            return new Shed("waiters-full", 500, "replica " + self + " has " + waitersMax + " submissions waiting");
+        }
+        CommitWaiter waiter = newWaiter.get();
+        register(c.id(), waiter);
+        Optional<BlockStore.TxRecord> committed = store.transaction(c.id());
+        if (committed.isPresent()) {
+            unregister(c.id(), waiter);
+            waiter.committed(committed.get(), blockHash(committed.get()));
+            return null;
+        }
+        if (!core.offerRequest(new Request(c.id(), c.raw()))) {
+            unregister(c.id(), waiter);
+            if (waiter.release()) {
+                return new Shed("core-queue-full", 200, "replica " + self + " consensus queue is full");
+            }
+        }
+        return null;
+    }
+
+    private String noQuorum(String notAccepted) {
+        return "no quorum reachable: replica " + self + " heard " + liveness.peersHeardRecently() + " of the "
+                + liveness.peersNeeded() + " other replicas needed within " + liveness.silenceMillis() + " ms; "
+                + notAccepted + ", same bytes, later or to replicas in the majority)";
     }
 
     private void register(Digest id, CommitWaiter waiter) {
@@ -257,69 +306,34 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         BatchCall call = new BatchCall(out, count);
-        Digest[] ids = new Digest[count];
-        byte[][] raws = new byte[count][];
-        PublicKey[] senders = new PublicKey[count];
+        Checked[] checked = new Checked[count];
         List<Integer> toOrder = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            bftledger.ledger.proto.SignedTransaction tx = request.getTransactions(i);
-            raws[i] = tx.toByteArray();
-            ids[i] = bftledger.crypto.Sha256.hash(tx.getBody().toByteArray());
-            if (raws[i].length > transactionBytesMax) {
-                call.fill(i, rejected(ids[i], Reply.RejectReason.TOO_LARGE, "transaction is " + raws[i].length
-                        + " bytes; the limit is " + transactionBytesMax));
-                continue;
+            Checked c = checked[i] = check(request.getTransactions(i));
+            if (c.rejectReason() != null) {
+                call.fill(i, rejected(c.id(), c.rejectReason(), c.detail()));
+            } else if (c.committed() != null) {
+                call.fill(i, committedReply(c.committed(), blockHash(c.committed())).build());
+            } else {
+                toOrder.add(i);
             }
-            TxVerdict verdict = transactions.validate(ids[i], raws[i]);
-            if (!verdict.ok()) {
-                call.fill(i, rejected(ids[i], reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail()));
-                continue;
-            }
-            Optional<BlockStore.TxRecord> already = store.transaction(ids[i]);
-            if (already.isPresent()) {
-                call.fill(i, committedReply(already.get(), blockHash(already.get())).build());
-                continue;
-            }
-            senders[i] = verdict.transaction().sender();
-            toOrder.add(i);
         }
         if (!toOrder.isEmpty() && !liveness.quorumReachable()) {
-            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, "no quorum reachable: replica " + self + " heard "
-                    + liveness.peersHeardRecently() + " of the " + liveness.peersNeeded() + " other replicas needed within "
-                    + liveness.silenceMillis() + " ms; the transactions were not accepted (submit them again, same bytes,"
-                    + " later or to replicas in the majority)");
+            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, noQuorum("the transactions were not accepted (submit them again"));
             return;
         }
         for (int i : toOrder) {
-            long senderWait = this.senders.tryAcquire(senders[i]);
-            if (senderWait > 0) {
-                metrics.shed("submit", "sender-rate");
-                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "sender " + senders[i].shortHex()
-                        + " is over its submission rate at replica " + self + "; retry after " + senderWait + " ms"));
-                continue;
+            int index = i;
+            Shed shed = admit(checked[i], () -> call.slot(index));
+            if (shed != null) {
+                metrics.shed("submit", shed.reason());
+                call.fill(i, rejected(checked[i].id(), Reply.RejectReason.OVERLOADED, shed.detail() + "; retry after "
+                        + shed.retryAfterMillis() + " ms"));
             }
-            if (waiting.incrementAndGet() > waitersMax) {
-                waiting.decrementAndGet();
-                metrics.shed("submit", "waiters-full");
-                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "replica " + self + " has " + waitersMax
-                        + " submissions waiting"));
-                continue;
-            }
-            Slot slot = call.slot(i);
-            register(ids[i], slot);
-            // Registered before looking in the store, so a commit in between is not missed.
-            Optional<BlockStore.TxRecord> committed = store.transaction(ids[i]);
-            if (committed.isPresent()) {
-                unregister(ids[i], slot);
-                slot.committed(committed.get(), blockHash(committed.get()));
-                continue;
-            }
-            if (!core.offerRequest(new Request(ids[i], raws[i]))) {
-                unregister(ids[i], slot);
-                metrics.shed("submit", "core-queue-full");
-                call.fill(i, rejected(ids[i], Reply.RejectReason.OVERLOADED, "replica " + self
-                        + " consensus queue is full"));
-            }
+        }
+        Digest[] ids = new Digest[count];
+        for (int i = 0; i < count; i++) {
+            ids[i] = checked[i].id();
         }
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
         if (!call.answered()) {
@@ -355,6 +369,10 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
         synchronized boolean answered() {
             return sent;
+        }
+
+        synchronized boolean unfilled(int index) {
+            return !sent && replies[index] == null;
         }
 
         synchronized void fill(int index, Reply reply) {
@@ -426,6 +444,12 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         public void committed(BlockStore.TxRecord record, ByteString blockHash) {
             metrics.commitLatency(Duration.ofNanos(System.nanoTime() - call.startNanos));
             call.fill(index, committedReply(record, blockHash).build());
+        }
+
+        @Override
+        public boolean release() {
+            // The call gives back its waiter slots when it is answered (see BatchCall.send).
+            return call.unfilled(index);
         }
     }
 

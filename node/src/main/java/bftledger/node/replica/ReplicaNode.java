@@ -136,7 +136,7 @@ public final class ReplicaNode implements AutoCloseable {
         NodeConfig.Tuning tuning = config.tuning();
         List<PublicKey> validators = genesis.validatorKeys();
         Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
-                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), 4)
+                .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), tuning.pipelineDepthMax())
                 .withTimeouts(ticks(REQUEST_TIMEOUT_MILLIS, tuning.tickMillis()),
                         ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX)
                 .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()));
