@@ -11,9 +11,10 @@
 # before the network carries load. The last line is exactly:
 #   throughput <tx/s> tx/s, ceiling <tx/s> tx/s, ratio <achieved/ceiling>
 #
-# Warm-up defaults to 30 s: four fresh node JVMs sharing two cores spend their first half
-# minute mostly in the C2 JIT compiler (see the per-thread CPU line), which a long-running
-# replica does not.
+# Warm-up defaults to 120 s: four fresh node JVMs sharing two cores keep their C2 JIT compilers
+# busy for about two minutes (after 30 s, C2 still took 135 us of CPU per transaction, 18% of the
+# nodes' CPU; after 120 s, 12 us), which a long-running replica does not. The per-thread CPU
+# line shows what is left of it.
 #
 # --node-setting sets a key of every node's node.properties (e.g. tuning.pipeline.depth.max=2);
 # repeatable. The node refuses unknown keys and out-of-range values at start.
@@ -30,7 +31,7 @@ jar="$root/node/target/bftledger.jar"
 
 nodes=4
 duration=30
-warmup=30
+warmup=120
 clients=256
 mix=transfer
 fault=none
