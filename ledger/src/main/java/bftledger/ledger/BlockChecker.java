@@ -57,6 +57,18 @@ public final class BlockChecker {
     }
 
     /**
+     * As {@link #checkNext(ChainGenesis, LedgerState, Digest, Block)}, with each transaction
+     * validated by {@code validator}: a node passes its cache of transactions whose signatures it
+     * verified itself (as submitted, or in a PRE-PREPARE), so a block it fetched after falling
+     * slightly behind does not cost every signature again. The validator must give exactly the
+     * verdict {@link Transactions#validate(SignedTransaction, String)} would.
+     */
+    public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
+            java.util.function.Function<SignedTransaction, TxVerdict> validator) {
+        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, null, validator);
+    }
+
+    /**
      * @param previousHash      expected previous_hash, or null when it is unknown (not checked)
      * @param base              the state before this block, or null to skip re-execution
      * @param previousStateRoot the root to chain this block's state root from, with {@code base}
@@ -64,6 +76,12 @@ public final class BlockChecker {
      */
     static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
             Digest previousStateRoot, Block block, ParallelVerifier verifier) {
+        return check(genesis, height, previousHash, base, previousStateRoot, block, verifier, null);
+    }
+
+    private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
+            Digest previousStateRoot, Block block, ParallelVerifier verifier,
+            java.util.function.Function<SignedTransaction, TxVerdict> validator) {
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header;
         try {
@@ -104,7 +122,8 @@ public final class BlockChecker {
         List<Digest> ids = new ArrayList<>(count);
         List<TransactionBody> bodies = new ArrayList<>(count);
         boolean executable = true;
-        List<TxVerdict> verdicts = verifier != null ? Transactions.validateAll(block.getTransactionsList(), genesis.chainId(), verifier)
+        List<TxVerdict> verdicts = validator != null ? block.getTransactionsList().stream().map(validator).toList()
+                : verifier != null ? Transactions.validateAll(block.getTransactionsList(), genesis.chainId(), verifier)
                 : block.getTransactionsList().stream().map(tx -> Transactions.validate(tx, genesis.chainId())).toList();
         for (int i = 0; i < count; i++) {
             SignedTransaction tx = block.getTransactions(i);

@@ -361,9 +361,18 @@ public final class BlockStore implements AutoCloseable {
      * @return the check; the block was appended exactly when it is ok
      */
     public synchronized BlockChecker.BlockCheck append(Block block) {
+        return append(block, tx -> Transactions.validate(tx, genesis.chainId()));
+    }
+
+    /**
+     * As {@link #append(Block)}, with transactions validated by {@code validator} (see
+     * {@link BlockChecker#checkNext(ChainGenesis, LedgerState, Digest, Block, java.util.function.Function)}).
+     */
+    public synchronized BlockChecker.BlockCheck append(Block block,
+            java.util.function.Function<bftledger.ledger.proto.SignedTransaction, TxVerdict> validator) {
         try (Txn<byte[]> txn = env.txnWrite()) {
             Snapshot state = new Snapshot(txn, false);
-            BlockChecker.BlockCheck check = BlockChecker.checkNext(genesis, state, state.tipHash(), block);
+            BlockChecker.BlockCheck check = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);
             if (check.ok()) {
                 write(txn, state, check.executed());
                 txn.commit();

@@ -147,6 +147,29 @@ class BlockStoreTest {
         }
     }
 
+    /** Import with the node's validator (its cache of verified transactions): it decides each transaction's verdict. */
+    @Test
+    void importTakesTransactionVerdictsFromTheGivenValidator(@TempDir Path a, @TempDir Path b) {
+        List<ExecutedBlock> source;
+        try (BlockStore store = BlockStore.open(a, net.genesis)) {
+            source = fill(store, 2);
+        }
+        try (BlockStore store = BlockStore.open(b, net.genesis)) {
+            List<Digest> asked = new ArrayList<>();
+            BlockChecker.BlockCheck ok = store.append(source.get(0).block(), tx -> {
+                asked.add(Transactions.id(tx));
+                return Transactions.validate(tx, net.genesis.chainId());
+            });
+            assertTrue(ok.ok());
+            assertEquals(source.get(0).block().getTransactionsList().stream().map(Transactions::id).toList(), asked);
+            BlockChecker.BlockCheck refused = store.append(source.get(1).block(),
+                    tx -> new TxVerdict(TxVerdict.Reason.BAD_SIGNATURE, "refused by the validator", null));
+            assertFalse(refused.ok());
+            assertEquals(LedgerProblem.Kind.TRANSACTION, refused.problems().get(0).kind());
+            assertEquals(1, store.height(), "refused block not written");
+        }
+    }
+
     @Test
     void truncatedStoreIsRefused(@TempDir Path dir) throws Exception {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
