@@ -135,7 +135,9 @@ jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_se
 # CPU per committed transaction over the measured window hardly depends on what else shares the
 # cores (tx/s does); n verifications per transaction is the floor the ceiling assumes.
 jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_tx
-  | "  cpu per committed tx: nodes \(.cpu_us_per_tx_nodes) us + load generator \(.cpu_us_per_tx_generator) us;"
+  | "  cpu per committed tx: nodes \(.cpu_us_per_tx_nodes) us"
+  + (if (.cpu_nodes_counted // .nodes) < .nodes then " (the \(.cpu_nodes_counted) of \(.nodes) nodes alive through the window)" else "" end)
+  + " + load generator \(.cpu_us_per_tx_generator) us;"
   + " the \(.nodes) verifications it needs cost \(.nodes * .ceiling_cpu_us_per_verification | round) us"
   + " (\(.ceiling_cpu_us_per_verification) us each): CPU-bound ratio estimate"
   + " \(if $per_tx > 0 then ((.nodes * .ceiling_cpu_us_per_verification / $per_tx * 100 | round) / 100) else 0 end)"' "$r"

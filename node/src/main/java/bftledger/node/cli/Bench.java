@@ -226,6 +226,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         long nodeCpuAtEnd;
         Map<String, Long> nodeThreadsAtStart = Map.of();
         Map<String, Long> nodeThreadsAtEnd = Map.of();
+        /** Node processes alive at both ends of the window: only their CPU is compared. */
+        List<Long> nodesCounted = List.of();
         Map<String, Long> ownThreadsAtStart = Map.of();
         Map<String, Long> ownThreadsAtEnd = Map.of();
         long ownCpuAtStart;
@@ -238,14 +240,27 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 signerPool.execute(() -> next(id, random, 0));
             }
             sleepUntil(measureFromNanos);
-            nodeCpuAtStart = nodesCpuNanos();
+            Map<Long, Long> nodeTicksAtStart = nodeCpuTicks();
             ownCpuAtStart = processCpuNanos();
-            nodeThreadsAtStart = threadCpuTicks(cpuPids);
+            Map<Long, Map<String, Long>> nodeThreadsByPidAtStart = new LinkedHashMap<>();
+            for (long pid : cpuPids) {
+                nodeThreadsByPidAtStart.put(pid, threadCpuTicks(List.of(pid)));
+            }
             ownThreadsAtStart = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             sleepUntil(endNanos);
-            nodeCpuAtEnd = nodesCpuNanos();
+            Map<Long, Long> nodeTicksAtEnd = nodeCpuTicks();
             ownCpuAtEnd = processCpuNanos();
-            nodeThreadsAtEnd = threadCpuTicks(cpuPids);
+            // A node killed during the window (the kill-primary fault) took its CPU counters with
+            // it: compare only nodes alive at both ends, and say how many those were.
+            nodesCounted = cpuPids.stream().filter(p -> nodeTicksAtStart.containsKey(p) && nodeTicksAtEnd.containsKey(p)).toList();
+            nodeCpuAtStart = nodesCounted.stream().mapToLong(nodeTicksAtStart::get).sum() * 10_000_000L;
+            nodeCpuAtEnd = nodesCounted.stream().mapToLong(nodeTicksAtEnd::get).sum() * 10_000_000L;
+            Map<String, Long> threadsAtStart = new java.util.TreeMap<>();
+            for (long pid : nodesCounted) {
+                nodeThreadsByPidAtStart.get(pid).forEach((family, t) -> threadsAtStart.merge(family, t, Long::sum));
+            }
+            nodeThreadsAtStart = threadsAtStart;
+            nodeThreadsAtEnd = threadCpuTicks(nodesCounted);
             ownThreadsAtEnd = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             long waitNanos = endNanos - System.nanoTime() + txTimeout.toNanos() + TimeUnit.SECONDS.toNanos(5);
             allStopped.await(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
@@ -376,6 +391,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 m.put("cpu_us_per_tx_generator", round((ownCpuAtEnd - ownCpuAtStart) / 1e3 / committed));
                 m.put("cpu_us_per_tx_generator_by_thread", perTransaction(ownThreadsAtStart, ownThreadsAtEnd, committed));
                 if (!cpuPids.isEmpty()) {
+                    m.put("cpu_nodes_counted", nodesCounted.size());
                     m.put("cpu_us_per_tx_nodes", round((nodeCpuAtEnd - nodeCpuAtStart) / 1e3 / committed));
                     m.put("cpu_us_per_tx_nodes_by_thread", perTransaction(nodeThreadsAtStart, nodeThreadsAtEnd, committed));
                 }
@@ -431,18 +447,19 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     }
 
     /** utime + stime of the --cpu-pids processes, in nanoseconds (Linux /proc, USER_HZ = 100). */
-    private long nodesCpuNanos() {
-        long ticks = 0;
+    /** CPU ticks (user + system, 10 ms each) of each node process still alive, by pid. */
+    private Map<Long, Long> nodeCpuTicks() {
+        Map<Long, Long> ticks = new LinkedHashMap<>();
         for (long pid : cpuPids) {
             try {
                 String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
                 String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                ticks.put(pid, Long.parseLong(f[11]) + Long.parseLong(f[12]));
             } catch (IOException | RuntimeException e) {
-                // The process is gone (a killed replica): its CPU no longer counts.
+                // The process is gone (a killed replica).
             }
         }
-        return ticks * 10_000_000L;
+        return ticks;
     }
 
     /**
