@@ -446,8 +446,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         }
     }
 
-    /** utime + stime of the --cpu-pids processes, in nanoseconds (Linux /proc, USER_HZ = 100). */
-    /** CPU ticks (user + system, 10 ms each) of each node process still alive, by pid. */
+    /** utime + stime ticks (Linux /proc, USER_HZ = 100: 10 ms each) of each --cpu-pids process still alive, by pid. */
     private Map<Long, Long> nodeCpuTicks() {
         Map<Long, Long> ticks = new LinkedHashMap<>();
         for (long pid : cpuPids) {
