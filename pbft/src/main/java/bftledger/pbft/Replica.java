@@ -155,8 +155,7 @@ public final class Replica {
                     // could execute here. A full timeout from now to catch up before suspecting
                     // anyone; otherwise a timer about to expire fires on the first tick and the
                     // replica leaves the view alone, 1,600 blocks behind (seen in a chaos run).
-                    requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
-                    executedAtTimerStart = lastExecuted;
+                    armRequestTimer();
                 }
                 onTick(t.nowMillis());
             } else if (event instanceof Event.Executed e) {
@@ -774,10 +773,15 @@ public final class Replica {
                 catchUpHolds = 0;
             }
             timedRequest = oldest;
-            executedAtTimerStart = lastExecuted;
-            // Doubled like the view-change timer while no request executed since the NEW-VIEW.
-            requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
+            armRequestTimer();
         }
+    }
+
+    /** A full request timeout from now for {@link #timedRequest}, and progress counted from here. */
+    private void armRequestTimer() {
+        // Doubled like the view-change timer while no request executed since the NEW-VIEW.
+        requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
+        executedAtTimerStart = lastExecuted;
     }
 
     /**

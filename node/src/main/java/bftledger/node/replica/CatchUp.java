@@ -208,6 +208,8 @@ public final class CatchUp implements AutoCloseable {
         if (blocks.isEmpty()) {
             return false;
         }
+        // Signatures are checked here, off the core thread; the append there finds them cached.
+        core.preverify(blocks);
         CompletableFuture<Integer> taken = new CompletableFuture<>();
         while (!core.offerTask(() -> taken.complete(core.appendFetched(blocks, peer)))) {
             sleepQuietly(50);

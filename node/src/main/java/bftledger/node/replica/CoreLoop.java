@@ -310,10 +310,9 @@ public final class CoreLoop implements AutoCloseable {
                 // The core executed this height itself while the chunk was in flight.
                 continue;
             }
-            // Signatures this replica verified already (as submitted, or in a PRE-PREPARE) are not
-            // verified again: a replica a few blocks behind fetches blocks it had mostly seen.
-            BlockChecker.BlockCheck check = store.append(block,
-                    tx -> transactions.validate(bftledger.ledger.Transactions.id(tx), tx.toByteArray()));
+            // Signatures this replica verified already (as submitted, in a PRE-PREPARE, or in
+            // preverify on the catch-up thread) are not verified again on this thread.
+            BlockChecker.BlockCheck check = store.append(block, this::validate);
             if (!check.ok()) {
                 metrics.rejected("catch-up-block");
                 log.warn("event=catch-up-rejected peer={} problems={}", fromPeer, check.problems());
@@ -324,6 +323,24 @@ public final class CoreLoop implements AutoCloseable {
             onBlock.accept(check.executed());
         }
         return taken;
+    }
+
+    /**
+     * Checks the transactions of fetched blocks on the calling thread (catch-up's), so that
+     * {@link #appendFetched} on the core thread finds their signatures verified in the cache and
+     * does not spend the single consensus thread on them. A replica a few blocks behind has seen
+     * most of them already (submitted, or in a PRE-PREPARE); those cost a lookup here too.
+     */
+    public void preverify(List<Block> blocks) {
+        for (Block block : blocks) {
+            for (bftledger.ledger.proto.SignedTransaction tx : block.getTransactionsList()) {
+                validate(tx);
+            }
+        }
+    }
+
+    private bftledger.ledger.TxVerdict validate(bftledger.ledger.proto.SignedTransaction tx) {
+        return transactions.validate(bftledger.ledger.Transactions.id(tx), tx.toByteArray());
     }
 
     private static long heightOf(Block block) {
