@@ -23,6 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 class BlockStoreTest {
     private final TestLedger net = TestLedger.standard();
 
+    /** A closed store in {@code dir} with {@code blocks} blocks, and those blocks (a source of untrusted imports). */
+    private List<ExecutedBlock> written(Path dir, int blocks) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            return fill(store, blocks);
+        }
+    }
+
     private List<ExecutedBlock> fill(BlockStore store, int blocks) {
         List<ExecutedBlock> out = new ArrayList<>();
         for (int h = 1; h <= blocks; h++) {
@@ -125,10 +132,7 @@ class BlockStoreTest {
 
     @Test
     void importChecksUntrustedBlocks(@TempDir Path a, @TempDir Path b) {
-        List<ExecutedBlock> source;
-        try (BlockStore store = BlockStore.open(a, net.genesis)) {
-            source = fill(store, 3);
-        }
+        List<ExecutedBlock> source = written(a, 3);
         try (BlockStore store = BlockStore.open(b, net.genesis)) {
             assertTrue(store.append(source.get(0).block()).ok());
             Block forged = source.get(1).block().toBuilder().setCertificate(
@@ -150,10 +154,7 @@ class BlockStoreTest {
     /** Import with the node's validator (its cache of verified transactions): it decides each transaction's verdict. */
     @Test
     void importTakesTransactionVerdictsFromTheGivenValidator(@TempDir Path a, @TempDir Path b) {
-        List<ExecutedBlock> source;
-        try (BlockStore store = BlockStore.open(a, net.genesis)) {
-            source = fill(store, 2);
-        }
+        List<ExecutedBlock> source = written(a, 2);
         try (BlockStore store = BlockStore.open(b, net.genesis)) {
             List<Digest> asked = new ArrayList<>();
             BlockChecker.BlockCheck ok = store.append(source.get(0).block(), tx -> {

@@ -20,10 +20,15 @@ class LaggingReplicaTimerTest {
     static final int TIMEOUT = 30;
     static final int PERIOD = 3;
 
+    /** Four replicas, one request per batch, checkpoints every 2 sequences in a window of 4. */
+    private static Cluster smallWindowCluster() {
+        return new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
+                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+    }
+
     /** Replica 3 sees requests and checkpoints but not the ordering, and its state transfer never finishes. */
     private static Cluster laggingReplica3() {
-        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
-                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        Cluster c = smallWindowCluster();
         c.autoTransfer = false;
         c.dropIf = e -> e.to() == 3 && (e.wire()[0] == MessageType.PRE_PREPARE.code()
                 || e.wire()[0] == MessageType.PREPARE.code() || e.wire()[0] == MessageType.COMMIT.code());
@@ -72,8 +77,7 @@ class LaggingReplicaTimerTest {
 
     @Test
     void aReplicaCutOffFromTheOthersDoesNotLeaveTheViewAloneAndRejoinsWhenHealed() {
-        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
-                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        Cluster c = smallWindowCluster();
         c.isolate(3);
         List<Request> requests = submit(c, "cut", 3);
         tick(c, 4 * TIMEOUT, false);
@@ -94,8 +98,7 @@ class LaggingReplicaTimerTest {
 
     @Test
     void aReplicaHealedJustBeforeItsTimerExpiresGetsAFullTimeoutToCatchUp() {
-        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
-                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        Cluster c = smallWindowCluster();
         c.isolate(3);
         List<Request> requests = submit(c, "cut", 3);
         // The timer expires while cut off (held), and the re-armed one is two ticks from expiring at the heal.
@@ -112,8 +115,7 @@ class LaggingReplicaTimerTest {
 
     @Test
     void withAQuorumHeardACutOffReplicaStillSuspectsAsBefore() {
-        Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(TIMEOUT, TIMEOUT, 3).withStatusTicks(PERIOD)
-                .withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));
+        Cluster c = smallWindowCluster();
         c.isolate(3);
         submit(c, "cut", 1);
         tick(c, 2 * TIMEOUT, true);
