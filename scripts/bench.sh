@@ -131,7 +131,8 @@ jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_se
   "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
   "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",
   "  commits per second: \(.commits_per_second_timeline|map(tostring)|join(" "))",
-  "  ceiling: \(.ceiling_verifications_per_second) Ed25519 verifications/s on \(.cores) cores / \(.nodes) replicas"' "$r"
+  "  ceiling: \(.ceiling_verifications_per_second) Ed25519 verifications/s (BouncyCastle, one at a time) on \(.cores) cores / \(.nodes) replicas",
+  "  (batched, as the nodes verify client signatures: \(.batch_verifications_per_second // "n/a") verifications/s on \(.cores) cores)"' "$r"
 # CPU per committed transaction over the measured window hardly depends on what else shares the
 # cores (tx/s does); n verifications per transaction is the floor the ceiling assumes.
 jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_tx

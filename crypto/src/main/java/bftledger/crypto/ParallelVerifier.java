@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * should size the queue for its bursts and watch {@link #callerRuns()}.
  *
  * <p>{@link #verifyAll} splits a list into at most {@link #CHUNKS_PER_THREAD} chunks per thread
- * (so 10,000 checks are a handful of tasks, not 10,000) and the calling thread verifies chunks
- * alongside the pool while it waits.
+ * (so 10,000 checks are a handful of tasks, not 10,000), each verified as one
+ * {@link SignatureBatch}, and the calling thread verifies chunks alongside the pool while it waits.
  *
  * <p>After {@link #close()}, new work is refused with {@link IllegalStateException}; work already
  * accepted still completes, so no returned future is left hanging.
@@ -190,10 +190,10 @@ public final class ParallelVerifier implements AutoCloseable {
         void work() {
             for (int chunk = nextChunk.getAndIncrement(); chunk < chunkCount; chunk = nextChunk.getAndIncrement()) {
                 try {
-                    int end = Math.min(checks.size(), (chunk + 1) * chunkSize);
-                    for (int i = chunk * chunkSize; i < end; i++) {
-                        verdicts[i] = checks.get(i).verify();
-                    }
+                    int start = chunk * chunkSize;
+                    int end = Math.min(checks.size(), start + chunkSize);
+                    boolean[] chunkVerdicts = SignatureBatch.verify(checks.subList(start, end));
+                    System.arraycopy(chunkVerdicts, 0, verdicts, start, chunkVerdicts.length);
                 } catch (Throwable t) {
                     failure.compareAndSet(null, t);
                 } finally {

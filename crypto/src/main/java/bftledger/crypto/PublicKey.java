@@ -57,6 +57,30 @@ public final class PublicKey implements Comparable<PublicKey> {
     private static final java.util.concurrent.ConcurrentHashMap<java.nio.ByteBuffer, PublicKey> VALIDATED =
             new java.util.concurrent.ConcurrentHashMap<>();
 
+    /**
+     * This key's odd multiples for {@link SignatureBatch}, built on first use: keys are shared
+     * through {@link #VALIDATED}, so a client's key is decoded and tabulated once, not per signature.
+     * Racing builders compute the same table; whichever lands is kept.
+     */
+    Edwards25519.Cached[] edwardsTable() {
+        Edwards25519.Cached[] table = edwardsTable;
+        if (table == null) {
+            Edwards25519.Point point = Edwards25519.decode(encoded, 0);
+            if (point == null) {
+                throw new IllegalStateException("a validated key does not decode: " + hex());
+            }
+            edwardsTable = table = Edwards25519.oddMultiples(point, Edwards25519.KEY_WIDTH);
+        }
+        return table;
+    }
+
+    private volatile Edwards25519.Cached[] edwardsTable;
+
+    /** The encoding itself, not a copy: for hashing inside this package. */
+    byte[] encodedView() {
+        return encoded;
+    }
+
     public static PublicKey fromHex(String hex) {
         return of(HexFormat.of().parseHex(hex));
     }
@@ -74,7 +98,10 @@ public final class PublicKey implements Comparable<PublicKey> {
         return hex().substring(0, 8);
     }
 
-    /** True when {@code signature} is this key's signature over {@code domain.prefix() || message}. */
+    /**
+     * True when {@code signature} is this key's signature over {@code domain.prefix() || message}
+     * under the ZIP-215 rule (see {@link SignatureBatch}), the rule batch verification shares.
+     */
     public boolean verify(Domain domain, byte[] message, byte[] signature) {
         return verify(domain, message, 0, message.length, signature);
     }
@@ -84,7 +111,20 @@ public final class PublicKey implements Comparable<PublicKey> {
             return false;
         }
         byte[] framed = domain.framed(message, offset, length);
-        return params.verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, signature, 0);
+        // RFC 8032's check first: it is fast, and whatever it accepts the ZIP-215 rule accepts.
+        return params.verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, signature, 0)
+                || SignatureBatch.verifyOne(this, framed, signature);
+    }
+
+    /**
+     * BouncyCastle's RFC 8032 verification alone. BouncyCastle's check is cofactored too, so it
+     * differs from {@link #verify} only on the non-canonical encodings ZIP-215 accepts; for the
+     * benchmark's ceiling, which is defined by this library call.
+     */
+    public boolean verifyRfc8032(Domain domain, byte[] message, byte[] signature) {
+        byte[] framed = domain.framed(message, 0, message.length);
+        return signature.length == Signature.LENGTH
+                && params.verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, signature, 0);
     }
 
     @Override

@@ -120,10 +120,16 @@ public final class MessageVerifier {
             if (!ids.add(r.id())) {
                 return no(RejectReason.DUPLICATE_REQUEST_IN_BATCH, r.id().shortHex());
             }
-            if (checkRequests) {
-                Verdict<Request> v = verifyRequest(r);
-                if (v instanceof Verdict.Rejected<Request> rej) {
-                    return no(rej.reason(), rej.detail());
+            if (checkRequests && r.payloadLength() > config.requestBytesMax()) {
+                return no(RejectReason.OVERSIZE, "request of " + r.payloadLength() + " bytes > " + config.requestBytesMax());
+            }
+        }
+        if (checkRequests) {
+            // All of the batch's requests at once: the validator may verify their signatures together.
+            List<Optional<String>> problems = requests.problems(batch.requests());
+            for (int i = 0; i < problems.size(); i++) {
+                if (problems.get(i).isPresent()) {
+                    return no(RejectReason.INVALID_REQUEST, batch.requests().get(i).id().shortHex() + ": " + problems.get(i).get());
                 }
             }
         }

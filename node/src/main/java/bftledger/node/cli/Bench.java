@@ -142,6 +142,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             result.put("cores", cores);
             result.put("ceiling_verifications_per_second", Math.round(verifications));
             result.put("ceiling_tx_per_second", Math.round(verifications / net.n()));
+            // Not part of the ceiling (defined by one-at-a-time verification): what the nodes' batches get.
+            SignatureBenchmark.batchVerificationsPerSecond(1, Duration.ofMillis(500)); // JIT warm-up
+            result.put("batch_verifications_per_second",
+                    Math.round(SignatureBenchmark.batchVerificationsPerSecond(cores, Duration.ofSeconds(ceilingSeconds))));
         }
         bftledger.sdk.ClientOptions options = bftledger.sdk.ClientOptions.defaults();
         if (callsInFlight > 0) {

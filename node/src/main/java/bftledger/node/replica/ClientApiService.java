@@ -226,13 +226,29 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                            BlockStore.TxRecord committed, PublicKey sender) {}
 
     private Checked check(bftledger.ledger.proto.SignedTransaction tx) {
-        byte[] raw = tx.toByteArray();
-        Digest id = bftledger.crypto.Sha256.hash(tx.getBody().toByteArray());
-        if (raw.length > transactionBytesMax) {
+        Received r = Received.of(tx);
+        return check(r, r.oversized(transactionBytesMax) ? null : transactions.validate(r.id(), r.raw()));
+    }
+
+    /** A transaction as received: its bytes and its id (SHA-256 of the body). */
+    private record Received(Digest id, byte[] raw) {
+        static Received of(bftledger.ledger.proto.SignedTransaction tx) {
+            return new Received(bftledger.crypto.Sha256.hash(tx.getBody().toByteArray()), tx.toByteArray());
+        }
+
+        boolean oversized(int bytesMax) {
+            return raw.length > bytesMax;
+        }
+    }
+
+    /** {@code verdict} is the validation of {@code r}, or null when it is oversized and was not validated. */
+    private Checked check(Received r, TxVerdict verdict) {
+        Digest id = r.id();
+        byte[] raw = r.raw();
+        if (r.oversized(transactionBytesMax)) {
             return new Checked(id, raw, Reply.RejectReason.TOO_LARGE, "transaction is " + raw.length
                     + " bytes; the limit is " + transactionBytesMax, null, null);
         }
-        TxVerdict verdict = transactions.validate(id, raw);
         if (!verdict.ok()) {
             return new Checked(id, raw, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail(), null, null);
         }
@@ -306,10 +322,22 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
             return;
         }
         BatchCall call = new BatchCall(out, count);
+        // The call's signatures are verified together (one batch), then each transaction is checked as a single submit would be.
+        Received[] received = new Received[count];
+        List<Digest> receivedIds = new ArrayList<>(count);
+        List<byte[]> receivedBytes = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            received[i] = Received.of(request.getTransactions(i));
+            if (!received[i].oversized(transactionBytesMax)) {
+                receivedIds.add(received[i].id());
+                receivedBytes.add(received[i].raw());
+            }
+        }
+        TxVerdict[] verdicts = transactions.validateAll(receivedIds, receivedBytes);
         Checked[] checked = new Checked[count];
         List<Integer> toOrder = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            Checked c = checked[i] = check(request.getTransactions(i));
+        for (int i = 0, v = 0; i < count; i++) {
+            Checked c = checked[i] = check(received[i], received[i].oversized(transactionBytesMax) ? null : verdicts[v++]);
             if (c.rejectReason() != null) {
                 call.fill(i, rejected(c.id(), c.rejectReason(), c.detail()));
             } else if (c.committed() != null) {

@@ -332,11 +332,15 @@ public final class CoreLoop implements AutoCloseable {
      * most of them already (submitted, or in a PRE-PREPARE); those cost a lookup here too.
      */
     public void preverify(List<Block> blocks) {
+        List<bftledger.crypto.Digest> ids = new java.util.ArrayList<>();
+        List<byte[]> raws = new java.util.ArrayList<>();
         for (Block block : blocks) {
             for (bftledger.ledger.proto.SignedTransaction tx : block.getTransactionsList()) {
-                validate(tx);
+                ids.add(bftledger.ledger.Transactions.id(tx));
+                raws.add(tx.toByteArray());
             }
         }
+        transactions.validateAll(ids, raws);
     }
 
     private bftledger.ledger.TxVerdict validate(bftledger.ledger.proto.SignedTransaction tx) {

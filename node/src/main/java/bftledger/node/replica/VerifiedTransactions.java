@@ -6,7 +6,9 @@ import bftledger.ledger.TxVerdict;
 import bftledger.ledger.VerifiedTransaction;
 import bftledger.pbft.Request;
 import bftledger.pbft.RequestValidator;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -53,6 +55,60 @@ public final class VerifiedTransactions implements RequestValidator {
     }
 
     /**
+     * {@link #problem} for a PRE-PREPARE's requests: those not verified before are verified
+     * together, as one signature batch.
+     */
+    @Override
+    public List<Optional<String>> problems(List<Request> requests) {
+        List<Digest> ids = new ArrayList<>(requests.size());
+        List<byte[]> raws = new ArrayList<>(requests.size());
+        for (Request r : requests) {
+            ids.add(r.id());
+            raws.add(r.payload());
+        }
+        TxVerdict[] verdicts = validateAll(ids, raws);
+        List<Optional<String>> problems = new ArrayList<>(requests.size());
+        for (int i = 0; i < verdicts.length; i++) {
+            TxVerdict v = verdicts[i];
+            problems.add(!v.ok() ? Optional.of(v.reason() + ": " + v.detail())
+                    : !v.transaction().id().equals(ids.get(i)) ? Optional.of("request id is not the transaction id")
+                    : Optional.empty());
+        }
+        return problems;
+    }
+
+    /**
+     * Verdicts on transactions whose ids the caller computed (or was told: a mismatch is the
+     * caller's to find), in order: remembered ones for bytes verified before, the rest verified
+     * together as one signature batch.
+     */
+    public TxVerdict[] validateAll(List<Digest> ids, List<byte[]> raws) {
+        TxVerdict[] verdicts = new TxVerdict[raws.size()];
+        List<Integer> misses = new ArrayList<>();
+        for (int i = 0; i < raws.size(); i++) {
+            verdicts[i] = cached(ids.get(i), raws.get(i));
+            if (verdicts[i] == null) {
+                misses.add(i);
+            }
+        }
+        if (misses.isEmpty()) {
+            return verdicts;
+        }
+        List<byte[]> missed = new ArrayList<>(misses.size());
+        for (int i : misses) {
+            missed.add(raws.get(i));
+        }
+        verifications.addAndGet(misses.size());
+        List<TxVerdict> fresh = Transactions.validateBatch(missed, chainId);
+        for (int k = 0; k < misses.size(); k++) {
+            TxVerdict verdict = fresh.get(k);
+            verdicts[misses.get(k)] = verdict;
+            remember(missed.get(k), verdict);
+        }
+        return verdicts;
+    }
+
+    /**
      * The verdict on a submitted transaction whose id the caller computed from its body: the
      * remembered one when these exact bytes were verified before, else a fresh verification.
      */
@@ -81,12 +137,16 @@ public final class VerifiedTransactions implements RequestValidator {
     private TxVerdict verifyAndRemember(byte[] raw) {
         verifications.incrementAndGet();
         TxVerdict verdict = Transactions.validate(raw, chainId);
+        remember(raw, verdict);
+        return verdict;
+    }
+
+    private void remember(byte[] raw, TxVerdict verdict) {
         if (verdict.ok()) {
             synchronized (cache) {
                 cache.put(verdict.transaction().id(), new Entry(raw, verdict));
             }
         }
-        return verdict;
     }
 
     /** The verified transaction for a committed request, from the cache or verified again. */

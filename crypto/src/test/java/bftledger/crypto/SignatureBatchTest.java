@@ -1,0 +1,296 @@
+package bftledger.crypto;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.math.BigInteger;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.bouncycastle.crypto.params.Ed25519PublicKeyParameters;
+import org.bouncycastle.math.ec.rfc8032.Ed25519;
+import org.junit.jupiter.api.Test;
+
+class SignatureBatchTest {
+    private static final byte[] SEED = new byte[32];
+
+    @Test
+    void arithmeticReproducesBouncyCastlePublicKeys() {
+        for (int i = 0; i < 8; i++) {
+            byte[] seed = seed(i);
+            KeyPair key = KeyPair.fromSeed(seed);
+            byte[] derived = Edwards25519.encode(Edwards25519.multiScalar(secretScalar(seed), List.of()));
+            assertArrayEquals(key.publicKey().bytes(), derived, "key " + i);
+            // The same point through the key's own table: [a]A' with a = 1.
+            Edwards25519.Point viaTable = Edwards25519.multiScalar(BigInteger.ZERO,
+                    List.of(new Edwards25519.Term(BigInteger.ONE, key.publicKey().edwardsTable(), Edwards25519.KEY_WIDTH)));
+            assertArrayEquals(key.publicKey().bytes(), Edwards25519.encode(viaTable));
+        }
+    }
+
+    @Test
+    void validSignaturesPassAloneAndTogether() {
+        List<SignatureCheck> checks = signed(100, 7);
+        for (SignatureCheck c : checks) {
+            byte[] framed = frame(c);
+            assertTrue(SignatureBatch.verifyOne(c.key(), framed, c.signature()));
+        }
+        assertTrue(SignatureBatch.verifiesTogether(checks));
+        boolean[] verdicts = SignatureBatch.verify(checks);
+        for (boolean v : verdicts) {
+            assertTrue(v);
+        }
+    }
+
+    @Test
+    void oneBadSignatureFailsTheBatchAndOnlyItself() {
+        Seeded.run(random -> {
+            List<SignatureCheck> checks = new ArrayList<>(signed(40, 5));
+            int bad = random.nextInt(checks.size());
+            checks.set(bad, corrupt(checks.get(bad), random));
+            assertFalse(SignatureBatch.verifiesTogether(checks), "bad index " + bad);
+            boolean[] verdicts = SignatureBatch.verify(checks);
+            for (int i = 0; i < verdicts.length; i++) {
+                assertEquals(i != bad, verdicts[i], "index " + i + ", bad " + bad);
+                assertEquals(checks.get(i).verify(), verdicts[i], "batch and single disagree at " + i);
+            }
+        });
+    }
+
+    @Test
+    void scalarAtOrAboveTheGroupOrderIsRejected() {
+        SignatureCheck c = signed(1, 1).get(0);
+        byte[] sig = c.signature().clone();
+        BigInteger s = littleEndian(sig, 32).add(Edwards25519.L); // same point equation, non-canonical s
+        putLittleEndian(s, sig, 32);
+        SignatureCheck high = new SignatureCheck(c.key(), c.domain(), c.message(), sig);
+        assertFalse(high.verify());
+        List<SignatureCheck> batch = new ArrayList<>(signed(8, 2));
+        batch.add(high);
+        assertFalse(SignatureBatch.verifiesTogether(batch));
+    }
+
+    /**
+     * A signature whose R carries a component of order 8 (which no honest signer makes): the
+     * cofactorless equation rejects it, the rule's cofactored one accepts it, and single and batch
+     * verification agree. Under a cofactorless rule a batch could disagree with single checks.
+     */
+    @Test
+    void torsionInRIsValidUnderTheRuleBothWays() {
+        byte[] seed = seed(42);
+        KeyPair key = KeyPair.fromSeed(seed);
+        byte[] message = "pay 5 to bob".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] framed = Domain.TRANSACTION.framed(message, 0, message.length);
+        Edwards25519.Point torsion = pointOfOrderEight();
+        BigInteger nonce = new BigInteger("123456789123456789123456789");
+        Edwards25519.Point r = Edwards25519.add(Edwards25519.multiScalar(nonce, List.of()), torsion);
+        byte[] rBytes = Edwards25519.encode(r);
+        BigInteger k = challenge(rBytes, key.publicKey().bytes(), framed);
+        BigInteger s = nonce.add(k.multiply(secretScalar(seed))).mod(Edwards25519.L);
+        byte[] sig = new byte[64];
+        System.arraycopy(rBytes, 0, sig, 0, 32);
+        putLittleEndian(s, sig, 32);
+
+        assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, sig));
+        SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
+        assertTrue(check.verify());
+        List<SignatureCheck> batch = new ArrayList<>(signed(10, 3));
+        batch.add(5, check);
+        assertTrue(SignatureBatch.verifiesTogether(batch));
+
+        // The same signature without the torsion is the honest one; R off by a non-torsion point is not valid.
+        Edwards25519.Point wrong = Edwards25519.add(Edwards25519.multiScalar(nonce, List.of()),
+                Edwards25519.multiScalar(BigInteger.TWO, List.of()));
+        byte[] wrongSig = sig.clone();
+        System.arraycopy(Edwards25519.encode(wrong), 0, wrongSig, 0, 32);
+        assertFalse(new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, wrongSig).verify());
+    }
+
+    /**
+     * R given as a non-canonical encoding of the identity (y = 1 with the sign bit set, and
+     * y = p + 1): RFC 8032 decoding refuses both, the rule (ZIP-215) accepts them, and a
+     * signature with such an R made with the secret key is valid alone and in a batch.
+     */
+    @Test
+    void nonCanonicalEncodingsOfRAreAccepted() {
+        byte[] seed = seed(9);
+        KeyPair key = KeyPair.fromSeed(seed);
+        byte[] signBitSet = new byte[32];
+        signBitSet[0] = 1;
+        signBitSet[31] = (byte) 0x80;
+        byte[] yIsPPlusOne = new byte[32];
+        putLittleEndian(Edwards25519.P.add(BigInteger.ONE), yIsPPlusOne, 0);
+        for (byte[] rBytes : List.of(signBitSet, yIsPPlusOne)) {
+            byte[] message = "record".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            byte[] framed = Domain.TRANSACTION.framed(message, 0, message.length);
+            // R is the identity, so [s]B = [k]A: s = k * a.
+            BigInteger s = challenge(rBytes, key.publicKey().bytes(), framed).multiply(secretScalar(seed)).mod(Edwards25519.L);
+            byte[] sig = new byte[64];
+            System.arraycopy(rBytes, 0, sig, 0, 32);
+            putLittleEndian(s, sig, 32);
+            assertFalse(new Ed25519PublicKeyParameters(key.publicKey().bytes(), 0)
+                    .verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, sig, 0));
+            SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
+            assertTrue(check.verify());
+            List<SignatureCheck> batch = new ArrayList<>(signed(6, 2));
+            batch.add(check);
+            assertTrue(SignatureBatch.verifiesTogether(batch));
+            byte[] forged = sig.clone();
+            forged[40] ^= 1;
+            assertFalse(new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, forged).verify());
+        }
+    }
+
+    /** Random corruptions of valid signatures: the batch verdicts equal the single verdicts, always. */
+    @Test
+    void batchVerdictsEqualSingleVerdicts() {
+        Seeded.run(random -> {
+            for (int round = 0; round < 20; round++) {
+                List<SignatureCheck> checks = new ArrayList<>(signed(1 + random.nextInt(30), 1 + random.nextInt(6)));
+                for (int i = 0; i < checks.size(); i++) {
+                    if (random.nextInt(8) == 0) {
+                        checks.set(i, corrupt(checks.get(i), random));
+                    }
+                }
+                boolean[] batch = SignatureBatch.verify(checks);
+                for (int i = 0; i < checks.size(); i++) {
+                    assertEquals(checks.get(i).verify(), batch[i], "round " + round + " index " + i);
+                }
+            }
+        });
+    }
+
+    @Test
+    void nafDigitsRecomposeTheScalar() {
+        Seeded.run(random -> {
+            for (int width : new int[] {2, 5, 8}) {
+                for (int i = 0; i < 200; i++) {
+                    BigInteger k = new BigInteger(253, random);
+                    byte[] naf = Edwards25519.naf(k, width);
+                    BigInteger sum = BigInteger.ZERO;
+                    for (int bit = naf.length - 1; bit >= 0; bit--) {
+                        sum = sum.shiftLeft(1).add(BigInteger.valueOf(naf[bit]));
+                        if (naf[bit] != 0) {
+                            assertEquals(1, naf[bit] & 1, "digits are odd");
+                            assertTrue(Math.abs(naf[bit]) < (1 << (width - 1)));
+                        }
+                    }
+                    assertEquals(k, sum, "width " + width);
+                }
+            }
+        });
+    }
+
+    private static Edwards25519.Point pointOfOrderEight() {
+        // [L]P for an arbitrary curve point P lies in the torsion subgroup; keep one of order 8.
+        for (int y = 2; ; y++) {
+            byte[] enc = new byte[32];
+            enc[0] = (byte) y;
+            Edwards25519.Point p = Edwards25519.decode(enc, 0);
+            if (p == null) {
+                continue;
+            }
+            Edwards25519.Point t = Edwards25519.multiScalar(BigInteger.ZERO,
+                    List.of(new Edwards25519.Term(Edwards25519.L, Edwards25519.oddMultiples(p, 5), 5)));
+            assertTrue(Edwards25519.isSmallOrder(t));
+            if (isIdentityAfter(t, 2)) {
+                continue; // order 1, 2 or 4
+            }
+            return t;
+        }
+    }
+
+    private static boolean isIdentityAfter(Edwards25519.Point p, int doublings) {
+        Edwards25519.Point q = p;
+        for (int i = 0; i < doublings; i++) {
+            q = Edwards25519.dbl(q);
+        }
+        byte[] identity = new byte[32];
+        identity[0] = 1;
+        return java.util.Arrays.equals(identity, Edwards25519.encode(q));
+    }
+
+    private static SignatureCheck corrupt(SignatureCheck c, Random random) {
+        byte[] sig = c.signature().clone();
+        byte[] message = c.message().clone();
+        switch (random.nextInt(3)) {
+            case 0 -> sig[random.nextInt(32)] ^= (byte) (1 << random.nextInt(8)); // R
+            case 1 -> sig[32 + random.nextInt(31)] ^= (byte) (1 << random.nextInt(8)); // s, kept below 2^253
+            default -> message[random.nextInt(message.length)] ^= 1;
+        }
+        return new SignatureCheck(c.key(), c.domain(), message, sig);
+    }
+
+    private static List<SignatureCheck> signed(int count, int keys) {
+        List<SignatureCheck> checks = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            KeyPair key = KeyPair.fromSeed(seed(i % keys));
+            byte[] message = ("transaction number " + i).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            checks.add(new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, key.sign(Domain.TRANSACTION, message)));
+        }
+        return checks;
+    }
+
+    private static byte[] seed(int i) {
+        byte[] seed = SEED.clone();
+        seed[0] = (byte) i;
+        seed[1] = 7;
+        return seed;
+    }
+
+    private static byte[] frame(SignatureCheck c) {
+        return c.domain().framed(c.message(), 0, c.message().length);
+    }
+
+    /** RFC 8032 5.1.5: the low half of SHA-512(seed), clamped. */
+    private static BigInteger secretScalar(byte[] seed) {
+        byte[] h = sha512(seed);
+        h[0] &= (byte) 248;
+        h[31] &= 127;
+        h[31] |= 64;
+        return littleEndian(h, 0, 32);
+    }
+
+    private static BigInteger challenge(byte[] r, byte[] a, byte[] framed) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-512");
+            sha.update(r);
+            sha.update(a);
+            sha.update(framed);
+            return littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static byte[] sha512(byte[] data) {
+        try {
+            return MessageDigest.getInstance("SHA-512").digest(data);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static BigInteger littleEndian(byte[] bytes, int offset) {
+        return littleEndian(bytes, offset, 32);
+    }
+
+    private static BigInteger littleEndian(byte[] bytes, int offset, int length) {
+        byte[] be = new byte[length + 1];
+        for (int i = 0; i < length; i++) {
+            be[length - i] = bytes[offset + i];
+        }
+        return new BigInteger(be);
+    }
+
+    private static void putLittleEndian(BigInteger value, byte[] out, int offset) {
+        byte[] be = value.toByteArray();
+        java.util.Arrays.fill(out, offset, offset + 32, (byte) 0);
+        for (int i = 0; i < be.length && i < 32; i++) {
+            out[offset + i] = be[be.length - 1 - i];
+        }
+    }
+}
