@@ -196,6 +196,37 @@ class TransactionsTest {
         }
     }
 
+    /** Transactions as received on the wire, signatures checked as one batch: the same verdicts as one by one. */
+    @Test
+    void batchValidationOfReceivedBytesGivesTheSameVerdictsInOrder() {
+        List<byte[]> raws = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            raws.add(Transactions.sign(transfer(i + 1), alice).toByteArray());
+        }
+        SignedTransaction good = Transactions.sign(transfer(7), alice);
+        byte[] sig = good.getSignature().toByteArray();
+        sig[40] ^= 4;
+        raws.add(5, good.toBuilder().setSignature(ByteString.copyFrom(sig)).build().toByteArray());
+        raws.add(9, new byte[] {1, 2, 3});                                              // does not parse
+        raws.add(12, new byte[Transactions.MAX_TRANSACTION_BYTES + 1]);                 // oversized
+        raws.add(15, Transactions.sign(transfer(0), alice).toByteArray());              // zero amount
+        raws.add(Transactions.sign(transfer(1).toBuilder().setChainId("x").build(), alice).toByteArray());
+        List<TxVerdict> batch = Transactions.validateBatch(raws, CHAIN);
+        assertEquals(raws.size(), batch.size());
+        for (int i = 0; i < raws.size(); i++) {
+            TxVerdict one = Transactions.validate(raws.get(i), CHAIN);
+            assertEquals(one.reason(), batch.get(i).reason(), "at " + i);
+            assertEquals(one.detail(), batch.get(i).detail(), "at " + i);
+            assertEquals(one.transaction(), batch.get(i).transaction(), "at " + i);
+        }
+        assertEquals(Reason.BAD_SIGNATURE, batch.get(5).reason());
+        assertEquals(Reason.MALFORMED, batch.get(9).reason());
+        assertEquals(Reason.OVERSIZED, batch.get(12).reason());
+        assertEquals(Reason.ZERO_AMOUNT, batch.get(15).reason());
+        assertEquals(Reason.WRONG_CHAIN_ID, batch.get(raws.size() - 1).reason());
+        assertEquals(Reason.OK, batch.get(0).reason());
+    }
+
     private SignedTransaction put(String key, int valueBytes) {
         return Transactions.sign(base().setPutRecord(PutRecord.newBuilder().setKey(key)
                 .setValue(ByteString.copyFrom(new byte[valueBytes]))).build(), alice);

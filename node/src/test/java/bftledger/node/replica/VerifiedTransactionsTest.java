@@ -75,4 +75,42 @@ class VerifiedTransactionsTest {
         assertEquals(Optional.empty(), roomy.problem(request(tx)));                     // a VIEW-CHANGE's certificate
         assertEquals(1, roomy.verifications());
     }
+
+    /**
+     * A PRE-PREPARE's requests checked together: the verdicts are per request (a forged one among
+     * valid ones is named, the others pass), the valid ones are remembered, and a request
+     * verified before is not verified again.
+     */
+    @Test
+    void aPrePreparesRequestsAreCheckedTogetherWithVerdictsPerRequest() {
+        VerifiedTransactions roomy = new VerifiedTransactions("chain", 64);
+        java.util.List<Request> requests = new java.util.ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            requests.add(request(factory.transfer(KeyPair.deterministic("sender" + i), alice.publicKey(), i + 1)));
+        }
+        SignedTransaction seen = factory.transfer(alice, KeyPair.deterministic("bob").publicKey(), 9);
+        assertTrue(roomy.validate(TransactionFactory.id(seen), seen.toByteArray()).ok()); // submitted earlier
+        requests.add(request(seen));
+        SignedTransaction tx = factory.transfer(alice, KeyPair.deterministic("bob").publicKey(), 10);
+        byte[] sig = tx.getSignature().toByteArray();
+        sig[3] ^= 1;
+        requests.add(4, request(tx.toBuilder().setSignature(ByteString.copyFrom(sig)).build()));
+        requests.add(7, new Request(Sha256.hash(new byte[] {7}), requests.get(0).payload()));
+
+        java.util.List<Optional<String>> problems = roomy.problems(requests);
+        assertEquals(requests.size(), problems.size());
+        for (int i = 0; i < problems.size(); i++) {
+            if (i == 4) {
+                assertTrue(problems.get(i).orElseThrow().startsWith("BAD_SIGNATURE"), problems.get(i).toString());
+            } else if (i == 7) {
+                assertTrue(problems.get(i).orElseThrow().contains("not the transaction id"));
+            } else {
+                assertEquals(Optional.empty(), problems.get(i), "request " + i);
+            }
+        }
+        // One verification each for the 12 new ones, the forged one and the mislabelled copy; none for the one submitted before.
+        assertEquals(1 + 14, roomy.verifications());
+        assertEquals(Optional.empty(), roomy.problem(requests.get(0)));
+        assertEquals(1 + 14, roomy.verifications(), "a request checked in a batch is remembered");
+    }
 }
