@@ -61,17 +61,6 @@ final class Edwards25519 {
             X25519Field.one(p.z);
             return p;
         }
-
-        Point negate() {
-            Point n = new Point();
-            X25519Field.negate(x, n.x);
-            X25519Field.copy(y, 0, n.y, 0);
-            X25519Field.copy(z, 0, n.z, 0);
-            X25519Field.negate(t, n.t);
-            X25519Field.carry(n.x);
-            X25519Field.carry(n.t);
-            return n;
-        }
     }
 
     /** A point prepared for addition: (Y+X, Y-X, 2Z, 2dT). */
@@ -206,6 +195,9 @@ final class Edwards25519 {
     static Cached[] oddMultiples(Point p, int width) {
         Cached[] table = new Cached[1 << (width - 2)];
         table[0] = new Cached(p);
+        if (table.length == 1) {
+            return table;
+        }
         Cached twice = new Cached(dbl(p));
         Point current = copy(p);
         Scratch scratch = new Scratch();

@@ -57,25 +57,6 @@ public final class PublicKey implements Comparable<PublicKey> {
     private static final java.util.concurrent.ConcurrentHashMap<java.nio.ByteBuffer, PublicKey> VALIDATED =
             new java.util.concurrent.ConcurrentHashMap<>();
 
-    /**
-     * This key's odd multiples for {@link SignatureBatch}, built on first use: keys are shared
-     * through {@link #VALIDATED}, so a client's key is decoded and tabulated once, not per signature.
-     * Racing builders compute the same table; whichever lands is kept.
-     */
-    Edwards25519.Cached[] edwardsTable() {
-        Edwards25519.Cached[] table = edwardsTable;
-        if (table == null) {
-            Edwards25519.Point point = Edwards25519.decode(encoded, 0);
-            if (point == null) {
-                throw new IllegalStateException("a validated key does not decode: " + hex());
-            }
-            edwardsTable = table = Edwards25519.oddMultiples(point, Edwards25519.KEY_WIDTH);
-        }
-        return table;
-    }
-
-    private volatile Edwards25519.Cached[] edwardsTable;
-
     /** The encoding itself, not a copy: for hashing inside this package. */
     byte[] encodedView() {
         return encoded;

@@ -25,9 +25,9 @@ import java.util.Map;
  *
  * <p><b>Batches.</b> n signatures are checked with one multi-scalar multiplication,
  * {@code [8]([sum z_i s_i]B - sum [z_i]R_i - sum [z_i k_i]A_i) = O} with fresh random 128-bit
- * z_i, which costs far less than n verifications: the doublings are shared, the R_i terms need
- * only 128-bit scalars, and the terms of one key are summed into one. If any signature is
- * invalid the equation fails (except with probability about 2^-128) and each signature is then
+ * odd z_i, which costs far less than n verifications: the doublings are shared, the R_i terms
+ * need only 128-bit scalars, and the terms of one key are summed into one. If any signature is
+ * invalid the equation fails (except with probability about 2^-127) and each signature is then
  * checked alone, so the verdicts are always per signature.
  */
 public final class SignatureBatch {
@@ -47,7 +47,14 @@ public final class SignatureBatch {
 
     private SignatureBatch() {}
 
-    /** The verdict on each check, in order; identical to {@link #verifyOne} on each. */
+    /**
+     * The verdict on each check, in order; identical to {@link SignatureCheck#verify()} on each.
+     * A signature that does not even parse (wrong length, s not below L, R not a point) is
+     * invalid without touching the others; the rest are checked as one equation. Only when that
+     * fails is each of them checked alone: an attacker who slips one forged signature into a
+     * batch costs the verifier the batch plus one verification per signature in it (at most
+     * {@value #MAX_BATCH}), which is what those signatures would have cost without batching.
+     */
     public static boolean[] verify(List<SignatureCheck> checks) {
         boolean[] verdicts = new boolean[checks.size()];
         for (int from = 0; from < checks.size(); from += MAX_BATCH) {
@@ -57,13 +64,44 @@ public final class SignatureBatch {
         return verdicts;
     }
 
+    /** Batches whose equation held (every signature valid at once), since this JVM started; for metrics. */
+    public static long batchesPassed() {
+        return BATCHES_PASSED.get();
+    }
+
+    /** Batches whose equation failed, so that each signature was then checked alone; for metrics. */
+    public static long batchesFailed() {
+        return BATCHES_FAILED.get();
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong BATCHES_PASSED = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong BATCHES_FAILED = new java.util.concurrent.atomic.AtomicLong();
+
     private static void verifyChunk(List<SignatureCheck> checks, boolean[] verdicts, int offset) {
-        if (checks.size() < MIN_BATCH || !verifiesTogether(checks)) {
-            for (int i = 0; i < checks.size(); i++) {
-                verdicts[offset + i] = checks.get(i).verify();
+        List<Integer> parsedAt = new ArrayList<>(checks.size());
+        List<SignatureCheck> parsedChecks = new ArrayList<>(checks.size());
+        List<Parsed> parsed = new ArrayList<>(checks.size());
+        for (int i = 0; i < checks.size(); i++) {
+            SignatureCheck c = checks.get(i);
+            Parsed p = parse(c);
+            if (p != null) {
+                parsedAt.add(i);
+                parsedChecks.add(c);
+                parsed.add(p);
             }
-        } else {
-            java.util.Arrays.fill(verdicts, offset, offset + checks.size(), true);
+        }
+        if (parsed.size() >= MIN_BATCH) {
+            if (equationHolds(parsedChecks, parsed)) {
+                BATCHES_PASSED.incrementAndGet();
+                for (int i : parsedAt) {
+                    verdicts[offset + i] = true;
+                }
+                return;
+            }
+            BATCHES_FAILED.incrementAndGet();
+        }
+        for (int k = 0; k < parsedAt.size(); k++) {
+            verdicts[offset + parsedAt.get(k)] = parsedChecks.get(k).verify();
         }
     }
 
@@ -74,44 +112,87 @@ public final class SignatureBatch {
             return false;
         }
         List<Edwards25519.Term> terms = List.of(
-                new Edwards25519.Term(p.k, key.edwardsTable(), Edwards25519.KEY_WIDTH).negated(),
+                new Edwards25519.Term(p.k, keyTable(key), Edwards25519.KEY_WIDTH).negated(),
                 new Edwards25519.Term(BigInteger.ONE, Edwards25519.oddMultiples(p.r, 2), 2).negated());
         return Edwards25519.isSmallOrder(Edwards25519.multiScalar(p.s, terms));
     }
 
-    /** True when every signature is valid (up to ~2^-128); false when at least one is not, or one does not parse. */
+    /** True when every signature is valid (up to ~2^-127); false when at least one is not, or one does not parse. */
     static boolean verifiesTogether(List<SignatureCheck> checks) {
+        List<Parsed> parsed = new ArrayList<>(checks.size());
+        for (SignatureCheck c : checks) {
+            Parsed p = parse(c);
+            if (p == null) {
+                return false;
+            }
+            parsed.add(p);
+        }
+        return equationHolds(checks, parsed);
+    }
+
+    /** The batch equation over parsed signatures (same order as their checks). */
+    private static boolean equationHolds(List<SignatureCheck> checks, List<Parsed> parsed) {
         byte[] seed = new byte[16 * checks.size()];
         RANDOM.get().nextBytes(seed);
         BigInteger baseScalar = BigInteger.ZERO;
         Map<PublicKey, BigInteger> keyScalars = new LinkedHashMap<>();
         List<Edwards25519.Term> terms = new ArrayList<>(checks.size() + 16);
         for (int i = 0; i < checks.size(); i++) {
-            SignatureCheck c = checks.get(i);
-            if (c.signature().length != Signature.LENGTH) {
-                return false;
-            }
-            Parsed p = parse(c.key(), c.domain().framed(c.message(), 0, c.message().length), c.signature());
-            if (p == null) {
-                return false;
-            }
+            Parsed p = parsed.get(i);
             byte[] zBytes = new byte[17]; // leading zero: positive
             System.arraycopy(seed, 16 * i, zBytes, 1, 16);
             zBytes[16] |= 1; // never zero
             BigInteger z = new BigInteger(zBytes);
             baseScalar = baseScalar.add(z.multiply(p.s));
-            keyScalars.merge(c.key(), z.multiply(p.k), BigInteger::add);
+            keyScalars.merge(checks.get(i).key(), z.multiply(p.k), BigInteger::add);
             terms.add(new Edwards25519.Term(z, Edwards25519.oddMultiples(p.r, Edwards25519.WIDTH), Edwards25519.WIDTH).negated());
         }
         for (Map.Entry<PublicKey, BigInteger> e : keyScalars.entrySet()) {
-            terms.add(new Edwards25519.Term(e.getValue().mod(Edwards25519.L), e.getKey().edwardsTable(), Edwards25519.KEY_WIDTH)
+            terms.add(new Edwards25519.Term(e.getValue().mod(Edwards25519.L), keyTable(e.getKey()), Edwards25519.KEY_WIDTH)
                     .negated());
         }
         return Edwards25519.isSmallOrder(Edwards25519.multiScalar(baseScalar.mod(Edwards25519.L), terms));
     }
 
+    /**
+     * Bound on keys whose tables are kept. A table is ~8 KB (32 points), so this caps them at
+     * ~8 MB whatever keys clients invent; a key that fell out costs ~30 point additions to
+     * tabulate again, a fraction of one verification.
+     */
+    static final int KEY_TABLES_MAX = 1024;
+    private static final Map<PublicKey, Edwards25519.Cached[]> KEY_TABLES = new LinkedHashMap<>(256, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<PublicKey, Edwards25519.Cached[]> eldest) {
+            return size() > KEY_TABLES_MAX;
+        }
+    };
+
+    /** The key's odd multiples for the key's terms: built once per key while it stays among the recent ones. */
+    static Edwards25519.Cached[] keyTable(PublicKey key) {
+        synchronized (KEY_TABLES) {
+            Edwards25519.Cached[] table = KEY_TABLES.get(key);
+            if (table != null) {
+                return table;
+            }
+        }
+        Edwards25519.Point point = Edwards25519.decode(key.encodedView(), 0);
+        if (point == null) {
+            throw new IllegalStateException("a validated key does not decode: " + key.hex());
+        }
+        Edwards25519.Cached[] table = Edwards25519.oddMultiples(point, Edwards25519.KEY_WIDTH);
+        synchronized (KEY_TABLES) {
+            KEY_TABLES.put(key, table);
+        }
+        return table;
+    }
+
     /** s, R decoded and k = SHA-512(R || A || M) mod L; null when s is not below L or R does not decode. */
     private record Parsed(BigInteger s, Edwards25519.Point r, BigInteger k) {}
+
+    private static Parsed parse(SignatureCheck c) {
+        return c.signature().length != Signature.LENGTH ? null
+                : parse(c.key(), c.domain().framed(c.message(), 0, c.message().length), c.signature());
+    }
 
     private static Parsed parse(PublicKey key, byte[] framed, byte[] signature) {
         if (signature.length != Signature.LENGTH) {

@@ -26,7 +26,7 @@ class SignatureBatchTest {
             assertArrayEquals(key.publicKey().bytes(), derived, "key " + i);
             // The same point through the key's own table: [a]A' with a = 1.
             Edwards25519.Point viaTable = Edwards25519.multiScalar(BigInteger.ZERO,
-                    List.of(new Edwards25519.Term(BigInteger.ONE, key.publicKey().edwardsTable(), Edwards25519.KEY_WIDTH)));
+                    List.of(new Edwards25519.Term(BigInteger.ONE, SignatureBatch.keyTable(key.publicKey()), Edwards25519.KEY_WIDTH)));
             assertArrayEquals(key.publicKey().bytes(), Edwards25519.encode(viaTable));
         }
     }
@@ -110,9 +110,10 @@ class SignatureBatchTest {
     }
 
     /**
-     * R given as a non-canonical encoding of the identity (y = 1 with the sign bit set, and
-     * y = p + 1): RFC 8032 decoding refuses both, the rule (ZIP-215) accepts them, and a
-     * signature with such an R made with the secret key is valid alone and in a batch.
+     * R given as a non-canonical encoding of a point of small order (the identity as y = 1 with
+     * the sign bit set and as y = p + 1; (0, -1) with the sign bit set): RFC 8032 decoding
+     * refuses them, the rule (ZIP-215) accepts them, and a signature with such an R made with the
+     * secret key is valid alone and in a batch.
      */
     @Test
     void nonCanonicalEncodingsOfRAreAccepted() {
@@ -123,7 +124,10 @@ class SignatureBatchTest {
         signBitSet[31] = (byte) 0x80;
         byte[] yIsPPlusOne = new byte[32];
         putLittleEndian(Edwards25519.P.add(BigInteger.ONE), yIsPPlusOne, 0);
-        for (byte[] rBytes : List.of(signBitSet, yIsPPlusOne)) {
+        byte[] minusOneWithSignBit = new byte[32]; // (0, -1), a point of order 2, with the sign of x set
+        putLittleEndian(Edwards25519.P.subtract(BigInteger.ONE), minusOneWithSignBit, 0);
+        minusOneWithSignBit[31] |= (byte) 0x80;
+        for (byte[] rBytes : List.of(signBitSet, yIsPPlusOne, minusOneWithSignBit)) {
             byte[] message = "record".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             byte[] framed = Domain.TRANSACTION.framed(message, 0, message.length);
             // R is the identity, so [s]B = [k]A: s = k * a.
@@ -157,16 +161,74 @@ class SignatureBatchTest {
                 }
                 boolean[] batch = SignatureBatch.verify(checks);
                 for (int i = 0; i < checks.size(); i++) {
-                    assertEquals(checks.get(i).verify(), batch[i], "round " + round + " index " + i);
+                    SignatureCheck c = checks.get(i);
+                    assertEquals(c.verify(), batch[i], "round " + round + " index " + i);
+                    // The rule's own check agrees with the single path (BouncyCastle first), so
+                    // whatever BouncyCastle accepts the rule accepts.
+                    assertEquals(c.verify(), SignatureBatch.verifyOne(c.key(), frame(c), c.signature()), "round " + round + " index " + i);
                 }
             }
         });
     }
 
+    /** Two forged signatures whose errors cancel in a plain sum: the random weights keep them apart. */
+    @Test
+    void errorsThatCancelInASumDoNotCancelInTheBatch() {
+        List<SignatureCheck> checks = new ArrayList<>(signed(6, 3));
+        BigInteger delta = BigInteger.valueOf(1_000_003);
+        SignatureCheck a = checks.get(1);
+        SignatureCheck b = checks.get(4);
+        checks.set(1, withScalar(a, littleEndian(a.signature(), 32).add(delta).mod(Edwards25519.L)));
+        checks.set(4, withScalar(b, littleEndian(b.signature(), 32).subtract(delta).mod(Edwards25519.L)));
+        assertFalse(checks.get(1).verify());
+        assertFalse(checks.get(4).verify());
+        assertFalse(SignatureBatch.verifiesTogether(checks));
+        assertFalse(SignatureBatch.verifiesTogether(List.of(checks.get(1), checks.get(4))));
+    }
+
+    /** More than one chunk: verdicts land at the right indexes across the chunk boundary, and good chunks pass as one equation. */
+    @Test
+    void manyChecksAreSplitIntoChunksWithVerdictsInPlace() {
+        List<SignatureCheck> checks = new ArrayList<>(signed(SignatureBatch.MAX_BATCH + 44, 40));
+        int bad = SignatureBatch.MAX_BATCH + 24;
+        checks.set(bad, withScalar(checks.get(bad), BigInteger.valueOf(12345)));
+        byte[] tooShort = new byte[10];
+        checks.set(7, new SignatureCheck(checks.get(7).key(), Domain.TRANSACTION, checks.get(7).message(), tooShort));
+        long passedBefore = SignatureBatch.batchesPassed();
+        long failedBefore = SignatureBatch.batchesFailed();
+        boolean[] verdicts = SignatureBatch.verify(checks);
+        for (int i = 0; i < verdicts.length; i++) {
+            assertEquals(i != bad && i != 7, verdicts[i], "index " + i);
+        }
+        // The first chunk (with a signature that does not even parse) still passes as one equation; the second falls back.
+        assertTrue(SignatureBatch.batchesPassed() >= passedBefore + 1);
+        assertTrue(SignatureBatch.batchesFailed() >= failedBefore + 1);
+    }
+
+    /** A non-canonical y (at least p) names the same point as y - p. */
+    @Test
+    void nonCanonicalYDecodesToTheSamePointAsItsReduction() {
+        int found = 0;
+        for (int y = 0; y <= 18; y++) {
+            byte[] canonical = new byte[32];
+            canonical[0] = (byte) y;
+            Edwards25519.Point p = Edwards25519.decode(canonical, 0);
+            byte[] high = new byte[32];
+            putLittleEndian(Edwards25519.P.add(BigInteger.valueOf(y)), high, 0);
+            Edwards25519.Point q = Edwards25519.decode(high, 0);
+            assertEquals(p == null, q == null, "y = " + y);
+            if (p != null) {
+                found++;
+                assertArrayEquals(Edwards25519.encode(p), Edwards25519.encode(q), "y = " + y);
+            }
+        }
+        assertTrue(found >= 2, "some small y are on the curve");
+    }
+
     @Test
     void nafDigitsRecomposeTheScalar() {
         Seeded.run(random -> {
-            for (int width : new int[] {2, 5, 8}) {
+            for (int width : new int[] {2, 5, 7, 8}) {
                 for (int i = 0; i < 200; i++) {
                     BigInteger k = new BigInteger(253, random);
                     byte[] naf = Edwards25519.naf(k, width);
@@ -182,6 +244,12 @@ class SignatureBatchTest {
                 }
             }
         });
+    }
+
+    private static SignatureCheck withScalar(SignatureCheck c, BigInteger s) {
+        byte[] sig = c.signature().clone();
+        putLittleEndian(s, sig, 32);
+        return new SignatureCheck(c.key(), c.domain(), c.message(), sig);
     }
 
     private static Edwards25519.Point pointOfOrderEight() {

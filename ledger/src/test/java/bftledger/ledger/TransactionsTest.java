@@ -227,6 +227,26 @@ class TransactionsTest {
         assertEquals(Reason.OK, batch.get(0).reason());
     }
 
+    /** Valid transactions from several senders: one batch equation settles them all. */
+    @Test
+    void validTransactionsFromManySendersPassAsOneBatch() throws Exception {
+        List<byte[]> raws = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            KeyPair sender = KeyPair.deterministic("sender " + (i % 9));
+            raws.add(Transactions.sign(Transactions.transfer(CHAIN, sender.publicKey(), i, bob.publicKey(), 5 + i), sender)
+                    .toByteArray());
+        }
+        long passedBefore = bftledger.crypto.SignatureBatch.batchesPassed();
+        long failedBefore = bftledger.crypto.SignatureBatch.batchesFailed();
+        List<TxVerdict> verdicts = Transactions.validateBatch(raws, CHAIN);
+        for (int i = 0; i < raws.size(); i++) {
+            assertEquals(Reason.OK, verdicts.get(i).reason(), "at " + i);
+            assertEquals(Sha256.hash(SignedTransaction.parseFrom(raws.get(i)).getBody().toByteArray()), verdicts.get(i).transaction().id());
+        }
+        assertEquals(passedBefore + 1, bftledger.crypto.SignatureBatch.batchesPassed());
+        assertEquals(failedBefore, bftledger.crypto.SignatureBatch.batchesFailed());
+    }
+
     private SignedTransaction put(String key, int valueBytes) {
         return Transactions.sign(base().setPutRecord(PutRecord.newBuilder().setKey(key)
                 .setValue(ByteString.copyFrom(new byte[valueBytes]))).build(), alice);

@@ -127,6 +127,11 @@ public final class MessageVerifier {
         if (checkRequests) {
             // All of the batch's requests at once: the validator may verify their signatures together.
             List<Optional<String>> problems = requests.problems(batch.requests());
+            if (problems.size() != batch.requests().size()) {
+                // A request without a verdict must not pass as one without a problem.
+                throw new IllegalStateException("the request validator answered " + problems.size() + " verdicts for "
+                        + batch.requests().size() + " requests");
+            }
             for (int i = 0; i < problems.size(); i++) {
                 if (problems.get(i).isPresent()) {
                     return no(RejectReason.INVALID_REQUEST, batch.requests().get(i).id().shortHex() + ": " + problems.get(i).get());

@@ -182,6 +182,11 @@ public final class ReplicaNode implements AutoCloseable {
         MessageVerifier verifier = new MessageVerifier(pbft, transactions);
         metrics.counter("bftledger_transaction_verifications", "client transaction signatures verified (cache misses; ideally one per transaction)",
                 transactions, VerifiedTransactions::verifications);
+        metrics.counter("bftledger_signature_batches_passed", "client signature batches verified as one equation",
+                SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.batchesPassed());
+        metrics.counter("bftledger_signature_batches_failed",
+                "client signature batches whose equation failed, so each signature was checked alone (a forged or broken one was in it)",
+                SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.batchesFailed());
         this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
         metrics.queueDepth("verify", () -> verifiers.getQueue().size());
@@ -236,6 +241,9 @@ public final class ReplicaNode implements AutoCloseable {
             metrics.dropped("verify");
         }
     }
+
+    /** The source object for the signature-batch counters, which are process-wide. */
+    private enum SignatureBatchReadings { INSTANCE }
 
     private record StoreBlocks(BlockStore store) implements BlockSource {
         @Override
