@@ -182,13 +182,7 @@ class TransactionsTest {
         txs.add(SignedTransaction.getDefaultInstance());
         try (ParallelVerifier verifier = new ParallelVerifier(2, 16)) {
             List<TxVerdict> parallel = Transactions.validateAll(txs, CHAIN, verifier);
-            assertEquals(txs.size(), parallel.size());
-            for (int i = 0; i < txs.size(); i++) {
-                TxVerdict one = Transactions.validate(txs.get(i), CHAIN);
-                assertEquals(one.reason(), parallel.get(i).reason(), "at " + i);
-                assertEquals(one.detail(), parallel.get(i).detail(), "at " + i);
-                assertEquals(one.transaction(), parallel.get(i).transaction(), "at " + i);
-            }
+            assertSameVerdicts(txs.size(), i -> Transactions.validate(txs.get(i), CHAIN), parallel);
             assertEquals(Reason.BAD_SIGNATURE, parallel.get(3).reason());
             assertEquals(Reason.ZERO_AMOUNT, parallel.get(7).reason());
             assertEquals(Reason.WRONG_CHAIN_ID, parallel.get(20).reason());
@@ -212,13 +206,7 @@ class TransactionsTest {
         raws.add(15, Transactions.sign(transfer(0), alice).toByteArray());              // zero amount
         raws.add(Transactions.sign(transfer(1).toBuilder().setChainId("x").build(), alice).toByteArray());
         List<TxVerdict> batch = Transactions.validateBatch(raws, CHAIN);
-        assertEquals(raws.size(), batch.size());
-        for (int i = 0; i < raws.size(); i++) {
-            TxVerdict one = Transactions.validate(raws.get(i), CHAIN);
-            assertEquals(one.reason(), batch.get(i).reason(), "at " + i);
-            assertEquals(one.detail(), batch.get(i).detail(), "at " + i);
-            assertEquals(one.transaction(), batch.get(i).transaction(), "at " + i);
-        }
+        assertSameVerdicts(raws.size(), i -> Transactions.validate(raws.get(i), CHAIN), batch);
         assertEquals(Reason.BAD_SIGNATURE, batch.get(5).reason());
         assertEquals(Reason.MALFORMED, batch.get(9).reason());
         assertEquals(Reason.OVERSIZED, batch.get(12).reason());
@@ -245,6 +233,17 @@ class TransactionsTest {
         }
         assertEquals(passedBefore + 1, bftledger.crypto.SignatureBatch.batchesPassed());
         assertEquals(failedBefore, bftledger.crypto.SignatureBatch.batchesFailed());
+    }
+
+    /** {@code got} holds {@code count} verdicts, each equal to the one-by-one verdict {@code one} gives at its index. */
+    private static void assertSameVerdicts(int count, java.util.function.IntFunction<TxVerdict> one, List<TxVerdict> got) {
+        assertEquals(count, got.size());
+        for (int i = 0; i < count; i++) {
+            TxVerdict expected = one.apply(i);
+            assertEquals(expected.reason(), got.get(i).reason(), "at " + i);
+            assertEquals(expected.detail(), got.get(i).detail(), "at " + i);
+            assertEquals(expected.transaction(), got.get(i).transaction(), "at " + i);
+        }
     }
 
     private SignedTransaction put(String key, int valueBytes) {

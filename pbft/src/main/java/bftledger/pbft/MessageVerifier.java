@@ -43,15 +43,22 @@ public final class MessageVerifier {
 
     /** Check one client request: size bound, then the pluggable validator. */
     public Verdict<Request> verifyRequest(Request request) {
-        if (request.payloadLength() > config.requestBytesMax()) {
-            return Verdict.reject(RejectReason.OVERSIZE,
-                    "request of " + request.payloadLength() + " bytes > " + config.requestBytesMax());
+        if (oversized(request)) {
+            return Verdict.reject(RejectReason.OVERSIZE, oversizeDetail(request));
         }
         Optional<String> p = requests.problem(request);
         if (p.isPresent()) {
             return Verdict.reject(RejectReason.INVALID_REQUEST, request.id().shortHex() + ": " + p.get());
         }
         return Verdict.accept(request);
+    }
+
+    private boolean oversized(Request request) {
+        return request.payloadLength() > config.requestBytesMax();
+    }
+
+    private String oversizeDetail(Request request) {
+        return "request of " + request.payloadLength() + " bytes > " + config.requestBytesMax();
     }
 
     private static <T> Optional<Verdict<T>> no(RejectReason reason, String detail) {
@@ -120,8 +127,8 @@ public final class MessageVerifier {
             if (!ids.add(r.id())) {
                 return no(RejectReason.DUPLICATE_REQUEST_IN_BATCH, r.id().shortHex());
             }
-            if (checkRequests && r.payloadLength() > config.requestBytesMax()) {
-                return no(RejectReason.OVERSIZE, "request of " + r.payloadLength() + " bytes > " + config.requestBytesMax());
+            if (checkRequests && oversized(r)) {
+                return no(RejectReason.OVERSIZE, oversizeDetail(r));
             }
         }
         if (checkRequests) {

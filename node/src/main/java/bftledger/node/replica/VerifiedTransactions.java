@@ -44,11 +44,15 @@ public final class VerifiedTransactions implements RequestValidator {
         if (cached(request.id(), request.payload()) != null) {
             return Optional.empty();
         }
-        TxVerdict verdict = verifyAndRemember(request.payload());
+        return problemOf(verifyAndRemember(request.payload()), request.id());
+    }
+
+    /** What is wrong with a request given its payload's verdict: the verdict's reason, or an id that does not name the payload. */
+    private static Optional<String> problemOf(TxVerdict verdict, Digest requestId) {
         if (!verdict.ok()) {
             return Optional.of(verdict.reason() + ": " + verdict.detail());
         }
-        if (!verdict.transaction().id().equals(request.id())) {
+        if (!verdict.transaction().id().equals(requestId)) {
             return Optional.of("request id is not the transaction id");
         }
         return Optional.empty();
@@ -69,10 +73,7 @@ public final class VerifiedTransactions implements RequestValidator {
         TxVerdict[] verdicts = validateAll(ids, raws);
         List<Optional<String>> problems = new ArrayList<>(requests.size());
         for (int i = 0; i < verdicts.length; i++) {
-            TxVerdict v = verdicts[i];
-            problems.add(!v.ok() ? Optional.of(v.reason() + ": " + v.detail())
-                    : !v.transaction().id().equals(ids.get(i)) ? Optional.of("request id is not the transaction id")
-                    : Optional.empty());
+            problems.add(problemOf(verdicts[i], ids.get(i)));
         }
         return problems;
     }
