@@ -35,17 +35,21 @@ import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
 
 /**
- * The append-only block store in LMDB, holding blocks with their certificates and receipts, the
- * transaction index, and the executed state (accounts, records), so that a reopened store resumes
- * execution exactly where it stopped.
+ * The append-only block store in LMDB, holding blocks with their certificates and receipts and
+ * the executed state (accounts, records), so that a reopened store resumes execution exactly
+ * where it stopped; beside it, the transaction index ({@link TxIndex}, derived from the blocks).
  *
  * <p>Named databases: {@value #DB_BLOCKS} (u64 big-endian height -> Block bytes),
- * {@value #DB_TXINDEX} (tx id -> TxIndexEntry of its first execution), {@value #DB_ACCOUNTS}
- * (account key -> u64 balance), {@value #DB_RECORDS} (owner || key -> value) and {@value #DB_META}.
+ * {@value #DB_ACCOUNTS} (account key -> u64 balance), {@value #DB_RECORDS} (owner || key ->
+ * value) and {@value #DB_META}; the index (tx id -> TxIndexEntry of its first execution) lives in
+ * the {@value TxIndex#DIR} subdirectory.
  *
- * <p>Contract: an append is one LMDB write transaction holding the block, its index entries and
- * its state changes; it is durable when the call returns (LMDB's default synchronous commit; the
- * environment is never opened with MDB_NOSYNC or MDB_NOMETASYNC). Nothing is ever overwritten: a
+ * <p>Contract: an append is one LMDB write transaction holding the block and its state changes;
+ * it is durable when the call returns (LMDB's default synchronous commit; this environment is
+ * never opened with MDB_NOSYNC or MDB_NOMETASYNC). The block's index entries are written right
+ * after, without sync: the index is rebuilt from the blocks whenever it cannot be trusted, and is
+ * brought level with the blocks before every append, so execution always sees every earlier
+ * transaction (replays are refused the same way on every replica). Nothing is ever overwritten: a
  * block that does not follow the tip is refused. Opening checks the tail (see
  * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
  * repairing anything. One writer at a time (appends are synchronized); readers run concurrently,
@@ -57,10 +61,12 @@ public final class BlockStore implements AutoCloseable {
     public static final long DEFAULT_MAP_SIZE = 1L << 30;
     public static final int MAX_DBS = 8;
     public static final int MAX_READERS = 126;
-    public static final int FORMAT_VERSION = 1;
+    /** 2: the transaction index moved out of this environment (version 1 held it as "txindex"). */
+    public static final int FORMAT_VERSION = 2;
 
     static final String DB_BLOCKS = "blocks";
-    static final String DB_TXINDEX = "txindex";
+    /** Where version 1 kept the transaction index; dropped when such a store is opened. */
+    static final String DB_TXINDEX_V1 = "txindex";
     static final String DB_ACCOUNTS = "accounts";
     static final String DB_RECORDS = "records";
     static final String DB_META = "meta";
@@ -81,7 +87,7 @@ public final class BlockStore implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Env<byte[]> env;
     private final Dbi<byte[]> blocks;
-    private final Dbi<byte[]> txIndex;
+    private TxIndex index;
     private final Dbi<byte[]> accounts;
     private final Dbi<byte[]> records;
     private final Dbi<byte[]> meta;
@@ -104,7 +110,6 @@ public final class BlockStore implements AutoCloseable {
         this.genesis = genesis;
         this.env = env;
         this.blocks = env.openDbi(DB_BLOCKS, DbiFlags.MDB_CREATE);
-        this.txIndex = env.openDbi(DB_TXINDEX, DbiFlags.MDB_CREATE);
         this.accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
         this.records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
         this.meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
@@ -157,11 +162,15 @@ public final class BlockStore implements AutoCloseable {
                 .setMaxDbs(MAX_DBS)
                 .setMaxReaders(MAX_READERS)
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS);
-        BlockStore store;
+        BlockStore store = null;
         try {
             store = new BlockStore(dir, genesis, env);
             store.initializeOrCheck();
+            store.openIndex(mapSizeBytes);
         } catch (RuntimeException e) {
+            if (store != null && store.index != null) {
+                store.index.close();
+            }
             env.close();
             throw e;
         }
@@ -169,6 +178,9 @@ public final class BlockStore implements AutoCloseable {
     }
 
     private void initializeOrCheck() {
+        // Listed before the write transaction: lmdbjava lists names in a write transaction of its own.
+        boolean hasVersion1Index = env.getDbiNames().stream()
+                .anyMatch(name -> new String(name, StandardCharsets.UTF_8).equals(DB_TXINDEX_V1));
         try (Txn<byte[]> txn = env.txnWrite()) {
             if (meta.get(txn, META_FORMAT_VERSION) == null) {
                 if (lastHeight(txn) != 0) {
@@ -187,13 +199,73 @@ public final class BlockStore implements AutoCloseable {
                 txn.commit();
                 return;
             }
+            if (ByteBuffer.wrap(meta.get(txn, META_FORMAT_VERSION)).getInt() == 1) {
+                migrateFromVersion1(txn, hasVersion1Index);
+                txn.commit();
+            }
         }
-        try (Snapshot s = snapshot()) {
-            checkTail(s);
+        try (Txn<byte[]> txn = env.txnRead()) {
+            checkTail(txn);
         }
     }
 
-    private void checkTail(Snapshot s) {
+    /** Version 1 held the transaction index here; it is rebuilt from the blocks in its own place. */
+    private void migrateFromVersion1(Txn<byte[]> txn, boolean hasVersion1Index) {
+        if (hasVersion1Index) {
+            env.openDbi(txn, DB_TXINDEX_V1.getBytes(StandardCharsets.UTF_8), null, false).drop(txn, true);
+        }
+        meta.put(txn, META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+    }
+
+    /** Opens the transaction index and brings it level with the blocks (rebuilding it when it was discarded). */
+    private void openIndex(long mapSizeBytes) {
+        index = TxIndex.open(dir, mapSizeBytes, false);
+        long height = height();
+        if (index.height() > height) {
+            // Ahead of the durable blocks: not something a crash produces. Start it over.
+            index.close();
+            index = TxIndex.open(dir, mapSizeBytes, true);
+        }
+        long behind = height - index.height();
+        if (behind > 0) {
+            org.slf4j.LoggerFactory.getLogger(BlockStore.class).info("event=txindex-catch-up dir={} from={} to={} rebuilt={}",
+                    dir, index.height(), height, index.rebuilt());
+        }
+        levelIndex();
+    }
+
+    /** Indexes stored blocks the index does not hold yet (after a crash between the two commits, or a rebuild). */
+    private void levelIndex() {
+        long height = height();
+        if (index.height() == height) {
+            return;
+        }
+        try (Txn<byte[]> txn = env.txnRead()) {
+            for (long h = index.height() + 1; h <= height; h++) {
+                byte[] raw = blocks.get(txn, u64(h));
+                if (raw == null) {
+                    throw new StoreCorruptedException(dir + ": no block at height " + h + " to index");
+                }
+                try {
+                    index.add(h, TxIndex.entriesOf(Blocks.parse(raw)));
+                } catch (InvalidProtocolBufferException e) {
+                    throw new StoreCorruptedException(dir + ": block at height " + h + " does not decode: " + e.getMessage(), e);
+                }
+            }
+        }
+    }
+
+    /** After a block's durable commit: its entries into the index. */
+    private void indexCommitted(ExecutedBlock executed) {
+        List<TxIndex.Entry> entries = new java.util.ArrayList<>(executed.execution().changes().executed().size());
+        for (StateChanges.Executed e : executed.execution().changes().executed()) {
+            entries.add(new TxIndex.Entry(e.txId(), e.index(), e.receipt()));
+        }
+        index.add(executed.height(), entries);
+    }
+
+    private void checkTail(Txn<byte[]> txn) {
+        Snapshot s = new Snapshot(txn, false, null);
         byte[] version = meta.get(s.txn, META_FORMAT_VERSION);
         if (version.length != 4 || ByteBuffer.wrap(version).getInt() != FORMAT_VERSION) {
             throw new StoreCorruptedException(dir + ": metadata key format_version is not " + FORMAT_VERSION);
@@ -252,7 +324,15 @@ public final class BlockStore implements AutoCloseable {
 
     /** A consistent read-only view at the current tip; close it promptly (it pins LMDB pages). */
     public Snapshot snapshot() {
-        return new Snapshot(env.txnRead(), true);
+        // The blocks first: the index is written after them, so it holds at least what they do
+        // except for a block being indexed right now (its transactions look not yet executed).
+        Txn<byte[]> txn = env.txnRead();
+        try {
+            return new Snapshot(txn, true, index.read());
+        } catch (RuntimeException e) {
+            txn.close();
+            throw e;
+        }
     }
 
     public long height() {
@@ -329,14 +409,20 @@ public final class BlockStore implements AutoCloseable {
      * LMDB write transaction. The certificate's signatures are the caller's to have verified.
      */
     public synchronized ExecutedBlock appendBatch(long timestampMillis, List<VerifiedTransaction> txs, CommitCertificate certificate) {
-        try (Txn<byte[]> txn = env.txnWrite()) {
-            Snapshot state = new Snapshot(txn, false);
-            ExecutedBlock executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1, timestampMillis, txs,
-                    certificate);
+        levelIndex();
+        ExecutedBlock executed;
+        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
+            executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1, timestampMillis, txs, certificate);
             write(txn, state, executed);
             txn.commit();
-            return executed;
         }
+        indexCommitted(executed);
+        return executed;
+    }
+
+    /** The state an append executes on: the write transaction, and the index (level with it). */
+    private Snapshot writing(Txn<byte[]> txn) {
+        return new Snapshot(txn, false, index.read());
     }
 
     /**
@@ -348,10 +434,12 @@ public final class BlockStore implements AutoCloseable {
      *                               or the state it was executed on); nothing is written
      */
     public synchronized void append(ExecutedBlock executed) {
-        try (Txn<byte[]> txn = env.txnWrite()) {
-            write(txn, new Snapshot(txn, false), executed);
+        levelIndex();
+        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
+            write(txn, state, executed);
             txn.commit();
         }
+        indexCommitted(executed);
     }
 
     /**
@@ -370,15 +458,18 @@ public final class BlockStore implements AutoCloseable {
      */
     public synchronized BlockChecker.BlockCheck append(Block block,
             java.util.function.Function<bftledger.ledger.proto.SignedTransaction, TxVerdict> validator) {
-        try (Txn<byte[]> txn = env.txnWrite()) {
-            Snapshot state = new Snapshot(txn, false);
-            BlockChecker.BlockCheck check = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);
-            if (check.ok()) {
-                write(txn, state, check.executed());
-                txn.commit();
+        levelIndex();
+        BlockChecker.BlockCheck check;
+        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
+            check = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);
+            if (!check.ok()) {
+                return check;
             }
-            return check;
+            write(txn, state, check.executed());
+            txn.commit();
         }
+        indexCommitted(check.executed());
+        return check;
     }
 
     private void write(Txn<byte[]> txn, Snapshot state, ExecutedBlock executed) {
@@ -404,12 +495,6 @@ public final class BlockStore implements AutoCloseable {
         if (!blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
             throw new StoreCorruptedException(dir + ": a block already exists at height " + height + " above the tip");
         }
-        for (StateChanges.Executed e : execution.changes().executed()) {
-            byte[] entry = TxIndexEntry.newBuilder().setHeight(height).setIndex(e.index()).setReceipt(e.receipt()).build().toByteArray();
-            if (!txIndex.put(txn, e.txId().bytes(), entry, PutFlags.MDB_NOOVERWRITE)) {
-                throw new IllegalStateException("transaction " + e.txId().hex() + " executed twice: an execution bug");
-            }
-        }
         for (Map.Entry<ByteString, Long> e : execution.changes().balances().entrySet()) {
             accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
         }
@@ -434,6 +519,7 @@ public final class BlockStore implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            index.close();
             env.close();
             OPEN.remove(dir);
         }
@@ -446,19 +532,27 @@ public final class BlockStore implements AutoCloseable {
     public final class Snapshot implements LedgerState, AutoCloseable {
         final Txn<byte[]> txn;
         private final boolean owned;
+        /** A read transaction of the index, always this snapshot's own; null only while opening the store. */
+        private final Txn<byte[]> indexTxn;
+        private long height = -1;
 
-        private Snapshot(Txn<byte[]> txn, boolean owned) {
+        private Snapshot(Txn<byte[]> txn, boolean owned, Txn<byte[]> indexTxn) {
             this.txn = txn;
             this.owned = owned;
+            this.indexTxn = indexTxn;
         }
 
         @Override
         public long height() {
+            if (height >= 0 && owned) {
+                return height;
+            }
             byte[] v = meta.get(txn, META_HEIGHT);
             if (v == null || v.length != 8) {
                 throw new StoreCorruptedException(dir + ": metadata key height is missing or not 8 bytes");
             }
-            return ByteBuffer.wrap(v).getLong();
+            height = ByteBuffer.wrap(v).getLong();
+            return height;
         }
 
         public Digest tipHash() {
@@ -503,15 +597,9 @@ public final class BlockStore implements AutoCloseable {
         }
 
         Optional<TxIndexEntry> indexEntry(Digest txId) {
-            byte[] v = txIndex.get(txn, txId.bytes());
-            if (v == null) {
-                return Optional.empty();
-            }
-            try {
-                return Optional.of(TxIndexEntry.parseFrom(v));
-            } catch (InvalidProtocolBufferException e) {
-                throw new StoreCorruptedException(dir + ": transaction index entry for " + txId.hex() + " does not parse", e);
-            }
+            // An entry above this snapshot's height belongs to a block committed after it opened.
+            long at = height();
+            return index.get(indexTxn, txId).filter(e -> e.getHeight() <= at);
         }
 
         public Optional<TxRecord> transaction(Digest id) {
@@ -605,13 +693,16 @@ public final class BlockStore implements AutoCloseable {
             }
         }
 
-        /** Number of entries in the transaction index. */
+        /** Number of entries in the transaction index (at rest, exactly the executed transactions of the blocks). */
         public long indexedTransactions() {
-            return txIndex.stat(txn).entries;
+            return index.size(indexTxn);
         }
 
         @Override
         public void close() {
+            if (indexTxn != null) {
+                indexTxn.close();
+            }
             if (owned) {
                 txn.close();
             }

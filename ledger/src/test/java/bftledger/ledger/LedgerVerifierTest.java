@@ -197,7 +197,7 @@ class LedgerVerifierTest {
     void damagedIndexAndMissingBlock() {
         buildClean();
         VerifiedTransaction indexed = txs(2).get(0);
-        RawStore.put(dir, BlockStore.DB_TXINDEX, indexed.id().bytes(), new byte[] {(byte) 0xff});
+        RawStore.put(dir.resolve(TxIndex.DIR), TxIndex.DB_ENTRIES, indexed.id().bytes(), new byte[] {(byte) 0xff});
         RawStore.delete(dir, BlockStore.DB_BLOCKS, BlockStore.u64(3));
         LedgerVerifier.Report report = verify();
         assertProblem(report, 2, Kind.STATE);

@@ -1,0 +1,250 @@
+package bftledger.ledger;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.TxIndexEntry;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.lmdbjava.ByteArrayProxy;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.PutFlags;
+import org.lmdbjava.Txn;
+
+/**
+ * The transaction index (tx id -> {@link TxIndexEntry}) in its own LMDB environment, written
+ * without fsync. It is derived data: every entry follows from the stored blocks (a block's
+ * transactions and receipts, bound by its receipts_root and state_root), so it needs no
+ * durability of its own, only a way to tell when it cannot be trusted, and then it is rebuilt.
+ *
+ * <p>Why apart: ids are random, so every indexed transaction dirties its own B-tree page; in the
+ * block store's synchronous commit that page was written and synced once per block, which was the
+ * largest single cost of a committed transaction (the sync'd writes of the index pages). Here
+ * the kernel writes a page back once however many commits dirtied it in between.
+ *
+ * <p>When it is trusted: LMDB without sync survives a crash of the process (every commit's writes
+ * are in the page cache before the commit returns) but not of the operating system (pages reach
+ * the disk in any order). The {@value #STATE_FILE} file, written with fsync, says which: "clean"
+ * after a close that synced everything, or "open &lt;boot id&gt;" while a process may be writing.
+ * At open the index is kept when the file says "clean", or "open" with this boot's id (only the
+ * process died); otherwise (the machine restarted under a writer, or the file is missing or
+ * unreadable) it is deleted and rebuilt from the blocks. One process writes a store at a time.
+ *
+ * <p>Order with the block store: a block is committed (durably) to the store first, then its
+ * entries here, so the index is never ahead of the blocks; the store brings it level before each
+ * append and at open ({@link BlockStore}).
+ */
+final class TxIndex implements AutoCloseable {
+    static final String DIR = "txindex";
+    static final String STATE_FILE = "STATE";
+    static final String DB_ENTRIES = "entries";
+    static final String DB_META = "meta";
+    static final byte[] META_HEIGHT = "height".getBytes(StandardCharsets.US_ASCII);
+    private static final String CLEAN = "clean";
+    private static final String OPEN = "open ";
+    private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
+
+    private final Path dir;
+    private final Env<byte[]> env;
+    private final Dbi<byte[]> entries;
+    private final Dbi<byte[]> meta;
+    private final boolean rebuilt;
+    private volatile long height;
+
+    private TxIndex(Path dir, Env<byte[]> env, boolean rebuilt) {
+        this.dir = dir;
+        this.env = env;
+        this.rebuilt = rebuilt;
+        this.entries = env.openDbi(DB_ENTRIES, DbiFlags.MDB_CREATE);
+        this.meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
+        try (Txn<byte[]> txn = env.txnRead()) {
+            this.height = storedHeight(txn);
+        }
+    }
+
+    /**
+     * Opens the index under {@code storeDir}, discarding it first when it cannot be trusted (see
+     * the class comment) or when {@code discard} says so; then marks it open for this boot before
+     * anything is written.
+     */
+    static TxIndex open(Path storeDir, long mapSizeBytes, boolean discard) {
+        Path dir = storeDir.resolve(DIR);
+        boolean trusted = !discard && trusted(dir);
+        try {
+            if (!trusted) {
+                deleteEnvironment(dir);
+            }
+            Files.createDirectories(dir);
+            writeState(dir, OPEN + bootId().orElse("unknown"));
+        } catch (IOException e) {
+            throw new StoreCorruptedException("cannot prepare the transaction index " + dir + ": " + e.getMessage(), e);
+        }
+        Path dataFile = dir.resolve("data.mdb");
+        if (Files.exists(dataFile)) {
+            LmdbFileCheck.check(dataFile);
+        }
+        // MDB_NOSYNC: see the class comment. MDB_WRITEMAP: commits store into the map directly
+        // instead of one pwrite per dirty page; the kernel writes pages back when it flushes.
+        Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(2)
+                .setMaxReaders(BlockStore.MAX_READERS)
+                .open(dir.toFile(), EnvFlags.MDB_NOTLS, EnvFlags.MDB_NOSYNC, EnvFlags.MDB_WRITEMAP);
+        try {
+            return new TxIndex(dir, env, !trusted);
+        } catch (RuntimeException e) {
+            env.close();
+            throw e;
+        }
+    }
+
+    /** Whether this open started from an empty index because the previous one was not trusted. */
+    boolean rebuilt() {
+        return rebuilt;
+    }
+
+    /** Highest block height whose transactions are indexed. */
+    long height() {
+        return height;
+    }
+
+    Txn<byte[]> read() {
+        return env.txnRead();
+    }
+
+    Optional<TxIndexEntry> get(Txn<byte[]> txn, Digest txId) {
+        byte[] v = entries.get(txn, txId.bytes());
+        if (v == null) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(TxIndexEntry.parseFrom(v));
+        } catch (InvalidProtocolBufferException e) {
+            throw new StoreCorruptedException(dir + ": transaction index entry for " + txId.hex() + " does not parse", e);
+        }
+    }
+
+    long size(Txn<byte[]> txn) {
+        return entries.stat(txn).entries;
+    }
+
+    /** One executed transaction's entry, as the block at {@code height} holds it. */
+    record Entry(Digest txId, int index, Receipt receipt) {}
+
+    /**
+     * Indexes the block at {@code height} (the next one). An id indexed already means a
+     * transaction executed twice, an execution bug: refused, and nothing of the block is written.
+     */
+    synchronized void add(long height, List<Entry> executed) {
+        if (height != this.height + 1) {
+            throw new IllegalStateException("indexing block " + height + " but the index is at " + this.height);
+        }
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            for (Entry e : executed) {
+                byte[] value = TxIndexEntry.newBuilder().setHeight(height).setIndex(e.index()).setReceipt(e.receipt()).build()
+                        .toByteArray();
+                if (!entries.put(txn, e.txId().bytes(), value, PutFlags.MDB_NOOVERWRITE)) {
+                    throw new IllegalStateException("transaction " + e.txId().hex() + " executed twice: an execution bug");
+                }
+            }
+            meta.put(txn, META_HEIGHT, BlockStore.u64(height));
+            txn.commit();
+        }
+        this.height = height;
+    }
+
+    /** The entries a stored block gives: its transactions that executed (every receipt but DUPLICATE). */
+    static List<Entry> entriesOf(Block block) {
+        List<Entry> out = new ArrayList<>(block.getTransactionsCount());
+        for (int i = 0; i < block.getTransactionsCount(); i++) {
+            Receipt receipt = block.getReceipts(i);
+            if (receipt.getStatus() != Receipt.Status.DUPLICATE) {
+                out.add(new Entry(Transactions.id(block.getTransactions(i)), i, receipt));
+            }
+        }
+        return out;
+    }
+
+    /** Writes everything to disk, then records that the index can be trusted as it is. */
+    @Override
+    public synchronized void close() {
+        try {
+            env.sync(true);
+            writeState(dir, CLEAN);
+        } catch (IOException | RuntimeException e) {
+            // Left marked open: the next open decides from the boot id, and rebuilds if in doubt.
+            org.slf4j.LoggerFactory.getLogger(TxIndex.class).warn("event=txindex-close-unsynced dir={} error=\"{}\"", dir,
+                    e.getMessage());
+        } finally {
+            env.close();
+        }
+    }
+
+    private long storedHeight(Txn<byte[]> txn) {
+        byte[] v = meta.get(txn, META_HEIGHT);
+        if (v == null) {
+            return 0;
+        }
+        if (v.length != 8) {
+            throw new StoreCorruptedException(dir + ": transaction index height is " + v.length + " bytes");
+        }
+        return ByteBuffer.wrap(v).getLong();
+    }
+
+    private static boolean trusted(Path dir) {
+        String state;
+        try {
+            state = Files.readString(dir.resolve(STATE_FILE), StandardCharsets.US_ASCII).trim();
+        } catch (NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+        if (state.equals(CLEAN)) {
+            return true;
+        }
+        Optional<String> boot = bootId();
+        return boot.isPresent() && state.equals(OPEN + boot.get());
+    }
+
+    private static Optional<String> bootId() {
+        try {
+            String id = Files.readString(BOOT_ID, StandardCharsets.US_ASCII).trim();
+            return id.isEmpty() ? Optional.empty() : Optional.of(id);
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Replaces the state file durably: written to a temporary file, synced, renamed, directory synced. */
+    private static void writeState(Path dir, String state) throws IOException {
+        Path tmp = dir.resolve(STATE_FILE + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(ByteBuffer.wrap((state + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.force(true);
+        }
+        Files.move(tmp, dir.resolve(STATE_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    private static void deleteEnvironment(Path dir) throws IOException {
+        for (String name : List.of("data.mdb", "lock.mdb", STATE_FILE, STATE_FILE + ".tmp")) {
+            Files.deleteIfExists(dir.resolve(name));
+        }
+    }
+}

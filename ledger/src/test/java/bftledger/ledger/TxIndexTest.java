@@ -1,0 +1,238 @@
+package bftledger.ledger;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import bftledger.crypto.Digest;
+import bftledger.ledger.proto.Receipt;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lmdbjava.ByteArrayProxy;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.Txn;
+
+/**
+ * The transaction index kept beside the block store: trusted only when it can be, rebuilt from
+ * the blocks otherwise, and level with the blocks before anything executes.
+ */
+class TxIndexTest {
+    private final TestLedger net = TestLedger.standard();
+    private static final Digest PLANTED = Digest.of(new byte[32]);
+
+    /** Blocks 1..count, one transfer each; returns the transactions in height order. */
+    private List<VerifiedTransaction> fill(BlockStore store, int from, int count) {
+        List<VerifiedTransaction> txs = new ArrayList<>();
+        for (int h = from; h < from + count; h++) {
+            VerifiedTransaction tx = net.transfer(h % 8, (h + 1) % 8, h, 100 + h);
+            txs.add(tx);
+            net.append(store, 1000L * h, List.of(tx));
+        }
+        return txs;
+    }
+
+    private static Path indexDir(Path dir) {
+        return dir.resolve(TxIndex.DIR);
+    }
+
+    private static String state(Path dir) throws IOException {
+        return Files.readString(indexDir(dir).resolve(TxIndex.STATE_FILE), StandardCharsets.US_ASCII).trim();
+    }
+
+    private static void setState(Path dir, String state) throws IOException {
+        Files.writeString(indexDir(dir).resolve(TxIndex.STATE_FILE), state + "\n", StandardCharsets.US_ASCII);
+    }
+
+    /** An entry no block justifies, written straight into the closed index. */
+    private static void plant(Path dir) {
+        RawStore.put(indexDir(dir), TxIndex.DB_ENTRIES, PLANTED.bytes(), new byte[] {8, 1});
+    }
+
+    private static boolean planted(Path dir) {
+        return RawStore.get(indexDir(dir), TxIndex.DB_ENTRIES, PLANTED.bytes()) != null;
+    }
+
+    private void assertIndexed(BlockStore store, List<VerifiedTransaction> txs, int firstHeight) {
+        assertIndexed(store, txs, firstHeight, txs.size());
+    }
+
+    private void assertIndexed(BlockStore store, List<VerifiedTransaction> txs, int firstHeight, long entries) {
+        for (int i = 0; i < txs.size(); i++) {
+            BlockStore.TxRecord found = store.transaction(txs.get(i).id()).orElseThrow(() -> new AssertionError("not indexed"));
+            assertEquals(firstHeight + i, found.height());
+            assertEquals(Receipt.Status.SUCCESS, found.receipt().getStatus());
+        }
+        try (BlockStore.Snapshot s = store.snapshot()) {
+            assertEquals(entries, s.indexedTransactions());
+        }
+    }
+
+    /** A transaction already executed comes back DUPLICATE: the replay check sees the whole index. */
+    private void assertReplayRefused(BlockStore store, VerifiedTransaction old, int executedAt) {
+        ExecutedBlock again = net.append(store, 99_000, List.of(old));
+        Receipt receipt = again.block().getReceipts(0);
+        assertEquals(Receipt.Status.DUPLICATE, receipt.getStatus());
+        assertTrue(receipt.getReason().contains("height " + executedAt), receipt.getReason());
+    }
+
+    @Test
+    void cleanCloseIsTrustedAndAnUncleanOneFromAnotherBootIsRebuilt(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            txs = fill(store, 1, 4);
+            assertTrue(state(dir).startsWith("open "), "marked open while writable: " + state(dir));
+        }
+        assertEquals("clean", state(dir));
+
+        // Trusted as it is: what was planted while closed is still there after a clean close.
+        plant(dir);
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1, txs.size() + 1);
+        }
+        assertTrue(planted(dir));
+
+        // A writer was open when the machine went down (another boot's id): nothing in it is trusted.
+        setState(dir, "open 00000000-not-this-boot");
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertFalse(planted(dir) && store.transaction(PLANTED).isPresent());
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, txs.get(2), 3);
+        }
+        assertFalse(planted(dir), "rebuilt from the blocks");
+    }
+
+    @Test
+    void aProcessCrashOnThisBootKeepsTheIndexAndAnUnreadableStateRebuildsIt(@TempDir Path dir) throws Exception {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 1, 2);
+        }
+        String boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
+        plant(dir);
+        setState(dir, "open " + boot);
+        try (BlockStore ignored = BlockStore.open(dir, net.genesis)) {
+            // only the process died: the page cache held every commit
+        }
+        assertTrue(planted(dir));
+
+        setState(dir, "gibberish");
+        try (BlockStore ignored = BlockStore.open(dir, net.genesis)) {
+            // a state file that says neither is no reason to trust
+        }
+        assertFalse(planted(dir));
+    }
+
+    @Test
+    void aMissingIndexIsRebuiltAndReplaysAreStillRefused(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            txs = fill(store, 1, 5);
+        }
+        deleteTree(indexDir(dir));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, txs.get(0), 1);
+        }
+    }
+
+    @Test
+    void anIndexBehindTheBlocksIsBroughtLevelBeforeAnythingExecutes(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            txs = fill(store, 1, 6);
+        }
+        // As if the process died after blocks 4..6 were committed but before they were indexed.
+        for (VerifiedTransaction tx : txs.subList(3, 6)) {
+            RawStore.delete(indexDir(dir), TxIndex.DB_ENTRIES, tx.id().bytes());
+        }
+        RawStore.put(indexDir(dir), TxIndex.DB_META, TxIndex.META_HEIGHT, BlockStore.u64(3));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, txs.get(5), 6);
+        }
+        assertEquals(7, indexHeight(dir));
+    }
+
+    @Test
+    void anIndexAheadOfTheBlocksIsRebuilt(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            txs = fill(store, 1, 3);
+        }
+        plant(dir);
+        RawStore.put(indexDir(dir), TxIndex.DB_META, TxIndex.META_HEIGHT, BlockStore.u64(9));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+        }
+        assertFalse(planted(dir));
+        assertEquals(3, indexHeight(dir));
+    }
+
+    @Test
+    void aSnapshotDoesNotSeeEntriesOfBlocksAfterIt(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 1, 2);
+            VerifiedTransaction later = net.transfer(1, 2, 5, 555);
+            try (BlockStore.Snapshot before = store.snapshot()) {
+                net.append(store, 3000, List.of(later));
+                assertTrue(before.executed(later.id()).isEmpty());
+                assertTrue(before.transaction(later.id()).isEmpty());
+            }
+            assertEquals(3, store.transaction(later.id()).orElseThrow().height());
+        }
+    }
+
+    @Test
+    void aVersion1StoreIsMigratedAndItsIndexRebuilt(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            txs = fill(store, 1, 3);
+        }
+        // Version 1's layout: the index inside the block store's own environment, no index directory.
+        deleteTree(indexDir(dir));
+        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE)
+                .setMaxDbs(BlockStore.MAX_DBS).open(dir.toFile()); Txn<byte[]> txn = env.txnWrite()) {
+            env.openDbi(txn, BlockStore.DB_TXINDEX_V1.getBytes(StandardCharsets.UTF_8), null, false, DbiFlags.MDB_CREATE)
+                    .put(txn, txs.get(0).id().bytes(), new byte[] {8, 1});
+            env.openDbi(txn, BlockStore.DB_META.getBytes(StandardCharsets.UTF_8), null, false)
+                    .put(txn, BlockStore.META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(1).array());
+            txn.commit();
+        }
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+        }
+        assertArrayEquals(ByteBuffer.allocate(4).putInt(BlockStore.FORMAT_VERSION).array(),
+                RawStore.get(dir, BlockStore.DB_META, BlockStore.META_FORMAT_VERSION));
+        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE)
+                .setMaxDbs(BlockStore.MAX_DBS).open(dir.toFile())) {
+            assertFalse(env.getDbiNames().stream().anyMatch(n -> new String(n, StandardCharsets.UTF_8).equals("txindex")));
+        }
+    }
+
+    private static long indexHeight(Path dir) {
+        byte[] v = RawStore.get(indexDir(dir), TxIndex.DB_META, TxIndex.META_HEIGHT);
+        assertTrue(v != null && v.length == 8);
+        return ByteBuffer.wrap(v).getLong();
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
