@@ -16,7 +16,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -49,7 +51,9 @@ import org.lmdbjava.Txn;
  * never opened with MDB_NOSYNC or MDB_NOMETASYNC). The block's index entries are written right
  * after, without sync: the index is rebuilt from the blocks whenever it cannot be trusted, and is
  * brought level with the blocks before every append, so execution always sees every earlier
- * transaction (replays are refused the same way on every replica). Nothing is ever overwritten: a
+ * transaction (replays are refused the same way on every replica). An append whose index write
+ * fails (its map full) throws although its block is durable; the next append or open indexes
+ * it before anything else. Nothing is ever overwritten: a
  * block that does not follow the tip is refused. Opening checks the tail (see
  * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
  * repairing anything. One writer at a time (appends are synchronized); readers run concurrently,
@@ -81,8 +85,11 @@ public final class BlockStore implements AutoCloseable {
 
     // LMDB forbids opening one environment twice in a process (its locks are per process).
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+    /** Locked while the store is open, so that a second process (an audit) cannot open it under a writer. */
+    static final String LOCK_FILE = "LOCK";
 
     private final Path dir;
+    private final FileChannel lock;
     private final ChainGenesis genesis;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Env<byte[]> env;
@@ -105,8 +112,9 @@ public final class BlockStore implements AutoCloseable {
     };
     static final int PARSED_RECENT_MAX = 16;
 
-    private BlockStore(Path dir, ChainGenesis genesis, Env<byte[]> env) {
+    private BlockStore(Path dir, FileChannel lock, ChainGenesis genesis, Env<byte[]> env) {
         this.dir = dir;
+        this.lock = lock;
         this.genesis = genesis;
         this.env = env;
         this.blocks = env.openDbi(DB_BLOCKS, DbiFlags.MDB_CREATE);
@@ -142,15 +150,47 @@ public final class BlockStore implements AutoCloseable {
         if (!OPEN.add(key)) {
             throw new IllegalStateException("store " + key + " is already open in this process");
         }
+        FileChannel lock = null;
         try {
-            return openChecked(key, genesis, mapSizeBytes);
+            lock = lock(key);
+            return openChecked(key, lock, genesis, mapSizeBytes);
         } catch (RuntimeException e) {
+            closeQuietly(lock);
             OPEN.remove(key);
             throw e;
         }
     }
 
-    private static BlockStore openChecked(Path dir, ChainGenesis genesis, long mapSizeBytes) {
+    /** The store's lock file, locked; refused while another process holds it. */
+    private static FileChannel lock(Path dir) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            if (ch.tryLock() == null) {
+                throw new StoreInUseException("store " + dir + " is open in another process (its " + LOCK_FILE
+                        + " file is locked); stop that process first, or audit a copy of a stopped node's store");
+            }
+            return ch;
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw new IllegalStateException("cannot lock store " + dir + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // releasing the lock was all that was left to do
+            }
+        }
+    }
+
+    private static BlockStore openChecked(Path dir, FileChannel lock, ChainGenesis genesis, long mapSizeBytes) {
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
             LmdbFileCheck.check(dataFile);
@@ -164,7 +204,7 @@ public final class BlockStore implements AutoCloseable {
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS);
         BlockStore store = null;
         try {
-            store = new BlockStore(dir, genesis, env);
+            store = new BlockStore(dir, lock, genesis, env);
             store.initializeOrCheck();
             store.openIndex(mapSizeBytes);
         } catch (RuntimeException e) {
@@ -221,9 +261,13 @@ public final class BlockStore implements AutoCloseable {
     private void openIndex(long mapSizeBytes) {
         index = TxIndex.open(dir, mapSizeBytes, false);
         long height = height();
-        if (index.height() > height) {
-            // Ahead of the durable blocks: not something a crash produces. Start it over.
-            index.close();
+        Optional<String> foreign = foreignIndex(height);
+        if (foreign.isPresent()) {
+            // Not something a crash produces (see TxIndex): start it over from the blocks.
+            org.slf4j.LoggerFactory.getLogger(BlockStore.class).warn("event=txindex-discarded dir={} reason=\"{}\"", dir,
+                    foreign.get());
+            index.abandon();
+            index = null;
             index = TxIndex.open(dir, mapSizeBytes, true);
         }
         long behind = height - index.height();
@@ -232,6 +276,25 @@ public final class BlockStore implements AutoCloseable {
                     dir, index.height(), height, index.rebuilt());
         }
         levelIndex();
+    }
+
+    /** Why the index does not belong to these blocks, if it does not: ahead of them, or another block at its height. */
+    private Optional<String> foreignIndex(long height) {
+        long at = index.height();
+        if (at > height) {
+            return Optional.of("indexed to height " + at + ", above the store's " + height);
+        }
+        if (at == 0) {
+            return Optional.empty();
+        }
+        Optional<Digest> recorded = index.tipHash();
+        Digest stored;
+        try (Txn<byte[]> txn = env.txnRead()) {
+            stored = Blocks.hash(new Snapshot(txn, false, null).parseStoredBlock(at));
+        }
+        return recorded.isPresent() && recorded.get().equals(stored) ? Optional.empty()
+                : Optional.of("the index's block at height " + at + " is " + recorded.map(Digest::hex).orElse("unrecorded")
+                        + ", the store's is " + stored.hex());
     }
 
     /** Indexes stored blocks the index does not hold yet (after a crash between the two commits, or a rebuild). */
@@ -247,7 +310,8 @@ public final class BlockStore implements AutoCloseable {
                     throw new StoreCorruptedException(dir + ": no block at height " + h + " to index");
                 }
                 try {
-                    index.add(h, TxIndex.entriesOf(Blocks.parse(raw)));
+                    Block block = Blocks.parse(raw);
+                    index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
                 } catch (InvalidProtocolBufferException e) {
                     throw new StoreCorruptedException(dir + ": block at height " + h + " does not decode: " + e.getMessage(), e);
                 }
@@ -261,7 +325,7 @@ public final class BlockStore implements AutoCloseable {
         for (StateChanges.Executed e : executed.execution().changes().executed()) {
             entries.add(new TxIndex.Entry(e.txId(), e.index(), e.receipt()));
         }
-        index.add(executed.height(), entries);
+        index.add(executed.height(), executed.hash(), entries);
     }
 
     private void checkTail(Txn<byte[]> txn) {
@@ -521,6 +585,7 @@ public final class BlockStore implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             index.close();
             env.close();
+            closeQuietly(lock);
             OPEN.remove(dir);
         }
     }
@@ -693,18 +758,24 @@ public final class BlockStore implements AutoCloseable {
             }
         }
 
-        /** Number of entries in the transaction index (at rest, exactly the executed transactions of the blocks). */
+        /**
+         * Number of entries in the transaction index. Counted over the whole index, so exact only
+         * at rest (an offline audit); on a live store it may include a block newer than this snapshot.
+         */
         public long indexedTransactions() {
             return index.size(indexTxn);
         }
 
         @Override
         public void close() {
-            if (indexTxn != null) {
-                indexTxn.close();
-            }
-            if (owned) {
-                txn.close();
+            try {
+                if (indexTxn != null) {
+                    indexTxn.close();
+                }
+            } finally {
+                if (owned) {
+                    txn.close();
+                }
             }
         }
     }

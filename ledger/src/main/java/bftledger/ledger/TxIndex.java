@@ -41,7 +41,12 @@ import org.lmdbjava.Txn;
  * after a close that synced everything, or "open &lt;boot id&gt;" while a process may be writing.
  * At open the index is kept when the file says "clean", or "open" with this boot's id (only the
  * process died); otherwise (the machine restarted under a writer, or the file is missing or
- * unreadable) it is deleted and rebuilt from the blocks. One process writes a store at a time.
+ * unreadable) it is deleted and rebuilt from the blocks. It is also rebuilt when it names a
+ * different block at its height than the store holds (an index from another store, or a copy
+ * taken under a running node), and when it does not open at all: derived data never stops a
+ * node from starting. One process has a store open at a time ({@link BlockStore} holds its lock
+ * file), so an audit cannot open a running node's store and mark its index "clean" under the
+ * node's unsynced pages.
  *
  * <p>Order with the block store: a block is committed (durably) to the store first, then its
  * entries here, so the index is never ahead of the blocks; the store brings it level before each
@@ -53,9 +58,13 @@ final class TxIndex implements AutoCloseable {
     static final String DB_ENTRIES = "entries";
     static final String DB_META = "meta";
     static final byte[] META_HEIGHT = "height".getBytes(StandardCharsets.US_ASCII);
+    /** The hash of the block at {@link #META_HEIGHT}: which chain the entries belong to. */
+    static final byte[] META_TIP_HASH = "tip_hash".getBytes(StandardCharsets.US_ASCII);
     private static final String CLEAN = "clean";
     private static final String OPEN = "open ";
     private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TxIndex.class);
 
     private final Path dir;
     private final Env<byte[]> env;
@@ -84,6 +93,18 @@ final class TxIndex implements AutoCloseable {
         Path dir = storeDir.resolve(DIR);
         boolean trusted = !discard && trusted(dir);
         try {
+            return openAt(dir, mapSizeBytes, trusted);
+        } catch (RuntimeException damaged) {
+            if (!trusted) {
+                throw damaged;
+            }
+            log.warn("event=txindex-unreadable dir={} error=\"{}\" action=rebuild", dir, damaged.getMessage());
+            return openAt(dir, mapSizeBytes, false);
+        }
+    }
+
+    private static TxIndex openAt(Path dir, long mapSizeBytes, boolean trusted) {
+        try {
             if (!trusted) {
                 deleteEnvironment(dir);
             }
@@ -97,7 +118,9 @@ final class TxIndex implements AutoCloseable {
             LmdbFileCheck.check(dataFile);
         }
         // MDB_NOSYNC: see the class comment. MDB_WRITEMAP: commits store into the map directly
-        // instead of one pwrite per dirty page; the kernel writes pages back when it flushes.
+        // instead of one pwrite per dirty page; the kernel writes pages back when it flushes. (The
+        // file is sparse at the map size; on a full disk a write through the map ends the process
+        // like a kill, which the index survives.)
         Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(2)
                 .setMaxReaders(BlockStore.MAX_READERS)
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS, EnvFlags.MDB_NOSYNC, EnvFlags.MDB_WRITEMAP);
@@ -109,6 +132,8 @@ final class TxIndex implements AutoCloseable {
         }
     }
 
+
+
     /** Whether this open started from an empty index because the previous one was not trusted. */
     boolean rebuilt() {
         return rebuilt;
@@ -117,6 +142,14 @@ final class TxIndex implements AutoCloseable {
     /** Highest block height whose transactions are indexed. */
     long height() {
         return height;
+    }
+
+    /** The hash of the block at {@link #height()} as recorded when it was indexed (empty at 0 or when absent). */
+    Optional<Digest> tipHash() {
+        try (Txn<byte[]> txn = env.txnRead()) {
+            byte[] v = meta.get(txn, META_TIP_HASH);
+            return v == null || v.length != Digest.LENGTH ? Optional.empty() : Optional.of(Digest.of(v));
+        }
     }
 
     Txn<byte[]> read() {
@@ -146,7 +179,7 @@ final class TxIndex implements AutoCloseable {
      * Indexes the block at {@code height} (the next one). An id indexed already means a
      * transaction executed twice, an execution bug: refused, and nothing of the block is written.
      */
-    synchronized void add(long height, List<Entry> executed) {
+    synchronized void add(long height, Digest blockHash, List<Entry> executed) {
         if (height != this.height + 1) {
             throw new IllegalStateException("indexing block " + height + " but the index is at " + this.height);
         }
@@ -159,6 +192,7 @@ final class TxIndex implements AutoCloseable {
                 }
             }
             meta.put(txn, META_HEIGHT, BlockStore.u64(height));
+            meta.put(txn, META_TIP_HASH, blockHash.bytes());
             txn.commit();
         }
         this.height = height;
@@ -184,11 +218,15 @@ final class TxIndex implements AutoCloseable {
             writeState(dir, CLEAN);
         } catch (IOException | RuntimeException e) {
             // Left marked open: the next open decides from the boot id, and rebuilds if in doubt.
-            org.slf4j.LoggerFactory.getLogger(TxIndex.class).warn("event=txindex-close-unsynced dir={} error=\"{}\"", dir,
-                    e.getMessage());
+            log.warn("event=txindex-close-unsynced dir={} error=\"{}\"", dir, e.getMessage());
         } finally {
             env.close();
         }
+    }
+
+    /** Closes without marking it clean (the caller is about to discard it). */
+    synchronized void abandon() {
+        env.close();
     }
 
     private long storedHeight(Txn<byte[]> txn) {

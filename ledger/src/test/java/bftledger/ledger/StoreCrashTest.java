@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.crypto.Digest;
@@ -44,6 +45,10 @@ class StoreCrashTest {
                     acked.put(Long.parseLong(parts[1]), Digest.fromHex(parts[2]));
                 }
             }
+            // While it writes, no other process opens the store (an audit would mark the index clean under it).
+            StoreInUseException busy = assertThrows(StoreInUseException.class,
+                    () -> BlockStore.open(dir, TestLedger.standard().genesis));
+            assertTrue(busy.getMessage().contains("open in another process"), busy.getMessage());
             // Killed while it is still appending: it never stops on its own before MAX_BLOCKS.
             child.destroyForcibly();
             assertTrue(child.waitFor(60, TimeUnit.SECONDS), "child did not die");

@@ -42,6 +42,13 @@ class TxIndexTest {
         return txs;
     }
 
+    /** A closed store in {@code dir} with blocks 1..count; their transactions. */
+    private List<VerifiedTransaction> closedStore(Path dir, int count) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            return fill(store, 1, count);
+        }
+    }
+
     private static Path indexDir(Path dir) {
         return dir.resolve(TxIndex.DIR);
     }
@@ -91,7 +98,7 @@ class TxIndexTest {
         List<VerifiedTransaction> txs;
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             txs = fill(store, 1, 4);
-            assertTrue(state(dir).startsWith("open "), "marked open while writable: " + state(dir));
+            assertEquals("open " + bootId(), state(dir), "marked open, with this boot's id, while writable");
         }
         assertEquals("clean", state(dir));
 
@@ -99,13 +106,13 @@ class TxIndexTest {
         plant(dir);
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             assertIndexed(store, txs, 1, txs.size() + 1);
+            assertTrue(store.containsTransaction(PLANTED));
         }
-        assertTrue(planted(dir));
 
         // A writer was open when the machine went down (another boot's id): nothing in it is trusted.
         setState(dir, "open 00000000-not-this-boot");
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            assertFalse(planted(dir) && store.transaction(PLANTED).isPresent());
+            assertFalse(store.containsTransaction(PLANTED));
             assertIndexed(store, txs, 1);
             assertReplayRefused(store, txs.get(2), 3);
         }
@@ -117,9 +124,8 @@ class TxIndexTest {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             fill(store, 1, 2);
         }
-        String boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
         plant(dir);
-        setState(dir, "open " + boot);
+        setState(dir, "open " + bootId());
         try (BlockStore ignored = BlockStore.open(dir, net.genesis)) {
             // only the process died: the page cache held every commit
         }
@@ -134,10 +140,7 @@ class TxIndexTest {
 
     @Test
     void aMissingIndexIsRebuiltAndReplaysAreStillRefused(@TempDir Path dir) throws Exception {
-        List<VerifiedTransaction> txs;
-        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            txs = fill(store, 1, 5);
-        }
+        List<VerifiedTransaction> txs = closedStore(dir, 5);
         deleteTree(indexDir(dir));
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             assertIndexed(store, txs, 1);
@@ -147,10 +150,7 @@ class TxIndexTest {
 
     @Test
     void anIndexBehindTheBlocksIsBroughtLevelBeforeAnythingExecutes(@TempDir Path dir) throws Exception {
-        List<VerifiedTransaction> txs;
-        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            txs = fill(store, 1, 6);
-        }
+        List<VerifiedTransaction> txs = closedStore(dir, 6);
         // As if the process died after blocks 4..6 were committed but before they were indexed.
         for (VerifiedTransaction tx : txs.subList(3, 6)) {
             RawStore.delete(indexDir(dir), TxIndex.DB_ENTRIES, tx.id().bytes());
@@ -165,10 +165,7 @@ class TxIndexTest {
 
     @Test
     void anIndexAheadOfTheBlocksIsRebuilt(@TempDir Path dir) throws Exception {
-        List<VerifiedTransaction> txs;
-        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            txs = fill(store, 1, 3);
-        }
+        List<VerifiedTransaction> txs = closedStore(dir, 3);
         plant(dir);
         RawStore.put(indexDir(dir), TxIndex.DB_META, TxIndex.META_HEIGHT, BlockStore.u64(9));
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
@@ -194,10 +191,7 @@ class TxIndexTest {
 
     @Test
     void aVersion1StoreIsMigratedAndItsIndexRebuilt(@TempDir Path dir) throws Exception {
-        List<VerifiedTransaction> txs;
-        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            txs = fill(store, 1, 3);
-        }
+        List<VerifiedTransaction> txs = closedStore(dir, 3);
         // Version 1's layout: the index inside the block store's own environment, no index directory.
         deleteTree(indexDir(dir));
         try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE)
@@ -217,6 +211,31 @@ class TxIndexTest {
                 .setMaxDbs(BlockStore.MAX_DBS).open(dir.toFile())) {
             assertFalse(env.getDbiNames().stream().anyMatch(n -> new String(n, StandardCharsets.UTF_8).equals("txindex")));
         }
+    }
+
+    @Test
+    void anIndexThatDoesNotOpenOrNamesAnotherBlockIsRebuilt(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs = closedStore(dir, 3);
+        // Another chain's index (or a copy taken mid-write): the block it records at its height is not ours.
+        plant(dir);
+        RawStore.put(indexDir(dir), TxIndex.DB_META, TxIndex.META_TIP_HASH, new byte[32]);
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertFalse(store.containsTransaction(PLANTED));
+            assertIndexed(store, txs, 1);
+        }
+        // A damaged file, although marked clean: derived data does not stop the store from opening.
+        assertEquals("clean", state(dir));
+        try (var f = new java.io.RandomAccessFile(indexDir(dir).resolve("data.mdb").toFile(), "rw")) {
+            f.setLength(100);
+        }
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, txs.get(1), 2);
+        }
+    }
+
+    private static String bootId() throws IOException {
+        return Files.readString(Path.of("/proc/sys/kernel/random/boot_id"), StandardCharsets.US_ASCII).trim();
     }
 
     private static long indexHeight(Path dir) {

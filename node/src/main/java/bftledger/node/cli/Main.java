@@ -679,13 +679,18 @@ public final class Main implements Runnable {
             }
             PrintWriter err = spec.commandLine().getErr();
             long[] last = {0};
-            LedgerVerifier.Report report = LedgerVerifier.verify(ledger, genesis, (h, tip) -> {
-                if (!json.json && (h == tip || h - last[0] >= Math.max(1, tip / 20))) {
-                    last[0] = h;
-                    err.printf("\rverified %d/%d blocks", h, tip);
-                    err.flush();
-                }
-            });
+            LedgerVerifier.Report report;
+            try {
+                report = LedgerVerifier.verify(ledger, genesis, (h, tip) -> {
+                    if (!json.json && (h == tip || h - last[0] >= Math.max(1, tip / 20))) {
+                        last[0] = h;
+                        err.printf("\rverified %d/%d blocks", h, tip);
+                        err.flush();
+                    }
+                });
+            } catch (bftledger.ledger.StoreInUseException e) {
+                throw new UserError(e.getMessage() + " (the offline audit reads a stopped node; for running nodes use --online)");
+            }
             if (!json.json) {
                 err.println();
             }

@@ -52,6 +52,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -227,7 +228,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
     private Checked check(bftledger.ledger.proto.SignedTransaction tx) {
         Received r = Received.of(tx);
-        return check(r, r.oversized(transactionBytesMax) ? null : transactions.validate(r.id(), r.raw()));
+        return check(r, r.oversized(transactionBytesMax) ? null : transactions.validate(r.id(), r.raw()), store::transaction);
     }
 
     /** A transaction as received: its bytes and its id (SHA-256 of the body). */
@@ -241,8 +242,11 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
     }
 
-    /** {@code verdict} is the validation of {@code r}, or null when it is oversized and was not validated. */
-    private Checked check(Received r, TxVerdict verdict) {
+    /**
+     * {@code verdict} is the validation of {@code r}, or null when it is oversized and was not
+     * validated; {@code committed} looks an id up in the ledger (a call's transactions share one snapshot).
+     */
+    private Checked check(Received r, TxVerdict verdict, Function<Digest, Optional<BlockStore.TxRecord>> committed) {
         Digest id = r.id();
         byte[] raw = r.raw();
         if (r.oversized(transactionBytesMax)) {
@@ -252,7 +256,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         if (!verdict.ok()) {
             return new Checked(id, raw, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail(), null, null);
         }
-        Optional<BlockStore.TxRecord> already = store.transaction(id);
+        Optional<BlockStore.TxRecord> already = committed.apply(id);
         if (already.isPresent()) {
             return new Checked(id, raw, null, null, already.get(), null);
         }
@@ -269,18 +273,36 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
      * missed (and is told to the waiter at once). Null when the transaction is in (or committed).
      */
     private Shed admit(Checked c, java.util.function.Supplier<CommitWaiter> newWaiter) {
+        Reserved r = reserve(c, newWaiter);
+        return r.shed() != null ? r.shed() : hand(c, r.waiter(), store::transaction);
+    }
+
+    /** A registered waiter, or why none was: the first half of {@link #admit}. */
+    private record Reserved(CommitWaiter waiter, Shed shed) {}
+
+    /** The sender's rate and the waiter cap, then the waiter registered. */
+    private Reserved reserve(Checked c, java.util.function.Supplier<CommitWaiter> newWaiter) {
         long senderWait = senders.tryAcquire(c.sender());
         if (senderWait > 0) {
-            return new Shed("sender-rate", senderWait, "sender " + c.sender().shortHex()
-                    + " is over its submission rate at replica " + self);
+            return new Reserved(null, new Shed("sender-rate", senderWait, "sender " + c.sender().shortHex()
+                    + " is over its submission rate at replica " + self));
         }
         if (waiting.incrementAndGet() > waitersMax) {
             waiting.decrementAndGet();
-            return new Shed("waiters-full", 500, "replica " + self + " has " + waitersMax + " submissions waiting");
+            return new Reserved(null, new Shed("waiters-full", 500, "replica " + self + " has " + waitersMax
+                    + " submissions waiting"));
         }
         CommitWaiter waiter = newWaiter.get();
         register(c.id(), waiter);
-        Optional<BlockStore.TxRecord> committed = store.transaction(c.id());
+        return new Reserved(waiter, null);
+    }
+
+    /**
+     * The second half of {@link #admit}, for a registered waiter: the ledger looked at again
+     * through {@code lookup} (opened after the registration), then the core's queue.
+     */
+    private Shed hand(Checked c, CommitWaiter waiter, Function<Digest, Optional<BlockStore.TxRecord>> lookup) {
+        Optional<BlockStore.TxRecord> committed = lookup.apply(c.id());
         if (committed.isPresent()) {
             unregister(c.id(), waiter);
             waiter.committed(committed.get(), blockHash(committed.get()));
@@ -336,27 +358,42 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         TxVerdict[] verdicts = transactions.validateAll(receivedIds, receivedBytes);
         Checked[] checked = new Checked[count];
         List<Integer> toOrder = new ArrayList<>();
-        for (int i = 0, v = 0; i < count; i++) {
-            Checked c = checked[i] = check(received[i], received[i].oversized(transactionBytesMax) ? null : verdicts[v++]);
-            if (c.rejectReason() != null) {
-                call.fill(i, rejected(c.id(), c.rejectReason(), c.detail()));
-            } else if (c.committed() != null) {
-                call.fill(i, committedReply(c.committed(), blockHash(c.committed())).build());
-            } else {
-                toOrder.add(i);
+        // One snapshot for the call's lookups: two LMDB read transactions instead of two per transaction.
+        try (BlockStore.Snapshot ledger = store.snapshot()) {
+            for (int i = 0, v = 0; i < count; i++) {
+                Checked c = checked[i] = check(received[i], received[i].oversized(transactionBytesMax) ? null : verdicts[v++],
+                        ledger::transaction);
+                if (c.rejectReason() != null) {
+                    call.fill(i, rejected(c.id(), c.rejectReason(), c.detail()));
+                } else if (c.committed() != null) {
+                    call.fill(i, committedReply(c.committed(), blockHash(c.committed())).build());
+                } else {
+                    toOrder.add(i);
+                }
             }
         }
         if (!toOrder.isEmpty() && !liveness.quorumReachable()) {
             refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, noQuorum("the transactions were not accepted (submit them again"));
             return;
         }
+        // admit() for each, in two passes: every waiter registered, then one snapshot opened after
+        // all registrations looks each up again before it goes to the core.
+        CommitWaiter[] registered = new CommitWaiter[count];
         for (int i : toOrder) {
             int index = i;
-            Shed shed = admit(checked[i], () -> call.slot(index));
-            if (shed != null) {
-                metrics.shed("submit", shed.reason());
-                call.fill(i, rejected(checked[i].id(), Reply.RejectReason.OVERLOADED, shed.detail() + "; retry after "
-                        + shed.retryAfterMillis() + " ms"));
+            Reserved r = reserve(checked[i], () -> call.slot(index));
+            if (r.shed() != null) {
+                shed(call, i, checked[i], r.shed());
+            } else {
+                registered[i] = r.waiter();
+            }
+        }
+        try (BlockStore.Snapshot ledger = store.snapshot()) {
+            for (int i : toOrder) {
+                Shed shed = registered[i] == null ? null : hand(checked[i], registered[i], ledger::transaction);
+                if (shed != null) {
+                    shed(call, i, checked[i], shed);
+                }
             }
         }
         Digest[] ids = new Digest[count];
@@ -367,6 +404,13 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         if (!call.answered()) {
             timers.schedule(() -> call.expire(ids, wait), wait, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** Transaction {@code index} of {@code call} refused for load. */
+    private void shed(BatchCall call, int index, Checked c, Shed shed) {
+        metrics.shed("submit", shed.reason());
+        call.fill(index, rejected(c.id(), Reply.RejectReason.OVERLOADED, shed.detail() + "; retry after "
+                + shed.retryAfterMillis() + " ms"));
     }
 
     private Reply rejected(Digest id, Reply.RejectReason reason, String detail) {
