@@ -66,6 +66,11 @@ public final class Signed<P extends Payload> {
         return key.verify(type().domain(), wire, HEADER_BYTES, payloadLength(), signature());
     }
 
+    /** The same check as {@link #signatureValid}, to be run in a batch with others. */
+    public bftledger.crypto.SignatureCheck signatureCheck(PublicKey key) {
+        return new bftledger.crypto.SignatureCheck(key, type().domain(), payloadBytes(), signature());
+    }
+
     /** Typed view, or null when this message is of another type. */
     @SuppressWarnings("unchecked")
     public <Q extends Payload> Signed<Q> as(Class<Q> type) {

@@ -26,6 +26,51 @@ class MessageVerifierTest {
         assertEquals(null, reason(fx.as(3).checkpoint(4, Fixtures.digest(1))));
     }
 
+    /** What one verify(byte[]) says: the reason, or null when accepted. */
+    private RejectReason reason(Verdict<Signed<?>> v) {
+        return v instanceof Verdict.Rejected<Signed<?>> r ? r.reason() : null;
+    }
+
+    @Test
+    void aGroupVerifiedTogetherGetsTheVerdictsOfOneByOne() {
+        byte[] tampered = fx.as(2).prepare(0, 1, Digest.ZERO).wire();
+        tampered[20] ^= 1;
+        byte[] truncated = java.util.Arrays.copyOf(fx.as(1).commit(0, 1, Fixtures.digest(2)).wire(), 12);
+        List<byte[]> group = List.of(
+                fx.as(1).prepare(0, 1, Fixtures.digest(1)).wire(),
+                fx.as(2).prepare(0, 1, Fixtures.digest(1)).wire(),
+                MessageCodec.sign(new Prepare(0, 1, Digest.ZERO, 2), 2, fx.keys.get(3)).wire(),
+                fx.as(3).commit(0, 1, Fixtures.digest(1)).wire(),
+                tampered,
+                truncated,
+                MessageCodec.sign(new Commit(0, 1, Digest.ZERO, 7), 7, KeyPair.deterministic("outsider")).wire(),
+                fx.as(0).prePrepare(0, 2, fx.batch("grouped")).wire(),
+                MessageCodec.sign(new Prepare(0, 1, Digest.ZERO, 2), 1, fx.keys.get(1)).wire(),
+                fx.as(3).checkpoint(4, Fixtures.digest(1)).wire());
+        List<Verdict<Signed<?>>> together = fx.verifier.verifyAll(group);
+        assertEquals(group.size(), together.size());
+        List<RejectReason> expected = new ArrayList<>();
+        List<RejectReason> actual = new ArrayList<>();
+        for (int i = 0; i < group.size(); i++) {
+            expected.add(reason(fx.verifier.verify(group.get(i))));
+            actual.add(reason(together.get(i)));
+            if (together.get(i) instanceof Verdict.Accepted<Signed<?>> a) {
+                assertEquals(java.util.Arrays.toString(group.get(i)), java.util.Arrays.toString(a.value().wire()));
+            }
+        }
+        assertEquals(expected, actual);
+        // And the cases are what they claim to be: four accepted, each kind of refusal present.
+        assertEquals(java.util.Arrays.asList(null, null, RejectReason.BAD_SIGNATURE, null, RejectReason.BAD_SIGNATURE,
+                expected.get(5), RejectReason.NOT_A_MEMBER, null, RejectReason.SIGNER_MISMATCH, null), actual);
+        assertTrue(expected.get(5) != null, "a truncated message is refused");
+        // A group of valid messages only, large enough to be one batch equation.
+        List<byte[]> valid = new ArrayList<>();
+        for (int s = 1; s <= 8; s++) {
+            valid.add(fx.as(1 + s % 3).prepare(0, s, Fixtures.digest(s)).wire());
+        }
+        assertTrue(fx.verifier.verifyAll(valid).stream().allMatch(v -> reason(v) == null));
+    }
+
     @Test
     void nonMemberSigner() {
         Signed<Commit> m = MessageCodec.sign(new Commit(0, 1, Digest.ZERO, 7), 7, KeyPair.deterministic("outsider"));

@@ -29,12 +29,13 @@ import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -113,7 +114,20 @@ public final class ReplicaNode implements AutoCloseable {
     private final PeerNetwork peers;
     private final CatchUp catchUp;
     private final ClientApiService api;
-    private final ThreadPoolExecutor verifiers;
+    /** Peer messages waiting for the verifiers; bounded by {@code tuning.inbound.queue.max}. */
+    private final BlockingQueue<Inbound> inbound;
+    private final List<Thread> verifiers = new ArrayList<>();
+    /**
+     * Most messages a verifier takes off the queue at once: their signatures are checked as one
+     * batch. Under load a few arrive together (a block's PREPAREs and COMMITs); the bound keeps
+     * a PRE-PREPARE from waiting behind many others.
+     */
+    static final int VERIFY_GROUP_MAX = 32;
+
+    private record Inbound(int from, byte[] bytes) {}
+
+    /** Set when a verifier thread died on an internal error; the node exits on it, as on a core failure. */
+    private volatile Throwable verifierFailure;
     private final ScheduledExecutorService timers;
     private final ExecutorService grpcExecutor;
     private final ExecutorService streamPump;
@@ -187,9 +201,12 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.counter("bftledger_signature_batches_failed",
                 "client signature batches whose equation failed, so each signature was checked alone (a forged or broken one was in it)",
                 SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.batchesFailed());
-        this.verifiers = new ThreadPoolExecutor(tuning.verifyThreads(), tuning.verifyThreads(), 0, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(tuning.inboundQueueMax()), daemon("verify"));
-        metrics.queueDepth("verify", () -> verifiers.getQueue().size());
+        this.inbound = new ArrayBlockingQueue<>(tuning.inboundQueueMax());
+        java.util.concurrent.ThreadFactory verifyThreads = daemon("verify");
+        for (int i = 0; i < tuning.verifyThreads(); i++) {
+            verifiers.add(verifyThreads.newThread(() -> verifyLoop(verifier)));
+        }
+        metrics.queueDepth("verify", inbound::size);
         this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
                 Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
         List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
@@ -223,22 +240,48 @@ public final class ReplicaNode implements AutoCloseable {
     }
 
     private void verify(MessageVerifier verifier, int from, byte[] bytes) {
-        try {
-            verifiers.execute(() -> {
-                Verdict<bftledger.pbft.Signed<?>> verdict = verifier.verify(bytes);
-                if (verdict instanceof Verdict.Rejected<?> r) {
-                    metrics.rejected(r.reason().name());
-                    if (r.reason() == bftledger.pbft.RejectReason.BAD_SIGNATURE
-                            || r.reason() == bftledger.pbft.RejectReason.SIGNER_MISMATCH) {
-                        liveness.onBadMessage(from);
-                    }
-                    log.debug("event=message-rejected reason={} detail={}", r.reason(), r.detail());
-                } else {
-                    core.offerPeerMessage(new Event.PeerMessage(verdict.value()));
-                }
-            });
-        } catch (RejectedExecutionException full) {
+        if (!inbound.offer(new Inbound(from, bytes))) {
             metrics.dropped("verify");
+        }
+    }
+
+    /** A verifier thread: what is queued (up to {@link #VERIFY_GROUP_MAX}) verified together, then handed on in order. */
+    private void verifyLoop(MessageVerifier verifier) {
+        List<Inbound> group = new ArrayList<>(VERIFY_GROUP_MAX);
+        List<byte[]> wires = new ArrayList<>(VERIFY_GROUP_MAX);
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                group.add(inbound.take());
+                inbound.drainTo(group, VERIFY_GROUP_MAX - 1);
+                for (Inbound m : group) {
+                    wires.add(m.bytes());
+                }
+                List<Verdict<bftledger.pbft.Signed<?>>> verdicts = verifier.verifyAll(wires);
+                for (int i = 0; i < group.size(); i++) {
+                    handOn(group.get(i).from(), verdicts.get(i));
+                }
+                group.clear();
+                wires.clear();
+            }
+        } catch (InterruptedException stopping) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // A verifier bug must not silently stop verification: the node cannot go on without it.
+            log.error("event=verifier-failed the message verifier stopped on an internal error; the node will exit", e);
+            verifierFailure = e;
+        }
+    }
+
+    private void handOn(int from, Verdict<bftledger.pbft.Signed<?>> verdict) {
+        if (verdict instanceof Verdict.Rejected<?> r) {
+            metrics.rejected(r.reason().name());
+            if (r.reason() == bftledger.pbft.RejectReason.BAD_SIGNATURE
+                    || r.reason() == bftledger.pbft.RejectReason.SIGNER_MISMATCH) {
+                liveness.onBadMessage(from);
+            }
+            log.debug("event=message-rejected reason={} detail={}", r.reason(), r.detail());
+        } else {
+            core.offerPeerMessage(new Event.PeerMessage(verdict.value()));
         }
     }
 
@@ -335,6 +378,7 @@ public final class ReplicaNode implements AutoCloseable {
             }
         }
         core.start(peers);
+        verifiers.forEach(Thread::start);
         peers.start();
         // Fixed delay, not fixed rate: after this JVM stalls (SIGSTOP, a long collection, a starved
         // machine) the ticks it missed must not fire in a burst. A burst counted the stall against
@@ -405,17 +449,17 @@ public final class ReplicaNode implements AutoCloseable {
 
     /** Non-null when the core stopped on an internal error; the process should exit non-zero. */
     public Throwable failure() {
-        return core.failure();
+        return core.failure() != null ? core.failure() : verifierFailure;
     }
 
     /** Waits until the server terminates, checking the core's health; returns the core failure if any. */
     public Throwable awaitTermination() throws InterruptedException {
         while (!server.awaitTermination(500, TimeUnit.MILLISECONDS)) {
-            if (core.failure() != null) {
-                return core.failure();
+            if (failure() != null) {
+                return failure();
             }
         }
-        return core.failure();
+        return failure();
     }
 
     /** Takes the node down in reverse order of dependency: no new work, then core, then storage. */
@@ -429,7 +473,7 @@ public final class ReplicaNode implements AutoCloseable {
         pinger.close();
         timers.shutdownNow();
         peers.close();
-        verifiers.shutdownNow();
+        verifiers.forEach(Thread::interrupt);
         core.close();
         catchUp.close();
         streamPump.shutdownNow();
