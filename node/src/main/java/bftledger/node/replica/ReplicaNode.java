@@ -265,7 +265,7 @@ public final class ReplicaNode implements AutoCloseable {
             }
         } catch (InterruptedException stopping) {
             Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             // A verifier bug must not silently stop verification: the node cannot go on without it.
             log.error("event=verifier-failed the message verifier stopped on an internal error; the node will exit", e);
             verifierFailure = e;
