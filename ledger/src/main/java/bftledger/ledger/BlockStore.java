@@ -83,6 +83,7 @@ public final class BlockStore implements AutoCloseable {
     static final byte[] META_TIP_HASH = ascii("tip_hash");
     static final byte[] META_STATE_ROOT = ascii("state_root");
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(BlockStore.class);
     // LMDB forbids opening one environment twice in a process (its locks are per process).
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
     /** Locked while the store is open, so that a second process (an audit) cannot open it under a writer. */
@@ -264,7 +265,7 @@ public final class BlockStore implements AutoCloseable {
         Optional<String> foreign = foreignIndex(height);
         if (foreign.isPresent()) {
             // Not something a crash produces (see TxIndex): start it over from the blocks.
-            org.slf4j.LoggerFactory.getLogger(BlockStore.class).warn("event=txindex-discarded dir={} reason=\"{}\"", dir,
+            log.warn("event=txindex-discarded dir={} reason=\"{}\"", dir,
                     foreign.get());
             index.abandon();
             index = null;
@@ -272,7 +273,7 @@ public final class BlockStore implements AutoCloseable {
         }
         long behind = height - index.height();
         if (behind > 0) {
-            org.slf4j.LoggerFactory.getLogger(BlockStore.class).info("event=txindex-catch-up dir={} from={} to={} rebuilt={}",
+            log.info("event=txindex-catch-up dir={} from={} to={} rebuilt={}",
                     dir, index.height(), height, index.rebuilt());
         }
         levelIndex();
@@ -299,22 +300,24 @@ public final class BlockStore implements AutoCloseable {
 
     /** Indexes stored blocks the index does not hold yet (after a crash between the two commits, or a rebuild). */
     private void levelIndex() {
-        long height = height();
-        if (index.height() == height) {
-            return;
-        }
         try (Txn<byte[]> txn = env.txnRead()) {
-            for (long h = index.height() + 1; h <= height; h++) {
-                byte[] raw = blocks.get(txn, u64(h));
-                if (raw == null) {
-                    throw new StoreCorruptedException(dir + ": no block at height " + h + " to index");
-                }
-                try {
-                    Block block = Blocks.parse(raw);
-                    index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
-                } catch (InvalidProtocolBufferException e) {
-                    throw new StoreCorruptedException(dir + ": block at height " + h + " does not decode: " + e.getMessage(), e);
-                }
+            levelIndex(txn);
+        }
+    }
+
+    /** {@link #levelIndex()} up to the height {@code txn} sees (the append paths pass their write transaction). */
+    private void levelIndex(Txn<byte[]> txn) {
+        long height = new Snapshot(txn, false, null).height();
+        for (long h = index.height() + 1; h <= height; h++) {
+            byte[] raw = blocks.get(txn, u64(h));
+            if (raw == null) {
+                throw new StoreCorruptedException(dir + ": no block at height " + h + " to index");
+            }
+            try {
+                Block block = Blocks.parse(raw);
+                index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
+            } catch (InvalidProtocolBufferException e) {
+                throw new StoreCorruptedException(dir + ": block at height " + h + " does not decode: " + e.getMessage(), e);
             }
         }
     }
@@ -433,8 +436,9 @@ public final class BlockStore implements AutoCloseable {
 
     /** Whether {@code id} has executed (a cheap index probe: no block is read or parsed). */
     public boolean containsTransaction(Digest id) {
-        try (Snapshot s = snapshot()) {
-            return s.executed(id).isPresent();
+        // The index alone: it never holds a block the store does not (blocks are committed first).
+        try (Txn<byte[]> txn = index.read()) {
+            return index.get(txn, id).isPresent();
         }
     }
 
@@ -473,7 +477,6 @@ public final class BlockStore implements AutoCloseable {
      * LMDB write transaction. The certificate's signatures are the caller's to have verified.
      */
     public synchronized ExecutedBlock appendBatch(long timestampMillis, List<VerifiedTransaction> txs, CommitCertificate certificate) {
-        levelIndex();
         ExecutedBlock executed;
         try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
             executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1, timestampMillis, txs, certificate);
@@ -486,6 +489,7 @@ public final class BlockStore implements AutoCloseable {
 
     /** The state an append executes on: the write transaction, and the index (level with it). */
     private Snapshot writing(Txn<byte[]> txn) {
+        levelIndex(txn);
         return new Snapshot(txn, false, index.read());
     }
 
@@ -498,7 +502,6 @@ public final class BlockStore implements AutoCloseable {
      *                               or the state it was executed on); nothing is written
      */
     public synchronized void append(ExecutedBlock executed) {
-        levelIndex();
         try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
             write(txn, state, executed);
             txn.commit();
@@ -522,7 +525,6 @@ public final class BlockStore implements AutoCloseable {
      */
     public synchronized BlockChecker.BlockCheck append(Block block,
             java.util.function.Function<bftledger.ledger.proto.SignedTransaction, TxVerdict> validator) {
-        levelIndex();
         BlockChecker.BlockCheck check;
         try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
             check = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);

@@ -132,8 +132,6 @@ final class TxIndex implements AutoCloseable {
         }
     }
 
-
-
     /** Whether this open started from an empty index because the previous one was not trusted. */
     boolean rebuilt() {
         return rebuilt;
