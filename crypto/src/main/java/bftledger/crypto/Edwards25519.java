@@ -26,10 +26,11 @@ final class Edwards25519 {
     /** Width of the NAF for points used once (the R of a signature). */
     static final int WIDTH = 5;
     /**
-     * Width for public keys, whose tables are kept with the key: 32 entries built once per key
-     * buy 32 rather than 42 additions in every signature the key makes.
+     * Width for public keys, whose tables are kept with the key (in affine form, see
+     * {@link #affineOddMultiples}): 64 entries built once per key buy 28 rather than 42
+     * additions in every signature the key makes.
      */
-    static final int KEY_WIDTH = 7;
+    static final int KEY_WIDTH = 8;
     /** Width for the base point, whose table is built once. */
     private static final int BASE_WIDTH = 8;
     private static final Cached[] BASE_TABLE;
@@ -43,7 +44,7 @@ final class Edwards25519 {
         if (b == null) {
             throw new ExceptionInInitializerError("base point does not decode");
         }
-        BASE_TABLE = oddMultiples(b, BASE_WIDTH);
+        BASE_TABLE = affineOddMultiples(b, BASE_WIDTH);
     }
 
     private Edwards25519() {}
@@ -63,20 +64,34 @@ final class Edwards25519 {
         }
     }
 
-    /** A point prepared for addition: (Y+X, Y-X, 2Z, 2dT). */
+    /**
+     * A point prepared for addition: (Y+X, Y-X, 2Z, 2dT), or, when {@code z2} is null, an affine
+     * point (Z = 1) as (y+x, y-x, 2dxy), which saves one multiplication in every addition.
+     */
     static final class Cached {
         final int[] yPlusX = X25519Field.create();
         final int[] yMinusX = X25519Field.create();
-        final int[] z2 = X25519Field.create();
+        final int[] z2;
         final int[] t2d = X25519Field.create();
 
         Cached(Point p) {
             X25519Field.apm(p.y, p.x, yPlusX, yMinusX);
             X25519Field.carry(yPlusX);
             X25519Field.carry(yMinusX);
+            z2 = X25519Field.create();
             X25519Field.add(p.z, p.z, z2);
             X25519Field.carry(z2);
             X25519Field.mul(p.t, D2, t2d);
+        }
+
+        /** The affine point (x, y), whose limbs are products (or normalized). */
+        Cached(int[] x, int[] y) {
+            X25519Field.apm(y, x, yPlusX, yMinusX);
+            X25519Field.carry(yPlusX);
+            X25519Field.carry(yMinusX);
+            z2 = null;
+            X25519Field.mul(x, y, t2d);
+            X25519Field.mul(t2d, D2, t2d);
         }
     }
 
@@ -165,7 +180,12 @@ final class Edwards25519 {
         X25519Field.mul(s.a, subtract ? q.yPlusX : q.yMinusX, s.a);
         X25519Field.mul(s.b, subtract ? q.yMinusX : q.yPlusX, s.b);
         X25519Field.mul(p.t, q.t2d, s.c);
-        X25519Field.mul(p.z, q.z2, s.d);
+        if (q.z2 == null) {
+            X25519Field.add(p.z, p.z, s.d);
+            X25519Field.carry(s.d);
+        } else {
+            X25519Field.mul(p.z, q.z2, s.d);
+        }
         X25519Field.apm(s.b, s.a, s.h, s.e); // h = B+A, e = B-A
         if (subtract) {
             X25519Field.apm(s.d, s.c, s.f, s.g); // f = D+C, g = D-C
@@ -204,6 +224,51 @@ final class Edwards25519 {
         for (int i = 1; i < table.length; i++) {
             addInPlace(current, twice, false, scratch);
             table[i] = new Cached(current);
+        }
+        return table;
+    }
+
+    /**
+     * {@link #oddMultiples} in affine form, for tables kept and used many times: Z of every
+     * entry is inverted at once (one inversion and three multiplications per entry), so each
+     * addition of an entry later costs one multiplication less.
+     */
+    static Cached[] affineOddMultiples(Point p, int width) {
+        Point[] points = new Point[1 << (width - 2)];
+        points[0] = copy(p);
+        if (points.length > 1) {
+            Cached twice = new Cached(dbl(p));
+            Scratch scratch = new Scratch();
+            for (int i = 1; i < points.length; i++) {
+                points[i] = copy(points[i - 1]);
+                addInPlace(points[i], twice, false, scratch);
+            }
+        }
+        // Montgomery's trick: prefix[i] = z_0 * ... * z_i; one inversion of the whole product,
+        // then each inverse is peeled off from the top.
+        int[][] prefix = new int[points.length][];
+        prefix[0] = X25519Field.create();
+        X25519Field.copy(points[0].z, 0, prefix[0], 0);
+        for (int i = 1; i < points.length; i++) {
+            prefix[i] = X25519Field.create();
+            X25519Field.mul(prefix[i - 1], points[i].z, prefix[i]);
+        }
+        int[] inverse = X25519Field.create();
+        X25519Field.inv(prefix[points.length - 1], inverse);
+        Cached[] table = new Cached[points.length];
+        int[] zInv = X25519Field.create();
+        int[] x = X25519Field.create();
+        int[] y = X25519Field.create();
+        for (int i = points.length - 1; i >= 0; i--) {
+            if (i > 0) {
+                X25519Field.mul(inverse, prefix[i - 1], zInv);
+                X25519Field.mul(inverse, points[i].z, inverse);
+            } else {
+                X25519Field.copy(inverse, 0, zInv, 0);
+            }
+            X25519Field.mul(points[i].x, zInv, x);
+            X25519Field.mul(points[i].y, zInv, y);
+            table[i] = new Cached(x, y);
         }
         return table;
     }

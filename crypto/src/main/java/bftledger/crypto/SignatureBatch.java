@@ -155,9 +155,9 @@ public final class SignatureBatch {
     }
 
     /**
-     * Bound on keys whose tables are kept. A table is ~8 KB (32 points), so this caps them at
-     * ~8 MB whatever keys clients invent; a key that fell out costs ~30 point additions to
-     * tabulate again, a fraction of one verification.
+     * Bound on keys whose tables are kept. A table is ~12 KB (64 affine points), so this caps
+     * them at ~13 MB whatever keys clients invent; a key that fell out costs ~64 point additions
+     * and one inversion to tabulate again, about one verification.
      */
     static final int KEY_TABLES_MAX = 1024;
     private static final Map<PublicKey, Edwards25519.Cached[]> KEY_TABLES = new LinkedHashMap<>(256, 0.75f, true) {
@@ -179,7 +179,7 @@ public final class SignatureBatch {
         if (point == null) {
             throw new IllegalStateException("a validated key does not decode: " + key.hex());
         }
-        Edwards25519.Cached[] table = Edwards25519.oddMultiples(point, Edwards25519.KEY_WIDTH);
+        Edwards25519.Cached[] table = Edwards25519.affineOddMultiples(point, Edwards25519.KEY_WIDTH);
         synchronized (KEY_TABLES) {
             KEY_TABLES.put(key, table);
         }

@@ -32,6 +32,37 @@ class SignatureBatchTest {
     }
 
     @Test
+    void affineTablesHoldTheSameMultiplesAsProjectiveOnes() {
+        Seeded.run(random -> {
+            KeyPair key = KeyPair.fromSeed(seed(random.nextInt(1000)));
+            Edwards25519.Point point = Edwards25519.decode(key.publicKey().bytes(), 0);
+            for (int width = 2; width <= Edwards25519.KEY_WIDTH; width++) {
+                Edwards25519.Cached[] projective = Edwards25519.oddMultiples(point, width);
+                Edwards25519.Cached[] affine = Edwards25519.affineOddMultiples(point, width);
+                assertEquals(projective.length, affine.length);
+                BigInteger scalar = new BigInteger(253, random);
+                for (int i = 0; i < affine.length; i++) {
+                    // [2i+1]P through one table entry, added to the identity.
+                    BigInteger multiple = BigInteger.valueOf(2L * i + 1);
+                    assertArrayEquals(
+                            Edwards25519.encode(Edwards25519.multiScalar(BigInteger.ZERO,
+                                    List.of(new Edwards25519.Term(multiple, projective, width)))),
+                            Edwards25519.encode(Edwards25519.multiScalar(BigInteger.ZERO,
+                                    List.of(new Edwards25519.Term(multiple, affine, width)))),
+                            "width " + width + ", entry " + i);
+                }
+                // A full-length scalar, with subtractions, through each form.
+                assertArrayEquals(
+                        Edwards25519.encode(Edwards25519.multiScalar(BigInteger.ZERO,
+                                List.of(new Edwards25519.Term(scalar, projective, width).negated()))),
+                        Edwards25519.encode(Edwards25519.multiScalar(BigInteger.ZERO,
+                                List.of(new Edwards25519.Term(scalar, affine, width).negated()))),
+                        "width " + width);
+            }
+        });
+    }
+
+    @Test
     void validSignaturesPassAloneAndTogether() {
         List<SignatureCheck> checks = signed(100, 7);
         for (SignatureCheck c : checks) {

@@ -24,8 +24,26 @@ import java.util.Optional;
 public final class VerifiedTransactions implements RequestValidator {
     private record Entry(byte[] raw, TxVerdict verdict) {}
 
+    /** A transaction one thread is verifying; others that need the same bytes wait for its verdict. */
+    private static final class Pending {
+        final Digest id;
+        final byte[] raw;
+        final java.util.concurrent.CompletableFuture<TxVerdict> verdict = new java.util.concurrent.CompletableFuture<>();
+
+        Pending(Digest id, byte[] raw) {
+            this.id = id;
+            this.raw = raw;
+        }
+    }
+
     private final String chainId;
     private final Map<Digest, Entry> cache;
+    /**
+     * Transactions being verified right now, guarded by {@code cache}'s lock. Bounded by what
+     * the verifying threads hold at once (each claims only its own call's transactions and
+     * releases them when its batch is done), so it needs no bound of its own.
+     */
+    private final Map<Digest, Pending> inFlight = new java.util.HashMap<>();
     private final java.util.concurrent.atomic.AtomicLong verifications = new java.util.concurrent.atomic.AtomicLong();
 
     public VerifiedTransactions(String chainId, int capacity) {
@@ -41,10 +59,7 @@ public final class VerifiedTransactions implements RequestValidator {
     /** The request payload is the serialized SignedTransaction; its id must be the transaction id. */
     @Override
     public Optional<String> problem(Request request) {
-        if (cached(request.id(), request.payload()) != null) {
-            return Optional.empty();
-        }
-        return problemOf(verifyAndRemember(request.payload()), request.id());
+        return problemOf(validate(request.id(), request.payload()), request.id());
     }
 
     /** What is wrong with a request given its payload's verdict: the verdict's reason, or an id that does not name the payload. */
@@ -81,32 +96,102 @@ public final class VerifiedTransactions implements RequestValidator {
     /**
      * Verdicts on transactions whose ids the caller computed (or was told: a mismatch is the
      * caller's to find), in order: remembered ones for bytes verified before, the rest verified
-     * together as one signature batch.
+     * together as one signature batch. A transaction another thread is verifying at this moment
+     * (the client's submit and a PRE-PREPARE carrying it arrive together) is not verified a
+     * second time: this call waits for that verdict after finishing its own batch.
      */
     public TxVerdict[] validateAll(List<Digest> ids, List<byte[]> raws) {
         TxVerdict[] verdicts = new TxVerdict[raws.size()];
-        List<Integer> misses = new ArrayList<>();
-        for (int i = 0; i < raws.size(); i++) {
-            verdicts[i] = cached(ids.get(i), raws.get(i));
-            if (verdicts[i] == null) {
-                misses.add(i);
+        List<Integer> mine = new ArrayList<>();
+        List<Pending> claims = new ArrayList<>();
+        List<Integer> theirs = new ArrayList<>();
+        List<Pending> awaited = new ArrayList<>();
+        synchronized (cache) {
+            for (int i = 0; i < raws.size(); i++) {
+                Digest id = ids.get(i);
+                byte[] raw = raws.get(i);
+                Entry e = cache.get(id);
+                if (e != null && Arrays.equals(e.raw(), raw)) {
+                    verdicts[i] = e.verdict();
+                    continue;
+                }
+                Pending pending = inFlight.get(id);
+                if (pending != null && Arrays.equals(pending.raw, raw)) {
+                    theirs.add(i);
+                    awaited.add(pending);
+                    continue;
+                }
+                mine.add(i);
+                if (pending == null) {
+                    Pending claim = new Pending(id, raw);
+                    inFlight.put(id, claim);
+                    claims.add(claim);
+                } else {
+                    claims.add(null); // other bytes under this id are in flight: verified here, not shared
+                }
             }
         }
-        if (misses.isEmpty()) {
-            return verdicts;
+        if (!mine.isEmpty()) {
+            verifyClaimed(mine, claims, raws, verdicts);
         }
-        List<byte[]> missed = new ArrayList<>(misses.size());
-        for (int i : misses) {
-            missed.add(raws.get(i));
-        }
-        verifications.addAndGet(misses.size());
-        List<TxVerdict> fresh = Transactions.validateBatch(missed, chainId);
-        for (int k = 0; k < misses.size(); k++) {
-            TxVerdict verdict = fresh.get(k);
-            verdicts[misses.get(k)] = verdict;
-            remember(missed.get(k), verdict);
+        for (int k = 0; k < theirs.size(); k++) {
+            int i = theirs.get(k);
+            try {
+                verdicts[i] = awaited.get(k).verdict.join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                // The thread that claimed it failed; its exception is its own to report.
+                verdicts[i] = verifyAndRemember(raws.get(i));
+            }
         }
         return verdicts;
+    }
+
+    /** Verifies this call's share as one batch, remembers and publishes the verdicts; claims are released whatever happens. */
+    private void verifyClaimed(List<Integer> mine, List<Pending> claims, List<byte[]> raws, TxVerdict[] verdicts) {
+        List<byte[]> missed = new ArrayList<>(mine.size());
+        for (int i : mine) {
+            missed.add(raws.get(i));
+        }
+        List<TxVerdict> fresh;
+        try {
+            verifications.addAndGet(mine.size());
+            fresh = Transactions.validateBatch(missed, chainId);
+        } catch (RuntimeException | Error e) {
+            release(claims);
+            for (Pending claim : claims) {
+                if (claim != null) {
+                    claim.verdict.completeExceptionally(e);
+                }
+            }
+            throw e;
+        }
+        synchronized (cache) {
+            for (int k = 0; k < mine.size(); k++) {
+                TxVerdict verdict = fresh.get(k);
+                verdicts[mine.get(k)] = verdict;
+                if (verdict.ok()) {
+                    cache.put(verdict.transaction().id(), new Entry(missed.get(k), verdict));
+                }
+            }
+            release(claims);
+        }
+        // Completed after the cache holds them: a caller arriving now finds them there.
+        for (int k = 0; k < mine.size(); k++) {
+            Pending claim = claims.get(k);
+            if (claim != null) {
+                claim.verdict.complete(fresh.get(k));
+            }
+        }
+    }
+
+    private void release(List<Pending> claims) {
+        synchronized (cache) {
+            for (Pending claim : claims) {
+                if (claim != null) {
+                    inFlight.remove(claim.id, claim);
+                }
+            }
+        }
     }
 
     /**
@@ -114,20 +199,11 @@ public final class VerifiedTransactions implements RequestValidator {
      * remembered one when these exact bytes were verified before, else a fresh verification.
      */
     public TxVerdict validate(Digest id, byte[] signedTransactionBytes) {
-        TxVerdict known = cached(id, signedTransactionBytes);
-        return known != null ? known : verifyAndRemember(signedTransactionBytes);
+        return validateAll(List.of(id), List.of(signedTransactionBytes))[0];
     }
 
     public TxVerdict validate(byte[] signedTransactionBytes) {
         return verifyAndRemember(signedTransactionBytes);
-    }
-
-    private TxVerdict cached(Digest id, byte[] raw) {
-        Entry e;
-        synchronized (cache) {
-            e = cache.get(id);
-        }
-        return e != null && Arrays.equals(e.raw(), raw) ? e.verdict() : null;
     }
 
     /** Full checks (signature included) done so far: cache misses. */

@@ -113,4 +113,53 @@ class VerifiedTransactionsTest {
         assertEquals(Optional.empty(), roomy.problem(requests.get(0)));
         assertEquals(1 + 14, roomy.verifications(), "a request checked in a batch is remembered");
     }
+
+    @Test
+    void transactionsVerifiedByTwoThreadsAtOnceAreVerifiedOnce() throws Exception {
+        // Every thread gets the same 48 transactions, split differently into calls, all started
+        // together: each transaction is then either remembered, in flight (waited for) or
+        // claimed, so the count is exact whatever the interleaving.
+        VerifiedTransactions shared = new VerifiedTransactions("chain", 1024);
+        java.util.List<SignedTransaction> txs = new java.util.ArrayList<>();
+        for (int i = 0; i < 48; i++) {
+            txs.add(factory.transfer(KeyPair.deterministic("sender-" + i), KeyPair.deterministic("bob").publicKey(), 1 + i));
+        }
+        int threads = 4;
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.List<java.util.concurrent.Future<Boolean>> results = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int callSize = 1 + t * 7;
+                boolean reversed = t % 2 == 1;
+                results.add(pool.submit(() -> {
+                    java.util.List<SignedTransaction> order = new java.util.ArrayList<>(txs);
+                    if (reversed) {
+                        java.util.Collections.reverse(order);
+                    }
+                    start.await();
+                    boolean allOk = true;
+                    for (int from = 0; from < order.size(); from += callSize) {
+                        java.util.List<SignedTransaction> call = order.subList(from, Math.min(order.size(), from + callSize));
+                        java.util.List<bftledger.crypto.Digest> ids = new java.util.ArrayList<>();
+                        java.util.List<byte[]> raws = new java.util.ArrayList<>();
+                        for (SignedTransaction tx : call) {
+                            ids.add(TransactionFactory.id(tx));
+                            raws.add(tx.toByteArray());
+                        }
+                        for (bftledger.ledger.TxVerdict v : shared.validateAll(ids, raws)) {
+                            allOk &= v.ok();
+                        }
+                    }
+                    return allOk;
+                }));
+            }
+            for (java.util.concurrent.Future<Boolean> r : results) {
+                assertTrue(r.get(60, java.util.concurrent.TimeUnit.SECONDS));
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(txs.size(), shared.verifications());
+    }
 }
