@@ -238,6 +238,7 @@ public final class CoreLoop implements AutoCloseable {
                 for (Output.CommittedBatch batch : o.execute()) {
                     Digest hash = execute(batch);
                     next.add(replica.step(new Event.Executed(batch.sequence(), hash)));
+                    transactions.forgetExecutedThrough(replica.lowWatermark());
                 }
                 for (Output.StateTransferRequest request : o.stateTransfer()) {
                     onStateTransfer.accept(request);
@@ -292,6 +293,7 @@ public final class CoreLoop implements AutoCloseable {
         }
         CommitCertificate certificate = CommitCertificates.of(batch.view(), batch.sequence(), batch.digest(), signatures);
         ExecutedBlock block = store.appendBatch(batch.timestampMillis(), txs, certificate);
+        transactions.executed(batch.sequence(), batch.requests());
         metrics.setHeight(block.height());
         metrics.committed(txs.size());
         onBlock.accept(block);

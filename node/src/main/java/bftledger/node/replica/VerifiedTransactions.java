@@ -44,10 +44,18 @@ public final class VerifiedTransactions implements RequestValidator {
      * releases them when its batch is done), so it needs no bound of its own.
      */
     private final Map<Digest, Pending> inFlight = new java.util.HashMap<>();
+    /** Executed batches' ids, oldest first, until a stable checkpoint covers them; guarded by {@code cache}'s lock. */
+    private final java.util.ArrayDeque<ExecutedBatch> executed = new java.util.ArrayDeque<>();
+    /** Ids in {@link #executed}, at most the cache's capacity (beyond it the cache has evicted them anyway). */
+    private int executedIds;
+    private final int capacity;
+
+    private record ExecutedBatch(long sequence, List<Digest> ids) {}
     private final java.util.concurrent.atomic.AtomicLong verifications = new java.util.concurrent.atomic.AtomicLong();
 
     public VerifiedTransactions(String chainId, int capacity) {
         this.chainId = chainId;
+        this.capacity = capacity;
         this.cache = new LinkedHashMap<>(1024, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Digest, Entry> eldest) {
@@ -243,5 +251,52 @@ public final class VerifiedTransactions implements RequestValidator {
                     + verdict);
         }
         return verdict.transaction();
+    }
+
+    /**
+     * Notes that the batch at {@code sequence} executed with these requests. Their entries stay
+     * until a stable checkpoint covers the batch ({@link #forgetExecutedThrough}): until then a
+     * VIEW-CHANGE may carry the batch's PRE-PREPARE, whose requests are then answered from here.
+     */
+    public void executed(long sequence, List<Request> requests) {
+        List<Digest> ids = new ArrayList<>(requests.size());
+        for (Request r : requests) {
+            ids.add(r.id());
+        }
+        synchronized (cache) {
+            executed.addLast(new ExecutedBatch(sequence, ids));
+            executedIds += ids.size();
+            while (executedIds > capacity) {
+                forget(executed.removeFirst());
+            }
+        }
+    }
+
+    /**
+     * Drops the entries of batches executed at or below a stable checkpoint: from then on no
+     * view change carries them, and the ledger answers for those transactions (replays are
+     * refused from its index, a resubmission gets its receipt). Kept, they would wait seconds for
+     * eviction, and entries that live that long are what the young collections copy over and over.
+     */
+    public void forgetExecutedThrough(long stableSequence) {
+        synchronized (cache) {
+            while (!executed.isEmpty() && executed.peekFirst().sequence() <= stableSequence) {
+                forget(executed.removeFirst());
+            }
+        }
+    }
+
+    /** Entries remembered now (executed or not); for tests and metrics. */
+    public int remembered() {
+        synchronized (cache) {
+            return cache.size();
+        }
+    }
+
+    private void forget(ExecutedBatch batch) {
+        executedIds -= batch.ids().size();
+        for (Digest id : batch.ids()) {
+            cache.remove(id);
+        }
     }
 }

@@ -76,6 +76,50 @@ class VerifiedTransactionsTest {
         assertEquals(1, roomy.verifications());
     }
 
+    @Test
+    void executedTransactionsAreKeptUntilAStableCheckpointCoversThem() {
+        VerifiedTransactions roomy = new VerifiedTransactions("chain", 64);
+        java.util.List<Request> first = new java.util.ArrayList<>();
+        java.util.List<Request> second = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            first.add(request(factory.transfer(KeyPair.deterministic("a" + i), alice.publicKey(), 1 + i)));
+            second.add(request(factory.transfer(KeyPair.deterministic("b" + i), alice.publicKey(), 1 + i)));
+        }
+        roomy.problems(first);
+        roomy.problems(second);
+        for (Request r : first) {
+            roomy.forExecution(r);
+        }
+        roomy.executed(16, first);
+        for (Request r : second) {
+            roomy.forExecution(r);
+        }
+        roomy.executed(17, second);
+        assertEquals(6, roomy.verifications());
+        roomy.forgetExecutedThrough(15);
+        assertEquals(6, roomy.remembered(), "nothing executed at or below 15");
+        roomy.problems(first); // a VIEW-CHANGE carrying batch 16 before its checkpoint is stable
+        assertEquals(6, roomy.verifications());
+        roomy.forgetExecutedThrough(16);
+        assertEquals(3, roomy.remembered());
+        roomy.problems(second);
+        assertEquals(6, roomy.verifications(), "batch 17 is above the stable checkpoint");
+        roomy.problems(first);
+        assertEquals(9, roomy.verifications(), "batch 16 was forgotten: verified again if it ever comes back");
+    }
+
+    @Test
+    void executedIdsTrackedAreBoundedByTheCapacity() {
+        VerifiedTransactions small = new VerifiedTransactions("chain", 4);
+        for (int seq = 1; seq <= 5; seq++) {
+            Request r = request(factory.transfer(KeyPair.deterministic("s" + seq), alice.publicKey(), seq));
+            small.problem(r);
+            small.forExecution(r);
+            small.executed(seq, java.util.List.of(r, r)); // two ids per batch: the oldest batches go first
+        }
+        assertTrue(small.remembered() <= 2, "only the two newest batches fit: " + small.remembered());
+    }
+
     /**
      * A PRE-PREPARE's requests checked together: the verdicts are per request (a forged one among
      * valid ones is named, the others pass), the valid ones are remembered, and a request
