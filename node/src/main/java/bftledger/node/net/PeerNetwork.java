@@ -56,6 +56,18 @@ public final class PeerNetwork implements AutoCloseable {
     static final long HANDSHAKE_TIMEOUT_MILLIS = 5_000;
     /** A stream that lasted this long was accepted; the reconnect backoff starts over after it. */
     static final long ESTABLISHED_MILLIS = 2_000;
+    /**
+     * A connection whose sent data stays unacknowledged this long is dropped by the kernel
+     * (TCP_USER_TIMEOUT) and made again. Without it a connection that a network cut stalled
+     * keeps it after the cut heals: TCP's retransmission timer has doubled meanwhile, so the
+     * next retransmission came 3.4 s after a 7.3 s cut healed (chaos seed 2029), long enough
+     * for the replica's request timer to expire mid catch-up. Peers on a working network
+     * acknowledge within milliseconds, even when their process is busy or stopped (the kernel
+     * acknowledges).
+     */
+    public static final int UNACKNOWLEDGED_MAX_MILLIS = 2_000;
+    /** A connection attempt gives up after this long and the next one starts with a fresh SYN. */
+    static final int CONNECT_TIMEOUT_MILLIS = 1_000;
     /** Blocks per FetchBlocks call at most; the caller asks again from where it got to. */
     public static final int FETCH_BLOCKS_MAX = 64;
 
@@ -182,6 +194,9 @@ public final class PeerNetwork implements AutoCloseable {
             this.peer = peer;
             this.queue = new LinkedBlockingDeque<>(limits.queueMax());
             this.channel = NettyChannelBuilder.forTarget(addresses.get(peer)).usePlaintext()
+                    .withOption(io.grpc.netty.shaded.io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
+                    .withOption(io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT,
+                            UNACKNOWLEDGED_MAX_MILLIS)
                     .maxInboundMessageSize(limits.messageBytesMax() + 1024).build();
             this.thread = new Thread(this::run, "peer-out-" + peer);
             this.thread.setDaemon(true);

@@ -362,6 +362,10 @@ public final class ReplicaNode implements AutoCloseable {
                     .intercept(bulkheads.interceptor())
                     .maxInboundMessageSize(messageBytesMax)
                     .maxConcurrentCallsPerConnection(1_000)
+                    // Blocks streamed to a peer catching up must not wait out a retransmission
+                    // backoff either (see PeerNetwork.UNACKNOWLEDGED_MAX_MILLIS).
+                    .withChildOption(io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT,
+                            bftledger.node.net.PeerNetwork.UNACKNOWLEDGED_MAX_MILLIS)
                     .addService(api)
                     .addService(peers.service())
                     .addService(health.getHealthService())

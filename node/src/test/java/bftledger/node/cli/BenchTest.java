@@ -27,4 +27,25 @@ class BenchTest {
         }
         assertEquals(Map.of(), Bench.threadCpuTicks(List.of(Long.MAX_VALUE)), "a pid that does not exist reads as nothing");
     }
+
+    @Test
+    void aPacedRunKeepsItsRateWhenEveryWakeUpIsLate() {
+        // 1000/s; each caller sleeps until its slot and wakes 80 us late, as parkNanos does on a busy machine.
+        Bench.RateGate gate = new Bench.RateGate(1000, 0);
+        long now = 0;
+        long lastSlot = 0;
+        for (int i = 0; i < 1000; i++) {
+            long delay = gate.reserve(now);
+            lastSlot = now + delay;
+            now = Math.max(now, lastSlot) + 80_000;
+        }
+        assertEquals(999_000_000L, lastSlot, "the 1000th slot is 999 ms after the first: no drift");
+        // A stall far longer than the catch-up allowance is not made up with a burst.
+        long afterStall = now + 2_000_000_000L;
+        long due = 0;
+        while (gate.reserve(afterStall) <= 0) {
+            due++;
+        }
+        assertTrue(due <= Bench.RateGate.CATCH_UP_MAX_NANOS / 1_000_000 + 1, "slots due at once after a 2 s stall: " + due);
+    }
 }
