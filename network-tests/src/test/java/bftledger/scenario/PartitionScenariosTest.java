@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (iptables cuts and random loss through scripts/netns.sh), one shared cluster, the bank workload
  * running through each fault: a 2-2 partition (no side has a quorum) then heal; the primary
  * isolated (the others change view); the primary's outgoing traffic cut one way; 20% packet loss
- * everywhere. After each: progress, one ledger, every acknowledged transfer present everywhere,
+ * everywhere; a backup cut off under load, which must come back into the others' view. After each: progress, one ledger, every acknowledged transfer present everywhere,
  * money conserved. At the end, the offline audit on every data dir. Needs root and namespaces;
  * skipped with the reason otherwise.
  */
@@ -156,5 +156,46 @@ class PartitionScenariosTest {
         workload.awaitMoreAcks(10, Duration.ofSeconds(120), "with 20% packet loss");
         net.heal();
         checkAfterFault("20% packet loss");
+    }
+
+    /**
+     * A backup cut off while the others commit (chaos seed 2029): after the heal it has to fetch
+     * what it missed over connections the cut stalled. It must come back into the others' view,
+     * not time out alone mid catch-up and sit in a view of its own until the next view change.
+     */
+    @Test
+    @Order(5)
+    void aBackupCutOffUnderLoadRejoinsTheView() throws Exception {
+        int primary = cluster.primary(ALL);
+        int backup = (primary + 1) % ALL.size();
+        workload.start(cluster.client());
+        workload.awaitMoreAcks(10, Duration.ofSeconds(60), "before cutting off node" + backup);
+        net.isolate(backup);
+        workload.awaitMoreAcks(10, Duration.ofSeconds(60), "with node" + backup + " cut off");
+        Thread.sleep(FAULT.toMillis());
+        net.heal();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        String last = "";
+        while (System.nanoTime() < deadline) {
+            List<Optional<bftledger.api.proto.GetStatusResponse>> statuses = cluster.statuses();
+            Optional<bftledger.api.proto.GetStatusResponse> healed = statuses.get(backup);
+            long othersView = -1;
+            long othersHeight = Long.MAX_VALUE;
+            for (int i : ALL) {
+                if (i != backup && statuses.get(i).isPresent()) {
+                    othersView = Math.max(othersView, statuses.get(i).get().getView());
+                    othersHeight = Math.min(othersHeight, statuses.get(i).get().getHeight());
+                }
+            }
+            if (healed.isPresent() && !healed.get().getViewChanging() && healed.get().getView() == othersView
+                    && healed.get().getHeight() + 64 >= othersHeight) {
+                checkAfterFault("backup node" + backup + " cut off under load, then healed");
+                return;
+            }
+            last = cluster.describe();
+            Thread.sleep(200);
+        }
+        throw new AssertionError("node" + backup + " did not come back into the others' view within 20 s of the heal:" + last
+                + "; " + why());
     }
 }
