@@ -26,9 +26,9 @@ final class Edwards25519 {
     /** Width of the NAF for points used once (the R of a signature). */
     static final int WIDTH = 5;
     /**
-     * Width for public keys, whose tables are kept with the key (in affine form, see
-     * {@link #affineOddMultiples}): 64 entries built once per key buy 28 rather than 42
-     * additions in every signature the key makes.
+     * Width for the tables of keys that sign again and again, kept with the key (in affine
+     * form, see {@link #affineOddMultiples}): 64 entries built once per key buy 28 rather than
+     * 42 additions in every signature the key makes.
      */
     static final int KEY_WIDTH = 8;
     /** Width for the base point, whose table is built once. */

@@ -111,8 +111,9 @@ public final class SignatureBatch {
         if (p == null) {
             return false;
         }
+        KeyTable keyTable = keyTable(key);
         List<Edwards25519.Term> terms = List.of(
-                new Edwards25519.Term(p.k, keyTable(key), Edwards25519.KEY_WIDTH).negated(),
+                new Edwards25519.Term(p.k, keyTable.table(), keyTable.width()).negated(),
                 new Edwards25519.Term(BigInteger.ONE, Edwards25519.oddMultiples(p.r, 2), 2).negated());
         return Edwards25519.isSmallOrder(Edwards25519.multiScalar(p.s, terms));
     }
@@ -148,42 +149,54 @@ public final class SignatureBatch {
             terms.add(new Edwards25519.Term(z, Edwards25519.oddMultiples(p.r, Edwards25519.WIDTH), Edwards25519.WIDTH).negated());
         }
         for (Map.Entry<PublicKey, BigInteger> e : keyScalars.entrySet()) {
-            terms.add(new Edwards25519.Term(e.getValue().mod(Edwards25519.L), keyTable(e.getKey()), Edwards25519.KEY_WIDTH)
-                    .negated());
+            KeyTable key = keyTable(e.getKey());
+            terms.add(new Edwards25519.Term(e.getValue().mod(Edwards25519.L), key.table(), key.width()).negated());
         }
         return Edwards25519.isSmallOrder(Edwards25519.multiScalar(baseScalar.mod(Edwards25519.L), terms));
     }
 
     /**
-     * Bound on keys whose tables are kept. A table is ~12 KB (64 affine points), so this caps
-     * them at ~13 MB whatever keys clients invent; a key that fell out costs ~64 point additions
-     * and one inversion to tabulate again, about one verification.
+     * Bound on keys whose tables are kept. A wide table is ~12 KB (64 affine points), so this
+     * caps them at ~13 MB whatever keys clients invent.
      */
     static final int KEY_TABLES_MAX = 1024;
-    private static final Map<PublicKey, Edwards25519.Cached[]> KEY_TABLES = new LinkedHashMap<>(256, 0.75f, true) {
+    private static final Map<PublicKey, KeyTable> KEY_TABLES = new LinkedHashMap<>(256, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<PublicKey, Edwards25519.Cached[]> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<PublicKey, KeyTable> eldest) {
             return size() > KEY_TABLES_MAX;
         }
     };
 
-    /** The key's odd multiples for the key's terms: built once per key while it stays among the recent ones. */
-    static Edwards25519.Cached[] keyTable(PublicKey key) {
+    /** A key's odd multiples for its terms, the width they were built for, and the key's point. */
+    record KeyTable(Edwards25519.Cached[] table, int width, Edwards25519.Point point) {}
+
+    /**
+     * The key's table: on first sight a narrow one ({@link Edwards25519#WIDTH}, 8 points, a
+     * fraction of a verification to build), and once the key comes back while remembered the
+     * wide affine one ({@link Edwards25519#KEY_WIDTH}: 64 points, one inversion; about one
+     * verification to build, 14 additions fewer in every later signature). A key that signs
+     * once, or one of many fresh keys sent to make replicas tabulate, never pays for the wide
+     * table; a client that keeps signing pays for it once.
+     */
+    static KeyTable keyTable(PublicKey key) {
+        KeyTable known;
         synchronized (KEY_TABLES) {
-            Edwards25519.Cached[] table = KEY_TABLES.get(key);
-            if (table != null) {
-                return table;
-            }
+            known = KEY_TABLES.get(key);
         }
-        Edwards25519.Point point = Edwards25519.decode(key.encodedView(), 0);
+        if (known != null && known.width() == Edwards25519.KEY_WIDTH) {
+            return known;
+        }
+        Edwards25519.Point point = known != null ? known.point() : Edwards25519.decode(key.encodedView(), 0);
         if (point == null) {
             throw new IllegalStateException("a validated key does not decode: " + key.hex());
         }
-        Edwards25519.Cached[] table = Edwards25519.affineOddMultiples(point, Edwards25519.KEY_WIDTH);
+        KeyTable made = known == null
+                ? new KeyTable(Edwards25519.oddMultiples(point, Edwards25519.WIDTH), Edwards25519.WIDTH, point)
+                : new KeyTable(Edwards25519.affineOddMultiples(point, Edwards25519.KEY_WIDTH), Edwards25519.KEY_WIDTH, point);
         synchronized (KEY_TABLES) {
-            KEY_TABLES.put(key, table);
+            KEY_TABLES.put(key, made);
         }
-        return table;
+        return made;
     }
 
     /** s, R decoded and k = SHA-512(R || A || M) mod L; null when s is not below L or R does not decode. */

@@ -21,13 +21,20 @@ class SignatureBatchTest {
     void arithmeticReproducesBouncyCastlePublicKeys() {
         for (int i = 0; i < 8; i++) {
             byte[] seed = seed(i);
+            seed[2] = (byte) 0xA5; // keys no other test signs with: their tables are first built here
             KeyPair key = KeyPair.fromSeed(seed);
             byte[] derived = Edwards25519.encode(Edwards25519.multiScalar(secretScalar(seed), List.of()));
             assertArrayEquals(key.publicKey().bytes(), derived, "key " + i);
-            // The same point through the key's own table: [a]A' with a = 1.
-            Edwards25519.Point viaTable = Edwards25519.multiScalar(BigInteger.ZERO,
-                    List.of(new Edwards25519.Term(BigInteger.ONE, SignatureBatch.keyTable(key.publicKey()), Edwards25519.KEY_WIDTH)));
-            assertArrayEquals(key.publicKey().bytes(), Edwards25519.encode(viaTable));
+            // The same point through the key's own tables, narrow (first sight) then wide: [a]A with a = 1 and a = L + 1.
+            for (int sight = 1; sight <= 2; sight++) {
+                SignatureBatch.KeyTable table = SignatureBatch.keyTable(key.publicKey());
+                assertEquals(sight == 1 ? Edwards25519.WIDTH : Edwards25519.KEY_WIDTH, table.width(), "sight " + sight);
+                for (BigInteger a : List.of(BigInteger.ONE, Edwards25519.L.add(BigInteger.ONE))) {
+                    Edwards25519.Point viaTable = Edwards25519.multiScalar(BigInteger.ZERO,
+                            List.of(new Edwards25519.Term(a, table.table(), table.width())));
+                    assertArrayEquals(key.publicKey().bytes(), Edwards25519.encode(viaTable), "sight " + sight);
+                }
+            }
         }
     }
 

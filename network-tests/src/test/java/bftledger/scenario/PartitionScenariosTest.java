@@ -174,28 +174,45 @@ class PartitionScenariosTest {
         workload.awaitMoreAcks(10, Duration.ofSeconds(60), "with node" + backup + " cut off");
         Thread.sleep(FAULT.toMillis());
         net.heal();
+        // Back in the others' view and caught up within 20 s of the heal, and still there 6 s
+        // later: longer than a request timeout plus a view-change timeout, so a timer that
+        // expired mid catch-up would have taken it out of the view by then.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long heldSince = -1;
         String last = "";
-        while (System.nanoTime() < deadline) {
-            List<Optional<bftledger.api.proto.GetStatusResponse>> statuses = cluster.statuses();
-            Optional<bftledger.api.proto.GetStatusResponse> healed = statuses.get(backup);
-            long othersView = -1;
-            long othersHeight = Long.MAX_VALUE;
-            for (int i : ALL) {
-                if (i != backup && statuses.get(i).isPresent()) {
-                    othersView = Math.max(othersView, statuses.get(i).get().getView());
-                    othersHeight = Math.min(othersHeight, statuses.get(i).get().getHeight());
-                }
+        while (System.nanoTime() < deadline || heldSince >= 0) {
+            boolean rejoined = rejoined(backup);
+            last = cluster.describe();
+            if (!rejoined && heldSince >= 0) {
+                throw new AssertionError("node" + backup + " rejoined the others' view after the heal, then left it:" + last
+                        + "; " + why());
             }
-            if (healed.isPresent() && !healed.get().getViewChanging() && healed.get().getView() == othersView
-                    && healed.get().getHeight() + 64 >= othersHeight) {
+            if (rejoined && heldSince < 0) {
+                heldSince = System.nanoTime();
+            }
+            if (heldSince >= 0 && System.nanoTime() - heldSince > TimeUnit.SECONDS.toNanos(6)) {
                 checkAfterFault("backup node" + backup + " cut off under load, then healed");
                 return;
             }
-            last = cluster.describe();
             Thread.sleep(200);
         }
         throw new AssertionError("node" + backup + " did not come back into the others' view within 20 s of the heal:" + last
                 + "; " + why());
+    }
+
+    /** In the others' view, not changing view, and at most a checkpoint window below their lowest height. */
+    private boolean rejoined(int node) {
+        List<Optional<bftledger.api.proto.GetStatusResponse>> statuses = cluster.statuses();
+        Optional<bftledger.api.proto.GetStatusResponse> healed = statuses.get(node);
+        long othersView = -1;
+        long othersHeight = Long.MAX_VALUE;
+        for (int i : ALL) {
+            if (i != node && statuses.get(i).isPresent()) {
+                othersView = Math.max(othersView, statuses.get(i).get().getView());
+                othersHeight = Math.min(othersHeight, statuses.get(i).get().getHeight());
+            }
+        }
+        return healed.isPresent() && !healed.get().getViewChanging() && healed.get().getView() == othersView
+                && healed.get().getHeight() + 32 >= othersHeight;
     }
 }

@@ -60,6 +60,8 @@ public final class PeerNetwork implements AutoCloseable {
      * alone (chaos seed 2029). One attempt a second per unreachable peer costs nothing.
      */
     static final long BACKOFF_MAX_MILLIS = 1_000;
+    /** The longest wait after a peer refused our hello (wrong genesis or key): no heal will change that soon. */
+    static final long REFUSED_BACKOFF_MAX_MILLIS = 5_000;
     static final long HANDSHAKE_TIMEOUT_MILLIS = 5_000;
     /** A stream that lasted this long was accepted; the reconnect backoff starts over after it. */
     static final long ESTABLISHED_MILLIS = 2_000;
@@ -69,10 +71,19 @@ public final class PeerNetwork implements AutoCloseable {
      * keeps it after the cut heals: TCP's retransmission timer has doubled meanwhile, so the
      * next retransmission came 3.4 s after a 7.3 s cut healed (chaos seed 2029), long enough
      * for the replica's request timer to expire mid catch-up. Peers on a working network
-     * acknowledge within milliseconds, even when their process is busy or stopped (the kernel
-     * acknowledges).
+     * acknowledge within milliseconds, even when their process is busy (the kernel
+     * acknowledges). A peer stopped for longer with its receive window full is disconnected
+     * too (Linux 5.11 and later count a zero window against the timeout) and reconnected when
+     * it answers again; what was in flight is lost, as in any reconnect, and PBFT's
+     * retransmissions and catch-up cover it.
      */
     public static final int UNACKNOWLEDGED_MAX_MILLIS = 2_000;
+    /**
+     * The same for connections the node accepts (peers fetching blocks, clients): longer, since
+     * clients may sit on slower paths; it still ends a stalled catch-up stream well before a
+     * retransmission backoff after a long cut would.
+     */
+    public static final int ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS = 5_000;
     /** A connection attempt gives up after this long and the next one starts with a fresh SYN. */
     static final int CONNECT_TIMEOUT_MILLIS = 500;
     /** Blocks per FetchBlocks call at most; the caller asks again from where it got to. */
@@ -196,6 +207,8 @@ public final class PeerNetwork implements AutoCloseable {
         /** Set by {@link #wake}, consumed by the backoff sleep; guarded by {@code wakeLock}. */
         boolean woken;
         volatile boolean up;
+        /** The last session ended with the peer refusing our hello; read and written by this link's thread only. */
+        private boolean refused;
 
         Link(int peer) {
             this.peer = peer;
@@ -245,7 +258,7 @@ public final class PeerNetwork implements AutoCloseable {
                 } catch (InterruptedException e) {
                     return;
                 }
-                backoff = Math.min(BACKOFF_MAX_MILLIS, backoff * 2);
+                backoff = Math.min(refused ? REFUSED_BACKOFF_MAX_MILLIS : BACKOFF_MAX_MILLIS, backoff * 2);
             }
         }
 
@@ -282,6 +295,7 @@ public final class PeerNetwork implements AutoCloseable {
          */
         boolean session() throws InterruptedException {
             long startNanos = System.nanoTime();
+            refused = false;
             LinkedBlockingDeque<PeerFrame> fromPeer = new LinkedBlockingDeque<>(4);
             Status[] ended = new Status[1];
             java.util.concurrent.atomic.AtomicReference<ClientCallStreamObserver<PeerFrame>> requestHolder =
@@ -344,6 +358,7 @@ public final class PeerNetwork implements AutoCloseable {
                             if (message != null) {
                                 queue.offerFirst(message);
                             }
+                            refused = ended[0].getCode() == Status.Code.PERMISSION_DENIED;
                             log.info("stream to replica {} ended: {}", peer, ended[0]);
                             return System.nanoTime() - startNanos > TimeUnit.MILLISECONDS.toNanos(ESTABLISHED_MILLIS);
                         }

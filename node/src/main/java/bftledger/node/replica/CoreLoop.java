@@ -238,7 +238,9 @@ public final class CoreLoop implements AutoCloseable {
                 for (Output.CommittedBatch batch : o.execute()) {
                     Digest hash = execute(batch);
                     next.add(replica.step(new Event.Executed(batch.sequence(), hash)));
-                    transactions.forgetExecutedThrough(replica.lowWatermark());
+                    // A window below our stable checkpoint: a replica a checkpoint or two behind
+                    // us may still send VIEW-CHANGEs whose certificates reach down to its own.
+                    transactions.forgetExecutedThrough(replica.lowWatermark() - replica.config().watermarkWindow());
                 }
                 for (Output.StateTransferRequest request : o.stateTransfer()) {
                     onStateTransfer.accept(request);

@@ -363,9 +363,9 @@ public final class ReplicaNode implements AutoCloseable {
                     .maxInboundMessageSize(messageBytesMax)
                     .maxConcurrentCallsPerConnection(1_000)
                     // Blocks streamed to a peer catching up must not wait out a retransmission
-                    // backoff either (see PeerNetwork.UNACKNOWLEDGED_MAX_MILLIS).
+                    // backoff either (see PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS).
                     .withChildOption(io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT,
-                            bftledger.node.net.PeerNetwork.UNACKNOWLEDGED_MAX_MILLIS)
+                            bftledger.node.net.PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS)
                     .addService(api)
                     .addService(peers.service())
                     .addService(health.getHealthService())

@@ -160,34 +160,36 @@ public final class VerifiedTransactions implements RequestValidator {
         for (int i : mine) {
             missed.add(raws.get(i));
         }
-        List<TxVerdict> fresh;
+        List<TxVerdict> fresh = null;
+        Throwable failure = null;
         try {
             verifications.addAndGet(mine.size());
             fresh = Transactions.validateBatch(missed, chainId);
+            synchronized (cache) {
+                for (int k = 0; k < mine.size(); k++) {
+                    TxVerdict verdict = fresh.get(k);
+                    verdicts[mine.get(k)] = verdict;
+                    if (verdict.ok()) {
+                        cache.put(verdict.transaction().id(), new Entry(missed.get(k), verdict));
+                    }
+                }
+            }
         } catch (RuntimeException | Error e) {
-            release(claims);
-            for (Pending claim : claims) {
-                if (claim != null) {
-                    claim.verdict.completeExceptionally(e);
-                }
-            }
+            failure = e;
             throw e;
-        }
-        synchronized (cache) {
-            for (int k = 0; k < mine.size(); k++) {
-                TxVerdict verdict = fresh.get(k);
-                verdicts[mine.get(k)] = verdict;
-                if (verdict.ok()) {
-                    cache.put(verdict.transaction().id(), new Entry(missed.get(k), verdict));
-                }
-            }
+        } finally {
+            // Released and completed whatever happened: a waiter never waits for a claim that is gone.
             release(claims);
-        }
-        // Completed after the cache holds them: a caller arriving now finds them there.
-        for (int k = 0; k < mine.size(); k++) {
-            Pending claim = claims.get(k);
-            if (claim != null) {
-                claim.verdict.complete(fresh.get(k));
+            for (int k = 0; k < claims.size(); k++) {
+                Pending claim = claims.get(k);
+                if (claim == null) {
+                    continue;
+                }
+                if (failure == null) {
+                    claim.verdict.complete(fresh.get(k));
+                } else {
+                    claim.verdict.completeExceptionally(failure);
+                }
             }
         }
     }
@@ -255,8 +257,8 @@ public final class VerifiedTransactions implements RequestValidator {
 
     /**
      * Notes that the batch at {@code sequence} executed with these requests. Their entries stay
-     * until a stable checkpoint covers the batch ({@link #forgetExecutedThrough}): until then a
-     * VIEW-CHANGE may carry the batch's PRE-PREPARE, whose requests are then answered from here.
+     * until {@link #forgetExecutedThrough} passes the batch: until then a VIEW-CHANGE may carry
+     * the batch's PRE-PREPARE, whose requests are then answered from here.
      */
     public void executed(long sequence, List<Request> requests) {
         List<Digest> ids = new ArrayList<>(requests.size());
@@ -273,14 +275,17 @@ public final class VerifiedTransactions implements RequestValidator {
     }
 
     /**
-     * Drops the entries of batches executed at or below a stable checkpoint: from then on no
-     * view change carries them, and the ledger answers for those transactions (replays are
-     * refused from its index, a resubmission gets its receipt). Kept, they would wait seconds for
-     * eviction, and entries that live that long are what the young collections copy over and over.
+     * Drops the entries of batches executed at or below {@code sequence}. The core loop passes a
+     * watermark window below the stable checkpoint: VIEW-CHANGEs carry certificates only above
+     * their sender's stable checkpoint, and a sender more than a window behind ours would have
+     * to fetch state before it votes again. Beyond that the ledger answers for those transactions
+     * (replays are refused from its index, a resubmission gets its receipt, after one more
+     * verification). Kept, entries would wait seconds for eviction, and entries that live that
+     * long are what the young collections copy over and over.
      */
-    public void forgetExecutedThrough(long stableSequence) {
+    public void forgetExecutedThrough(long sequence) {
         synchronized (cache) {
-            while (!executed.isEmpty() && executed.peekFirst().sequence() <= stableSequence) {
+            while (!executed.isEmpty() && executed.peekFirst().sequence() <= sequence) {
                 forget(executed.removeFirst());
             }
         }

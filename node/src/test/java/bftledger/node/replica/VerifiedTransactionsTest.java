@@ -98,7 +98,7 @@ class VerifiedTransactionsTest {
         assertEquals(6, roomy.verifications());
         roomy.forgetExecutedThrough(15);
         assertEquals(6, roomy.remembered(), "nothing executed at or below 15");
-        roomy.problems(first); // a VIEW-CHANGE carrying batch 16 before its checkpoint is stable
+        roomy.problems(first); // a VIEW-CHANGE carrying batch 16 before the core loop lets it go
         assertEquals(6, roomy.verifications());
         roomy.forgetExecutedThrough(16);
         assertEquals(3, roomy.remembered());
@@ -112,12 +112,16 @@ class VerifiedTransactionsTest {
     void executedIdsTrackedAreBoundedByTheCapacity() {
         VerifiedTransactions small = new VerifiedTransactions("chain", 4);
         for (int seq = 1; seq <= 5; seq++) {
-            Request r = request(factory.transfer(KeyPair.deterministic("s" + seq), alice.publicKey(), seq));
-            small.problem(r);
-            small.forExecution(r);
-            small.executed(seq, java.util.List.of(r, r)); // two ids per batch: the oldest batches go first
+            java.util.List<Request> batch = java.util.List.of(
+                    request(factory.transfer(KeyPair.deterministic("s" + seq), alice.publicKey(), seq)),
+                    request(factory.transfer(KeyPair.deterministic("t" + seq), alice.publicKey(), seq)));
+            small.problems(batch);
+            for (Request r : batch) {
+                small.forExecution(r);
+            }
+            small.executed(seq, batch); // two ids per batch: beyond four, the oldest batches are forgotten first
         }
-        assertTrue(small.remembered() <= 2, "only the two newest batches fit: " + small.remembered());
+        assertTrue(small.remembered() <= 4, "at most the two newest batches: " + small.remembered());
     }
 
     /**
