@@ -55,7 +55,7 @@ public final class PeerNetwork implements AutoCloseable {
     /**
      * The longest wait between attempts to reach a peer. After a partition heals, both ends'
      * links may be sleeping off their backoff (each wakes the other once it gets through), so
-     * this bounds how long a healed replica stays unheard: at 5 s a replica cut off for 7 s was
+     * this bounds how long a healed replica stays unheard: at 5 s a replica cut off for 4.6 s was
      * reconnected 3 s after the heal, its request timer expired meanwhile and it left the view
      * alone (chaos seed 2029). One attempt a second per unreachable peer costs nothing.
      */
