@@ -18,8 +18,9 @@ import java.util.Optional;
  * of what passed, so a transaction's signature is verified once per replica whichever comes
  * first — the client's submit or the PRE-PREPARE carrying it (under load a backup often sees the
  * PRE-PREPARE first) — and not again when its block executes. A cache hit needs the same bytes
- * as were verified, compared as received, never re-serialized. The cache evicts least recently
- * used entries at {@code capacity}; a miss only costs a second verification.
+ * as were verified, compared as received, never re-serialized. Entries of executed batches are
+ * dropped once the core loop says no view change can carry them any more, and the least
+ * recently used ones at {@code capacity}; a miss only costs a second verification.
  */
 public final class VerifiedTransactions implements RequestValidator {
     private record Entry(byte[] raw, TxVerdict verdict) {}
@@ -44,7 +45,7 @@ public final class VerifiedTransactions implements RequestValidator {
      * releases them when its batch is done), so it needs no bound of its own.
      */
     private final Map<Digest, Pending> inFlight = new java.util.HashMap<>();
-    /** Executed batches' ids, oldest first, until a stable checkpoint covers them; guarded by {@code cache}'s lock. */
+    /** Executed batches' ids, oldest first, until {@link #forgetExecutedThrough} passes them; guarded by {@code cache}'s lock. */
     private final java.util.ArrayDeque<ExecutedBatch> executed = new java.util.ArrayDeque<>();
     /** Ids in {@link #executed}, at most the cache's capacity (beyond it the cache has evicted them anyway). */
     private int executedIds;
