@@ -214,18 +214,33 @@ final class Edwards25519 {
     /** P, 3P, 5P, ..., (2^(w-1) - 1)P, prepared for addition. */
     static Cached[] oddMultiples(Point p, int width) {
         Cached[] table = new Cached[1 << (width - 2)];
-        table[0] = new Cached(p);
-        if (table.length == 1) {
-            return table;
+        eachOddMultiple(p, width, (i, multiple) -> table[i] = new Cached(multiple));
+        return table;
+    }
+
+    /** Where {@link #eachOddMultiple} hands over the i-th odd multiple. */
+    @FunctionalInterface
+    private interface MultipleSink {
+        void accept(int i, Point multiple);
+    }
+
+    /**
+     * Hands P, 3P, 5P, ..., (2^(w-1) - 1)P to {@code sink} in turn: one Point, updated in place
+     * between calls, so a sink that keeps it must copy it.
+     */
+    private static void eachOddMultiple(Point p, int width, MultipleSink sink) {
+        int count = 1 << (width - 2);
+        Point current = copy(p);
+        sink.accept(0, current);
+        if (count == 1) {
+            return;
         }
         Cached twice = new Cached(dbl(p));
-        Point current = copy(p);
         Scratch scratch = new Scratch();
-        for (int i = 1; i < table.length; i++) {
+        for (int i = 1; i < count; i++) {
             addInPlace(current, twice, false, scratch);
-            table[i] = new Cached(current);
+            sink.accept(i, current);
         }
-        return table;
     }
 
     /**
@@ -235,15 +250,7 @@ final class Edwards25519 {
      */
     static Cached[] affineOddMultiples(Point p, int width) {
         Point[] points = new Point[1 << (width - 2)];
-        points[0] = copy(p);
-        if (points.length > 1) {
-            Cached twice = new Cached(dbl(p));
-            Scratch scratch = new Scratch();
-            for (int i = 1; i < points.length; i++) {
-                points[i] = copy(points[i - 1]);
-                addInPlace(points[i], twice, false, scratch);
-            }
-        }
+        eachOddMultiple(p, width, (i, multiple) -> points[i] = copy(multiple));
         // Montgomery's trick: prefix[i] = z_0 * ... * z_i; one inversion of the whole product,
         // then each inverse is peeled off from the top.
         int[][] prefix = new int[points.length][];

@@ -148,8 +148,9 @@ public final class VerifiedTransactions implements RequestValidator {
             try {
                 verdicts[i] = awaited.get(k).verdict.join();
             } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
-                // The thread that claimed it failed; its exception is its own to report.
-                verdicts[i] = verifyAndRemember(raws.get(i));
+                // The thread that claimed it failed (its exception is its own to report) and
+                // released its claim: this call claims and verifies it now.
+                verdicts[i] = validate(ids.get(i), raws.get(i));
             }
         }
         return verdicts;
@@ -213,28 +214,9 @@ public final class VerifiedTransactions implements RequestValidator {
         return validateAll(List.of(id), List.of(signedTransactionBytes))[0];
     }
 
-    public TxVerdict validate(byte[] signedTransactionBytes) {
-        return verifyAndRemember(signedTransactionBytes);
-    }
-
     /** Full checks (signature included) done so far: cache misses. */
     public long verifications() {
         return verifications.get();
-    }
-
-    private TxVerdict verifyAndRemember(byte[] raw) {
-        verifications.incrementAndGet();
-        TxVerdict verdict = Transactions.validate(raw, chainId);
-        remember(raw, verdict);
-        return verdict;
-    }
-
-    private void remember(byte[] raw, TxVerdict verdict) {
-        if (verdict.ok()) {
-            synchronized (cache) {
-                cache.put(verdict.transaction().id(), new Entry(raw, verdict));
-            }
-        }
     }
 
     /** The verified transaction for a committed request, from the cache or verified again. */
