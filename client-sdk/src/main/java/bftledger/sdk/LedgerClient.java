@@ -42,8 +42,9 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
@@ -103,11 +104,17 @@ public final class LedgerClient implements AutoCloseable {
         this.owned = owned;
         this.stubs = channels.stream().map(LedgerApiGrpc::newFutureStub).toList();
         this.proofs = new ProofVerifier(network);
-        this.retries = Executors.newSingleThreadScheduledExecutor(r -> {
+        ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "ledger-client-retry");
             t.setDaemon(true);
             return t;
         });
+        // A submission's deadline task is cancelled when the submission settles; without removal the
+        // cancelled task (and through it the transaction, its votes and its receipt) stayed queued
+        // until the deadline: at 2,000 tx/s and 20 s deadlines, ~40,000 settled submissions alive,
+        // copied by every young collection of the client (40 ms pauses every 4 s in bench.sh).
+        timers.setRemoveOnCancelPolicy(true);
+        this.retries = timers;
         // Ambiguity lookups block on reads; two threads and a bounded queue keep them from piling up.
         this.lookups = new ThreadPoolExecutor(2, 2, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(LOOKUPS_QUEUED_MAX), r -> {
             Thread t = new Thread(r, "ledger-client-lookup");
@@ -168,6 +175,11 @@ public final class LedgerClient implements AutoCloseable {
     /** Each replica's breaker state, by replica index. */
     public List<CircuitBreaker.State> breakerStates() {
         return breakers.stream().map(CircuitBreaker::state).toList();
+    }
+
+    /** Deadline and retry tasks waiting to run; a settled submission leaves none behind. */
+    int scheduledTasks() {
+        return ((ScheduledThreadPoolExecutor) retries).getQueue().size();
     }
 
     /** Calls (first attempts, retries and probes) this client has sent to {@code replica}. */
@@ -256,7 +268,8 @@ public final class LedgerClient implements AutoCloseable {
             s.send(r, 0);
         }
         long delay = Math.max(1, timeout.toMillis());
-        retries.schedule(s::expire, delay, TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> expiry = retries.schedule(s::expire, delay, TimeUnit.MILLISECONDS);
+        s.result.whenComplete((committed, error) -> expiry.cancel(false));
         return s.result;
     }
 

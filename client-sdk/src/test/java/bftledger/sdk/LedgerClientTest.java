@@ -225,6 +225,34 @@ class LedgerClientTest {
         }
     }
 
+    @Test
+    void aSettledSubmissionLeavesNothingScheduledBehind() throws Exception {
+        // Long deadlines, quick verdicts: each submission's deadline task must go when it settles
+        // (committed or rejected), not stay queued (holding the transaction and its receipt) until
+        // the deadline passes.
+        java.util.function.IntFunction<Function<SignedTransaction, Answer>> rejectOdd = r -> tx -> amountOf(tx) % 2 == 1
+                ? reply(r, tx, Reply.Outcome.REJECTED, null, keys.get(r)) : honest(r).apply(tx);
+        try (LedgerClient client = start(List.of(rejectOdd.apply(0), rejectOdd.apply(1), rejectOdd.apply(2), rejectOdd.apply(3)))) {
+            List<java.util.concurrent.CompletableFuture<Committed>> all = new ArrayList<>();
+            for (int i = 1; i <= 300; i++) {
+                all.add(client.submitAsync(client.transactions().transfer(alice, bob, i), Duration.ofMinutes(10)));
+            }
+            for (java.util.concurrent.CompletableFuture<Committed> f : all) {
+                try {
+                    f.get(20, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.ExecutionException rejected) {
+                    assertEquals(LedgerClientException.Kind.REJECTED, ((LedgerClientException) rejected.getCause()).kind());
+                }
+            }
+            // Settling runs the cancellation on the completing thread, possibly just after get() returned.
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (client.scheduledTasks() > 0 && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            assertEquals(0, client.scheduledTasks(), "tasks still queued after all 300 submissions settled");
+        }
+    }
+
     private static long amountOf(SignedTransaction tx) {
         try {
             return bftledger.ledger.proto.TransactionBody.parseFrom(tx.getBody()).getTransfer().getAmount();
