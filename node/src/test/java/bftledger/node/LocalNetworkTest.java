@@ -104,6 +104,14 @@ class LocalNetworkTest {
                 for (GetStatusResponse s : statuses) {
                     assertEquals(statuses.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
                 }
+                // Every submit call is answered by now: its wait timer went with it, and what the
+                // timer queue holds are the periodic tasks (ticks, sync, pings), not one per call
+                // for the rest of its wait (a few hundred here when answered timers were kept).
+                for (int r = 0; r < 4; r++) {
+                    double timers = metricValue(scrapeMetrics(cluster, r),
+                            "bftledger_queue_depth{queue=\"timers\",replica=\"" + r + "\"}");
+                    assertTrue(timers <= 16, timers + " timer tasks queued at replica " + r + " after every call was answered");
+                }
                 long received = 0;
                 for (int r = 0; r < 50; r++) {
                     received += client.account(KeyPair.deterministic("recipient-" + r).publicKey(), Duration.ofSeconds(20)).getBalance();

@@ -57,6 +57,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -131,6 +132,34 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         this.peers = peers;
     }
 
+    /**
+     * A call's wait timer. Most calls are answered by a commit long before their wait ends; the
+     * timer is then cancelled, and the executor removes cancelled tasks, so the answered call is
+     * not kept reachable from the timer queue for the rest of its wait (up to the submit wait
+     * maximum). Cancelling may come before the timer is set (a call answered while it was being
+     * scheduled): the timer is then cancelled as it is set.
+     */
+    private static final class WaitTimer {
+        private ScheduledFuture<?> expiry;
+        private boolean cancelled;
+
+        synchronized void set(ScheduledFuture<?> f) {
+            if (cancelled) {
+                f.cancel(false);
+            } else {
+                expiry = f;
+            }
+        }
+
+        synchronized void cancel() {
+            cancelled = true;
+            if (expiry != null) {
+                expiry.cancel(false);
+                expiry = null;
+            }
+        }
+    }
+
     /** Something waiting for one transaction's commit: a submit call, or one slot of a batch call. */
     private interface CommitWaiter {
         /** {@code blockHash}: the hash of {@code record.block()}, computed once per block by the caller. */
@@ -149,9 +178,16 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         final long startNanos = System.nanoTime();
         final AtomicBoolean done = new AtomicBoolean();
 
+        /** The wait's timer, cancelled when the waiter is answered or released (see {@link WaitTimer}). */
+        final WaitTimer timer = new WaitTimer();
+
         Waiter(StreamObserver<SubmitResponse> out, boolean wantProof) {
             this.out = out;
             this.wantProof = wantProof;
+        }
+
+        void expireBy(ScheduledFuture<?> expiry) {
+            timer.set(expiry);
         }
 
         @Override
@@ -166,6 +202,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         public boolean release() {
             if (done.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
+                timer.cancel();
                 return true;
             }
             return false;
@@ -174,6 +211,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         void answer(SubmitResponse response) {
             if (done.compareAndSet(false, true)) {
                 waiting.decrementAndGet();
+                timer.cancel();
                 try {
                     out.onNext(response);
                     out.onCompleted();
@@ -209,13 +247,13 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
         // Most waits end in a commit long before this fires: the signed PENDING answer is built only
         // for a waiter still waiting (signing it regardless cost one signature per transaction).
-        timers.schedule(() -> {
+        waiter.expireBy(timers.schedule(() -> {
             if (!waiter.done.get()) {
                 finish(c.id(), waiter, response(reply(c.id()).setOutcome(Reply.Outcome.PENDING)
                         .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
                                 + core.status().view() + ", height " + store.height() + ")")));
             }
-        }, wait, TimeUnit.MILLISECONDS);
+        }, wait, TimeUnit.MILLISECONDS));
     }
 
     /**
@@ -402,7 +440,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
         int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
         if (!call.answered()) {
-            timers.schedule(() -> call.expire(ids, wait), wait, TimeUnit.MILLISECONDS);
+            call.timer.set(timers.schedule(() -> call.expire(ids, wait), wait, TimeUnit.MILLISECONDS));
         }
     }
 
@@ -423,6 +461,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         final StreamObserver<SubmitBatchResponse> out;
         final Reply[] replies;
         final long startNanos = System.nanoTime();
+        /** The wait's timer, cancelled when the call is answered (see {@link WaitTimer}). */
+        final WaitTimer timer = new WaitTimer();
         int unanswered;
         int slots;
         boolean sent;
@@ -484,6 +524,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
 
         private void send() {
             sent = true;
+            timer.cancel();
             waiting.addAndGet(-slots);
             ReplyBatch.Builder batch = ReplyBatch.newBuilder().setReplica(self);
             for (Reply r : replies) {

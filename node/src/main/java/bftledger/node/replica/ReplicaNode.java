@@ -165,7 +165,12 @@ public final class ReplicaNode implements AutoCloseable {
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
                 records.size(), replica.view());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
-        this.timers = Executors.newSingleThreadScheduledExecutor(daemon("timers"));
+        java.util.concurrent.ScheduledThreadPoolExecutor timerPool = new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemon("timers"));
+        // Submit calls cancel their wait timers when answered; removed at once, a cancelled timer
+        // no longer keeps the call (its replies, its observer) alive for the rest of the wait.
+        timerPool.setRemoveOnCancelPolicy(true);
+        this.timers = timerPool;
+        metrics.queueDepth("timers", () -> timerPool.getQueue().size());
         this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
         this.grpcExecutor = Executors.newFixedThreadPool(GRPC_THREADS, daemon("grpc"));
         // Edges: failure detector, admission limits and per-lane executors (see bftledger.node.edge).
