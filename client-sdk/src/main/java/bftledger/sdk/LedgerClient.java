@@ -109,10 +109,11 @@ public final class LedgerClient implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        // A submission's deadline task is cancelled when the submission settles; without removal the
-        // cancelled task (and through it the transaction, its votes and its receipt) stayed queued
-        // until the deadline: at 2,000 tx/s and 20 s deadlines, ~40,000 settled submissions alive,
-        // copied by every young collection of the client (40 ms pauses every 4 s in bench.sh).
+        // A submission's deadline and retry tasks are cancelled when it settles (Submission.later);
+        // without removal a cancelled task (and through it the transaction, its votes and its
+        // receipt) stayed queued until due: at 2,000 tx/s and 20 s deadlines, ~40,000 settled
+        // submissions alive, copied by every young collection of the client (40 ms pauses every
+        // 4 s in bench.sh).
         timers.setRemoveOnCancelPolicy(true);
         this.retries = timers;
         // Ambiguity lookups block on reads; two threads and a bounded queue keep them from piling up.
@@ -267,9 +268,7 @@ public final class LedgerClient implements AutoCloseable {
             budget.onCall();
             s.send(r, 0);
         }
-        long delay = Math.max(1, timeout.toMillis());
-        ScheduledFuture<?> expiry = retries.schedule(s::expire, delay, TimeUnit.MILLISECONDS);
-        s.result.whenComplete((committed, error) -> expiry.cancel(false));
+        s.later(s::expire, Math.max(1, timeout.toMillis()));
         return s.result;
     }
 
@@ -284,10 +283,46 @@ public final class LedgerClient implements AutoCloseable {
         final Map<Reply.RejectReason, List<Integer>> rejectedVotes = new HashMap<>();
         final Map<Reply.RejectReason, String> rejectDetail = new HashMap<>();
 
+        /**
+         * This submission's deadline and retry tasks not yet run. They are cancelled when it
+         * settles, and the executor drops cancelled tasks: a queued task would otherwise keep the
+         * settled submission (transaction, votes, receipt) reachable until it came due, the
+         * deadline's up to the whole timeout.
+         */
+        private final List<ScheduledFuture<?>> timers = new ArrayList<>();
+
         Submission(SignedTransaction tx, long deadlineNanos) {
             this.tx = tx;
             this.txId = TransactionFactory.id(tx);
             this.deadlineNanos = deadlineNanos;
+            result.whenComplete((committed, error) -> cancelTimers());
+        }
+
+        /** Runs {@code task} after {@code delayMillis} unless this submission settles first. */
+        void later(Runnable task, long delayMillis) {
+            ScheduledFuture<?> f = retries.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
+            boolean settled;
+            synchronized (timers) {
+                // Settling sets the result before cancelTimers takes this lock: either the task is
+                // in the list when it does, or the result is seen done here.
+                settled = result.isDone();
+                if (!settled) {
+                    timers.removeIf(ScheduledFuture::isDone);
+                    timers.add(f);
+                }
+            }
+            if (settled) {
+                f.cancel(false);
+            }
+        }
+
+        private void cancelTimers() {
+            List<ScheduledFuture<?>> pending;
+            synchronized (timers) {
+                pending = new ArrayList<>(timers);
+                timers.clear();
+            }
+            pending.forEach(f -> f.cancel(false));
         }
 
         void send(int replica, int attempt) {
@@ -307,7 +342,7 @@ public final class LedgerClient implements AutoCloseable {
             note(replica, "skipped: circuit breaker " + breakers.get(replica).state());
             long coolDown = options.breakerCoolDown().toMillis();
             if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(coolDown) < deadlineNanos) {
-                retries.schedule(() -> send(replica, attempt), coolDown, TimeUnit.MILLISECONDS);
+                later(() -> send(replica, attempt), coolDown);
             }
         }
 
@@ -332,7 +367,7 @@ public final class LedgerClient implements AutoCloseable {
                 note(replica, lastSeenOf(replica) + "; not retried: retry budget exhausted");
                 return;
             }
-            retries.schedule(() -> send(replica, attempt + 1), backoff, TimeUnit.MILLISECONDS);
+            later(() -> send(replica, attempt + 1), backoff);
         }
 
         /** {@code replica}'s verified statement about this transaction, from a call made at {@code sentNanos}. */
