@@ -112,8 +112,8 @@ public final class LedgerClient implements AutoCloseable {
         // A submission's deadline and retry tasks are cancelled when it settles (Submission.later);
         // without removal a cancelled task (and through it the transaction, its votes and its
         // receipt) stayed queued until due: at 2,000 tx/s and 20 s deadlines, ~40,000 settled
-        // submissions alive, copied by every young collection of the client (40 ms pauses every
-        // 4 s in bench.sh).
+        // submissions alive, copied by every young collection of the client (30-49 ms pauses
+        // every 4 s in bench.sh at half load).
         timers.setRemoveOnCancelPolicy(true);
         this.retries = timers;
         // Ambiguity lookups block on reads; two threads and a bounded queue keep them from piling up.
@@ -286,8 +286,8 @@ public final class LedgerClient implements AutoCloseable {
         /**
          * This submission's deadline and retry tasks not yet run. They are cancelled when it
          * settles, and the executor drops cancelled tasks: a queued task would otherwise keep the
-         * settled submission (transaction, votes, receipt) reachable until it came due, the
-         * deadline's up to the whole timeout.
+         * settled submission (transaction, votes, receipt) reachable until it came due, which for
+         * the deadline task is the whole timeout after submission.
          */
         private final List<ScheduledFuture<?>> timers = new ArrayList<>();
 
