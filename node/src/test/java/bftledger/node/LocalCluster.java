@@ -5,7 +5,6 @@ import bftledger.node.cli.Main;
 import bftledger.sdk.LedgerClient;
 import bftledger.sdk.Network;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,29 +39,9 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
-    /** A run of n consecutive ports that are free right now. */
+    /** A run of n consecutive ports that are free right now (below the ephemeral range, see {@link LoopbackPorts}). */
     private static int freeRange(int n) throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base;
-            try (ServerSocket s = new ServerSocket(0)) {
-                base = s.getLocalPort();
-            }
-            if (base + n > 65535) {
-                continue;
-            }
-            boolean free = true;
-            for (int p = base; p < base + n && free; p++) {
-                try (ServerSocket s = new ServerSocket(p, 1, java.net.InetAddress.getLoopbackAddress())) {
-                    s.setReuseAddress(true);
-                } catch (IOException e) {
-                    free = false;
-                }
-            }
-            if (free) {
-                return base;
-            }
-        }
-        throw new IOException("no run of " + n + " free ports found");
+        return LoopbackPorts.freeRange(n);
     }
 
     Path genesis() {

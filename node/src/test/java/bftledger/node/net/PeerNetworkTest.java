@@ -13,7 +13,6 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,9 +46,7 @@ class PeerNetworkTest {
     private void setUp(int n, int queueMax, List<KeyPair> signingKeys) throws IOException {
         for (int i = 0; i < n; i++) {
             keys.add(KeyPair.deterministic("replica-" + i));
-            try (ServerSocket s = new ServerSocket(0)) {
-                ports.add(s.getLocalPort());
-            }
+            ports.add(bftledger.node.LoopbackPorts.free());
             addresses.add("127.0.0.1:" + ports.get(i));
             received.add(new LinkedBlockingQueue<>());
         }

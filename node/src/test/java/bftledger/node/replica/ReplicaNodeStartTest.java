@@ -27,10 +27,7 @@ class ReplicaNodeStartTest {
     @BeforeEach
     void init() throws Exception {
         net = tmp.resolve("net");
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = bftledger.node.LoopbackPorts.freeRange(4);
         assertEquals(0, Main.run("init", "--nodes", "4", "--dir", net.toString(), "--base-port", Integer.toString(port),
                 "--metrics-base-port", "0"));
     }
