@@ -246,16 +246,16 @@ public final class ScenarioCluster implements AutoCloseable {
         }
     }
 
-    /** A run of n consecutive loopback ports that are free right now. */
+    /**
+     * A run of n consecutive loopback ports that are free right now, below the kernel's ephemeral
+     * range: a port from that range (what {@code new ServerSocket(0)} returns) may be taken by any
+     * outgoing connection, a starting node's peer links included, before its node binds it.
+     */
     private static int freeRange(int n) throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base;
-            try (ServerSocket s = new ServerSocket(0)) {
-                base = s.getLocalPort();
-            }
-            if (base + n > 65535) {
-                continue;
-            }
+        int low = 20_000;
+        int high = ephemeralLow() - n;
+        for (int attempt = 0; attempt < 200 && high > low; attempt++) {
+            int base = low + java.util.concurrent.ThreadLocalRandom.current().nextInt(high - low);
             boolean free = true;
             for (int p = base; p < base + n && free; p++) {
                 try (ServerSocket s = new ServerSocket(p, 1, InetAddress.getLoopbackAddress())) {
@@ -268,7 +268,16 @@ public final class ScenarioCluster implements AutoCloseable {
                 return base;
             }
         }
-        throw new IOException("no run of " + n + " free ports found");
+        throw new IOException("no run of " + n + " free ports found below the ephemeral range");
+    }
+
+    /** The kernel's lowest ephemeral port (read as a stream: /proc files report a size of 0); Linux's default otherwise. */
+    private static int ephemeralLow() {
+        try (java.io.BufferedReader in = Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))) {
+            return Integer.parseInt(in.readLine().trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException unreadable) {
+            return 32_768;
+        }
     }
 
     private void startRelay() throws IOException {
