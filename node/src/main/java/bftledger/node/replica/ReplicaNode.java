@@ -165,10 +165,7 @@ public final class ReplicaNode implements AutoCloseable {
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
                 records.size(), replica.view());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
-        java.util.concurrent.ScheduledThreadPoolExecutor timerPool = new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemon("timers"));
-        // Submit calls cancel their wait timers when answered; removed at once, a cancelled timer
-        // no longer keeps the call (its replies, its observer) alive for the rest of the wait.
-        timerPool.setRemoveOnCancelPolicy(true);
+        java.util.concurrent.ScheduledThreadPoolExecutor timerPool = timerExecutor();
         this.timers = timerPool;
         metrics.queueDepth("timers", () -> timerPool.getQueue().size());
         this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
@@ -226,6 +223,31 @@ public final class ReplicaNode implements AutoCloseable {
         bftledger.node.edge.EdgeMetrics.register(metrics, config.replica(), genesis.n(), liveness, bulkheads);
         api.attach(core, peers);
         catchUp.attach(core, peers);
+    }
+
+    /**
+     * The node's timer thread. Submit calls cancel their wait timers when answered; removed at
+     * once, a cancelled timer no longer keeps the call (its replies, its observer) alive for the
+     * rest of the wait. A periodic task (tick, block sync, peer pings) that throws would never
+     * run again and the node would silently stop ticking or syncing: its failure is logged and
+     * its next run still comes.
+     */
+    static java.util.concurrent.ScheduledThreadPoolExecutor timerExecutor() {
+        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemon("timers")) {
+            @Override
+            public java.util.concurrent.ScheduledFuture<?> scheduleWithFixedDelay(Runnable task, long initialDelay, long delay,
+                                                                                TimeUnit unit) {
+                return super.scheduleWithFixedDelay(() -> {
+                    try {
+                        task.run();
+                    } catch (RuntimeException e) {
+                        log.error("event=periodic-task-failed the task runs again after its delay", e);
+                    }
+                }, initialDelay, delay, unit);
+            }
+        };
+        pool.setRemoveOnCancelPolicy(true);
+        return pool;
     }
 
     /**
