@@ -30,18 +30,14 @@ final class LocalCluster implements AutoCloseable {
         this.processes = new Process[n];
         String cp = System.getProperty("surefire.test.class.path");
         this.classpath = cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
-        int base = freeRange(n);
-        int metricsBase = freeRange(n);
+        // One run for both, so the metrics ports cannot land on the gRPC ports picked just before.
+        int base = LoopbackPorts.freeRange(2 * n);
+        int metricsBase = base + n;
         int rc = Main.run("init", "--nodes", Integer.toString(n), "--dir", dir.toString(), "--base-port", Integer.toString(base),
                 "--metrics-base-port", Integer.toString(metricsBase), "--accounts", "4", "--balance", "1000000000");
         if (rc != 0) {
             throw new IllegalStateException("bftledger init failed with exit code " + rc);
         }
-    }
-
-    /** A run of n consecutive ports that are free right now (below the ephemeral range, see {@link LoopbackPorts}). */
-    private static int freeRange(int n) throws IOException {
-        return LoopbackPorts.freeRange(n);
     }
 
     Path genesis() {

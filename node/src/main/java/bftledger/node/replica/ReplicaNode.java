@@ -37,6 +37,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -165,7 +167,7 @@ public final class ReplicaNode implements AutoCloseable {
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
                 records.size(), replica.view());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
-        java.util.concurrent.ScheduledThreadPoolExecutor timerPool = timerExecutor();
+        ScheduledThreadPoolExecutor timerPool = timerExecutor();
         this.timers = timerPool;
         metrics.queueDepth("timers", () -> timerPool.getQueue().size());
         this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
@@ -232,10 +234,10 @@ public final class ReplicaNode implements AutoCloseable {
      * run again and the node would silently stop ticking or syncing: its failure is logged and
      * its next run still comes.
      */
-    static java.util.concurrent.ScheduledThreadPoolExecutor timerExecutor() {
-        java.util.concurrent.ScheduledThreadPoolExecutor pool = new java.util.concurrent.ScheduledThreadPoolExecutor(1, daemon("timers")) {
+    static ScheduledThreadPoolExecutor timerExecutor() {
+        ScheduledThreadPoolExecutor pool = new ScheduledThreadPoolExecutor(1, daemon("timers")) {
             @Override
-            public java.util.concurrent.ScheduledFuture<?> scheduleWithFixedDelay(Runnable task, long initialDelay, long delay,
+            public ScheduledFuture<?> scheduleWithFixedDelay(Runnable task, long initialDelay, long delay,
                                                                                 TimeUnit unit) {
                 return super.scheduleWithFixedDelay(() -> {
                     try {
