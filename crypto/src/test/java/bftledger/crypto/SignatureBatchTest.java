@@ -264,6 +264,57 @@ class SignatureBatchTest {
     }
 
     @Test
+    void multiScalarEqualsTermByTermDoubleAndAdd() {
+        Seeded.run(random -> {
+            byte[] baseEncoding = new byte[32];
+            java.util.Arrays.fill(baseEncoding, (byte) 0x66); // RFC 8032's base point: y = 4/5
+            baseEncoding[0] = 0x58;
+            Edwards25519.Point base = Edwards25519.decode(baseEncoding, 0);
+            for (int round = 0; round < 4; round++) {
+                BigInteger baseScalar = new BigInteger(253, random);
+                Edwards25519.Point expected = naiveMultiple(base, baseScalar);
+                List<Edwards25519.Term> terms = new ArrayList<>();
+                for (int i = 0; i < 12; i++) {
+                    Edwards25519.Point point = Edwards25519.decode(KeyPair.fromSeed(seed(random.nextInt(1000))).publicKey().bytes(), 0);
+                    int width = 2 + random.nextInt(Edwards25519.KEY_WIDTH - 1);
+                    // Mixed lengths, as in a batch (128-bit R scalars, 253-bit key scalars), and a zero.
+                    BigInteger scalar = i == 0 ? BigInteger.ZERO : new BigInteger(i % 2 == 0 ? 128 : 253, random);
+                    boolean negative = random.nextBoolean();
+                    Edwards25519.Cached[] table = i % 3 == 0 ? Edwards25519.affineOddMultiples(point, width)
+                            : Edwards25519.oddMultiples(point, width);
+                    Edwards25519.Term term = new Edwards25519.Term(scalar, table, width);
+                    terms.add(negative ? term.negated() : term);
+                    Edwards25519.Point multiple = naiveMultiple(point, scalar);
+                    if (negative) {
+                        multiple = naiveMultiple(multiple, Edwards25519.L.subtract(BigInteger.ONE));
+                    }
+                    expected = Edwards25519.add(expected, multiple);
+                }
+                assertArrayEquals(Edwards25519.encode(expected), Edwards25519.encode(Edwards25519.multiScalar(baseScalar, terms)),
+                        "round " + round);
+            }
+        });
+    }
+
+    /** [k]P by plain double-and-add over k's binary digits: a reference that shares no table or NAF with the code under test. */
+    private static Edwards25519.Point naiveMultiple(Edwards25519.Point p, BigInteger k) {
+        Edwards25519.Point acc = Edwards25519.decode(identityEncoding(), 0);
+        for (int bit = k.bitLength() - 1; bit >= 0; bit--) {
+            acc = Edwards25519.dbl(acc);
+            if (k.testBit(bit)) {
+                acc = Edwards25519.add(acc, p);
+            }
+        }
+        return acc;
+    }
+
+    private static byte[] identityEncoding() {
+        byte[] enc = new byte[32];
+        enc[0] = 1; // y = 1, x = 0
+        return enc;
+    }
+
+    @Test
     void nafDigitsRecomposeTheScalar() {
         Seeded.run(random -> {
             for (int width : new int[] {2, 5, 7, 8}) {
