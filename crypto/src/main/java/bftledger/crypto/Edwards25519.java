@@ -32,8 +32,10 @@ final class Edwards25519 {
      */
     static final int KEY_WIDTH = 8;
     /** Width for the base point, whose table is built once. */
-    private static final int BASE_WIDTH = 8;
+    static final int BASE_WIDTH = 8;
     private static final Cached[] BASE_TABLE;
+    /** [2^128]B's table, for single verifications that split their scalars at 2^128 ({@link #highTable}). */
+    static final Cached[] BASE_HIGH_TABLE;
 
     static {
         byte[] base = new byte[32];
@@ -45,6 +47,21 @@ final class Edwards25519 {
             throw new ExceptionInInitializerError("base point does not decode");
         }
         BASE_TABLE = affineOddMultiples(b, BASE_WIDTH);
+        BASE_HIGH_TABLE = highTable(b, BASE_WIDTH);
+    }
+
+    /**
+     * The affine table of [2^128]P. With it and P's own table, [k]P for a k below 2^256 is
+     * [k mod 2^128]P + [k >> 128]([2^128]P): two terms of at most 128 bits, so a multi-scalar
+     * multiplication of such terms needs 128 doublings rather than 253.
+     */
+    static Cached[] highTable(Point p, int width) {
+        Point q = copy(p);
+        Scratch scratch = new Scratch();
+        for (int i = 0; i < 128; i++) {
+            dblInPlace(q, scratch);
+        }
+        return affineOddMultiples(q, width);
     }
 
     private Edwards25519() {}

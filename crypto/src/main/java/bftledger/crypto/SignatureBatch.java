@@ -78,6 +78,13 @@ public final class SignatureBatch {
     private static final java.util.concurrent.atomic.AtomicLong BATCHES_FAILED = new java.util.concurrent.atomic.AtomicLong();
 
     private static void verifyChunk(List<SignatureCheck> checks, boolean[] verdicts, int offset) {
+        if (checks.size() < MIN_BATCH) {
+            // Too few to batch: each alone, without first decoding R for a batch that will not be.
+            for (int i = 0; i < checks.size(); i++) {
+                verdicts[offset + i] = checks.get(i).verify();
+            }
+            return;
+        }
         List<Integer> parsedAt = new ArrayList<>(checks.size());
         List<SignatureCheck> parsedChecks = new ArrayList<>(checks.size());
         List<Parsed> parsed = new ArrayList<>(checks.size());
@@ -156,8 +163,9 @@ public final class SignatureBatch {
     }
 
     /**
-     * Bound on keys whose tables are kept. A wide table is ~12 KB (64 affine points), so this
-     * caps them at ~13 MB whatever keys clients invent.
+     * Bound on keys whose tables are kept. A wide table is ~12 KB (64 affine points), a key
+     * verified one signature at a time also keeps its [2^128] table (another ~12 KB), so this
+     * caps them at ~25 MB whatever keys clients invent.
      */
     static final int KEY_TABLES_MAX = 1024;
     private static final Map<PublicKey, KeyTable> KEY_TABLES = new LinkedHashMap<>(256, 0.75f, true) {
@@ -167,8 +175,11 @@ public final class SignatureBatch {
         }
     };
 
-    /** A key's odd multiples for its terms, the width they were built for, and the key's point. */
-    record KeyTable(Edwards25519.Cached[] table, int width, Edwards25519.Point point) {}
+    /**
+     * A key's odd multiples for its terms, the width they were built for, the key's point, and
+     * (null until a single verification wants it) the wide table of [2^128]A.
+     */
+    record KeyTable(Edwards25519.Cached[] table, int width, Edwards25519.Point point, Edwards25519.Cached[] high) {}
 
     /**
      * The key's table: on first sight a narrow one ({@link Edwards25519#WIDTH}, 8 points, a
@@ -191,13 +202,58 @@ public final class SignatureBatch {
             throw new IllegalStateException("a validated key does not decode: " + key.hex());
         }
         KeyTable made = known == null
-                ? new KeyTable(Edwards25519.oddMultiples(point, Edwards25519.WIDTH), Edwards25519.WIDTH, point)
-                : new KeyTable(Edwards25519.affineOddMultiples(point, Edwards25519.KEY_WIDTH), Edwards25519.KEY_WIDTH, point);
+                ? new KeyTable(Edwards25519.oddMultiples(point, Edwards25519.WIDTH), Edwards25519.WIDTH, point, null)
+                : new KeyTable(Edwards25519.affineOddMultiples(point, Edwards25519.KEY_WIDTH), Edwards25519.KEY_WIDTH, point, null);
         synchronized (KEY_TABLES) {
             KEY_TABLES.put(key, made);
         }
         return made;
     }
+
+    /**
+     * True when {@code signature} is shown valid the fast way: [s]B - [k]A computed with the
+     * scalars split at 2^128 (128 doublings instead of 253, over the kept tables of B, [2^128]B,
+     * A and [2^128]A), then compared, encoded, with R's bytes. Equal means [s]B = R + [k]A
+     * exactly, which both RFC 8032 and ZIP-215 accept. False means only "not shown here": a key
+     * seen for the first or second time (its tables are built on these sightings, as for
+     * batches), an R encoded non-canonically, or an invalid signature; the caller then decides
+     * with the full check. For the signatures a node checks one at a time: its peers' consensus
+     * messages, which arrive one by one, and clients' replies from the replicas.
+     */
+    static boolean verifiesFast(PublicKey key, byte[] framed, byte[] signature) {
+        if (signature.length != Signature.LENGTH) {
+            return false;
+        }
+        KeyTable table = keyTable(key);
+        if (table.width() != Edwards25519.KEY_WIDTH) {
+            return false;
+        }
+        if (table.high() == null) {
+            // Building [2^128]A's table costs about one verification; a key seen for the second time gets it.
+            KeyTable made = new KeyTable(table.table(), table.width(), table.point(),
+                    Edwards25519.highTable(table.point(), Edwards25519.KEY_WIDTH));
+            synchronized (KEY_TABLES) {
+                KEY_TABLES.put(key, made);
+            }
+            return false;
+        }
+        BigInteger s = littleEndian(signature, 32, 32);
+        if (s.compareTo(Edwards25519.L) >= 0) {
+            return false;
+        }
+        MessageDigest sha = SHA512.get();
+        sha.update(signature, 0, 32);
+        sha.update(key.encodedView());
+        sha.update(framed);
+        BigInteger k = littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
+        Edwards25519.Point sbMinusKa = Edwards25519.multiScalar(s.and(LOW_128), List.of(
+                new Edwards25519.Term(s.shiftRight(128), Edwards25519.BASE_HIGH_TABLE, Edwards25519.BASE_WIDTH),
+                new Edwards25519.Term(k.and(LOW_128), table.table(), Edwards25519.KEY_WIDTH).negated(),
+                new Edwards25519.Term(k.shiftRight(128), table.high(), Edwards25519.KEY_WIDTH).negated()));
+        return java.util.Arrays.equals(Edwards25519.encode(sbMinusKa), 0, 32, signature, 0, 32);
+    }
+
+    private static final BigInteger LOW_128 = BigInteger.ONE.shiftLeft(128).subtract(BigInteger.ONE);
 
     /** s, R decoded and k = SHA-512(R || A || M) mod L; null when s is not below L or R does not decode. */
     private record Parsed(BigInteger s, Edwards25519.Point r, BigInteger k) {}

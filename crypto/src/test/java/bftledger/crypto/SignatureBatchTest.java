@@ -315,6 +315,50 @@ class SignatureBatchTest {
     }
 
     @Test
+    void theFastSingleCheckShowsValidOnlyWhatIsValid() {
+        Seeded.run(random -> {
+            byte[] seed = seed(random.nextInt(1000));
+            seed[3] = (byte) 0x5C; // a key no other test signs with: its sightings start here
+            KeyPair key = KeyPair.fromSeed(seed);
+            byte[] message = new byte[100];
+            random.nextBytes(message);
+            byte[] framed = Domain.COMMIT.framed(message, 0, message.length);
+            byte[] signature = key.sign(Domain.COMMIT, message);
+            // The first two sightings build the key's tables and decide nothing; from the third on it decides.
+            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "first sight");
+            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "second sight");
+            for (int i = 0; i < 20; i++) {
+                random.nextBytes(message);
+                byte[] m = message.clone();
+                byte[] sig = key.sign(Domain.COMMIT, m);
+                byte[] f = Domain.COMMIT.framed(m, 0, m.length);
+                assertTrue(SignatureBatch.verifiesFast(key.publicKey(), f, sig), "valid signature " + i);
+                assertTrue(key.publicKey().verify(Domain.COMMIT, m, sig));
+                byte[] tampered = sig.clone();
+                tampered[32 + random.nextInt(32)] ^= (byte) (1 << random.nextInt(8));
+                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), f, tampered), "tampered s " + i);
+                assertFalse(key.publicKey().verify(Domain.COMMIT, m, tampered), "tampered s " + i);
+                byte[] otherMessage = f.clone();
+                otherMessage[f.length - 1] ^= 1;
+                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), otherMessage, sig), "other message " + i);
+                // s + L: the same point equation, but s out of range is invalid under both rules.
+                byte[] wrapped = sig.clone();
+                putLittleEndian(new BigInteger(1, reversed(sig, 32)).add(Edwards25519.L), wrapped, 32);
+                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), f, wrapped), "s + L " + i);
+                assertFalse(key.publicKey().verify(Domain.COMMIT, m, wrapped), "s + L " + i);
+            }
+        });
+    }
+
+    private static byte[] reversed(byte[] bytes, int offset) {
+        byte[] out = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            out[i] = bytes[offset + 31 - i];
+        }
+        return out;
+    }
+
+    @Test
     void nafDigitsRecomposeTheScalar() {
         Seeded.run(random -> {
             for (int width : new int[] {2, 5, 7, 8}) {
