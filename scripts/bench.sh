@@ -11,6 +11,13 @@
 # before the network carries load. The last line is exactly:
 #   throughput <tx/s> tx/s, ceiling <tx/s> tx/s, ratio <achieved/ceiling>
 #
+# Clients default to 512. In a closed loop, throughput = clients / latency: each block carries
+# about what clients sent while the previous one was being agreed on, and what a block costs
+# (consensus signatures, durable writes, messages) is shared by its transactions. With 256
+# clients blocks held ~65 transactions and the network ran at 0.62-0.65 of the ceiling; with
+# 512, ~120 and 0.71-0.74; with 768, ~180 and 0.79, at p99 125 and 166 ms (README, "Machine and
+# results"). 512 is where the run shows what the machine can carry with p99 still near 100 ms.
+#
 # Warm-up defaults to 120 s: four fresh node JVMs sharing two cores keep their C2 JIT compilers
 # busy for about two minutes (after 30 s, C2 still took 135 us of CPU per transaction, 18% of the
 # nodes' CPU; after 120 s, 12 us), which a long-running replica does not. The per-thread CPU
@@ -32,7 +39,7 @@ jar="$root/node/target/bftledger.jar"
 nodes=4
 duration=30
 warmup=120
-clients=256
+clients=512
 mix=transfer
 fault=none
 rate=0
@@ -55,7 +62,7 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1; shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
