@@ -133,6 +133,8 @@ class SignatureBatchTest {
         putLittleEndian(s, sig, 32);
 
         assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, sig));
+        warmFastPath(key);
+        assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, sig), "the fast check leaves torsion to the full one");
         SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
         assertTrue(check.verify());
         List<SignatureCheck> batch = new ArrayList<>(signed(10, 3));
@@ -165,6 +167,7 @@ class SignatureBatchTest {
         byte[] minusOneWithSignBit = new byte[32]; // (0, -1), a point of order 2, with the sign of x set
         putLittleEndian(Edwards25519.P.subtract(BigInteger.ONE), minusOneWithSignBit, 0);
         minusOneWithSignBit[31] |= (byte) 0x80;
+        warmFastPath(key);
         for (byte[] rBytes : List.of(signBitSet, yIsPPlusOne, minusOneWithSignBit)) {
             byte[] message = "record".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             byte[] framed = Domain.TRANSACTION.framed(message, 0, message.length);
@@ -175,6 +178,7 @@ class SignatureBatchTest {
             putLittleEndian(s, sig, 32);
             assertFalse(new Ed25519PublicKeyParameters(key.publicKey().bytes(), 0)
                     .verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, sig, 0));
+            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, sig), "non-canonical R is left to the full check");
             SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
             assertTrue(check.verify());
             List<SignatureCheck> batch = new ArrayList<>(signed(6, 2));
@@ -348,6 +352,17 @@ class SignatureBatchTest {
                 assertFalse(key.publicKey().verify(Domain.COMMIT, m, wrapped), "s + L " + i);
             }
         });
+    }
+
+    /** Sights enough for the key's tables, [2^128] one included, so the fast check decides from now on. */
+    private static void warmFastPath(KeyPair key) {
+        byte[] message = {1, 2, 3};
+        byte[] framed = Domain.COMMIT.framed(message, 0, message.length);
+        byte[] signature = key.sign(Domain.COMMIT, message);
+        for (int i = 0; i < 3; i++) {
+            SignatureBatch.verifiesFast(key.publicKey(), framed, signature);
+        }
+        assertTrue(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "warm");
     }
 
     private static byte[] reversed(byte[] bytes, int offset) {
