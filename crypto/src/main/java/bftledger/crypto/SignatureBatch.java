@@ -241,11 +241,7 @@ public final class SignatureBatch {
         if (s.compareTo(Edwards25519.L) >= 0) {
             return false;
         }
-        MessageDigest sha = SHA512.get();
-        sha.update(signature, 0, 32);
-        sha.update(key.encodedView());
-        sha.update(framed);
-        BigInteger k = littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
+        BigInteger k = challenge(key, framed, signature);
         Edwards25519.Point sbMinusKa = Edwards25519.multiScalar(s.and(LOW_128), List.of(
                 new Edwards25519.Term(s.shiftRight(128), Edwards25519.BASE_HIGH_TABLE, Edwards25519.BASE_WIDTH),
                 new Edwards25519.Term(k.and(LOW_128), table.table(), Edwards25519.KEY_WIDTH).negated(),
@@ -275,12 +271,17 @@ public final class SignatureBatch {
         if (r == null) {
             return null;
         }
+        BigInteger k = challenge(key, framed, signature);
+        return new Parsed(s, r, k);
+    }
+
+    /** k = SHA-512(R || A || M) mod L, M being the domain-framed message. */
+    private static BigInteger challenge(PublicKey key, byte[] framed, byte[] signature) {
         MessageDigest sha = SHA512.get();
         sha.update(signature, 0, 32);
         sha.update(key.encodedView());
         sha.update(framed);
-        BigInteger k = littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
-        return new Parsed(s, r, k);
+        return littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
     }
 
     private static BigInteger littleEndian(byte[] bytes, int offset, int length) {
