@@ -36,6 +36,11 @@ public final class Digest implements Comparable<Digest> {
         return bytes.clone();
     }
 
+    /** The bytes themselves, for hashing inside this package; never handed out or written to. */
+    byte[] raw() {
+        return bytes;
+    }
+
     public String hex() {
         return HexFormat.of().formatHex(bytes);
     }

@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -12,7 +13,8 @@ import java.util.List;
 /**
  * Executes a committed batch on the state at the tip and produces the next block: header bytes
  * serialized once (their SHA-256 is the block hash), tx_root over the ids, batch_digest per
- * {@link BatchDigest}, receipts_root and state_root from the execution. Pure: writes nothing.
+ * {@link BatchDigest} with the batch's anchor, receipts_root and state_root from the execution,
+ * the validator set's hash and blocks_root from the state's blocks tree. Pure: writes nothing.
  */
 public final class BlockBuilder {
     private BlockBuilder() {}
@@ -21,16 +23,18 @@ public final class BlockBuilder {
      * @param state           the state after {@code height - 1}
      * @param previousHash    hash of block {@code height - 1}, or the genesis hash for height 1
      * @param timestampMillis the primary's timestamp (0 for a null batch)
+     * @param anchor          the earlier header the batch names (see {@link HeaderAnchor})
      * @param certificate     the commit certificate for this batch; its digest and sequence must
      *                        match (its signatures are the caller's to have checked)
      */
     public static ExecutedBlock build(ChainGenesis genesis, LedgerState state, Digest previousHash, long height,
-            long timestampMillis, List<VerifiedTransaction> txs, CommitCertificate certificate) {
+            long timestampMillis, HeaderAnchor anchor, List<VerifiedTransaction> txs, CommitCertificate certificate) {
         if (txs.size() > Blocks.MAX_TRANSACTIONS_PER_BLOCK) {
             throw new IllegalArgumentException(txs.size() + " transactions, over MAX_TRANSACTIONS_PER_BLOCK");
         }
         List<Digest> ids = txs.stream().map(VerifiedTransaction::id).toList();
-        Digest batchDigest = BatchDigest.of(timestampMillis, ids);
+        Digest txRoot = BatchDigest.requestRoot(ids);
+        Digest batchDigest = BatchDigest.of(timestampMillis, ids.size(), txRoot, anchor);
         if (certificate == null || certificate.getSequence() != height
                 || !certificate.getBatchDigest().equals(bytes(batchDigest))) {
             throw new IllegalArgumentException("the certificate is not for batch " + batchDigest.shortHex() + " at " + height);
@@ -45,12 +49,16 @@ public final class BlockBuilder {
                 .setChainId(genesis.chainId())
                 .setHeight(height)
                 .setPreviousHash(bytes(previousHash))
-                .setTxRoot(bytes(BatchDigest.requestRoot(ids)))
+                .setTxRoot(bytes(txRoot))
                 .setTxCount(ids.size())
                 .setTimestampMillis(timestampMillis)
                 .setBatchDigest(bytes(batchDigest))
                 .setReceiptsRoot(bytes(execution.receiptsRoot()))
                 .setStateRoot(bytes(execution.stateRoot()))
+                .setAnchorHeight(anchor.height())
+                .setAnchorHash(bytes(anchor.hash()))
+                .setValidatorSetHash(bytes(genesis.validatorSetHash()))
+                .setBlocksRoot(bytes(state.blocksRoot()))
                 .build();
         ByteString headerBytes = header.toByteString();
         Block.Builder block = Block.newBuilder().setHeader(headerBytes).setCertificate(certificate).addAllReceipts(execution.receipts());

@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.ParallelVerifier;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Block;
@@ -17,8 +18,9 @@ import java.util.List;
 /**
  * Checks one block received from a peer or read from a store, collecting every problem rather
  * than stopping at the first: encoding, chain id, height, link to the previous block, tx_count,
- * tx_root, batch_digest, the commit certificate, each transaction's validity, and (given the
- * state before it) re-execution against the stored receipts, receipts_root and state_root.
+ * tx_root, the anchor, validator_set_hash, batch_digest, the commit certificate, each
+ * transaction's validity, and (given the state before it) blocks_root, the anchor's hash against
+ * the chain, and re-execution against the stored receipts, receipts_root and state_root.
  * Used by {@link LedgerVerifier}, by {@link BlockStore} when it opens (tip only, without
  * re-execution) and by a node importing blocks during catch-up ({@link #checkNext}).
  */
@@ -47,13 +49,13 @@ public final class BlockChecker {
      * catch-up, then appends {@link BlockCheck#executed()} when {@link BlockCheck#ok()}.
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block) {
-        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, null);
+        return check(genesis, state.height() + 1, previousHash, state, block, null);
     }
 
     /** As {@link #checkNext(ChainGenesis, LedgerState, Digest, Block)}, with transaction signatures checked on {@code verifier}. */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
             ParallelVerifier verifier) {
-        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, verifier);
+        return check(genesis, state.height() + 1, previousHash, state, block, verifier);
     }
 
     /**
@@ -65,23 +67,22 @@ public final class BlockChecker {
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
             java.util.function.Function<SignedTransaction, TxVerdict> validator) {
-        return check(genesis, state.height() + 1, previousHash, state, state.stateRoot(), block, null, validator);
+        return check(genesis, state.height() + 1, previousHash, state, block, null, validator);
     }
 
     /**
-     * @param previousHash      expected previous_hash, or null when it is unknown (not checked)
-     * @param base              the state before this block, or null to skip re-execution
-     * @param previousStateRoot the root to chain this block's state root from, with {@code base}
-     * @param verifier          where to check transaction signatures in parallel, or null for this thread
+     * @param previousHash expected previous_hash, or null when it is unknown (not checked)
+     * @param base         the state before this block, or null to skip re-execution and the
+     *                     checks that need the chain below (blocks_root, the anchor's hash)
+     * @param verifier     where to check transaction signatures in parallel, or null for this thread
      */
-    static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Digest previousStateRoot, Block block, ParallelVerifier verifier) {
-        return check(genesis, height, previousHash, base, previousStateRoot, block, verifier, null);
+    static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base, Block block,
+            ParallelVerifier verifier) {
+        return check(genesis, height, previousHash, base, block, verifier, null);
     }
 
     private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Digest previousStateRoot, Block block, ParallelVerifier verifier,
-            java.util.function.Function<SignedTransaction, TxVerdict> validator) {
+            Block block, ParallelVerifier verifier, java.util.function.Function<SignedTransaction, TxVerdict> validator) {
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header;
         try {
@@ -144,7 +145,15 @@ public final class BlockChecker {
             problems.add(problem(height, LedgerProblem.Kind.TX_ROOT,
                     "tx_root " + hex(header.getTxRoot()) + ", transactions give " + txRoot.hex()));
         }
-        Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot);
+        HeaderAnchor anchor = anchor(header, height, problems);
+        if (!header.getValidatorSetHash().equals(bytes(genesis.validatorSetHash()))) {
+            problems.add(problem(height, LedgerProblem.Kind.VALIDATOR_SET, "validator_set_hash "
+                    + hex(header.getValidatorSetHash()) + ", the validators' set hashes to " + genesis.validatorSetHash().hex()));
+        }
+        if (base != null) {
+            checkChain(height, header, anchor, base, problems);
+        }
+        Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot, anchor);
         if (!header.getBatchDigest().equals(bytes(batchDigest))) {
             problems.add(problem(height, LedgerProblem.Kind.BATCH_DIGEST,
                     "batch_digest " + hex(header.getBatchDigest()) + ", recomputed " + batchDigest.hex()));
@@ -162,13 +171,40 @@ public final class BlockChecker {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS, "cannot re-execute: a transaction body does not parse"));
         } else if (base != null) {
             execution = Executor.executeBodies(base, height, ids, bodies);
-            checkExecution(height, header, block.getReceiptsList(), execution, previousStateRoot, problems);
+            checkExecution(height, header, block.getReceiptsList(), execution, problems);
         }
         return new BlockCheck(List.copyOf(problems), block, header, hash, execution, count);
     }
 
+    /** The header's anchor; an anchor that cannot be one is reported and read as none. */
+    private static HeaderAnchor anchor(BlockHeader header, long height, List<LedgerProblem> problems) {
+        long anchorHeight = header.getAnchorHeight();
+        ByteString hash = header.getAnchorHash();
+        if (hash.size() != Digest.LENGTH || anchorHeight < 0 || (anchorHeight == 0 && !hash.equals(bytes(Digest.ZERO)))
+                || (anchorHeight != 0 && Long.compareUnsigned(anchorHeight, height) >= 0)) {
+            problems.add(problem(height, LedgerProblem.Kind.ANCHOR, "anchor (" + Long.toUnsignedString(anchorHeight) + ", "
+                    + hex(hash) + ") does not name an earlier block"));
+            return HeaderAnchor.NONE;
+        }
+        return new HeaderAnchor(anchorHeight, Digest.of(hash.toByteArray()));
+    }
+
+    /** blocks_root and the anchor against the chain below this block. */
+    private static void checkChain(long height, BlockHeader header, HeaderAnchor anchor, LedgerState base,
+            List<LedgerProblem> problems) {
+        Digest blocksRoot = base.blocksRoot();
+        if (!header.getBlocksRoot().equals(bytes(blocksRoot))) {
+            problems.add(problem(height, LedgerProblem.Kind.BLOCKS_ROOT, "blocks_root " + hex(header.getBlocksRoot())
+                    + ", the blocks below give " + blocksRoot.hex()));
+        }
+        if (!anchor.isNone() && !base.blockHashIs(anchor.height(), anchor.hash())) {
+            problems.add(problem(height, LedgerProblem.Kind.ANCHOR, "the batch certifies " + anchor
+                    + ", which is not the block at that height in this chain"));
+        }
+    }
+
     private static void checkExecution(long height, BlockHeader header, List<Receipt> stored, ExecutionResult execution,
-            Digest previousStateRoot, List<LedgerProblem> problems) {
+            List<LedgerProblem> problems) {
         List<Receipt> computed = execution.receipts();
         if (stored.size() != computed.size()) {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS,
@@ -185,8 +221,7 @@ public final class BlockChecker {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, "receipts_root " + hex(header.getReceiptsRoot())
                     + ", re-execution gives " + execution.receiptsRoot().hex()));
         }
-        // Chained from the previous header's root, so one bad block is reported once, not at every later height.
-        Digest stateRoot = StateHash.next(previousStateRoot, execution.changes().hash());
+        Digest stateRoot = execution.stateRoot();
         if (!header.getStateRoot().equals(bytes(stateRoot))) {
             problems.add(problem(height, LedgerProblem.Kind.STATE_ROOT,
                     "state_root " + hex(header.getStateRoot()) + ", re-execution gives " + stateRoot.hex()));

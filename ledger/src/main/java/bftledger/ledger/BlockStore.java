@@ -1,104 +1,68 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
+import bftledger.crypto.HistoryTree;
 import bftledger.crypto.InclusionProof;
 import bftledger.crypto.MerkleTree;
-import bftledger.crypto.PublicKey;
+import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.CommitCertificate;
+import bftledger.ledger.proto.HeaderProof;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.SignedTransaction;
-import bftledger.ledger.proto.TxIndexEntry;
+import bftledger.ledger.proto.TransactionBody;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BiConsumer;
-import org.lmdbjava.ByteArrayProxy;
-import org.lmdbjava.CursorIterable;
-import org.lmdbjava.Dbi;
-import org.lmdbjava.DbiFlags;
-import org.lmdbjava.Env;
-import org.lmdbjava.EnvFlags;
-import org.lmdbjava.KeyRange;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
 
 /**
- * The append-only block store in LMDB, holding blocks with their certificates and receipts and
- * the executed state (accounts, records), so that a reopened store resumes execution exactly
- * where it stopped; beside it, the transaction index ({@link TxIndex}, derived from the blocks).
+ * The append-only block store in LMDB: blocks with their certificates and receipts, the executed
+ * state (accounts and records, the leaves of the state tree, and the tree itself), the blocks
+ * tree behind blocks_root and which block certifies each header; beside it, the transaction
+ * index ({@link TxIndex}, derived from the blocks). The layout is in {@link StoreEnv}.
  *
- * <p>Named databases: {@value #DB_BLOCKS} (u64 big-endian height -> Block bytes),
- * {@value #DB_ACCOUNTS} (account key -> u64 balance), {@value #DB_RECORDS} (owner || key ->
- * value) and {@value #DB_META}; the index (tx id -> TxIndexEntry of its first execution) lives in
- * the {@value TxIndex#DIR} subdirectory.
- *
- * <p>Contract: an append is one LMDB write transaction holding the block and its state changes;
- * it is durable when the call returns (LMDB's default synchronous commit; this environment is
- * never opened with MDB_NOSYNC or MDB_NOMETASYNC). The block's index entries are written right
- * after, without sync: the index is rebuilt from the blocks whenever it cannot be trusted, and is
- * brought level with the blocks before every append, so execution always sees every earlier
- * transaction (replays are refused the same way on every replica). An append whose index write
- * fails (its map full) throws although its block is durable; the next append or open indexes
- * it before anything else. Nothing is ever overwritten: a
- * block that does not follow the tip is refused. Opening checks the tail (see
- * {@link #open(Path, ChainGenesis, long)}) and throws {@link StoreCorruptedException} rather than
- * repairing anything. One writer at a time (appends are synchronized); readers run concurrently,
- * each in its own {@link Snapshot}. A store is open at most once per process. When the map size
- * is exhausted an append fails with lmdbjava's MapFullException and writes nothing; reopen with a
- * larger map size.
+ * <p>Contract: an append is one LMDB write transaction holding the block, its state changes,
+ * its blocks-tree leaf and its anchor; it is durable when the call returns. The state tree's
+ * nodes follow in memory and reach LMDB every few dozen blocks ({@link StateTreeStore}); the
+ * block's index entries are written right after, without sync, and brought level with the
+ * blocks before every append and at open. Nothing is ever overwritten: a block that does not
+ * follow the tip is refused. Opening checks the tail and that the state tree reproduces the
+ * tip's state root, and throws {@link StoreCorruptedException} rather than repairing anything.
+ * One writer at a time (appends are synchronized); readers run concurrently, each in its own
+ * {@link StoreSnapshot}. A store is open at most once per process. When the map size is
+ * exhausted an append fails with lmdbjava's MapFullException and writes nothing.
  */
 public final class BlockStore implements AutoCloseable {
     public static final long DEFAULT_MAP_SIZE = 1L << 30;
-    public static final int MAX_DBS = 8;
-    public static final int MAX_READERS = 126;
-    /** 2: the transaction index moved out of this environment (version 1 held it as "txindex"). */
-    public static final int FORMAT_VERSION = 2;
-
-    static final String DB_BLOCKS = "blocks";
-    /** Where version 1 kept the transaction index; dropped when such a store is opened. */
-    static final String DB_TXINDEX_V1 = "txindex";
-    static final String DB_ACCOUNTS = "accounts";
-    static final String DB_RECORDS = "records";
-    static final String DB_META = "meta";
-
-    static final byte[] META_FORMAT_VERSION = ascii("format_version");
-    static final byte[] META_CHAIN_ID = ascii("chain_id");
-    static final byte[] META_GENESIS_HASH = ascii("genesis_hash");
-    static final byte[] META_GENESIS = ascii("genesis");
-    static final byte[] META_HEIGHT = ascii("height");
-    static final byte[] META_TIP_HASH = ascii("tip_hash");
-    static final byte[] META_STATE_ROOT = ascii("state_root");
+    public static final int MAX_READERS = StoreEnv.MAX_READERS;
+    public static final int FORMAT_VERSION = StoreEnv.FORMAT_VERSION;
+    /** Blocks kept parsed (see {@link #parsedBlock}). */
+    static final int PARSED_RECENT_MAX = 16;
+    /** How long a proof waits for the state tree to publish a block already committed. */
+    private static final int TREE_PUBLISH_WAIT_MILLIS = 2_000;
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(BlockStore.class);
-    // LMDB forbids opening one environment twice in a process (its locks are per process).
-    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
-    /** Locked while the store is open, so that a second process (an audit) cannot open it under a writer. */
-    static final String LOCK_FILE = "LOCK";
 
-    private final Path dir;
-    private final FileChannel lock;
+    private final StoreLock lock;
+    private final StoreEnv store;
     private final ChainGenesis genesis;
+    private final BlockHistory history;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final Env<byte[]> env;
-    private final Dbi<byte[]> blocks;
+    private StateTreeStore tree;
+    private String stateTreeProblem;
     private TxIndex index;
-    private final Dbi<byte[]> accounts;
-    private final Dbi<byte[]> records;
-    private final Dbi<byte[]> meta;
     /**
      * The most recently read blocks, parsed. Blocks are never rewritten once stored, and a
      * replica under load looks up transactions of its newest blocks over and over (a submit that
@@ -111,17 +75,12 @@ public final class BlockStore implements AutoCloseable {
             return size() > PARSED_RECENT_MAX;
         }
     };
-    static final int PARSED_RECENT_MAX = 16;
 
-    private BlockStore(Path dir, FileChannel lock, ChainGenesis genesis, Env<byte[]> env) {
-        this.dir = dir;
+    private BlockStore(StoreLock lock, StoreEnv store, ChainGenesis genesis) {
         this.lock = lock;
+        this.store = store;
         this.genesis = genesis;
-        this.env = env;
-        this.blocks = env.openDbi(DB_BLOCKS, DbiFlags.MDB_CREATE);
-        this.accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
-        this.records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
-        this.meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
+        this.history = new BlockHistory(store);
     }
 
     public static BlockStore open(Path dir, ChainGenesis genesis) {
@@ -134,149 +93,171 @@ public final class BlockStore implements AutoCloseable {
      * the block at the stored height exists, parses, passes every check that needs no
      * re-execution (including its certificate and transaction signatures), its hash is the stored
      * tip hash, its state root is the stored state root, it links to the block before it, and no
-     * block lies beyond it.
+     * block lies beyond it; the state tree brought to the tip has the tip's state root.
      */
     public static BlockStore open(Path dir, ChainGenesis genesis, long mapSizeBytes) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot create store directory " + dir, e);
-        }
-        Path key;
-        try {
-            key = dir.toRealPath();
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot resolve store directory " + dir, e);
-        }
-        if (!OPEN.add(key)) {
-            throw new IllegalStateException("store " + key + " is already open in this process");
-        }
-        FileChannel lock = null;
-        try {
-            lock = lock(key);
-            return openChecked(key, lock, genesis, mapSizeBytes);
-        } catch (RuntimeException e) {
-            closeQuietly(lock);
-            OPEN.remove(key);
-            throw e;
-        }
+        return open(dir, genesis, mapSizeBytes, false);
     }
 
-    /** The store's lock file, locked; refused while another process holds it. */
-    private static FileChannel lock(Path dir) {
-        FileChannel ch = null;
+    /**
+     * Opens a store for the offline audit: as {@link #open(Path, ChainGenesis)}, except that a
+     * state tree that does not reproduce the tip's state root (or cannot be brought to the tip)
+     * is reported by {@link #stateTreeProblem()} instead of refusing the store, so the audit can
+     * walk the blocks and say where the ledger and its state part. Such a store appends nothing
+     * and proves nothing.
+     */
+    public static BlockStore openForAudit(Path dir, ChainGenesis genesis) {
+        return open(dir, genesis, DEFAULT_MAP_SIZE, true);
+    }
+
+    private static BlockStore open(Path dir, ChainGenesis genesis, long mapSizeBytes, boolean auditing) {
+        StoreLock lock = StoreLock.take(dir);
+        StoreEnv env = null;
+        BlockStore opened = null;
         try {
-            ch = FileChannel.open(dir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            if (ch.tryLock() == null) {
-                throw new StoreInUseException("store " + dir + " is open in another process (its " + LOCK_FILE
-                        + " file is locked); stop that process first, or audit a copy of a stopped node's store");
+            env = StoreEnv.open(lock.dir, mapSizeBytes);
+            opened = new BlockStore(lock, env, genesis);
+            opened.initializeOrCheck(auditing);
+            opened.openIndex(mapSizeBytes);
+            return opened;
+        } catch (RuntimeException e) {
+            if (opened != null && opened.index != null) {
+                opened.index.close();
             }
-            return ch;
-        } catch (IOException e) {
-            closeQuietly(ch);
-            throw new IllegalStateException("cannot lock store " + dir + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            closeQuietly(ch);
+            if (env != null) {
+                env.close();
+            }
+            lock.close();
             throw e;
         }
     }
 
-    private static void closeQuietly(FileChannel ch) {
-        if (ch != null) {
+    private void initializeOrCheck(boolean auditing) {
+        try (Txn<byte[]> txn = store.env.txnWrite()) {
+            if (store.meta.get(txn, StoreEnv.META_FORMAT_VERSION) == null) {
+                if (store.lastBlockHeight(txn) != 0) {
+                    throw new StoreCorruptedException(store.dir + ": blocks present but no metadata");
+                }
+                create(txn);
+                txn.commit();
+            }
+        }
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            StoreTail.check(store, genesis, new StoreSnapshot(this, store, txn, null, false));
             try {
-                ch.close();
-            } catch (IOException ignored) {
-                // releasing the lock was all that was left to do
-            }
-        }
-    }
-
-    private static BlockStore openChecked(Path dir, FileChannel lock, ChainGenesis genesis, long mapSizeBytes) {
-        Path dataFile = dir.resolve("data.mdb");
-        if (Files.exists(dataFile)) {
-            LmdbFileCheck.check(dataFile);
-        }
-        // MDB_NOTLS: read transactions are not tied to a thread, so snapshots can move between
-        // threads of a pool. Sync flags stay at LMDB's durable defaults.
-        Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA)
-                .setMapSize(mapSizeBytes)
-                .setMaxDbs(MAX_DBS)
-                .setMaxReaders(MAX_READERS)
-                .open(dir.toFile(), EnvFlags.MDB_NOTLS);
-        BlockStore store = null;
-        try {
-            store = new BlockStore(dir, lock, genesis, env);
-            store.initializeOrCheck();
-            store.openIndex(mapSizeBytes);
-        } catch (RuntimeException e) {
-            if (store != null && store.index != null) {
-                store.index.close();
-            }
-            env.close();
-            throw e;
-        }
-        return store;
-    }
-
-    private void initializeOrCheck() {
-        // Listed before the write transaction: lmdbjava lists names in a write transaction of its own.
-        boolean hasVersion1Index = env.getDbiNames().stream()
-                .anyMatch(name -> new String(name, StandardCharsets.UTF_8).equals(DB_TXINDEX_V1));
-        try (Txn<byte[]> txn = env.txnWrite()) {
-            if (meta.get(txn, META_FORMAT_VERSION) == null) {
-                if (lastHeight(txn) != 0) {
-                    throw new StoreCorruptedException(dir + ": blocks present but no metadata");
+                tree = openTree(txn);
+            } catch (StoreCorruptedException e) {
+                if (!auditing) {
+                    throw e;
                 }
-                meta.put(txn, META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
-                meta.put(txn, META_CHAIN_ID, genesis.chainId().getBytes(StandardCharsets.UTF_8));
-                meta.put(txn, META_GENESIS_HASH, genesis.hash().bytes());
-                meta.put(txn, META_GENESIS, genesis.bytes());
-                meta.put(txn, META_HEIGHT, u64(0));
-                meta.put(txn, META_TIP_HASH, genesis.hash().bytes());
-                meta.put(txn, META_STATE_ROOT, genesis.stateRoot().bytes());
-                for (Map.Entry<ByteString, Long> e : genesis.initialBalances().entrySet()) {
-                    accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
-                }
-                txn.commit();
-                return;
+                stateTreeProblem = e.getMessage();
             }
-            if (ByteBuffer.wrap(meta.get(txn, META_FORMAT_VERSION)).getInt() == 1) {
-                migrateFromVersion1(txn, hasVersion1Index);
-                txn.commit();
-            }
-        }
-        try (Txn<byte[]> txn = env.txnRead()) {
-            checkTail(txn);
         }
     }
 
-    /** Version 1 held the transaction index here; it is rebuilt from the blocks in its own place. */
-    private void migrateFromVersion1(Txn<byte[]> txn, boolean hasVersion1Index) {
-        if (hasVersion1Index) {
-            env.openDbi(txn, DB_TXINDEX_V1.getBytes(StandardCharsets.UTF_8), null, false).drop(txn, true);
+    /** The state tree, brought to the tip and checked against the tip's state root. */
+    private StateTreeStore openTree(Txn<byte[]> txn) {
+        StateTreeStore opened = StateTreeStore.open(store, txn);
+        long height = store.height(txn);
+        Digest tipRoot = store.digest(txn, StoreEnv.META_STATE_ROOT);
+        if (opened.writtenHeight() < height) {
+            opened.catchUp(txn, height, touchedLeaves(txn, opened.writtenHeight() + 1, height), tipRoot);
+        } else if (opened.writtenHeight() > height) {
+            throw new StoreCorruptedException(store.dir + ": the state tree is written at height " + opened.writtenHeight()
+                    + ", above the tip " + height);
+        } else if (!opened.root().hash().equals(tipRoot)) {
+            throw new StoreCorruptedException(store.dir + ": the state tree's root " + opened.root().hash().hex()
+                    + " is not the tip's state root " + tipRoot.hex());
         }
-        meta.put(txn, META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+        return opened;
     }
+
+    /** Why the state tree could not be brought to the tip (stores opened for audit only), or null. */
+    public String stateTreeProblem() {
+        return stateTreeProblem;
+    }
+
+    private StateTreeStore tree() {
+        if (tree == null) {
+            throw new StoreCorruptedException(store.dir + ": " + stateTreeProblem);
+        }
+        return tree;
+    }
+
+    private void create(Txn<byte[]> txn) {
+        store.meta.put(txn, StoreEnv.META_FORMAT_VERSION, StoreEnv.u32(StoreEnv.FORMAT_VERSION));
+        store.meta.put(txn, StoreEnv.META_CHAIN_ID, genesis.chainId().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        store.meta.put(txn, StoreEnv.META_GENESIS_HASH, genesis.hash().bytes());
+        store.meta.put(txn, StoreEnv.META_GENESIS, genesis.bytes());
+        store.meta.put(txn, StoreEnv.META_HEIGHT, u64(0));
+        store.meta.put(txn, StoreEnv.META_TIP_HASH, genesis.hash().bytes());
+        store.meta.put(txn, StoreEnv.META_STATE_ROOT, genesis.stateRoot().bytes());
+        for (Map.Entry<ByteString, Long> e : genesis.initialBalances().entrySet()) {
+            store.accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
+        }
+        StateTreeStore.initialize(store, txn, genesis);
+        history.append(txn, 0, genesis.hash());
+    }
+
+    /**
+     * The leaves blocks {@code from..to} changed, at their values now: every account a SUCCESS
+     * transfer moved funds between and every record a SUCCESS put wrote (FAILED and DUPLICATE
+     * change nothing).
+     */
+    private List<SparseMerkleTree.Change> touchedLeaves(Txn<byte[]> txn, long from, long to) {
+        TreeMap<Digest, Digest> leaves = new TreeMap<>();
+        StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
+        for (long h = from; h <= to; h++) {
+            Block block = view.parseStoredBlock(h);
+            for (int i = 0; i < block.getTransactionsCount() && i < block.getReceiptsCount(); i++) {
+                if (block.getReceipts(i).getStatus() != Receipt.Status.SUCCESS) {
+                    continue;
+                }
+                TransactionBody body;
+                try {
+                    body = TransactionBody.parseFrom(block.getTransactions(i).getBody());
+                } catch (InvalidProtocolBufferException e) {
+                    throw new StoreCorruptedException(store.dir + ": transaction " + i + " of block " + h + " does not parse", e);
+                }
+                if (body.hasTransfer()) {
+                    for (ByteString account : List.of(body.getSender(), body.getTransfer().getTo())) {
+                        leaves.put(StateKeys.account(account), StateKeys.balanceValue(view.balance(account)));
+                    }
+                } else if (body.hasPutRecord()) {
+                    RecordKey key = new RecordKey(body.getSender(), body.getPutRecord().getKeyBytes());
+                    long at = h;
+                    RecordValue value = view.record(key).orElseThrow(() -> new StoreCorruptedException(store.dir
+                            + ": record " + key + " written at height " + at + " is not stored"));
+                    leaves.put(StateKeys.record(key), StateKeys.recordValue(value));
+                }
+            }
+        }
+        List<SparseMerkleTree.Change> changes = new ArrayList<>(leaves.size());
+        leaves.forEach((k, v) -> changes.add(new SparseMerkleTree.Change(k, v)));
+        return changes;
+    }
+
+    // ------------------------------------------------------------------------------ the index
 
     /** Opens the transaction index and brings it level with the blocks (rebuilding it when it was discarded). */
     private void openIndex(long mapSizeBytes) {
-        index = TxIndex.open(dir, mapSizeBytes, false);
+        index = TxIndex.open(store.dir, mapSizeBytes, false);
         long height = height();
         Optional<String> foreign = foreignIndex(height);
         if (foreign.isPresent()) {
             // Not something a crash produces (see TxIndex): start it over from the blocks.
-            log.warn("event=txindex-discarded dir={} reason=\"{}\"", dir,
-                    foreign.get());
+            log.warn("event=txindex-discarded dir={} reason=\"{}\"", store.dir, foreign.get());
             index.abandon();
             index = null;
-            index = TxIndex.open(dir, mapSizeBytes, true);
+            index = TxIndex.open(store.dir, mapSizeBytes, true);
         }
-        long behind = height - index.height();
-        if (behind > 0) {
-            log.info("event=txindex-catch-up dir={} from={} to={} rebuilt={}",
-                    dir, index.height(), height, index.rebuilt());
+        if (height > index.height()) {
+            log.info("event=txindex-catch-up dir={} from={} to={} rebuilt={}", store.dir, index.height(), height,
+                    index.rebuilt());
         }
-        levelIndex();
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            levelIndex(txn);
+        }
     }
 
     /** Why the index does not belong to these blocks, if it does not: ahead of them, or another block at its height. */
@@ -290,227 +271,68 @@ public final class BlockStore implements AutoCloseable {
         }
         Optional<Digest> recorded = index.tipHash();
         Digest stored;
-        try (Txn<byte[]> txn = env.txnRead()) {
-            stored = Blocks.hash(new Snapshot(txn, false, null).parseStoredBlock(at));
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            stored = Blocks.hash(new StoreSnapshot(this, store, txn, null, false).parseStoredBlock(at));
         }
         return recorded.isPresent() && recorded.get().equals(stored) ? Optional.empty()
                 : Optional.of("the index's block at height " + at + " is " + recorded.map(Digest::hex).orElse("unrecorded")
                         + ", the store's is " + stored.hex());
     }
 
-    /** Indexes stored blocks the index does not hold yet (after a crash between the two commits, or a rebuild). */
-    private void levelIndex() {
-        try (Txn<byte[]> txn = env.txnRead()) {
-            levelIndex(txn);
-        }
-    }
-
-    /** {@link #levelIndex()} up to the height {@code txn} sees (the append paths pass their write transaction). */
+    /** Indexes stored blocks the index does not hold yet, up to the height {@code txn} sees. */
     private void levelIndex(Txn<byte[]> txn) {
-        long height = new Snapshot(txn, false, null).height();
+        long height = store.height(txn);
+        StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
         for (long h = index.height() + 1; h <= height; h++) {
-            byte[] raw = blocks.get(txn, u64(h));
-            if (raw == null) {
-                throw new StoreCorruptedException(dir + ": no block at height " + h + " to index");
-            }
-            try {
-                Block block = Blocks.parse(raw);
-                index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
-            } catch (InvalidProtocolBufferException e) {
-                throw new StoreCorruptedException(dir + ": block at height " + h + " does not decode: " + e.getMessage(), e);
-            }
+            Block block = view.parseStoredBlock(h);
+            index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
         }
     }
 
-    /** After a block's durable commit: its entries into the index. */
     private void indexCommitted(ExecutedBlock executed) {
-        List<TxIndex.Entry> entries = new java.util.ArrayList<>(executed.execution().changes().executed().size());
+        List<TxIndex.Entry> entries = new ArrayList<>(executed.execution().changes().executed().size());
         for (StateChanges.Executed e : executed.execution().changes().executed()) {
             entries.add(new TxIndex.Entry(e.txId(), e.index(), e.receipt()));
         }
         index.add(executed.height(), executed.hash(), entries);
     }
 
-    private void checkTail(Txn<byte[]> txn) {
-        Snapshot s = new Snapshot(txn, false, null);
-        byte[] version = meta.get(s.txn, META_FORMAT_VERSION);
-        if (version.length != 4 || ByteBuffer.wrap(version).getInt() != FORMAT_VERSION) {
-            throw new StoreCorruptedException(dir + ": metadata key format_version is not " + FORMAT_VERSION);
-        }
-        byte[] chainId = meta.get(s.txn, META_CHAIN_ID);
-        if (chainId == null || !new String(chainId, StandardCharsets.UTF_8).equals(genesis.chainId())) {
-            throw new StoreCorruptedException(dir + ": metadata key chain_id is not '" + genesis.chainId() + "'");
-        }
-        Digest storedGenesis = s.metaDigest(META_GENESIS_HASH);
-        if (!storedGenesis.equals(genesis.hash())) {
-            throw new StoreCorruptedException(dir + ": store belongs to genesis " + storedGenesis.hex() + ", not the given genesis "
-                    + genesis.hash().hex());
-        }
-        long height = s.height();
-        Digest tipHash = s.tipHash();
-        Digest stateRoot = s.stateRoot();
-        long last = lastHeight(s.txn);
-        if (last != height) {
-            throw new StoreCorruptedException(dir + ": metadata height is " + height + " but the last stored block is at height " + last);
-        }
-        if (height == 0) {
-            if (!tipHash.equals(genesis.hash()) || !stateRoot.equals(genesis.stateRoot())) {
-                throw new StoreCorruptedException(dir + ": at height 0 the metadata tip hash and state root must be genesis's");
-            }
-            return;
-        }
-        Block tip = s.parseBlock(height);
-        Digest previousHash;
-        if (height == 1) {
-            previousHash = genesis.hash();
-        } else {
-            Block before = s.parseBlock(height - 1);
-            previousHash = Blocks.hash(before);
-        }
-        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, null, tip, null);
-        if (!check.ok()) {
-            throw new StoreCorruptedException(dir + ": tip block at height " + height + " is damaged: " + check.problems());
-        }
-        if (!check.hash().equals(tipHash)) {
-            throw new StoreCorruptedException(dir + ": tip block at height " + height + " hashes to " + check.hash().hex()
-                    + " but metadata tip_hash is " + tipHash.hex());
-        }
-        if (!check.header().getStateRoot().equals(ByteString.copyFrom(stateRoot.bytes()))) {
-            throw new StoreCorruptedException(dir + ": tip block at height " + height + " has state root "
-                    + ChainGenesis.hex(check.header().getStateRoot()) + " but metadata state_root is " + stateRoot.hex());
-        }
+    TxIndex index() {
+        return index;
     }
 
-    public Path directory() {
-        return dir;
+    BlockHistory history() {
+        return history;
     }
 
-    public ChainGenesis genesis() {
-        return genesis;
-    }
-
-    /** A consistent read-only view at the current tip; close it promptly (it pins LMDB pages). */
-    public Snapshot snapshot() {
-        // The blocks first: the index is written after them, so it holds at least what they do
-        // except for a block being indexed right now (its transactions look not yet executed).
-        Txn<byte[]> txn = env.txnRead();
-        try {
-            return new Snapshot(txn, true, index.read());
-        } catch (RuntimeException e) {
-            txn.close();
-            throw e;
-        }
-    }
-
-    public long height() {
-        try (Snapshot s = snapshot()) {
-            return s.height();
-        }
-    }
-
-    public Tip tip() {
-        try (Snapshot s = snapshot()) {
-            return new Tip(s.height(), s.tipHash(), s.stateRoot());
-        }
-    }
-
-    public record Tip(long height, Digest hash, Digest stateRoot) {}
-
-    public Optional<Block> block(long height) {
-        try (Snapshot s = snapshot()) {
-            return s.block(height);
-        }
-    }
-
-    public Optional<BlockHeader> header(long height) {
-        try (Snapshot s = snapshot()) {
-            return s.header(height);
-        }
-    }
-
-    public Optional<TxRecord> transaction(Digest id) {
-        try (Snapshot s = snapshot()) {
-            return s.transaction(id);
-        }
-    }
-
-    /** Whether {@code id} has executed (a cheap index probe: no block is read or parsed). */
-    public boolean containsTransaction(Digest id) {
-        // The index alone: it never holds a block the store does not (blocks are committed first).
-        try (Txn<byte[]> txn = index.read()) {
-            return index.get(txn, id).isPresent();
-        }
-    }
-
-    public long balance(PublicKey account) {
-        try (Snapshot s = snapshot()) {
-            return s.balance(ByteString.copyFrom(account.bytes()));
-        }
-    }
-
-    public Optional<ByteString> record(PublicKey owner, String key) {
-        try (Snapshot s = snapshot()) {
-            return s.record(RecordKey.of(ByteString.copyFrom(owner.bytes()), key));
-        }
-    }
-
-    /**
-     * A transaction as found through the index: its receipt, position and the block holding it,
-     * from which a proof for a client follows: the block's certificate signs the batch digest,
-     * which binds the header's tx_root; {@link #txProof()} puts the id under tx_root and
-     * {@link #receiptProof()} the serialized receipt under receipts_root.
-     */
-    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {
-        /** Inclusion of the 32-byte transaction id in the header's tx_root. */
-        public InclusionProof txProof() {
-            return MerkleTree.of(Blocks.txIds(block).stream().map(Digest::bytes).toList()).inclusionProof(index);
-        }
-
-        /** Inclusion of {@code receipt.toByteArray()} in the header's receipts_root. */
-        public InclusionProof receiptProof() {
-            return MerkleTree.of(block.getReceiptsList().stream().map(Receipt::toByteArray).toList()).inclusionProof(index);
-        }
-    }
+    // ------------------------------------------------------------------------------ appends
 
     /**
      * Executes a committed batch on the tip and appends the resulting block, all in one durable
      * LMDB write transaction. The certificate's signatures are the caller's to have verified.
      */
-    public synchronized ExecutedBlock appendBatch(long timestampMillis, List<VerifiedTransaction> txs, CommitCertificate certificate) {
-        ExecutedBlock executed;
-        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
-            executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1, timestampMillis, txs, certificate);
-            write(txn, state, executed);
-            txn.commit();
-        }
-        indexCommitted(executed);
-        return executed;
-    }
-
-    /** The state an append executes on: the write transaction, and the index (level with it). */
-    private Snapshot writing(Txn<byte[]> txn) {
-        levelIndex(txn);
-        return new Snapshot(txn, false, index.read());
+    public synchronized ExecutedBlock appendBatch(long timestampMillis, HeaderAnchor anchor, List<VerifiedTransaction> txs,
+            CommitCertificate certificate) {
+        return inWriteTxn(state -> {
+            ExecutedBlock executed = BlockBuilder.build(genesis, state, state.tipHash(), state.height() + 1,
+                    timestampMillis, anchor, txs, certificate);
+            return Optional.of(executed);
+        }).orElseThrow();
     }
 
     /**
-     * Appends a block executed on the current tip (from {@link BlockBuilder} on a snapshot, or
-     * {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction. The
-     * execution is trusted to belong to the block: pass only what those two produced.
+     * Appends a block executed on the current tip (from {@link BlockBuilder} on a state of this
+     * store, or {@link BlockChecker.BlockCheck#executed()}), in one durable LMDB write transaction.
      *
      * @throws IllegalStateException if the block does not follow the tip (height, previous hash
      *                               or the state it was executed on); nothing is written
      */
     public synchronized void append(ExecutedBlock executed) {
-        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
-            write(txn, state, executed);
-            txn.commit();
-        }
-        indexCommitted(executed);
+        inWriteTxn(state -> Optional.of(executed));
     }
 
     /**
-     * Fully checks an untrusted block as the next one (certificate, signatures, re-execution) and
+     * Fully checks an untrusted block as the next one (certificate, signatures, anchor, re-execution) and
      * appends it; the import path of a node catching up from peers.
      *
      * @return the check; the block was appended exactly when it is ok
@@ -521,24 +343,47 @@ public final class BlockStore implements AutoCloseable {
 
     /**
      * As {@link #append(Block)}, with transactions validated by {@code validator} (see
-     * {@link BlockChecker#checkNext(ChainGenesis, LedgerState, Digest, Block, java.util.function.Function)}).
+     * {@link BlockChecker#checkNext(ChainGenesis, LedgerState, Digest, Block, Function)}).
      */
-    public synchronized BlockChecker.BlockCheck append(Block block,
-            java.util.function.Function<bftledger.ledger.proto.SignedTransaction, TxVerdict> validator) {
-        BlockChecker.BlockCheck check;
-        try (Txn<byte[]> txn = env.txnWrite(); Snapshot state = writing(txn)) {
-            check = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);
-            if (!check.ok()) {
-                return check;
-            }
-            write(txn, state, check.executed());
-            txn.commit();
-        }
-        indexCommitted(check.executed());
-        return check;
+    public synchronized BlockChecker.BlockCheck append(Block block, Function<SignedTransaction, TxVerdict> validator) {
+        BlockChecker.BlockCheck[] check = new BlockChecker.BlockCheck[1];
+        inWriteTxn(state -> {
+            check[0] = BlockChecker.checkNext(genesis, state, state.tipHash(), block, validator);
+            return check[0].ok() ? Optional.of(check[0].executed()) : Optional.empty();
+        });
+        return check[0];
     }
 
-    private void write(Txn<byte[]> txn, Snapshot state, ExecutedBlock executed) {
+    /**
+     * Runs {@code build} on the state in a write transaction, writes the block it returns (if
+     * any) and commits; then publishes the state tree and indexes the block.
+     */
+    private Optional<ExecutedBlock> inWriteTxn(Function<WritingState, Optional<ExecutedBlock>> build) {
+        Optional<ExecutedBlock> executed;
+        try (Txn<byte[]> txn = store.env.txnWrite()) {
+            levelIndex(txn);
+            Txn<byte[]> indexTxn = index.read();
+            try {
+                WritingState state = new WritingState(txn, indexTxn);
+                executed = build.apply(state);
+                if (executed.isPresent()) {
+                    ExecutedBlock block = executed.get();
+                    write(txn, state, block);
+                    boolean treeWritten = tree().writeDue(block.height());
+                    if (treeWritten) {
+                        tree().write(txn, block.execution().stateUpdate(), block.height());
+                    }
+                    tree().commitAndPublish(txn::commit, block.execution().stateUpdate(), block.height(), treeWritten);
+                }
+            } finally {
+                indexTxn.close();
+            }
+        }
+        executed.ifPresent(this::indexCommitted);
+        return executed;
+    }
+
+    private void write(Txn<byte[]> txn, WritingState state, ExecutedBlock executed) {
         long height = executed.height();
         if (height != state.height() + 1) {
             throw new IllegalStateException("block at height " + height + " does not follow the tip at " + state.height());
@@ -558,235 +403,260 @@ public final class BlockStore implements AutoCloseable {
             // Blocks.parse would refuse it on the next open: never write what cannot be read back.
             throw new IllegalArgumentException("block " + height + " is " + blockBytes.length + " bytes, over MAX_BLOCK_BYTES");
         }
-        if (!blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
-            throw new StoreCorruptedException(dir + ": a block already exists at height " + height + " above the tip");
+        if (!store.blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
+            throw new StoreCorruptedException(store.dir + ": a block already exists at height " + height + " above the tip");
         }
         for (Map.Entry<ByteString, Long> e : execution.changes().balances().entrySet()) {
-            accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
+            store.accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
         }
-        for (Map.Entry<RecordKey, ByteString> e : execution.changes().records().entrySet()) {
-            records.put(txn, e.getKey().storeKey(), e.getValue().toByteArray());
+        for (Map.Entry<RecordKey, RecordValue> e : execution.changes().records().entrySet()) {
+            store.records.put(txn, e.getKey().storeKey(), e.getValue().encode());
         }
-        meta.put(txn, META_HEIGHT, u64(height));
-        meta.put(txn, META_TIP_HASH, executed.hash().bytes());
-        meta.put(txn, META_STATE_ROOT, execution.stateRoot().bytes());
+        history.append(txn, height, executed.hash());
+        history.anchored(txn, height, anchorOf(executed.header()));
+        store.meta.put(txn, StoreEnv.META_HEIGHT, u64(height));
+        store.meta.put(txn, StoreEnv.META_TIP_HASH, executed.hash().bytes());
+        store.meta.put(txn, StoreEnv.META_STATE_ROOT, execution.stateRoot().bytes());
     }
 
-    private long lastHeight(Txn<byte[]> txn) {
-        try (var cursor = blocks.openCursor(txn)) {
-            if (!cursor.last()) {
-                return 0;
-            }
-            return ByteBuffer.wrap(cursor.key()).getLong();
+    static HeaderAnchor anchorOf(BlockHeader header) {
+        return header.getAnchorHeight() == 0 ? HeaderAnchor.NONE
+                : new HeaderAnchor(header.getAnchorHeight(), Digest.of(header.getAnchorHash().toByteArray()));
+    }
+
+    /** The state an append executes on: the write transaction, the tree as the writer holds it, the index. */
+    private final class WritingState implements LedgerState {
+        private final StoreSnapshot view;
+
+        WritingState(Txn<byte[]> txn, Txn<byte[]> indexTxn) {
+            this.view = new StoreSnapshot(BlockStore.this, store, txn, indexTxn, false);
+        }
+
+        @Override
+        public long height() {
+            return view.height();
+        }
+
+        Digest tipHash() {
+            return view.tipHash();
+        }
+
+        @Override
+        public SparseMerkleTree.Node stateTree() {
+            return tree().root();
+        }
+
+        @Override
+        public SparseMerkleTree.NodeStore stateNodes() {
+            return tree().writerNodes(view.txn);
+        }
+
+        @Override
+        public HistoryTree.NodeReader history() {
+            return history.reader(view.txn);
+        }
+
+        @Override
+        public long balance(ByteString account) {
+            return view.balance(account);
+        }
+
+        @Override
+        public Optional<RecordValue> record(RecordKey key) {
+            return view.record(key);
+        }
+
+        @Override
+        public Optional<TxLocation> executed(Digest txId) {
+            return view.executed(txId);
         }
     }
+
+    // ------------------------------------------------------------------------------ reads
+
+    public Path directory() {
+        return store.dir;
+    }
+
+    public ChainGenesis genesis() {
+        return genesis;
+    }
+
+    /** A consistent read-only view at the current tip; close it promptly (it pins LMDB pages). */
+    public StoreSnapshot snapshot() {
+        // The blocks first: the index is written after them, so it holds at least what they do
+        // except for a block being indexed right now (its transactions look not yet executed).
+        Txn<byte[]> txn = store.env.txnRead();
+        try {
+            return new StoreSnapshot(this, store, txn, index.read(), true);
+        } catch (RuntimeException e) {
+            txn.close();
+            throw e;
+        }
+    }
+
+    Block parsedBlock(long height, Supplier<Block> parse) {
+        synchronized (parsedRecent) {
+            Block known = parsedRecent.get(height);
+            if (known != null) {
+                return known;
+            }
+        }
+        Block block = parse.get();
+        synchronized (parsedRecent) {
+            parsedRecent.put(height, block);
+        }
+        return block;
+    }
+
+    public long height() {
+        try (StoreSnapshot s = snapshot()) {
+            return s.height();
+        }
+    }
+
+    public Tip tip() {
+        try (StoreSnapshot s = snapshot()) {
+            return new Tip(s.height(), s.tipHash(), s.stateRoot());
+        }
+    }
+
+    public record Tip(long height, Digest hash, Digest stateRoot) {}
+
+    public Optional<Block> block(long height) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.block(height);
+        }
+    }
+
+    public Optional<BlockHeader> header(long height) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.header(height);
+        }
+    }
+
+    public Optional<TxRecord> transaction(Digest id) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.transaction(id);
+        }
+    }
+
+    public long balance(bftledger.crypto.PublicKey account) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.balance(ByteString.copyFrom(account.bytes()));
+        }
+    }
+
+    /** A record's current value (without its writer), if it was ever written. */
+    public Optional<ByteString> record(bftledger.crypto.PublicKey owner, String key) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.record(RecordKey.of(ByteString.copyFrom(owner.bytes()), key)).map(RecordValue::value);
+        }
+    }
+
+    /** Whether {@code id} has executed (a cheap index probe: no block is read or parsed). */
+    public boolean containsTransaction(Digest id) {
+        // The index alone: it never holds a block the store does not (blocks are committed first).
+        try (Txn<byte[]> txn = index.read()) {
+            return index.get(txn, id).isPresent();
+        }
+    }
+
+    /** The highest height a stored block certifies, 0 when none. */
+    public long certifiedHeight() {
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            return history.certifiedHeight(txn);
+        }
+    }
+
+    /**
+     * A transaction as found through the index: its receipt, position and the block holding it.
+     * {@link #txProof()} puts the id under the header's tx_root and {@link #receiptProof()} the
+     * serialized receipt under receipts_root.
+     */
+    public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {
+        /** Inclusion of the 32-byte transaction id in the header's tx_root. */
+        public InclusionProof txProof() {
+            return MerkleTree.of(Blocks.txIds(block).stream().map(Digest::bytes).toList()).inclusionProof(index);
+        }
+
+        /** Inclusion of {@code receipt.toByteArray()} in the header's receipts_root. */
+        public InclusionProof receiptProof() {
+            return MerkleTree.of(block.getReceiptsList().stream().map(Receipt::toByteArray).toList()).inclusionProof(index);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ proofs
+
+    /**
+     * The proof that block {@code height}'s header is certified (see {@link Proofs#headerProof}).
+     * Empty when no stored block certifies it or a later header yet.
+     */
+    public Optional<HeaderProof> headerProof(long height) {
+        try (StoreSnapshot s = snapshot()) {
+            return Proofs.headerProof(s, history, height);
+        }
+    }
+
+    /** What the state holds for one key at one height, and the proof of it under that height's state root. */
+    public record StateRead<T>(long height, Optional<T> value, SparseMerkleTree.Proof proof) {}
+
+    /** An account's balance (empty: never credited, so 0) with its proof, at the latest published height. */
+    public StateRead<Long> accountProof(ByteString account) {
+        return readState(StateKeys.account(account), s -> s.storedBalance(account));
+    }
+
+    /** A record's value and writer (empty: never written) with its proof, at the latest published height. */
+    public StateRead<RecordValue> recordProof(RecordKey key) {
+        return readState(StateKeys.record(key), s -> s.record(key));
+    }
+
+    /**
+     * Reads one key's value and its tree proof at the same height: the tree's published version
+     * and an LMDB view at that version's height. A block committed but not yet published by the
+     * tree is waited for (the writer publishes right after its commit).
+     *
+     * @throws StoreCorruptedException when the stored tree does not hold what its root names
+     */
+    private <T> StateRead<T> readState(Digest treeKey, Function<StoreSnapshot, Optional<T>> value) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(TREE_PUBLISH_WAIT_MILLIS);
+        while (true) {
+            Optional<StateRead<T>> read = tree().read(store.env::txnRead, (view, txn) -> {
+                StoreSnapshot s = new StoreSnapshot(this, store, txn, null, false);
+                if (s.height() != view.height()) {
+                    return Optional.empty();
+                }
+                try {
+                    SparseMerkleTree.Proof proof = SparseMerkleTree.prove(view.nodes(), view.root(), treeKey);
+                    return Optional.of(new StateRead<>(view.height(), value.apply(s), proof));
+                } catch (SparseMerkleTree.DamagedTreeException e) {
+                    throw new StoreCorruptedException(store.dir + ": the state tree is damaged: " + e.getMessage(), e);
+                }
+            });
+            if (read.isPresent()) {
+                return read.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the state tree did not publish the committed tip within "
+                        + TREE_PUBLISH_WAIT_MILLIS + " ms");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ close
 
     /** Closes the environment; every snapshot must be closed first. Idempotent. */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
             index.close();
-            env.close();
-            closeQuietly(lock);
-            OPEN.remove(dir);
-        }
-    }
-
-    /**
-     * A consistent view of the store inside one LMDB transaction; also the {@link LedgerState}
-     * execution reads from. Values are copied out of LMDB, so they outlive the transaction.
-     */
-    public final class Snapshot implements LedgerState, AutoCloseable {
-        final Txn<byte[]> txn;
-        private final boolean owned;
-        /** A read transaction of the index, always this snapshot's own; null only while opening the store. */
-        private final Txn<byte[]> indexTxn;
-        private long height = -1;
-
-        private Snapshot(Txn<byte[]> txn, boolean owned, Txn<byte[]> indexTxn) {
-            this.txn = txn;
-            this.owned = owned;
-            this.indexTxn = indexTxn;
-        }
-
-        @Override
-        public long height() {
-            if (height >= 0 && owned) {
-                return height;
-            }
-            byte[] v = meta.get(txn, META_HEIGHT);
-            if (v == null || v.length != 8) {
-                throw new StoreCorruptedException(dir + ": metadata key height is missing or not 8 bytes");
-            }
-            height = ByteBuffer.wrap(v).getLong();
-            return height;
-        }
-
-        public Digest tipHash() {
-            return metaDigest(META_TIP_HASH);
-        }
-
-        @Override
-        public Digest stateRoot() {
-            return metaDigest(META_STATE_ROOT);
-        }
-
-        Digest metaDigest(byte[] key) {
-            byte[] v = meta.get(txn, key);
-            if (v == null || v.length != Digest.LENGTH) {
-                throw new StoreCorruptedException(dir + ": metadata key " + new String(key, StandardCharsets.US_ASCII)
-                        + " is missing or not 32 bytes");
-            }
-            return Digest.of(v);
-        }
-
-        @Override
-        public long balance(ByteString account) {
-            byte[] v = accounts.get(txn, account.toByteArray());
-            if (v == null) {
-                return 0;
-            }
-            if (v.length != 8) {
-                throw new StoreCorruptedException(dir + ": account " + ChainGenesis.hex(account) + " balance is " + v.length + " bytes");
-            }
-            return ByteBuffer.wrap(v).getLong();
-        }
-
-        @Override
-        public Optional<ByteString> record(RecordKey key) {
-            byte[] v = records.get(txn, key.storeKey());
-            return v == null ? Optional.empty() : Optional.of(ByteString.copyFrom(v));
-        }
-
-        @Override
-        public Optional<TxLocation> executed(Digest txId) {
-            return indexEntry(txId).map(e -> new TxLocation(e.getHeight(), e.getIndex()));
-        }
-
-        Optional<TxIndexEntry> indexEntry(Digest txId) {
-            // An entry above this snapshot's height belongs to a block committed after it opened.
-            long at = height();
-            return index.get(indexTxn, txId).filter(e -> e.getHeight() <= at);
-        }
-
-        public Optional<TxRecord> transaction(Digest id) {
-            Optional<TxIndexEntry> entry = indexEntry(id);
-            if (entry.isEmpty()) {
-                return Optional.empty();
-            }
-            long height = entry.get().getHeight();
-            int index = entry.get().getIndex();
-            Block block = parseBlock(height);
-            if (index >= block.getTransactionsCount()) {
-                throw new StoreCorruptedException(dir + ": index points " + id.hex() + " at " + height + "/" + index + ", past the block's end");
-            }
-            return Optional.of(new TxRecord(height, index, entry.get().getReceipt(), block.getTransactions(index), block));
-        }
-
-        /** The stored bytes of the block at {@code height}, if any. */
-        public Optional<byte[]> rawBlock(long height) {
-            return Optional.ofNullable(blocks.get(txn, u64(height)));
-        }
-
-        public Optional<Block> block(long height) {
-            return rawBlock(height).isEmpty() ? Optional.empty() : Optional.of(parseBlock(height));
-        }
-
-        public Optional<BlockHeader> header(long height) {
-            return block(height).map(b -> {
-                try {
-                    return Blocks.header(b);
-                } catch (InvalidProtocolBufferException e) {
-                    throw new StoreCorruptedException(dir + ": block header at height " + height + " does not parse", e);
-                }
-            });
-        }
-
-        Block parseBlock(long height) {
-            if (!owned) {
-                // Inside a write transaction: what it reads may still be rolled back, so it is
-                // neither served from nor added to the cache of committed blocks.
-                return parseStoredBlock(height);
-            }
-            synchronized (parsedRecent) {
-                Block known = parsedRecent.get(height);
-                if (known != null) {
-                    return known;
-                }
-            }
-            Block block = parseStoredBlock(height);
-            synchronized (parsedRecent) {
-                parsedRecent.put(height, block);
-            }
-            return block;
-        }
-
-        private Block parseStoredBlock(long height) {
-            byte[] raw = blocks.get(txn, u64(height));
-            if (raw == null) {
-                throw new StoreCorruptedException(dir + ": no block at height " + height);
-            }
-            try {
-                return Blocks.parse(raw);
-            } catch (InvalidProtocolBufferException e) {
-                throw new StoreCorruptedException(dir + ": block at height " + height + " does not decode: " + e.getMessage(), e);
-            }
-        }
-
-        /** Highest height with a stored block (0 when none). */
-        public long lastBlockHeight() {
-            return lastHeight(txn);
-        }
-
-        /** Every stored account balance, in ascending account order; -1 for a value that is not 8 bytes. */
-        public void forEachAccount(BiConsumer<ByteString, Long> action) {
-            try (CursorIterable<byte[]> it = accounts.iterate(txn, KeyRange.all())) {
-                for (CursorIterable.KeyVal<byte[]> kv : it) {
-                    byte[] v = kv.val();
-                    action.accept(ByteString.copyFrom(kv.key()), v.length == 8 ? ByteBuffer.wrap(v).getLong() : -1L);
-                }
-            }
-        }
-
-        /** Every stored record, in ascending (owner, key) order. */
-        public void forEachRecord(BiConsumer<RecordKey, ByteString> action) {
-            try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
-                for (CursorIterable.KeyVal<byte[]> kv : it) {
-                    if (kv.key().length <= 32) {
-                        throw new StoreCorruptedException(dir + ": record key of " + kv.key().length + " bytes has no owner and key");
-                    }
-                    action.accept(RecordKey.fromStoreKey(kv.key()), ByteString.copyFrom(kv.val()));
-                }
-            }
-        }
-
-        /**
-         * Number of entries in the transaction index. Counted over the whole index, so exact only
-         * at rest (an offline audit); on a live store it may include a block newer than this snapshot.
-         */
-        public long indexedTransactions() {
-            return index.size(indexTxn);
-        }
-
-        @Override
-        public void close() {
-            try {
-                if (indexTxn != null) {
-                    indexTxn.close();
-                }
-            } finally {
-                if (owned) {
-                    txn.close();
-                }
-            }
+            store.close();
+            lock.close();
         }
     }
 
     static byte[] u64(long v) {
-        return ByteBuffer.allocate(8).putLong(v).array();
-    }
-
-    private static byte[] ascii(String s) {
-        return s.getBytes(StandardCharsets.US_ASCII);
+        return StoreEnv.u64(v);
     }
 }

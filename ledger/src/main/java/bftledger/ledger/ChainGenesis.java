@@ -1,6 +1,7 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.SparseMerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Genesis;
@@ -38,6 +39,7 @@ public final class ChainGenesis {
     private final List<PublicKey> validatorKeys;
     private final SortedMap<ByteString, Long> initialBalances;
     private final int f;
+    private volatile Digest stateRoot;
 
     private ChainGenesis(Genesis genesis, byte[] bytes) {
         this.genesis = genesis;
@@ -152,10 +154,41 @@ public final class ChainGenesis {
         return initialBalances;
     }
 
-    /** state_root(0); see {@link StateHash}. */
-    public Digest stateRoot() {
-        return StateHash.genesisRoot(initialBalances);
+    /** The state tree of the initial balances (see {@link StateKeys}): its root is state_root(0). */
+    public SparseMerkleTree.Update stateTree() {
+        StateChanges initial = new StateChanges(initialBalances, new java.util.TreeMap<>(), List.of());
+        return SparseMerkleTree.build(initial.treeChanges());
     }
+
+    /** state_root(0): the root of {@link #stateTree()}. */
+    public Digest stateRoot() {
+        Digest root = stateRoot;
+        if (root == null) {
+            root = stateTree().root().hash();
+            stateRoot = root;
+        }
+        return root;
+    }
+
+    /**
+     * validator_set_hash of every header: SHA-256("bftledger/v1/validator-set" 0x00 || u32 count ||
+     * each validator's public key in replica order).
+     */
+    public Digest validatorSetHash() {
+        return validatorSetHash(validatorKeys);
+    }
+
+    public static Digest validatorSetHash(List<PublicKey> keys) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(VALIDATOR_SET_TAG);
+        out.writeBytes(java.nio.ByteBuffer.allocate(4).putInt(keys.size()).array());
+        for (PublicKey k : keys) {
+            out.writeBytes(k.bytes());
+        }
+        return Sha256.hash(out.toByteArray());
+    }
+
+    private static final byte[] VALIDATOR_SET_TAG = "bftledger/v1/validator-set\0".getBytes(StandardCharsets.US_ASCII);
 
     private static PublicKey parseKey(ByteString bytes, String what) {
         try {

@@ -1,6 +1,7 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.PutRecord;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.TransactionBody;
@@ -23,7 +24,9 @@ import java.util.TreeMap;
  * <p>Rules: a transaction id executes at most once ever; a repeat (in this block or after an
  * earlier one) gets a DUPLICATE receipt and no effect. A transfer moves funds only if the sender's
  * balance covers it and the recipient's balance stays at most 2^63-1; otherwise FAILED with a
- * reason and no effect. Amounts are u64 on the wire; one of 2^63 or more can never be covered.
+ * reason and no effect. Amounts are u64 on the wire; one of 2^63 or more can never be covered. A
+ * record put names the record's previous writer in its receipt (previous_tx_id). The new state
+ * root comes from the state tree update the changes make ({@link StateChanges#treeChanges()}).
  */
 public final class Executor {
     private Executor() {}
@@ -64,7 +67,7 @@ public final class Executor {
                         "already executed at height " + height + " index " + sameBlock);
             } else {
                 firstInBlock.put(id, i);
-                String failure = apply(overlay, bodies.get(i));
+                String failure = apply(overlay, bodies.get(i), id, receipt);
                 if (failure == null) {
                     receipt.setStatus(Receipt.Status.SUCCESS);
                 } else {
@@ -78,12 +81,12 @@ public final class Executor {
             }
         }
         StateChanges changes = new StateChanges(overlay.balances, overlay.records, executed);
-        return new ExecutionResult(height, base.stateRoot(), receipts, changes,
-                StateHash.next(base.stateRoot(), changes.hash()));
+        SparseMerkleTree.Update update = SparseMerkleTree.apply(base.stateNodes(), base.stateTree(), changes.treeChanges());
+        return new ExecutionResult(height, base.stateRoot(), receipts, changes, update);
     }
 
     /** Applies one operation to the overlay; returns null on success or the failure reason. */
-    private static String apply(Overlay state, TransactionBody body) {
+    private static String apply(Overlay state, TransactionBody body, Digest txId, Receipt.Builder receipt) {
         switch (body.getOperationCase()) {
             case TRANSFER -> {
                 Transfer t = body.getTransfer();
@@ -108,7 +111,9 @@ public final class Executor {
             }
             case PUT_RECORD -> {
                 PutRecord r = body.getPutRecord();
-                state.records.put(new RecordKey(body.getSender(), r.getKeyBytes()), r.getValue());
+                RecordKey key = new RecordKey(body.getSender(), r.getKeyBytes());
+                state.record(key).ifPresent(previous -> receipt.setPreviousTxId(ByteString.copyFrom(previous.writer().bytes())));
+                state.records.put(key, new RecordValue(txId, r.getValue()));
                 return null;
             }
             default -> {
@@ -121,7 +126,7 @@ public final class Executor {
     private static final class Overlay {
         final LedgerState base;
         final TreeMap<ByteString, Long> balances = new TreeMap<>(ByteString.unsignedLexicographicalComparator());
-        final TreeMap<RecordKey, ByteString> records = new TreeMap<>();
+        final TreeMap<RecordKey, RecordValue> records = new TreeMap<>();
 
         Overlay(LedgerState base) {
             this.base = base;
@@ -130,6 +135,11 @@ public final class Executor {
         long balance(ByteString account) {
             Long written = balances.get(account);
             return written != null ? written : base.balance(account);
+        }
+
+        Optional<RecordValue> record(RecordKey key) {
+            RecordValue written = records.get(key);
+            return written != null ? Optional.of(written) : base.record(key);
         }
 
         void setBalance(ByteString account, long balance) {

@@ -37,8 +37,14 @@ public final class LedgerVerifier {
         Progress NONE = (height, tip) -> {};
     }
 
+    /**
+     * The audit's outcome. {@code certifiedHeight} is the highest header a checked commit
+     * certificate certifies through its batch's anchor: that header, and through its hashes every
+     * block below it with its receipts and state, is proven from genesis alone; the blocks above
+     * it wait for a later block to certify them.
+     */
     public record Report(boolean ok, long blocksChecked, long transactionsChecked, List<LedgerProblem> problems,
-            long problemCount) {
+            long problemCount, long certifiedHeight) {
         public Report {
             problems = List.copyOf(problems);
         }
@@ -53,9 +59,9 @@ public final class LedgerVerifier {
     public static Report verify(Path dir, ChainGenesis genesis, Progress progress, ParallelVerifier verifier) {
         BlockStore store;
         try {
-            store = BlockStore.open(dir, genesis);
+            store = BlockStore.openForAudit(dir, genesis);
         } catch (StoreCorruptedException e) {
-            return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1);
+            return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1, 0);
         }
         try (store) {
             return verify(store, progress, verifier);
@@ -68,21 +74,24 @@ public final class LedgerVerifier {
 
     /** Verifies an open store inside one read snapshot; transaction signatures on {@code verifier} (null: this thread). */
     public static Report verify(BlockStore store, Progress progress, ParallelVerifier verifier) {
-        try (BlockStore.Snapshot snapshot = store.snapshot()) {
-            return new Walk(store.genesis(), snapshot, progress, verifier).run();
+        try (StoreSnapshot snapshot = store.snapshot()) {
+            return new Walk(store.genesis(), snapshot, progress, verifier, store.stateTreeProblem()).run();
         }
     }
 
     private static final class Walk {
         final ChainGenesis genesis;
-        final BlockStore.Snapshot store;
+        final StoreSnapshot store;
         final Progress progress;
         final List<LedgerProblem> problems = new ArrayList<>();
         long problemCount;
         final MemoryState state;
         final ParallelVerifier verifier;
 
-        Walk(ChainGenesis genesis, BlockStore.Snapshot store, Progress progress, ParallelVerifier verifier) {
+        final String treeProblem;
+
+        Walk(ChainGenesis genesis, StoreSnapshot store, Progress progress, ParallelVerifier verifier, String treeProblem) {
+            this.treeProblem = treeProblem;
             this.verifier = verifier;
             this.genesis = genesis;
             this.store = store;
@@ -106,7 +115,7 @@ public final class LedgerVerifier {
             long blocksChecked = 0;
             long txsChecked = 0;
             Digest previousHash = genesis.hash();
-            Digest previousRoot = genesis.stateRoot();
+            long certified = 0;
             boolean executing = true;
             for (long h = 1; h <= tip; h++) {
                 Optional<byte[]> raw = store.rawBlock(h);
@@ -128,12 +137,16 @@ public final class LedgerVerifier {
                     continue;
                 }
                 BlockChecker.BlockCheck check = BlockChecker.check(genesis, h, previousHash, executing ? state : null,
-                        previousRoot, block, verifier);
+                        block, verifier);
                 check.problems().forEach(this::report);
                 blocksChecked++;
                 txsChecked += check.transactions();
+                if (check.ok() && executing && check.header().getAnchorHeight() > certified) {
+                    // Its certificate verified and its anchor is this chain's block: that header is certified.
+                    certified = check.header().getAnchorHeight();
+                }
                 if (check.execution() != null) {
-                    state.apply(check.execution());
+                    state.apply(check.execution(), check.hash());
                     try {
                         checkIndex(h, check.execution());
                     } catch (StoreCorruptedException e) {
@@ -144,12 +157,12 @@ public final class LedgerVerifier {
                     report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
                 }
                 previousHash = check.hash();
-                BlockHeader header = check.header();
-                previousRoot = header != null && header.getStateRoot().size() == Digest.LENGTH
-                        ? Digest.of(header.getStateRoot().toByteArray()) : state.stateRoot();
                 progress.onBlock(h, tip);
             }
             checkMetadata(tip, previousHash);
+            if (treeProblem != null) {
+                report(tip, LedgerProblem.Kind.STATE, treeProblem);
+            }
             if (executing) {
                 try {
                     checkState(tip);
@@ -157,7 +170,7 @@ public final class LedgerVerifier {
                     report(tip, LedgerProblem.Kind.STATE, e.getMessage());
                 }
             }
-            return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount);
+            return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount, certified);
         }
 
         void checkMetadata(long tip, Digest lastHash) {
@@ -201,8 +214,8 @@ public final class LedgerVerifier {
             return m;
         }
 
-        SortedMap<RecordKey, ByteString> collectRecords() {
-            SortedMap<RecordKey, ByteString> m = new java.util.TreeMap<>();
+        SortedMap<RecordKey, RecordValue> collectRecords() {
+            SortedMap<RecordKey, RecordValue> m = new java.util.TreeMap<>();
             store.forEachRecord(m::put);
             return m;
         }

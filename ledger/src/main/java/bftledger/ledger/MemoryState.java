@@ -1,6 +1,9 @@
 package bftledger.ledger;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.HistoryTree;
+import bftledger.crypto.MerkleTree;
+import bftledger.crypto.SparseMerkleTree;
 import com.google.protobuf.ByteString;
 import java.util.Collections;
 import java.util.HashMap;
@@ -10,31 +13,38 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
- * The whole ledger state in memory: for tests, simulations and the offline verifier's
- * re-execution. Grows with the number of accounts, records and executed transactions.
- * Not thread-safe.
+ * The whole ledger state in memory, with its state tree and blocks tree: for tests, simulations
+ * and the offline verifier's re-execution. Grows with the number of accounts, records, executed
+ * transactions and blocks. Not thread-safe.
  */
 public final class MemoryState implements LedgerState {
     private final TreeMap<ByteString, Long> balances = new TreeMap<>(ByteString.unsignedLexicographicalComparator());
-    private final TreeMap<RecordKey, ByteString> records = new TreeMap<>();
+    private final TreeMap<RecordKey, RecordValue> records = new TreeMap<>();
     // Only looked up, never iterated where a result depends on it.
     private final Map<Digest, TxLocation> executed = new HashMap<>();
+    private final Map<SparseMerkleTree.Position, SparseMerkleTree.Children> treeNodes = new HashMap<>();
+    private final Map<HistoryKey, Digest> historyNodes = new HashMap<>();
+    private SparseMerkleTree.Node tree;
     private long height;
-    private Digest stateRoot;
+
+    private record HistoryKey(int level, long index) {}
 
     private MemoryState() {}
 
     public static MemoryState genesis(ChainGenesis genesis) {
         MemoryState s = new MemoryState();
         s.balances.putAll(genesis.initialBalances());
+        SparseMerkleTree.Update initial = genesis.stateTree();
+        s.treeNodes.putAll(initial.written());
+        s.tree = initial.root();
+        s.appendHistory(0, genesis.hash());
         s.height = 0;
-        s.stateRoot = genesis.stateRoot();
         return s;
     }
 
-    /** Applies the result of executing the next block on this state. */
-    public void apply(ExecutionResult result) {
-        if (result.height() != height + 1 || !result.baseStateRoot().equals(stateRoot)) {
+    /** Applies the result of executing the next block, whose header hashes to {@code blockHash}. */
+    public void apply(ExecutionResult result, Digest blockHash) {
+        if (result.height() != height + 1 || !result.baseStateRoot().equals(stateRoot())) {
             throw new IllegalStateException("result for height " + result.height() + " does not follow state at " + height);
         }
         balances.putAll(result.changes().balances());
@@ -42,8 +52,16 @@ public final class MemoryState implements LedgerState {
         for (StateChanges.Executed e : result.changes().executed()) {
             executed.put(e.txId(), new TxLocation(result.height(), e.index()));
         }
+        treeNodes.putAll(result.stateUpdate().written());
+        tree = result.stateUpdate().root();
         height = result.height();
-        stateRoot = result.stateRoot();
+        appendHistory(height, blockHash);
+    }
+
+    private void appendHistory(long index, Digest blockHash) {
+        for (HistoryTree.Node n : HistoryTree.append(history(), index, MerkleTree.leafHash(blockHash.bytes()))) {
+            historyNodes.put(new HistoryKey(n.level(), n.index()), n.hash());
+        }
     }
 
     @Override
@@ -52,8 +70,18 @@ public final class MemoryState implements LedgerState {
     }
 
     @Override
-    public Digest stateRoot() {
-        return stateRoot;
+    public SparseMerkleTree.Node stateTree() {
+        return tree;
+    }
+
+    @Override
+    public SparseMerkleTree.NodeStore stateNodes() {
+        return treeNodes::get;
+    }
+
+    @Override
+    public HistoryTree.NodeReader history() {
+        return (level, index) -> historyNodes.get(new HistoryKey(level, index));
     }
 
     @Override
@@ -62,7 +90,7 @@ public final class MemoryState implements LedgerState {
     }
 
     @Override
-    public Optional<ByteString> record(RecordKey key) {
+    public Optional<RecordValue> record(RecordKey key) {
         return Optional.ofNullable(records.get(key));
     }
 
@@ -75,7 +103,7 @@ public final class MemoryState implements LedgerState {
         return Collections.unmodifiableSortedMap(balances);
     }
 
-    public SortedMap<RecordKey, ByteString> records() {
+    public SortedMap<RecordKey, RecordValue> records() {
         return Collections.unmodifiableSortedMap(records);
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.Receipt;
 import com.google.protobuf.ByteString;
@@ -81,13 +82,13 @@ class BlockStoreTest {
             // Execution resumes exactly where it stopped: the same as an uninterrupted memory run.
             MemoryState memory = MemoryState.genesis(net.genesis);
             for (ExecutedBlock b : written) {
-                memory.apply(b.execution());
+                memory.apply(b.execution(), b.hash());
             }
             ExecutedBlock next = net.append(store, 8_000, List.of(tx, net.transfer(5, 0, 1_000, 1)));
             ExecutionResult expected = Executor.execute(memory, 8, List.of(tx, net.transfer(5, 0, 1_000, 1)));
             assertEquals(expected.receipts(), next.execution().receipts());
             assertEquals(expected.stateRoot(), next.execution().stateRoot());
-            memory.apply(expected);
+            memory.apply(expected, next.hash());
             assertEquals(memory.balance(net.account(5)), store.balance(net.user(5)));
         }
     }
@@ -119,13 +120,21 @@ class BlockStoreTest {
             MemoryState memory = MemoryState.genesis(net.genesis);
             ExecutedBlock stale = net.next(memory, net.genesis.hash(), 0, List.of());
             assertThrows(IllegalStateException.class, () -> store.append(stale), "height 1 again");
-            try (BlockStore.Snapshot s = store.snapshot()) {
-                ExecutedBlock wrongLink = BlockBuilder.build(net.genesis, s, Digest.ZERO, 3, 0, List.of(), net.certify(3, 0, List.of()));
-                assertThrows(IllegalStateException.class, () -> store.append(wrongLink));
-                ExecutedBlock good = BlockBuilder.build(net.genesis, s, s.tipHash(), 3, 0, List.of(), net.certify(3, 0, List.of()));
-                store.append(good);
-                assertThrows(IllegalStateException.class, () -> store.append(good), "built on a state that is no longer the tip");
+            // A memory state that re-executed the store's two blocks.
+            MemoryState copy = MemoryState.genesis(net.genesis);
+            for (long h = 1; h <= 2; h++) {
+                Block b = store.block(h).orElseThrow();
+                copy.apply(BlockChecker.checkNext(net.genesis, copy, h == 1 ? net.genesis.hash() : Blocks.hash(store.block(h - 1).orElseThrow()), b)
+                        .execution(), Blocks.hash(b));
             }
+            Digest tip = store.tip().hash();
+            ExecutedBlock wrongLink = BlockBuilder.build(net.genesis, copy, Digest.ZERO, 3, 0, HeaderAnchor.NONE, List.of(),
+                    net.certify(3, 0, HeaderAnchor.NONE, List.of()));
+            assertThrows(IllegalStateException.class, () -> store.append(wrongLink));
+            ExecutedBlock good = BlockBuilder.build(net.genesis, copy, tip, 3, 0, HeaderAnchor.NONE, List.of(),
+                    net.certify(3, 0, HeaderAnchor.NONE, List.of()));
+            store.append(good);
+            assertThrows(IllegalStateException.class, () -> store.append(good), "built on a state that is no longer the tip");
             assertEquals(3, store.height());
         }
     }
@@ -227,21 +236,34 @@ class BlockStoreTest {
                 () -> BlockStore.open(dir, new TestLedger(4, 8, 999).genesis));
         assertTrue(e.getMessage().contains("genesis"), e.getMessage());
 
-        byte[] height = RawStore.get(dir, BlockStore.DB_META, BlockStore.META_HEIGHT);
-        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_HEIGHT, BlockStore.u64(2));
+        byte[] height = RawStore.get(dir, StoreEnv.DB_META, StoreEnv.META_HEIGHT);
+        RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_HEIGHT, BlockStore.u64(2));
         e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
         assertTrue(e.getMessage().contains("last stored block is at height 3"), e.getMessage());
-        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_HEIGHT, height);
+        RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_HEIGHT, height);
 
-        byte[] tip = RawStore.get(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH);
-        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH, new byte[32]);
+        byte[] tip = RawStore.get(dir, StoreEnv.DB_META, StoreEnv.META_TIP_HASH);
+        RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_TIP_HASH, new byte[32]);
         e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
         assertTrue(e.getMessage().contains("tip_hash"), e.getMessage());
-        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_TIP_HASH, tip);
+        RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_TIP_HASH, tip);
 
-        RawStore.put(dir, BlockStore.DB_META, BlockStore.META_STATE_ROOT, new byte[32]);
+        RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_STATE_ROOT, new byte[32]);
         e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
         assertTrue(e.getMessage().contains("state_root"), e.getMessage());
+    }
+
+    @Test
+    void aStoreOfAnEarlierFormatIsRefusedWithWhatToDo(@TempDir Path dir) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            fill(store, 2);
+        }
+        for (int version : new int[] {1, 2}) {
+            RawStore.put(dir, StoreEnv.DB_META, StoreEnv.META_FORMAT_VERSION, java.nio.ByteBuffer.allocate(4).putInt(version).array());
+            StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
+            assertTrue(e.getMessage().contains("store format " + version) && e.getMessage().contains("bftledger init"),
+                    e.getMessage());
+        }
     }
 
     @Test
@@ -272,7 +294,7 @@ class BlockStoreTest {
                 List<Future<Long>> reads = new ArrayList<>();
                 for (int i = 0; i < 4; i++) {
                     reads.add(pool.submit(() -> {
-                        try (BlockStore.Snapshot s = store.snapshot()) {
+                        try (StoreSnapshot s = store.snapshot()) {
                             long h = s.height();
                             return s.block(h).isPresent() ? h : -1;
                         }

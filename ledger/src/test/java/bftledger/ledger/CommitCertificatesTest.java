@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 class CommitCertificatesTest {
     private final TestLedger net = TestLedger.standard();
-    private final Digest digest = BatchDigest.of(5, List.of(Sha256.hash(new byte[] {1})));
+    private final Digest digest = BatchDigest.of(5, List.of(Sha256.hash(new byte[] {1})), bftledger.crypto.HeaderAnchor.NONE);
 
     private CommitSignature sig(int replica, KeyPair key) {
         return CommitSignature.newBuilder().setReplica(replica)

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.ParallelVerifier;
 import bftledger.ledger.LedgerProblem.Kind;
@@ -40,7 +41,10 @@ class LedgerVerifierTest {
                 List<VerifiedTransaction> txs = h == 4 ? List.of() : txs(h);
                 long ts = h == 4 ? 0 : 1000L * h;
                 if (h == special) {
-                    store.appendBatch(ts, txs, cert.apply(BatchDigest.of(ts, txs.stream().map(VerifiedTransaction::id).toList())));
+                    BlockStore.Tip tip = store.tip();
+                    HeaderAnchor anchor = TestLedger.anchorAfter(tip.height(), tip.hash());
+                    store.appendBatch(ts, anchor, txs,
+                            cert.apply(BatchDigest.of(ts, txs.stream().map(VerifiedTransaction::id).toList(), anchor)));
                 } else {
                     net.append(store, ts, txs);
                 }
@@ -186,11 +190,14 @@ class LedgerVerifierTest {
     @Test
     void storedStateThatDiffersFromReExecution() {
         buildClean();
-        RawStore.put(dir, BlockStore.DB_ACCOUNTS, net.account(0).toByteArray(), BlockStore.u64(1));
-        RawStore.put(dir, BlockStore.DB_RECORDS, RecordKey.of(net.account(7), "planted").storeKey(), new byte[] {1});
+        RawStore.put(dir, StoreEnv.DB_ACCOUNTS, net.account(0).toByteArray(), BlockStore.u64(1));
+        RawStore.put(dir, StoreEnv.DB_RECORDS, RecordKey.of(net.account(7), "planted").storeKey(),
+                new RecordValue(Digest.ZERO, ByteString.copyFromUtf8("planted")).encode());
         LedgerVerifier.Report report = verify();
         assertProblem(report, BLOCKS, Kind.STATE);
-        assertEquals(2, report.problemCount(), report.problems().toString());
+        // The altered balance, the planted record, and the state tree that no longer reproduces the tip's root.
+        assertEquals(3, report.problemCount(), report.problems().toString());
+        assertTrue(report.problems().stream().anyMatch(p -> p.message().contains("state tree")), report.problems().toString());
     }
 
     @Test
@@ -198,7 +205,7 @@ class LedgerVerifierTest {
         buildClean();
         VerifiedTransaction indexed = txs(2).get(0);
         RawStore.put(dir.resolve(TxIndex.DIR), TxIndex.DB_ENTRIES, indexed.id().bytes(), new byte[] {(byte) 0xff});
-        RawStore.delete(dir, BlockStore.DB_BLOCKS, BlockStore.u64(3));
+        RawStore.delete(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(3));
         LedgerVerifier.Report report = verify();
         assertProblem(report, 2, Kind.STATE);
         assertProblem(report, 3, Kind.MISSING_BLOCK);

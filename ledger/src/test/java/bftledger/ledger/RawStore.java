@@ -46,11 +46,11 @@ final class RawStore {
     }
 
     static byte[] block(Path dir, long height) {
-        return get(dir, BlockStore.DB_BLOCKS, BlockStore.u64(height));
+        return get(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height));
     }
 
     static void putBlock(Path dir, long height, byte[] bytes) {
-        put(dir, BlockStore.DB_BLOCKS, BlockStore.u64(height), bytes);
+        put(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height), bytes);
     }
 
     /** Rewrites block {@code height} through {@code edit}. */
@@ -72,7 +72,7 @@ final class RawStore {
     }
 
     private static Env<byte[]> env(Path dir) {
-        return Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE).setMaxDbs(BlockStore.MAX_DBS)
+        return Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE).setMaxDbs(StoreEnv.MAX_DBS)
                 .open(dir.toFile());
     }
 }

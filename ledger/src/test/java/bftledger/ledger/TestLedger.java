@@ -3,6 +3,7 @@ package bftledger.ledger;
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.CommitCertificate;
@@ -66,21 +67,29 @@ final class TestLedger {
         return CommitCertificates.of(view, height, batchDigest, sigs);
     }
 
-    CommitCertificate certify(long height, long timestamp, List<VerifiedTransaction> txs) {
-        return certify(0, height, BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList()));
+    CommitCertificate certify(long height, long timestamp, HeaderAnchor anchor, List<VerifiedTransaction> txs) {
+        return certify(0, height, BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor));
     }
 
-    /** Executes and appends the next block with a valid certificate. */
+    /** What a primary names in the batch after {@code previousHeight}: that block, as it does after executing it. */
+    static HeaderAnchor anchorAfter(long previousHeight, Digest previousHash) {
+        return previousHeight == 0 ? HeaderAnchor.NONE : new HeaderAnchor(previousHeight, previousHash);
+    }
+
+    /** Executes and appends the next block with a valid certificate, anchoring the tip as a primary would. */
     ExecutedBlock append(BlockStore store, long timestamp, List<VerifiedTransaction> txs) {
-        long height = store.height() + 1;
-        return store.appendBatch(timestamp, txs, certify(height, timestamp, txs));
+        BlockStore.Tip tip = store.tip();
+        HeaderAnchor anchor = anchorAfter(tip.height(), tip.hash());
+        return store.appendBatch(timestamp, anchor, txs, certify(tip.height() + 1, timestamp, anchor, txs));
     }
 
-    /** Builds the next block on a memory state, applies it, and returns it. */
+    /** Builds the next block on a memory state (anchoring the one before), applies it, and returns it. */
     ExecutedBlock next(MemoryState state, Digest previousHash, long timestamp, List<VerifiedTransaction> txs) {
         long height = state.height() + 1;
-        ExecutedBlock b = BlockBuilder.build(genesis, state, previousHash, height, timestamp, txs, certify(height, timestamp, txs));
-        state.apply(b.execution());
+        HeaderAnchor anchor = anchorAfter(height - 1, previousHash);
+        ExecutedBlock b = BlockBuilder.build(genesis, state, previousHash, height, timestamp, anchor, txs,
+                certify(height, timestamp, anchor, txs));
+        state.apply(b.execution(), b.hash());
         return b;
     }
 

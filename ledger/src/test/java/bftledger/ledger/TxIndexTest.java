@@ -80,7 +80,7 @@ class TxIndexTest {
             assertEquals(firstHeight + i, found.height());
             assertEquals(Receipt.Status.SUCCESS, found.receipt().getStatus());
         }
-        try (BlockStore.Snapshot s = store.snapshot()) {
+        try (StoreSnapshot s = store.snapshot()) {
             assertEquals(entries, s.indexedTransactions());
         }
     }
@@ -180,36 +180,12 @@ class TxIndexTest {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             fill(store, 1, 2);
             VerifiedTransaction later = net.transfer(1, 2, 5, 555);
-            try (BlockStore.Snapshot before = store.snapshot()) {
+            try (StoreSnapshot before = store.snapshot()) {
                 net.append(store, 3000, List.of(later));
                 assertTrue(before.executed(later.id()).isEmpty());
                 assertTrue(before.transaction(later.id()).isEmpty());
             }
             assertEquals(3, store.transaction(later.id()).orElseThrow().height());
-        }
-    }
-
-    @Test
-    void aVersion1StoreIsMigratedAndItsIndexRebuilt(@TempDir Path dir) throws Exception {
-        List<VerifiedTransaction> txs = closedStore(dir, 3);
-        // Version 1's layout: the index inside the block store's own environment, no index directory.
-        deleteTree(indexDir(dir));
-        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE)
-                .setMaxDbs(BlockStore.MAX_DBS).open(dir.toFile()); Txn<byte[]> txn = env.txnWrite()) {
-            env.openDbi(txn, BlockStore.DB_TXINDEX_V1.getBytes(StandardCharsets.UTF_8), null, false, DbiFlags.MDB_CREATE)
-                    .put(txn, txs.get(0).id().bytes(), new byte[] {8, 1});
-            env.openDbi(txn, BlockStore.DB_META.getBytes(StandardCharsets.UTF_8), null, false)
-                    .put(txn, BlockStore.META_FORMAT_VERSION, ByteBuffer.allocate(4).putInt(1).array());
-            txn.commit();
-        }
-        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
-            assertIndexed(store, txs, 1);
-        }
-        assertArrayEquals(ByteBuffer.allocate(4).putInt(BlockStore.FORMAT_VERSION).array(),
-                RawStore.get(dir, BlockStore.DB_META, BlockStore.META_FORMAT_VERSION));
-        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(BlockStore.DEFAULT_MAP_SIZE)
-                .setMaxDbs(BlockStore.MAX_DBS).open(dir.toFile())) {
-            assertFalse(env.getDbiNames().stream().anyMatch(n -> new String(n, StandardCharsets.UTF_8).equals("txindex")));
         }
     }
 

@@ -42,6 +42,10 @@ import java.util.List;
  *     primary with requests to order sends all the time; a crashed, paused or cut-off one falls
  *     silent. Only while no view change failed since the last execution (otherwise the doubled
  *     request timeout governs), so a slow network cannot make it churn views.
+ * @param anchorIdleTicks 0 (off), or: a primary with nothing to order, whose latest executed
+ *     batch carried requests that no later batch's anchor has certified yet, proposes an empty
+ *     batch anchoring it after this many idle ticks, so that the proof of a transaction never
+ *     waits for the next client's request
  */
 public record Config(
         List<PublicKey> validators,
@@ -62,7 +66,8 @@ public record Config(
         int checkpointsAheadPerReplicaMax,
         Digest genesisDigest,
         int statusTicks,
-        int primarySilenceTicks) {
+        int primarySilenceTicks,
+        int anchorIdleTicks) {
 
     /** Envelope overhead: type u8, signer u32, payload length u32, signature. */
     public static final int ENVELOPE_BYTES = 1 + 4 + 4 + bftledger.crypto.Signature.LENGTH;
@@ -103,6 +108,9 @@ public record Config(
         if (primarySilenceTicks < 0) {
             throw new IllegalArgumentException("primary silence ticks must be 0 (off) or positive");
         }
+        if (anchorIdleTicks < 0) {
+            throw new IllegalArgumentException("anchor idle ticks must be 0 (off) or positive");
+        }
     }
 
     /** The first published shape, kept for callers written against it: status every 50 ticks. */
@@ -113,7 +121,7 @@ public record Config(
         this(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, DEFAULT_STATUS_TICKS, 0);
+                genesisDigest, DEFAULT_STATUS_TICKS, 0, 0);
     }
 
     public static final int DEFAULT_STATUS_TICKS = 50;
@@ -152,61 +160,68 @@ public record Config(
         return new Config(validators, id, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks, primarySilenceTicks);
+                genesisDigest, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withCheckpoints(int interval, int window) {
         return new Config(validators, replicaId, key, interval, window, batchCountMax, batchBytesMax,
                 requestBytesMax, Math.min(pipelineDepthMax, window), requestTimeoutTicks, viewChangeTimeoutTicks,
                 timeoutDoublingsMax, futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax,
-                checkpointsAheadPerReplicaMax, genesisDigest, statusTicks, primarySilenceTicks);
+                checkpointsAheadPerReplicaMax, genesisDigest, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withBatching(int countMax, int bytesMax, int requestMax, int pipelineDepth) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, countMax, bytesMax,
                 requestMax, pipelineDepth, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks, primarySilenceTicks);
+                genesisDigest, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withTimeouts(int requestTicks, int viewChangeTicks, int doublingsMax) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTicks, viewChangeTicks, doublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks, primarySilenceTicks);
+                genesisDigest, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withBuffers(int futurePerReplica, int pendingRequests, int viewChangeAhead, int checkpointsAhead) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest, statusTicks, primarySilenceTicks);
+                futurePerReplica, pendingRequests, viewChangeAhead, checkpointsAhead, genesisDigest, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withStatusTicks(int ticks) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, ticks, primarySilenceTicks);
+                genesisDigest, ticks, primarySilenceTicks, anchorIdleTicks);
     }
 
     public Config withPrimarySilence(int ticks) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
                 futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
-                genesisDigest, statusTicks, ticks);
+                genesisDigest, statusTicks, ticks, anchorIdleTicks);
+    }
+
+    public Config withAnchorIdle(int ticks) {
+        return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
+                requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax,
+                genesisDigest, statusTicks, primarySilenceTicks, ticks);
     }
 
     public Config withGenesisDigest(Digest genesis) {
         return new Config(validators, replicaId, key, checkpointInterval, watermarkWindow, batchCountMax, batchBytesMax,
                 requestBytesMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax,
-                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis, statusTicks, primarySilenceTicks);
+                futureBufferPerReplicaMax, pendingRequestsMax, viewChangeAheadMax, checkpointsAheadPerReplicaMax, genesis, statusTicks, primarySilenceTicks, anchorIdleTicks);
     }
 
     // Size bounds per message type, derived from the batch bounds and the window, so a decoder
     // can refuse an oversized message before parsing it.
 
     public long prePrepareBytesMax() {
-        return ENVELOPE_BYTES + 8 + 8 + 8 + 4 + (long) batchCountMax * (32 + 4) + batchBytesMax;
+        return ENVELOPE_BYTES + 8 + 8 + 8 + 8 + 32 + 4 + (long) batchCountMax * (32 + 4) + batchBytesMax;
     }
 
     public long voteBytesMax() {

@@ -1,6 +1,7 @@
 package bftledger.pbft;
 
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.Signature;
 import java.io.ByteArrayOutputStream;
@@ -16,7 +17,8 @@ import java.util.List;
  *
  * <pre>
  * envelope     type u8 | signer u32 | len u32 | payload[len] | signature[64]
- * PRE-PREPARE  view u64 | seq u64 | timestamp u64 | count u32 | count x (id[32] | len u32 | bytes)
+ * PRE-PREPARE  view u64 | seq u64 | timestamp u64 | anchorHeight u64 | anchorHash[32] | count u32
+ *              | count x (id[32] | len u32 | bytes)
  * PREPARE      view u64 | seq u64 | digest[32] | replica u32
  * COMMIT       view u64 | seq u64 | digest[32] | replica u32   (= CommitVote.encode())
  * CHECKPOINT   seq u64 | digest[32] | replica u32
@@ -63,7 +65,9 @@ public final class MessageCodec {
     public static byte[] encodePayload(Payload payload) {
         Out out = new Out();
         if (payload instanceof PrePrepare p) {
-            out.u64(p.view()).u64(p.sequence()).u64(p.batch().timestampMillis()).u32(p.batch().requests().size());
+            out.u64(p.view()).u64(p.sequence()).u64(p.batch().timestampMillis())
+                    .u64(p.batch().anchor().height()).digest(p.batch().anchor().hash())
+                    .u32(p.batch().requests().size());
             for (Request r : p.batch().requests()) {
                 out.digest(r.id()).u32(r.payloadLength()).bytes(r.payload());
             }
@@ -170,6 +174,12 @@ public final class MessageCodec {
         long view = in.u64();
         long sequence = in.sequence();
         long timestamp = in.u64();
+        long anchorHeight = in.u64();
+        Digest anchorHash = in.digest();
+        if (anchorHeight < 0 || (anchorHeight == 0 && !anchorHash.equals(Digest.ZERO))) {
+            throw new MalformedMessageException(RejectReason.MALFORMED, "anchor (" + Long.toUnsignedString(anchorHeight)
+                    + ", " + anchorHash.shortHex() + ") is not a header anchor");
+        }
         int count = in.count(limits.batchCountMax(), 36);
         List<Request> requests = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
@@ -180,7 +190,7 @@ public final class MessageCodec {
             }
             requests.add(new Request(id, in.bytes(length)));
         }
-        return new PrePrepare(view, sequence, new Batch(timestamp, requests));
+        return new PrePrepare(view, sequence, new Batch(timestamp, requests, new HeaderAnchor(anchorHeight, anchorHash)));
     }
 
     private ViewChange decodeViewChange(In in) throws MalformedMessageException {

@@ -78,10 +78,11 @@ public record Output(
      * A committed batch to execute. {@code certificate} holds 2f+1 COMMIT signatures from
      * distinct replicas, each over {@code new CommitVote(view, sequence, digest, replica).encode()}
      * under {@code Domain.COMMIT}; the node stores it with the block. A null batch (no requests,
-     * timestamp 0) still takes its sequence number.
+     * timestamp 0, no anchor) still takes its sequence number. The anchor names the earlier block
+     * header this batch certifies.
      */
-    public record CommittedBatch(long sequence, long view, long timestampMillis, List<Request> requests, Digest digest,
-            List<CommitSignature> certificate) {
+    public record CommittedBatch(long sequence, long view, long timestampMillis, List<Request> requests,
+            bftledger.crypto.HeaderAnchor anchor, Digest digest, List<CommitSignature> certificate) {
         public CommittedBatch {
             requests = List.copyOf(requests);
             certificate = List.copyOf(certificate);

@@ -44,6 +44,7 @@ public final class Replica {
     private final MessageFactory factory;
     private final int self;
     private final ExecutedRequests executedIndex;
+    private final ExecutedDigests executedDigests;
 
     // View state (4.4).
     private long view;
@@ -88,6 +89,9 @@ public final class Replica {
     private long lastExecuted;
     private final TreeMap<Long, List<Digest>> deliveredIds = new TreeMap<>();
 
+    // Header anchors (see Batch and HeaderAnchors).
+    private final HeaderAnchors anchors;
+
     // Requests.
     private final LinkedHashMap<Digest, Request> pending = new LinkedHashMap<>();
     private final LinkedHashMap<Digest, Request> unordered = new LinkedHashMap<>();
@@ -117,14 +121,26 @@ public final class Replica {
 
     private OutputBuilder out;
 
+    /** A replica whose batches carry no header anchors and which checks none (tests of other rules). */
     public Replica(Config config) {
         this(config, ExecutedRequests.NONE);
     }
 
-    /** @param executedIndex the application's at-most-once index, consulted for forgotten ids */
+    /** As {@link #Replica(Config)}, with the application's at-most-once index. */
     public Replica(Config config, ExecutedRequests executedIndex) {
+        this(config, executedIndex, ExecutedDigests.NONE);
+    }
+
+    /**
+     * @param executedIndex the application's at-most-once index, consulted for forgotten ids
+     * @param executedDigests what the application reported for each executed sequence; with
+     *     {@link ExecutedDigests#NONE} batches carry no anchors and anchors are not checked
+     */
+    public Replica(Config config, ExecutedRequests executedIndex, ExecutedDigests executedDigests) {
         this.config = Objects.requireNonNull(config);
         this.executedIndex = Objects.requireNonNull(executedIndex);
+        this.executedDigests = Objects.requireNonNull(executedDigests);
+        this.anchors = new HeaderAnchors(config, executedDigests);
         if (config.key() == null) {
             throw new IllegalArgumentException("a replica needs its signing key");
         }
@@ -297,9 +313,41 @@ public final class Replica {
             reject(RejectReason.CONFLICTS_OWN_VOTE, "prepared another digest for (" + pp.view() + ", " + pp.sequence() + ")", m.signer());
             return;
         }
+        HeaderAnchors.Check anchor = anchors.check(pp, lastExecuted);
+        if (anchor.refused()) {
+            // The primary names a header this replica did not execute (or none where one is due):
+            // no PREPARE from here. Kept in the slot all the same, for equivocation evidence and
+            // in case 2f others (one of them correct, so the anchor right) prepare it.
+            reject(anchor.reason(), anchor.detail(), m.signer());
+        }
         acceptPrePrepare(slot, m);
-        sendPrepare(pp);
+        if (anchor.ok()) {
+            sendPrepare(pp);
+        } else if (anchor.pending()) {
+            slot.prepareAwaitsExecution = true;
+        }
         checkPrepared(slot);
+    }
+
+    /** Sends the PREPAREs held until this replica executed what their batches' anchors name. */
+    private void releaseHeldPrepares() {
+        for (Slot slot : log.values()) {
+            if (!slot.prepareAwaitsExecution) {
+                continue;
+            }
+            PrePrepare pp = slot.prePrepare.payload();
+            HeaderAnchors.Check anchor = anchors.check(pp, lastExecuted);
+            if (anchor.pending()) {
+                continue;
+            }
+            slot.prepareAwaitsExecution = false;
+            if (anchor.ok()) {
+                sendPrepare(pp);
+                checkPrepared(slot);
+            } else {
+                reject(anchor.reason(), anchor.detail(), config.primary(pp.view()));
+            }
+        }
     }
 
     private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
@@ -398,7 +446,7 @@ public final class Replica {
         slot.committed = true;
         if (pp.sequence() > lastDelivered && !committedUndelivered.containsKey(pp.sequence())) {
             committedUndelivered.put(pp.sequence(), new Output.CommittedBatch(pp.sequence(), pp.view(),
-                    pp.batch().timestampMillis(), pp.batch().requests(), pp.digest(),
+                    pp.batch().timestampMillis(), pp.batch().requests(), pp.batch().anchor(), pp.digest(),
                     certificate.subList(0, config.quorum())));
         }
     }
@@ -411,6 +459,7 @@ public final class Replica {
             }
             lastDelivered = next.sequence();
             deliveredIds.put(next.sequence(), next.requests().stream().map(Request::id).toList());
+            anchors.delivered(next.anchor());
             out.execute.add(next);
         }
     }
@@ -452,6 +501,10 @@ public final class Replica {
             // tell which pending requests that state already executed.
             return;
         }
+        if (unordered.isEmpty()) {
+            proposeIdleAnchor();
+            return;
+        }
         while (!unordered.isEmpty() && nextSequence <= highWatermark()
                 && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
             List<Request> requests = new ArrayList<>();
@@ -474,13 +527,31 @@ public final class Replica {
             if (requests.isEmpty()) {
                 continue; // all skipped as executed; the loop condition re-checks what is left
             }
-            // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
-            long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
-            lastTimestampMillis = timestamp;
-            Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, new Batch(timestamp, requests));
-            sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
-            acceptPrePrepare(slot(nextSequence), pp);
-            nextSequence++;
+            propose(requests);
+        }
+    }
+
+    private void propose(List<Request> requests) {
+        // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
+        long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
+        lastTimestampMillis = timestamp;
+        Batch batch = new Batch(timestamp, requests, anchors.forProposal(lastExecuted));
+        Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, batch);
+        sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
+        acceptPrePrepare(slot(nextSequence), pp);
+        anchors.proposed();
+        nextSequence++;
+    }
+
+    /**
+     * An idle primary certifies what it executed last: an empty batch anchoring it, once the
+     * pipeline is empty and {@link Config#anchorIdleTicks()} ticks passed with nothing to order
+     * (see {@link HeaderAnchors#idleAnchorDue}).
+     */
+    private void proposeIdleAnchor() {
+        if (nextSequence - 1 == lastExecuted && nextSequence <= highWatermark()
+                && anchors.idleAnchorDue(lastExecuted)) {
+            propose(List.of());
         }
     }
 
@@ -496,6 +567,8 @@ public final class Replica {
         }
         lastExecuted = sequence;
         List<Digest> ids = deliveredIds.remove(sequence);
+        anchors.executed(sequence, ids != null && !ids.isEmpty());
+        releaseHeldPrepares();
         if (ids != null && !ids.isEmpty()) {
             for (Digest id : ids) {
                 pending.remove(id);
@@ -642,6 +715,8 @@ public final class Replica {
             return;
         }
         lastExecuted = sequence;
+        anchors.transferred(sequence);
+        releaseHeldPrepares();
         lastDelivered = Math.max(lastDelivered, sequence);
         // Batches this replica committed (or handed out) at or below the transferred sequence are
         // the ones the fetched state executed (one committed batch per sequence), so their
@@ -689,6 +764,7 @@ public final class Replica {
     private void onTick(long now) {
         nowMillis = Math.max(nowMillis, now);
         ticks++;
+        anchors.tick(viewActive && isPrimary() && unordered.isEmpty());
         if (--statusCountdownTicks <= 0) {
             statusCountdownTicks = config.statusTicks();
             out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST,
@@ -1268,7 +1344,12 @@ public final class Replica {
 
     public static Replica restore(Config config, ExecutedRequests executedIndex, List<PersistRecord> records,
             long lastExecuted) {
-        Replica r = new Replica(config, executedIndex);
+        return restore(config, executedIndex, ExecutedDigests.NONE, records, lastExecuted);
+    }
+
+    public static Replica restore(Config config, ExecutedRequests executedIndex, ExecutedDigests executedDigests,
+            List<PersistRecord> records, long lastExecuted) {
+        Replica r = new Replica(config, executedIndex, executedDigests);
         r.restoreFrom(records, lastExecuted);
         return r;
     }
@@ -1305,6 +1386,7 @@ public final class Replica {
         lastExecuted = executed;
         lastDelivered = executed;
         previousExecuted = executed;
+        anchors.restored(executed);
         viewActive = !changing;
         for (PersistRecord rec : records) {
             if (rec instanceof PersistRecord.OwnMessage om) {
@@ -1525,6 +1607,8 @@ public final class Replica {
         final TreeMap<Integer, Signed<Commit>> commits = new TreeMap<>();
         boolean prepared;
         boolean committed;
+        /** This backup's PREPARE waits until it executed the sequence the batch's anchor names. */
+        boolean prepareAwaitsExecution;
     }
 
     private static final class OutputBuilder {

@@ -89,7 +89,7 @@ final class Cluster {
         verifier = new MessageVerifier(base, TestRequests.VALIDATOR);
         for (int i = 0; i < n; i++) {
             App app = new App();
-            replicas.add(new Replica(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id)));
+            replicas.add(new Replica(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), app.digests::get));
             apps.add(app);
             sent.add(new ArrayList<>());
             persisted.add(new ArrayList<>());
@@ -288,7 +288,8 @@ final class Cluster {
             }
         }
         App app = apps.get(i);
-        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), records, app.height);
+        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), app.digests::get,
+                records, app.height);
         replicas.set(i, r);
         r.checkInvariants();
         handle(i, r.resume());
@@ -327,7 +328,7 @@ final class Cluster {
             }
             assertTrue(signers.size() >= base.quorum(), "certificate of " + b.sequence() + " has " + signers.size());
             assertEquals(bftledger.crypto.BatchDigest.of(b.timestampMillis(),
-                    b.requests().stream().map(Request::id).toList()), b.digest());
+                    b.requests().stream().map(Request::id).toList(), b.anchor()), b.digest());
         }
     }
 

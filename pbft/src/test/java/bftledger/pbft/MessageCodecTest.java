@@ -58,7 +58,7 @@ class MessageCodecTest {
     @Test
     void aPrePrepareDigestIsTheLedgerBatchDigest() {
         Batch b = fx.batch("x", "y", "z");
-        assertEquals(bftledger.crypto.BatchDigest.of(1234, b.requestIds()), fx.as(0).prePrepare(0, 1, b).payload().digest());
+        assertEquals(bftledger.crypto.BatchDigest.of(1234, b.requestIds(), b.anchor()), fx.as(0).prePrepare(0, 1, b).payload().digest());
     }
 
     private RejectReason reason(byte[] wire) {

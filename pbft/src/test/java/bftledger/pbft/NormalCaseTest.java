@@ -154,7 +154,8 @@ class NormalCaseTest {
         c.submit(TestRequests.signed("cert"));
         c.deliverAll();
         Output.CommittedBatch b = c.apps.get(3).executed.get(0);
-        Digest expected = bftledger.crypto.BatchDigest.of(b.timestampMillis(), List.of(TestRequests.id("cert")));
+        assertEquals(bftledger.crypto.HeaderAnchor.NONE, b.anchor(), "nothing executed before the first batch");
+        Digest expected = bftledger.crypto.BatchDigest.of(b.timestampMillis(), List.of(TestRequests.id("cert")), b.anchor());
         assertEquals(expected, b.digest());
         assertEquals(3, b.certificate().size());
         c.assertCertificates(3);
