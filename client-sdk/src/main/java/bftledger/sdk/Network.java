@@ -14,7 +14,8 @@ import java.util.List;
  * keys and addresses in replica order, and the genesis hash. Everything the SDK accepts is
  * checked against this and nothing else.
  */
-public record Network(String chainId, List<PublicKey> validatorKeys, List<String> addresses, Digest genesisHash) {
+public record Network(String chainId, List<PublicKey> validatorKeys, List<String> addresses, Digest genesisHash)
+        implements bftledger.ledger.TrustRoot {
     public Network {
         validatorKeys = List.copyOf(validatorKeys);
         addresses = List.copyOf(addresses);
@@ -46,14 +47,6 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
         return fromGenesisBytes(java.nio.file.Files.readAllBytes(path));
     }
 
-    public int n() {
-        return validatorKeys.size();
-    }
-
-    /** Faulty replicas tolerated. */
-    public int f() {
-        return (n() - 1) / 3;
-    }
 
     /** Answers needed so that at least one comes from an honest replica. */
     public int weakQuorum() {
@@ -62,6 +55,6 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
 
     /** Distinct signatures a commit certificate needs. */
     public int commitQuorum() {
-        return 2 * f() + 1;
+        return quorum();
     }
 }

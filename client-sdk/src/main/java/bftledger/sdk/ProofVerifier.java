@@ -1,114 +1,250 @@
 package bftledger.sdk;
 
-import bftledger.api.proto.InclusionProof;
+import bftledger.api.proto.GetAccountResponse;
+import bftledger.api.proto.GetBlockResponse;
+import bftledger.api.proto.GetCertifiedHeaderResponse;
+import bftledger.api.proto.GetRecordHistoryResponse;
+import bftledger.api.proto.GetRecordResponse;
 import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.BatchDigest;
-import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
-import bftledger.crypto.MerkleTree;
+import bftledger.crypto.PublicKey;
+import bftledger.crypto.Sha256;
+import bftledger.crypto.SparseMerkleTree;
+import bftledger.ledger.Proofs;
+import bftledger.ledger.RecordKey;
+import bftledger.ledger.RecordValue;
+import bftledger.ledger.StateKeys;
+import bftledger.ledger.TrustRoot;
+import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
-import bftledger.ledger.proto.CommitCertificate;
-import bftledger.ledger.proto.CommitSignature;
+import bftledger.ledger.proto.Receipt;
+import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.TransactionBody;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
- * Checks, against genesis alone, that a transaction is in a block a quorum committed: the
- * header is on this chain, its batch digest follows from its fields, 2f+1 distinct validators
- * signed COMMIT for that digest at that height, and the transaction id is in the header's
- * transaction root. It does not check that the block extends the caller's view of the chain;
- * two blocks at one height with valid certificates would mean more than f faulty replicas.
+ * Checks every answer a replica gives against the genesis alone (see api.proto): a header by
+ * its certificate, then what the header's roots commit to — a transaction and its receipt, a
+ * balance, a record and its earlier values, a block's body. A replica is never believed: an
+ * answer that does not verify is rejected with the reason, and nothing in it is used.
  */
 public final class ProofVerifier {
-    private final Network network;
+    private final TrustRoot network;
 
-    public ProofVerifier(Network network) {
+    public ProofVerifier(TrustRoot network) {
         this.network = network;
     }
 
+    /** The header a verified answer stands on. */
+    public record ProvenHeader(BlockHeader header, Digest hash) {
+        public long height() {
+            return header.getHeight();
+        }
+    }
+
+    /** A verified header, or why not. */
+    public Proofs.Checked<ProvenHeader> header(bftledger.ledger.proto.HeaderProof proof) {
+        Proofs.Checked<BlockHeader> h = Proofs.verifyHeader(network, proof);
+        return h.ok() ? Proofs.Checked.ok(new ProvenHeader(h.value(), Sha256.hash(proof.getHeader().toByteArray())))
+                : Proofs.Checked.fail(h.problem());
+    }
+
+    /**
+     * A transaction and its receipt are in the ledger: the header is certified, the transaction
+     * id is under its tx_root and the receipt's bytes under its receipts_root at the receipt's
+     * position, and the receipt names this transaction at this height.
+     */
     public Verdict verify(TransactionProof proof) {
-        BlockHeader header;
-        try {
-            header = BlockHeader.parseFrom(proof.getBlockHeader());
-        } catch (InvalidProtocolBufferException e) {
-            return Verdict.reject("block header does not parse: " + e.getMessage());
+        if (!proof.hasHeaderProof()) {
+            return Verdict.reject("no header proof: the block is not certified yet");
         }
-        if (!network.chainId().equals(header.getChainId())) {
-            return Verdict.reject("block header is for chain '" + header.getChainId() + "'");
+        if (!proof.getHeaderProof().getHeader().equals(proof.getBlockHeader())) {
+            return Verdict.reject("the header proof is for another header than the block's");
         }
-        Verdict cert = verifyCertificate(header, proof.getCertificate());
-        if (!cert.ok()) {
-            return cert;
+        Proofs.Checked<ProvenHeader> header = header(proof.getHeaderProof());
+        if (!header.ok()) {
+            return Verdict.reject(header.problem());
         }
+        return verifyIn(header.value().header(), proof);
+    }
+
+    private Verdict verifyIn(BlockHeader header, TransactionProof proof) {
         Digest txId = TransactionFactory.id(proof.getTransaction());
-        if (!proof.getReceipt().getTxId().equals(ByteString.copyFrom(txId.bytes()))) {
-            return Verdict.reject("receipt is for another transaction");
+        Receipt receipt = proof.getReceipt();
+        if (!receipt.getTxId().equals(ByteString.copyFrom(txId.bytes()))) {
+            return Verdict.reject("the receipt is for another transaction");
         }
-        if (proof.getReceipt().getHeight() != header.getHeight()) {
-            return Verdict.reject("receipt height " + proof.getReceipt().getHeight() + " is not the block's "
-                    + header.getHeight());
+        if (receipt.getHeight() != header.getHeight()) {
+            return Verdict.reject("the receipt's height " + receipt.getHeight() + " is not the block's " + header.getHeight());
         }
-        InclusionProof inclusion = proof.getTxInclusion();
-        if (inclusion.getTreeSize() != header.getTxCount() || inclusion.getLeafIndex() != proof.getReceipt().getIndex()) {
-            return Verdict.reject("inclusion proof position does not match the receipt and header");
+        long index = Integer.toUnsignedLong(receipt.getIndex());
+        long count = Integer.toUnsignedLong(header.getTxCount());
+        if (!Proofs.verifyInclusion(header.getTxRoot(), index, count, txId.bytes(), proof.getTxInclusion())) {
+            return Verdict.reject("the transaction is not at the receipt's position under the block's tx_root");
         }
-        List<Digest> path = new ArrayList<>();
-        for (ByteString p : inclusion.getPathList()) {
-            if (p.size() != Digest.LENGTH) {
-                return Verdict.reject("inclusion proof holds a " + p.size() + "-byte hash");
-            }
-            path.add(Digest.of(p.toByteArray()));
-        }
-        if (header.getTxRoot().size() != Digest.LENGTH) {
-            return Verdict.reject("block header has no transaction root");
-        }
-        if (!new bftledger.crypto.InclusionProof(inclusion.getLeafIndex(), inclusion.getTreeSize(), path)
-                .verifyLeafHash(Digest.of(header.getTxRoot().toByteArray()), MerkleTree.leafHash(txId.bytes()))) {
-            return Verdict.reject("inclusion proof does not lead to the block's transaction root");
+        if (!Proofs.verifyInclusion(header.getReceiptsRoot(), index, count, receipt.toByteArray(), proof.getReceiptInclusion())) {
+            return Verdict.reject("the receipt is not the one under the block's receipts_root");
         }
         return Verdict.OK;
     }
 
-    /** A commit certificate for this header: 2f+1 distinct validator COMMITs over its batch digest. */
-    public Verdict verifyCertificate(BlockHeader header, CommitCertificate cert) {
-        if (header.getBatchDigest().size() != Digest.LENGTH || header.getTxRoot().size() != Digest.LENGTH) {
-            return Verdict.reject("block header lacks a batch digest or transaction root");
+    /** An account's balance under a certified header: the state proof shows the balance's leaf, or the account's absence with 0. */
+    public Proofs.Checked<ProvenHeader> verifyAccount(PublicKey account, GetAccountResponse r) {
+        if (!r.getAccount().equals(ByteString.copyFrom(account.bytes()))) {
+            return Proofs.Checked.fail("the answer is about another account");
         }
-        Digest batch = Digest.of(header.getBatchDigest().toByteArray());
-        Digest recomputed = BatchDigest.of(header.getTimestampMillis(), header.getTxCount(),
-                Digest.of(header.getTxRoot().toByteArray()));
-        if (!batch.equals(recomputed)) {
-            return Verdict.reject("block header's batch digest does not follow from its fields");
-        }
-        if (cert.getSequence() != header.getHeight()) {
-            return Verdict.reject("certificate is for sequence " + cert.getSequence() + ", block is height "
-                    + header.getHeight());
-        }
-        if (!cert.getBatchDigest().equals(header.getBatchDigest())) {
-            return Verdict.reject("certificate signs another batch digest");
-        }
-        Set<Integer> signers = new HashSet<>();
-        for (CommitSignature s : cert.getSignaturesList()) {
-            int replica = s.getReplica();
-            if (replica < 0 || replica >= network.n()) {
-                return Verdict.reject("certificate signature by unknown replica " + replica);
+        return verifyState(r.getHeaderProof(), r.getHeight(), r.getBlockHash(), StateKeys.account(r.getAccount()),
+                r.getStateProof(), r.getExists(), r.getExists() ? StateKeys.balanceValue(r.getBalance()) : null,
+                r.getExists() || r.getBalance() == 0);
+    }
+
+    /** A record's value and writer under a certified header, or its absence. */
+    public Proofs.Checked<ProvenHeader> verifyRecord(PublicKey owner, String key, GetRecordResponse r) {
+        RecordKey recordKey = RecordKey.of(ByteString.copyFrom(owner.bytes()), key);
+        Digest valueHash = null;
+        if (r.getFound()) {
+            if (r.getWriterTxId().size() != Digest.LENGTH) {
+                return Proofs.Checked.fail("the record's writer is not a transaction id");
             }
-            if (!signers.add(replica)) {
-                return Verdict.reject("certificate lists replica " + replica + " twice");
-            }
-            CommitVote vote = new CommitVote(cert.getView(), cert.getSequence(), batch, replica);
-            if (!vote.verify(network.validatorKeys().get(replica), s.getSignature().toByteArray())) {
-                return Verdict.reject("certificate signature of replica " + replica + " does not verify");
-            }
+            valueHash = StateKeys.recordValue(new RecordValue(Digest.of(r.getWriterTxId().toByteArray()), r.getValue()));
         }
-        if (signers.size() < network.commitQuorum()) {
-            return Verdict.reject("certificate has " + signers.size() + " signatures; " + network.commitQuorum()
-                    + " are needed");
+        return verifyState(r.getHeaderProof(), r.getHeight(), null, StateKeys.record(recordKey), r.getStateProof(),
+                r.getFound(), valueHash, r.getFound() || (r.getValue().isEmpty() && r.getWriterTxId().isEmpty()));
+    }
+
+    private Proofs.Checked<ProvenHeader> verifyState(bftledger.ledger.proto.HeaderProof headerProof, long height,
+            ByteString blockHash, Digest key, bftledger.ledger.proto.StateProof proof, boolean present, Digest valueHash,
+            boolean consistent) {
+        if (!consistent) {
+            return Proofs.Checked.fail("the answer states a value for something it says is absent");
+        }
+        Proofs.Checked<ProvenHeader> header = header(headerProof);
+        if (!header.ok()) {
+            return header;
+        }
+        if (header.value().height() != height) {
+            return Proofs.Checked.fail("the answer's height " + height + " is not its proven header's " + header.value().height());
+        }
+        if (blockHash != null && !blockHash.equals(ByteString.copyFrom(header.value().hash().bytes()))) {
+            return Proofs.Checked.fail("the answer's block hash is not its proven header's");
+        }
+        Proofs.Checked<SparseMerkleTree.Verdict> verdict = Proofs.verifyState(header.value().header(), key, proof);
+        if (!verdict.ok()) {
+            return Proofs.Checked.fail(verdict.problem());
+        }
+        boolean provenPresent = verdict.value().kind() == SparseMerkleTree.Verdict.Kind.PRESENT;
+        if (provenPresent != present) {
+            return Proofs.Checked.fail("the state proof shows the key " + (provenPresent ? "present" : "absent")
+                    + ", the answer says " + (present ? "present" : "absent"));
+        }
+        if (present && !verdict.value().valueHash().equals(valueHash)) {
+            return Proofs.Checked.fail("the stated value is not the one under the header's state root");
+        }
+        return header;
+    }
+
+    /**
+     * A record's history: each write a PutRecord by the owner on the key with a SUCCESS receipt,
+     * proven in the ledger, linked newest to oldest by the receipts' previous_tx_id, starting at
+     * {@code newest} (the current writer, or the write before the one a page continued from).
+     */
+    public Verdict verifyHistory(PublicKey owner, String key, Digest newest, GetRecordHistoryResponse r) {
+        Digest expected = newest;
+        for (TransactionProof write : r.getWritesList()) {
+            Verdict v = verify(write);
+            if (!v.ok()) {
+                return v;
+            }
+            Digest id = TransactionFactory.id(write.getTransaction());
+            if (!id.equals(expected)) {
+                return Verdict.reject("the history skips or reorders writes: expected " + expected.shortHex() + ", got "
+                        + id.shortHex());
+            }
+            TransactionBody body;
+            try {
+                body = TransactionBody.parseFrom(write.getTransaction().getBody());
+            } catch (InvalidProtocolBufferException e) {
+                return Verdict.reject("a write's body does not parse");
+            }
+            if (!body.hasPutRecord() || !body.getSender().equals(ByteString.copyFrom(owner.bytes()))
+                    || !body.getPutRecord().getKey().equals(key) || write.getReceipt().getStatus() != Receipt.Status.SUCCESS) {
+                return Verdict.reject("a write in the history is not a successful put of this record");
+            }
+            ByteString previous = write.getReceipt().getPreviousTxId();
+            if (previous.isEmpty()) {
+                expected = null;
+                continue;
+            }
+            if (previous.size() != Digest.LENGTH) {
+                return Verdict.reject("a receipt names a previous write that is not a transaction id");
+            }
+            expected = Digest.of(previous.toByteArray());
+        }
+        if (r.getComplete() != (expected == null)) {
+            return Verdict.reject(r.getComplete() ? "the history claims to be complete but the last write has a predecessor"
+                    : "the history claims more writes but the last write is the record's first");
         }
         return Verdict.OK;
+    }
+
+    /** A block under a certified header: its transactions and receipts are exactly what the header's roots commit to. */
+    public Proofs.Checked<ProvenHeader> verifyBlock(GetBlockResponse r) {
+        if (!r.hasHeaderProof()) {
+            return Proofs.Checked.fail("no header proof: the block is not certified yet");
+        }
+        Block block = r.getBlock();
+        if (!r.getHeaderProof().getHeader().equals(block.getHeader())) {
+            return Proofs.Checked.fail("the header proof is for another header than the block's");
+        }
+        Proofs.Checked<ProvenHeader> header = header(r.getHeaderProof());
+        if (!header.ok()) {
+            return header;
+        }
+        BlockHeader h = header.value().header();
+        if (Integer.toUnsignedLong(h.getTxCount()) != block.getTransactionsCount()
+                || block.getReceiptsCount() != block.getTransactionsCount()) {
+            return Proofs.Checked.fail("the block's transactions or receipts are not as many as its header counts");
+        }
+        List<Digest> ids = new ArrayList<>();
+        for (SignedTransaction tx : block.getTransactionsList()) {
+            ids.add(TransactionFactory.id(tx));
+        }
+        if (!h.getTxRoot().equals(ByteString.copyFrom(BatchDigest.requestRoot(ids).bytes()))) {
+            return Proofs.Checked.fail("the block's transactions are not the ones its header's tx_root commits to");
+        }
+        if (!h.getReceiptsRoot().equals(ByteString.copyFrom(bftledger.ledger.ExecutionResult
+                .receiptsRoot(block.getReceiptsList()).bytes()))) {
+            return Proofs.Checked.fail("the block's receipts are not the ones its header's receipts_root commits to");
+        }
+        if (!r.getBlockHash().isEmpty() && !r.getBlockHash().equals(ByteString.copyFrom(header.value().hash().bytes()))) {
+            return Proofs.Checked.fail("the answer's block hash is not its proven header's");
+        }
+        return header;
+    }
+
+    /** The latest certified header, and, when asked, that it extends the block at {@code extendsHeight}. */
+    public Proofs.Checked<ProvenHeader> verifyCertifiedHeader(GetCertifiedHeaderResponse r, long extendsHeight) {
+        if (!r.getFound() || !r.getLatest().getCertifiedHeader().isEmpty()) {
+            return Proofs.Checked.fail("no certified header");
+        }
+        Proofs.Checked<ProvenHeader> latest = header(r.getLatest());
+        if (!latest.ok() || extendsHeight <= 0) {
+            return latest;
+        }
+        if (!r.getExtends().getCertifiedHeader().equals(r.getLatest().getHeader())) {
+            return Proofs.Checked.fail("the extension proof is not against the latest certified header");
+        }
+        Proofs.Checked<ProvenHeader> earlier = header(r.getExtends());
+        if (!earlier.ok()) {
+            return earlier;
+        }
+        if (earlier.value().height() != extendsHeight) {
+            return Proofs.Checked.fail("the extension proof is for height " + earlier.value().height());
+        }
+        return latest;
     }
 }

@@ -59,6 +59,7 @@ public final class BlockBuilder {
                 .setAnchorHash(bytes(anchor.hash()))
                 .setValidatorSetHash(bytes(genesis.validatorSetHash()))
                 .setBlocksRoot(bytes(state.blocksRoot()))
+                .setGenesisHash(bytes(genesis.hash()))
                 .build();
         ByteString headerBytes = header.toByteString();
         Block.Builder block = Block.newBuilder().setHeader(headerBytes).setCertificate(certificate).addAllReceipts(execution.receipts());

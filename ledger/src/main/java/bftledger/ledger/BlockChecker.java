@@ -146,6 +146,10 @@ public final class BlockChecker {
                     "tx_root " + hex(header.getTxRoot()) + ", transactions give " + txRoot.hex()));
         }
         HeaderAnchor anchor = anchor(header, height, problems);
+        if (!header.getGenesisHash().equals(bytes(genesis.hash()))) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "genesis_hash " + hex(header.getGenesisHash())
+                    + ", this network's genesis is " + genesis.hash().hex()));
+        }
         if (!header.getValidatorSetHash().equals(bytes(genesis.validatorSetHash()))) {
             problems.add(problem(height, LedgerProblem.Kind.VALIDATOR_SET, "validator_set_hash "
                     + hex(header.getValidatorSetHash()) + ", the validators' set hashes to " + genesis.validatorSetHash().hex()));

@@ -598,6 +598,23 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /** The proof for block {@code height}'s header against the certified header at {@code certified} (see {@link Proofs}). */
+    public Optional<HeaderProof> headerProof(long height, long certified) {
+        try (StoreSnapshot s = snapshot()) {
+            return Proofs.headerProof(s, history, height, certified);
+        }
+    }
+
+    /** The hash of block {@code height} (0: the genesis hash), if stored. */
+    public Optional<Digest> blockHash(long height) {
+        if (height == 0) {
+            return Optional.of(genesis.hash());
+        }
+        try (StoreSnapshot s = snapshot()) {
+            return s.block(height).map(Blocks::hash);
+        }
+    }
+
     /** What the state holds for one key at one height, and the proof of it under that height's state root. */
     public record StateRead<T>(long height, Optional<T> value, SparseMerkleTree.Proof proof) {}
 

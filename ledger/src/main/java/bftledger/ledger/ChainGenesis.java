@@ -27,7 +27,7 @@ import java.util.TreeMap;
  * <p>The validator set must have exactly {@code n = 3f+1} members: with any other size the
  * quorum {@code 2f+1} would not make two quorums intersect in an honest replica.
  */
-public final class ChainGenesis {
+public final class ChainGenesis implements TrustRoot {
     public static final int MAX_CHAIN_ID_BYTES = 64;
     public static final int MAX_VALIDATORS = 100;
     public static final int MAX_INITIAL_BALANCES = 100_000;
@@ -40,6 +40,7 @@ public final class ChainGenesis {
     private final SortedMap<ByteString, Long> initialBalances;
     private final int f;
     private volatile Digest stateRoot;
+    private final Digest validatorSetHash;
 
     private ChainGenesis(Genesis genesis, byte[] bytes) {
         this.genesis = genesis;
@@ -65,6 +66,7 @@ public final class ChainGenesis {
             keys.add(key);
         }
         this.validatorKeys = List.copyOf(keys);
+        this.validatorSetHash = validatorSetHash(validatorKeys);
         if (genesis.getBalancesCount() > MAX_INITIAL_BALANCES) {
             throw new IllegalArgumentException("genesis has more than " + MAX_INITIAL_BALANCES + " initial balances");
         }
@@ -125,22 +127,22 @@ public final class ChainGenesis {
         return hash;
     }
 
+    @Override
+    public Digest genesisHash() {
+        return hash;
+    }
+
+    @Override
     public String chainId() {
         return genesis.getChainId();
     }
 
-    public int n() {
-        return validatorKeys.size();
-    }
-
+    @Override
     public int f() {
         return f;
     }
 
-    public int quorum() {
-        return 2 * f + 1;
-    }
-
+    @Override
     public List<PublicKey> validatorKeys() {
         return validatorKeys;
     }
@@ -175,7 +177,7 @@ public final class ChainGenesis {
      * each validator's public key in replica order).
      */
     public Digest validatorSetHash() {
-        return validatorSetHash(validatorKeys);
+        return validatorSetHash;
     }
 
     public static Digest validatorSetHash(List<PublicKey> keys) {

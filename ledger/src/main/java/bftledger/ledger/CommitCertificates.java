@@ -58,7 +58,7 @@ public final class CommitCertificates {
      * {@code expectedBatchDigest} at height {@code expectedSequence}. Cheap checks first; the
      * signatures last, each verified at most once.
      */
-    public static Verdict verify(CommitCertificate cert, ChainGenesis genesis, Digest expectedBatchDigest, long expectedSequence) {
+    public static Verdict verify(CommitCertificate cert, TrustRoot genesis, Digest expectedBatchDigest, long expectedSequence) {
         if (cert == null) {
             return new Verdict(Reason.MISSING, "no certificate");
         }
@@ -96,7 +96,7 @@ public final class CommitCertificates {
         }
         for (CommitSignature s : cert.getSignaturesList()) {
             int replica = s.getReplica();
-            PublicKey key = genesis.validatorKey(replica);
+            PublicKey key = genesis.validatorKeys().get(replica);
             byte[] signature = s.getSignature().toByteArray();
             CommitVote vote = new CommitVote(cert.getView(), cert.getSequence(), expectedBatchDigest, replica);
             if (signature.length != Signature.LENGTH || !vote.verify(key, signature)) {

@@ -53,24 +53,33 @@ public final class Proofs {
         if (height < 1 || height > s.height()) {
             return Optional.empty();
         }
-        ByteString header = s.parseBlock(height).getHeader();
-        Optional<Long> direct = history.certifyingBlock(s.txn, height);
-        if (direct.isPresent()) {
-            return Optional.of(HeaderProof.newBuilder().setHeader(header)
-                    .setCertificate(certificateOf(s.parseBlock(direct.get()))).build());
+        if (history.certifyingBlock(s.txn, height).isPresent()) {
+            return headerProof(s, history, height, height);
         }
-        Optional<Long> later = history.certifiedAtOrAbove(s.txn, height + 1);
-        if (later.isEmpty()) {
+        return history.certifiedAtOrAbove(s.txn, height + 1).flatMap(certified -> headerProof(s, history, height, certified));
+    }
+
+    /**
+     * The proof for block {@code height}'s header against the certified header at
+     * {@code certified} (at or above it): that header's certificate, and unless it is the same
+     * header, this header's hash in the certified header's blocks_root. Empty when no stored block
+     * certifies {@code certified}.
+     */
+    static Optional<HeaderProof> headerProof(StoreSnapshot s, BlockHistory history, long height, long certified) {
+        if (height < 1 || certified < height || certified > s.height()) {
             return Optional.empty();
         }
-        long certified = later.get();
-        long certifying = history.certifyingBlock(s.txn, certified).orElseThrow(() -> new StoreCorruptedException(
-                "the anchor index names height " + certified + " but no block certifying it"));
-        bftledger.crypto.InclusionProof inclusion = HistoryTree.inclusionProof(history.reader(s.txn), height, certified);
-        return Optional.of(HeaderProof.newBuilder().setHeader(header)
-                .setCertificate(certificateOf(s.parseBlock(certifying)))
-                .setCertifiedHeader(s.parseBlock(certified).getHeader())
-                .setHistory(toProto(inclusion)).build());
+        Optional<Long> certifying = history.certifyingBlock(s.txn, certified);
+        if (certifying.isEmpty()) {
+            return Optional.empty();
+        }
+        HeaderProof.Builder proof = HeaderProof.newBuilder().setHeader(s.parseBlock(height).getHeader())
+                .setCertificate(certificateOf(s.parseBlock(certifying.get())));
+        if (certified != height) {
+            proof.setCertifiedHeader(s.parseBlock(certified).getHeader())
+                    .setHistory(toProto(HistoryTree.inclusionProof(history.reader(s.txn), height, certified)));
+        }
+        return Optional.of(proof.build());
     }
 
     /** What {@code certifying}'s commit certificate signs, spelled out: its batch and the header it anchors. */
@@ -108,7 +117,7 @@ public final class Proofs {
      * validators' COMMITs over a batch whose anchor names the certified header, and the proven
      * header is that one or, through the certified header's blocks_root, an earlier one.
      */
-    public static Checked<BlockHeader> verifyHeader(ChainGenesis genesis, HeaderProof proof) {
+    public static Checked<BlockHeader> verifyHeader(TrustRoot genesis, HeaderProof proof) {
         Checked<BlockHeader> header = parseHeader(proof.getHeader(), genesis, "proven header");
         if (!header.ok()) {
             return header;
@@ -144,7 +153,7 @@ public final class Proofs {
     }
 
     /** The anchor {@code c}'s commit certificate certifies, once its signatures verify against genesis. */
-    public static Checked<HeaderAnchor> verifyCertificate(ChainGenesis genesis, HeaderCertificate c) {
+    public static Checked<HeaderAnchor> verifyCertificate(TrustRoot genesis, HeaderCertificate c) {
         if (c.getTxRoot().size() != Digest.LENGTH || c.getAnchorHash().size() != Digest.LENGTH || c.getAnchorHeight() <= 0
                 || Long.compareUnsigned(c.getAnchorHeight(), c.getHeight()) >= 0) {
             return Checked.fail("the header certificate names no earlier header");
@@ -213,7 +222,7 @@ public final class Proofs {
     }
 
     /** A header's bytes, parsed strictly and checked to be of this chain. */
-    public static Checked<BlockHeader> parseHeader(ByteString bytes, ChainGenesis genesis, String what) {
+    public static Checked<BlockHeader> parseHeader(ByteString bytes, TrustRoot genesis, String what) {
         BlockHeader header;
         try {
             header = BlockHeader.parseFrom(bytes);
@@ -225,6 +234,9 @@ public final class Proofs {
         }
         if (!header.getChainId().equals(genesis.chainId())) {
             return Checked.fail(what + " is for chain '" + header.getChainId() + "'");
+        }
+        if (!header.getGenesisHash().equals(ByteString.copyFrom(genesis.genesisHash().bytes()))) {
+            return Checked.fail(what + " belongs to the network of genesis " + ChainGenesis.hex(header.getGenesisHash()));
         }
         return Checked.ok(header);
     }

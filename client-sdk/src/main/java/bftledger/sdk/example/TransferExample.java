@@ -5,6 +5,8 @@ import bftledger.crypto.KeyPair;
 import bftledger.sdk.Committed;
 import bftledger.sdk.LedgerClient;
 import bftledger.sdk.Network;
+import bftledger.sdk.Proven;
+import bftledger.sdk.ReadOptions;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -33,7 +35,10 @@ public final class TransferExample {
                     Duration.ofSeconds(30));
             System.out.println("tx " + c.txId().hex() + " at height " + c.height() + ": " + c.receipt().getStatus()
                     + " (" + c.evidence() + ")");
-            System.out.println("recipient balance: " + client.account(recipient.publicKey(), Duration.ofSeconds(10)).getBalance());
+            Proven<Long> balance = client.account(recipient.publicKey(), ReadOptions.defaults().atLeast(c.height()),
+                    Duration.ofSeconds(10));
+            System.out.println("recipient balance: " + balance.value() + " (proven at height " + balance.height()
+                    + ", answered by replica " + balance.replica() + ")");
         }
     }
 }

@@ -5,103 +5,62 @@ import bftledger.api.proto.GetAccountRequest;
 import bftledger.api.proto.GetAccountResponse;
 import bftledger.api.proto.GetBlockRequest;
 import bftledger.api.proto.GetBlockResponse;
+import bftledger.api.proto.GetCertifiedHeaderRequest;
+import bftledger.api.proto.GetCertifiedHeaderResponse;
 import bftledger.api.proto.GetEvidenceRequest;
 import bftledger.api.proto.GetEvidenceResponse;
+import bftledger.api.proto.GetRecordHistoryRequest;
+import bftledger.api.proto.GetRecordHistoryResponse;
+import bftledger.api.proto.GetRecordRequest;
+import bftledger.api.proto.GetRecordResponse;
 import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.GetTransactionRequest;
 import bftledger.api.proto.GetTransactionResponse;
-import bftledger.api.proto.InclusionProof;
 import bftledger.api.proto.LedgerApiGrpc;
-import bftledger.api.proto.Reply;
-import bftledger.api.proto.SignedReply;
 import bftledger.api.proto.StreamBlocksRequest;
-import bftledger.api.proto.ReplyBatch;
-import bftledger.api.proto.SignedReplyBatch;
 import bftledger.api.proto.SubmitBatchRequest;
 import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.api.proto.SubmitRequest;
 import bftledger.api.proto.SubmitResponse;
-import bftledger.api.proto.TransactionProof;
-import bftledger.crypto.Digest;
-import bftledger.crypto.Domain;
 import bftledger.crypto.KeyPair;
-import bftledger.crypto.PublicKey;
 import bftledger.ledger.BlockStore;
-import bftledger.ledger.Blocks;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.ExecutedBlock;
-import bftledger.ledger.TxVerdict;
 import bftledger.ledger.proto.Block;
-import bftledger.ledger.proto.Receipt;
 import bftledger.node.edge.AdmissionLimits;
-import bftledger.node.edge.KeyedRateLimiter;
 import bftledger.node.edge.PeerLiveness;
 import bftledger.node.metrics.NodeMetrics;
-import bftledger.sdk.LedgerClient;
-import io.grpc.Metadata;
 import bftledger.node.net.PeerNetwork;
 import bftledger.pbft.Output;
-import bftledger.pbft.Request;
 import com.google.protobuf.ByteString;
-import io.grpc.Status;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.function.Function;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The client API of one replica. Every submit answer is a {@link Reply} signed with the
- * replica's key under {@link Domain#REPLY}. A client hears COMMITTED only from
- * {@link #onBlock}, which the core loop calls after the block is durable in the store.
- *
- * <p>Bounds: at most {@code waitersMax} submit calls wait at once (beyond: RESOURCE_EXHAUSTED
- * with a retry-after hint; the client retries the same bytes); a wait is capped at {@code waitMaxMillis} (then PENDING); at most
- * {@link #STREAMS_MAX} block streams, and a stream whose client does not keep up with flow
- * control is not buffered for: it is resumed from the store when the client is ready again.
- *
- * <p>At the edges: a submission already committed is answered from the store whatever the
- * network state. Otherwise, while {@link PeerLiveness} says no quorum is reachable (a minority
- * partition), a submission fails at once with UNAVAILABLE "no quorum reachable" instead of
- * waiting for a commit that cannot come; reads keep being served with their proofs and are
- * marked {@code possibly_stale}. Each sender key may submit at its own rate (counted only after
- * its signature verifies, so nobody can spend another key's allowance); beyond it, and when the
- * core's queue is full, RESOURCE_EXHAUSTED with a retry-after hint.
+ * The client API of one replica (the LedgerApi service of api.proto), routing each call to the
+ * part that answers it: submissions ({@link ClientSubmissions}), proven reads
+ * ({@link ProvenAnswers}, with {@link LedgerWaits} for heights and certifications), block
+ * streams ({@link BlockStreams}); status and evidence are answered here. {@link #onBlock} is
+ * called by the core loop once a block is durable, and tells each part.
  */
 public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
-    public static final int STREAMS_MAX = 64;
+    public static final int STREAMS_MAX = BlockStreams.STREAMS_MAX;
     /** Most transactions one SubmitTransactions call may carry. */
-    public static final int BATCH_TRANSACTIONS_MAX = 256;
+    public static final int BATCH_TRANSACTIONS_MAX = ClientSubmissions.BATCH_TRANSACTIONS_MAX;
 
     private final int self;
     private final String name;
     private final ChainGenesis genesis;
-    private final KeyPair key;
     private final BlockStore store;
-    private final VerifiedTransactions transactions;
-    private final NodeMetrics metrics;
-    private final ScheduledExecutorService timers;
-    private final ExecutorService streamPump;
-    private final int transactionBytesMax;
-    private final int waitersMax;
-    private final int waitMaxMillis;
-    private final Map<Digest, List<CommitWaiter>> waiters = new ConcurrentHashMap<>();
-    private final AtomicInteger waiting = new AtomicInteger();
-    private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
     private final PeerLiveness liveness;
-    private final KeyedRateLimiter<PublicKey> senders;
+    private final LedgerWaits waits;
+    private final ProvenAnswers answers;
+    private final ClientSubmissions submissions;
+    private final BlockStreams streams;
     private CoreLoop core;
     private PeerNetwork peers;
 
@@ -112,606 +71,75 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         this.self = self;
         this.name = genesis.genesis().getValidators(self).getName();
         this.genesis = genesis;
-        this.key = key;
         this.store = store;
-        this.transactions = transactions;
-        this.metrics = metrics;
-        this.timers = timers;
-        this.streamPump = streamPump;
-        this.transactionBytesMax = transactionBytesMax;
-        this.waitersMax = waitersMax;
-        this.waitMaxMillis = waitMaxMillis;
         this.liveness = liveness;
-        this.senders = new KeyedRateLimiter<>(limits.senderRatePerSecond(), limits.senderBurst(), limits.rateKeysMax(),
-                System::nanoTime);
-        metrics.queueDepth("client-waiters", waiting::get);
+        this.waits = new LedgerWaits(store, timers);
+        this.answers = new ProvenAnswers(store, waits, liveness, metrics);
+        this.submissions = new ClientSubmissions(self, key, store, transactions, metrics, timers, waits, answers,
+                transactionBytesMax, waitersMax, waitMaxMillis, liveness, limits);
+        this.streams = new BlockStreams(self, store, streamPump);
     }
 
     public void attach(CoreLoop core, PeerNetwork peers) {
         this.core = core;
         this.peers = peers;
-    }
-
-    /**
-     * A call's wait timer. Most calls are answered by a commit long before their wait ends; the
-     * timer is then cancelled, and the executor removes cancelled tasks, so the answered call is
-     * not kept reachable from the timer queue for the rest of its wait (up to the submit wait
-     * maximum). Cancelling may come before the timer is set (a call answered while it was being
-     * scheduled): the timer is then cancelled as it is set.
-     */
-    private static final class WaitTimer {
-        private ScheduledFuture<?> expiry;
-        private boolean cancelled;
-
-        synchronized void set(ScheduledFuture<?> f) {
-            if (cancelled) {
-                f.cancel(false);
-            } else {
-                expiry = f;
-            }
-        }
-
-        synchronized void cancel() {
-            cancelled = true;
-            if (expiry != null) {
-                expiry.cancel(false);
-                expiry = null;
-            }
-        }
-    }
-
-    /** Something waiting for one transaction's commit: a submit call, or one slot of a batch call. */
-    private interface CommitWaiter {
-        /** {@code blockHash}: the hash of {@code record.block()}, computed once per block by the caller. */
-        void committed(BlockStore.TxRecord record, ByteString blockHash);
-
-        /**
-         * The transaction was not handed to consensus after all: give back the waiter slot. False
-         * when the waiter was answered meanwhile (it committed), so there is nothing to refuse.
-         */
-        boolean release();
-    }
-
-    private final class Waiter implements CommitWaiter {
-        final StreamObserver<SubmitResponse> out;
-        final boolean wantProof;
-        final long startNanos = System.nanoTime();
-        final AtomicBoolean done = new AtomicBoolean();
-
-        /** The wait's timer, cancelled when the waiter is answered or released (see {@link WaitTimer}). */
-        final WaitTimer timer = new WaitTimer();
-
-        Waiter(StreamObserver<SubmitResponse> out, boolean wantProof) {
-            this.out = out;
-            this.wantProof = wantProof;
-        }
-
-        void expireBy(ScheduledFuture<?> expiry) {
-            timer.set(expiry);
-        }
-
-        @Override
-        public void committed(BlockStore.TxRecord record, ByteString blockHash) {
-            if (!done.get()) {
-                metrics.commitLatency(Duration.ofNanos(System.nanoTime() - startNanos));
-                answer(ClientApiService.this.committed(record, blockHash, wantProof));
-            }
-        }
-
-        @Override
-        public boolean release() {
-            if (done.compareAndSet(false, true)) {
-                waiting.decrementAndGet();
-                timer.cancel();
-                return true;
-            }
-            return false;
-        }
-
-        void answer(SubmitResponse response) {
-            if (done.compareAndSet(false, true)) {
-                waiting.decrementAndGet();
-                timer.cancel();
-                try {
-                    out.onNext(response);
-                    out.onCompleted();
-                } catch (RuntimeException cancelled) {
-                    // The client went away; nothing to tell it.
-                }
-            }
-        }
-    }
-
-    @Override
-    public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
-        Checked c = check(request.getTransaction());
-        if (c.rejectReason() != null) {
-            reject(out, c.id(), c.rejectReason(), c.detail());
-            return;
-        }
-        if (c.committed() != null) {
-            out.onNext(committed(c.committed(), request.getWantProof()));
-            out.onCompleted();
-            return;
-        }
-        if (!liveness.quorumReachable()) {
-            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, noQuorum("the transaction was not accepted (submit it again"));
-            return;
-        }
-        Waiter waiter = new Waiter(out, request.getWantProof());
-        Shed shed = admit(c, () -> waiter);
-        if (shed != null) {
-            refuse(out, Status.RESOURCE_EXHAUSTED, shed.reason(), shed.retryAfterMillis(), shed.detail());
-            return;
-        }
-        int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
-        // Most waits end in a commit long before this fires: the signed PENDING answer is built only
-        // for a waiter still waiting (signing it regardless cost one signature per transaction).
-        waiter.expireBy(timers.schedule(() -> {
-            if (!waiter.done.get()) {
-                finish(c.id(), waiter, response(reply(c.id()).setOutcome(Reply.Outcome.PENDING)
-                        .setDetail("not committed within " + wait + " ms at replica " + self + " (view "
-                                + core.status().view() + ", height " + store.height() + ")")));
-            }
-        }, wait, TimeUnit.MILLISECONDS));
-    }
-
-    /**
-     * A received transaction after the checks every submission gets, in order: size, validation
-     * (its signature verified at most once per replica), already committed. Exactly one of
-     * {@code rejectReason} (with {@code detail}), {@code committed} or {@code sender} is set.
-     */
-    private record Checked(Digest id, byte[] raw, Reply.RejectReason rejectReason, String detail,
-                           BlockStore.TxRecord committed, PublicKey sender) {}
-
-    private Checked check(bftledger.ledger.proto.SignedTransaction tx) {
-        Received r = Received.of(tx);
-        return check(r, r.oversized(transactionBytesMax) ? null : transactions.validate(r.id(), r.raw()), store::transaction);
-    }
-
-    /** A transaction as received: its bytes and its id (SHA-256 of the body). */
-    private record Received(Digest id, byte[] raw) {
-        static Received of(bftledger.ledger.proto.SignedTransaction tx) {
-            return new Received(bftledger.crypto.Sha256.hash(tx.getBody().toByteArray()), tx.toByteArray());
-        }
-
-        boolean oversized(int bytesMax) {
-            return raw.length > bytesMax;
-        }
-    }
-
-    /**
-     * {@code verdict} is the validation of {@code r}, or null when it is oversized and was not
-     * validated; {@code committed} looks an id up in the ledger (a call's transactions share one snapshot).
-     */
-    private Checked check(Received r, TxVerdict verdict, Function<Digest, Optional<BlockStore.TxRecord>> committed) {
-        Digest id = r.id();
-        byte[] raw = r.raw();
-        if (r.oversized(transactionBytesMax)) {
-            return new Checked(id, raw, Reply.RejectReason.TOO_LARGE, "transaction is " + raw.length
-                    + " bytes; the limit is " + transactionBytesMax, null, null);
-        }
-        if (!verdict.ok()) {
-            return new Checked(id, raw, reasonOf(verdict.reason()), verdict.reason() + ": " + verdict.detail(), null, null);
-        }
-        Optional<BlockStore.TxRecord> already = committed.apply(id);
-        if (already.isPresent()) {
-            return new Checked(id, raw, null, null, already.get(), null);
-        }
-        return new Checked(id, raw, null, null, null, verdict.transaction().sender());
-    }
-
-    /** Why a valid transaction was not handed to consensus: load, not the transaction. */
-    private record Shed(String reason, long retryAfterMillis, String detail) {}
-
-    /**
-     * Hands a checked, valid, not yet committed transaction to consensus with a waiter for its
-     * commit, unless load says no: the sender's rate, the replica's waiter cap, the core's queue.
-     * The waiter is registered before the store is looked at again, so a commit in between is not
-     * missed (and is told to the waiter at once). Null when the transaction is in (or committed).
-     */
-    private Shed admit(Checked c, java.util.function.Supplier<CommitWaiter> newWaiter) {
-        Reserved r = reserve(c, newWaiter);
-        return r.shed() != null ? r.shed() : hand(c, r.waiter(), store::transaction);
-    }
-
-    /** A registered waiter, or why none was: the first half of {@link #admit}. */
-    private record Reserved(CommitWaiter waiter, Shed shed) {}
-
-    /** The sender's rate and the waiter cap, then the waiter registered. */
-    private Reserved reserve(Checked c, java.util.function.Supplier<CommitWaiter> newWaiter) {
-        long senderWait = senders.tryAcquire(c.sender());
-        if (senderWait > 0) {
-            return new Reserved(null, new Shed("sender-rate", senderWait, "sender " + c.sender().shortHex()
-                    + " is over its submission rate at replica " + self));
-        }
-        if (waiting.incrementAndGet() > waitersMax) {
-            waiting.decrementAndGet();
-            return new Reserved(null, new Shed("waiters-full", 500, "replica " + self + " has " + waitersMax
-                    + " submissions waiting"));
-        }
-        CommitWaiter waiter = newWaiter.get();
-        register(c.id(), waiter);
-        return new Reserved(waiter, null);
-    }
-
-    /**
-     * The second half of {@link #admit}, for a registered waiter: the ledger looked at again
-     * through {@code lookup} (opened after the registration), then the core's queue.
-     */
-    private Shed hand(Checked c, CommitWaiter waiter, Function<Digest, Optional<BlockStore.TxRecord>> lookup) {
-        Optional<BlockStore.TxRecord> committed = lookup.apply(c.id());
-        if (committed.isPresent()) {
-            unregister(c.id(), waiter);
-            waiter.committed(committed.get(), blockHash(committed.get()));
-            return null;
-        }
-        if (!core.offerRequest(new Request(c.id(), c.raw()))) {
-            unregister(c.id(), waiter);
-            if (waiter.release()) {
-                return new Shed("core-queue-full", 200, "replica " + self + " consensus queue is full");
-            }
-        }
-        return null;
-    }
-
-    private String noQuorum(String notAccepted) {
-        return "no quorum reachable: replica " + self + " heard " + liveness.peersHeardRecently() + " of the "
-                + liveness.peersNeeded() + " other replicas needed within " + liveness.silenceMillis() + " ms; "
-                + notAccepted + ", same bytes, later or to replicas in the majority)";
-    }
-
-    private void register(Digest id, CommitWaiter waiter) {
-        waiters.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(waiter);
-    }
-
-    /**
-     * Many transactions in one call, each handled as {@link #submitTransaction} would, answered
-     * together with one signature once every one is committed or refused, or when the wait ends
-     * (the rest PENDING). A transaction refused for load alone (sender rate, waiters, the core's
-     * queue) is answered REJECTED/OVERLOADED, which clients read as "ask again later"; only what
-     * concerns the whole call (size, no quorum, no waiter slot at all) fails the call.
-     */
-    @Override
-    public void submitTransactions(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> out) {
-        int count = request.getTransactionsCount();
-        if (count == 0 || count > BATCH_TRANSACTIONS_MAX) {
-            metrics.rejected("client-batch-size");
-            out.onError(Status.INVALID_ARGUMENT.withDescription("a SubmitTransactions call carries 1 to "
-                    + BATCH_TRANSACTIONS_MAX + " transactions; this one has " + count).asRuntimeException());
-            return;
-        }
-        BatchCall call = new BatchCall(out, count);
-        // The call's signatures are verified together (one batch), then each transaction is checked as a single submit would be.
-        Received[] received = new Received[count];
-        List<Digest> receivedIds = new ArrayList<>(count);
-        List<byte[]> receivedBytes = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            received[i] = Received.of(request.getTransactions(i));
-            if (!received[i].oversized(transactionBytesMax)) {
-                receivedIds.add(received[i].id());
-                receivedBytes.add(received[i].raw());
-            }
-        }
-        TxVerdict[] verdicts = transactions.validateAll(receivedIds, receivedBytes);
-        Checked[] checked = new Checked[count];
-        List<Integer> toOrder = new ArrayList<>();
-        // One snapshot for the call's lookups: two LMDB read transactions instead of two per transaction.
-        try (BlockStore.Snapshot ledger = store.snapshot()) {
-            for (int i = 0, v = 0; i < count; i++) {
-                Checked c = checked[i] = check(received[i], received[i].oversized(transactionBytesMax) ? null : verdicts[v++],
-                        ledger::transaction);
-                if (c.rejectReason() != null) {
-                    call.fill(i, rejected(c.id(), c.rejectReason(), c.detail()));
-                } else if (c.committed() != null) {
-                    call.fill(i, committedReply(c.committed(), blockHash(c.committed())).build());
-                } else {
-                    toOrder.add(i);
-                }
-            }
-        }
-        if (!toOrder.isEmpty() && !liveness.quorumReachable()) {
-            refuse(out, Status.UNAVAILABLE, "no-quorum", 1_000, noQuorum("the transactions were not accepted (submit them again"));
-            return;
-        }
-        // admit() for each, in two passes: every waiter registered, then one snapshot opened after
-        // all registrations looks each up again before it goes to the core.
-        CommitWaiter[] registered = new CommitWaiter[count];
-        for (int i : toOrder) {
-            int index = i;
-            Reserved r = reserve(checked[i], () -> call.slot(index));
-            if (r.shed() != null) {
-                shed(call, i, checked[i], r.shed());
-            } else {
-                registered[i] = r.waiter();
-            }
-        }
-        try (BlockStore.Snapshot ledger = store.snapshot()) {
-            for (int i : toOrder) {
-                Shed shed = registered[i] == null ? null : hand(checked[i], registered[i], ledger::transaction);
-                if (shed != null) {
-                    shed(call, i, checked[i], shed);
-                }
-            }
-        }
-        Digest[] ids = new Digest[count];
-        for (int i = 0; i < count; i++) {
-            ids[i] = checked[i].id();
-        }
-        int wait = request.getWaitMillis() == 0 ? waitMaxMillis : Math.min(request.getWaitMillis(), waitMaxMillis);
-        if (!call.answered()) {
-            call.timer.set(timers.schedule(() -> call.expire(ids, wait), wait, TimeUnit.MILLISECONDS));
-        }
-    }
-
-    /** Transaction {@code index} of {@code call} refused for load. */
-    private void shed(BatchCall call, int index, Checked c, Shed shed) {
-        metrics.shed("submit", shed.reason());
-        call.fill(index, rejected(c.id(), Reply.RejectReason.OVERLOADED, shed.detail() + "; retry after "
-                + shed.retryAfterMillis() + " ms"));
-    }
-
-    private Reply rejected(Digest id, Reply.RejectReason reason, String detail) {
-        metrics.rejected("client-" + reason.name());
-        return reply(id).setOutcome(Reply.Outcome.REJECTED).setRejectReason(reason).setDetail(detail).build();
-    }
-
-    /** One SubmitTransactions call: a reply per transaction, sent under one signature when all are in. */
-    private final class BatchCall {
-        final StreamObserver<SubmitBatchResponse> out;
-        final Reply[] replies;
-        final long startNanos = System.nanoTime();
-        /** The wait's timer, cancelled when the call is answered (see {@link WaitTimer}). */
-        final WaitTimer timer = new WaitTimer();
-        int unanswered;
-        int slots;
-        boolean sent;
-
-        BatchCall(StreamObserver<SubmitBatchResponse> out, int count) {
-            this.out = out;
-            this.replies = new Reply[count];
-            this.unanswered = count;
-        }
-
-        /** A waiter for transaction {@code index}; the call holds one of the replica's waiter slots for it until answered. */
-        synchronized Slot slot(int index) {
-            slots++;
-            return new Slot(this, index);
-        }
-
-        synchronized boolean answered() {
-            return sent;
-        }
-
-        synchronized boolean unfilled(int index) {
-            return !sent && replies[index] == null;
-        }
-
-        synchronized void fill(int index, Reply reply) {
-            if (sent || replies[index] != null) {
-                return;
-            }
-            replies[index] = reply;
-            if (--unanswered == 0) {
-                send();
-            }
-        }
-
-        /** The wait ended: what is not committed yet is PENDING. */
-        synchronized void expire(Digest[] ids, int waitMillis) {
-            if (sent) {
-                return;
-            }
-            String detail = "not committed within " + waitMillis + " ms at replica " + self + " (view "
-                    + core.status().view() + ", height " + store.height() + ")";
-            for (int i = 0; i < replies.length; i++) {
-                if (replies[i] == null) {
-                    replies[i] = reply(ids[i]).setOutcome(Reply.Outcome.PENDING).setDetail(detail).build();
-                    // Its slot stays registered until the commit or the next block drops it; unregister now.
-                    List<CommitWaiter> list = waiters.get(ids[i]);
-                    if (list != null) {
-                        for (CommitWaiter w : list) {
-                            if (w instanceof Slot s && s.call == this) {
-                                unregister(ids[i], w);
-                            }
-                        }
-                    }
-                }
-            }
-            unanswered = 0;
-            send();
-        }
-
-        private void send() {
-            sent = true;
-            timer.cancel();
-            waiting.addAndGet(-slots);
-            ReplyBatch.Builder batch = ReplyBatch.newBuilder().setReplica(self);
-            for (Reply r : replies) {
-                batch.addReplies(r);
-            }
-            byte[] bytes = batch.build().toByteArray();
-            SubmitBatchResponse response = SubmitBatchResponse.newBuilder().setSignedReplies(SignedReplyBatch.newBuilder()
-                    .setReplies(ByteString.copyFrom(bytes)).setSignature(ByteString.copyFrom(key.sign(Domain.REPLY_BATCH, bytes))))
-                    .build();
-            try {
-                out.onNext(response);
-                out.onCompleted();
-            } catch (RuntimeException cancelled) {
-                // The client went away; nothing to tell it.
-            }
-        }
-    }
-
-    /** Transaction {@code index} of a batch call, waiting for its commit. */
-    private final class Slot implements CommitWaiter {
-        final BatchCall call;
-        final int index;
-
-        Slot(BatchCall call, int index) {
-            this.call = call;
-            this.index = index;
-        }
-
-        @Override
-        public void committed(BlockStore.TxRecord record, ByteString blockHash) {
-            metrics.commitLatency(Duration.ofNanos(System.nanoTime() - call.startNanos));
-            call.fill(index, committedReply(record, blockHash).build());
-        }
-
-        @Override
-        public boolean release() {
-            // The call gives back its waiter slots when it is answered (see BatchCall.send).
-            return call.unfilled(index);
-        }
-    }
-
-    private void finish(Digest id, Waiter waiter, SubmitResponse response) {
-        unregister(id, waiter);
-        waiter.answer(response);
-    }
-
-    private void unregister(Digest id, CommitWaiter waiter) {
-        List<CommitWaiter> list = waiters.get(id);
-        if (list != null) {
-            list.remove(waiter);
-            if (list.isEmpty()) {
-                waiters.remove(id, list);
-            }
-        }
+        submissions.attach(core);
     }
 
     /** Called by the core loop once {@code block} is durable. */
     public void onBlock(ExecutedBlock block) {
-        Block b = block.block();
-        ByteString blockHash = ByteString.copyFrom(block.hash().bytes());
-        for (int i = 0; i < b.getReceiptsCount(); i++) {
-            Receipt receipt = b.getReceipts(i);
-            List<CommitWaiter> list = waiters.remove(Digest.of(receipt.getTxId().toByteArray()));
-            if (list == null) {
-                continue;
-            }
-            BlockStore.TxRecord record = new BlockStore.TxRecord(block.height(), i, receipt, b.getTransactions(i), b);
-            for (CommitWaiter w : list) {
-                w.committed(record, blockHash);
-            }
-        }
-        for (Subscriber s : subscribers) {
-            streamPump.execute(s::pump);
-        }
+        submissions.onBlock(block);
+        waits.onBlock();
+        streams.onBlock();
     }
 
-    private SubmitResponse committed(BlockStore.TxRecord record, boolean wantProof) {
-        return committed(record, blockHash(record), wantProof);
+    public int waiting() {
+        return submissions.waiting();
     }
 
-    private SubmitResponse committed(BlockStore.TxRecord record, ByteString blockHash, boolean wantProof) {
-        SubmitResponse response = response(committedReply(record, blockHash));
-        return wantProof ? response.toBuilder().setProof(proof(record)).build() : response;
+    @Override
+    public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
+        submissions.submitTransaction(request, out);
     }
 
-    private Reply.Builder committedReply(BlockStore.TxRecord record, ByteString blockHash) {
-        Digest id = Digest.of(record.receipt().getTxId().toByteArray());
-        return reply(id).setOutcome(Reply.Outcome.COMMITTED).setReceipt(record.receipt()).setHeight(record.height())
-                .setBlockHash(blockHash);
-    }
-
-    private static ByteString blockHash(BlockStore.TxRecord record) {
-        return ByteString.copyFrom(Blocks.hash(record.block()).bytes());
-    }
-
-    static TransactionProof proof(BlockStore.TxRecord record) {
-        Block block = record.block();
-        bftledger.crypto.InclusionProof txProof = record.txProof();
-        InclusionProof.Builder inclusion = InclusionProof.newBuilder().setLeafIndex(Math.toIntExact(txProof.leafIndex())).setTreeSize(Math.toIntExact(txProof.treeSize()));
-        for (Digest d : txProof.path()) {
-            inclusion.addPath(ByteString.copyFrom(d.bytes()));
-        }
-        return TransactionProof.newBuilder().setTransaction(record.transaction()).setReceipt(record.receipt())
-                .setBlockHeader(block.getHeader()).setCertificate(block.getCertificate()).setTxInclusion(inclusion).build();
-    }
-
-    private Reply.Builder reply(Digest id) {
-        return Reply.newBuilder().setReplica(self).setTxId(ByteString.copyFrom(id.bytes()));
-    }
-
-    private SubmitResponse response(Reply.Builder reply) {
-        byte[] bytes = reply.build().toByteArray();
-        return SubmitResponse.newBuilder().setSignedReply(SignedReply.newBuilder().setReply(ByteString.copyFrom(bytes))
-                .setSignature(ByteString.copyFrom(key.sign(Domain.REPLY, bytes)))).build();
-    }
-
-    private void reject(StreamObserver<SubmitResponse> out, Digest id, Reply.RejectReason reason, String detail) {
-        metrics.rejected("client-" + reason.name());
-        out.onNext(response(reply(id).setOutcome(Reply.Outcome.REJECTED).setRejectReason(reason).setDetail(detail)));
-        out.onCompleted();
-    }
-
-    /**
-     * Refuses a call with a gRPC status (not a signed reply: the replica states nothing about the
-     * transaction), a machine-readable reason and a retry-after hint in the trailers.
-     */
-    private void refuse(StreamObserver<?> out, Status status, String reason, long retryAfterMillis, String description) {
-        metrics.shed("submit", reason);
-        Metadata trailers = new Metadata();
-        trailers.put(LedgerClient.REFUSAL_REASON, reason);
-        trailers.put(LedgerClient.RETRY_AFTER_MILLIS, Long.toString(retryAfterMillis));
-        try {
-            out.onError(status.withDescription(description + "; retry after " + retryAfterMillis + " ms").asRuntimeException(trailers));
-        } catch (RuntimeException cancelled) {
-            // The client went away.
-        }
-    }
-
-    static Reply.RejectReason reasonOf(TxVerdict.Reason reason) {
-        return switch (reason) {
-            case OVERSIZED -> Reply.RejectReason.TOO_LARGE;
-            case WRONG_CHAIN_ID -> Reply.RejectReason.WRONG_CHAIN;
-            case BAD_SENDER_KEY -> Reply.RejectReason.BAD_SENDER;
-            case BAD_SIGNATURE -> Reply.RejectReason.BAD_SIGNATURE;
-            default -> Reply.RejectReason.MALFORMED;
-        };
+    @Override
+    public void submitTransactions(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> out) {
+        submissions.submitTransactions(request, out);
     }
 
     @Override
     public void getTransaction(GetTransactionRequest request, StreamObserver<GetTransactionResponse> out) {
-        if (request.getTxId().size() != Digest.LENGTH) {
-            out.onError(Status.INVALID_ARGUMENT.withDescription("tx_id must be 32 bytes").asRuntimeException());
-            return;
-        }
-        Optional<BlockStore.TxRecord> record = store.transaction(Digest.of(request.getTxId().toByteArray()));
-        boolean stale = !liveness.quorumReachable();
-        long validAt = store.height();
-        out.onNext(record.map(r -> GetTransactionResponse.newBuilder().setFound(true).setHeight(r.height())
-                .setProof(proof(r))).orElse(GetTransactionResponse.newBuilder()).setPossiblyStale(stale)
-                .setValidAtHeight(validAt).build());
-        out.onCompleted();
+        answers.getTransaction(request, out);
     }
 
     @Override
     public void getBlock(GetBlockRequest request, StreamObserver<GetBlockResponse> out) {
-        long height = request.getHeight() == 0 ? store.height() : request.getHeight();
-        Optional<Block> block = height == 0 ? Optional.empty() : store.block(height);
-        out.onNext(block.map(b -> GetBlockResponse.newBuilder().setFound(true).setBlock(b)
-                .setBlockHash(ByteString.copyFrom(Blocks.hash(b).bytes()))).orElse(GetBlockResponse.newBuilder())
-                .setPossiblyStale(!liveness.quorumReachable()).build());
-        out.onCompleted();
+        answers.getBlock(request, out);
     }
 
     @Override
     public void getAccount(GetAccountRequest request, StreamObserver<GetAccountResponse> out) {
-        try {
-            PublicKey.of(request.getAccount().toByteArray());
-        } catch (IllegalArgumentException e) {
-            out.onError(Status.INVALID_ARGUMENT.withDescription("account: " + e.getMessage()).asRuntimeException());
-            return;
-        }
-        try (BlockStore.Snapshot s = store.snapshot()) {
-            out.onNext(GetAccountResponse.newBuilder().setAccount(request.getAccount()).setBalance(s.balance(request.getAccount()))
-                    .setHeight(s.height()).setBlockHash(ByteString.copyFrom(s.tipHash().bytes()))
-                    .setPossiblyStale(!liveness.quorumReachable()).build());
-        }
-        out.onCompleted();
+        answers.getAccount(request, out);
+    }
+
+    @Override
+    public void getRecord(GetRecordRequest request, StreamObserver<GetRecordResponse> out) {
+        answers.getRecord(request, out);
+    }
+
+    @Override
+    public void getRecordHistory(GetRecordHistoryRequest request, StreamObserver<GetRecordHistoryResponse> out) {
+        answers.getRecordHistory(request, out);
+    }
+
+    @Override
+    public void getCertifiedHeader(GetCertifiedHeaderRequest request, StreamObserver<GetCertifiedHeaderResponse> out) {
+        answers.getCertifiedHeader(request, out);
+    }
+
+    @Override
+    public void streamBlocks(StreamBlocksRequest request, StreamObserver<Block> out) {
+        streams.stream(request, out);
     }
 
     @Override
@@ -724,7 +152,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                 .addAllPeersConnected(peers.connectedPeers()).setViewChanging(!status.viewActive())
                 .setPendingTransactions(status.pendingRequests()).setEvidenceCount(core.evidence().size())
                 .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).setQuorumReachable(liveness.quorumReachable())
-                .addAllPeerLiveness(peerLiveness()).build());
+                .addAllPeerLiveness(peerLiveness()).setCertifiedHeight(store.certifiedHeight()).build());
         out.onCompleted();
     }
 
@@ -750,59 +178,5 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         }
         out.onNext(response.build());
         out.onCompleted();
-    }
-
-    /** One block stream: sends from the store while the client's flow control allows. */
-    private final class Subscriber {
-        final ServerCallStreamObserver<Block> out;
-        long next;
-        boolean closed;
-
-        Subscriber(ServerCallStreamObserver<Block> out, long next) {
-            this.out = out;
-            this.next = next;
-        }
-
-        synchronized void pump() {
-            if (closed) {
-                return;
-            }
-            try {
-                while (next <= store.height() && out.isReady() && !out.isCancelled()) {
-                    Optional<Block> block = store.block(next);
-                    if (block.isEmpty()) {
-                        return;
-                    }
-                    out.onNext(block.get());
-                    next++;
-                }
-            } catch (RuntimeException cancelled) {
-                close();
-            }
-        }
-
-        synchronized void close() {
-            closed = true;
-            subscribers.remove(this);
-        }
-    }
-
-    @Override
-    public void streamBlocks(StreamBlocksRequest request, StreamObserver<Block> out) {
-        if (subscribers.size() >= STREAMS_MAX) {
-            out.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + self + " serves at most " + STREAMS_MAX
-                    + " block streams").asRuntimeException());
-            return;
-        }
-        ServerCallStreamObserver<Block> call = (ServerCallStreamObserver<Block>) out;
-        Subscriber s = new Subscriber(call, Math.max(1, request.getFromHeight()));
-        call.setOnCancelHandler(s::close);
-        call.setOnReadyHandler(() -> streamPump.execute(s::pump));
-        subscribers.add(s);
-        streamPump.execute(s::pump);
-    }
-
-    public int waiting() {
-        return waiting.get();
     }
 }

@@ -63,6 +63,7 @@ public final class CoreLoop implements AutoCloseable {
     private final BlockingQueue<Object> queue;
     private final Thread thread;
     private final EvidenceStore evidence;
+    private final BlockHashes hashes;
     private PeerNetwork peers;
     private OutboundInterceptor interceptor = OutboundInterceptor.IDENTITY;
     private java.util.concurrent.ScheduledExecutorService delayed;
@@ -70,17 +71,14 @@ public final class CoreLoop implements AutoCloseable {
     private volatile boolean running = true;
     private volatile Throwable failure;
 
-    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
-                    NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
-                    Consumer<Output.StateTransferRequest> onStateTransfer) {
-        this(replica, wal, store, transactions, metrics, queueMax, onBlock, onStateTransfer,
-                EvidenceStore.inMemory(EVIDENCE_MAX));
-    }
-
-    /** As above, with the (durable) store the core's evidence goes to. */
-    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
+    /**
+     * @param hashes the block hashes {@code replica} reads through its {@link bftledger.pbft.ExecutedDigests}
+     *     port; this loop records every block it appends there
+     */
+    CoreLoop(Replica replica, BlockHashes hashes, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
                     NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
                     Consumer<Output.StateTransferRequest> onStateTransfer, EvidenceStore evidence) {
+        this.hashes = hashes;
         this.evidence = evidence;
         metrics.setEvidence(evidence.size());
         this.replica = replica;
@@ -294,7 +292,8 @@ public final class CoreLoop implements AutoCloseable {
             signatures.put(s.replica(), s.signature());
         }
         CommitCertificate certificate = CommitCertificates.of(batch.view(), batch.sequence(), batch.digest(), signatures);
-        ExecutedBlock block = store.appendBatch(batch.timestampMillis(), txs, certificate);
+        ExecutedBlock block = store.appendBatch(batch.timestampMillis(), batch.anchor(), txs, certificate);
+        hashes.record(block.height(), block.hash());
         transactions.executed(batch.sequence(), batch.requests());
         metrics.setHeight(block.height());
         metrics.committed(txs.size());
@@ -323,6 +322,7 @@ public final class CoreLoop implements AutoCloseable {
                 return taken;
             }
             taken++;
+            hashes.record(check.executed().height(), check.executed().hash());
             metrics.setHeight(store.height());
             onBlock.accept(check.executed());
         }

@@ -75,6 +75,12 @@ public final class ReplicaNode implements AutoCloseable {
      * a backup that suspects a live primary alone stays out of the view until the next change.
      */
     static final int PRIMARY_SILENCE_MILLIS = 300;
+    /**
+     * How long an idle primary waits before proposing the empty batch that certifies its last
+     * block (pbft Config anchorIdleTicks): the longest a proof of a transaction waits when no
+     * other transaction follows it.
+     */
+    static final int ANCHOR_IDLE_MILLIS = 100;
     static final long PEER_PING_TIMEOUT_MILLIS = 2_000;
     /** How often a stalled replica asks a peer for newer committed blocks. */
     static final long SYNC_INTERVAL_MILLIS = 2_000;
@@ -155,7 +161,8 @@ public final class ReplicaNode implements AutoCloseable {
                 .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), tuning.pipelineDepthMax())
                 .withTimeouts(ticks(REQUEST_TIMEOUT_MILLIS, tuning.tickMillis()),
                         ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX)
-                .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()));
+                .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()))
+                .withAnchorIdle(ticks(ANCHOR_IDLE_MILLIS, tuning.tickMillis()));
         this.metrics = new NodeMetrics(config.replica());
         this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
@@ -163,7 +170,8 @@ public final class ReplicaNode implements AutoCloseable {
         // The ledger's transaction index is the core's at-most-once port: after a stable checkpoint
         // (or a state transfer) the core has forgotten old ids, and a client's retry of one must
         // not be ordered again nor keep a request timer running.
-        Replica replica = Replica.restore(pbft, store::containsTransaction, records, store.height());
+        BlockHashes hashes = new BlockHashes(store);
+        Replica replica = Replica.restore(pbft, store::containsTransaction, hashes, records, store.height());
         log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
                 records.size(), replica.view());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
@@ -188,7 +196,7 @@ public final class ReplicaNode implements AutoCloseable {
         this.replies = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(REPLY_BLOCKS_QUEUED_MAX),
                 daemon("replies"), new ThreadPoolExecutor.CallerRunsPolicy());
         metrics.queueDepth("replies", () -> replies.getQueue().size());
-        this.core = new CoreLoop(replica, wal, store, transactions, metrics, tuning.inboundQueueMax(),
+        this.core = new CoreLoop(replica, hashes, wal, store, transactions, metrics, tuning.inboundQueueMax(),
                 block -> replies.execute(() -> api.onBlock(block)),
                 catchUp::request, evidence);
         OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
