@@ -59,7 +59,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
     @Mixin
-    Main.JsonOption json;
+    JsonOption json;
     @Option(names = "--network", defaultValue = "localnet",
             description = "The network directory made by `bftledger init` (its genesis.bin and accounts/*.key), or a"
                     + " genesis file (then give --accounts) (default: ${DEFAULT-VALUE}).")
@@ -106,14 +106,14 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         try {
             kind = Mix.valueOf(mix.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new Main.UserError("--mix must be transfer, put or mixed; got '" + mix + "'.");
+            throw new UserError("--mix must be transfer, put or mixed; got '" + mix + "'.");
         }
         if (clients < 1 || signers < 1) {
-            throw new Main.UserError("--clients and --signers must be at least 1.");
+            throw new UserError("--clients and --signers must be at least 1.");
         }
-        Duration measure = Main.parseDuration(duration);
-        Duration warm = Main.parseDuration(warmup);
-        Duration txTimeout = Main.parseDuration(timeout);
+        Duration measure = Arguments.duration(duration);
+        Duration warm = Arguments.duration(warmup);
+        Duration txTimeout = Arguments.duration(timeout);
         Path genesisFile = Files.isDirectory(network) ? network.resolve("genesis.bin") : network;
         Path accountDir = accounts != null ? accounts
                 : (Files.isDirectory(network) ? network : network.toAbsolutePath().getParent()).resolve("accounts");
@@ -162,16 +162,16 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         return 0;
     }
 
-    private static List<KeyPair> readAccounts(Path dir) throws Main.UserError, bftledger.node.config.ConfigException {
+    private static List<KeyPair> readAccounts(Path dir) throws UserError, bftledger.node.config.ConfigException {
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(p -> p.getFileName().toString().endsWith(".key")).sorted().toList();
         } catch (IOException e) {
-            throw new Main.UserError("cannot list funded account keys in " + dir + ": " + e.getMessage()
+            throw new UserError("cannot list funded account keys in " + dir + ": " + e.getMessage()
                     + ". Point --network at a directory made by `bftledger init`, or give --accounts.");
         }
         if (files.size() < 2) {
-            throw new Main.UserError(dir + " holds " + files.size() + " account key files; transfers need at least 2"
+            throw new UserError(dir + " holds " + files.size() + " account key files; transfers need at least 2"
                     + " (`bftledger init --accounts N`).");
         }
         List<KeyPair> keys = new ArrayList<>();
@@ -571,6 +571,6 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             latOrdered.put(k, lat.get(k));
         }
         ordered.put("latency_ms", latOrdered);
-        Main.print(spec, json.json, ordered, text.toString());
+        CommandOutput.print(spec, json.json, ordered, text.toString());
     }
 }

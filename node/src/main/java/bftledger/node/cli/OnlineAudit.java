@@ -197,7 +197,7 @@ final class OnlineAudit {
             result.put("culprits", List.copyOf(culprits));
             result.put("suspects", List.copyOf(suspects));
             result.put("suspect_details", forks.suspectsJson());
-            Main.print(spec, json, result, text.toString());
+            CommandOutput.print(spec, json, result, text.toString());
             return ok ? 0 : 1;
         } finally {
             channels.forEach(ManagedChannel::shutdownNow);
