@@ -18,7 +18,7 @@ final class AccountShowCommand extends NetworkCommand {
         PublicKey key = Arguments.account(account);
         try (LedgerClient client = LedgerClient.connect(net.network())) {
             GetAccountResponse r = client.account(key, net.timeout());
-            print(Map.of("account", key.hex(), "balance", r.getBalance(), "height", r.getHeight(),
+            print(CommandOutput.fields("account", key.hex(), "balance", r.getBalance(), "height", r.getHeight(),
                     "block_hash", Arguments.hex(r.getBlockHash())), "account " + key.hex() + "\n  balance " + r.getBalance()
                     + " at height " + r.getHeight() + " (block " + Arguments.hex(r.getBlockHash()).substring(0, 8) + ", agreed by f+1 replicas)");
             return 0;

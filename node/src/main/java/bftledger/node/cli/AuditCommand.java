@@ -76,7 +76,7 @@ final class AuditCommand implements Callable<Integer> {
         StringBuilder text = new StringBuilder((report.ok() ? "audit passed: " : "audit FAILED: ") + report.blocksChecked()
                 + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems");
         for (LedgerProblem p : report.problems()) {
-            problems.add(Map.of("height", p.height(), "kind", p.kind().name(), "message", p.message()));
+            problems.add(CommandOutput.fields("height", p.height(), "kind", p.kind().name(), "message", p.message()));
             if (problems.size() <= 50) {
                 text.append("\n  height ").append(p.height()).append(" ").append(p.kind()).append(": ").append(p.message());
             }

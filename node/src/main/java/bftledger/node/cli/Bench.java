@@ -364,7 +364,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 m.put("blocks", blocks);
                 m.put("tx_per_block", blocks == 0 ? 0 : round((double) committed / blocks));
             }
-            m.put("latency_ms", Map.of("p50", ms(percentile(sorted, 0.50)), "p95", ms(percentile(sorted, 0.95)),
+            m.put("latency_ms", CommandOutput.fields("p50", ms(percentile(sorted, 0.50)), "p95", ms(percentile(sorted, 0.95)),
                     "p99", ms(percentile(sorted, 0.99)), "max", ms(sorted.length == 0 ? 0 : sorted[sorted.length - 1])));
             Map<String, Object> errs = new TreeMap<>();
             int errorCount = 0;

@@ -12,7 +12,6 @@ import bftledger.sdk.Network;
 import bftledger.sdk.ProofVerifier;
 import bftledger.sdk.Verdict;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.util.JsonFormat;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.util.ArrayList;
@@ -56,8 +55,8 @@ final class BlockShowCommand extends NetworkCommand {
                 for (int t = 0; t < block.getTransactionsCount(); t++) {
                     SignedTransaction tx = block.getTransactions(t);
                     Receipt receipt = block.getReceipts(t);
-                    txs.add(Map.of("tx_id", Arguments.hex(receipt.getTxId()), "status", receipt.getStatus().name(),
-                            "body", JsonFormat.printer().omittingInsignificantWhitespace().print(TransactionBody.parseFrom(tx.getBody()))));
+                    txs.add(CommandOutput.fields("tx_id", Arguments.hex(receipt.getTxId()), "status", receipt.getStatus().name(),
+                            "body", ProtoJson.object(TransactionBody.parseFrom(tx.getBody()))));
                 }
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("height", header.getHeight());
@@ -75,7 +74,7 @@ final class BlockShowCommand extends NetworkCommand {
                         + header.getTimestampMillis() + "\n  certificate: view " + block.getCertificate().getView()
                         + ", signers " + m.get("certificate_signers") + " (verified against genesis; served by node" + i + ")");
                 for (Object tx : txs) {
-                    text.append("\n  ").append(tx);
+                    text.append("\n  ").append(CommandOutput.toJson(tx));
                 }
                 print(m, text.toString());
                 return 0;

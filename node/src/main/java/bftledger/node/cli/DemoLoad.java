@@ -95,7 +95,7 @@ final class DemoLoad extends NetworkCommand {
             }
         }
         if (json.json) {
-            CommandOutput.print(spec, true, Map.of("receipts", receipts, "failed", failed), "");
+            CommandOutput.print(spec, true, CommandOutput.fields("receipts", receipts, "failed", failed), "");
         } else {
             out.println((receipts.size() - failed) + " of " + receipts.size() + " transactions committed and proven");
         }

@@ -7,7 +7,6 @@ import bftledger.ledger.proto.Validator;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.config.Keys;
 import bftledger.node.config.NodeConfig;
-import com.google.protobuf.util.JsonFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -72,11 +71,11 @@ final class InitCommand implements Callable<Integer> {
             Path file = dir.resolve("accounts").resolve("account" + j + ".key");
             Keys.write(file, key);
             balances.put(key.publicKey(), balance);
-            accountList.add(Map.of("file", file.toString(), "public_key", key.publicKey().hex(), "balance", balance));
+            accountList.add(CommandOutput.fields("file", file.toString(), "public_key", key.publicKey().hex(), "balance", balance));
         }
         ChainGenesis genesis = ChainGenesis.build(chainId, validators, balances, System.currentTimeMillis());
         GenesisFile.write(genesisPath, genesis);
-        Files.writeString(dir.resolve("genesis.json"), JsonFormat.printer().print(genesis.genesis()) + "\n");
+        Files.writeString(dir.resolve("genesis.json"), CommandOutput.toIndentedJson(ProtoJson.object(genesis.genesis())) + "\n");
         List<Object> nodeList = new ArrayList<>();
         for (int i = 0; i < nodes; i++) {
             Path nodeDir = dir.resolve("node" + i);
@@ -85,7 +84,7 @@ final class InitCommand implements Callable<Integer> {
                     Path.of("../genesis.bin"), NodeConfig.Tuning.defaults());
             Path configFile = nodeDir.resolve("node.properties");
             Files.writeString(configFile, config.toProperties());
-            nodeList.add(Map.of("name", "node" + i, "config", configFile.toString(), "address", "127.0.0.1:" + (basePort + i)));
+            nodeList.add(CommandOutput.fields("name", "node" + i, "config", configFile.toString(), "address", "127.0.0.1:" + (basePort + i)));
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("dir", dir.toString());

@@ -25,7 +25,7 @@ final class KeygenCommand implements Callable<Integer> {
     public Integer call() throws ConfigException {
         KeyPair key = KeyPair.generate();
         Keys.write(out, key);
-        CommandOutput.print(spec, json.json, Map.of("file", out.toString(), "public_key", key.publicKey().hex()),
+        CommandOutput.print(spec, json.json, CommandOutput.fields("file", out.toString(), "public_key", key.publicKey().hex()),
                 "wrote " + out + "\npublic key (account address): " + key.publicKey().hex());
         return 0;
     }

@@ -32,7 +32,7 @@ final class NodeStartCommand implements Callable<Integer> {
             stopped.countDown();
         }, "shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        CommandOutput.print(spec, json.json, Map.of("port", node.port(), "metrics_port", node.metricsPort()),
+        CommandOutput.print(spec, json.json, CommandOutput.fields("port", node.port(), "metrics_port", node.metricsPort()),
                 "node serving on port " + node.port() + (node.metricsPort() > 0 ? ", metrics on port " + node.metricsPort() : ""));
         Throwable failure = node.awaitTermination();
         if (failure != null) {

@@ -60,7 +60,7 @@ final class StatusCommand extends NetworkCommand {
                 rows.add(row);
             }
         }
-        print(Map.of("nodes", rows, "up", up, "n", network.n()), text.toString().stripTrailing());
+        print(CommandOutput.fields("nodes", rows, "up", up, "n", network.n()), text.toString().stripTrailing());
         return up == network.n() ? 0 : 1;
     }
 }

@@ -5,7 +5,6 @@ import bftledger.crypto.Digest;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.TransactionBody;
 import bftledger.sdk.LedgerClient;
-import com.google.protobuf.util.JsonFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +37,7 @@ final class TxShowCommand extends NetworkCommand {
             BlockHeader header = BlockHeader.parseFrom(proof.getBlockHeader());
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("tx_id", txId.hex());
-            m.put("body", JsonFormat.printer().omittingInsignificantWhitespace().print(body));
+            m.put("body", ProtoJson.object(body));
             m.put("status", proof.getReceipt().getStatus().name());
             m.put("reason", proof.getReceipt().getReason());
             m.put("height", header.getHeight());
@@ -49,7 +48,7 @@ final class TxShowCommand extends NetworkCommand {
             m.put("certificate_signers", signers);
             m.put("inclusion_path", proof.getTxInclusion().getPathList().stream().map(Arguments::hex).toList());
             m.put("proof_verified", true);
-            print(m, "transaction " + txId.hex() + "\n  " + JsonFormat.printer().print(body).replace("\n", "\n  ")
+            print(m, "transaction " + txId.hex() + "\n  " + CommandOutput.toIndentedJson(ProtoJson.object(body)).replace("\n", "\n  ")
                     + "\n  receipt: " + proof.getReceipt().getStatus() + (proof.getReceipt().getReason().isEmpty() ? ""
                     : " (" + proof.getReceipt().getReason() + ")") + "\n  block " + header.getHeight() + " index "
                     + proof.getReceipt().getIndex() + "\n  commit certificate: view " + proof.getCertificate().getView()
