@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import bftledger.api.Wire;
 import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.GetTransactionRequest;
@@ -157,10 +158,10 @@ class EdgesTest {
                                     public void onFailure(Throwable t) {
                                         Status s = Status.fromThrowable(t);
                                         Metadata trailers = Status.trailersFromThrowable(t);
-                                        String reason = trailers == null ? null : trailers.get(LedgerClient.REFUSAL_REASON);
+                                        String reason = trailers == null ? null : trailers.get(Wire.REFUSAL_REASON);
                                         outcomes.computeIfAbsent(s.getCode() + "/" + reason, k -> new AtomicInteger()).incrementAndGet();
                                         if (s.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                                            assertNotEquals(null, trailers.get(LedgerClient.RETRY_AFTER_MILLIS));
+                                            assertNotEquals(null, trailers.get(Wire.RETRY_AFTER_MILLIS));
                                         }
                                         answered.countDown();
                                     }
@@ -207,7 +208,7 @@ class EdgesTest {
                         .submitTransaction(SubmitRequest.newBuilder().setTransaction(blocked).build()));
                 assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), "fails fast, not at the deadline");
                 assertTrue(refused.getStatus().getDescription().contains("no quorum reachable"), refused.getStatus().toString());
-                assertEquals("no-quorum", refused.getTrailers().get(LedgerClient.REFUSAL_REASON));
+                assertEquals("no-quorum", refused.getTrailers().get(Wire.REFUSAL_REASON));
                 LedgerClientException sdkError = assertThrows(LedgerClientException.class,
                         () -> client.submit(blocked, Duration.ofSeconds(3)));
                 assertTrue(sdkError.getMessage().contains("no quorum reachable"), sdkError.getMessage());
