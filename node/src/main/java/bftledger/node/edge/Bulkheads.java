@@ -31,7 +31,9 @@ import java.util.function.LongSupplier;
  * its cap of calls in flight. A call beyond the cap, or from an address over its rate, is
  * refused at once with RESOURCE_EXHAUSTED, a {@link Wire#RETRY_AFTER_MILLIS} hint and
  * a {@link Wire#REFUSAL_REASON}; it is never queued. Since every lane's in-flight
- * calls are capped, so are its executor queues.
+ * calls are capped, so are its executor queues. A lane's cap is one atomic counter; a
+ * Resilience4j bulkhead would be the same counter behind a dependency. The per-address rate is
+ * {@link KeyedRateLimiter} (Bucket4j buckets).
  *
  * <p>How it hooks into gRPC: the server asks {@link #getExecutor} for each new call (on the
  * default executor, before any application code); that decision is written into the call's
