@@ -120,7 +120,7 @@ public final class ChaosMain {
 
     private int run() throws Exception {
         Files.createDirectories(dir);
-        ScenarioCluster.Options options = new ScenarioCluster.Options(N, 8, 10_000, 20, "-Xmx256m", seed);
+        ScenarioCluster.Options options = ScenarioCluster.Options.defaults(seed);
         out.printf("chaos run: seed %d, duration %d s, directory %s%n", seed, durationSeconds, dir);
         out.println(netnsName != null
                 ? "network: namespaces (" + netnsName + "), partitions are iptables cuts"
