@@ -412,9 +412,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     /**
      * Spaces submissions evenly at {@code perSecond} across all clients (for the half-load
      * latency run). Slots follow one fixed schedule: a late wake-up (timer slack, a busy core)
-     * is made up by the next slots instead of pushing every later one back, which had the
-     * paced run carry ~13% less than asked (1811 tx/s at {@code --rate 2119}). A stall longer
-     * than {@link #CATCH_UP_MAX_NANOS} is not made up, so it ends without a burst.
+     * is made up by the next slots instead of pushing every later one back, which would make a
+     * paced run carry less than asked. A stall longer than {@link #CATCH_UP_MAX_NANOS} is not made
+     * up, so it ends without a burst (BenchTest#aPacedRunKeepsItsRateWhenWakeUpsAreLate).
      */
     static final class RateGate {
         static final long CATCH_UP_MAX_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
