@@ -13,15 +13,14 @@
 #
 # Clients default to 512. In a closed loop, throughput = clients / latency: each block carries
 # about what clients sent while the previous one was being agreed on, and what a block costs
-# (consensus signatures, durable writes, messages) is shared by its transactions. With 256
-# clients blocks held ~65 transactions and the network ran at 0.62-0.65 of the ceiling; with
-# 512, ~120 and 0.71-0.74; with 768, ~180 and 0.79, at p99 125 and 166 ms (README, "Machine and
-# results"). 512 is where the run shows what the machine can carry with p99 still near 100 ms.
+# (consensus signatures, durable writes, messages) is shared by its transactions, so more
+# clients mean fuller blocks and a higher share of the ceiling at a longer tail. 512 is where
+# the run shows what the machine can carry with p99 still near 100 ms (docs/performance.md has
+# the figures at 256 and 512 clients).
 #
 # Warm-up defaults to 120 s: four fresh node JVMs sharing two cores keep their C2 JIT compilers
-# busy for about two minutes (after 30 s, C2 still took 135 us of CPU per transaction, 18% of the
-# nodes' CPU; after 120 s, 12 us), which a long-running replica does not. The per-thread CPU
-# line shows what is left of it.
+# busy for about two minutes, which a long-running replica does not. The per-thread CPU line
+# shows what is left of it.
 #
 # --node-setting sets a key of every node's node.properties (e.g. tuning.pipeline.depth.max=2);
 # repeatable. The node refuses unknown keys and out-of-range values at start.

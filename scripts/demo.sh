@@ -23,6 +23,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 cli="$root/scripts/bftledger"
+command -v jq >/dev/null || { echo "the demo reads the CLI's --json output with jq: install it (apt-get install jq)" >&2; exit 2; }
 started=$SECONDS
 step() { printf '\n\033[1m== [%3ds] %s\033[0m\n' "$((SECONDS - started))" "$*"; }
 fail() { echo "DEMO FAILED: $*" >&2; exit 1; }
@@ -77,9 +78,9 @@ bounded 120 "$cli" demo-load --genesis "$genesis" --accounts "$dir/accounts" --t
 step "status of every node"
 bounded 60 "$cli" status --genesis "$genesis" || fail "not every node answers"
 before_json="$(bounded 60 "$cli" status --genesis "$genesis" --json)"
-view_before="$(sed 's/.*"replica":1,[^}]*"view":\([0-9]*\),.*/\1/' <<<"$before_json")"
-height_before="$(sed 's/.*"replica":1,[^}]*"height":\([0-9]*\),.*/\1/' <<<"$before_json")"
-primary_before="$(sed 's/.*"replica":1,[^}]*"primary":\([0-9]*\),.*/\1/' <<<"$before_json")"
+view_before="$(jq -r '.nodes[] | select(.replica == 1) | .view' <<<"$before_json")"
+height_before="$(jq -r '.nodes[] | select(.replica == 1) | .height' <<<"$before_json")"
+primary_before="$(jq -r '.nodes[] | select(.replica == 1) | .primary' <<<"$before_json")"
 
 step "inject a Byzantine primary: node $primary_before now equivocates (scripts/byzantine.sh $primary_before equivocate-primary)"
 bounded 120 "$root/scripts/byzantine.sh" "$primary_before" equivocate-primary --dir "$dir" --seed 7 || fail "could not start the Byzantine node"
@@ -92,9 +93,9 @@ step "status after the attack: a new view with a new primary"
 bounded 60 "$cli" status --genesis "$genesis" || fail "not every node answers"
 after_json="$(bounded 60 "$cli" status --genesis "$genesis" --json)"
 honest=$(( (primary_before + 1) % 4 ))
-view_after="$(sed "s/.*\"replica\":$honest,[^}]*\"view\":\([0-9]*\),.*/\1/" <<<"$after_json")"
-primary_after="$(sed "s/.*\"replica\":$honest,[^}]*\"primary\":\([0-9]*\),.*/\1/" <<<"$after_json")"
-height_after="$(sed "s/.*\"replica\":$honest,[^}]*\"height\":\([0-9]*\),.*/\1/" <<<"$after_json")"
+view_after="$(jq -r --argjson r "$honest" '.nodes[] | select(.replica == $r) | .view' <<<"$after_json")"
+primary_after="$(jq -r --argjson r "$honest" '.nodes[] | select(.replica == $r) | .primary' <<<"$after_json")"
+height_after="$(jq -r --argjson r "$honest" '.nodes[] | select(.replica == $r) | .height' <<<"$after_json")"
 ((view_after > view_before)) || fail "no view change: view is still $view_after"
 ((primary_after != primary_before)) || fail "the equivocating node $primary_before is still the primary"
 echo "view $view_before -> $view_after, primary $primary_before -> $primary_after, height $height_before -> $height_after"
@@ -102,7 +103,7 @@ echo "view $view_before -> $view_after, primary $primary_before -> $primary_afte
 step "online audit: every node's blocks and certificates, cross-node agreement, and the evidence they hold"
 bounded 120 "$cli" audit --online --genesis "$genesis" 2>/dev/null | cut -c1-200 || fail "the online audit failed"
 audit_json="$(bounded 120 "$cli" audit --online --json --genesis "$genesis" 2>/dev/null)" || fail "the online audit failed"
-culprits="$(grep -o '"culprits":\[[0-9,]*\]' <<<"$audit_json" | sed 's/"culprits"://')"
+culprits="$(jq -c '.culprits' <<<"$audit_json")"
 [[ "$culprits" == "[$primary_before]" ]] || fail "expected culprits [$primary_before], the audit says ${culprits:-nothing}"
 echo "(signed messages cut to 200 columns above; --json has them whole) culprits: $culprits"
 

@@ -52,11 +52,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LedgerClient implements AutoCloseable {
     /** Trailer a replica sets on RESOURCE_EXHAUSTED: milliseconds to wait before asking again. */
-    public static final Metadata.Key<String> RETRY_AFTER_MILLIS = Metadata.Key.of("bftledger-retry-after-ms",
-            Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> RETRY_AFTER_MILLIS = bftledger.api.Wire.RETRY_AFTER_MILLIS;
     /** Trailer a replica sets on every error it decides itself (shed, rate limited, no quorum). */
-    public static final Metadata.Key<String> REFUSAL_REASON = Metadata.Key.of("bftledger-refusal",
-            Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> REFUSAL_REASON = bftledger.api.Wire.REFUSAL_REASON;
 
     private final Network network;
     private final ClientOptions options;

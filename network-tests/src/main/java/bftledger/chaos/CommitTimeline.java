@@ -2,6 +2,7 @@ package bftledger.chaos;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.HdrHistogram.Histogram;
 
 /**
  * What the chaos run measures, from the client's side: every submission's start and end and
@@ -14,6 +15,9 @@ import java.util.List;
  * needs f+1 matching replies or a certificate.
  */
 public final class CommitTimeline {
+    /** Latency percentiles are kept to 3 significant digits (HdrHistogram's usual setting). */
+    static final int LATENCY_SIGNIFICANT_DIGITS = 3;
+
     /** One submission's outcome. */
     public record Outcome(long submittedNanos, long completedNanos, boolean acknowledged) {
         long latencyNanos() {
@@ -81,23 +85,18 @@ public final class CommitTimeline {
     }
 
     /**
-     * The given percentile (0 to 100, nearest rank) of acknowledged submissions' latency, counting
-     * only those submitted inside one of {@code windows} (all of them when windows is null); -1
-     * when there are none.
+     * The given percentile (0 to 100) of acknowledged submissions' latency, counting only those
+     * submitted inside one of {@code windows} (all of them when windows is null); -1 when there
+     * are none. Within 0.1% of the exact value ({@link #LATENCY_SIGNIFICANT_DIGITS}).
      */
     public long percentileNanos(double percentile, List<Window> windows) {
-        List<Long> latencies = new ArrayList<>();
+        Histogram latencies = new Histogram(LATENCY_SIGNIFICANT_DIGITS);
         for (Outcome o : outcomes()) {
             if (o.acknowledged() && (windows == null || windows.stream().anyMatch(w -> w.contains(o.submittedNanos())))) {
-                latencies.add(o.latencyNanos());
+                latencies.recordValue(o.latencyNanos());
             }
         }
-        if (latencies.isEmpty()) {
-            return -1;
-        }
-        latencies.sort(null);
-        int rank = (int) Math.ceil(percentile / 100.0 * latencies.size());
-        return latencies.get(Math.max(0, Math.min(latencies.size() - 1, rank - 1)));
+        return latencies.getTotalCount() == 0 ? -1 : latencies.getValueAtPercentile(percentile);
     }
 
     /** How many acknowledged submissions were submitted inside the windows. */

@@ -1,14 +1,15 @@
 package bftledger.scenario;
 
 import bftledger.node.cli.Main;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The CLI's online audit ({@code bftledger audit --online --json}) run in-process against the
@@ -16,8 +17,7 @@ import java.util.regex.Pattern;
  * its JSON: whether every node agrees, and which replicas its verified evidence proves faulty.
  */
 public record OnlineAuditResult(int exitCode, boolean passed, List<Integer> culprits, String json) {
-    private static final Pattern PASSED = Pattern.compile("\"passed\"\\s*:\\s*(true|false)");
-    private static final Pattern CULPRITS = Pattern.compile("\"culprits\"\\s*:\\s*\\[([^\\]]*)\\]");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Runs the audit; System.out is captured for the call (the CLI prints its JSON there). */
     public static synchronized OnlineAuditResult run(Path genesis) {
@@ -30,18 +30,29 @@ public record OnlineAuditResult(int exitCode, boolean passed, List<Integer> culp
         } finally {
             System.setOut(original);
         }
-        String json = captured.toString(StandardCharsets.UTF_8);
-        Matcher p = PASSED.matcher(json);
-        Matcher c = CULPRITS.matcher(json);
-        if (!p.find() || !c.find()) {
-            throw new AssertionError("online audit printed no passed/culprits (exit " + rc + "): " + json);
+        return parse(rc, captured.toString(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Reads the verdict from what {@code audit --online --json} printed: its last line that is a
+     * JSON object. Throws {@link IllegalArgumentException} when there is none or it has no verdict.
+     */
+    public static OnlineAuditResult parse(int exitCode, String printed) {
+        String line = printed.lines().map(String::strip).filter(l -> l.startsWith("{")).reduce((a, b) -> b)
+                .orElseThrow(() -> new IllegalArgumentException("online audit printed no JSON (exit " + exitCode + "): " + printed));
+        JsonNode tree;
+        try {
+            tree = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("online audit printed invalid JSON (exit " + exitCode + "): " + line, e);
         }
-        List<Integer> culprits = new ArrayList<>();
-        for (String s : c.group(1).split(",")) {
-            if (!s.isBlank()) {
-                culprits.add(Integer.parseInt(s.strip()));
-            }
+        JsonNode passed = tree.get("passed");
+        JsonNode culprits = tree.get("culprits");
+        if (passed == null || !passed.isBoolean() || culprits == null || !culprits.isArray()) {
+            throw new IllegalArgumentException("online audit printed no passed/culprits (exit " + exitCode + "): " + line);
         }
-        return new OnlineAuditResult(rc, Boolean.parseBoolean(p.group(1)), List.copyOf(culprits), json);
+        List<Integer> replicas = new ArrayList<>();
+        culprits.forEach(c -> replicas.add(c.asInt()));
+        return new OnlineAuditResult(exitCode, passed.asBoolean(), List.copyOf(replicas), line);
     }
 }

@@ -25,6 +25,10 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,10 +41,12 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * n real node JVMs for scenario tests, either on loopback (each node its own port) or each inside
- * its own host of a {@link NetnsNetwork} (each node its own address, so iptables faults apply).
- * Why a separate launcher from the node module's test helper: the scenarios need the namespace
- * variant, shortened timeouts and a client that reaches nodes inside namespaces.
+ * n real node JVMs: the one launcher of every multi-process test and of the chaos run. Nodes run
+ * on loopback (each node its own port, optionally behind a {@link FaultProxy} each) or each
+ * inside its own host of a {@link NetnsNetwork} (each node its own address, so iptables faults
+ * apply). {@link Options#defaults} shortens the consensus timeouts for scenarios;
+ * {@link Options#asInit} runs nodes as {@code bftledger init} configures them (default tuning,
+ * metrics endpoints on).
  *
  * <p>In namespace mode the network has n+1 hosts: host n is the client host, where a
  * {@link UnixRelay} forwards socket files to the nodes (the test JVM lives in the root namespace,
@@ -51,14 +57,28 @@ import java.util.concurrent.TimeUnit;
  * name, and copies the logs to target/scenario-logs. Not thread-safe: one test thread drives it.
  */
 public final class ScenarioCluster implements AutoCloseable {
-    /** Options for a cluster; tick millis scale every consensus timeout (request timeout = 200 ticks). */
-    public record Options(int n, int accounts, long balance, int tickMillis, String heap, long seed) {
+    /**
+     * Options for a cluster. The tuning's tick millis scale every consensus timeout (request
+     * timeout = 200 ticks); with {@code metrics} each node serves /metrics on its own port.
+     */
+    public record Options(int n, int accounts, long balance, NodeConfig.Tuning tuning, boolean metrics, String heap, long seed) {
+        /** Scenario settings: 20 ms ticks (a 4 s request timeout), 256 MiB stores, no metrics endpoint. */
         public static Options defaults(long seed) {
-            return new Options(4, 8, 10_000, 20, "-Xmx256m", seed);
+            NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
+            NodeConfig.Tuning scenario = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
+                    d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
+                    20, 256L << 20, d.pipelineDepthMax());
+            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed);
+        }
+
+        /** Nodes as {@code bftledger init} configures them: default tuning, metrics on; four funded accounts. */
+        public static Options asInit(long seed) {
+            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed);
         }
     }
 
     private static final int NETNS_PORT = 7000;
+    private static final int NETNS_METRICS_PORT = 9100;
 
     private final Path dir;
     private final Options options;
@@ -71,6 +91,7 @@ public final class ScenarioCluster implements AutoCloseable {
     private final String classpath;
     private final String suffix;
     private final List<Integer> listenPorts = new ArrayList<>();
+    private final List<Integer> metricsPorts = new ArrayList<>();
     private final List<FaultProxy> proxies = new ArrayList<>();
     private final Pauser pauser = new Pauser();
     private Process relay;
@@ -109,24 +130,29 @@ public final class ScenarioCluster implements AutoCloseable {
                 ports.add(Integer.parseInt(a.substring(colon + 1)));
                 listenPorts.add(Integer.parseInt(a.substring(colon + 1)));
             }
+            metricsPorts.addAll(base.metricsPorts);
             writeConfigs(hosts, ports, dataNames);
         } else {
             if (net == null) {
-                int basePort = freeRange(options.n());
+                // One run for the advertised ports and the metrics ports, so neither lands on the other.
+                int span = options.metrics() ? 2 * options.n() : options.n();
+                int basePort = freeRange(span);
                 int listenBase = basePort;
-                while (proxied && Math.abs(listenBase - basePort) < options.n()) {
+                while (proxied && Math.abs(listenBase - basePort) < span) {
                     listenBase = freeRange(options.n());
                 }
                 for (int i = 0; i < options.n(); i++) {
                     hosts.add("127.0.0.1");
                     ports.add(basePort + i);
                     listenPorts.add(listenBase + i);
+                    metricsPorts.add(options.metrics() ? basePort + options.n() + i : 0);
                 }
             } else {
                 for (int i = 0; i < options.n(); i++) {
                     hosts.add(net.address(i));
                     ports.add(NETNS_PORT);
                     listenPorts.add(NETNS_PORT);
+                    metricsPorts.add(options.metrics() ? NETNS_METRICS_PORT : 0);
                 }
             }
             this.genesis = init(hosts, ports, dataNames);
@@ -233,14 +259,10 @@ public final class ScenarioCluster implements AutoCloseable {
     }
 
     private void writeConfigs(List<String> hosts, List<Integer> ports, List<String> dataNames) throws IOException {
-        NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
-        NodeConfig.Tuning tuning = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
-                d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
-                options.tickMillis(), 256L << 20, d.pipelineDepthMax());
         for (int i = 0; i < options.n(); i++) {
             String data = dataNames == null ? "data" + suffix : dataNames.get(i);
-            NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), 0, Path.of(data), Path.of("node.key"),
-                    Path.of("../genesis.bin"), tuning);
+            NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
+                    Path.of("node.key"), Path.of("../genesis.bin"), options.tuning());
             Files.createDirectories(configPath(i).getParent());
             Files.writeString(configPath(i), config.toProperties());
         }
@@ -335,6 +357,28 @@ public final class ScenarioCluster implements AutoCloseable {
         } catch (ConfigException e) {
             throw new IllegalStateException(e.getMessage(), e);
         }
+    }
+
+    /** The port of node i's /metrics endpoint; 0 when the cluster runs without them. */
+    public int metricsPort(int i) {
+        return metricsPorts.get(i);
+    }
+
+    /**
+     * Node i's Prometheus scrape (GET /metrics on loopback). Throws when the cluster runs without
+     * metrics endpoints or the node does not answer 200 within 10 s.
+     */
+    public String metrics(int i) throws IOException, InterruptedException {
+        if (metricsPort(i) == 0 || net != null) {
+            throw new IllegalStateException("node" + i + " has no metrics endpoint this JVM reaches; use Options.asInit on loopback");
+        }
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort(i) + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IOException("node" + i + " answered /metrics with HTTP " + response.statusCode());
+        }
+        return response.body();
     }
 
     public Path log(int i) {
@@ -525,6 +569,24 @@ public final class ScenarioCluster implements AutoCloseable {
             all.add(i);
         }
         awaitReady(timeout, all);
+    }
+
+    /** Polls until every node reports the same height of at least {@code min}; returns their statuses. */
+    public List<GetStatusResponse> awaitSameHeight(long min, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<Optional<GetStatusResponse>> last = List.of();
+        while (System.nanoTime() < deadline) {
+            last = statuses();
+            if (last.stream().allMatch(Optional::isPresent)) {
+                long h = last.get(0).get().getHeight();
+                if (h >= min && last.stream().allMatch(s -> s.get().getHeight() == h)) {
+                    return last.stream().map(Optional::get).toList();
+                }
+            }
+            sleep(200);
+        }
+        throw new AssertionError("nodes did not converge to one height >= " + min + " within " + timeout + ": "
+                + last.stream().map(s -> s.map(r -> "h" + r.getHeight() + "/v" + r.getView()).orElse("down")).toList());
     }
 
     /** Polls until every node answers status (connected or not); fails with what it saw. */

@@ -11,26 +11,15 @@ import java.util.List;
  * flipped payload bit, another replica's id in the envelope, or a signature by a key that is
  * not in the validator set. Receivers must reject each before it reaches the core.
  */
-final class BadSignatures implements ByzantineStrategy {
+final class BadSignatures extends NamedStrategy {
     static final String NAME = "bad-signatures";
     static final String DESCRIPTION = "sends half its messages with corrupted signatures, wrong signer ids or foreign keys";
 
-    private final StrategyContext context;
     private final KeyPair stranger;
 
     BadSignatures(StrategyContext context) {
-        this.context = context;
+        super(NAME, DESCRIPTION, context);
         this.stranger = KeyPair.deterministic("bad-signatures-stranger-" + context.replica());
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
     }
 
     @Override

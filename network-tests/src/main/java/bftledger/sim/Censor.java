@@ -10,24 +10,15 @@ import java.util.List;
  * Never lets one client's requests reach the core, so as primary it never orders them while
  * ordering everyone else's; the backups' request timers must replace it. Sends honestly.
  */
-final class Censor implements ByzantineStrategy {
+final class Censor extends NamedStrategy {
     static final String NAME = "censor";
     static final String DESCRIPTION = "as primary never orders one chosen client's requests (orders all others)";
 
     private final byte[] victim;
 
     Censor(StrategyContext context, List<PublicKey> clients) {
+        super(NAME, DESCRIPTION, context);
         this.victim = clients.isEmpty() ? null : clients.get(context.random().nextInt(clients.size())).bytes();
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
     }
 
     @Override

@@ -14,13 +14,12 @@ import java.util.Map;
  * Signs a second PREPARE or COMMIT with another digest for every slot it votes in and sends it
  * to part of the replicas, the true vote to the rest; sometimes both to one replica.
  */
-final class EquivocateBackup implements ByzantineStrategy {
+final class EquivocateBackup extends NamedStrategy {
     static final String NAME = "equivocate-backup";
     static final String DESCRIPTION = "signs conflicting PREPAREs and COMMITs for one slot and sends them to different replicas";
     private static final int REMEMBERED_MAX = 256;
     private static final byte[] SALT = "equivocate-backup".getBytes(StandardCharsets.US_ASCII);
 
-    private final StrategyContext context;
     private final Map<List<Long>, Signed<?>> alternates = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<List<Long>, Signed<?>> eldest) {
@@ -29,17 +28,7 @@ final class EquivocateBackup implements ByzantineStrategy {
     };
 
     EquivocateBackup(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

@@ -14,12 +14,11 @@ import java.util.Map;
  * sends it to part of the backups, the original to the rest; now and then both to one backup,
  * which must record the pair as evidence.
  */
-final class EquivocatePrimary implements ByzantineStrategy {
+final class EquivocatePrimary extends NamedStrategy {
     static final String NAME = "equivocate-primary";
     static final String DESCRIPTION = "as primary sends different PRE-PREPAREs for one sequence to different backups";
     private static final int REMEMBERED_MAX = 256;
 
-    private final StrategyContext context;
     private final Map<List<Long>, Signed<PrePrepare>> alternates = new LinkedHashMap<>() {
         @Override
         protected boolean removeEldestEntry(Map.Entry<List<Long>, Signed<PrePrepare>> eldest) {
@@ -28,17 +27,7 @@ final class EquivocatePrimary implements ByzantineStrategy {
     };
 
     EquivocatePrimary(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

@@ -17,29 +17,18 @@ import java.util.List;
  * (some beyond how far ahead a replica looks), checkpoints far ahead, and votes for old
  * sequences. The same extra messages go to every destination of a broadcast.
  */
-final class Flood implements ByzantineStrategy {
+final class Flood extends NamedStrategy {
     static final String NAME = "flood";
     static final String DESCRIPTION = "adds many validly signed future-view and out-of-window messages to everything it sends";
     private static final int EXTRA_PER_MESSAGE = 3;
 
-    private final StrategyContext context;
     private long view;
     private long sequence;
     private Signed<?> last;
     private List<byte[]> extra = List.of();
 
     Flood(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

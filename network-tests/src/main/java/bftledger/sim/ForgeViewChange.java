@@ -26,25 +26,14 @@ import java.util.Map;
  * one claiming a stable checkpoint it cannot prove. As new primary, its NEW-VIEW's PRE-PREPARE
  * set sometimes differs from the one V determines.
  */
-final class ForgeViewChange implements ByzantineStrategy {
+final class ForgeViewChange extends NamedStrategy {
     static final String NAME = "forge-view-change";
     static final String DESCRIPTION = "sends VIEW-CHANGEs with omitted or fabricated prepared certificates and false checkpoints";
 
-    private final StrategyContext context;
     private final Map<Long, Signed<?>> forged = new HashMap<>();
 
     ForgeViewChange(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

@@ -18,25 +18,14 @@ import java.util.List;
  * frames just over the type's size bound (rarely, over the largest message bound), and, as
  * primary, validly signed PRE-PREPAREs that smuggle in a request no client signed.
  */
-final class Malformed implements ByzantineStrategy {
+final class Malformed extends NamedStrategy {
     static final String NAME = "malformed";
     static final String DESCRIPTION = "sends truncated, garbage, mislabelled, oversized frames and unsigned client requests";
     private static final int HEADER_BYTES = 9;
 
-    private final StrategyContext context;
 
     Malformed(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

@@ -9,27 +9,16 @@ import java.util.List;
  * views, old sequences, stale checkpoints and view changes) again: the receivers must classify
  * them as old or duplicate, never act on them twice.
  */
-final class Replay implements ByzantineStrategy {
+final class Replay extends NamedStrategy {
     static final String NAME = "replay";
     static final String DESCRIPTION = "re-sends its own earlier messages (old views, old sequences) alongside new ones";
     private static final int HISTORY_MAX = 128;
 
-    private final StrategyContext context;
     private final List<byte[]> history = new ArrayList<>();
     private Signed<?> last;
 
     Replay(StrategyContext context) {
-        this.context = context;
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
+        super(NAME, DESCRIPTION, context);
     }
 
     @Override

@@ -8,24 +8,15 @@ import java.util.List;
  * Holds every PRE-PREPARE back for three quarters of the backups' request timeout: slow enough
  * to drag throughput down, fast enough that (on a quiet network) no backup suspects it.
  */
-final class SlowPrimary implements ByzantineStrategy {
+final class SlowPrimary extends NamedStrategy {
     static final String NAME = "slow-primary";
     static final String DESCRIPTION = "holds each PRE-PREPARE back for 3/4 of the request timeout, just inside it";
 
     private final int delayTicks;
 
     SlowPrimary(StrategyContext context) {
+        super(NAME, DESCRIPTION, context);
         this.delayTicks = Math.max(1, context.config().requestTimeoutTicks() * 3 / 4);
-    }
-
-    @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public String description() {
-        return DESCRIPTION;
     }
 
     @Override

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Shared lifecycle of the Byzantine scenario classes: one loopback cluster per class; each
- * scenario restarts one node as a Byzantine process (helper/byzantine's ByzantineNodeMain with a
+ * scenario restarts one node as a Byzantine process ({@code bftledger.byzantine.ByzantineNodeMain} with a
  * simulator strategy), runs the bank workload through it, checks the honest nodes, then restores
  * the node as honest and checks that all four agree again. At the end, the offline audit on every
  * data directory (the restored node's ledger was written by its honest core from certified blocks).

@@ -159,7 +159,7 @@ class PartitionScenariosTest {
     }
 
     /**
-     * A backup cut off while the others commit (chaos seed 2029): after the heal it has to fetch
+     * A backup cut off while the others commit: after the heal it has to fetch
      * what it missed over connections the cut stalled. It must come back into the others' view,
      * not time out alone mid catch-up and sit in a view of its own until the next view change.
      */

@@ -11,8 +11,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * Loopback ports for the tests' networks, taken below the kernel's ephemeral range. A port the
  * kernel hands out for {@code new ServerSocket(0)} comes from that range, and any outgoing
  * connection on the machine may take it as its local port between the test's pick and its
- * bind ("Address already in use": a peer test failed so while a chaos run's audits were
- * connecting). Below the range only another listener can take it.
+ * bind ("Address already in use"). Below the range only another listener can take it.
  */
 public final class LoopbackPorts {
     /** Lowest port picked: above the well-known and registered ports services usually listen on. */

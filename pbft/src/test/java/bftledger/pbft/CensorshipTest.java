@@ -44,8 +44,9 @@ class CensorshipTest {
     }
 
     /**
-     * PBFT_REVIEW F2: the request timer belongs to one request, so a primary that keeps ordering
-     * other clients' requests faster than the timeout still cannot censor one request forever.
+     * The request timer belongs to one request and stops only when that request executes (paper
+     * 4.4), so a primary that keeps ordering other clients' requests faster than the timeout still
+     * cannot censor one request forever.
      */
     @Test
     void aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne() {

@@ -99,7 +99,7 @@ class EquivocationTest {
                 "evidence at replica 3: " + c.evidence.get(3));
     }
 
-    /** Review R2: one pair of signed messages proves a conflict; more of the same slot add nothing. */
+    /** One pair of signed messages proves a conflict; more of the same slot add nothing. */
     @Test
     void aConflictIsReportedOncePerSlotHoweverOftenItIsRepeated() {
         Cluster c = new Cluster(1);

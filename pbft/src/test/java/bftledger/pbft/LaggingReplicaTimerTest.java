@@ -10,9 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A backup behind the stable checkpoint (waiting for state it did not execute) cannot tell a
  * stalled primary from its own lag: its requests do not execute because it lags. Its request
- * timer must not make it leave the view alone (seen in chaos runs: a restarted node, still
- * fetching blocks, sat in a lone VIEW-CHANGE and so was missing from the quorum when the next
- * fault came). The same for a replica its node says hears fewer than 2f others (cut off, or just
+ * timer must not make it leave the view alone: a restarted node still fetching blocks would
+ * sit in a lone VIEW-CHANGE and be missing from the quorum when it is next needed. The same for a replica its node says hears fewer than 2f others (cut off, or just
  * resumed from a pause). It still follows the others when they do suspect the primary (4.5.2 f+1
  * rule).
  */
@@ -154,7 +153,7 @@ class LaggingReplicaTimerTest {
     /**
      * A replica whose node appended fetched blocks (catch-up beyond what the core ordered) waits
      * for requests those blocks already executed: at its timer it finds them in the ledger and
-     * does not suspect the primary (seen in chaos: a healed primary left the view alone).
+     * does not suspect the primary.
      */
     @Test
     void requestsTheLedgerAlreadyHoldsDoNotMakeAReplicaSuspectThePrimary() {

@@ -9,7 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Safety (PBFT_REVIEW F1): the batch digest covers request ids and the timestamp, not payloads,
+ * Safety: the batch digest covers request ids and the timestamp, not payloads,
  * so a pre-prepare re-signed with other bytes under the same digest must never be carried into
  * a new view, whether it comes in a Byzantine old primary's prepared certificate or in a
  * Byzantine new primary's O. Honest replicas execute the same bytes at every sequence.

@@ -7,6 +7,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.LongConsumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,28 +20,26 @@ class RandomizedScheduleTest {
 
     @Test
     void randomSchedulesKeepAgreementAndRecover() {
-        Long fixed = Long.getLong("bftledger.seed");
-        long first = fixed != null ? fixed : new Random().nextLong();
-        int runs = fixed != null ? 1 : Integer.getInteger("bftledger.runs", 12);
-        for (int k = 0; k < runs; k++) {
-            long seed = first + k;
-            try {
-                run(seed);
-            } catch (AssertionError | RuntimeException e) {
-                throw new AssertionError("seed " + seed + " (replay with -Dbftledger.seed=" + seed + ")", e);
-            }
-        }
+        forEachSeed(this::run);
     }
 
     @Test
     void oneByzantineReplicaCannotBreakAgreement() {
+        forEachSeed(this::runByzantine);
+    }
+
+    /**
+     * Runs {@code schedule} for {@code bftledger.runs} consecutive seeds (12 by default) from a
+     * fresh one, or once for {@code -Dbftledger.seed=N}; a failure names the seed that replays it.
+     */
+    private static void forEachSeed(LongConsumer schedule) {
         Long fixed = Long.getLong("bftledger.seed");
         long first = fixed != null ? fixed : new Random().nextLong();
         int runs = fixed != null ? 1 : Integer.getInteger("bftledger.runs", 12);
         for (int k = 0; k < runs; k++) {
             long seed = first + k;
             try {
-                runByzantine(seed);
+                schedule.accept(seed);
             } catch (AssertionError | RuntimeException e) {
                 throw new AssertionError("seed " + seed + " (replay with -Dbftledger.seed=" + seed + ")", e);
             }
@@ -194,8 +193,6 @@ class RandomizedScheduleTest {
             long height = c.apps.stream().mapToLong(a -> a.height).max().orElse(0);
             System.out.println("seed " + seed + " f=" + f + " drop=" + String.format("%.2f", dropRate) + " requests="
                     + submitted.size() + " height=" + height + " maxView=" + views + " transfers=" + transfers);
-        }
-        if (Boolean.getBoolean("bftledger.stats")) {
             for (int i = 0; i < c.n; i++) {
                 Replica r = c.replica(i);
                 System.out.println("  replica " + i + " view=" + r.view() + (r.viewActive() ? "" : "*") + " h=" + r.lowWatermark()

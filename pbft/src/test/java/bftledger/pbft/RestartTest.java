@@ -29,7 +29,7 @@ class RestartTest {
         assertEquals(sentBefore, c.sent.get(2).size(), "nothing signed");
     }
 
-    /** Review R4: a restarted replica counts its own CHECKPOINT, so with f replicas silent the checkpoint still becomes stable. */
+    /** A restarted replica counts its own CHECKPOINT, so with f replicas silent the checkpoint still becomes stable. */
     @Test
     void aRestartedReplicaCountsItsOwnCheckpointVote() {
         Cluster c = new Cluster(1, cfg -> cfg.withCheckpoints(2, 4).withBatching(1, 1 << 20, 1 << 16, 4));

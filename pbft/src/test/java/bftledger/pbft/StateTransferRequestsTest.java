@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A replica that catches up by state transfer must stop waiting for the requests the fetched
  * state executed; otherwise its request timer fires for requests that already executed and it
- * sits alone in a view change (seen in the node integration).
+ * sits alone in a view change.
  */
 class StateTransferRequestsTest {
     static final int TIMEOUT = 30;

@@ -60,7 +60,11 @@ class StatusTest {
         assertEquals(1, c.apps.get(3).height);
     }
 
-    /** Simulator seed 8011 (twins): checkpoint votes lost in a partition kept h at 0 forever, the window filled and nothing new was ordered. */
+    /**
+     * Checkpoint votes lost in a partition must not keep h where it is forever: a replica that
+     * executed past them still learns them from the others' STATUS and advances h, or its window
+     * fills and nothing new is ordered.
+     */
     @Test
     void aReplicaThatExecutedPastLostCheckpointsStillGetsThemAndAdvancesH() {
         Cluster c = cluster();
@@ -88,7 +92,7 @@ class StatusTest {
         assertEquals(RejectReason.STATUS_TOO_SOON, ViewChangeTest.last(c.rejections.get(1)).reason());
     }
 
-    /** Review R1: a STATUS claiming nothing executed gets a bounded answer, not the whole window of batches. */
+    /** A STATUS claiming nothing executed gets a bounded answer, not the whole window of batches. */
     @Test
     void aStatusAnswerRelaysSlotsUpToAByteBudgetAndTheNextOneContinues() {
         Cluster c = new Cluster(1, cfg -> cfg.withStatusTicks(PERIOD).withTimeouts(100, 100, 3)

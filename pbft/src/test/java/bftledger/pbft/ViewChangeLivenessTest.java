@@ -11,8 +11,7 @@ import org.junit.jupiter.api.Test;
 /**
  * TOCS 2002 section 4.5.2 (liveness) under message loss: a view change that lost one
  * VIEW-CHANGE must still complete or escalate, and replicas left in different views must find
- * each other again once the network heals. Regression tests for the simulator's bug family 2
- * (seeds 484, 1244, 3913, 4788, 5374, 8477, 8011 of helper/sim).
+ * each other again once the network heals.
  */
 class ViewChangeLivenessTest {
     static final int TIMEOUT = 5;
@@ -29,10 +28,9 @@ class ViewChangeLivenessTest {
     }
 
     /**
-     * Seed 5374's shape: primary 0 silent; replica 3's VIEW-CHANGE for view 1 never reaches 1
-     * and 2. Replica 3 holds 2f+1 for view 1, times out and moves to view 2; 1 and 2 hold only
-     * two VIEW-CHANGEs for view 1 and one replica asking for view 2. Before the fix nothing ever
-     * moved again.
+     * Primary 0 silent; replica 3's VIEW-CHANGE for view 1 never reaches 1 and 2. Replica 3 holds
+     * 2f+1 for view 1, times out and moves to view 2; 1 and 2 hold only two VIEW-CHANGEs for view 1
+     * and one replica asking for view 2. They must still reach one active view and execute.
      */
     @Test
     void aViewChangeThatLostOneViewChangeEscalatesAndCompletes() {
@@ -78,7 +76,11 @@ class ViewChangeLivenessTest {
         assertEquals(2, answer.newView());
     }
 
-    /** PBFT_REVIEW F3: a replica partitioned while the others churned through more than viewChangeAheadMax views rejoins. */
+    /**
+     * A replica partitioned while the others churned through more than viewChangeAheadMax views
+     * rejoins: a NEW-VIEW is self-certifying (2f+1 signed VIEW-CHANGEs), so it is accepted however
+     * far ahead it is.
+     */
     @Test
     void aReplicaManyViewsBehindRejoinsThroughARelayedNewView() {
         Cluster c = new Cluster(1, cfg -> cfg.withTimeouts(4, 4, 0).withStatusTicks(PERIOD));
@@ -103,7 +105,7 @@ class ViewChangeLivenessTest {
     }
 
     /**
-     * PBFT_REVIEW F4: every message takes 3 ticks, the request timeout is 4 (a commit round takes
+     * Paper 4.5.2: every message takes 3 ticks, the request timeout is 4 (a commit round takes
      * about 9). Timeouts must keep doubling across NEW-VIEWs until a request executes, so the
      * views stop churning and every replica executes, none stranded alone in a higher view.
      */

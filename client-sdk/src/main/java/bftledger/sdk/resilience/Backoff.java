@@ -7,6 +7,11 @@ import java.util.Random;
  * Jitter"): the wait before retry {@code attempt} (0 = first retry) is uniform in
  * [0, min(max, base * 2^attempt)]. Full jitter spreads clients that failed together, so they do
  * not come back together.
+ *
+ * <p>Why not Resilience4j's {@code IntervalFunction.ofExponentialRandomBackoff}: it jitters by a
+ * factor around the exponential value instead of over [0, ceiling], and draws from
+ * {@code Math.random()}, where the caller hands this one its own seeded generator, so retry
+ * timing replays in tests (BackoffTest).
  */
 public final class Backoff {
     private Backoff() {}

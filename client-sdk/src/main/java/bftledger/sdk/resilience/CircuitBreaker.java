@@ -9,6 +9,13 @@ import java.util.function.LongSupplier;
  * call is let through; its success closes the breaker, its failure opens it again for another
  * cool-down. A probe that never reports back counts as failed after a further cool-down, so the
  * breaker cannot stick half-open. Thread-safe; the clock is injected (nanoseconds).
+ *
+ * <p>Why not Resilience4j's breaker: a count-based window at a 100% failure rate would open it
+ * the same way, but its half-open state either waits for the permitted probe forever or, with a
+ * maximum wait, falls back to OPEN for a whole further wait, where this one lets a replacement
+ * probe through at once (CircuitBreakerTest#aProbeThatNeverReportsDoesNotWedgeTheBreaker); and its
+ * transition events carry no reason, where the SDK logs and reports why each replica's breaker
+ * moved. An adapter keeping this API would be no shorter than the state machine.
  */
 public final class CircuitBreaker {
     public enum State { CLOSED, OPEN, HALF_OPEN }

@@ -10,6 +10,9 @@ import java.util.function.LongSupplier;
  *
  * <p>The window is split into {@link #SLOTS} slots so old calls age out gradually; the clock
  * is injected (nanoseconds) so tests drive time. Thread-safe.
+ *
+ * <p>Resilience4j has no counterpart: its Retry bounds the attempts of one call, not the retries
+ * of all calls as a share of the call rate (RetryBudgetTest).
  */
 public final class RetryBudget {
     static final int SLOTS = 10;

@@ -16,11 +16,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.stream.Stream;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -31,13 +28,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "demo-load", mixinStandardHelpOptions = true,
         description = "Submit signed transfers (and a record put) among the demo accounts of a local network and show each proven receipt.")
-final class DemoLoad implements Callable<Integer> {
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Main.JsonOption json;
-    @Mixin
-    Main.NetworkOptions net;
+final class DemoLoad extends NetworkCommand {
     @Option(names = "--accounts", defaultValue = "localnet/accounts",
             description = "Directory of the demo account key files, account*.key (default: ${DEFAULT-VALUE}).")
     Path accounts;
@@ -52,10 +43,10 @@ final class DemoLoad implements Callable<Integer> {
     public Integer call() throws Exception {
         List<KeyPair> keys = readAccounts();
         if (keys.size() < 2) {
-            throw new Main.UserError("need at least two account*.key files in " + accounts + " (bftledger init makes them).");
+            throw new UserError("need at least two account*.key files in " + accounts + " (bftledger init makes them).");
         }
         if (transfers < 0 || amount <= 0) {
-            throw new Main.UserError("--transfers must be >= 0 and --amount > 0.");
+            throw new UserError("--transfers must be >= 0 and --amount > 0.");
         }
         PrintWriter out = spec.commandLine().getOut();
         List<Object> receipts = new ArrayList<>();
@@ -72,7 +63,7 @@ final class DemoLoad implements Callable<Integer> {
                 } else {
                     int eq = put.indexOf('=');
                     if (eq <= 0) {
-                        throw new Main.UserError("--put takes KEY=VALUE, got " + put);
+                        throw new UserError("--put takes KEY=VALUE, got " + put);
                     }
                     what = "put record " + put.substring(0, eq) + " by account0";
                     tx = client.transactions().put(keys.get(0), put.substring(0, eq),
@@ -82,7 +73,7 @@ final class DemoLoad implements Callable<Integer> {
                 row.put("what", what);
                 try {
                     Committed c = client.submit(tx, net.timeout());
-                    row.putAll(Main.committedJson(c));
+                    row.putAll(SubmitCommand.json(c));
                     row.put("proven_by", c.byProof() ? "certificate+inclusion-proof" : "f+1-signed-replies");
                     if (c.receipt().getStatus() != Receipt.Status.SUCCESS) {
                         failed++;
@@ -104,7 +95,7 @@ final class DemoLoad implements Callable<Integer> {
             }
         }
         if (json.json) {
-            Main.print(spec, true, Map.of("receipts", receipts, "failed", failed), "");
+            CommandOutput.print(spec, true, CommandOutput.fields("receipts", receipts, "failed", failed), "");
         } else {
             out.println((receipts.size() - failed) + " of " + receipts.size() + " transactions committed and proven");
         }
@@ -117,7 +108,7 @@ final class DemoLoad implements Callable<Integer> {
             files = s.filter(p -> p.getFileName().toString().matches("account\\d+\\.key"))
                     .sorted((a, b) -> Integer.compare(index(a), index(b))).toList();
         } catch (IOException e) {
-            throw new Main.UserError("cannot read " + accounts + ": " + e.getMessage());
+            throw new UserError("cannot read " + accounts + ": " + e.getMessage());
         }
         List<KeyPair> out = new ArrayList<>();
         for (Path f : files) {

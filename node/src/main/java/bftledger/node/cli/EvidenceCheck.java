@@ -8,7 +8,6 @@ import bftledger.pbft.Commit;
 import bftledger.pbft.Config;
 import bftledger.pbft.MalformedMessageException;
 import bftledger.pbft.MessageCodec;
-import bftledger.pbft.MessageType;
 import bftledger.pbft.PrePrepare;
 import bftledger.pbft.Prepare;
 import bftledger.pbft.Signed;

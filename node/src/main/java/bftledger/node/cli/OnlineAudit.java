@@ -118,7 +118,7 @@ final class OnlineAudit {
                     }
                     if (problem != null) {
                         divergedAt[i] = h;
-                        problems.add(Map.of("node", i, "height", h, "problem", problem));
+                        problems.add(CommandOutput.fields("node", i, "height", h, "problem", problem));
                     }
                 }
                 if (byHash.size() > 1) {
@@ -136,7 +136,7 @@ final class OnlineAudit {
                         if (group != majority) {
                             for (int i : group) {
                                 divergedAt[i] = h;
-                                problems.add(Map.of("node", i, "height", h, "problem", "holds a different block than nodes " + majority));
+                                problems.add(CommandOutput.fields("node", i, "height", h, "problem", "holds a different block than nodes " + majority));
                             }
                         }
                     }
@@ -197,7 +197,7 @@ final class OnlineAudit {
             result.put("culprits", List.copyOf(culprits));
             result.put("suspects", List.copyOf(suspects));
             result.put("suspect_details", forks.suspectsJson());
-            Main.print(spec, json, result, text.toString());
+            CommandOutput.print(spec, json, result, text.toString());
             return ok ? 0 : 1;
         } finally {
             channels.forEach(ManagedChannel::shutdownNow);

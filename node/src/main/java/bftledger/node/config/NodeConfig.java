@@ -26,13 +26,13 @@ public record NodeConfig(
         Tuning tuning) {
 
     /**
-     * Limits and pool sizes; every bound here has a decided behaviour at the bound.
-     * {@code pipelineDepthMax} is how many batches the primary keeps proposed but not executed:
-     * 1 by default, because on a small machine each batch's consensus work (about ten
-     * signatures per replica, a WAL write, a block) is the cost that grows with the number of
-     * batches, so fewer, fuller batches both carry more and wait less (scripts/bench.sh, 4 nodes
-     * on 2 cores: depth 1, 2, 4, 8 gave 2533, 2402, 2271, 1846 tx/s with 55, 37, 23, 15
-     * transactions per batch, and at half load depth 1 had p99 43 ms against 63 ms at depth 2).
+     * Limits and pool sizes; every bound here has a decided behaviour at the bound, and an
+     * out-of-range value is refused when the file is read (NodeConfigTest).
+     * {@code pipelineDepthMax} is how many batches the primary keeps proposed but not executed.
+     * It is 1 by default: each batch costs the same consensus work however full it is (about ten
+     * signatures per replica, a WAL write, a block), so on a small machine fewer, fuller batches
+     * both carry more and wait less ({@code scripts/bench.sh --node-setting
+     * tuning.pipeline.depth.max=N} measures another depth).
      */
     public record Tuning(
             int verifyThreads,

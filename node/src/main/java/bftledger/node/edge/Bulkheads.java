@@ -1,6 +1,6 @@
 package bftledger.node.edge;
 
-import bftledger.sdk.LedgerClient;
+import bftledger.api.Wire;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
@@ -29,9 +29,11 @@ import java.util.function.LongSupplier;
  * and the rest (health, reflection). Each lane runs on its own threads, so a flood of client
  * calls cannot take the threads that deliver consensus messages, and each lane admits at most
  * its cap of calls in flight. A call beyond the cap, or from an address over its rate, is
- * refused at once with RESOURCE_EXHAUSTED, a {@link LedgerClient#RETRY_AFTER_MILLIS} hint and
- * a {@link LedgerClient#REFUSAL_REASON}; it is never queued. Since every lane's in-flight
- * calls are capped, so are its executor queues.
+ * refused at once with RESOURCE_EXHAUSTED, a {@link Wire#RETRY_AFTER_MILLIS} hint and
+ * a {@link Wire#REFUSAL_REASON}; it is never queued. Since every lane's in-flight
+ * calls are capped, so are its executor queues. A lane's cap is one atomic counter; a
+ * Resilience4j bulkhead would be the same counter behind a dependency. The per-address rate is
+ * {@link KeyedRateLimiter} (Bucket4j buckets).
  *
  * <p>How it hooks into gRPC: the server asks {@link #getExecutor} for each new call (on the
  * default executor, before any application code); that decision is written into the call's
@@ -144,8 +146,8 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
                     String reason = shed.substring(0, colon);
                     onShed.accept(lane, reason);
                     Metadata trailers = new Metadata();
-                    trailers.put(LedgerClient.RETRY_AFTER_MILLIS, shed.substring(colon + 1));
-                    trailers.put(LedgerClient.REFUSAL_REASON, reason);
+                    trailers.put(Wire.RETRY_AFTER_MILLIS, shed.substring(colon + 1));
+                    trailers.put(Wire.REFUSAL_REASON, reason);
                     call.close(Status.RESOURCE_EXHAUSTED.withDescription("replica overloaded (" + lane.name().toLowerCase()
                             + " " + reason + "); retry after " + shed.substring(colon + 1) + " ms"), trailers);
                     return new ServerCall.Listener<>() {};

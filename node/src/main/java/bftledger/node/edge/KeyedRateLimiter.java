@@ -1,51 +1,78 @@
 package bftledger.node.edge;
 
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.TimeMeter;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
- * One {@link TokenBucket} per key (a client address, a sender key), at most {@code keysMax} of
- * them: the least recently used bucket is evicted when a new key arrives at the bound, so a
- * flood of distinct keys costs bounded memory. An evicted key comes back with a full bucket;
- * that is why it sits behind the per-address limit and the in-flight caps, which bound what
- * rotating keys can gain.
+ * A token bucket per key (a client address, a sender key): each holds at most {@code burst}
+ * tokens, refilled at {@code ratePerSecond}, and an admitted call takes one. The buckets are
+ * Bucket4j's; what this class adds is the bound Bucket4j's local buckets do not have: at most
+ * {@code keysMax} keys, the least recently used evicted when a new key arrives at the bound, so a
+ * flood of distinct keys costs bounded memory. An evicted key comes back with a full bucket; that
+ * is why it sits behind the per-address limit and the in-flight caps, which bound what rotating
+ * keys can gain (see KeyedRateLimiterTest). The clock (nanoseconds) is injected so tests drive time.
  */
 public final class KeyedRateLimiter<K> {
     private final long ratePerSecond;
     private final long burst;
     private final int keysMax;
-    private final LongSupplier clock;
-    private final LinkedHashMap<K, TokenBucket> buckets;
+    private final TimeMeter clock;
+    private final LinkedHashMap<K, Bucket> buckets;
 
     public KeyedRateLimiter(long ratePerSecond, long burst, int keysMax, LongSupplier clock) {
-        if (keysMax < 1) {
-            throw new IllegalArgumentException("keysMax must be at least 1");
+        if (ratePerSecond < 1 || burst < 1 || keysMax < 1) {
+            throw new IllegalArgumentException("rate limiter: rate, burst and keysMax must be at least 1");
         }
         this.ratePerSecond = ratePerSecond;
         this.burst = burst;
         this.keysMax = keysMax;
-        this.clock = clock;
+        this.clock = new TimeMeter() {
+            @Override
+            public long currentTimeNanos() {
+                return clock.getAsLong();
+            }
+
+            @Override
+            public boolean isWallClockBased() {
+                return false;
+            }
+        };
         this.buckets = new LinkedHashMap<>(16, 0.75f, true) {
             @Override
-            protected boolean removeEldestEntry(Map.Entry<K, TokenBucket> eldest) {
+            protected boolean removeEldestEntry(Map.Entry<K, Bucket> eldest) {
                 return size() > KeyedRateLimiter.this.keysMax;
             }
         };
     }
 
-    /** 0 when {@code key} may go now (a token is taken), else the milliseconds until it may. */
+    /** 0 when {@code key} may go now (a token is taken), else the milliseconds until it may: the retry-after hint. */
     public long tryAcquire(K key) {
-        TokenBucket bucket;
+        Bucket bucket;
         synchronized (buckets) {
-            bucket = buckets.computeIfAbsent(key, k -> new TokenBucket(ratePerSecond, burst, clock));
+            bucket = buckets.computeIfAbsent(key, k -> newBucket());
         }
-        return bucket.tryTake() ? 0 : bucket.millisUntilToken();
+        ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
+        if (probe.isConsumed()) {
+            return 0;
+        }
+        return Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
     }
 
     public int size() {
         synchronized (buckets) {
             return buckets.size();
         }
+    }
+
+    private Bucket newBucket() {
+        return Bucket.builder()
+                .addLimit(limit -> limit.capacity(burst).refillGreedy(ratePerSecond, Duration.ofSeconds(1)))
+                .withCustomTimePrecision(clock)
+                .build();
     }
 }

@@ -46,8 +46,10 @@ import org.slf4j.LoggerFactory;
  * OLDEST message is dropped: PBFT recovers lost messages by retransmission and view change,
  * and for a peer that has been away, newer messages (higher sequences, newer views) are the
  * useful ones. Drops are counted. A message written just as a stream breaks can be lost with
- * it; delivery is best effort, like the network PBFT is designed for. Inbound frames over {@code messageBytesMax} are refused by gRPC
- * before they are parsed.
+ * it; delivery is best effort, like the network PBFT is designed for
+ * (PeerNetworkTest#aPeerThatIsDownGetsTheNewestMessagesWhenItComesBack). Inbound frames over
+ * {@code messageBytesMax} are refused by gRPC before they are parsed
+ * (PeerNetworkTest#framesOverTheSizeBoundAreDroppedAndCounted).
  */
 public final class PeerNetwork implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PeerNetwork.class);
@@ -55,9 +57,10 @@ public final class PeerNetwork implements AutoCloseable {
     /**
      * The longest wait between attempts to reach a peer. After a partition heals, both ends'
      * links may be sleeping off their backoff (each wakes the other once it gets through), so
-     * this bounds how long a healed replica stays unheard: at 5 s a replica cut off for 4.6 s was
-     * reconnected 3 s after the heal, its request timer expired meanwhile and it left the view
-     * alone (chaos seed 2029). One attempt a second per unreachable peer costs nothing.
+     * this bounds how long a healed replica stays unheard. It must stay well below the request
+     * timeout, or a healed backup's timer expires before it hears the others and it leaves the
+     * view alone (PartitionScenariosTest#aBackupCutOffUnderLoadRejoinsTheView). One attempt a
+     * second per unreachable peer costs nothing.
      */
     static final long BACKOFF_MAX_MILLIS = 1_000;
     /** The longest wait after a peer refused our hello (wrong genesis or key): no heal will change that soon. */
@@ -68,11 +71,11 @@ public final class PeerNetwork implements AutoCloseable {
     /**
      * A connection whose sent data stays unacknowledged this long is dropped by the kernel
      * (TCP_USER_TIMEOUT) and made again. Without it a connection that a network cut stalled
-     * keeps it after the cut heals: TCP's retransmission timer has doubled meanwhile, so the
-     * next retransmission came 3.4 s after a 7.3 s cut healed (chaos seed 2029), long enough
-     * for the replica's request timer to expire mid catch-up. Peers on a working network
-     * acknowledge within milliseconds, even when their process is busy (the kernel
-     * acknowledges). A peer stopped for longer with its receive window full is disconnected
+     * stays stalled after the cut heals: TCP's retransmission timer doubled during the cut, so
+     * the next retransmission can come seconds after the heal, long enough for the replica's
+     * request timer to expire mid catch-up (PartitionScenariosTest#aBackupCutOffUnderLoadRejoinsTheView).
+     * Peers on a working network acknowledge within milliseconds, even when their process is
+     * busy (the kernel acknowledges). A peer stopped for longer with its receive window full is disconnected
      * too (Linux 5.11 and later count a zero window against the timeout) and reconnected when
      * it answers again; what was in flight is lost, as in any reconnect, and PBFT's
      * retransmissions and catch-up cover it.

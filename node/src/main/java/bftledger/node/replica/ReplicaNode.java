@@ -100,11 +100,13 @@ public final class ReplicaNode implements AutoCloseable {
     static final int BATCH_COUNT_MAX = 256;
     static final int BATCH_BYTES_MAX = 64 * 1024;
     /**
-     * How long a backup waits without any execution while requests are pending before it starts a
-     * view change (the core restarts this timer at every executed batch, so it measures a stall,
-     * not a request's age). pbft's default, 200 ticks, is 10 s at 50 ms ticks: after the primary
-     * dies, commits would resume only after 10 s. 1.5 s plus the view change itself keeps the
-     * outage near 2 s; the view-change timeout doubles on consecutive failed view changes.
+     * How long a backup waits for the oldest request it holds to execute before it starts a view
+     * change. The timer belongs to that request: executions of other requests do not restart it,
+     * so a primary that keeps ordering others cannot censor one
+     * (CensorshipTest#aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne). pbft's default,
+     * 200 ticks, is 10 s at 50 ms ticks, so commits would resume 10 s after the primary dies; 1.5 s
+     * plus the view change itself keeps that outage near 2 s. Both timeouts double on consecutive
+     * failed view changes until a request executes.
      */
     static final int REQUEST_TIMEOUT_MILLIS = 1_500;
     static final int VIEW_CHANGE_TIMEOUT_MILLIS = 3_000;
@@ -422,9 +424,10 @@ public final class ReplicaNode implements AutoCloseable {
         verifiers.forEach(Thread::start);
         peers.start();
         // Fixed delay, not fixed rate: after this JVM stalls (SIGSTOP, a long collection, a starved
-        // machine) the ticks it missed must not fire in a burst. A burst counted the stall against
-        // the primary: a backup resumed from SIGSTOP saw its request timer run out at once, for a
-        // request the others had executed meanwhile, and left the view alone (chaos seed 2026).
+        // machine) the ticks it missed must not fire in a burst, which would count the stall against
+        // the primary: a resumed backup's request timer would run out at once, for a request the
+        // others executed meanwhile, and it would leave the view alone
+        // (CrashScenariosTest#replicaPausedPastCheckpointGarbageCollectionCatchesUp).
         timers.scheduleWithFixedDelay(() -> {
             // One threshold for both verdicts: "the primary is silent" only counts while 2f others
             // are heard, so a replica cut off from everyone never blames the primary for it.

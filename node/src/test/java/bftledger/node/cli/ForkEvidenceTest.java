@@ -76,7 +76,7 @@ class ForkEvidenceTest {
                 HexFormat.of().parseHex(p.firstSignature())));
         assertTrue(new CommitVote(0, 1, p.secondDigest(), p.signer()).verify(keys.get(p.signer()).publicKey(),
                 HexFormat.of().parseHex(p.secondSignature())));
-        String json = Json.write(Map.of("fork_evidence", forks.json()));
+        String json = CommandOutput.toJson(Map.of("fork_evidence", forks.json()));
         assertTrue(json.contains("conflicting-commit-certificates"), json);
         assertTrue(json.contains(p.firstSignature()) && json.contains(p.secondSignature()), json);
         assertTrue(forks.text().contains("CULPRIT: replica 0") && forks.text().contains("CULPRIT: replica 1"), forks.text());

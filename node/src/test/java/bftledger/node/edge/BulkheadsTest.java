@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import bftledger.api.Wire;
 import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.LedgerApiGrpc;
@@ -13,7 +14,6 @@ import bftledger.api.proto.SubmitResponse;
 import bftledger.ledger.proto.Block;
 import bftledger.node.proto.FetchBlocksRequest;
 import bftledger.node.proto.PeerTransportGrpc;
-import bftledger.sdk.LedgerClient;
 import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -121,8 +121,8 @@ class BulkheadsTest {
         StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> LedgerApiGrpc
                 .newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS).submitTransaction(SubmitRequest.getDefaultInstance()));
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode());
-        assertEquals("250", refused.getTrailers().get(LedgerClient.RETRY_AFTER_MILLIS));
-        assertEquals("in-flight-cap", refused.getTrailers().get(LedgerClient.REFUSAL_REASON));
+        assertEquals("250", refused.getTrailers().get(Wire.RETRY_AFTER_MILLIS));
+        assertEquals("in-flight-cap", refused.getTrailers().get(Wire.REFUSAL_REASON));
         assertEquals(1, shed.get("SUBMIT/in-flight-cap").get());
         assertEquals(4, bulkheads.inFlight(Bulkheads.Lane.SUBMIT));
         release.countDown();
@@ -146,8 +146,8 @@ class BulkheadsTest {
         StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
                 () -> stub.getStatus(GetStatusRequest.getDefaultInstance()));
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode());
-        assertEquals("address-rate", refused.getTrailers().get(LedgerClient.REFUSAL_REASON));
-        long hint = Long.parseLong(refused.getTrailers().get(LedgerClient.RETRY_AFTER_MILLIS));
+        assertEquals("address-rate", refused.getTrailers().get(Wire.REFUSAL_REASON));
+        long hint = Long.parseLong(refused.getTrailers().get(Wire.RETRY_AFTER_MILLIS));
         assertTrue(hint > 0 && hint <= 1_000, "1 call/s: the next token is at most a second away, hint " + hint);
     }
 }

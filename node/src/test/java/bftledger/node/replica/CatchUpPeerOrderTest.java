@@ -7,8 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Catch-up asks recently heard peers first: a SIGSTOPped peer accepts the fetch and never
- * answers, and asking it first cost a whole fetch deadline per round (seen in chaos runs: a
- * lagging replica stalled 10 s on a paused peer while the network needed its vote).
+ * answers, so asking it first costs a whole fetch deadline per round while the network may
+ * need the lagging replica's vote.
  */
 class CatchUpPeerOrderTest {
     private static CatchUp catchUp(int self, long... agesMillis) {

@@ -1,4 +1,4 @@
-package bftledger.node;
+package bftledger.scenario;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,7 +13,6 @@ import bftledger.api.proto.ReplyBatch;
 import bftledger.api.proto.SubmitBatchRequest;
 import bftledger.api.proto.SubmitBatchResponse;
 import bftledger.crypto.Domain;
-import bftledger.crypto.KeyFiles;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.PutRecord;
@@ -65,14 +64,14 @@ class LocalNetworkTest {
     void fourNodesCommitConcurrentTransfersAndAuditClean() throws Exception {
         String why = "seed " + SEED + " (replay with -Dbftledger.seed=" + SEED + ")";
         SplittableRandom random = new SplittableRandom(SEED);
-        try (LocalCluster cluster = new LocalCluster(tmp.resolve("net"), 4)) {
+        try (ScenarioCluster cluster = ScenarioCluster.loopback(tmp.resolve("net"), ScenarioCluster.Options.asInit(SEED))) {
             cluster.startAll();
-            Network network = cluster.network();
+            Network network = cluster.clientNetwork();
             try (LedgerClient client = LedgerClient.connect(network)) {
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                cluster.awaitReady(Duration.ofSeconds(90));
                 List<KeyPair> senders = new ArrayList<>();
                 for (int j = 0; j < 4; j++) {
-                    senders.add(KeyFiles.readKeyPair(cluster.account(j)));
+                    senders.add(cluster.accounts().get(j));
                 }
                 // Concurrent clients: up to IN_FLIGHT_MAX submissions outstanding at once.
                 Semaphore window = new Semaphore(IN_FLIGHT_MAX);
@@ -124,7 +123,7 @@ class LocalNetworkTest {
                     direct.forEach(ManagedChannel::shutdownNow);
                 }
                 // Identical ledgers: same height and same tip hash everywhere (the tip hash chains the prefix).
-                List<GetStatusResponse> statuses = cluster.awaitSameHeight(client, 1, Duration.ofSeconds(60));
+                List<GetStatusResponse> statuses = cluster.awaitSameHeight(1, Duration.ofSeconds(60));
                 long height = statuses.get(0).getHeight();
                 for (GetStatusResponse s : statuses) {
                     assertEquals(statuses.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
@@ -133,7 +132,7 @@ class LocalNetworkTest {
                 // timer queue holds are the periodic tasks (ticks, sync, pings), not one per call
                 // for the rest of its wait (96 at replica 0 here when answered timers were kept).
                 for (int r = 0; r < 4; r++) {
-                    double timers = metricValue(scrapeMetrics(cluster, r),
+                    double timers = metricValue(cluster.metrics(r),
                             "bftledger_queue_depth{queue=\"timers\",replica=\"" + r + "\"}");
                     assertTrue(timers <= 16, timers + " timer tasks queued at replica " + r + " after every call was answered");
                 }
@@ -145,7 +144,7 @@ class LocalNetworkTest {
 
                 badInputChangesNothing(cluster, client, network, senders.get(0), height);
                 assertBlockStreamServesTheChain(network, height);
-                String metrics = scrapeMetrics(cluster, 1);
+                String metrics = cluster.metrics(1);
                 assertTrue(metrics.contains("bftledger_rejected_messages_total{reason=\"client-BAD_SIGNATURE\",replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_committed_transactions_total{replica=\"1\"}"), metrics);
                 assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
@@ -157,35 +156,35 @@ class LocalNetworkTest {
                         verifications + " verifications at replica 1 for " + transfers + " transfers");
 
                 // A SIGKILLed backup restarts from its WAL and block store and rejoins at the same tip.
-                cluster.kill(3);
+                cluster.kill9(3);
                 Committed during = client.submit(client.transactions().transfer(senders.get(1), senders.get(2).publicKey(), 3),
                         Duration.ofSeconds(60));
                 assertEquals(Receipt.Status.SUCCESS, during.receipt().getStatus());
                 cluster.start(3);
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                cluster.awaitReady(Duration.ofSeconds(90));
                 client.submit(client.transactions().transfer(senders.get(2), senders.get(3).publicKey(), 4), Duration.ofSeconds(60));
-                List<GetStatusResponse> after = cluster.awaitSameHeight(client, during.height() + 1, Duration.ofSeconds(90));
+                List<GetStatusResponse> after = cluster.awaitSameHeight(during.height() + 1, Duration.ofSeconds(90));
                 for (GetStatusResponse s : after) {
                     assertEquals(after.get(0).getLastBlockHash(), s.getLastBlockHash(), why + " node" + s.getReplica());
                 }
-                assertEquals(0, Main.run("audit", "--online", "--genesis", cluster.genesis().toString(), "--json"),
+                assertEquals(0, Main.run("audit", "--online", "--genesis", cluster.genesisPath().toString(), "--json"),
                         "online audit: every node agrees block by block");
             }
             for (int i = 0; i < 4; i++) {
                 // 143 = 128 + SIGTERM: the JVM's exit status after running the shutdown hooks.
                 assertEquals(143, cluster.stop(i), "node" + i + " exit code after SIGTERM");
-                String log = java.nio.file.Files.readString(cluster.dir.resolve("node" + i + ".log"));
+                String log = java.nio.file.Files.readString(cluster.log(i));
                 assertTrue(log.contains("event=stopped replica=" + i), "node" + i + " logged its clean shutdown");
             }
             for (int i = 0; i < 4; i++) {
-                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesis().toString(),
+                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesisPath().toString(),
                         "--json"), "offline audit of node" + i);
             }
         }
     }
 
     /** Malformed, forged, oversized and wrong-chain transactions are refused everywhere; the ledger does not move. */
-    private void badInputChangesNothing(LocalCluster cluster, LedgerClient client, Network network, KeyPair sender, long height)
+    private void badInputChangesNothing(ScenarioCluster cluster, LedgerClient client, Network network, KeyPair sender, long height)
             throws Exception {
         long balanceBefore = client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance();
         SignedTransaction good = client.transactions().transfer(sender, KeyPair.deterministic("x").publicKey(), 1);
@@ -282,17 +281,6 @@ class LocalNetworkTest {
             }
         }
         throw new AssertionError(series + " not in the scrape");
-    }
-
-    /** GET /metrics of a node, at the metrics port from its config. */
-    private static String scrapeMetrics(LocalCluster cluster, int node) throws Exception {
-        int port = bftledger.node.config.NodeConfig.read(cluster.dir.resolve("node" + node).resolve("node.properties")).metricsPort();
-        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, response.statusCode());
-        return response.body();
     }
 
     private static void assertRejected(LedgerApiGrpc.LedgerApiBlockingStub stub, SignedTransaction tx, Reply.RejectReason reason)

@@ -1,7 +1,6 @@
 package bftledger.node.edge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
@@ -9,29 +8,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** Token buckets and the bounded per-key limiter, on a fake clock. */
-class TokenBucketTest {
+/** The per-key token buckets and their bounded map, on a fake clock. */
+class KeyedRateLimiterTest {
     private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
     private final AtomicLong now = new AtomicLong(5_000_000_000L);
 
     @Test
     void burstThenRateAndAHonestHint() {
-        TokenBucket bucket = new TokenBucket(10, 3, now::get);
-        assertTrue(bucket.tryTake());
-        assertTrue(bucket.tryTake());
-        assertTrue(bucket.tryTake());
-        assertFalse(bucket.tryTake(), "burst spent");
-        assertEquals(100, bucket.millisUntilToken(), "10/s: one token per 100 ms");
+        KeyedRateLimiter<String> bucket = new KeyedRateLimiter<>(10, 3, 1, now::get);
+        assertEquals(0, bucket.tryAcquire("k"));
+        assertEquals(0, bucket.tryAcquire("k"));
+        assertEquals(0, bucket.tryAcquire("k"));
+        assertEquals(100, bucket.tryAcquire("k"), "burst spent; 10/s: one token per 100 ms");
         now.addAndGet(TimeUnit.MILLISECONDS.toNanos(99));
-        assertFalse(bucket.tryTake());
-        assertEquals(1, bucket.millisUntilToken());
+        assertEquals(1, bucket.tryAcquire("k"));
         now.addAndGet(TimeUnit.MILLISECONDS.toNanos(1));
-        assertTrue(bucket.tryTake());
+        assertEquals(0, bucket.tryAcquire("k"));
         now.addAndGet(TimeUnit.HOURS.toNanos(5));
         for (int i = 0; i < 3; i++) {
-            assertTrue(bucket.tryTake());
+            assertEquals(0, bucket.tryAcquire("k"));
         }
-        assertFalse(bucket.tryTake(), "a long idle refills to the burst, not beyond");
+        assertTrue(bucket.tryAcquire("k") > 0, "a long idle refills to the burst, not beyond");
     }
 
     @Test
@@ -40,12 +37,12 @@ class TokenBucketTest {
         long rate = 1 + random.nextInt(1_000);
         long burst = 1 + random.nextInt(100);
         long start = now.get();
-        TokenBucket bucket = new TokenBucket(rate, burst, now::get);
+        KeyedRateLimiter<String> bucket = new KeyedRateLimiter<>(rate, burst, 1, now::get);
         long admitted = 0;
         // Attempts (about 10,000/s) outpace the rate, so a token is never left to overflow the burst.
         for (int i = 0; i < 200_000; i++) {
             now.addAndGet(random.nextLong(TimeUnit.MICROSECONDS.toNanos(200)));
-            if (bucket.tryTake()) {
+            if (bucket.tryAcquire("k") == 0) {
                 admitted++;
             }
             long bound = burst + rate * (now.get() - start) / 1_000_000_000L;

@@ -1,4 +1,4 @@
-package bftledger.node;
+package bftledger.scenario;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import bftledger.api.Wire;
 import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.GetTransactionRequest;
@@ -14,7 +15,6 @@ import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.PeerLiveness;
 import bftledger.api.proto.SubmitRequest;
 import bftledger.api.proto.SubmitResponse;
-import bftledger.crypto.KeyFiles;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.SignedTransaction;
@@ -34,14 +34,12 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -70,12 +68,11 @@ class EdgesTest {
     void breakerFloodAndMinorityPartition() throws Exception {
         String why = "seed " + SEED + " (replay with -Dbftledger.seed=" + SEED + ")";
         List<ManagedChannel> raw = new ArrayList<>();
-        Process[] stopped = {null};
-        try (LocalCluster cluster = new LocalCluster(tmp.resolve("net"), 4)) {
+        try (ScenarioCluster cluster = ScenarioCluster.loopback(tmp.resolve("net"), ScenarioCluster.Options.asInit(SEED))) {
           try {
             cluster.startAll();
-            KeyPair honest = KeyFiles.readKeyPair(cluster.account(0));
-            KeyPair flooder = KeyFiles.readKeyPair(cluster.account(1));
+            KeyPair honest = cluster.accounts().get(0);
+            KeyPair flooder = cluster.accounts().get(1);
             PublicKey payee = KeyPair.deterministic("payee").publicKey();
             List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
             // A long cool-down, so the breaker stays open for the whole breaker phase; a retry floor
@@ -83,11 +80,11 @@ class EdgesTest {
             ClientOptions options = ClientOptions.defaults().withRandom(new Random(SEED)).withBreaker(3, Duration.ofMinutes(2))
                     .withRetryBudget(0.1, 60, Duration.ofSeconds(10))
                     .withBreakerListener((r, from, to, reason) -> events.add(r + ":" + to));
-            for (String address : cluster.network().addresses()) {
+            for (String address : cluster.clientNetwork().addresses()) {
                 raw.add(ManagedChannelBuilder.forTarget(address).usePlaintext().build());
             }
-            try (LedgerClient client = LedgerClient.connect(cluster.network(), options)) {
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+            try (LedgerClient client = LedgerClient.connect(cluster.clientNetwork(), options)) {
+                cluster.awaitReady(Duration.ofSeconds(90));
                 TransactionFactory txs = client.transactions();
                 for (int i = 0; i < 3; i++) {
                     client.submit(txs.transfer(honest, payee, 1 + i), Duration.ofSeconds(60));
@@ -98,7 +95,7 @@ class EdgesTest {
                 assertEquals(3, healthy.getPeerLivenessCount(), why);
 
                 // 1. One replica SIGKILLed: its breaker opens and then it gets no more calls.
-                cluster.kill(3);
+                cluster.kill9(3);
                 Committed last = null;
                 for (int i = 0; i < 40 && client.breakerStates().get(3) != CircuitBreaker.State.OPEN; i++) {
                     last = client.submit(txs.transfer(honest, payee, 10 + i), Duration.ofSeconds(60));
@@ -133,7 +130,7 @@ class EdgesTest {
                 for (int r = 0; r < 3; r++) {
                     List<ManagedChannel> perReplica = new ArrayList<>();
                     for (int c = 0; c < 4; c++) {
-                        ManagedChannel ch = ManagedChannelBuilder.forTarget(cluster.network().addresses().get(r)).usePlaintext().build();
+                        ManagedChannel ch = ManagedChannelBuilder.forTarget(cluster.clientNetwork().addresses().get(r)).usePlaintext().build();
                         perReplica.add(ch);
                         raw.add(ch);
                     }
@@ -157,10 +154,10 @@ class EdgesTest {
                                     public void onFailure(Throwable t) {
                                         Status s = Status.fromThrowable(t);
                                         Metadata trailers = Status.trailersFromThrowable(t);
-                                        String reason = trailers == null ? null : trailers.get(LedgerClient.REFUSAL_REASON);
+                                        String reason = trailers == null ? null : trailers.get(Wire.REFUSAL_REASON);
                                         outcomes.computeIfAbsent(s.getCode() + "/" + reason, k -> new AtomicInteger()).incrementAndGet();
                                         if (s.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                                            assertNotEquals(null, trailers.get(LedgerClient.RETRY_AFTER_MILLIS));
+                                            assertNotEquals(null, trailers.get(Wire.RETRY_AFTER_MILLIS));
                                         }
                                         answered.countDown();
                                     }
@@ -178,9 +175,9 @@ class EdgesTest {
                 assertEquals(5, honestDuringFlood.size());
                 for (int i = 0; i < 3; i++) {
                     cluster.assertAlive(i);
-                    assertFalse(Files.readString(cluster.dir.resolve("node" + i + ".log")).contains("OutOfMemoryError"),
+                    assertFalse(Files.readString(cluster.log(i)).contains("OutOfMemoryError"),
                             "node" + i + " ran out of heap");
-                    String metrics = scrape(cluster, i);
+                    String metrics = cluster.metrics(i);
                     double used = gauge(metrics, "bftledger_heap_used_bytes");
                     double max = gauge(metrics, "bftledger_heap_max_bytes");
                     assertTrue(used > 0 && used < max, "node" + i + " heap " + used + " of " + max);
@@ -188,8 +185,7 @@ class EdgesTest {
                 }
 
                 // 3. A minority: node3 is dead, node2 is SIGSTOPped; node0 and node1 alone.
-                stopped[0] = cluster.processes[2];
-                signal("STOP", stopped[0]);
+                cluster.pause(2);
                 GetStatusResponse minority = awaitStatus(raw.get(0), s -> !s.getQuorumReachable(), "node0 sees no quorum");
                 assertTrue(peer(minority, 2).getSuspicionsList().contains("silent"), minority.toString());
                 awaitStatus(raw.get(1), s -> !s.getQuorumReachable(), "node1 sees no quorum");
@@ -197,7 +193,7 @@ class EdgesTest {
                         .getTransaction(GetTransactionRequest.newBuilder().setTxId(ByteString.copyFrom(last.txId().bytes())).build());
                 assertTrue(read.getFound() && read.getPossiblyStale(), read.toString());
                 assertTrue(read.getValidAtHeight() >= read.getHeight());
-                assertTrue(new ProofVerifier(cluster.network()).verify(read.getProof()).ok(), "the stale read still carries a valid proof");
+                assertTrue(new ProofVerifier(cluster.clientNetwork()).verify(read.getProof()).ok(), "the stale read still carries a valid proof");
                 assertTrue(LedgerApiGrpc.newBlockingStub(raw.get(1)).withDeadlineAfter(10, TimeUnit.SECONDS)
                         .getAccount(bftledger.api.proto.GetAccountRequest.newBuilder()
                                 .setAccount(ByteString.copyFrom(honest.publicKey().bytes())).build()).getPossiblyStale());
@@ -207,23 +203,18 @@ class EdgesTest {
                         .submitTransaction(SubmitRequest.newBuilder().setTransaction(blocked).build()));
                 assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), "fails fast, not at the deadline");
                 assertTrue(refused.getStatus().getDescription().contains("no quorum reachable"), refused.getStatus().toString());
-                assertEquals("no-quorum", refused.getTrailers().get(LedgerClient.REFUSAL_REASON));
+                assertEquals("no-quorum", refused.getTrailers().get(Wire.REFUSAL_REASON));
                 LedgerClientException sdkError = assertThrows(LedgerClientException.class,
                         () -> client.submit(blocked, Duration.ofSeconds(3)));
                 assertTrue(sdkError.getMessage().contains("no quorum reachable"), sdkError.getMessage());
 
                 // 4. The partition heals: the same transaction commits.
-                signal("CONT", stopped[0]);
-                stopped[0] = null;
+                cluster.resume(2);
                 awaitStatus(raw.get(0), GetStatusResponse::getQuorumReachable, "node0 sees a quorum again");
                 Committed healed = client.submit(blocked, Duration.ofSeconds(90));
                 assertEquals(TransactionFactory.id(blocked), healed.txId());
             }
           } finally {
-            // Before the cluster's close: a stopped process would not see its SIGTERM.
-            if (stopped[0] != null) {
-                signal("CONT", stopped[0]);
-            }
             raw.forEach(ManagedChannel::shutdownNow);
           }
         }
@@ -250,23 +241,6 @@ class EdgesTest {
             Thread.sleep(250);
         }
         throw new AssertionError(what + " did not happen within 60 s; last status: " + last);
-    }
-
-    private static void signal(String signal, Process p) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
-        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal + " " + p.pid());
-    }
-
-    private static String scrape(LocalCluster cluster, int i) throws IOException, InterruptedException {
-        Properties props = new Properties();
-        try (var in = Files.newInputStream(cluster.dir.resolve("node" + i).resolve("node.properties"))) {
-            props.load(in);
-        }
-        int port = Integer.parseInt(props.getProperty("metrics.port"));
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
-                .newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
-        return r.body();
     }
 
     private static double gauge(String metrics, String name) {

@@ -1,16 +1,17 @@
-package bftledger.node;
+package bftledger.scenario;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.api.proto.GetStatusResponse;
 import bftledger.crypto.Digest;
-import bftledger.crypto.KeyFiles;
 import bftledger.crypto.KeyPair;
 import bftledger.ledger.proto.Receipt;
 import bftledger.node.cli.Main;
 import bftledger.sdk.Committed;
 import bftledger.sdk.LedgerClient;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -72,28 +73,28 @@ class CrashRecoveryTest {
     void backupCatchUpPrimaryCrashAndWholeClusterCrash() throws Exception {
         String why = "seed " + SEED + " (replay with -Dbftledger.seed=" + SEED + ")";
         SplittableRandom random = new SplittableRandom(SEED);
-        try (LocalCluster cluster = new LocalCluster(tmp.resolve("net"), 4)) {
+        try (ScenarioCluster cluster = ScenarioCluster.loopback(tmp.resolve("net"), ScenarioCluster.Options.asInit(SEED))) {
             cluster.startAll();
             List<KeyPair> senders = new ArrayList<>();
             for (int j = 0; j < 4; j++) {
-                senders.add(KeyFiles.readKeyPair(cluster.account(j)));
+                senders.add(cluster.accounts().get(j));
             }
-            try (LedgerClient client = LedgerClient.connect(cluster.network())) {
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+            try (LedgerClient client = LedgerClient.connect(cluster.clientNetwork())) {
+                cluster.awaitReady(Duration.ofSeconds(90));
                 load(client, senders, random, 40, 8, null);
 
                 // 1. A backup down while the others pass several checkpoints (K = 16 blocks): small
                 //    windows make many blocks, so its peers garbage-collect the log it would need.
-                cluster.kill(3);
+                cluster.kill9(3);
                 long downAt = client.statuses(Duration.ofSeconds(5)).get(0).orElseThrow().getHeight();
                 load(client, senders, random, 120, 2, null);
                 long upAt = client.statuses(Duration.ofSeconds(5)).get(0).orElseThrow().getHeight();
                 assertTrue(upAt - downAt > 32, why + ": expected more than two checkpoint intervals while node3 was down, got "
                         + (upAt - downAt) + " blocks");
                 cluster.start(3);
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                cluster.awaitReady(Duration.ofSeconds(90));
                 load(client, senders, random, 60, 2, null);
-                List<GetStatusResponse> caughtUp = cluster.awaitSameHeight(client, upAt, Duration.ofSeconds(120));
+                List<GetStatusResponse> caughtUp = cluster.awaitSameHeight(upAt, Duration.ofSeconds(120));
                 assertOneLedger(caughtUp, "after node3 caught up");
 
                 // 2. The primary SIGKILLed under load: a view change elects another, every submission commits.
@@ -101,9 +102,9 @@ class CrashRecoveryTest {
                 long viewBefore = caughtUp.get(0).getView();
                 load(client, senders, random, 80, 8, () -> {
                     try {
-                        cluster.kill(primary);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
+                        cluster.kill9(primary);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
                     }
                 });
                 List<Optional<GetStatusResponse>> live = client.statuses(Duration.ofSeconds(5));
@@ -113,20 +114,15 @@ class CrashRecoveryTest {
                     }
                 }
                 cluster.start(primary);
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                cluster.awaitReady(Duration.ofSeconds(90));
                 load(client, senders, random, 20, 4, null);
 
                 // 3. All four SIGKILLed at once, then restarted: nothing acknowledged is lost, no fork.
-                for (int i = 0; i < 4; i++) {
-                    cluster.processes[i].destroyForcibly();
-                }
-                for (int i = 0; i < 4; i++) {
-                    cluster.kill(i);
-                }
+                cluster.kill9All();
                 cluster.startAll();
-                cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
+                cluster.awaitReady(Duration.ofSeconds(90));
                 load(client, senders, random, 20, 4, null);
-                List<GetStatusResponse> end = cluster.awaitSameHeight(client, 1, Duration.ofSeconds(120));
+                List<GetStatusResponse> end = cluster.awaitSameHeight(1, Duration.ofSeconds(120));
                 assertOneLedger(end, "after the whole-cluster crash");
                 for (Digest id : acknowledged) {
                     assertTrue(client.transaction(id, Duration.ofSeconds(30)).isPresent(), why + ": acknowledged " + id + " lost");
@@ -136,7 +132,7 @@ class CrashRecoveryTest {
                 cluster.stop(i);
             }
             for (int i = 0; i < 4; i++) {
-                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesis().toString(),
+                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesisPath().toString(),
                         "--json"), "offline audit of node" + i);
             }
         }

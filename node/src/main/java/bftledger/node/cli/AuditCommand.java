@@ -1,0 +1,93 @@
+package bftledger.node.cli;
+
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.LedgerProblem;
+import bftledger.ledger.LedgerVerifier;
+import bftledger.ledger.StoreInUseException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code bftledger audit}: offline over one stopped node's data directory, or online across the running network ({@link OnlineAudit}). */
+@Command(name = "audit", mixinStandardHelpOptions = true,
+        description = {"Verify a ledger.",
+                "Offline (--data): one node's data directory: hash chain, commit certificates, transaction signatures,"
+                        + " re-execution of state, indexes.",
+                "Online (--online): every node of the network: each block's certificate and chain link, cross-node"
+                        + " agreement (which nodes diverge and from which height) and the evidence each node holds."})
+final class AuditCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    JsonOption json;
+    @Option(names = "--data", description = "Offline: the node's data directory (holds ledger/ and wal/). Stop the node first or audit a copy.")
+    Path data;
+    @Option(names = "--online", description = "Online: audit all running nodes listed in genesis.")
+    boolean online;
+    @Mixin
+    GenesisOption genesis;
+    @Option(names = "--timeout", defaultValue = "10s", description = "Per-call timeout for --online (default: ${DEFAULT-VALUE}).")
+    String timeout;
+
+    @Override
+    public Integer call() throws Exception {
+        if (online == (data != null)) {
+            throw new UserError("give exactly one of --data <dir> (offline audit of one node) or --online (all running nodes).");
+        }
+        if (online) {
+            return OnlineAudit.run(spec, json.json, genesis.read(), Arguments.duration(timeout));
+        }
+        return offline();
+    }
+
+    private int offline() throws Exception {
+        ChainGenesis chainGenesis = genesis.read();
+        Path ledger = data.resolve("ledger");
+        if (!Files.isDirectory(ledger)) {
+            throw new UserError(ledger + " does not exist; --data must be a node's data directory (data.dir in its config).");
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        long[] last = {0};
+        LedgerVerifier.Report report;
+        try {
+            report = LedgerVerifier.verify(ledger, chainGenesis, (h, tip) -> {
+                if (!json.json && (h == tip || h - last[0] >= Math.max(1, tip / 20))) {
+                    last[0] = h;
+                    err.printf("\rverified %d/%d blocks", h, tip);
+                    err.flush();
+                }
+            });
+        } catch (StoreInUseException e) {
+            throw new UserError(e.getMessage() + " (the offline audit reads a stopped node; for running nodes use --online)");
+        }
+        if (!json.json) {
+            err.println();
+        }
+        List<Object> problems = new ArrayList<>();
+        StringBuilder text = new StringBuilder((report.ok() ? "audit passed: " : "audit FAILED: ") + report.blocksChecked()
+                + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems");
+        for (LedgerProblem p : report.problems()) {
+            problems.add(CommandOutput.fields("height", p.height(), "kind", p.kind().name(), "message", p.message()));
+            if (problems.size() <= 50) {
+                text.append("\n  height ").append(p.height()).append(" ").append(p.kind()).append(": ").append(p.message());
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("passed", report.ok());
+        m.put("blocks_checked", report.blocksChecked());
+        m.put("transactions_checked", report.transactionsChecked());
+        m.put("problem_count", report.problemCount());
+        m.put("problems", problems);
+        CommandOutput.print(spec, json.json, m, text.toString());
+        return report.ok() ? 0 : 1;
+    }
+}

@@ -1,0 +1,46 @@
+package bftledger.node.cli;
+
+import bftledger.node.config.NodeConfig;
+import bftledger.node.replica.ReplicaNode;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code bftledger node start}: one replica in the foreground until SIGTERM. */
+@Command(name = "start", mixinStandardHelpOptions = true,
+        description = "Start a replica in the foreground; SIGTERM (or Ctrl-C) shuts it down cleanly.")
+final class NodeStartCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    JsonOption json;
+    @Option(names = "--config", required = true, description = "The node's config file (node.properties).")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+        ReplicaNode node = ReplicaNode.start(NodeConfig.read(config));
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            node.close();
+            stopped.countDown();
+        }, "shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        CommandOutput.print(spec, json.json, CommandOutput.fields("port", node.port(), "metrics_port", node.metricsPort()),
+                "node serving on port " + node.port() + (node.metricsPort() > 0 ? ", metrics on port " + node.metricsPort() : ""));
+        Throwable failure = node.awaitTermination();
+        if (failure != null) {
+            spec.commandLine().getErr().println("error: the consensus core failed: " + failure
+                    + ". The node stopped; its stores are intact. Report this with the log.");
+            return 3;
+        }
+        stopped.await(10, TimeUnit.SECONDS);
+        return 0;
+    }
+}
