@@ -92,6 +92,32 @@ public final class ProofVerifier {
         return Verdict.OK;
     }
 
+    /**
+     * A block's own commit certificate: 2f+1 validators' COMMITs over the batch digest its
+     * header's batch fields give. It proves the block's order and transactions, not its receipts
+     * or state (those need the header certified, {@link #header}).
+     */
+    public Verdict verifyCommitCertificate(BlockHeader header, bftledger.ledger.proto.CommitCertificate cert) {
+        if (header.getTxRoot().size() != Digest.LENGTH || header.getAnchorHash().size() != Digest.LENGTH) {
+            return Verdict.reject("the header lacks a transaction root or anchor");
+        }
+        bftledger.crypto.HeaderAnchor anchor;
+        try {
+            anchor = header.getAnchorHeight() == 0 ? bftledger.crypto.HeaderAnchor.NONE
+                    : new bftledger.crypto.HeaderAnchor(header.getAnchorHeight(), Digest.of(header.getAnchorHash().toByteArray()));
+        } catch (IllegalArgumentException e) {
+            return Verdict.reject("the header's anchor is malformed");
+        }
+        Digest batch = BatchDigest.of(header.getTimestampMillis(), header.getTxCount(), Digest.of(header.getTxRoot().toByteArray()),
+                anchor);
+        if (!header.getBatchDigest().equals(ByteString.copyFrom(batch.bytes()))) {
+            return Verdict.reject("the header's batch digest does not follow from its fields");
+        }
+        bftledger.ledger.CommitCertificates.Verdict v = bftledger.ledger.CommitCertificates.verify(cert, network, batch,
+                header.getHeight());
+        return v.ok() ? Verdict.OK : Verdict.reject(v.toString());
+    }
+
     /** An account's balance under a certified header: the state proof shows the balance's leaf, or the account's absence with 0. */
     public Proofs.Checked<ProvenHeader> verifyAccount(PublicKey account, GetAccountResponse r) {
         if (!r.getAccount().equals(ByteString.copyFrom(account.bytes()))) {

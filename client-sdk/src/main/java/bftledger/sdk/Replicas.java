@@ -96,7 +96,7 @@ final class Replicas {
 
     /** Whether a failed call says the replica is sick (counts against its breaker) rather than busy or partitioned. */
     static boolean replicaFault(Status status, Metadata trailers) {
-        if (trailers != null && trailers.get(LedgerClient.REFUSAL_REASON) != null) {
+        if (trailers != null && trailers.get(bftledger.api.Wire.REFUSAL_REASON) != null) {
             return false; // the replica answered and said why: it is alive
         }
         return switch (status.getCode()) {
@@ -158,7 +158,7 @@ final class Replicas {
     }
 
     static long retryAfterMillis(Metadata trailers) {
-        String hint = trailers == null ? null : trailers.get(LedgerClient.RETRY_AFTER_MILLIS);
+        String hint = trailers == null ? null : trailers.get(bftledger.api.Wire.RETRY_AFTER_MILLIS);
         if (hint == null) {
             return 0;
         }

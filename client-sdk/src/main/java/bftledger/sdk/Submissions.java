@@ -174,7 +174,7 @@ final class Submissions implements AutoCloseable {
         }
 
         void onCallFailed(int replica, int attempt, Status status, Metadata trailers) {
-            String refusal = trailers == null ? null : trailers.get(LedgerClient.REFUSAL_REASON);
+            String refusal = trailers == null ? null : trailers.get(bftledger.api.Wire.REFUSAL_REASON);
             note(replica, (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
                     + Replicas.describe(status) + ")");
             retryLater(replica, attempt, Replicas.retryAfterMillis(trailers));

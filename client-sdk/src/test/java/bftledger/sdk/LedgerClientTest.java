@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import bftledger.api.proto.InclusionProof;
 import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.api.proto.Reply;
 import bftledger.api.proto.ReplyBatch;
@@ -23,6 +22,7 @@ import bftledger.crypto.KeyPair;
 import bftledger.crypto.MerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
+import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.CommitCertificate;
 import bftledger.ledger.proto.CommitSignature;
@@ -64,21 +64,40 @@ class LedgerClientTest {
         }
     }
 
-    /** Replicas answering GetAccount with the given balances (null: unavailable), all at height 3. */
-    private LedgerClient accounts(List<Long> balances) throws Exception {
+    private final CertifiedChain chain = new CertifiedChain(CHAIN, keys, Sha256.hash(new byte[] {1}));
+
+    /**
+     * Replicas answering GetAccount for bob at height 3: the honest answer (a balance of 5 with
+     * its state proof under a certified header), or a lie (a balance of 999 with the same proof,
+     * or a state proof under a header no quorum certified), or unavailable (null).
+     */
+    private LedgerClient accounts(List<String> behaviours) throws Exception {
+        Digest key = bftledger.ledger.StateKeys.account(ByteString.copyFrom(bob.bytes()));
+        SparseMerkleTree.Update tree = SparseMerkleTree.build(List.of(
+                new SparseMerkleTree.Change(key, bftledger.ledger.StateKeys.balanceValue(5))));
+        BlockHeader header = chain.header(3, Digest.ZERO, 0, List.of(), tree.root().hash());
+        bftledger.ledger.proto.StateProof proof = bftledger.ledger.Proofs.toProto(
+                SparseMerkleTree.prove(tree.written()::get, tree.root(), key));
+        bftledger.api.proto.GetAccountResponse honest = bftledger.api.proto.GetAccountResponse.newBuilder()
+                .setAccount(ByteString.copyFrom(bob.bytes())).setBalance(5).setExists(true).setHeight(3)
+                .setBlockHash(CertifiedChain.bytes(Sha256.hash(header.toByteArray()))).setStateProof(proof)
+                .setHeaderProof(chain.certify(header, 3)).setAtMinHeight(true).build();
         List<String> addresses = new ArrayList<>();
-        for (Long balance : balances) {
+        for (String behaviour : behaviours) {
             Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                     .addService(new LedgerApiGrpc.LedgerApiImplBase() {
                         @Override
                         public void getAccount(bftledger.api.proto.GetAccountRequest request,
                                                StreamObserver<bftledger.api.proto.GetAccountResponse> out) {
-                            if (balance == null) {
-                                out.onError(Status.UNAVAILABLE.asRuntimeException());
-                                return;
+                            switch (behaviour) {
+                                case "down" -> {
+                                    out.onError(Status.UNAVAILABLE.asRuntimeException());
+                                    return;
+                                }
+                                case "lie" -> out.onNext(honest.toBuilder().setBalance(999).build());
+                                case "uncertified" -> out.onNext(honest.toBuilder().setHeaderProof(chain.certify(header, 2)).build());
+                                default -> out.onNext(honest);
                             }
-                            out.onNext(bftledger.api.proto.GetAccountResponse.newBuilder().setAccount(request.getAccount())
-                                    .setBalance(balance).setHeight(3).setBlockHash(ByteString.copyFrom(new byte[32])).build());
                             out.onCompleted();
                         }
                     }).build().start();
@@ -86,20 +105,35 @@ class LedgerClientTest {
             addresses.add("127.0.0.1:" + server.getPort());
             channels.add(ManagedChannelBuilder.forTarget(addresses.get(addresses.size() - 1)).usePlaintext().build());
         }
-        return LedgerClient.over(new Network(CHAIN, keys.stream().map(KeyPair::publicKey).toList(), addresses,
-                Sha256.hash(new byte[] {1})), channels);
+        return LedgerClient.over(chain.network(addresses), channels);
     }
 
     @Test
-    void readsNeedFPlusOneIdenticalAnswers() throws Exception {
-        try (LedgerClient client = accounts(java.util.Arrays.asList(999L, 5L, null, 5L))) {
-            assertEquals(5, client.account(bob, Duration.ofSeconds(5)).getBalance(), "one liar is outvoted");
+    void aReadIsTakenFromTheFirstReplicaWhoseProofVerifiesAndLiarsAreNamed() throws Exception {
+        try (LedgerClient client = accounts(List.of("lie", "uncertified", "down", "honest"))) {
+            ReadOptions fromTheStart = ReadOptions.defaults();
+            Proven<Long> p = client.account(bob, fromTheStart, Duration.ofSeconds(5));
+            assertEquals(5, p.value(), "one honest replica suffices");
+            assertEquals(3, p.height());
+            assertEquals(3, p.replica());
+            assertTrue(client.rejectedAnswers(0) >= 1 && client.rejectedAnswers(1) >= 1, "both liars counted");
+            assertTrue(client.lastRejection(0).orElseThrow().contains("not the one under the header's state root"),
+                    client.lastRejection(0).orElseThrow());
+            assertTrue(client.lastRejection(1).orElseThrow().contains("3 are needed")
+                    || client.lastRejection(1).orElseThrow().contains("signatures"), client.lastRejection(1).orElseThrow());
         }
         channels.clear();
-        try (LedgerClient client = accounts(java.util.Arrays.asList(999L, 5L, null, null))) {
-            LedgerClientException e = assertThrows(LedgerClientException.class, () -> client.account(bob, Duration.ofMillis(800)));
+        try (LedgerClient client = accounts(List.of("lie", "lie", "down", "down"))) {
+            LedgerClientException e = assertThrows(LedgerClientException.class,
+                    () -> client.account(bob, ReadOptions.defaults(), Duration.ofMillis(800)));
             assertEquals(LedgerClientException.Kind.NO_AGREEMENT, e.kind());
-            assertTrue(e.getMessage().contains("fewer than 2 replicas agreed"), e.getMessage());
+            assertTrue(e.getMessage().contains("no answer verified"), e.getMessage());
+        }
+        channels.clear();
+        try (LedgerClient client = accounts(List.of("honest", "honest", "honest", "honest"))) {
+            LedgerClientException e = assertThrows(LedgerClientException.class,
+                    () -> client.account(bob, ReadOptions.defaults().atLeast(4), Duration.ofMillis(800)));
+            assertTrue(e.getMessage().contains("behind"), "a state older than the asked height is not taken: " + e.getMessage());
         }
     }
 
@@ -334,22 +368,27 @@ class LedgerClientTest {
         }
     }
 
-    /** A one-transaction block certified by replicas 0..2, and the proof for its transaction. */
-    private TransactionProof proof(SignedTransaction tx, int signers, boolean tamperRoot) {
+    /**
+     * A one-transaction block at height 7 whose header {@code signers} validators certify (block 8
+     * anchors it), and the proof for its transaction; {@code tamperRoot} puts the transaction under
+     * another tx_root, {@code receipt} is what the proof claims.
+     */
+    private TransactionProof proof(SignedTransaction tx, int signers, boolean tamperRoot, Receipt.Status claimed) {
         Digest id = TransactionFactory.id(tx);
+        Receipt stored = Receipt.newBuilder().setTxId(ByteString.copyFrom(id.bytes())).setHeight(7)
+                .setStatus(Receipt.Status.FAILED).setReason("insufficient funds").build();
         Digest root = tamperRoot ? Sha256.hash(new byte[] {9}) : MerkleTree.of(List.of(id.bytes())).root();
-        Digest batch = BatchDigest.of(1234L, 1, root);
-        BlockHeader header = BlockHeader.newBuilder().setChainId(CHAIN).setHeight(7).setTxRoot(ByteString.copyFrom(root.bytes()))
-                .setTxCount(1).setTimestampMillis(1234L).setBatchDigest(ByteString.copyFrom(batch.bytes())).build();
-        CommitCertificate.Builder cert = CommitCertificate.newBuilder().setView(0).setSequence(7)
-                .setBatchDigest(ByteString.copyFrom(batch.bytes()));
-        for (int r = 0; r < signers; r++) {
-            cert.addSignatures(CommitSignature.newBuilder().setReplica(r)
-                    .setSignature(ByteString.copyFrom(new CommitVote(0, 7, batch, r).sign(keys.get(r)))));
-        }
-        return TransactionProof.newBuilder().setTransaction(tx).setBlockHeader(header.toByteString())
-                .setReceipt(Receipt.newBuilder().setTxId(ByteString.copyFrom(id.bytes())).setHeight(7))
-                .setCertificate(cert).setTxInclusion(InclusionProof.newBuilder().setLeafIndex(0).setTreeSize(1)).build();
+        BlockHeader header = chain.header(7, root, 1, List.of(stored), Digest.ZERO);
+        Receipt shown = claimed == stored.getStatus() ? stored
+                : stored.toBuilder().setStatus(claimed).clearReason().build();
+        return TransactionProof.newBuilder().setTransaction(tx).setBlockHeader(header.toByteString()).setReceipt(shown)
+                .setTxInclusion(CertifiedChain.inclusion(List.of(id.bytes()), 0))
+                .setReceiptInclusion(CertifiedChain.inclusion(List.of(stored.toByteArray()), 0))
+                .setHeaderProof(chain.certify(header, signers)).build();
+    }
+
+    private TransactionProof proof(SignedTransaction tx, int signers, boolean tamperRoot) {
+        return proof(tx, signers, tamperRoot, Receipt.Status.FAILED);
     }
 
     @Test
@@ -392,14 +431,21 @@ class LedgerClientTest {
     }
 
     @Test
-    void proofsVerifyOnlyWithAQuorumOfCommitSignaturesOverTheRightTree() {
-        ProofVerifier verifier = new ProofVerifier(new Network(CHAIN, keys.stream().map(KeyPair::publicKey).toList(),
-                List.of("a:1", "b:1", "c:1", "d:1"), Digest.ZERO));
+    void proofsVerifyOnlyWithACertifiedHeaderAndTheReceiptItCommitsTo() {
+        ProofVerifier verifier = new ProofVerifier(chain.network(List.of("a:1", "b:1", "c:1", "d:1")));
         SignedTransaction tx = new TransactionFactory(CHAIN).transfer(alice, bob, 1);
         assertTrue(verifier.verify(proof(tx, 3, false)).ok());
-        assertTrue(verifier.verify(proof(tx, 2, false)).reason().contains("3 are needed"));
-        assertFalse(verifier.verify(proof(tx, 3, true)).ok());
+        assertTrue(verifier.verify(proof(tx, 2, false)).reason().contains("quorum is 3"), verifier.verify(proof(tx, 2, false)).reason());
+        assertFalse(verifier.verify(proof(tx, 3, true)).ok(), "the transaction is not under the certified tx_root");
+        Verdict successForAFailure = verifier.verify(proof(tx, 3, false, Receipt.Status.SUCCESS));
+        assertFalse(successForAFailure.ok(), "a receipt saying SUCCESS for a FAILED transfer");
+        assertTrue(successForAFailure.reason().contains("receipts_root"), successForAFailure.reason());
         SignedTransaction other = new TransactionFactory(CHAIN).transfer(alice, bob, 2);
         assertFalse(verifier.verify(proof(tx, 3, false).toBuilder().setTransaction(other).build()).ok());
+        assertFalse(verifier.verify(proof(tx, 3, false).toBuilder().clearHeaderProof().build()).ok(),
+                "an uncertified header proves nothing about the receipt");
+        CertifiedChain otherNetwork = new CertifiedChain(CHAIN, keys, Sha256.hash(new byte[] {2}));
+        assertFalse(new ProofVerifier(otherNetwork.network(List.of("a:1", "b:1", "c:1", "d:1"))).verify(proof(tx, 3, false)).ok(),
+                "the same validators' certificate for another genesis's chain");
     }
 }

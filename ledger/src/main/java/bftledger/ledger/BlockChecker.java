@@ -71,6 +71,17 @@ public final class BlockChecker {
     }
 
     /**
+     * Checks a block as a replica serves it, without the state before it: encoding, chain,
+     * height, link to {@code previousHash}, the anchor's shape, validator set, transaction and
+     * receipt roots against the served transactions and receipts, the commit certificate and
+     * every transaction's signature. What needs the chain below (blocks_root, the anchor's hash)
+     * and re-execution is the caller's to check or leave out.
+     */
+    public static BlockCheck checkServed(ChainGenesis genesis, long height, Digest previousHash, Block block) {
+        return check(genesis, height, previousHash, null, block, null);
+    }
+
+    /**
      * @param previousHash expected previous_hash, or null when it is unknown (not checked)
      * @param base         the state before this block, or null to skip re-execution and the
      *                     checks that need the chain below (blocks_root, the anchor's hash)

@@ -406,7 +406,7 @@ public final class BankChecker {
         long[] total = {0};
         List<String> negative = new ArrayList<>();
         long height;
-        try (BlockStore.Snapshot snapshot = store.snapshot()) {
+        try (bftledger.ledger.StoreSnapshot snapshot = store.snapshot()) {
             height = snapshot.height();
             snapshot.forEachAccount((account, balance) -> {
                 if (balance < 0) {

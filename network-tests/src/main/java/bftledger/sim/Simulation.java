@@ -86,7 +86,7 @@ public final class Simulation {
             this.config = config;
             this.strategy = strategy;
             this.app = new App(config.genesisDigest());
-            this.core = new Replica(config, app::executed);
+            this.core = new Replica(config, app::executed, app::stateAt);
         }
 
         boolean honest() {
@@ -707,13 +707,13 @@ public final class Simulation {
                     return;
                 }
             }
-            node.core = Replica.restore(node.config, node.app::executed, records, node.app.height());
+            node.core = Replica.restore(node.config, node.app::executed, node.app::stateAt, records, node.app.height());
             node.core.checkInvariants();
             out = node.core.resume();
             node.core.checkInvariants();
         } catch (RuntimeException e) {
             if (node.core == null) {
-                node.core = new Replica(node.config, node.app::executed);
+                node.core = new Replica(node.config, node.app::executed, node.app::stateAt);
             }
             coreFailed(node, "restarting", e);
             return;

@@ -138,7 +138,7 @@ class LocalNetworkTest {
                 }
                 long received = 0;
                 for (int r = 0; r < 50; r++) {
-                    received += client.account(KeyPair.deterministic("recipient-" + r).publicKey(), Duration.ofSeconds(20)).getBalance();
+                    received += client.account(KeyPair.deterministic("recipient-" + r).publicKey(), Duration.ofSeconds(20)).value();
                 }
                 assertEquals(total, received, why);
 
@@ -186,7 +186,7 @@ class LocalNetworkTest {
     /** Malformed, forged, oversized and wrong-chain transactions are refused everywhere; the ledger does not move. */
     private void badInputChangesNothing(ScenarioCluster cluster, LedgerClient client, Network network, KeyPair sender, long height)
             throws Exception {
-        long balanceBefore = client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance();
+        long balanceBefore = client.account(sender.publicKey(), Duration.ofSeconds(20)).value();
         SignedTransaction good = client.transactions().transfer(sender, KeyPair.deterministic("x").publicKey(), 1);
         byte[] sig = good.getSignature().toByteArray();
         sig[0] ^= 1;
@@ -248,7 +248,7 @@ class LocalNetworkTest {
         Committed failed = client.submit(client.transactions().transfer(pauper, sender.publicKey(), 5), Duration.ofSeconds(60));
         assertEquals(Receipt.Status.FAILED, failed.receipt().getStatus(), failed.toString());
         assertEquals(height + 1, failed.height(), "only the FAILED transfer's block was added");
-        assertEquals(balanceBefore, client.account(sender.publicKey(), Duration.ofSeconds(20)).getBalance());
+        assertEquals(balanceBefore, client.account(sender.publicKey(), Duration.ofSeconds(20)).value());
     }
 
     /** StreamBlocks from height 1 yields every block in order, each certified and linked to the one before. */
@@ -266,7 +266,7 @@ class LocalNetworkTest {
                 bftledger.ledger.proto.BlockHeader header = bftledger.ledger.proto.BlockHeader.parseFrom(block.getHeader());
                 assertEquals(h, header.getHeight());
                 assertEquals(previous, bftledger.crypto.Digest.of(header.getPreviousHash().toByteArray()), "link at " + h);
-                assertTrue(verifier.verifyCertificate(header, block.getCertificate()).ok(), "certificate at " + h);
+                assertTrue(verifier.verifyCommitCertificate(header, block.getCertificate()).ok(), "certificate at " + h);
                 previous = bftledger.crypto.Sha256.hash(block.getHeader().toByteArray());
             }
         } finally {

@@ -28,7 +28,7 @@ class CheckersTest {
         long sequence = 1;
         for (List<Request> batch : batches) {
             app.execute(new bftledger.pbft.Output.CommittedBatch(sequence, 0, sequence,
-                    batch, new bftledger.pbft.Batch(sequence, batch).digest(), List.of()));
+                    batch, bftledger.crypto.HeaderAnchor.NONE, new bftledger.pbft.Batch(sequence, batch).digest(), List.of()));
             sequence++;
         }
         return app.history();

@@ -114,7 +114,7 @@ public final class MessageVerifier {
      *     covers request ids, not payloads, so the PREPAREs of correct replicas vouch for the ids
      *     only; the validator (id names the payload, client signature) is what binds the bytes.
      *     Without it one Byzantine replica could re-sign its pre-prepare with other bytes under
-     *     the same digest and have honest replicas execute them (PBFT_REVIEW F1).
+     *     the same digest and have honest replicas execute them (PayloadBindingTest).
      * @param signatureValid the verdict on {@code m}'s own signature when already checked (in a
      *     batch), or null to check it here
      */

@@ -170,7 +170,8 @@ public final class Replica {
                     // Back in touch after being cut off (or paused): the timer ran while nothing
                     // could execute here. A full timeout from now to catch up before suspecting
                     // anyone; otherwise a timer about to expire fires on the first tick and the
-                    // replica leaves the view alone, 1,600 blocks behind (seen in a chaos run).
+                    // replica leaves the view alone, far behind the others
+                    // (LaggingReplicaTimerTest#aReplicaHealedJustBeforeItsTimerExpiresGetsAFullTimeoutToCatchUp).
                     armRequestTimer();
                 }
                 onTick(t.nowMillis());
@@ -735,7 +736,7 @@ public final class Replica {
         }
         // The fetched state executed requests this replica never saw ordered: stop waiting for
         // them, or its request timer fires for requests that already executed and it sits alone
-        // in a view change (seen in the node integration).
+        // in a view change (StateTransferRequestsTest).
         for (Request r : new ArrayList<>(pending.values())) {
             if (executedIndex.contains(r.id())) {
                 executedHere.add(r.id());
@@ -835,7 +836,7 @@ public final class Replica {
      * stops it when it no longer waits for that request, and restarts it then if it waits for
      * another (the oldest pending). Executions of other requests do not restart it: otherwise a
      * primary that orders other clients' requests at least once per timeout could censor one
-     * request forever (PBFT_REVIEW F2).
+     * request forever (CensorshipTest#aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne).
      */
     private void updateRequestTimer() {
         if (!viewActive || isPrimary() || pending.isEmpty()) {
@@ -887,9 +888,9 @@ public final class Replica {
     }
 
     /**
-     * Behind the others, as far as this replica can know: waiting for state. (Also counting "f+1
-     * others checkpointed past it" broke liveness in RandomizedScheduleTest seed
-     * -6483676675158108310: a replica held its timer while the view change needed it.)
+     * Behind the others, as far as this replica can know: waiting for state. Not "f+1 others
+     * checkpointed past it": a replica that counted that as lag held its timer while the others'
+     * view change needed its vote (RandomizedScheduleTest).
      */
     private boolean lagging() {
         return awaitingState();
@@ -900,10 +901,10 @@ public final class Replica {
      * it executed something since the timer started (it is moving), f+1 other replicas signed
      * checkpoints above its last executed sequence (so at least one correct replica is ahead: the
      * primary is not stalling everyone), and it has held this request's timer fewer than
-     * {@link #CATCH_UP_HOLDS_MAX} times. Unbounded, this lag signal broke liveness (a replica held
-     * while the view change needed it: RandomizedScheduleTest seed -6483676675158108310); without
-     * it a replica far behind after a partition timed out mid catch-up and left the view alone
-     * (chaos run: a healed primary, 1,400 sequences behind right after a view change).
+     * {@link #CATCH_UP_HOLDS_MAX} times. Bounded, because a replica holding its timer without limit
+     * can withhold the vote a view change needs (RandomizedScheduleTest); needed, because a replica
+     * far behind after a partition would otherwise time out mid catch-up and leave the view alone
+     * (LaggingReplicaTimerTest).
      */
     private boolean catchingUp() {
         if (catchUpHolds >= CATCH_UP_HOLDS_MAX || lastExecuted <= executedAtTimerStart) {
@@ -967,7 +968,7 @@ public final class Replica {
         }
         // Every own CHECKPOINT the peer has not seen stable, not only those above what it executed:
         // a peer that executed past a checkpoint but lost the votes for it never advances h, and
-        // with everyone in that state the window fills and nothing new is ordered (seed 8011).
+        // with everyone in that state the window fills and nothing new is ordered (StatusTest#aReplicaThatExecutedPastLostCheckpointsStillGetsThemAndAdvancesH).
         // At most L/K + checkpointsAhead messages, once per status period.
         for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lowWatermark(), lowWatermark), false).values()) {
             relay(peer, c);
@@ -1184,7 +1185,7 @@ public final class Replica {
         // No view-ahead bound here (unlike VIEW-CHANGEs and normal-case messages): a NEW-VIEW is
         // self-certifying (2f+1 signed VIEW-CHANGEs, checked by the verifier and recomputed below)
         // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
-        // behind can rejoin only this way (PBFT_REVIEW F3).
+        // behind can rejoin only this way (ViewChangeLivenessTest#aReplicaManyViewsBehindRejoinsThroughARelayedNewView).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
         NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
@@ -1218,7 +1219,7 @@ public final class Replica {
         viewActive = true;
         // 4.5.2: the timeout grows until a request executes in the new view, not merely until a
         // NEW-VIEW arrives; otherwise a network slower than the base timeout churns views forever
-        // (PBFT_REVIEW F4). Reset in onExecuted.
+        // (ViewChangeLivenessTest#aSlowButFaultFreeNetworkStopsChurningViewsOnceTimeoutsExceedTheDelay). Reset in onExecuted.
         executedSinceNewView = false;
         viewChangeTimerTicks = -1;
         viewChangeResendTicks = -1;
@@ -1302,7 +1303,7 @@ public final class Replica {
      * Reports a conflict once per (signer, type, view, sequence): one pair of signed messages
      * proves it, and a Byzantine peer sending the thousandth conflicting PREPARE for a slot, or
      * replaying an old VIEW-CHANGE with an equivocated certificate, must not make this replica
-     * emit a thousand records (review R2). The set is trimmed with the log and capped.
+     * emit a thousand records (EquivocationTest#aConflictIsReportedOncePerSlotHoweverOftenItIsRepeated). The set is trimmed with the log and capped.
      */
     private void evidence(Signed<?> first, Signed<?> second, long msgView, long sequence) {
         if (!evidenceReported.add(new EvidenceKey(second.signer(), second.type(), msgView, sequence))) {
@@ -1430,7 +1431,7 @@ public final class Replica {
         } else if (p instanceof Checkpoint c) {
             // A guard like every own vote (re-executing to another digest must not sign again), and
             // a vote: without it a restarted replica with f peers silent never sees this
-            // checkpoint stable (review R4).
+            // checkpoint stable (RestartTest#aRestartedReplicaCountsItsOwnCheckpointVote).
             recordOwnVote(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
             if (c.sequence() >= lowWatermark) {
                 ownCheckpoints.put(c.sequence(), c.stateDigest());

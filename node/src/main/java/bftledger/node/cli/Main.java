@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bftledger", mixinStandardHelpOptions = true, version = "bftledger 0.1.0",
         description = "A Byzantine fault-tolerant replicated ledger: run nodes, submit and inspect transactions, audit.",
         subcommands = {KeygenCommand.class, InitCommand.class, Main.Node.class, StatusCommand.class, TransferCommand.class,
-                PutCommand.class, Main.Tx.class, Main.Account.class, Main.Block.class, AuditCommand.class, DemoLoad.class,
+                PutCommand.class, Main.Tx.class, Main.Account.class, Main.Record.class, Main.Block.class, AuditCommand.class, DemoLoad.class,
                 Bench.class})
 public final class Main extends GroupCommand {
     @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStartCommand.class)
@@ -26,6 +26,11 @@ public final class Main extends GroupCommand {
 
     @Command(name = "account", mixinStandardHelpOptions = true, description = "Accounts.", subcommands = AccountShowCommand.class)
     static final class Account extends GroupCommand {
+    }
+
+    @Command(name = "record", mixinStandardHelpOptions = true, description = "Records.",
+            subcommands = {RecordGetCommand.class, RecordHistoryCommand.class})
+    static final class Record extends GroupCommand {
     }
 
     @Command(name = "block", mixinStandardHelpOptions = true, description = "Blocks.", subcommands = BlockShowCommand.class)

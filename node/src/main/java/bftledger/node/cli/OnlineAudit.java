@@ -9,6 +9,7 @@ import bftledger.api.proto.GetStatusResponse;
 import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Sha256;
+import bftledger.ledger.BlockChecker;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -31,9 +32,10 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 
 /**
- * The online audit: asks every node for every block up to its height, checks each block's
- * commit certificate against genesis and its link to the block before it as that node serves
- * it, then compares nodes height by height. A node diverges at the first height where its
+ * The online audit: asks every node for every block up to its height and checks each block as
+ * that node serves it (its commit certificate against genesis, its link to the block before it,
+ * its transactions and receipts against the header's roots, every signature, and that its anchor
+ * names the node's own earlier header), then compares nodes height by height. A node diverges at the first height where its
  * block differs from the one most nodes hold; a node that is only behind is reported as such.
  * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
  * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
@@ -46,7 +48,17 @@ import picocli.CommandLine;
  * faulty replica is caught); divergence or a node down does.
  */
 final class OnlineAudit {
+    /** Recent block hashes kept per node: anchors name headers at most a watermark window back. */
+    static final long ANCHOR_WINDOW = 256;
+
     private OnlineAudit() {}
+
+    /** Whether the header's anchor names a block of the same node's chain (or names none, or one no longer kept). */
+    private static boolean anchorInChain(BlockHeader header, TreeMap<Long, Digest> chain) {
+        long anchored = header.getAnchorHeight();
+        Digest known = chain.get(anchored);
+        return anchored == 0 || known == null || known.equals(Digest.of(header.getAnchorHash().toByteArray()));
+    }
 
     static int run(CommandLine.Model.CommandSpec spec, boolean json, ChainGenesis genesis, Duration timeout) {
         Network network = Network.fromGenesisBytes(genesis.bytes());
@@ -83,6 +95,10 @@ final class OnlineAudit {
                 previous[i] = genesis.hash();
             }
             long[] divergedAt = new long[n];
+            List<TreeMap<Long, Digest>> chains = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                chains.add(new TreeMap<>());
+            }
             List<Object> problems = new ArrayList<>();
             for (long h = 1; h <= top; h++) {
                 Map<Digest, List<Integer>> byHash = new TreeMap<>();
@@ -98,22 +114,23 @@ final class OnlineAudit {
                             problem = "does not serve a block it reports holding";
                         } else {
                             Block block = r.getBlock();
-                            BlockHeader header = BlockHeader.parseFrom(block.getHeader());
+                            // Contents too: the roots recomputed from the transactions and receipts the node serves.
+                            BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, h, previous[i], block);
                             Digest hash = Sha256.hash(block.getHeader().toByteArray());
-                            Verdict v = verifier.verifyCertificate(header, block.getCertificate());
-                            if (header.getHeight() != h) {
-                                problem = "serves height " + header.getHeight() + " as " + h;
-                            } else if (!v.ok()) {
-                                problem = "invalid commit certificate: " + v.reason();
-                            } else if (!Digest.of(header.getPreviousHash().toByteArray()).equals(previous[i])) {
-                                problem = "block does not link to its previous block";
+                            if (!check.ok()) {
+                                problem = "serves a block that does not check: " + check.problems();
+                            } else if (!anchorInChain(check.header(), chains.get(i))) {
+                                problem = "serves a block whose batch certifies header " + check.header().getAnchorHeight()
+                                        + " with a hash its own chain does not have there";
                             } else {
                                 previous[i] = hash;
+                                chains.get(i).put(h, hash);
+                                chains.get(i).headMap(h - ANCHOR_WINDOW).clear();
                                 byHash.computeIfAbsent(hash, k -> new ArrayList<>()).add(i);
                                 certificates.putIfAbsent(hash, block.getCertificate());
                             }
                         }
-                    } catch (InvalidProtocolBufferException | RuntimeException e) {
+                    } catch (RuntimeException e) {
                         problem = "block unreadable: " + e.getMessage();
                     }
                     if (problem != null) {

@@ -37,7 +37,6 @@ import bftledger.node.edge.AdmissionLimits;
 import bftledger.node.edge.KeyedRateLimiter;
 import bftledger.node.edge.PeerLiveness;
 import bftledger.node.metrics.NodeMetrics;
-import bftledger.sdk.LedgerClient;
 import io.grpc.Metadata;
 import bftledger.node.net.PeerNetwork;
 import bftledger.pbft.Output;
@@ -644,8 +643,8 @@ final class ClientSubmissions {
     private void refuse(StreamObserver<?> out, Status status, String reason, long retryAfterMillis, String description) {
         metrics.shed("submit", reason);
         Metadata trailers = new Metadata();
-        trailers.put(LedgerClient.REFUSAL_REASON, reason);
-        trailers.put(LedgerClient.RETRY_AFTER_MILLIS, Long.toString(retryAfterMillis));
+        trailers.put(bftledger.api.Wire.REFUSAL_REASON, reason);
+        trailers.put(bftledger.api.Wire.RETRY_AFTER_MILLIS, Long.toString(retryAfterMillis));
         try {
             out.onError(status.withDescription(description + "; retry after " + retryAfterMillis + " ms").asRuntimeException(trailers));
         } catch (RuntimeException cancelled) {

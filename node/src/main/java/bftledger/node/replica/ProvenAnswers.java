@@ -195,8 +195,9 @@ final class ProvenAnswers {
                             ? (current.getFound() ? Optional.of(Digest.of(current.getWriterTxId().toByteArray())) : Optional.empty())
                             : previousOf(Digest.of(request.getBeforeTxId().toByteArray()));
                     while (next.isPresent() && b.getWritesCount() < limit) {
-                        BlockStore.TxRecord write = store.transaction(next.get()).orElseThrow(() -> new StoreCorruptedException(
-                                "a record's writer " + next.get().hex() + " is not in the transaction index"));
+                        Digest writer = next.get();
+                        BlockStore.TxRecord write = store.transaction(writer).orElseThrow(() -> new StoreCorruptedException(
+                                "a record's writer " + writer.hex() + " is not in the transaction index"));
                         b.addWrites(proof(write));
                         next = previous(write);
                     }
