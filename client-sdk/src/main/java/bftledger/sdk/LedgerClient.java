@@ -179,7 +179,8 @@ public final class LedgerClient implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetAccountResponse, Long>read("account " + account.shortHex(), read, deadline,
                 r -> stub(r, deadline, read).getAccount(request), (r, response) -> {
-                    if (!response.getAtMinHeight() && read.minHeight() > 0) {
+                    if ((!response.getAtMinHeight() && read.minHeight() > 0) || !response.hasHeaderProof()) {
+                        // Not a lie: the replica cannot prove this height yet (or is below the one asked).
                         return new ProvenReads.Behind<>(response.getHeight());
                     }
                     return checked(proofs.verifyAccount(account, response), response.getBalance(), read, r);
@@ -197,7 +198,7 @@ public final class LedgerClient implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetRecordResponse, Optional<RecordEntry>>read("record " + owner.shortHex() + "/" + key, read, deadline,
                 r -> stub(r, deadline, read).getRecord(request), (r, response) -> {
-                    if (!response.getAtMinHeight() && read.minHeight() > 0) {
+                    if ((!response.getAtMinHeight() && read.minHeight() > 0) || !response.hasHeaderProof()) {
                         return new ProvenReads.Behind<>(response.getHeight());
                     }
                     return checked(proofs.verifyRecord(owner, key, response), entry(response), read, r);
@@ -230,7 +231,7 @@ public final class LedgerClient implements AutoCloseable {
         return reads.<GetRecordHistoryResponse, List<TransactionProof>>read("history of " + owner.shortHex() + "/" + key,
                 read, deadline, r -> stub(r, deadline, read).getRecordHistory(request), (r, response) -> {
                     GetRecordResponse current = response.getCurrent();
-                    if (!current.getAtMinHeight() && read.minHeight() > 0) {
+                    if ((!current.getAtMinHeight() && read.minHeight() > 0) || !current.hasHeaderProof()) {
                         return new ProvenReads.Behind<>(current.getHeight());
                     }
                     Proofs.Checked<ProofVerifier.ProvenHeader> now = proofs.verifyRecord(owner, key, current);

@@ -74,7 +74,10 @@ final class AuditCommand implements Callable<Integer> {
         }
         List<Object> problems = new ArrayList<>();
         StringBuilder text = new StringBuilder((report.ok() ? "audit passed: " : "audit FAILED: ") + report.blocksChecked()
-                + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems");
+                + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems"
+                + "\n  headers certified (commit certificates over anchoring batches, state roots re-executed) up to height "
+                + report.certifiedHeight() + (report.blocksChecked() > report.certifiedHeight() ? "; the "
+                + (report.blocksChecked() - report.certifiedHeight()) + " block(s) above wait for a later block to certify them" : ""));
         for (LedgerProblem p : report.problems()) {
             problems.add(CommandOutput.fields("height", p.height(), "kind", p.kind().name(), "message", p.message()));
             if (problems.size() <= 50) {
@@ -86,6 +89,7 @@ final class AuditCommand implements Callable<Integer> {
         m.put("blocks_checked", report.blocksChecked());
         m.put("transactions_checked", report.transactionsChecked());
         m.put("problem_count", report.problemCount());
+        m.put("certified_height", report.certifiedHeight());
         m.put("problems", problems);
         CommandOutput.print(spec, json.json, m, text.toString());
         return report.ok() ? 0 : 1;

@@ -142,12 +142,12 @@ final class ProvenAnswers {
                         .setPossiblyStale(stale()).build(),
                 wait -> {
                     BlockStore.StateRead<Long> read = store.accountProof(request.getAccount());
-                    waits.whenCertified(read.height(), wait, certified -> answer(out, () -> {
+                    whenProvable(read.height(), wait, height -> answer(out, () -> {
                         GetAccountResponse.Builder b = GetAccountResponse.newBuilder().setAccount(request.getAccount())
                                 .setBalance(read.value().orElse(0L)).setExists(read.value().isPresent())
-                                .setHeight(read.height()).setStateProof(Proofs.toProto(read.proof()))
+                                .setHeight(height).setStateProof(Proofs.toProto(read.proof()))
                                 .setPossiblyStale(stale()).setAtMinHeight(true);
-                        withHeader(read.height(), b::setHeaderProof, hash -> b.setBlockHash(hash));
+                        withHeader(height, b::setHeaderProof, hash -> b.setBlockHash(hash));
                         return b.build();
                     }));
                 });
@@ -166,12 +166,12 @@ final class ProvenAnswers {
     /** The record now, proven, handed to {@code then} once its header is certified (or the wait ends). */
     private void recordAnswer(RecordKey key, long waitMillis, Consumer<GetRecordResponse> then) {
         BlockStore.StateRead<RecordValue> read = store.recordProof(key);
-        waits.whenCertified(read.height(), waitMillis, certified -> {
+        whenProvable(read.height(), waitMillis, height -> {
             GetRecordResponse.Builder b = GetRecordResponse.newBuilder().setFound(read.value().isPresent())
-                    .setHeight(read.height()).setStateProof(Proofs.toProto(read.proof())).setPossiblyStale(stale())
+                    .setHeight(height).setStateProof(Proofs.toProto(read.proof())).setPossiblyStale(stale())
                     .setAtMinHeight(true);
             read.value().ifPresent(v -> b.setValue(v.value()).setWriterTxId(ByteString.copyFrom(v.writer().bytes())));
-            withHeader(read.height(), b::setHeaderProof, hash -> {});
+            withHeader(height, b::setHeaderProof, hash -> {});
             then.accept(b.build());
         });
     }
@@ -227,6 +227,26 @@ final class ProvenAnswers {
             return Optional.empty();
         }
         return Optional.of(RecordKey.of(owner, key));
+    }
+
+    /**
+     * Runs {@code then} with the height of a certified header whose state root is the state at
+     * {@code height}: {@code height} itself once certified, or at once the latest certified height
+     * when the blocks after it changed nothing (an idle primary's certifying block changes no
+     * state and is certified by none). Waits for {@code height}'s certification up to {@code waitMillis}.
+     */
+    private void whenProvable(long height, long waitMillis, Consumer<Long> then) {
+        long certified = store.certifiedHeight();
+        if (certified < height && certified > 0 && sameState(certified, height)) {
+            then.accept(certified);
+            return;
+        }
+        waits.whenCertified(height, waitMillis, done -> then.accept(height));
+    }
+
+    private boolean sameState(long a, long b) {
+        Optional<ByteString> rootA = store.header(a).map(h -> h.getStateRoot());
+        return rootA.isPresent() && rootA.equals(store.header(b).map(h -> h.getStateRoot()));
     }
 
     /** Sets the header proof of {@code height} and its hash when a stored block certifies it. */
