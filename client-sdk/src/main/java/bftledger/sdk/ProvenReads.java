@@ -38,6 +38,8 @@ final class ProvenReads {
         Answer<T> check(int replica, R response);
     }
 
+    private static final String REJECTED = "rejected: ";
+
     private final Replicas replicas;
     private final AtomicInteger next = new AtomicInteger();
 
@@ -68,11 +70,20 @@ final class ProvenReads {
             if (done.isPresent()) {
                 return done.get();
             }
+            if (asked(options).stream().allMatch(r -> seen.getOrDefault(r, "").startsWith(REJECTED))) {
+                break; // every replica asked answered with what does not verify: asking again will not help
+            }
             round++;
         } while (replicas.pause(deadlineNanos, round));
         throw new LedgerClientException(LedgerClientException.Kind.NO_AGREEMENT, what + ": no answer verified against"
                 + " the genesis before the deadline" + (options.minHeight() > 0 ? " at height " + options.minHeight()
                 + " or later" : "") + ". Seen: " + seen);
+    }
+
+    /** The replicas a read may ask. */
+    private List<Integer> asked(ReadOptions options) {
+        return options.replica() != ReadOptions.ANY ? List.of(options.replica())
+                : java.util.stream.IntStream.range(0, replicas.n()).boxed().toList();
     }
 
     private List<Integer> order(ReadOptions options) {
@@ -154,7 +165,7 @@ final class ProvenReads {
     private void note(int replica, Answer<?> answer, Map<Integer, String> seen) {
         if (answer instanceof Invalid<?> invalid) {
             replicas.rejected(replica, invalid.reason());
-            seen.put(replica, "rejected: " + invalid.reason());
+            seen.put(replica, REJECTED + invalid.reason());
         } else if (answer instanceof Behind<?> behind) {
             seen.put(replica, "behind (proven height " + behind.height() + ")");
         }

@@ -133,7 +133,9 @@ class LedgerClientTest {
         try (LedgerClient client = accounts(List.of("honest", "honest", "honest", "honest"))) {
             LedgerClientException e = assertThrows(LedgerClientException.class,
                     () -> client.account(bob, ReadOptions.defaults().atLeast(4), Duration.ofMillis(800)));
-            assertTrue(e.getMessage().contains("behind"), "a state older than the asked height is not taken: " + e.getMessage());
+            assertEquals(LedgerClientException.Kind.NO_AGREEMENT, e.kind(), "a state older than the asked height is not taken");
+            assertTrue(e.getMessage().contains("at height 4 or later"), e.getMessage());
+            assertEquals(0, client.rejectedAnswers(0), "an honest replica behind the asked height is not a liar");
         }
     }
 

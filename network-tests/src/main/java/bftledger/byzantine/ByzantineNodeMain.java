@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A real replica process that misbehaves: the ordinary {@link ReplicaNode} (same config, key,
  * data directory and ports as the honest node it replaces) with one of the simulator's Byzantine
- * strategies applied to everything it sends.
+ * strategies applied to everything it sends, or, as {@value LyingAnswers#STRATEGY}, honest in
+ * consensus and lying in every answer to clients ({@link LyingAnswers}).
  *
  * <pre>
  *   java -jar bftledger-byzantine.jar --config nodeI/node.properties --strategy equivocate-primary [--seed N]
@@ -68,7 +69,8 @@ public final class ByzantineNodeMain {
             err.println("error: --config and --strategy are required\n" + USAGE);
             return 2;
         }
-        if (!Strategies.exists(strategy)) {
+        boolean lie = strategy.equals(LyingAnswers.STRATEGY);
+        if (!lie && !Strategies.exists(strategy)) {
             err.println("error: unknown strategy " + strategy + "; run with --list to see them");
             return 2;
         }
@@ -76,7 +78,8 @@ public final class ByzantineNodeMain {
         try {
             NodeConfig nodeConfig = NodeConfig.read(config);
             List<PublicKey> clients = clients(GenesisFile.read(nodeConfig.genesisFile()));
-            node = ReplicaNode.start(nodeConfig, StrategyInterceptor.factory(strategy, seed, clients));
+            node = lie ? ReplicaNode.start(nodeConfig, bftledger.node.replica.OutboundInterceptor.HONEST, new LyingAnswers())
+                    : ReplicaNode.start(nodeConfig, StrategyInterceptor.factory(strategy, seed, clients));
         } catch (ConfigException e) {
             err.println("error: " + e.getMessage());
             return 1;
@@ -87,7 +90,7 @@ public final class ByzantineNodeMain {
             stopped.countDown();
         }, "shutdown"));
         out.println("BYZANTINE node serving on port " + node.port() + " with strategy " + strategy + " (seed " + seed + "): "
-                + Strategies.description(strategy));
+                + (lie ? LyingAnswers.DESCRIPTION : Strategies.description(strategy)));
         out.flush();
         Throwable failure = node.awaitTermination();
         if (failure != null) {
@@ -102,6 +105,7 @@ public final class ByzantineNodeMain {
         for (String name : Strategies.names()) {
             out.printf("%-18s %s%n", name, Strategies.description(name));
         }
+        out.printf("%-18s %s%n", LyingAnswers.STRATEGY, LyingAnswers.DESCRIPTION);
     }
 
     /** The funded accounts of genesis: the clients a censoring primary picks its victim among. */

@@ -17,7 +17,7 @@ final class BlockCheck {
     private BlockCheck() {}
 
     static Optional<String> problem(Config config, Output.CommittedBatch block) {
-        if (!new Batch(block.timestampMillis(), block.requests()).digest().equals(block.digest())) {
+        if (!new Batch(block.timestampMillis(), block.requests(), block.anchor()).digest().equals(block.digest())) {
             return Optional.of("batch does not hash to its digest " + block.digest().shortHex());
         }
         Set<Integer> signers = new HashSet<>();

@@ -51,12 +51,12 @@ final class EquivocatePrimary extends NamedStrategy {
         int variant = (int) (sequence % 3);
         if (variant == 1 && requests.size() > 1) {
             java.util.Collections.reverse(requests);
-            return new Batch(batch.timestampMillis(), requests);
+            return new Batch(batch.timestampMillis(), requests, batch.anchor());
         }
         if (variant == 2 && !requests.isEmpty()) {
             requests.remove(requests.size() - 1);
-            return new Batch(batch.timestampMillis(), requests);
+            return new Batch(batch.timestampMillis(), requests, batch.anchor());
         }
-        return new Batch(batch.timestampMillis() + 1, requests);
+        return new Batch(batch.timestampMillis() + 1, requests, batch.anchor());
     }
 }

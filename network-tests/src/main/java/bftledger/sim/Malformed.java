@@ -96,6 +96,6 @@ final class Malformed extends NamedStrategy {
         List<Request> requests = new ArrayList<>(pp.batch().requests());
         byte[] body = ("smuggled-" + pp.sequence()).getBytes(StandardCharsets.US_ASCII);
         requests.add(SimRequests.build(context.key().publicKey(), new byte[Signature.LENGTH], body));
-        return context.factory().prePrepare(pp.view(), pp.sequence(), new Batch(pp.batch().timestampMillis(), requests)).wire();
+        return context.factory().prePrepare(pp.view(), pp.sequence(), new Batch(pp.batch().timestampMillis(), requests, pp.batch().anchor())).wire();
     }
 }

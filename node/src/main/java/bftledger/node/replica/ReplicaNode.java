@@ -147,6 +147,8 @@ public final class ReplicaNode implements AutoCloseable {
     private final bftledger.node.edge.Bulkheads bulkheads;
     private final bftledger.node.edge.PeerPinger pinger;
     private Server server;
+    /** An adversary's hold on what this node answers clients (null on an honest node). */
+    private io.grpc.ServerInterceptor clientAnswers;
     private int metricsPort;
     private java.nio.channels.FileChannel dataDirLock;
     /** The inbound gRPC limit: the largest consensus message plus framing. */
@@ -349,6 +351,15 @@ public final class ReplicaNode implements AutoCloseable {
      * interceptor {@code interceptors} builds (an adversary process; honest nodes never call this).
      */
     public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors) throws ConfigException {
+        return start(config, interceptors, null);
+    }
+
+    /**
+     * As {@link #start(NodeConfig, OutboundInterceptor.Factory)}, with the client API's answers
+     * passed through {@code clientAnswers} too (an adversary that lies to clients; null: none).
+     */
+    public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors,
+            io.grpc.ServerInterceptor clientAnswers) throws ConfigException {
         ChainGenesis genesis = GenesisFile.read(config.genesisFile());
         if (config.replica() >= genesis.n()) {
             throw new ConfigException("config says replica " + config.replica() + ", but genesis has only " + genesis.n()
@@ -376,6 +387,7 @@ public final class ReplicaNode implements AutoCloseable {
         try {
             node = new ReplicaNode(config, genesis, key, store, interceptors);
             node.dataDirLock = lock;
+            node.clientAnswers = clientAnswers;
         } catch (StoreCorruptedException e) {
             store.close();
             throw new ConfigException("the consensus WAL (" + config.dataDir().resolve("wal") + ") or evidence store ("
@@ -405,7 +417,8 @@ public final class ReplicaNode implements AutoCloseable {
                     // backoff either (see PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS).
                     .withChildOption(io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT,
                             bftledger.node.net.PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS)
-                    .addService(api)
+                    .addService(clientAnswers == null ? io.grpc.ServerInterceptors.intercept(api)
+                            : io.grpc.ServerInterceptors.intercept(api, clientAnswers))
                     .addService(peers.service())
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
