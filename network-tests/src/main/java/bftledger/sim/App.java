@@ -36,6 +36,7 @@ public final class App {
     private final Digest genesis;
     private final List<Executed> history = new ArrayList<>();
     private final Set<Digest> executedIds = new HashSet<>();
+    private final java.util.TreeMap<Long, Digest> executedHere = new java.util.TreeMap<>();
 
     public App(Digest genesis) {
         this.genesis = genesis;
@@ -91,7 +92,17 @@ public final class App {
         }
         Digest state = chain(state(), batch.sequence(), batch.digest(), effective);
         history.add(new Executed(batch.sequence(), batch.digest(), batch.requests(), effective, state, batch));
+        executedHere.put(batch.sequence(), batch.digest());
         return state;
+    }
+
+    /**
+     * Every batch this replica executed itself, by sequence, kept across state transfers: a real
+     * block store never rewrites a block, so a batch executed here and later replaced by fetched
+     * state is still a fork.
+     */
+    public java.util.SortedMap<Long, Digest> executedHere() {
+        return java.util.Collections.unmodifiableSortedMap(executedHere);
     }
 
     /** State transfer: becomes {@code source}'s prefix up to {@code sequence}. */

@@ -71,6 +71,29 @@ public final class Checkers {
         return dedupe(out);
     }
 
+    /**
+     * Agreement over everything honest replicas ever executed themselves, state transfers
+     * notwithstanding: two that executed different batches at one sequence forked
+     * ({@code BeyondFaultThresholdTest}).
+     */
+    public static List<Violation> agreementEver(Map<Integer, java.util.SortedMap<Long, Digest>> executed) {
+        List<Violation> out = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>(new TreeMap<>(executed).keySet());
+        for (int a = 0; a < ids.size(); a++) {
+            for (int b = a + 1; b < ids.size(); b++) {
+                for (Map.Entry<Long, Digest> e : executed.get(ids.get(a)).entrySet()) {
+                    Digest other = executed.get(ids.get(b)).get(e.getKey());
+                    if (other != null && !other.equals(e.getValue())) {
+                        out.add(new Violation("agreement", List.of(ids.get(a), ids.get(b)), "sequence " + e.getKey()
+                                + ": executed batch " + e.getValue().shortHex() + " vs " + other.shortHex()));
+                        break;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     /** Validity: every executed request was submitted by a client and carries its valid signature. */
     public static List<Violation> validity(Map<Integer, List<App.Executed>> histories, Set<Digest> submitted,
             RequestValidator validator) {

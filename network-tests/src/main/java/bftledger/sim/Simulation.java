@@ -778,6 +778,13 @@ public final class Simulation {
     private void finalChecks() {
         Map<Integer, List<App.Executed>> histories = honestHistories();
         violations.addAll(Checkers.agreement(histories));
+        Map<Integer, java.util.SortedMap<Long, Digest>> executedHere = new TreeMap<>();
+        for (Node node : nodes) {
+            if (node.honest()) {
+                executedHere.put(node.id, node.app.executedHere());
+            }
+        }
+        violations.addAll(Checkers.agreementEver(executedHere));
         violations.addAll(Checkers.validity(histories, submitted, validator));
         violations.addAll(Checkers.integrity(histories));
         violations.addAll(Checkers.evidence(equivocations, recorded));
