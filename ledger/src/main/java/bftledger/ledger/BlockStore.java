@@ -62,6 +62,7 @@ public final class BlockStore implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private StateTreeStore tree;
     private String stateTreeProblem;
+    private String tailProblem;
     private TxIndex index;
     /**
      * The most recently read blocks, parsed. Blocks are never rewritten once stored, and a
@@ -143,7 +144,14 @@ public final class BlockStore implements AutoCloseable {
             }
         }
         try (Txn<byte[]> txn = store.env.txnRead()) {
-            StoreTail.check(store, genesis, new StoreSnapshot(this, store, txn, null, false));
+            try {
+                StoreTail.check(store, genesis, new StoreSnapshot(this, store, txn, null, false));
+            } catch (DamagedBlockException e) {
+                if (!auditing) {
+                    throw e;
+                }
+                tailProblem = e.getMessage();
+            }
             try {
                 tree = openTree(txn);
             } catch (StoreCorruptedException e) {
@@ -177,6 +185,11 @@ public final class BlockStore implements AutoCloseable {
         return stateTreeProblem;
     }
 
+    /** A damaged block found at the tip by the open's checks (stores opened for audit only), or null. */
+    public String tailProblem() {
+        return tailProblem;
+    }
+
     private StateTreeStore tree() {
         if (tree == null) {
             throw new StoreCorruptedException(store.dir + ": " + stateTreeProblem);
@@ -208,7 +221,8 @@ public final class BlockStore implements AutoCloseable {
         TreeMap<Digest, Digest> leaves = new TreeMap<>();
         StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
         for (long h = from; h <= to; h++) {
-            Block block = view.parseStoredBlock(h);
+            // Unchecked: a damaged block gives wrong leaves, and the root comparison after says so.
+            Block block = view.parseStoredBlock(h, false);
             for (int i = 0; i < block.getTransactionsCount() && i < block.getReceiptsCount(); i++) {
                 if (block.getReceipts(i).getStatus() != Receipt.Status.SUCCESS) {
                     continue;
@@ -272,7 +286,7 @@ public final class BlockStore implements AutoCloseable {
         Optional<Digest> recorded = index.tipHash();
         Digest stored;
         try (Txn<byte[]> txn = store.env.txnRead()) {
-            stored = Blocks.hash(new StoreSnapshot(this, store, txn, null, false).parseStoredBlock(at));
+            stored = Blocks.hash(new StoreSnapshot(this, store, txn, null, false).parseStoredBlock(at, false));
         }
         return recorded.isPresent() && recorded.get().equals(stored) ? Optional.empty()
                 : Optional.of("the index's block at height " + at + " is " + recorded.map(Digest::hex).orElse("unrecorded")
@@ -284,7 +298,7 @@ public final class BlockStore implements AutoCloseable {
         long height = store.height(txn);
         StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
         for (long h = index.height() + 1; h <= height; h++) {
-            Block block = view.parseStoredBlock(h);
+            Block block = view.parseStoredBlock(h, false);
             index.add(h, Blocks.hash(block), TxIndex.entriesOf(block));
         }
     }
@@ -299,6 +313,98 @@ public final class BlockStore implements AutoCloseable {
 
     TxIndex index() {
         return index;
+    }
+
+    // ------------------------------------------------------------------------------ damage
+
+    /** Told each height found damaged when read (a node fetches a certified copy from peers). */
+    private volatile java.util.function.LongConsumer damageListener = height -> {};
+    private final java.util.Set<Long> damaged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    public void onDamage(java.util.function.LongConsumer listener) {
+        this.damageListener = listener;
+    }
+
+    /**
+     * Reads every stored block through the integrity check (the full start-up check): the heights
+     * found damaged, each also reported to the damage listener. Takes a read of the whole chain.
+     */
+    public List<Long> checkAllBlocks() {
+        List<Long> found = new ArrayList<>();
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
+            for (long h = 1; h <= view.height(); h++) {
+                try {
+                    view.parseStoredBlock(h);
+                } catch (DamagedBlockException e) {
+                    found.add(h);
+                }
+            }
+        }
+        return found;
+    }
+
+    /** Heights whose stored block was found damaged and not yet repaired. */
+    public java.util.SortedSet<Long> damagedHeights() {
+        return new java.util.TreeSet<>(damaged);
+    }
+
+    DamagedBlockException damaged(long height, String why) {
+        if (damaged.add(height)) {
+            log.error("event=block-damaged dir={} height={} problem=\"{}\"", store.dir, height, why);
+        }
+        damageListener.accept(height);
+        return new DamagedBlockException(height, store.dir + ": the block stored at height " + height + " is damaged: "
+                + why + "; it is not served until a certified copy replaces it");
+    }
+
+    /**
+     * Puts a certified copy of block {@code height} in place of a damaged one: the only write
+     * that replaces a stored block, and only with a block whose header hash is the one the chain
+     * recorded at that height (the blocks tree's leaf) and whose contents and certificate check
+     * against genesis. Returns why the candidate was refused, or empty when it replaced the block.
+     */
+    public synchronized Optional<String> repair(long height, Block candidate) {
+        Digest hash = Blocks.hash(candidate);
+        Digest previous;
+        Digest leaf;
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            if (height < 1 || height > store.height(txn)) {
+                return Optional.of("height " + height + " is not stored");
+            }
+            leaf = history.reader(txn).get(0, height);
+            previous = height == 1 ? genesis.hash() : previousHashOf(txn, height);
+        }
+        if (leaf == null || !leaf.equals(MerkleTree.leafHash(hash.bytes()))) {
+            return Optional.of("its header hash " + hash.shortHex() + " is not the one the chain recorded at " + height);
+        }
+        BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, height, previous, candidate);
+        if (!check.ok()) {
+            return Optional.of("it does not check: " + check.problems());
+        }
+        Optional<String> integrity = BlockIntegrity.problem(candidate, height, leaf);
+        if (integrity.isPresent()) {
+            return integrity;
+        }
+        try (Txn<byte[]> txn = store.env.txnWrite()) {
+            store.blocks.put(txn, u64(height), StoredBlock.encode(candidate.toByteArray()));
+            txn.commit();
+        }
+        synchronized (parsedRecent) {
+            parsedRecent.remove(height);
+        }
+        damaged.remove(height);
+        log.warn("event=block-repaired dir={} height={} hash={}", store.dir, height, hash.shortHex());
+        return Optional.empty();
+    }
+
+    /** The previous_hash block {@code height} must carry: the hash of the block below, if that one is intact, else null. */
+    private Digest previousHashOf(Txn<byte[]> txn, long height) {
+        try {
+            return Blocks.hash(new StoreSnapshot(this, store, txn, null, false).parseStoredBlock(height - 1));
+        } catch (DamagedBlockException e) {
+            return null;
+        }
     }
 
     BlockHistory history() {
@@ -403,7 +509,7 @@ public final class BlockStore implements AutoCloseable {
             // Blocks.parse would refuse it on the next open: never write what cannot be read back.
             throw new IllegalArgumentException("block " + height + " is " + blockBytes.length + " bytes, over MAX_BLOCK_BYTES");
         }
-        if (!store.blocks.put(txn, u64(height), blockBytes, PutFlags.MDB_NOOVERWRITE)) {
+        if (!store.blocks.put(txn, u64(height), StoredBlock.encode(blockBytes), PutFlags.MDB_NOOVERWRITE)) {
             throw new StoreCorruptedException(store.dir + ": a block already exists at height " + height + " above the tip");
         }
         for (Map.Entry<ByteString, Long> e : execution.changes().balances().entrySet()) {
@@ -667,6 +773,17 @@ public final class BlockStore implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            if (tree != null && tree.writtenHeight() < height()) {
+                synchronized (this) {
+                    try (Txn<byte[]> txn = store.env.txnWrite()) {
+                        tree.writeAll(txn);
+                        txn.commit();
+                    } catch (RuntimeException e) {
+                        // The next open brings the tree up to date from the blocks, as after a crash.
+                        log.warn("event=state-tree-unwritten dir={} error=\"{}\"", store.dir, e.toString());
+                    }
+                }
+            }
             index.close();
             store.close();
             lock.close();

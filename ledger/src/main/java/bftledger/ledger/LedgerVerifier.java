@@ -2,6 +2,7 @@ package bftledger.ledger;
 
 import bftledger.crypto.Digest;
 import bftledger.crypto.ParallelVerifier;
+import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.TxIndexEntry;
@@ -118,7 +119,7 @@ public final class LedgerVerifier {
             long certified = 0;
             boolean executing = true;
             for (long h = 1; h <= tip; h++) {
-                Optional<byte[]> raw = store.rawBlock(h);
+                Optional<StoreSnapshot.StoredBytes> raw = store.storedBytes(h);
                 if (raw.isEmpty()) {
                     report(h, LedgerProblem.Kind.MISSING_BLOCK, "no block at height " + h + " below the tip " + tip);
                     previousHash = null;
@@ -126,9 +127,12 @@ public final class LedgerVerifier {
                     progress.onBlock(h, tip);
                     continue;
                 }
+                if (!raw.get().intact()) {
+                    report(h, LedgerProblem.Kind.MALFORMED_BLOCK, "the stored bytes do not match their checksum (damaged on disk)");
+                }
                 Block block;
                 try {
-                    block = Blocks.parse(raw.get());
+                    block = Blocks.parse(raw.get().block());
                 } catch (InvalidProtocolBufferException e) {
                     report(h, LedgerProblem.Kind.MALFORMED_BLOCK, "block does not decode: " + e.getMessage());
                     previousHash = null;
@@ -188,8 +192,16 @@ public final class LedgerVerifier {
                 report(tip, LedgerProblem.Kind.STATE, "metadata state_root " + store.stateRoot().hex()
                         + ", re-execution gives " + state.stateRoot().hex());
             }
-            compare(tip, "account", state.balances(), collectAccounts());
-            compare(tip, "record", state.records(), collectRecords());
+            SortedMap<ByteString, Long> accounts = collectAccounts();
+            SortedMap<RecordKey, RecordValue> records = collectRecords();
+            compare(tip, "account", state.balances(), accounts);
+            compare(tip, "record", state.records(), records);
+            // The stored leaves themselves, hashed into a tree from scratch, must give the certified root.
+            Digest stored = SparseMerkleTree.build(new StateChanges(accounts, records, List.of()).treeChanges()).root().hash();
+            if (!stored.equals(store.stateRoot())) {
+                report(tip, LedgerProblem.Kind.STATE, "the stored accounts and records hash to state root " + stored.hex()
+                        + ", the tip's header says " + store.stateRoot().hex());
+            }
             if (store.indexedTransactions() != state.executedCount()) {
                 report(tip, LedgerProblem.Kind.STATE, "transaction index holds " + store.indexedTransactions()
                         + " entries, re-execution executed " + state.executedCount());

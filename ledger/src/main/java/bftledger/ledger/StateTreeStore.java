@@ -132,6 +132,17 @@ final class StateTreeStore {
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(blockHeight));
     }
 
+    /** Writes every unwritten node (at a clean close, so the next open has nothing to bring up to date). */
+    void writeAll(Txn<byte[]> txn) {
+        for (Map.Entry<Position, Children> e : dirty.entrySet()) {
+            store.stateNodes.put(txn, e.getKey().encode(), e.getValue().encode());
+        }
+        store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(root));
+        store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(height));
+        dirty.clear();
+        writtenHeight = height;
+    }
+
     /**
      * Commits a block's transaction and publishes its update. When the transaction also wrote the
      * tree ({@code written}), the commit happens under the write lock (see the class comment).

@@ -5,7 +5,7 @@ package bftledger.ledger;
  * what is wrong and where (height, key or file offset). The store is never repaired: an operator
  * must restore it or resynchronize the node from peers.
  */
-public final class StoreCorruptedException extends RuntimeException {
+public class StoreCorruptedException extends RuntimeException {
     public StoreCorruptedException(String message) {
         super(message);
     }

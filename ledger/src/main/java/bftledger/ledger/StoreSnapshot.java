@@ -103,9 +103,34 @@ public final class StoreSnapshot implements AutoCloseable {
         return Optional.of(new BlockStore.TxRecord(at, index, entry.get().getReceipt(), block.getTransactions(index), block));
     }
 
-    /** The stored bytes of the block at {@code height}, if any. */
+    /** A block's stored bytes without their checksum, and whether they matched it (for the audit, which reports rather than refuses). */
+    public record StoredBytes(byte[] block, boolean intact) {}
+
+    public Optional<StoredBytes> storedBytes(long height) {
+        byte[] stored = store.blocks.get(txn, BlockStore.u64(height));
+        if (stored == null) {
+            return Optional.empty();
+        }
+        byte[] block = StoredBlock.decode(stored);
+        return Optional.of(block != null ? new StoredBytes(block, true)
+                : new StoredBytes(java.util.Arrays.copyOf(stored, Math.max(0, stored.length - bftledger.crypto.Digest.LENGTH)), false));
+    }
+
+    /**
+     * The bytes of the block stored at {@code height}, if any.
+     *
+     * @throws DamagedBlockException when the stored value does not match its checksum
+     */
     public Optional<byte[]> rawBlock(long height) {
-        return Optional.ofNullable(store.blocks.get(txn, BlockStore.u64(height)));
+        byte[] stored = store.blocks.get(txn, BlockStore.u64(height));
+        if (stored == null) {
+            return Optional.empty();
+        }
+        byte[] block = StoredBlock.decode(stored);
+        if (block == null) {
+            throw owner.damaged(height, "its bytes do not match their checksum");
+        }
+        return Optional.of(block);
     }
 
     public Optional<Block> block(long height) {
@@ -131,16 +156,32 @@ public final class StoreSnapshot implements AutoCloseable {
         return owner.parsedBlock(height, () -> parseStoredBlock(height));
     }
 
+    /** The block stored at {@code height}, after {@link BlockIntegrity}'s check; a damaged one is reported and not returned. */
     Block parseStoredBlock(long height) {
-        byte[] raw = store.blocks.get(txn, BlockStore.u64(height));
-        if (raw == null) {
-            throw new StoreCorruptedException(store.dir + ": no block at height " + height);
-        }
+        return parseStoredBlock(height, true);
+    }
+
+    /** As {@link #parseStoredBlock(long)}; unchecked only where the block's content is not used (indexing). */
+    Block parseStoredBlock(long height, boolean checked) {
+        byte[] raw = checked ? rawBlock(height).orElseThrow(() -> noBlock(height))
+                : storedBytes(height).map(StoredBytes::block).orElseThrow(() -> noBlock(height));
+        Block block;
         try {
-            return Blocks.parse(raw);
+            block = Blocks.parse(raw);
         } catch (InvalidProtocolBufferException e) {
-            throw new StoreCorruptedException(store.dir + ": block at height " + height + " does not decode: " + e.getMessage(), e);
+            throw owner.damaged(height, "it does not decode: " + e.getMessage());
         }
+        if (checked) {
+            Optional<String> problem = BlockIntegrity.problem(block, height, owner.history().reader(txn).get(0, height));
+            if (problem.isPresent()) {
+                throw owner.damaged(height, problem.get());
+            }
+        }
+        return block;
+    }
+
+    private StoreCorruptedException noBlock(long height) {
+        return new StoreCorruptedException(store.dir + ": no block at height " + height);
     }
 
     /** Highest height with a stored block (0 when none). */

@@ -15,6 +15,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -254,6 +255,40 @@ class BlockStoreTest {
     }
 
     @Test
+    void aDamagedBlockIsNeverServedAndIsRepairedFromACertifiedCopy(@TempDir Path dir) throws Exception {
+        List<ExecutedBlock> written;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            written = fill(store, 4);
+        }
+        Block good = written.get(1).block();
+        // A flipped bit in the middle of block 2, as a disk would flip it.
+        RawStore.flipBit(dir, 2, good.getSerializedSize() / 2);
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            List<Long> reported = new ArrayList<>();
+            store.onDamage(reported::add);
+            DamagedBlockException e = assertThrows(DamagedBlockException.class, () -> store.block(2));
+            assertEquals(2, e.height());
+            assertTrue(e.getMessage().contains("checksum"), e.getMessage());
+            Digest id = Transactions.id(good.getTransactions(0));
+            assertThrows(DamagedBlockException.class, () -> store.transaction(id), "nothing of the block is served");
+            assertEquals(List.of(2L), reported.subList(0, 1));
+            assertEquals(java.util.Set.of(2L), store.damagedHeights());
+            assertTrue(store.block(1).isPresent() && store.block(3).isPresent(), "its neighbours are served");
+
+            assertTrue(store.repair(2, written.get(2).block()).isPresent(), "another height's block is refused");
+            Block forged = good.toBuilder().setReceipts(0, good.getReceipts(0).toBuilder().setStatus(Receipt.Status.FAILED)).build();
+            assertTrue(store.repair(2, forged).isPresent(), "a copy whose receipts differ is refused");
+            assertEquals(Optional.empty(), store.repair(2, good));
+            assertEquals(good, store.block(2).orElseThrow());
+            assertEquals(2, store.transaction(id).orElseThrow().height());
+            assertTrue(store.damagedHeights().isEmpty());
+        }
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertEquals(good, store.block(2).orElseThrow(), "the repair is durable");
+        }
+    }
+
+    @Test
     void aStoreOfAnEarlierFormatIsRefusedWithWhatToDo(@TempDir Path dir) {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             fill(store, 2);
@@ -273,7 +308,9 @@ class BlockStoreTest {
         }
         RawStore.editHeader(dir, 2, h -> h.setTimestampMillis(1));
         StoreCorruptedException e = assertThrows(StoreCorruptedException.class, () -> BlockStore.open(dir, net.genesis));
-        assertTrue(e.getMessage().contains("height 3") && e.getMessage().contains("CHAIN_LINK"), e.getMessage());
+        // The header no longer hashes to what the chain recorded at its height (the next block links to the old one too).
+        assertTrue(e.getMessage().contains("height 2") && e.getMessage().contains("not the hash the chain recorded"),
+                e.getMessage());
     }
 
     @Test

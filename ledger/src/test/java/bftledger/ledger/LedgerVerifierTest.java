@@ -195,9 +195,9 @@ class LedgerVerifierTest {
                 new RecordValue(Digest.ZERO, ByteString.copyFromUtf8("planted")).encode());
         LedgerVerifier.Report report = verify();
         assertProblem(report, BLOCKS, Kind.STATE);
-        // The altered balance, the planted record, and the state tree that no longer reproduces the tip's root.
+        // The altered balance, the planted record, and the stored leaves that no longer hash to the tip's root.
         assertEquals(3, report.problemCount(), report.problems().toString());
-        assertTrue(report.problems().stream().anyMatch(p -> p.message().contains("state tree")), report.problems().toString());
+        assertTrue(report.problems().stream().anyMatch(p -> p.message().contains("hash to state root")), report.problems().toString());
     }
 
     @Test

@@ -45,12 +45,22 @@ final class RawStore {
         }
     }
 
+    /** Block {@code height}'s bytes as stored, without their checksum. */
     static byte[] block(Path dir, long height) {
-        return get(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height));
+        byte[] stored = get(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height));
+        return java.util.Arrays.copyOf(stored, stored.length - bftledger.crypto.Digest.LENGTH);
     }
 
+    /** Stores {@code bytes} as block {@code height} with a checksum that matches them: a consistent forgery, not disk damage. */
     static void putBlock(Path dir, long height, byte[] bytes) {
-        put(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height), bytes);
+        put(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height), StoredBlock.encode(bytes));
+    }
+
+    /** Flips one bit of block {@code height}'s stored bytes at {@code offset}, as a disk would. */
+    static void flipBit(Path dir, long height, int offset) {
+        byte[] stored = get(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height));
+        stored[offset] ^= 1;
+        put(dir, StoreEnv.DB_BLOCKS, BlockStore.u64(height), stored);
     }
 
     /** Rewrites block {@code height} through {@code edit}. */

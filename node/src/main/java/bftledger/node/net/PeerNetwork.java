@@ -479,7 +479,12 @@ public final class PeerNetwork implements AutoCloseable {
             int max = Math.min(FETCH_BLOCKS_MAX, request.getMaxBlocks() == 0 ? FETCH_BLOCKS_MAX : request.getMaxBlocks());
             long top = blocks.height();
             for (long h = from; h <= top && h < from + max; h++) {
-                Optional<Block> block = blocks.block(h);
+                Optional<Block> block;
+                try {
+                    block = blocks.block(h);
+                } catch (bftledger.ledger.StoreCorruptedException damaged) {
+                    break; // A damaged block is never served: the peer asks another replica for the rest.
+                }
                 if (block.isEmpty()) {
                     break;
                 }

@@ -53,8 +53,17 @@ public final class CatchUp implements AutoCloseable {
         return t;
     });
     private final AtomicBoolean running = new AtomicBoolean();
+    /** Heights waiting for a repair attempt; at most {@link #REPAIRS_PENDING_MAX}. */
+    private final java.util.Set<Long> repairsPending = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.Map<Long, Long> lastRepairAttemptNanos = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong repaired = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong repairsFailed = new java.util.concurrent.atomic.AtomicLong();
     private CoreLoop core;
     private PeerNetwork peers;
+    /** Damaged heights queued for repair at once; more wait for their next read to report them again. */
+    static final int REPAIRS_PENDING_MAX = 64;
+    /** A height whose repair failed is tried again at most this often (its next read reports it again). */
+    static final long REPAIR_RETRY_MILLIS = 5_000;
 
     /** @param lastHeardAgeMillis per peer, how long ago it was last heard (the failure detector's view) */
     public CatchUp(int self, int n, BlockStore store, IntToLongFunction lastHeardAgeMillis) {
@@ -125,6 +134,72 @@ public final class CatchUp implements AutoCloseable {
                 }
             });
         }, intervalMillis, intervalMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * A stored block was found damaged (the store's damage listener): fetch a copy from each peer
+     * in turn until one passes {@link BlockStore#repair} (its header hash is the one the chain
+     * recorded, its contents and certificate check against genesis), so no single peer is
+     * trusted. Bounded: a few heights at a time, each tried at most every {@link #REPAIR_RETRY_MILLIS}.
+     */
+    public void repair(long height) {
+        long now = System.nanoTime();
+        Long last = lastRepairAttemptNanos.get(height);
+        if ((last != null && now - last < TimeUnit.MILLISECONDS.toNanos(REPAIR_RETRY_MILLIS))
+                || repairsPending.size() >= REPAIRS_PENDING_MAX || !repairsPending.add(height)) {
+            return;
+        }
+        lastRepairAttemptNanos.put(height, now);
+        worker.execute(() -> {
+            try {
+                repairNow(height);
+            } finally {
+                repairsPending.remove(height);
+                if (lastRepairAttemptNanos.size() > REPAIRS_PENDING_MAX * 16) {
+                    lastRepairAttemptNanos.clear();
+                }
+            }
+        });
+    }
+
+    private void repairNow(long height) {
+        if (peers == null) {
+            return;
+        }
+        for (int peer : peerOrder(self)) {
+            Block candidate;
+            try {
+                Iterator<Block> it = PeerTransportGrpc.newBlockingStub(peers.channel(peer).orElseThrow())
+                        .withDeadlineAfter(FETCH_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+                        .fetchBlocks(FetchBlocksRequest.newBuilder().setFromHeight(height).setMaxBlocks(1).build());
+                if (!it.hasNext()) {
+                    continue;
+                }
+                candidate = it.next();
+            } catch (RuntimeException e) {
+                log.debug("event=repair-fetch-failed peer={} height={} error={}", peer, height, e.toString());
+                continue;
+            }
+            java.util.Optional<String> refused = store.repair(height, candidate);
+            if (refused.isEmpty()) {
+                repaired.incrementAndGet();
+                log.warn("event=block-repaired height={} from-peer={}", height, peer);
+                return;
+            }
+            log.warn("event=repair-refused height={} peer={} reason=\"{}\"", height, peer, refused.get());
+        }
+        repairsFailed.incrementAndGet();
+        log.error("event=repair-failed height={} the block stays unserved; no peer served a certified copy", height);
+    }
+
+    /** Blocks put back from a peer's certified copy since start. */
+    public long repaired() {
+        return repaired.get();
+    }
+
+    /** Repair attempts in which no peer served a copy that checked. */
+    public long repairsFailed() {
+        return repairsFailed.get();
     }
 
     /** Tells the core the store now holds everything up to its tip. */

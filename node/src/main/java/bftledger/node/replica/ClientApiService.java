@@ -152,7 +152,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                 .addAllPeersConnected(peers.connectedPeers()).setViewChanging(!status.viewActive())
                 .setPendingTransactions(status.pendingRequests()).setEvidenceCount(core.evidence().size())
                 .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).setQuorumReachable(liveness.quorumReachable())
-                .addAllPeerLiveness(peerLiveness()).setCertifiedHeight(store.certifiedHeight()).build());
+                .addAllPeerLiveness(peerLiveness()).setCertifiedHeight(store.certifiedHeight())
+                .addAllDamagedHeights(store.damagedHeights()).build());
         out.onCompleted();
     }
 

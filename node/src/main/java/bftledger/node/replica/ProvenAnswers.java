@@ -70,7 +70,13 @@ final class ProvenAnswers {
             invalid(out, "tx_id must be 32 bytes");
             return;
         }
-        Optional<BlockStore.TxRecord> record = store.transaction(Digest.of(request.getTxId().toByteArray()));
+        Optional<BlockStore.TxRecord> record;
+        try {
+            record = store.transaction(Digest.of(request.getTxId().toByteArray()));
+        } catch (StoreCorruptedException e) {
+            failed(out, e);
+            return;
+        }
         if (record.isEmpty()) {
             answer(out, () -> GetTransactionResponse.newBuilder().setPossiblyStale(stale()).setValidAtHeight(store.height()).build());
             return;
@@ -93,7 +99,13 @@ final class ProvenAnswers {
 
     void getBlock(GetBlockRequest request, StreamObserver<GetBlockResponse> out) {
         long height = request.getHeight() == 0 ? store.certifiedHeight() : request.getHeight();
-        Optional<Block> block = height == 0 ? Optional.empty() : store.block(height);
+        Optional<Block> block;
+        try {
+            block = height == 0 ? Optional.empty() : store.block(height);
+        } catch (StoreCorruptedException e) {
+            failed(out, e);
+            return;
+        }
         if (block.isEmpty()) {
             answer(out, () -> GetBlockResponse.newBuilder().setPossiblyStale(stale()).build());
             return;

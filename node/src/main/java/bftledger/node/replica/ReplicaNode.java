@@ -194,6 +194,13 @@ public final class ReplicaNode implements AutoCloseable {
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
         this.catchUp = new CatchUp(config.replica(), genesis.n(), store, liveness::lastHeardAgeMillis);
+        store.onDamage(catchUp::repair);
+        metrics.gauge("bftledger_damaged_blocks", "stored blocks found damaged and not yet repaired (never served)",
+                "replica", Integer.toString(config.replica()), () -> store.damagedHeights().size());
+        metrics.counter("bftledger_block_repairs", "damaged blocks replaced by a certified copy from a peer", catchUp,
+                CatchUp::repaired);
+        metrics.counter("bftledger_block_repairs_failed", "repair attempts no peer's copy passed", catchUp,
+                CatchUp::repairsFailed);
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).
@@ -339,6 +346,20 @@ public final class ReplicaNode implements AutoCloseable {
         public Optional<Block> block(long height) {
             return store.block(height);
         }
+    }
+
+    /**
+     * The full start-up check of the block store: every stored block read through its integrity
+     * check (the quick check at open covers the tip and the state tree); damaged ones are never
+     * served and are repaired from peers' certified copies. Returns the damaged heights found.
+     */
+    public List<Long> verifyStoredBlocks() {
+        long start = System.nanoTime();
+        List<Long> damaged = store.checkAllBlocks();
+        log.info("event=store-verified blocks={} damaged={} millis={}", store.height(), damaged,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        damaged.forEach(catchUp::repair);
+        return damaged;
     }
 
     /** Loads everything, checks it, and starts serving. Operator-fixable problems are {@link ConfigException}s. */
