@@ -29,7 +29,6 @@ import bftledger.sdk.resilience.RetryBudget;
 import io.grpc.Channel;
 import io.grpc.Metadata;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -146,16 +145,18 @@ public final class LedgerClient implements AutoCloseable {
 
     static final int LOOKUPS_QUEUED_MAX = 1_024;
 
-    /** Plaintext channels to every validator address in genesis. */
+    /**
+     * Channels to every validator ({@link TlsChannels}: TLS trusting the CA genesis names, or
+     * plaintext where the network has none and {@link Network#withPlaintext()} asked for it).
+     */
     public static LedgerClient connect(Network network) {
         return connect(network, ClientOptions.defaults());
     }
 
     public static LedgerClient connect(Network network, ClientOptions options) {
         List<ManagedChannel> channels = new ArrayList<>();
-        for (String address : network.addresses()) {
-            channels.add(ManagedChannelBuilder.forTarget(address).usePlaintext()
-                    .maxInboundMessageSize(16 << 20).build());
+        for (int replica = 0; replica < network.n(); replica++) {
+            channels.add(TlsChannels.builder(network, replica).maxInboundMessageSize(16 << 20).build());
         }
         return new LedgerClient(network, channels, channels, options);
     }

@@ -240,7 +240,7 @@ public final class ScenarioCluster implements AutoCloseable {
         for (int i = 0; i < options.n(); i++) {
             String data = dataNames == null ? "data" + suffix : dataNames.get(i);
             NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), 0, Path.of(data), Path.of("node.key"),
-                    Path.of("../genesis.bin"), tuning);
+                    Path.of("../genesis.bin"), tuning, NodeConfig.Tls.plaintextOnPurpose(), 0);
             Files.createDirectories(configPath(i).getParent());
             Files.writeString(configPath(i), config.toProperties());
         }

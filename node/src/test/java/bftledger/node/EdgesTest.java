@@ -30,7 +30,6 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -83,8 +82,8 @@ class EdgesTest {
             ClientOptions options = ClientOptions.defaults().withRandom(new Random(SEED)).withBreaker(3, Duration.ofMinutes(2))
                     .withRetryBudget(0.1, 60, Duration.ofSeconds(10))
                     .withBreakerListener((r, from, to, reason) -> events.add(r + ":" + to));
-            for (String address : cluster.network().addresses()) {
-                raw.add(ManagedChannelBuilder.forTarget(address).usePlaintext().build());
+            for (int r = 0; r < cluster.n; r++) {
+                raw.add(bftledger.sdk.TlsChannels.builder(cluster.network(), r).build());
             }
             try (LedgerClient client = LedgerClient.connect(cluster.network(), options)) {
                 cluster.awaitReady(client, Duration.ofSeconds(90), 0, 1, 2, 3);
@@ -133,7 +132,7 @@ class EdgesTest {
                 for (int r = 0; r < 3; r++) {
                     List<ManagedChannel> perReplica = new ArrayList<>();
                     for (int c = 0; c < 4; c++) {
-                        ManagedChannel ch = ManagedChannelBuilder.forTarget(cluster.network().addresses().get(r)).usePlaintext().build();
+                        ManagedChannel ch = bftledger.sdk.TlsChannels.builder(cluster.network(), r).build();
                         perReplica.add(ch);
                         raw.add(ch);
                     }

@@ -29,7 +29,6 @@ import bftledger.sdk.Network;
 import bftledger.sdk.TransactionFactory;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -106,7 +105,7 @@ class LocalNetworkTest {
                 List<com.google.common.util.concurrent.ListenableFuture<SubmitResponse>> singles = new ArrayList<>();
                 try {
                     for (int r = 0; r < 4; r++) {
-                        direct.add(ManagedChannelBuilder.forTarget(network.addresses().get(r)).usePlaintext().build());
+                        direct.add(bftledger.sdk.TlsChannels.builder(network, r).build());
                     }
                     for (int t = 0; t < SINGLE_SUBMITS; t++) {
                         SignedTransaction tx = client.transactions().transfer(senders.get(t % senders.size()),
@@ -202,7 +201,7 @@ class LocalNetworkTest {
                 .setSender(ByteString.copyFrom(sender.publicKey().bytes())).setNonce(2)
                 .setTransfer(Transfer.newBuilder().setTo(ByteString.copyFrom(sender.publicKey().bytes())).setAmount(1)));
 
-        ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(1)).usePlaintext().build();
+        ManagedChannel channel = bftledger.sdk.TlsChannels.builder(network, 1).build();
         try {
             LedgerApiGrpc.LedgerApiBlockingStub stub = LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
             assertRejected(stub, badSignature, Reply.RejectReason.BAD_SIGNATURE);
@@ -254,7 +253,7 @@ class LocalNetworkTest {
 
     /** StreamBlocks from height 1 yields every block in order, each certified and linked to the one before. */
     private static void assertBlockStreamServesTheChain(Network network, long height) throws Exception {
-        ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(2)).usePlaintext()
+        ManagedChannel channel = bftledger.sdk.TlsChannels.builder(network, 2)
                 .maxInboundMessageSize(64 << 20).build();
         try {
             java.util.Iterator<bftledger.ledger.proto.Block> blocks = LedgerApiGrpc.newBlockingStub(channel)

@@ -33,7 +33,6 @@ import bftledger.sdk.Verdict;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -60,7 +59,7 @@ import picocli.CommandLine.Option;
         description = "A Byzantine fault-tolerant replicated ledger: run nodes, submit and inspect transactions, audit.",
         subcommands = {Main.Keygen.class, Main.Init.class, Main.NodeCmd.class, Main.StatusCmd.class, Main.Transfer.class,
                 Main.Put.class, Main.TxCmd.class, Main.AccountCmd.class, Main.BlockCmd.class, Main.Audit.class, DemoLoad.class,
-                Bench.class})
+                Bench.class, TlsCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -124,9 +123,11 @@ public final class Main implements Runnable {
 
         @Option(names = "--timeout", defaultValue = "30s", description = "How long to wait, e.g. 10s, 500ms (default: ${DEFAULT-VALUE}).")
         String timeout;
+        @Mixin
+        ClientTransportOptions transport;
 
         Network network() throws ConfigException {
-            return Network.fromGenesisBytes(GenesisFile.read(genesis).bytes());
+            return transport.apply(Network.fromGenesisBytes(GenesisFile.read(genesis).bytes()));
         }
 
         Duration timeout() throws UserError {
@@ -228,6 +229,8 @@ public final class Main implements Runnable {
         long balance;
         @Option(names = "--chain-id", defaultValue = "bftledger-localnet", description = "Chain id (default: ${DEFAULT-VALUE}).")
         String chainId;
+        @Mixin
+        DeploymentOptions deploy;
 
         @Override
         public Integer call() throws Exception {
@@ -237,6 +240,7 @@ public final class Main implements Runnable {
             if (accounts < 0 || balance <= 0) {
                 throw new UserError("--accounts must be >= 0 and --balance > 0.");
             }
+            deploy.validate(nodes);
             Path genesisPath = dir.resolve("genesis.bin");
             if (Files.exists(genesisPath)) {
                 throw new UserError(genesisPath + " already exists: " + dir + " holds a network. Remove the directory"
@@ -247,7 +251,7 @@ public final class Main implements Runnable {
             for (int i = 0; i < nodes; i++) {
                 KeyPair key = KeyPair.generate();
                 Keys.write(dir.resolve("node" + i).resolve("node.key"), key);
-                validators.add(ChainGenesis.validator(key.publicKey(), "127.0.0.1:" + (basePort + i), "node" + i));
+                validators.add(ChainGenesis.validator(key.publicKey(), deploy.address(i, basePort), "node" + i));
             }
             TreeMap<PublicKey, Long> balances = new TreeMap<>();
             List<Object> accountList = new ArrayList<>();
@@ -259,23 +263,24 @@ public final class Main implements Runnable {
                 balances.put(key.publicKey(), balance);
                 accountList.add(Map.of("file", file.toString(), "public_key", key.publicKey().hex(), "balance", balance));
             }
-            ChainGenesis genesis = ChainGenesis.build(chainId, validators, balances, System.currentTimeMillis());
+            ChainGenesis genesis = deploy.withTls(ChainGenesis.build(chainId, validators, balances, System.currentTimeMillis()), dir);
             GenesisFile.write(genesisPath, genesis);
             Files.writeString(dir.resolve("genesis.json"), JsonFormat.printer().print(genesis.genesis()) + "\n");
             List<Object> nodeList = new ArrayList<>();
             for (int i = 0; i < nodes; i++) {
                 Path nodeDir = dir.resolve("node" + i);
-                NodeConfig config = new NodeConfig(i, "127.0.0.1", basePort + i,
+                NodeConfig config = new NodeConfig(i, deploy.listenHost, deploy.listenPort(i, basePort),
                         metricsBasePort == 0 ? 0 : metricsBasePort + i, Path.of("data"), Path.of("node.key"),
-                        Path.of("../genesis.bin"), NodeConfig.Tuning.defaults());
+                        Path.of("../genesis.bin"), NodeConfig.Tuning.defaults(), deploy.nodeTls(dir, genesis, i), deploy.healthPort(i));
                 Path configFile = nodeDir.resolve("node.properties");
                 Files.writeString(configFile, config.toProperties());
-                nodeList.add(Map.of("name", "node" + i, "config", configFile.toString(), "address", "127.0.0.1:" + (basePort + i)));
+                nodeList.add(Map.of("name", "node" + i, "config", configFile.toString(), "address", deploy.address(i, basePort)));
             }
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("dir", dir.toString());
             result.put("genesis", genesisPath.toString());
             result.put("genesis_hash", genesis.hash().hex());
+            result.put("tls", !deploy.plaintext);
             result.put("nodes", nodeList);
             result.put("accounts", accountList);
             print(spec, json.json, result, "created a " + nodes + "-node network in " + dir + " (chain " + chainId + ", genesis "
@@ -583,8 +588,7 @@ public final class Main implements Runnable {
             ProofVerifier verifier = new ProofVerifier(network);
             List<String> seen = new ArrayList<>();
             for (int i = 0; i < network.n(); i++) {
-                ManagedChannel channel = ManagedChannelBuilder.forTarget(network.addresses().get(i)).usePlaintext()
-                        .maxInboundMessageSize(64 << 20).build();
+                ManagedChannel channel = bftledger.sdk.TlsChannels.builder(network, i).maxInboundMessageSize(64 << 20).build();
                 try {
                     GetBlockResponse r = LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(net.timeout().toMillis(),
                             TimeUnit.MILLISECONDS).getBlock(GetBlockRequest.newBuilder().setHeight(height).build());
@@ -659,6 +663,8 @@ public final class Main implements Runnable {
         Path genesisPath;
         @Option(names = "--timeout", defaultValue = "10s", description = "Per-call timeout for --online (default: ${DEFAULT-VALUE}).")
         String timeout;
+        @Mixin
+        ClientTransportOptions transport;
 
         @Override
         public Integer call() throws Exception {
@@ -666,7 +672,7 @@ public final class Main implements Runnable {
                 throw new UserError("give exactly one of --data <dir> (offline audit of one node) or --online (all running nodes).");
             }
             if (online) {
-                return OnlineAudit.run(spec, json.json, GenesisFile.read(genesisPath), parseDuration(timeout));
+                return OnlineAudit.run(spec, json.json, GenesisFile.read(genesisPath), transport, parseDuration(timeout));
             }
             return offline();
         }
