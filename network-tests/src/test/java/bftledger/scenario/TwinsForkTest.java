@@ -97,7 +97,7 @@ class TwinsForkTest {
                 z.startAll();
                 z.awaitAnswering(Duration.ofSeconds(90));
                 String json = z.runInClientHost(Duration.ofSeconds(60), "audit", "--online", "--genesis",
-                        z.genesisPath().toString(), "--timeout", "10s", "--json");
+                        z.genesisPath().toString(), "--timeout", "10s", "--json", "--plaintext");
                 System.out.println("twins fork: online audit " + json);
                 assertTrue(json.contains("\"passed\":false") || json.contains("\"passed\": false"),
                         "online audit over forked nodes passed: " + json + "; " + why);
