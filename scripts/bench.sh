@@ -138,8 +138,7 @@ tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 r="$dir/bench.json"
-echo "bench: TLS $([[ ${#plaintext[@]} -gt 0 ]] && echo off "(--plaintext)" || echo on)"
-jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_seconds) s measured",
+jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), TLS \(if .tls then "on" else "off (--plaintext)" end), \(.duration_seconds) s measured",
   "  committed \(.committed) tx, \(.tx_per_second) tx/s, in \(.blocks) blocks (\(.tx_per_block) tx per block)",
   "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
   "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",

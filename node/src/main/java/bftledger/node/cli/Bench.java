@@ -130,6 +130,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("seed", seed);
         result.put("nodes", net.n());
+        result.put("tls", net.tls());
         result.put("clients", clients);
         result.put("mix", kind.name().toLowerCase(java.util.Locale.ROOT));
         if (ceilingSeconds > 0) {

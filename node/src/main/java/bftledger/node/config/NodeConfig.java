@@ -13,7 +13,8 @@ import java.util.TreeSet;
 /**
  * One node's configuration, read from a properties file. Relative paths are resolved against
  * the config file's directory so a network directory can be moved as a whole. Unknown keys are
- * an error: a misspelt tuning key would otherwise be silently ignored.
+ * an error: a misspelt tuning key would otherwise be silently ignored. {@code health.port}
+ * (0 = off) serves plaintext gRPC health and nothing else, for probes that cannot speak TLS.
  */
 public record NodeConfig(
         int replica,
