@@ -24,9 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
  * audit naming it). Also checks the containers' runtime contract: non-root, read-only root
  * filesystem, heap sized from the memory limit. Needs root; podman, runc and mmdebstrap are
  * installed when missing, and the test is skipped, saying why, only when that is impossible.
- * Everything it starts is removed by name ({@code containernet.sh down}).
+ * Everything it starts is removed by name ({@code containernet.sh down}). An integration test
+ * (failsafe, after {@code package}): the images are built from this reactor's two jars.
  */
-class ContainerNetworkTest {
+class ContainerNetworkIT {
     private static final String PREFIX = "bftledger-citest";
 
     @TempDir
@@ -45,7 +46,7 @@ class ContainerNetworkTest {
     }
 
     private static void skip(String why) {
-        System.out.println("ContainerNetworkTest skipped: " + why);
+        System.out.println("ContainerNetworkIT skipped: " + why);
         Assumptions.abort(why);
     }
 
