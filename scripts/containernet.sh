@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
     --host-port) host_port="$2"; shift 2 ;;
     --memory) memory="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) if [[ "$cmd" == cli ]]; then cli_args+=("$1"); shift; else echo "unknown option $1; see $0 --help" >&2; exit 2; fi ;;
   esac
 done
@@ -233,5 +233,5 @@ case "$cmd" in
   cli) client "${cli_args[@]}" ;;
   byzantine) byzantine ;;
   demo) demo ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

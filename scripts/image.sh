@@ -25,7 +25,7 @@ save=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --save) save="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -94,5 +94,5 @@ pm_require
 case "$cmd" in
   base) build_base ;;
   build) build_base; build_images ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

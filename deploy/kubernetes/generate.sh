@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
     --environment) environment="$2"; shift 2 ;;
     --namespace) namespace="$2"; shift 2 ;;
     --image) image="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
