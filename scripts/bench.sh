@@ -4,8 +4,10 @@
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
 #                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--calls-in-flight K]
-#                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P]
+#                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P] [--plaintext]
 #
+# TLS is on, as `bftledger init` makes networks (mutual TLS between nodes, clients checking the
+# network CA); --plaintext measures the same network without TLS, to report what TLS costs.
 # Ceiling = BouncyCastle Ed25519 verifications/s on all cores (crypto's SignatureBenchmark),
 # divided by N: every replica must verify every client signature once. Measured in the same run,
 # before the network carries load. The last line is exactly:
@@ -44,6 +46,7 @@ fault=none
 rate=0
 calls=0
 keep=0
+plaintext=()
 node_settings=()
 base_port=$((17100 + ($$ % 500) * 12))
 ceiling_seconds=5
@@ -59,9 +62,10 @@ while [[ $# -gt 0 ]]; do
     --calls-in-flight) calls="$2"; shift 2 ;;
     --node-setting) node_settings+=("$2"); shift 2 ;;
     --keep) keep=1; shift ;;
+    --plaintext) plaintext=(--plaintext); shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -92,7 +96,7 @@ trap teardown EXIT INT TERM
 
 # Own ports and one funded account per client, so runs never collide with another local network.
 accounts=$(( clients < 2 ? 2 : clients ))
-"$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port 0 --accounts "$accounts" >/dev/null
+"$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port 0 --accounts "$accounts" "${plaintext[@]}" >/dev/null
 for setting in "${node_settings[@]}"; do
   [[ "$setting" == *=* ]] || { echo "--node-setting wants KEY=VALUE, got '$setting'" >&2; exit 2; }
   for ((i = 0; i < nodes; i++)); do
@@ -101,7 +105,7 @@ for setting in "${node_settings[@]}"; do
   done
 done
 "$root/scripts/localnet.sh" up --dir "$dir" --timeout 180 >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
-echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir" >&2
+echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir, TLS $([[ ${#plaintext[@]} -gt 0 ]] && echo off || echo on)" >&2
 
 if [[ "$fault" == silent ]]; then
   victim=$((nodes - 1))   # a backup in view 0
@@ -125,14 +129,15 @@ echo "load: $clients clients, mix $mix, ${warmup}s warm-up + ${duration}s measur
 java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
-  --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" --json >"$dir/bench.out"
+  --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" \
+  "${plaintext[@]}" --json >"$dir/bench.out"
 # The JSON result is the last line (a JVM option such as a JFR recording may print before it).
 tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 [[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 r="$dir/bench.json"
-jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), \(.duration_seconds) s measured",
+jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), TLS \(if .tls then "on" else "off (--plaintext)" end), \(.duration_seconds) s measured",
   "  committed \(.committed) tx, \(.tx_per_second) tx/s, in \(.blocks) blocks (\(.tx_per_block) tx per block)",
   "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
   "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",

@@ -32,6 +32,8 @@ mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A network made with `init --plaintext` is reached without TLS, which clients must be told.
+transport() { grep -qs '^tls.plaintext=true' "$dir/node0/node.properties" && echo --plaintext || true; }
 
 build() {
   if [[ ! -f "$jar" ]]; then
@@ -70,7 +72,7 @@ up() {
   done
   echo "waiting for all $nodes nodes to answer status (up to ${ready_timeout}s) ..."
   deadline=$((SECONDS + ready_timeout))
-  until "$cli" status --genesis "$dir/genesis.bin" --timeout 3s >/dev/null 2>&1; do
+  until "$cli" status --genesis "$dir/genesis.bin" --timeout 3s $(transport) >/dev/null 2>&1; do
     for ((i = 0; i < nodes; i++)); do
       if ! alive "$dir/run/node$i.pid"; then
         echo "node$i exited; last log lines:" >&2
@@ -84,7 +86,7 @@ up() {
     fi
     sleep 1
   done
-  "$cli" status --genesis "$dir/genesis.bin"
+  "$cli" status --genesis "$dir/genesis.bin" $(transport)
   cat <<USAGE
 
 The network is up. Try:
@@ -124,7 +126,7 @@ down() {
 case "$cmd" in
   up) up ;;
   down) down ;;
-  status) "$cli" status --genesis "$dir/genesis.bin" ;;
+  status) "$cli" status --genesis "$dir/genesis.bin" $(transport) ;;
   logs) tail -n 50 -F "$dir"/logs/node*.log ;;
   *) sed -n '2,11p' "$0"; exit 2 ;;
 esac

@@ -27,7 +27,6 @@ import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -75,16 +74,18 @@ public final class LedgerClient implements AutoCloseable {
                 .map(p -> new Proven<>(p.value().getProof(), p.height(), p.blockHash(), p.replica())));
     }
 
-    /** Plaintext channels to every validator address in genesis. */
+    /**
+     * Channels to every validator ({@link TlsChannels}: TLS trusting the CA genesis names, or
+     * plaintext where the network has none and {@link Network#withPlaintext()} asked for it).
+     */
     public static LedgerClient connect(Network network) {
         return connect(network, ClientOptions.defaults());
     }
 
     public static LedgerClient connect(Network network, ClientOptions options) {
         List<ManagedChannel> channels = new ArrayList<>();
-        for (String address : network.addresses()) {
-            channels.add(ManagedChannelBuilder.forTarget(address).usePlaintext()
-                    .maxInboundMessageSize(16 << 20).build());
+        for (int replica = 0; replica < network.n(); replica++) {
+            channels.add(TlsChannels.builder(network, replica).maxInboundMessageSize(16 << 20).build());
         }
         return new LedgerClient(network, channels, channels, options);
     }

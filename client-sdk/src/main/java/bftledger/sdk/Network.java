@@ -5,17 +5,22 @@ import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.proto.Genesis;
 import bftledger.ledger.proto.Validator;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a client knows about a network, all taken from its genesis: the chain id, the validators'
- * keys and addresses in replica order, and the genesis hash. Everything the SDK accepts is
- * checked against this and nothing else.
+ * keys and addresses in replica order, the genesis hash and the network's TLS CA certificate
+ * (DER; empty when the network runs without TLS). Everything the SDK accepts is checked against
+ * this and nothing else. {@link #dialing()} is the client's own choice of route (and of
+ * plaintext, for a network without TLS), never of trust.
  */
-public record Network(String chainId, List<PublicKey> validatorKeys, List<String> addresses, Digest genesisHash)
-        implements bftledger.ledger.TrustRoot {
+public record Network(String chainId, List<PublicKey> validatorKeys, List<String> addresses, Digest genesisHash,
+                      ByteString tlsCaCertificate, Dialing dialing) implements bftledger.ledger.TrustRoot {
     public Network {
         validatorKeys = List.copyOf(validatorKeys);
         addresses = List.copyOf(addresses);
@@ -23,6 +28,19 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
         if (n < 4 || (n - 1) % 3 != 0 || addresses.size() != n) {
             throw new IllegalArgumentException("a network needs n = 3f+1 >= 4 validators with addresses, got " + n);
         }
+        if (tlsCaCertificate == null || dialing == null) {
+            throw new IllegalArgumentException("tlsCaCertificate (empty for none) and dialing are required");
+        }
+        for (int replica : dialing.overrides().keySet()) {
+            if (replica >= n) {
+                throw new IllegalArgumentException("a dial override names replica " + replica + "; the network has 0.." + (n - 1));
+            }
+        }
+    }
+
+    /** A network without a TLS CA, dialled at its genesis addresses (for {@link LedgerClient#over} and tests). */
+    public Network(String chainId, List<PublicKey> validatorKeys, List<String> addresses, Digest genesisHash) {
+        this(chainId, validatorKeys, addresses, genesisHash, ByteString.EMPTY, Dialing.DEFAULT);
     }
 
     /** From the genesis bytes exactly as distributed (their hash anchors the chain). */
@@ -39,7 +57,8 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
             keys.add(PublicKey.of(v.getPublicKey().toByteArray()));
             addresses.add(v.getAddress());
         }
-        return new Network(genesis.getChainId(), keys, addresses, Sha256.hash(genesisBytes));
+        return new Network(genesis.getChainId(), keys, addresses, Sha256.hash(genesisBytes), genesis.getTlsCaCertificate(),
+                Dialing.DEFAULT);
     }
 
     /** From a genesis file (genesis.bin as written by {@code bftledger init}). */
@@ -47,6 +66,29 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
         return fromGenesisBytes(java.nio.file.Files.readAllBytes(path));
     }
 
+    /** The same network, connected to without TLS: only a network whose genesis names no TLS CA accepts it. */
+    public Network withPlaintext() {
+        return new Network(chainId, validatorKeys, addresses, genesisHash, tlsCaCertificate,
+                new Dialing(true, dialing.overrides()));
+    }
+
+    /** The same network, with replica {@code replica} dialled at {@code target} (host:port) instead of its genesis address. */
+    public Network withDialAddress(int replica, String target) {
+        Map<Integer, String> overrides = new HashMap<>(dialing.overrides());
+        overrides.put(replica, target);
+        return new Network(chainId, validatorKeys, addresses, genesisHash, tlsCaCertificate,
+                new Dialing(dialing.plaintext(), overrides));
+    }
+
+    /** Where the client dials replica {@code replica}: its override, or its genesis address. */
+    public String dialAddress(int replica) {
+        return dialing.overrides().getOrDefault(replica, addresses.get(replica));
+    }
+
+    /** Whether genesis names a TLS CA, i.e. the network's nodes run TLS. */
+    public boolean tls() {
+        return !tlsCaCertificate.isEmpty();
+    }
 
     /** Answers needed so that at least one comes from an honest replica. */
     public int weakQuorum() {

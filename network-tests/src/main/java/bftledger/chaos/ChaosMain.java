@@ -385,7 +385,7 @@ public final class ChaosMain {
                 // The audit reads every block of every node: its time grows with the run (a 600 s run
                 // has some 50,000 blocks, more than 120 s of auditing on this machine).
                 String printed = cluster.runInClientHost(Duration.ofSeconds(Math.max(120, 2 * durationSeconds)), "audit",
-                        "--online", "--genesis", cluster.genesisPath().toString(), "--timeout", "10s", "--json");
+                        "--online", "--genesis", cluster.genesisPath().toString(), "--timeout", "10s", "--json", "--plaintext");
                 audit = OnlineAuditResult.parse(0, printed);
             } else {
                 audit = OnlineAuditResult.run(cluster.genesisPath());

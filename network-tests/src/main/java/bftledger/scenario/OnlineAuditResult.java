@@ -26,7 +26,8 @@ public record OnlineAuditResult(int exitCode, boolean passed, List<Integer> culp
         int rc;
         try (PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8)) {
             System.setOut(out);
-            rc = Main.run("audit", "--online", "--genesis", genesis.toString(), "--timeout", "10s", "--json");
+            // Scenario clusters run without TLS (ScenarioCluster writes tls.plaintext=true).
+            rc = Main.run("audit", "--online", "--genesis", genesis.toString(), "--timeout", "10s", "--json", "--plaintext");
         } finally {
             System.setOut(original);
         }

@@ -14,13 +14,14 @@ import bftledger.node.cli.Main;
 import bftledger.node.config.ConfigException;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.config.Keys;
+import bftledger.node.config.NetworkCa;
 import bftledger.node.config.NodeConfig;
 import bftledger.sdk.LedgerClient;
 import bftledger.sdk.Network;
+import bftledger.sdk.TlsChannels;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -59,21 +60,29 @@ import java.util.concurrent.TimeUnit;
 public final class ScenarioCluster implements AutoCloseable {
     /**
      * Options for a cluster. The tuning's tick millis scale every consensus timeout (request
-     * timeout = 200 ticks); with {@code metrics} each node serves /metrics on its own port.
+     * timeout = 200 ticks); with {@code metrics} each node serves /metrics on its own port; with
+     * {@code tls} the network has a CA in {@code <dir>/ca/} (as {@code bftledger init} makes) and
+     * nodes and clients speak TLS.
      */
-    public record Options(int n, int accounts, long balance, NodeConfig.Tuning tuning, boolean metrics, String heap, long seed) {
+    public record Options(int n, int accounts, long balance, NodeConfig.Tuning tuning, boolean metrics, String heap, long seed,
+                          boolean tls) {
         /** Scenario settings: 20 ms ticks (a 4 s request timeout), 256 MiB stores, no metrics endpoint. */
         public static Options defaults(long seed) {
             NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
             NodeConfig.Tuning scenario = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
                     d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
                     20, 256L << 20, d.pipelineDepthMax());
-            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed);
+            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed, false);
         }
 
         /** Nodes as {@code bftledger init} configures them: default tuning, metrics on; four funded accounts. */
         public static Options asInit(long seed) {
-            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed);
+            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed, false);
+        }
+
+        /** The same options on a network that runs TLS between nodes and to clients. */
+        public Options withTls() {
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, true);
         }
     }
 
@@ -131,7 +140,7 @@ public final class ScenarioCluster implements AutoCloseable {
                 listenPorts.add(Integer.parseInt(a.substring(colon + 1)));
             }
             metricsPorts.addAll(base.metricsPorts);
-            writeConfigs(hosts, ports, dataNames);
+            writeConfigs(genesis, hosts, dataNames);
         } else {
             if (net == null) {
                 // One run for the advertised ports and the metrics ports, so neither lands on the other.
@@ -174,8 +183,10 @@ public final class ScenarioCluster implements AutoCloseable {
             }
             this.clientTargets = List.copyOf(targets);
         }
-        this.clientNetwork = new Network(fromGenesis.chainId(), fromGenesis.validatorKeys(), clientTargets,
-                fromGenesis.genesisHash());
+        // Clients reach netns nodes through the relay's unix sockets, in plaintext (the relay is not a TLS peer).
+        Network reached = net == null ? fromGenesis
+                : new Network(fromGenesis.chainId(), fromGenesis.validatorKeys(), clientTargets, fromGenesis.genesisHash());
+        this.clientNetwork = reached.tls() ? reached : reached.withPlaintext();
     }
 
     /** Nodes on loopback, each on its own port. */
@@ -221,6 +232,9 @@ public final class ScenarioCluster implements AutoCloseable {
 
     private static ScenarioCluster netns(Path dir, String name, Options options, ScenarioCluster base, String suffix,
                                          List<String> dataNames) throws IOException {
+        if (options.tls()) {
+            throw new IllegalArgumentException("namespace networks run in plaintext: clients reach them through a unix-socket relay");
+        }
         NetnsNetwork net = NetnsNetwork.create(name, options.n() + 1);
         try {
             ScenarioCluster cluster = new ScenarioCluster(dir, options, net, base, suffix, dataNames, false);
@@ -250,21 +264,29 @@ public final class ScenarioCluster implements AutoCloseable {
                 balances.put(key.publicKey(), options.balance());
             }
             ChainGenesis g = ChainGenesis.build("bftledger-scenario", validators, balances, 1_700_000_000_000L);
+            if (options.tls()) {
+                g = NetworkCa.create(g, dir);
+            }
             GenesisFile.write(genesisPath(), g);
-            writeConfigs(hosts, ports, dataNames);
+            writeConfigs(g, hosts, dataNames);
             return g;
         } catch (ConfigException e) {
             throw new IOException("cannot write the scenario network: " + e.getMessage(), e);
         }
     }
 
-    private void writeConfigs(List<String> hosts, List<Integer> ports, List<String> dataNames) throws IOException {
-        for (int i = 0; i < options.n(); i++) {
-            String data = dataNames == null ? "data" + suffix : dataNames.get(i);
-            NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
-                    Path.of("node.key"), Path.of("../genesis.bin"), options.tuning());
-            Files.createDirectories(configPath(i).getParent());
-            Files.writeString(configPath(i), config.toProperties());
+    private void writeConfigs(ChainGenesis g, List<String> hosts, List<String> dataNames) throws IOException {
+        try {
+            for (int i = 0; i < options.n(); i++) {
+                String data = dataNames == null ? "data" + suffix : dataNames.get(i);
+                NodeConfig.Tls tls = options.tls() ? NetworkCa.issueNode(dir, g, i, List.of()) : NodeConfig.Tls.plaintextOnPurpose();
+                NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
+                        Path.of("node.key"), Path.of("../genesis.bin"), options.tuning(), tls, 0);
+                Files.createDirectories(configPath(i).getParent());
+                Files.writeString(configPath(i), config.toProperties());
+            }
+        } catch (ConfigException e) {
+            throw new IOException("cannot write the scenario network's node configs: " + e.getMessage(), e);
         }
     }
 
@@ -416,7 +438,8 @@ public final class ScenarioCluster implements AutoCloseable {
         if (channels.isEmpty()) {
             for (String target : clientTargets) {
                 // Grpc.newChannelBuilder picks a transport that supports the target's address type (unix: needs the UDS one).
-                channels.add(Grpc.newChannelBuilder(target, InsecureChannelCredentials.create()).maxInboundMessageSize(64 << 20).build());
+                channels.add(Grpc.newChannelBuilder(target, TlsChannels.credentials(clientNetwork, null))
+                        .maxInboundMessageSize(64 << 20).build());
             }
         }
         return List.copyOf(channels);

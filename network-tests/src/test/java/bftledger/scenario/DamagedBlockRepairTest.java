@@ -98,9 +98,14 @@ class DamagedBlockRepairTest {
         return 0;
     }
 
-    /** Flips one bit inside the first occurrence of {@code pattern} in {@code file}, as a disk would. */
+    /**
+     * Flips one bit inside every occurrence of {@code pattern} in {@code file}, as a disk would:
+     * LMDB's copy-on-write can leave stale copies of a page in free space, and damaging only one of
+     * those would damage nothing the store reads.
+     */
     static void flipByteOf(Path file, byte[] pattern) throws Exception {
         byte[] bytes = Files.readAllBytes(file);
+        int found = 0;
         for (int i = 0; i + pattern.length <= bytes.length; i++) {
             int j = 0;
             while (j < pattern.length && bytes[i + j] == pattern[j]) {
@@ -108,10 +113,12 @@ class DamagedBlockRepairTest {
             }
             if (j == pattern.length) {
                 bytes[i + pattern.length / 2] ^= 0x10;
-                Files.write(file, bytes);
-                return;
+                found++;
             }
         }
-        throw new AssertionError("pattern not found in " + file);
+        if (found == 0) {
+            throw new AssertionError("pattern not found in " + file);
+        }
+        Files.write(file, bytes);
     }
 }

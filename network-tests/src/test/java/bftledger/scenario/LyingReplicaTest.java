@@ -99,15 +99,15 @@ class LyingReplicaTest {
             // The CLI: the liar alone proves nothing; anyone gives the proven receipt.
             String genesis = cluster.genesisPath().toString();
             JsonNode alone = json(cluster.runInClientHost(Duration.ofSeconds(120), "tx", "show", "--genesis", genesis, "--id",
-                    unfunded.txId().hex(), "--replica", Integer.toString(LIAR), "--timeout", "5s", "--json"));
+                    unfunded.txId().hex(), "--replica", Integer.toString(LIAR), "--timeout", "5s", "--json", "--plaintext"));
             assertFalse(alone.path("ok").asBoolean(true), alone.toString());
             assertTrue(alone.path("error").asText().contains("rejected"), alone.toString());
             JsonNode anyone = json(cluster.runInClientHost(Duration.ofSeconds(120), "tx", "show", "--genesis", genesis, "--id",
-                    unfunded.txId().hex(), "--json"));
+                    unfunded.txId().hex(), "--json", "--plaintext"));
             assertEquals("FAILED", anyone.path("status").asText(), anyone.toString());
             assertTrue(anyone.path("proven").asBoolean(), anyone.toString());
             JsonNode account = json(cluster.runInClientHost(Duration.ofSeconds(120), "account", "show", "--genesis", genesis,
-                    "--account", bob.publicKey().hex(), "--json"));
+                    "--account", bob.publicKey().hex(), "--json", "--plaintext"));
             assertEquals(balance, account.path("balance").asLong(), account.toString());
             cluster.stop(LIAR);
         } catch (AssertionError | Exception e) {

@@ -98,7 +98,7 @@ class TwinsForkTest {
                 z.startAll();
                 z.awaitAnswering(Duration.ofSeconds(90));
                 String json = z.runInClientHost(Duration.ofSeconds(60), "audit", "--online", "--genesis",
-                        z.genesisPath().toString(), "--timeout", "10s", "--json");
+                        z.genesisPath().toString(), "--timeout", "10s", "--json", "--plaintext");
                 System.out.println("twins fork: online audit " + json);
                 OnlineAuditResult audit = OnlineAuditResult.parse(1, json);
                 assertFalse(audit.passed(), "online audit over forked nodes passed: " + json + "; " + why);

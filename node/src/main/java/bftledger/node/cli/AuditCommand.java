@@ -37,6 +37,8 @@ final class AuditCommand implements Callable<Integer> {
     GenesisOption genesis;
     @Option(names = "--timeout", defaultValue = "10s", description = "Per-call timeout for --online (default: ${DEFAULT-VALUE}).")
     String timeout;
+    @Mixin
+    ClientTransportOptions transport;
 
     @Override
     public Integer call() throws Exception {
@@ -44,7 +46,7 @@ final class AuditCommand implements Callable<Integer> {
             throw new UserError("give exactly one of --data <dir> (offline audit of one node) or --online (all running nodes).");
         }
         if (online) {
-            return OnlineAudit.run(spec, json.json, genesis.read(), Arguments.duration(timeout));
+            return OnlineAudit.run(spec, json.json, genesis.read(), transport, Arguments.duration(timeout));
         }
         return offline();
     }

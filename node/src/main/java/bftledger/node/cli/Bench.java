@@ -66,6 +66,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             description = "The network directory made by `bftledger init` (its genesis.bin and accounts/*.key), or a"
                     + " genesis file (then give --accounts) (default: ${DEFAULT-VALUE}).")
     Path network;
+    @Mixin
+    ClientTransportOptions transport;
     @Option(names = "--accounts", description = "Directory of funded account key files (default: <network dir>/accounts).")
     Path accounts;
     @Option(names = "--clients", defaultValue = "32", description = "Concurrent closed-loop clients (default: ${DEFAULT-VALUE}).")
@@ -119,7 +121,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         Path genesisFile = Files.isDirectory(network) ? network.resolve("genesis.bin") : network;
         Path accountDir = accounts != null ? accounts
                 : (Files.isDirectory(network) ? network : network.toAbsolutePath().getParent()).resolve("accounts");
-        Network net = Network.fromGenesisBytes(GenesisFile.read(genesisFile).bytes());
+        Network net = transport.apply(Network.fromGenesisBytes(GenesisFile.read(genesisFile).bytes()));
         List<KeyPair> keys = readAccounts(accountDir);
 
         if (seed == 0) {
@@ -130,6 +132,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("seed", seed);
         result.put("nodes", net.n());
+        result.put("tls", net.tls());
         result.put("clients", clients);
         result.put("mix", kind.name().toLowerCase(java.util.Locale.ROOT));
         if (ceilingSeconds > 0) {

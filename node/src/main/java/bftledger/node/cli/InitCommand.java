@@ -42,6 +42,8 @@ final class InitCommand implements Callable<Integer> {
     long balance;
     @Option(names = "--chain-id", defaultValue = "bftledger-localnet", description = "Chain id (default: ${DEFAULT-VALUE}).")
     String chainId;
+    @Mixin
+    DeploymentOptions deploy;
 
     @Override
     public Integer call() throws Exception {
@@ -51,6 +53,7 @@ final class InitCommand implements Callable<Integer> {
         if (accounts < 0 || balance <= 0) {
             throw new UserError("--accounts must be >= 0 and --balance > 0.");
         }
+        deploy.validate(nodes);
         Path genesisPath = dir.resolve("genesis.bin");
         if (Files.exists(genesisPath)) {
             throw new UserError(genesisPath + " already exists: " + dir + " holds a network. Remove the directory"
@@ -61,7 +64,7 @@ final class InitCommand implements Callable<Integer> {
         for (int i = 0; i < nodes; i++) {
             KeyPair key = KeyPair.generate();
             Keys.write(dir.resolve("node" + i).resolve("node.key"), key);
-            validators.add(ChainGenesis.validator(key.publicKey(), "127.0.0.1:" + (basePort + i), "node" + i));
+            validators.add(ChainGenesis.validator(key.publicKey(), deploy.address(i, basePort), "node" + i));
         }
         TreeMap<PublicKey, Long> balances = new TreeMap<>();
         List<Object> accountList = new ArrayList<>();
@@ -73,23 +76,24 @@ final class InitCommand implements Callable<Integer> {
             balances.put(key.publicKey(), balance);
             accountList.add(CommandOutput.fields("file", file.toString(), "public_key", key.publicKey().hex(), "balance", balance));
         }
-        ChainGenesis genesis = ChainGenesis.build(chainId, validators, balances, System.currentTimeMillis());
+        ChainGenesis genesis = deploy.withTls(ChainGenesis.build(chainId, validators, balances, System.currentTimeMillis()), dir);
         GenesisFile.write(genesisPath, genesis);
         Files.writeString(dir.resolve("genesis.json"), CommandOutput.toIndentedJson(ProtoJson.object(genesis.genesis())) + "\n");
         List<Object> nodeList = new ArrayList<>();
         for (int i = 0; i < nodes; i++) {
             Path nodeDir = dir.resolve("node" + i);
-            NodeConfig config = new NodeConfig(i, "127.0.0.1", basePort + i,
+            NodeConfig config = new NodeConfig(i, deploy.listenHost, deploy.listenPort(i, basePort),
                     metricsBasePort == 0 ? 0 : metricsBasePort + i, Path.of("data"), Path.of("node.key"),
-                    Path.of("../genesis.bin"), NodeConfig.Tuning.defaults());
+                    Path.of("../genesis.bin"), NodeConfig.Tuning.defaults(), deploy.nodeTls(dir, genesis, i), deploy.healthPort(i));
             Path configFile = nodeDir.resolve("node.properties");
             Files.writeString(configFile, config.toProperties());
-            nodeList.add(CommandOutput.fields("name", "node" + i, "config", configFile.toString(), "address", "127.0.0.1:" + (basePort + i)));
+            nodeList.add(CommandOutput.fields("name", "node" + i, "config", configFile.toString(), "address", deploy.address(i, basePort)));
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("dir", dir.toString());
         result.put("genesis", genesisPath.toString());
         result.put("genesis_hash", genesis.hash().hex());
+        result.put("tls", !deploy.plaintext);
         result.put("nodes", nodeList);
         result.put("accounts", accountList);
         CommandOutput.print(spec, json.json, result, "created a " + nodes + "-node network in " + dir + " (chain " + chainId

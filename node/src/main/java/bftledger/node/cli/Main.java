@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
         description = "A Byzantine fault-tolerant replicated ledger: run nodes, submit and inspect transactions, audit.",
         subcommands = {KeygenCommand.class, InitCommand.class, Main.Node.class, StatusCommand.class, TransferCommand.class,
                 PutCommand.class, Main.Tx.class, Main.Account.class, Main.Record.class, Main.Block.class, AuditCommand.class, DemoLoad.class,
-                Bench.class})
+                Bench.class, TlsCommand.class})
 public final class Main extends GroupCommand {
     @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStartCommand.class)
     static final class Node extends GroupCommand {

@@ -19,7 +19,6 @@ import bftledger.sdk.ProofVerifier;
 import bftledger.sdk.Verdict;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,14 +59,15 @@ final class OnlineAudit {
         return anchored == 0 || known == null || known.equals(Digest.of(header.getAnchorHash().toByteArray()));
     }
 
-    static int run(CommandLine.Model.CommandSpec spec, boolean json, ChainGenesis genesis, Duration timeout) {
-        Network network = Network.fromGenesisBytes(genesis.bytes());
+    static int run(CommandLine.Model.CommandSpec spec, boolean json, ChainGenesis genesis, ClientTransportOptions transport,
+                   Duration timeout) throws bftledger.node.config.ConfigException {
+        Network network = transport.apply(Network.fromGenesisBytes(genesis.bytes()));
         ProofVerifier verifier = new ProofVerifier(network);
         PrintWriter err = spec.commandLine().getErr();
         int n = network.n();
         List<ManagedChannel> channels = new ArrayList<>();
-        for (String address : network.addresses()) {
-            channels.add(ManagedChannelBuilder.forTarget(address).usePlaintext().maxInboundMessageSize(64 << 20).build());
+        for (int i = 0; i < n; i++) {
+            channels.add(bftledger.sdk.TlsChannels.builder(network, i).maxInboundMessageSize(64 << 20).build());
         }
         try {
             long[] heights = new long[n];

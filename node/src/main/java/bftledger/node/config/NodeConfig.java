@@ -13,7 +13,8 @@ import java.util.TreeSet;
 /**
  * One node's configuration, read from a properties file. Relative paths are resolved against
  * the config file's directory so a network directory can be moved as a whole. Unknown keys are
- * an error: a misspelt tuning key would otherwise be silently ignored.
+ * an error: a misspelt tuning key would otherwise be silently ignored. {@code health.port}
+ * (0 = off) serves plaintext gRPC health and nothing else, for probes that cannot speak TLS.
  */
 public record NodeConfig(
         int replica,
@@ -23,7 +24,24 @@ public record NodeConfig(
         Path dataDir,
         Path keyFile,
         Path genesisFile,
-        Tuning tuning) {
+        Tuning tuning,
+        Tls tls,
+        int healthPort) {
+
+    /**
+     * The node's TLS files (its key and certificate, issued by the network CA genesis names), or
+     * plaintext. Plaintext is never a default: {@code tls.plaintext=true} must be written, and the
+     * node also refuses it unless genesis names no CA (see NetworkTls).
+     */
+    public record Tls(boolean plaintext, Path certFile, Path keyFile) {
+        public static Tls plaintextOnPurpose() {
+            return new Tls(true, null, null);
+        }
+
+        public static Tls files(Path certFile, Path keyFile) {
+            return new Tls(false, certFile, keyFile);
+        }
+    }
 
     /**
      * Limits and pool sizes; every bound here has a decided behaviour at the bound, and an
@@ -55,7 +73,7 @@ public record NodeConfig(
             "tuning.verify.threads", "tuning.peer.queue.max", "tuning.inbound.queue.max",
             "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
             "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes",
-            "tuning.pipeline.depth.max");
+            "tuning.pipeline.depth.max", "tls.plaintext", "tls.cert.file", "tls.key.file", "health.port");
 
     public static NodeConfig read(Path file) throws ConfigException {
         Properties p = new Properties();
@@ -96,7 +114,28 @@ public record NodeConfig(
                 path(p, source, base, "data.dir"),
                 path(p, source, base, "key.file"),
                 path(p, source, base, "genesis.file"),
-                tuning);
+                tuning,
+                tls(p, source, base),
+                intIn(p, source, "health.port", 0, 0, 65535));
+    }
+
+    private static Tls tls(Properties p, String source, Path base) throws ConfigException {
+        String plaintext = string(p, source, "tls.plaintext", "false");
+        if (!plaintext.equals("true") && !plaintext.equals("false")) {
+            throw new ConfigException(source + ": 'tls.plaintext' is '" + plaintext + "'; write true or false.");
+        }
+        if (plaintext.equals("true")) {
+            if (p.getProperty("tls.cert.file") != null || p.getProperty("tls.key.file") != null) {
+                throw new ConfigException(source + ": tls.plaintext=true with tls.cert.file or tls.key.file; keep one or the other.");
+            }
+            return Tls.plaintextOnPurpose();
+        }
+        if (p.getProperty("tls.cert.file") == null || p.getProperty("tls.key.file") == null) {
+            throw new ConfigException(source + ": missing tls.cert.file and tls.key.file (the node's TLS certificate and key,"
+                    + " written by `bftledger init` to node<i>/tls/). A node without TLS needs tls.plaintext=true, on a"
+                    + " network created with `init --plaintext`.");
+        }
+        return Tls.files(path(p, source, base, "tls.cert.file"), path(p, source, base, "tls.key.file"));
     }
 
     /** The properties text for this config (paths written as given). */
@@ -109,6 +148,8 @@ public record NodeConfig(
                 + "data.dir=" + dataDir + "\n"
                 + "key.file=" + keyFile + "\n"
                 + "genesis.file=" + genesisFile + "\n"
+                + (tls.plaintext() ? "tls.plaintext=true\n" : "tls.cert.file=" + tls.certFile() + "\ntls.key.file=" + tls.keyFile() + "\n")
+                + (healthPort > 0 ? "health.port=" + healthPort + "\n" : "")
                 + "tuning.verify.threads=" + tuning.verifyThreads() + "\n"
                 + "tuning.peer.queue.max=" + tuning.peerQueueMax() + "\n"
                 + "tuning.inbound.queue.max=" + tuning.inboundQueueMax() + "\n"

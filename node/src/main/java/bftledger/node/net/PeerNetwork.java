@@ -14,6 +14,7 @@ import bftledger.node.proto.PeerFrame;
 import bftledger.node.proto.PeerTransportGrpc;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -104,6 +105,8 @@ public final class PeerNetwork implements AutoCloseable {
     private final List<String> addresses;
     private final Digest genesisHash;
     private final KeyPair key;
+    /** TLS for the links to peers (the node's certificate, the network CA), or plaintext on a network without TLS. */
+    private final ChannelCredentials credentials;
     private final Limits limits;
     private final Inbound inbound;
     private final BlockSource blocks;
@@ -114,12 +117,13 @@ public final class PeerNetwork implements AutoCloseable {
     private volatile boolean closed;
 
     public PeerNetwork(int self, List<PublicKey> validators, List<String> addresses, Digest genesisHash, KeyPair key,
-                       Limits limits, Inbound inbound, BlockSource blocks, NodeMetrics metrics) {
+                       ChannelCredentials credentials, Limits limits, Inbound inbound, BlockSource blocks, NodeMetrics metrics) {
         this.self = self;
         this.validators = List.copyOf(validators);
         this.addresses = List.copyOf(addresses);
         this.genesisHash = genesisHash;
         this.key = key;
+        this.credentials = credentials;
         this.limits = limits;
         this.inbound = inbound;
         this.blocks = blocks;
@@ -216,7 +220,7 @@ public final class PeerNetwork implements AutoCloseable {
         Link(int peer) {
             this.peer = peer;
             this.queue = new LinkedBlockingDeque<>(limits.queueMax());
-            this.channel = NettyChannelBuilder.forTarget(addresses.get(peer)).usePlaintext()
+            this.channel = NettyChannelBuilder.forTarget(addresses.get(peer), credentials)
                     .withOption(io.grpc.netty.shaded.io.netty.channel.ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
                     .withOption(io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT,
                             UNACKNOWLEDGED_MAX_MILLIS)

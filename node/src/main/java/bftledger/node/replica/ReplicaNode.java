@@ -9,6 +9,7 @@ import bftledger.ledger.proto.Block;
 import bftledger.node.config.ConfigException;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.config.Keys;
+import bftledger.node.config.NetworkTls;
 import bftledger.node.config.NodeConfig;
 import bftledger.node.metrics.NodeMetrics;
 import bftledger.node.net.BlockSource;
@@ -149,14 +150,18 @@ public final class ReplicaNode implements AutoCloseable {
     private Server server;
     /** An adversary's hold on what this node answers clients (null on an honest node). */
     private io.grpc.ServerInterceptor clientAnswers;
+    /** Plaintext gRPC health only (health.port), for probes that cannot speak TLS; null when off. */
+    private Server healthServer;
+    private final NetworkTls tls;
     private int metricsPort;
     private java.nio.channels.FileChannel dataDirLock;
     /** The inbound gRPC limit: the largest consensus message plus framing. */
     private final int messageBytesMax;
 
     private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store,
-                        OutboundInterceptor.Factory interceptors) {
+                        OutboundInterceptor.Factory interceptors, NetworkTls tls) {
         this.config = config;
+        this.tls = tls;
         this.genesis = genesis;
         this.store = store;
         NodeConfig.Tuning tuning = config.tuning();
@@ -233,7 +238,7 @@ public final class ReplicaNode implements AutoCloseable {
         this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
                 Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
         List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
-        this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key,
+        this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key, tls.peerCredentials(),
                 new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
                 (from, bytes) -> {
                     liveness.onHeard(from);
@@ -387,6 +392,7 @@ public final class ReplicaNode implements AutoCloseable {
                     + " validators (0.." + (genesis.n() - 1) + ").");
         }
         KeyPair key = Keys.read(config.keyFile());
+        NetworkTls tls = NetworkTls.forNode(config.tls(), genesis);
         if (!key.publicKey().equals(genesis.validatorKey(config.replica()))) {
             throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
                     + ", but genesis lists validator " + config.replica() + " as " + genesis.validatorKey(config.replica()).shortHex()
@@ -406,7 +412,7 @@ public final class ReplicaNode implements AutoCloseable {
         }
         ReplicaNode node;
         try {
-            node = new ReplicaNode(config, genesis, key, store, interceptors);
+            node = new ReplicaNode(config, genesis, key, store, interceptors, tls);
             node.dataDirLock = lock;
             node.clientAnswers = clientAnswers;
         } catch (StoreCorruptedException e) {
@@ -428,7 +434,8 @@ public final class ReplicaNode implements AutoCloseable {
     private void serve() throws ConfigException {
         NodeConfig.Tuning tuning = config.tuning();
         try {
-            server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()))
+            server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()),
+                            tls.serverCredentials())
                     .executor(grpcExecutor)
                     .callExecutor(bulkheads)
                     .intercept(bulkheads.interceptor())
@@ -440,12 +447,20 @@ public final class ReplicaNode implements AutoCloseable {
                             bftledger.node.net.PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS)
                     .addService(clientAnswers == null ? io.grpc.ServerInterceptors.intercept(api)
                             : io.grpc.ServerInterceptors.intercept(api, clientAnswers))
-                    .addService(peers.service())
+                    .addService(tls.peersOnly(peers.service()))
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
                     .build().start();
         } catch (IOException e) {
             throw new ConfigException(bindProblem("gRPC", config.listenHost(), config.listenPort(), "listen.port", e), e);
+        }
+        if (config.healthPort() > 0) {
+            try {
+                healthServer = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.healthPort()))
+                        .addService(health.getHealthService()).build().start();
+            } catch (IOException e) {
+                throw new ConfigException(bindProblem("health", config.listenHost(), config.healthPort(), "health.port", e), e);
+            }
         }
         if (config.metricsPort() > 0) {
             try {
@@ -478,9 +493,9 @@ public final class ReplicaNode implements AutoCloseable {
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
-        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={}",
+        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={} tls={}",
                 config.replica(), config.listenHost(), server.getPort(), metricsPort, store.height(),
-                store.tip().hash().shortHex(), messageBytesMax);
+                store.tip().hash().shortHex(), messageBytesMax, tls.plaintext() ? "off" : "\"" + tls.certificate().getSubjectX500Principal() + "\"");
     }
 
     /**
@@ -547,6 +562,9 @@ public final class ReplicaNode implements AutoCloseable {
         health.enterTerminalState();
         if (server != null) {
             server.shutdown();
+        }
+        if (healthServer != null) {
+            healthServer.shutdownNow();
         }
         pinger.close();
         timers.shutdownNow();

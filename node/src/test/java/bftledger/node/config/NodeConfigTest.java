@@ -13,7 +13,8 @@ class NodeConfigTest {
     @TempDir
     Path dir;
 
-    private static final String VALID = "replica=2\nlisten.port=7002\ndata.dir=data\nkey.file=node.key\ngenesis.file=../genesis.bin\n";
+    private static final String VALID = "replica=2\nlisten.port=7002\ndata.dir=data\nkey.file=node.key\ngenesis.file=../genesis.bin\n"
+            + "tls.cert.file=tls/tls.crt\ntls.key.file=tls/tls.key\n";
 
     private ConfigException bad(String text) throws Exception {
         Path file = dir.resolve("node.properties");
@@ -33,6 +34,26 @@ class NodeConfigTest {
         assertEquals(NodeConfig.Tuning.defaults(), c.tuning());
         Files.writeString(file, c.toProperties());
         assertEquals(c.tuning(), NodeConfig.read(file).tuning(), "what toProperties writes reads back");
+        assertEquals(c, NodeConfig.read(file), "what toProperties writes reads back");
+        assertEquals(NodeConfig.Tls.files(dir.resolve("tls/tls.crt").toAbsolutePath(), dir.resolve("tls/tls.key").toAbsolutePath()),
+                c.tls());
+        assertEquals(0, c.healthPort());
+    }
+
+    @Test
+    void tlsIsOnUnlessPlaintextIsWrittenDown() throws Exception {
+        String noTls = VALID.replace("tls.cert.file=tls/tls.crt\ntls.key.file=tls/tls.key\n", "");
+        assertTrue(bad(noTls).getMessage().contains("tls.plaintext=true"), "no TLS files and no plaintext flag is refused");
+        assertTrue(bad(noTls + "tls.cert.file=a.crt\n").getMessage().contains("missing tls.cert.file and tls.key.file"));
+        assertTrue(bad(VALID + "tls.plaintext=true\n").getMessage().contains("keep one or the other"));
+        assertTrue(bad(noTls + "tls.plaintext=yes\n").getMessage().contains("write true or false"));
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, noTls + "tls.plaintext=true\nhealth.port=7200\n");
+        NodeConfig plain = NodeConfig.read(file);
+        assertTrue(plain.tls().plaintext());
+        assertEquals(7200, plain.healthPort());
+        Files.writeString(file, plain.toProperties());
+        assertEquals(plain, NodeConfig.read(file));
     }
 
     @Test

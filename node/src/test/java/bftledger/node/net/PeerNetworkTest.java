@@ -54,6 +54,7 @@ class PeerNetworkTest {
         for (int i = 0; i < n; i++) {
             int self = i;
             networks.add(new PeerNetwork(i, publicKeys, addresses, GENESIS, signingKeys == null ? keys.get(i) : signingKeys.get(i),
+                    io.grpc.InsecureChannelCredentials.create(),
                     new PeerNetwork.Limits(queueMax, 1 << 16),
                     (from, bytes) -> received.get(self).add(from + ":" + new String(bytes, StandardCharsets.UTF_8)),
                     new EmptyBlocks(), new NodeMetrics(i)));

@@ -40,7 +40,8 @@ class ReplicaNodeStartTest {
     void startsServesAndStopsCleanly() throws Exception {
         try (ReplicaNode node = ReplicaNode.start(config(0))) {
             assertTrue(node.port() > 0);
-            io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", node.port()).usePlaintext().build();
+            io.grpc.ManagedChannel channel = bftledger.sdk.TlsChannels.builder(bftledger.sdk.Network.fromGenesisBytes(
+                    java.nio.file.Files.readAllBytes(net.resolve("genesis.bin"))), 0).build();
             try {
                 assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, io.grpc.health.v1.HealthGrpc
                         .newBlockingStub(channel).withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
