@@ -8,22 +8,20 @@ import java.util.Map;
 import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 /** {@code bftledger record get}: a record's value and writer, proven under a certified header. */
 @Command(name = "get", mixinStandardHelpOptions = true,
         description = "Show a record's value and the transaction that wrote it, with its state proof verified against genesis.")
 final class RecordGetCommand extends NetworkCommand {
-    @Option(names = "--owner", required = true, description = "The writer's 64-hex public key or key file.")
-    String owner;
-    @Option(names = "--record-key", required = true, description = "The record's key.")
-    String key;
+    @Mixin
+    RecordAddress record;
     @Mixin
     ReadOptionsMixin read;
 
     @Override
     public Integer call() throws Exception {
-        PublicKey ownerKey = Arguments.account(owner);
+        PublicKey ownerKey = record.owner();
+        String key = record.key;
         try (LedgerClient client = LedgerClient.connect(net.network())) {
             Proven<Optional<LedgerClient.RecordEntry>> p = client.record(ownerKey, key, read.options(client.network()),
                     net.timeout());
@@ -34,7 +32,7 @@ final class RecordGetCommand extends NetworkCommand {
                 m.put("writer_tx_id", e.writer().hex());
             });
             m.putAll(ReadOptionsMixin.provenFields(p, client));
-            print(m, "record " + ownerKey.shortHex() + "/" + key + "\n  " + p.value().map(e -> "value \""
+            print(m, "record " + record.describe(ownerKey) + "\n  " + p.value().map(e -> "value \""
                     + e.value().toString(StandardCharsets.UTF_8) + "\" written by " + e.writer().hex())
                     .orElse("never written (absence proven)") + "\n" + ReadOptionsMixin.provenText(p, client, "state proof"));
             return 0;

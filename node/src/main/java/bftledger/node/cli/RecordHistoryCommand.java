@@ -17,10 +17,8 @@ import picocli.CommandLine.Option;
 @Command(name = "history", mixinStandardHelpOptions = true,
         description = "List a record's values, newest first, each with the block that wrote it, all proven against genesis.")
 final class RecordHistoryCommand extends NetworkCommand {
-    @Option(names = "--owner", required = true, description = "The writer's 64-hex public key or key file.")
-    String owner;
-    @Option(names = "--record-key", required = true, description = "The record's key.")
-    String key;
+    @Mixin
+    RecordAddress record;
     @Option(names = "--limit", defaultValue = "20", description = "Most values to list (default: ${DEFAULT-VALUE}).")
     int limit;
     @Mixin
@@ -28,12 +26,13 @@ final class RecordHistoryCommand extends NetworkCommand {
 
     @Override
     public Integer call() throws Exception {
-        PublicKey ownerKey = Arguments.account(owner);
+        PublicKey ownerKey = record.owner();
+        String key = record.key;
         try (LedgerClient client = LedgerClient.connect(net.network())) {
             Proven<List<TransactionProof>> p = client.recordHistory(ownerKey, key, limit, read.options(client.network()),
                     net.timeout());
             List<Object> values = new ArrayList<>();
-            StringBuilder text = new StringBuilder("record " + ownerKey.shortHex() + "/" + key + ": " + p.value().size()
+            StringBuilder text = new StringBuilder("record " + record.describe(ownerKey) + ": " + p.value().size()
                     + " value(s), newest first");
             for (TransactionProof write : p.value()) {
                 TransactionBody body = TransactionBody.parseFrom(write.getTransaction().getBody());
