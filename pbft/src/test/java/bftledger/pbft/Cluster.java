@@ -294,6 +294,22 @@ final class Cluster {
         handle(i, r.resume());
     }
 
+    /**
+     * Replaces replica i with one that lost every record it persisted (its WAL) but kept its
+     * application state, restored under {@code floor}, as a node started non-voting would be.
+     */
+    void restartWithoutWal(int i, SigningFloor floor) {
+        crashed.remove(i);
+        persisted.get(i).clear();
+        persistedWires.get(i).clear();
+        App app = apps.get(i);
+        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), List.of(),
+                app.height, floor);
+        replicas.set(i, r);
+        r.checkInvariants();
+        handle(i, r.resume());
+    }
+
     List<Digest> executedIds(int i) {
         List<Digest> ids = new ArrayList<>();
         for (Output.CommittedBatch b : apps.get(i).executed) {
