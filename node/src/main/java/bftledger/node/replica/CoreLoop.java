@@ -49,12 +49,17 @@ public final class CoreLoop implements AutoCloseable {
      */
     static final int GROUP_EVENTS_MAX = 256;
 
-    /** A snapshot of the core's state for status calls, published after every step. */
+    /**
+     * A snapshot of the core's state for status calls, published after every step.
+     *
+     * @param voting false while the replica runs under a signing floor it has not passed yet
+     */
     public record Status(long view, boolean viewActive, int primary, long stableCheckpoint, int pendingRequests,
-                         long lastExecuted) {}
+                         long lastExecuted, boolean voting) {}
 
     private final Replica replica;
     private final ConsensusWal wal;
+    private final SigningMark mark;
     private final BlockStore store;
     private final VerifiedTransactions transactions;
     private final NodeMetrics metrics;
@@ -69,22 +74,21 @@ public final class CoreLoop implements AutoCloseable {
     private volatile Status status;
     private volatile boolean running = true;
     private volatile Throwable failure;
+    private boolean votingLogged;
 
-    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
-                    NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
-                    Consumer<Output.StateTransferRequest> onStateTransfer) {
-        this(replica, wal, store, transactions, metrics, queueMax, onBlock, onStateTransfer,
-                EvidenceStore.inMemory(EVIDENCE_MAX));
-    }
-
-    /** As above, with the (durable) store the core's evidence goes to. */
-    public CoreLoop(Replica replica, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
+    /**
+     * @param mark the replica's signing mark: after every WAL append, before any message leaves,
+     *     it records the WAL's position and, when the records signed beyond its ceiling, raises it
+     * @param evidence the (durable) store the core's evidence goes to
+     */
+    public CoreLoop(Replica replica, ConsensusWal wal, SigningMark mark, BlockStore store, VerifiedTransactions transactions,
                     NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
                     Consumer<Output.StateTransferRequest> onStateTransfer, EvidenceStore evidence) {
         this.evidence = evidence;
         metrics.setEvidence(evidence.size());
         this.replica = replica;
         this.wal = wal;
+        this.mark = mark;
         this.store = store;
         this.transactions = transactions;
         this.metrics = metrics;
@@ -93,6 +97,8 @@ public final class CoreLoop implements AutoCloseable {
         this.queue = new ArrayBlockingQueue<>(queueMax);
         this.thread = new Thread(this::run, "pbft-core");
         metrics.queueDepth("core", queue::size);
+        metrics.gauge("bftledger_voting", "0 while the replica runs under a signing floor it has not passed (it lost its WAL)",
+                () -> status.voting() ? 1 : 0);
         publishStatus();
     }
 
@@ -219,6 +225,7 @@ public final class CoreLoop implements AutoCloseable {
                 }
             }
             wal.append(records);
+            mark.afterAppend(records, wal.position(), replica.config().watermarkWindow());
             for (Output o : round) {
                 for (Output.Outbound m : o.messages()) {
                     if (interceptor != OutboundInterceptor.IDENTITY) {
@@ -379,8 +386,14 @@ public final class CoreLoop implements AutoCloseable {
         long view = replica.view();
         metrics.setView(view);
         Status before = status;
+        boolean voting = replica.signingFloor().passed(view, replica.lowWatermark());
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
-                replica.pendingRequests(), replica.lastExecuted());
+                replica.pendingRequests(), replica.lastExecuted(), voting);
+        if (voting && !votingLogged && !replica.signingFloor().equals(bftledger.pbft.SigningFloor.NONE)) {
+            votingLogged = true;
+            log.warn("event=voting-again view={} stable={} floor-view={} floor-sequence={}", view, replica.lowWatermark(),
+                    replica.signingFloor().view(), replica.signingFloor().sequence());
+        }
         // View changes are what an operator looks for first when commits stall: log each move.
         if (before != null && (before.view() != view || before.viewActive() != status.viewActive())) {
             if (status.viewActive()) {
