@@ -41,7 +41,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -180,9 +179,9 @@ class EdgesTest {
                     cluster.assertAlive(i);
                     assertFalse(Files.readString(cluster.dir.resolve("node" + i + ".log")).contains("OutOfMemoryError"),
                             "node" + i + " ran out of heap");
-                    String metrics = scrape(cluster, i);
-                    double used = gauge(metrics, "bftledger_heap_used_bytes");
-                    double max = gauge(metrics, "bftledger_heap_max_bytes");
+                    String metrics = cluster.metrics(i);
+                    double used = LocalCluster.gauge(metrics, "bftledger_heap_used_bytes");
+                    double max = LocalCluster.gauge(metrics, "bftledger_heap_max_bytes");
                     assertTrue(used > 0 && used < max, "node" + i + " heap " + used + " of " + max);
                     assertTrue(metrics.contains("bftledger_shed_requests"), "shed requests counted by reason on node" + i);
                 }
@@ -255,26 +254,5 @@ class EdgesTest {
     private static void signal(String signal, Process p) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).inheritIO().start();
         assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal + " " + p.pid());
-    }
-
-    private static String scrape(LocalCluster cluster, int i) throws IOException, InterruptedException {
-        Properties props = new Properties();
-        try (var in = Files.newInputStream(cluster.dir.resolve("node" + i).resolve("node.properties"))) {
-            props.load(in);
-        }
-        int port = Integer.parseInt(props.getProperty("metrics.port"));
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
-                .newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
-        return r.body();
-    }
-
-    private static double gauge(String metrics, String name) {
-        for (String line : metrics.split("\n")) {
-            if (line.startsWith(name + "{")) {
-                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            }
-        }
-        throw new AssertionError("no " + name + " in metrics");
     }
 }

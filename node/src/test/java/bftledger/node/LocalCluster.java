@@ -139,6 +139,81 @@ final class LocalCluster implements AutoCloseable {
                 + last.stream().map(s -> s.map(r -> "h" + r.getHeight() + "/v" + r.getView()).orElse("down")).toList());
     }
 
+    /** Submits {@code count} transfers among the demo accounts, at most {@code window} in flight; all must commit. Their ids. */
+    List<bftledger.crypto.Digest> transfers(LedgerClient client, java.util.SplittableRandom random, int count, int window)
+            throws Exception {
+        List<bftledger.crypto.KeyPair> senders = new ArrayList<>();
+        for (int j = 0; j < 4; j++) {
+            senders.add(bftledger.crypto.KeyFiles.readKeyPair(account(j)));
+        }
+        java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(window);
+        List<java.util.concurrent.CompletableFuture<bftledger.sdk.Committed>> results = new ArrayList<>();
+        for (int t = 0; t < count; t++) {
+            bftledger.crypto.KeyPair from = senders.get(random.nextInt(senders.size()));
+            inFlight.acquire();
+            var f = client.submitAsync(client.transactions().transfer(from,
+                    bftledger.crypto.KeyPair.deterministic("payee" + random.nextInt(20)).publicKey(), 1 + random.nextInt(9)),
+                    Duration.ofSeconds(120));
+            f.whenComplete((c, e) -> inFlight.release());
+            results.add(f);
+        }
+        List<bftledger.crypto.Digest> acked = new ArrayList<>();
+        for (var f : results) {
+            acked.add(f.get(150, TimeUnit.SECONDS).txId());
+        }
+        return acked;
+    }
+
+    /** Node i's log so far. */
+    String log(int i) throws IOException {
+        Path log = dir.resolve("node" + i + ".log");
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
+    /** Waits for node i's process to end by itself; its exit code. */
+    int awaitExit(int i, Duration timeout) throws InterruptedException {
+        Process p = processes[i];
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("node" + i + " still runs after " + timeout + "; see " + dir.resolve("node" + i + ".log"));
+        }
+        return p.exitValue();
+    }
+
+    /** Sets {@code key} in node i's node.properties (the node reads it at its next start). */
+    void configure(int i, String key, String value) throws IOException {
+        Path file = dir.resolve("node" + i).resolve("node.properties");
+        java.util.Properties props = new java.util.Properties();
+        try (var in = Files.newInputStream(file)) {
+            props.load(in);
+        }
+        props.setProperty(key, value);
+        try (var out = Files.newOutputStream(file)) {
+            props.store(out, "bftledger node config");
+        }
+    }
+
+    /** Node i's Prometheus metrics, as scraped. */
+    String metrics(int i) throws IOException, InterruptedException {
+        java.util.Properties props = new java.util.Properties();
+        try (var in = Files.newInputStream(dir.resolve("node" + i).resolve("node.properties"))) {
+            props.load(in);
+        }
+        int port = Integer.parseInt(props.getProperty("metrics.port"));
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest
+                .newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The value of metric {@code name} (tagged or not) in a scrape; fails when absent. */
+    static double gauge(String metrics, String name) {
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith(name + "{") || line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        throw new AssertionError("no " + name + " in metrics");
+    }
+
     void assertAlive(int i) {
         if (processes[i] != null && !processes[i].isAlive()) {
             throw new AssertionError("node" + i + " exited with " + processes[i].exitValue() + "; see "

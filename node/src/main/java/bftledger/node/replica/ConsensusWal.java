@@ -230,6 +230,10 @@ public final class ConsensusWal implements AutoCloseable {
         return next;
     }
 
+    public Path directory() {
+        return dir;
+    }
+
     /** Drawn when this WAL was created; a WAL made again (lost, emptied, replaced) has another. */
     public byte[] identity() {
         return identity.clone();
