@@ -47,9 +47,14 @@ public record SigningFloor(long view, long sequence) {
         return newView > view && stableSequence >= sequence;
     }
 
-    /** Whether nothing is forbidden any more from this view and stable checkpoint on: the replica votes as any other. */
+    /**
+     * Whether nothing is forbidden any more from this view and stable checkpoint on, so the
+     * replica votes as any other: every vote still to come is for a sequence above the stable
+     * checkpoint (so above {@code sequence}) and every VIEW-CHANGE for a view above the current
+     * one (so above {@code view}).
+     */
     public boolean passed(long currentView, long stableSequence) {
-        return currentView > view && stableSequence >= sequence;
+        return currentView >= view && stableSequence >= sequence;
     }
 
     /** Throws when {@code m}, about to be signed and sent, is one the floor forbids: a bug in the caller. */

@@ -195,7 +195,9 @@ class SigningFloorTest {
         assertFalse(floor.allowsViewChange(3, 100), "a view it may have voted for");
         assertFalse(floor.allowsViewChange(4, 39), "its checkpoint below lost certificates");
         assertTrue(floor.allowsViewChange(4, 40));
-        assertFalse(floor.passed(3, 100));
+        assertFalse(floor.passed(2, 100), "a view change to a view it may have voted for can still come");
+        assertFalse(floor.passed(4, 39), "a vote at or below the floor's sequence can still come");
+        assertTrue(floor.passed(3, 40));
         assertTrue(floor.passed(4, 40));
         assertTrue(SigningFloor.NONE.passed(0, 0));
         assertTrue(SigningFloor.NONE.allowsVote(0, 1));
