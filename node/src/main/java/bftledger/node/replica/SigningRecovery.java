@@ -51,6 +51,11 @@ final class SigningRecovery {
             return new WalFound(null, -1, damage);
         }
 
+        /** No WAL file at all (never made here, or deleted). */
+        static WalFound missing() {
+            return new WalFound(null, 0, null);
+        }
+
         boolean isDamaged() {
             return damage != null;
         }
@@ -99,8 +104,9 @@ final class SigningRecovery {
             problem = "the consensus WAL in " + walDir + " is damaged (" + wal.damage() + ")";
         } else if (!m.sameWal(wal.identity())) {
             problem = "the consensus WAL in " + walDir + " is not the one this replica wrote: the signing mark " + markFile
-                    + " names WAL " + m.walIdentityHex() + ", the directory holds WAL " + wal.identityHex() + " with "
-                    + wal.position() + " appends (the WAL was lost, emptied or replaced)";
+                    + " names WAL " + m.walIdentityHex() + ", the directory holds " + (wal.identity() == null ? "no WAL"
+                    : "WAL " + wal.identityHex() + " with " + wal.position() + " appends") + " (the WAL was lost, emptied or"
+                    + " replaced)";
         } else if (wal.position() < m.walPosition()) {
             problem = "the consensus WAL in " + walDir + " is older than this replica's last run: the signing mark " + markFile
                     + " saw it at position " + m.walPosition() + ", it is at " + wal.position()
@@ -147,9 +153,15 @@ final class SigningRecovery {
         List<PersistRecord> records = List.of();
         WalFound found;
         try {
+            if (mark.isPresent() && !Files.exists(walDir.resolve("data.mdb"))) {
+                // Not made here: a refusal changes nothing on disk.
+                throw new MissingWal();
+            }
             wal = ConsensusWal.open(walDir, codec, mapSizeBytes);
             records = wal.readAll();
             found = new WalFound(wal.identity(), wal.position(), null);
+        } catch (MissingWal e) {
+            found = WalFound.missing();
         } catch (StoreCorruptedException | LmdbException e) {
             if (wal != null) {
                 wal.close();
@@ -166,6 +178,12 @@ final class SigningRecovery {
             }
             mark.ifPresent(SigningMark::close);
             throw e;
+        }
+    }
+
+    private static final class MissingWal extends Exception {
+        MissingWal() {
+            super(null, null, false, false);
         }
     }
 
