@@ -40,14 +40,14 @@ import org.slf4j.LoggerFactory;
  * a data directory restored from a copy taken in those last moments; and a key restored with a
  * fresh data directory and no mark (docs/storage-faults.md).
  */
-final class SigningRecovery {
+public final class SigningRecovery {
     private static final Logger log = LoggerFactory.getLogger(SigningRecovery.class);
 
     private SigningRecovery() {}
 
     /** The WAL as found at start: its identity and position, or what is wrong with it. */
-    record WalFound(byte[] identity, long position, String damage) {
-        static WalFound damaged(String damage) {
+    public record WalFound(byte[] identity, long position, String damage) {
+        public static WalFound damaged(String damage) {
             return new WalFound(null, -1, damage);
         }
 
@@ -66,7 +66,7 @@ final class SigningRecovery {
     }
 
     /** What start does. */
-    sealed interface Decision permits Decision.Resume, Decision.Create, Decision.RejoinNonVoting, Decision.Refuse {
+    public sealed interface Decision permits Decision.Resume, Decision.Create, Decision.RejoinNonVoting, Decision.Refuse {
         /** The WAL is this replica's latest: restore from it, under the mark's floor (if it ever rejoined). */
         record Resume(SigningFloor floor) implements Decision {}
 
@@ -81,7 +81,7 @@ final class SigningRecovery {
     }
 
     /** The decision, from what was found; the paths only go into the messages. */
-    static Decision decide(Optional<SigningMark.State> mark, WalFound wal, long storeHeight, boolean rejoinNonVoting,
+    public static Decision decide(Optional<SigningMark.State> mark, WalFound wal, long storeHeight, boolean rejoinNonVoting,
                            Path walDir, Path markFile) {
         if (mark.isEmpty()) {
             if (wal.isDamaged()) {
