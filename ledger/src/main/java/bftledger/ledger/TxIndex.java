@@ -92,7 +92,8 @@ final class TxIndex implements AutoCloseable {
     private final Dbi<byte[]> entries;
     private final Dbi<byte[]> meta;
     private final boolean rebuilt;
-    private final FileChannel file;
+    /** Written through java.io, which an interrupt of the writing thread does not close (an NIO channel it would). */
+    private final java.io.RandomAccessFile file;
     /** Every byte of the file below this offset has been written: stores through the map there need no new room. */
     private long roomUpTo;
     private volatile long height;
@@ -101,7 +102,7 @@ final class TxIndex implements AutoCloseable {
         this.dir = dir;
         this.env = env;
         this.rebuilt = rebuilt;
-        this.file = FileChannel.open(dir.resolve("data.mdb"), StandardOpenOption.WRITE);
+        this.file = new java.io.RandomAccessFile(dir.resolve("data.mdb").toFile(), "rw");
         this.roomUpTo = usedBytes();
         ensureRoom();
         this.entries = env.openDbi(DB_ENTRIES, DbiFlags.MDB_CREATE);
@@ -288,12 +289,10 @@ final class TxIndex implements AutoCloseable {
             return;
         }
         long from = Math.max(roomUpTo, used);
-        ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
-        for (long at = from; at < used + ROOM_AHEAD_BYTES; at += zeros.capacity()) {
-            zeros.clear();
-            while (zeros.hasRemaining()) {
-                file.write(zeros, at + zeros.position());
-            }
+        byte[] zeros = new byte[1 << 20];
+        file.seek(from);
+        for (long at = from; at < used + ROOM_AHEAD_BYTES; at += zeros.length) {
+            file.write(zeros);
         }
         roomUpTo = used + ROOM_AHEAD_BYTES;
     }

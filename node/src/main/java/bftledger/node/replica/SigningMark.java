@@ -4,13 +4,13 @@ import bftledger.ledger.StoreCorruptedException;
 import bftledger.pbft.PersistRecord;
 import bftledger.pbft.SigningFloor;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -39,7 +39,9 @@ import java.util.zip.CRC32C;
  * the position it records, was lost, emptied, replaced or restored from an older copy: the node
  * no longer knows everything it signed and must not vote as if it did.
  *
- * <p>File: two 512-byte slots, written alternately, each magic "BFTLMARK" | version u32 | counter
+ * <p>Written through {@link RandomAccessFile}, not an NIO channel: an interrupt of the writing
+ * thread (the core loop is interrupted when the node stops) closes a channel mid-write, and the
+ * last position would be lost (ChaosStorageFaultTest). File: two 512-byte slots, written alternately, each magic "BFTLMARK" | version u32 | counter
  * u64 | WAL identity [16] | WAL position u64 | ceiling view i64 | ceiling sequence u64 | floor
  * view i64 | floor sequence u64 | CRC32C of the preceding bytes u32, big-endian. The valid slot
  * with the higher counter is current, so a torn write leaves the previous state.
@@ -92,14 +94,14 @@ public final class SigningMark implements AutoCloseable {
         }
     }
 
-    private final Path file;
-    private final FileChannel channel;
+    private final Path path;
+    private final RandomAccessFile file;
     private State state;
     private long counter;
 
-    private SigningMark(Path file, FileChannel channel, State state, long counter) {
+    private SigningMark(Path path, RandomAccessFile file, State state, long counter) {
+        this.path = path;
         this.file = file;
-        this.channel = channel;
         this.state = state;
         this.counter = counter;
     }
@@ -110,33 +112,33 @@ public final class SigningMark implements AutoCloseable {
      * @throws StoreCorruptedException when the file exists but holds no valid slot
      */
     public static Optional<SigningMark> open(Path file) {
-        FileChannel ch;
-        try {
-            ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        } catch (NoSuchFileException e) {
+        if (!Files.exists(file)) {
             return Optional.empty();
+        }
+        RandomAccessFile raf;
+        try {
+            raf = new RandomAccessFile(file.toFile(), "rw");
         } catch (IOException e) {
             throw new StoreCorruptedException("cannot open the signing mark " + file + ": " + e.getMessage(), e);
         }
         try {
-            ByteBuffer all = ByteBuffer.allocate(2 * SLOT_BYTES);
-            while (all.hasRemaining() && ch.read(all, all.position()) > 0) {
-                // read what is there
-            }
+            byte[] all = new byte[2 * SLOT_BYTES];
+            int length = (int) Math.min(all.length, raf.length());
+            raf.readFully(all, 0, length);
             Slot best = null;
             for (int s = 0; s < 2; s++) {
-                Slot slot = parse(all.array(), s * SLOT_BYTES);
+                Slot slot = parse(all, length, s * SLOT_BYTES);
                 if (slot != null && (best == null || slot.counter > best.counter)) {
                     best = slot;
                 }
             }
             if (best == null) {
                 throw new StoreCorruptedException("the signing mark " + file + " is damaged: neither of its two slots is"
-                        + " valid (" + all.position() + " bytes)");
+                        + " valid (" + length + " bytes)");
             }
-            return Optional.of(new SigningMark(file, ch, best.state, best.counter));
+            return Optional.of(new SigningMark(file, raf, best.state, best.counter));
         } catch (IOException | RuntimeException e) {
-            closeQuietly(ch);
+            closeQuietly(raf);
             if (e instanceof StoreCorruptedException sce) {
                 throw sce;
             }
@@ -163,14 +165,14 @@ public final class SigningMark implements AutoCloseable {
             }
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
             syncDirectory(file.toAbsolutePath().getParent());
-            return new SigningMark(file, FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE), initial, 1);
+            return new SigningMark(file, new RandomAccessFile(file.toFile(), "rw"), initial, 1);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the signing mark " + file + ": " + e.getMessage(), e);
         }
     }
 
     public Path file() {
-        return file;
+        return path;
     }
 
     public synchronized State state() {
@@ -197,16 +199,13 @@ public final class SigningMark implements AutoCloseable {
     public synchronized void write(State next, boolean durable) {
         long nextCounter = counter + 1;
         try {
-            ByteBuffer slot = ByteBuffer.wrap(encode(next, nextCounter));
-            long at = (nextCounter % 2) * SLOT_BYTES;
-            while (slot.hasRemaining()) {
-                channel.write(slot, at + slot.position());
-            }
+            file.seek((nextCounter % 2) * SLOT_BYTES);
+            file.write(encode(next, nextCounter));
             if (durable) {
-                channel.force(false);
+                file.getFD().sync();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the signing mark " + file + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write the signing mark " + path + ": " + e.getMessage(), e);
         }
         counter = nextCounter;
         state = next;
@@ -216,18 +215,18 @@ public final class SigningMark implements AutoCloseable {
     @Override
     public synchronized void close() {
         try {
-            channel.force(false);
+            file.getFD().sync();
         } catch (IOException e) {
             // The last positions may be lost: the mark is then older than the WAL, which start accepts.
         } finally {
-            closeQuietly(channel);
+            closeQuietly(file);
         }
     }
 
     private record Slot(State state, long counter) {}
 
-    private static Slot parse(byte[] bytes, int at) {
-        if (bytes.length < at + RECORD_BYTES + 4) {
+    private static Slot parse(byte[] bytes, int length, int at) {
+        if (length < at + RECORD_BYTES + 4) {
             return null;
         }
         ByteBuffer b = ByteBuffer.wrap(bytes, at, RECORD_BYTES + 4);
@@ -267,9 +266,9 @@ public final class SigningMark implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(FileChannel ch) {
+    private static void closeQuietly(java.io.Closeable c) {
         try {
-            ch.close();
+            c.close();
         } catch (IOException ignored) {
             // nothing left to release
         }
