@@ -341,6 +341,18 @@ public final class ScenarioCluster implements AutoCloseable {
         return dir.resolve("node" + i + suffix + ".log");
     }
 
+    /** Sets {@code key} to {@code value} in node i's config; the node reads it at its next start. */
+    public void configure(int i, String key, String value) throws IOException {
+        java.util.Properties props = new java.util.Properties();
+        try (var in = Files.newInputStream(configPath(i))) {
+            props.load(in);
+        }
+        props.setProperty(key, value);
+        try (var out = Files.newOutputStream(configPath(i))) {
+            props.store(out, "bftledger node config");
+        }
+    }
+
     public List<KeyPair> accounts() {
         return List.copyOf(accounts);
     }
