@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,43 +31,12 @@ class StorageFaultSeedsTest {
     @Test
     @Timeout(value = 15, unit = TimeUnit.MINUTES)
     void damagedWalsNeverLeadToASecondVote() throws Exception {
-        String replay = System.getProperty("bftledger.seed");
-        List<Long> seeds = new ArrayList<>();
-        if (replay != null) {
-            seeds.add(Long.parseLong(replay));
-        } else {
-            long budget = Long.getLong("bftledger.storageSeeds", 1_000);
-            for (long s = FIRST_SEED; s < FIRST_SEED + budget; s++) {
-                seeds.add(s);
-            }
-        }
-        int faulted = 0;
-        for (long seed : seeds) {
-            faulted += Scenario.draw(seed, optionsFor(seed)).storageFaults().isEmpty() ? 0 : 1;
-        }
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()));
-        List<String> failures = new ArrayList<>();
-        try {
-            List<Future<SimResult>> futures = new ArrayList<>();
-            for (long seed : seeds) {
-                futures.add(pool.submit(() -> SimulateMain.runOne(seed, optionsFor(seed))));
-            }
-            for (Future<SimResult> f : futures) {
-                SimResult r = f.get();
-                if (!r.passed()) {
-                    String line = r.failureLine() + "\n    replay: scripts/simulate.sh --seed " + r.scenario().seed()
-                            + " --strategy " + r.scenario().strategy() + " --storage-faults   or   -Dbftledger.seed="
-                            + r.scenario().seed();
-                    failures.add(line);
-                    System.out.println(line);
-                }
-            }
-        } finally {
-            pool.shutdownNow();
-        }
+        List<Long> seeds = SeedBatch.seeds(FIRST_SEED, Long.getLong("bftledger.storageSeeds", 1_000));
+        long faulted = seeds.stream().filter(seed -> !Scenario.draw(seed, optionsFor(seed)).storageFaults().isEmpty()).count();
+        List<String> failures = SeedBatch.failures(seeds, StorageFaultSeedsTest::optionsFor, " --storage-faults");
         System.out.println("StorageFaultSeedsTest: " + (seeds.size() - failures.size()) + " passed, " + failures.size()
                 + " failed; " + faulted + " runs with storage faults");
-        assertTrue(replay != null || faulted >= seeds.size() / 2, "only " + faulted + " of " + seeds.size()
+        assertTrue(seeds.size() == 1 || faulted >= seeds.size() / 2, "only " + faulted + " of " + seeds.size()
                 + " runs had storage faults");
         assertTrue(failures.isEmpty(), failures.size() + " of " + seeds.size() + " seeds failed:\n" + String.join("\n", failures));
     }

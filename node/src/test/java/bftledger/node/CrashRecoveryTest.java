@@ -8,7 +8,6 @@ import bftledger.crypto.Digest;
 import bftledger.crypto.KeyFiles;
 import bftledger.crypto.KeyPair;
 import bftledger.ledger.proto.Receipt;
-import bftledger.node.cli.Main;
 import bftledger.sdk.Committed;
 import bftledger.sdk.LedgerClient;
 import java.nio.file.Path;
@@ -128,17 +127,9 @@ class CrashRecoveryTest {
                 load(client, senders, random, 20, 4, null);
                 List<GetStatusResponse> end = cluster.awaitSameHeight(client, 1, Duration.ofSeconds(120));
                 assertOneLedger(end, "after the whole-cluster crash");
-                for (Digest id : acknowledged) {
-                    assertTrue(client.transaction(id, Duration.ofSeconds(30)).isPresent(), why + ": acknowledged " + id + " lost");
-                }
+                LocalCluster.assertAllPresent(client, acknowledged, why);
             }
-            for (int i = 0; i < 4; i++) {
-                cluster.stop(i);
-            }
-            for (int i = 0; i < 4; i++) {
-                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesis().toString(),
-                        "--json"), "offline audit of node" + i);
-            }
+            cluster.stopAllAndAudit();
         }
     }
 }

@@ -214,6 +214,30 @@ final class LocalCluster implements AutoCloseable {
         throw new AssertionError("no " + name + " in metrics");
     }
 
+    /** Every acknowledged id is found through the client (f+1 replicas agree). */
+    static void assertAllPresent(LedgerClient client, List<bftledger.crypto.Digest> acknowledged, String why) throws Exception {
+        for (bftledger.crypto.Digest id : acknowledged) {
+            if (client.transaction(id, Duration.ofSeconds(30)).isEmpty()) {
+                throw new AssertionError(why + ": acknowledged " + id + " lost");
+            }
+        }
+    }
+
+    /** Stops every node (SIGTERM), then the offline audit must pass on each data directory. */
+    void stopAllAndAudit() throws InterruptedException {
+        for (int i = 0; i < n; i++) {
+            if (processes[i] != null && processes[i].isAlive()) {
+                stop(i);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            int rc = Main.run("audit", "--data", data(i).toString(), "--genesis", genesis().toString(), "--json");
+            if (rc != 0) {
+                throw new AssertionError("offline audit of node" + i + " exited " + rc);
+            }
+        }
+    }
+
     void assertAlive(int i) {
         if (processes[i] != null && !processes[i].isAlive()) {
             throw new AssertionError("node" + i + " exited with " + processes[i].exitValue() + "; see "

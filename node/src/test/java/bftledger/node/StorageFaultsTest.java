@@ -9,7 +9,6 @@ import bftledger.api.proto.GetTransactionRequest;
 import bftledger.api.proto.GetTransactionResponse;
 import bftledger.api.proto.LedgerApiGrpc;
 import bftledger.crypto.Digest;
-import bftledger.node.cli.Main;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.replica.ConsensusWal;
 import bftledger.pbft.Config;
@@ -31,7 +30,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -130,17 +128,9 @@ class StorageFaultsTest {
                     assertEquals(0, s.getEvidenceCount(), why + ": node" + s.getReplica() + " holds evidence of an equivocation");
                 }
                 assertEquals(1.0, LocalCluster.gauge(cluster.metrics(VICTIM), "bftledger_voting"), why);
-                for (Digest id : acked) {
-                    assertTrue(client.transaction(id, Duration.ofSeconds(30)).isPresent(), why + ": acknowledged " + id + " lost");
-                }
+                LocalCluster.assertAllPresent(client, acked, why);
             }
-            for (int i = 0; i < 4; i++) {
-                cluster.stop(i);
-            }
-            for (int i = 0; i < 4; i++) {
-                assertEquals(0, Main.run("audit", "--data", cluster.data(i).toString(), "--genesis", cluster.genesis().toString(),
-                        "--json"), "offline audit of node" + i);
-            }
+            cluster.stopAllAndAudit();
         }
     }
 
