@@ -239,8 +239,9 @@ public final class ScenarioCluster implements AutoCloseable {
                 options.tickMillis(), 256L << 20, d.pipelineDepthMax());
         for (int i = 0; i < options.n(); i++) {
             String data = dataNames == null ? "data" + suffix : dataNames.get(i);
+            // One signing mark per data directory: twins share a key but each writes its own WAL.
             NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), 0, Path.of(data), Path.of("node.key"),
-                    Path.of("../genesis.bin"), tuning);
+                    Path.of("../genesis.bin"), tuning, Path.of(data + ".signing-mark"), false);
             Files.createDirectories(configPath(i).getParent());
             Files.writeString(configPath(i), config.toProperties());
         }
