@@ -111,6 +111,34 @@ class LmdbFileCheckTest {
     }
 
     /**
+     * A page LMDB counted in the meta page but never wrote (allocated and freed within one
+     * transaction, at the end of the file) leaves a healthy file shorter than the meta page says:
+     * the full check accepts it and LMDB reads and writes it; only the meta-page check refuses it.
+     */
+    @Test
+    void aCountedButUnwrittenTailIsAcceptedByThePageCheck() throws Exception {
+        Map<String, Map<String, byte[]>> expected = fill(dir, 9);
+        Path data = dir.resolve("data.mdb");
+        try (RandomAccessFile f = new RandomAccessFile(data.toFile(), "rw")) {
+            long pageSize = 4096;
+            byte[] metas = new byte[(int) (2 * pageSize)];
+            f.readFully(metas);
+            java.nio.ByteBuffer m = java.nio.ByteBuffer.wrap(metas).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            long current = Long.compareUnsigned(m.getLong((int) pageSize + 144), m.getLong(144)) > 0 ? pageSize : 0;
+            long lastPage = m.getLong((int) current + 136);
+            assertEquals((lastPage + 1) * pageSize, f.length(), "the file as LMDB left it");
+            f.seek(current + 136);
+            f.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(lastPage + 2).array());
+        }
+        Map<String, Map<String, byte[]>> seen = new HashMap<>();
+        LmdbFileCheck.checkPages(data, (db, key, value) -> seen.computeIfAbsent(db, d -> new TreeMap<>()).put(hex(key), value));
+        assertEquals(expected.get("small").keySet(), seen.get("small").keySet());
+        assertThrows(StoreCorruptedException.class, () -> LmdbFileCheck.check(data));
+        assertTrue(exercise(dir, "an unwritten tail"), "LMDB reads and writes it without an error");
+        LmdbFileCheck.checkPages(data, null);
+    }
+
+    /**
      * A flipped byte is refused by the check, or LMDB reads every entry and writes again without
      * a signal (a flip in a key or value, or in an unused page, is for the caller's checksums).
      */
@@ -147,15 +175,15 @@ class LmdbFileCheckTest {
         LmdbFileCheck.checkPages(copy.resolve("data.mdb"), null);
     }
 
-    /** Reads every entry of both databases and commits a write that reuses free pages. */
-    private static void exercise(Path envDir, String what) {
+    /** Reads every entry of both databases and commits a write that reuses free pages; false when LMDB reported an error. */
+    private static boolean exercise(Path envDir, String what) {
         try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_BYTES).setMaxDbs(4).open(envDir.toFile())) {
             for (String name : new String[] {"small", "large"}) {
                 Dbi<byte[]> db;
                 try {
                     db = env.openDbi(name);
                 } catch (RuntimeException e) {
-                    continue; // the database's name was flipped: LMDB reports it, no signal
+                    return false; // the database's name was flipped: LMDB reports it, no signal
                 }
                 try (Txn<byte[]> txn = env.txnRead(); CursorIterable<byte[]> it = db.iterate(txn, KeyRange.all())) {
                     for (CursorIterable.KeyVal<byte[]> kv : it) {
@@ -172,6 +200,8 @@ class LmdbFileCheckTest {
         } catch (RuntimeException e) {
             // An LMDB error code (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, ...) is a refusal, not a signal.
             assertTrue(e.getClass().getName().startsWith("org.lmdbjava"), what + ": " + e);
+            return false;
         }
+        return true;
     }
 }
