@@ -15,17 +15,17 @@ import java.util.BitSet;
  * Checks an existing LMDB data file before LMDB maps it. LMDB keeps no checksums and reads pages
  * through a memory map, so touching a page past the end of a truncated file kills the process
  * (SIGBUS) instead of raising an error, and a file cut below its two meta pages would be silently
- * re-initialized as an empty database. {@link #check} refuses both from the meta pages alone:
- * the file must hold every page up to the meta page's last one. That is stricter than LMDB needs:
- * a page allocated and freed within one transaction at the end of the file is counted in the
- * meta page but never written, so a healthy file can end one or a few pages short of it.
- * {@link #checkPages} is exact instead: it reads every page the current meta page reaches, each
- * of which must lie in the file, with the bounds LMDB trusts without checking (node offsets, key
- * and data sizes, child and overflow page numbers, free-list page numbers), so that a cut or a
- * flipped byte anywhere in the tree is refused here rather than followed by LMDB outside the file
- * or the map, and a healthy file with an unwritten tail is accepted (LmdbFileCheckTest). What
- * neither can see is a flipped byte inside a key or value: callers that need that keep a
- * checksum in the value (the consensus WAL, the transaction index).
+ * re-initialized as an empty database. A file that holds every page up to its meta page's last
+ * one is whole; but a page allocated and freed within one transaction at the end of the file is
+ * counted in the meta page and never written, so a healthy file can end a few pages short of it.
+ * {@link #checkPages} reads every page the current meta page reaches, each of which must lie in
+ * the file, with the bounds LMDB trusts without checking (node offsets, key and data sizes, child
+ * and overflow page numbers, free-list page numbers), so that a cut or a flipped byte anywhere in
+ * the tree is refused here rather than followed by LMDB outside the file or the map.
+ * {@link #check} reads only the meta pages when the file holds every page they count, and the
+ * reachable pages as {@link #checkPages} does when it falls short (LmdbFileCheckTest). What
+ * neither can see is a flipped byte inside a key or value: callers that need that keep a checksum
+ * in the value (the consensus WAL, the transaction index).
  *
  * <p>Layout (LMDB 0.9, 64-bit, little-endian). Meta pages 0 and 1: a 16-byte page header, then
  * MDB_meta: magic u32 at 16, version u32 at 20, the free DB's MDB_db at 40 (md_pad = page size),
@@ -65,10 +65,14 @@ public final class LmdbFileCheck {
         void entry(String database, byte[] key, byte[] value);
     }
 
-    /** The meta pages: the file holds every page the current meta page says is in use. */
+    /** The file holds every page the current meta page reaches: from the meta pages alone when it holds all they count. */
     public static void check(Path dataFile) {
         try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
-            current(ch, dataFile, size(dataFile), true);
+            long size = size(dataFile);
+            Meta meta = current(ch, dataFile, size);
+            if (size < (meta.lastPage + 1) * meta.pageSize) {
+                new Walk(ch, dataFile, meta, null).run();
+            }
         } catch (IOException e) {
             throw new StoreCorruptedException("cannot read " + dataFile + ": " + e.getMessage(), e);
         }
@@ -83,7 +87,7 @@ public final class LmdbFileCheck {
      */
     public static void checkPages(Path dataFile, EntryVisitor visitor) {
         try (FileChannel ch = FileChannel.open(dataFile, StandardOpenOption.READ)) {
-            Meta meta = current(ch, dataFile, size(dataFile), false);
+            Meta meta = current(ch, dataFile, size(dataFile));
             new Walk(ch, dataFile, meta, visitor).run();
         } catch (IOException e) {
             throw new StoreCorruptedException("cannot read " + dataFile + ": " + e.getMessage(), e);
@@ -102,8 +106,7 @@ public final class LmdbFileCheck {
 
     private record Meta(long pageSize, long lastPage, long txnId, Db free, Db main) {}
 
-    /** The current meta page; {@code allPagesInFile}: the file must hold every page up to its last one. */
-    private static Meta current(FileChannel ch, Path dataFile, long size, boolean allPagesInFile) throws IOException {
+    private static Meta current(FileChannel ch, Path dataFile, long size) throws IOException {
         if (size < META_HEADER_BYTES) {
             throw new StoreCorruptedException(dataFile + " is truncated: " + size + " bytes, smaller than an LMDB meta page");
         }
@@ -118,10 +121,9 @@ public final class LmdbFileCheck {
         }
         Meta second = readMeta(ch, pageSize, dataFile);
         Meta current = Long.compareUnsigned(second.txnId, first.txnId) > 0 ? second : first;
-        long needed = (current.lastPage + 1) * pageSize;
-        if (current.lastPage < 1 || current.lastPage > Long.MAX_VALUE / pageSize - 1 || (allPagesInFile && size < needed)) {
-            throw new StoreCorruptedException(dataFile + " is truncated: " + size + " bytes, but the LMDB meta page (txn "
-                    + current.txnId + ") uses pages up to " + current.lastPage + ", which needs " + needed + " bytes");
+        if (current.lastPage < 1 || current.lastPage > Long.MAX_VALUE / pageSize - 1) {
+            throw new StoreCorruptedException(dataFile + ": the LMDB meta page (txn " + current.txnId + ") gives "
+                    + current.lastPage + " as its last page");
         }
         return new Meta(pageSize, current.lastPage, current.txnId, current.free, current.main);
     }
@@ -145,7 +147,8 @@ public final class LmdbFileCheck {
     private static void readFully(FileChannel ch, ByteBuffer buf, long offset, Path file) throws IOException {
         while (buf.hasRemaining()) {
             if (ch.read(buf, offset + buf.position()) < 0) {
-                throw new StoreCorruptedException(file + " is truncated at offset " + (offset + buf.position()));
+                throw new StoreCorruptedException(file + " is truncated: it ends at " + (offset + buf.position())
+                        + " bytes, inside a page its LMDB meta page reaches");
             }
         }
     }
