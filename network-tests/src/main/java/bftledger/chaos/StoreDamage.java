@@ -4,7 +4,6 @@ import bftledger.crypto.Digest;
 import bftledger.node.replica.ConsensusWal;
 import bftledger.pbft.Config;
 import bftledger.pbft.PersistCodec;
-import bftledger.pbft.PersistRecord;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -49,16 +48,16 @@ final class StoreDamage {
         return "deleted " + wal;
     }
 
-    /** Flips a byte in every copy of the newest message the node signed that its WAL holds. */
+    /** Flips a byte in every copy of the newest record the WAL holds. */
     static String flipWalRecord(Path data, Config limits) throws IOException {
         Path reading = Files.createTempDirectory(data, "wal-read");
-        byte[] wire;
+        byte[] record;
         try {
             Files.copy(walFile(data), reading.resolve("data.mdb"));
             try (ConsensusWal wal = ConsensusWal.open(reading, new PersistCodec(limits), 1L << 30)) {
-                wire = wal.readAll().stream().filter(r -> r instanceof PersistRecord.OwnMessage)
-                        .map(r -> ((PersistRecord.OwnMessage) r).message().wire()).reduce((a, b) -> b)
-                        .orElseThrow(() -> new IOException("the WAL holds no signed message to damage"));
+                // The newest record (a truncated WAL may hold no signed message, but never nothing).
+                record = PersistCodec.encode(wal.readAll().stream().reduce((a, b) -> b)
+                        .orElseThrow(() -> new IOException("the WAL holds no record to damage")));
             }
         } finally {
             try (Stream<Path> walk = Files.walk(reading)) {
@@ -67,7 +66,7 @@ final class StoreDamage {
                 }
             }
         }
-        return "flipped a byte in " + flipEvery(walFile(data), wire) + " copies of a signed message in " + walFile(data);
+        return "flipped a byte in " + flipEvery(walFile(data), record) + " copies of a record in " + walFile(data);
     }
 
     static String restoreWal(Path data, Path copy) throws IOException {
