@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A chaos run: the bank workload on a fresh 4-node network while one node at a time is killed,
-# paused, partitioned away or turned Byzantine, then audits and availability figures.
+# paused, partitioned away, turned Byzantine, or stopped with its WAL or transaction index damaged
+# and started again (it rejoins without voting after a WAL damage: rejoin.non.voting=true), then
+# audits and availability figures.
 #
 #   scripts/chaos.sh --duration S [--seed N] [--dir D] [--loopback]
 #

@@ -13,7 +13,8 @@
 #
 # D (default ./containernet) holds what `init` made (genesis.bin, ca/, accounts/, node<i>/) and
 # container/node<i>/, the read-only /etc/bftledger of container i. Names, all from the prefix P
-# (default bftledger): network P-net, containers P-node<i>, volumes P-node<i>-data. Host ports:
+# (default bftledger): network P-net, containers P-node<i>, volumes P-node<i>-data and
+# P-node<i>-signing (the signing mark, kept apart from the data). Host ports:
 # gRPC H+i (default 27100), metrics H+2000+i. Needs root; podman, runc and mmdebstrap are
 # installed from the distribution when missing, and the image is built by scripts/image.sh.
 set -euo pipefail
@@ -88,7 +89,8 @@ stage() {
   rm -rf "$out"
   mkdir -p "$out/tls"
   sed -e 's|^data\.dir=.*|data.dir=/var/lib/bftledger|' -e 's|^genesis\.file=.*|genesis.file=genesis.bin|' \
-    "$src/node.properties" >"$out/node.properties"
+    -e '/^signing\.mark\.file=/d' "$src/node.properties" >"$out/node.properties"
+  echo "signing.mark.file=/var/lib/bftledger-signing/signing-mark" >>"$out/node.properties"
   cp "$dir/genesis.bin" "$out/genesis.bin"
   cp "$src/node.key" "$out/node.key"
   cp "$src/tls/tls.crt" "$src/tls/tls.key" "$out/tls/"
@@ -103,7 +105,8 @@ run_node() {
   # shellcheck disable=SC2046
   pm run -d --name "$(name "$i")" --network "$net" --label "bftledger.containernet=$prefix" \
     --read-only --tmpfs /tmp:rw,exec,nosuid,nodev,size=64m --memory "$memory" $(pm_ulimits) \
-    -v "$(name "$i")-data:/var/lib/bftledger" -v "$dir/container/node$i:/etc/bftledger:ro" \
+    -v "$(name "$i")-data:/var/lib/bftledger" -v "$(name "$i")-signing:/var/lib/bftledger-signing" \
+    -v "$dir/container/node$i:/etc/bftledger:ro" \
     -p "127.0.0.1:$((host_port + i)):$grpc_port" -p "127.0.0.1:$((host_port + 2000 + i)):$((metrics_base + i))" \
     "$image" "$@" >/dev/null
 }
@@ -182,12 +185,14 @@ status() {
 }
 
 down() {
-  local i removed=0
+  local i removed=0 volume
   for ((i = 0; i < nodes; i++)); do
     if pm container exists "$(name "$i")"; then
       pm rm -f -t 10 "$(name "$i")" >/dev/null && removed=$((removed + 1))
     fi
-    pm volume exists "$(name "$i")-data" && pm volume rm -f "$(name "$i")-data" >/dev/null
+    for volume in "$(name "$i")-data" "$(name "$i")-signing"; do
+      pm volume exists "$volume" && pm volume rm -f "$volume" >/dev/null
+    done
   done
   pm network exists "$net" && pm network rm -f "$net" >/dev/null
   echo "removed $removed container(s), their volumes and network $net"

@@ -6,7 +6,8 @@
 #
 # Base (localhost/bftledger-base:jre17-<recipe hash>): a Debian root filesystem of this host's
 # release with openjdk-17-jre-headless, made by mmdebstrap from the host's own APT sources and
-# imported into podman; a user bftledger (uid/gid 10001) owns /var/lib/bftledger. Built once and
+# imported into podman; a user bftledger (uid/gid 10001) owns /var/lib/bftledger and
+# /var/lib/bftledger-signing. Built once and
 # kept; a change of the recipe below makes a new tag.
 # Images, from deploy/container/Containerfile on that base:
 #   localhost/bftledger:<version>            the node and CLI (also tagged :latest)
@@ -34,7 +35,7 @@ version="$(sed -n 's|^  <version>\(.*\)</version>|\1|p' "$root/pom.xml" | head -
 suite="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
 packages="openjdk-17-jre-headless"
 # What the base is made of; its hash names the base image, so a changed recipe builds a new one.
-recipe="variant=essential suite=$suite include=$packages user=10001 excludes=doc,locale v1"
+recipe="variant=essential suite=$suite include=$packages user=10001 excludes=doc,locale signing-dir v2"
 base_tag="localhost/bftledger-base:jre17-$(sha256sum <<<"$recipe" | cut -c1-8)"
 
 apt_sources() {
@@ -60,7 +61,8 @@ build_base() {
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook='echo "bftledger:x:10001:10001:bftledger:/var/lib/bftledger:/usr/sbin/nologin" >>"$1/etc/passwd"' \
     --customize-hook='echo "bftledger:x:10001:" >>"$1/etc/group"' \
-    --customize-hook='mkdir -p "$1/var/lib/bftledger" "$1/etc/bftledger" && chown 10001:10001 "$1/var/lib/bftledger"' \
+    --customize-hook='mkdir -p "$1/var/lib/bftledger" "$1/var/lib/bftledger-signing" "$1/etc/bftledger"' \
+    --customize-hook='chown 10001:10001 "$1/var/lib/bftledger" "$1/var/lib/bftledger-signing"' \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
     "$suite" "$tmp/rootfs.tar" "$sources" </dev/null
   pm import --quiet --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -64,16 +64,17 @@ b64() { base64 -w0 <"$1"; }
 rel="$(realpath --relative-to="$(mkdir -p "$out" && cd "$out" && pwd)" "$here/overlays/$environment")"
 rm -rf "${out:?}"/node* "$out"/*.yaml
 
-# The container's paths: config, genesis, TLS and key mounts of base/validator/statefulset.yaml.
+# The container's paths: data, signing mark, config, genesis, TLS and key mounts of base/validator/statefulset.yaml.
 node_properties() {
   sed -e '/^listen\.host=/d' -e '/^listen\.port=/d' -e '/^metrics\.port=/d' -e '/^health\.port=/d' \
-    -e '/^data\.dir=/d' -e '/^key\.file=/d' -e '/^genesis\.file=/d' -e '/^tls\./d' "$1"
+    -e '/^data\.dir=/d' -e '/^signing\.mark\.file=/d' -e '/^key\.file=/d' -e '/^genesis\.file=/d' -e '/^tls\./d' "$1"
   cat <<PROPS
 listen.host=0.0.0.0
 listen.port=7100
 metrics.port=9100
 health.port=7200
 data.dir=/var/lib/bftledger
+signing.mark.file=/var/lib/bftledger-signing/signing-mark
 key.file=/etc/bftledger/keys/node.key
 genesis.file=/etc/bftledger/genesis/genesis.bin
 tls.cert.file=/etc/bftledger/tls/tls.crt

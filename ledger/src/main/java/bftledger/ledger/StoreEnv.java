@@ -74,11 +74,17 @@ final class StoreEnv implements AutoCloseable {
         this.anchors = env.openDbi(DB_ANCHORS, DbiFlags.MDB_CREATE);
     }
 
-    /** Maps the environment in {@code dir} after checking its data file, refusing a store of another format. */
+    /**
+     * Maps the environment in {@code dir} after checking its data file, refusing a store of another
+     * format. Every page the file's trees reach is read and bounds-checked first: LMDB trusts its
+     * page pointers blindly, so a damaged branch page would otherwise end the process with a
+     * signal on the read that follows it (LmdbFileCheckTest). That costs a read of the whole
+     * store at open, a few seconds per GB.
+     */
     static StoreEnv open(Path dir, long mapSizeBytes) {
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
-            LmdbFileCheck.check(dataFile);
+            LmdbFileCheck.checkPages(dataFile, null);
         }
         // MDB_NOTLS: read transactions are not tied to a thread, so snapshots can move between
         // threads of a pool.

@@ -51,6 +51,14 @@ import org.lmdbjava.Txn;
  * <p>Order with the block store: a block is committed (durably) to the store first, then its
  * entries here, so the index is never ahead of the blocks; the store brings it level before each
  * append and at open ({@link BlockStore}).
+ *
+ * <p>What a damaged disk cannot make it do: LMDB keeps no checksums, so every entry's value ends
+ * in a CRC32C of the transaction id and the entry ({@value #FORMAT_VERSION}: the format with
+ * them). A trusted index is read in full before LMDB maps it ({@link LmdbFileCheck#checkPages}:
+ * every page's bounds, every entry's checksum, the meta values' sizes); anything wrong and it is
+ * rebuilt from the blocks, as when it is not trusted. An entry found damaged later, when read, is
+ * refused ({@link StoreCorruptedException}) and never served or used to decide a replay
+ * (TxIndexTest#aFlippedByteInTheIndexIsRebuiltNotServed).
  */
 final class TxIndex implements AutoCloseable {
     static final String DIR = "txindex";
@@ -60,6 +68,19 @@ final class TxIndex implements AutoCloseable {
     static final byte[] META_HEIGHT = "height".getBytes(StandardCharsets.US_ASCII);
     /** The hash of the block at {@link #META_HEIGHT}: which chain the entries belong to. */
     static final byte[] META_TIP_HASH = "tip_hash".getBytes(StandardCharsets.US_ASCII);
+    /** The value layout: {@value #FORMAT_VERSION} = entry bytes || CRC32C(tx id || entry bytes), u32 big-endian. */
+    static final byte[] META_FORMAT = "format".getBytes(StandardCharsets.US_ASCII);
+    static final int FORMAT_VERSION = 2;
+    private static final int CHECKSUM_BYTES = 4;
+    /**
+     * Room kept written ahead of the last page in use. Commits store through the map
+     * (MDB_WRITEMAP) into a file that is sparse at the map size, and a store into a hole on a full
+     * disk kills the process (SIGBUS) where a write would fail with ENOSPC. A commit writes only
+     * pages in use or new pages right after them, at most a block's entries (a few hundred pages),
+     * so with this much written ahead by ordinary writes, which do fail with ENOSPC, no store
+     * through the map ever needs new room (DiskFullTest).
+     */
+    static final long ROOM_AHEAD_BYTES = 8L << 20;
     private static final String CLEAN = "clean";
     private static final String OPEN = "open ";
     private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
@@ -71,16 +92,30 @@ final class TxIndex implements AutoCloseable {
     private final Dbi<byte[]> entries;
     private final Dbi<byte[]> meta;
     private final boolean rebuilt;
+    /** Written through java.io, which an interrupt of the writing thread does not close (an NIO channel it would). */
+    private final java.io.RandomAccessFile file;
+    /** Every byte of the file below this offset has been written: stores through the map there need no new room. */
+    private long roomUpTo;
     private volatile long height;
 
-    private TxIndex(Path dir, Env<byte[]> env, boolean rebuilt) {
+    private TxIndex(Path dir, Env<byte[]> env, boolean rebuilt) throws IOException {
         this.dir = dir;
         this.env = env;
         this.rebuilt = rebuilt;
+        this.file = new java.io.RandomAccessFile(dir.resolve("data.mdb").toFile(), "rw");
+        this.roomUpTo = usedBytes();
+        ensureRoom();
         this.entries = env.openDbi(DB_ENTRIES, DbiFlags.MDB_CREATE);
         this.meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
-        try (Txn<byte[]> txn = env.txnRead()) {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            byte[] format = meta.get(txn, META_FORMAT);
+            if (format == null && entries.stat(txn).entries == 0 && meta.get(txn, META_HEIGHT) == null) {
+                meta.put(txn, META_FORMAT, ByteBuffer.allocate(4).putInt(FORMAT_VERSION).array());
+            } else if (format == null || format.length != 4 || ByteBuffer.wrap(format).getInt() != FORMAT_VERSION) {
+                throw new StoreCorruptedException(dir + ": transaction index of another format (its entries carry no checksums)");
+            }
             this.height = storedHeight(txn);
+            txn.commit();
         }
     }
 
@@ -115,17 +150,20 @@ final class TxIndex implements AutoCloseable {
         }
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
-            LmdbFileCheck.check(dataFile);
+            LmdbFileCheck.checkPages(dataFile, (db, key, value) -> checkStored(dataFile, db, key, value));
         }
         // MDB_NOSYNC: see the class comment. MDB_WRITEMAP: commits store into the map directly
-        // instead of one pwrite per dirty page; the kernel writes pages back when it flushes. (The
-        // file is sparse at the map size; on a full disk a write through the map ends the process
-        // like a kill, which the index survives.)
+        // instead of one pwrite per dirty page, several times less CPU per block on the core
+        // thread; the kernel writes pages back when it flushes. The file is sparse at the map
+        // size: see ROOM_AHEAD_BYTES for a full disk.
         Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(2)
                 .setMaxReaders(BlockStore.MAX_READERS)
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS, EnvFlags.MDB_NOSYNC, EnvFlags.MDB_WRITEMAP);
         try {
             return new TxIndex(dir, env, !trusted);
+        } catch (IOException e) {
+            env.close();
+            throw new java.io.UncheckedIOException("cannot prepare the transaction index " + dir + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             env.close();
             throw e;
@@ -159,10 +197,49 @@ final class TxIndex implements AutoCloseable {
         if (v == null) {
             return Optional.empty();
         }
+        if (!checksumHolds(txId.bytes(), v)) {
+            throw new StoreCorruptedException(dir + ": transaction index entry for " + txId.hex() + " fails its checksum;"
+                    + " restart the node to rebuild the index from the blocks");
+        }
         try {
-            return Optional.of(TxIndexEntry.parseFrom(v));
+            return Optional.of(TxIndexEntry.parseFrom(java.util.Arrays.copyOf(v, v.length - CHECKSUM_BYTES)));
         } catch (InvalidProtocolBufferException e) {
             throw new StoreCorruptedException(dir + ": transaction index entry for " + txId.hex() + " does not parse", e);
+        }
+    }
+
+    /** The stored value of an entry: its bytes, then the checksum over the id and them. */
+    static byte[] storedValue(Digest txId, TxIndexEntry entry) {
+        byte[] body = entry.toByteArray();
+        return ByteBuffer.allocate(body.length + CHECKSUM_BYTES).put(body).putInt(checksum(txId.bytes(), body, body.length))
+                .array();
+    }
+
+    private static int checksum(byte[] key, byte[] value, int valueLength) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(key);
+        crc.update(value, 0, valueLength);
+        return (int) crc.getValue();
+    }
+
+    private static boolean checksumHolds(byte[] key, byte[] value) {
+        int length = value.length - CHECKSUM_BYTES;
+        return key.length == Digest.LENGTH && length >= 0
+                && checksum(key, value, length) == ByteBuffer.wrap(value, length, CHECKSUM_BYTES).getInt();
+    }
+
+    /** What {@link LmdbFileCheck#checkPages} sees of a trusted index before it is mapped: damage means a rebuild. */
+    private static void checkStored(Path file, String db, byte[] key, byte[] value) {
+        boolean ok = switch (db) {
+            case DB_ENTRIES -> checksumHolds(key, value);
+            case DB_META -> java.util.Arrays.equals(key, META_HEIGHT) ? value.length == 8
+                    : java.util.Arrays.equals(key, META_TIP_HASH) ? value.length == Digest.LENGTH
+                    : java.util.Arrays.equals(key, META_FORMAT) && value.length == 4;
+            default -> true;
+        };
+        if (!ok) {
+            throw new StoreCorruptedException(file + ": " + db + " entry " + java.util.HexFormat.of().formatHex(key)
+                    + " is damaged (" + value.length + " bytes" + (db.equals(DB_ENTRIES) ? ", checksum fails" : "") + ")");
         }
     }
 
@@ -181,10 +258,15 @@ final class TxIndex implements AutoCloseable {
         if (height != this.height + 1) {
             throw new IllegalStateException("indexing block " + height + " but the index is at " + this.height);
         }
+        try {
+            ensureRoom();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot index block " + height + " in " + dir + ": " + e.getMessage(), e);
+        }
         try (Txn<byte[]> txn = env.txnWrite()) {
             for (Entry e : executed) {
-                byte[] value = TxIndexEntry.newBuilder().setHeight(height).setIndex(e.index()).setReceipt(e.receipt()).build()
-                        .toByteArray();
+                byte[] value = storedValue(e.txId(),
+                        TxIndexEntry.newBuilder().setHeight(height).setIndex(e.index()).setReceipt(e.receipt()).build());
                 if (!entries.put(txn, e.txId().bytes(), value, PutFlags.MDB_NOOVERWRITE)) {
                     throw new IllegalStateException("transaction " + e.txId().hex() + " executed twice: an execution bug");
                 }
@@ -194,6 +276,25 @@ final class TxIndex implements AutoCloseable {
             txn.commit();
         }
         this.height = height;
+    }
+
+    private long usedBytes() {
+        return (env.info().lastPageNumber + 1) * env.stat().pageSize;
+    }
+
+    /** Writes zeros past the pages in use until {@link #ROOM_AHEAD_BYTES} are written ahead; ENOSPC fails here, not in the map. */
+    private void ensureRoom() throws IOException {
+        long used = usedBytes();
+        if (roomUpTo >= used + ROOM_AHEAD_BYTES / 2) {
+            return;
+        }
+        long from = Math.max(roomUpTo, used);
+        byte[] zeros = new byte[1 << 20];
+        file.seek(from);
+        for (long at = from; at < used + ROOM_AHEAD_BYTES; at += zeros.length) {
+            file.write(zeros);
+        }
+        roomUpTo = used + ROOM_AHEAD_BYTES;
     }
 
     /** The entries a stored block gives: its transactions that executed (every receipt but DUPLICATE). */
@@ -218,13 +319,23 @@ final class TxIndex implements AutoCloseable {
             // Left marked open: the next open decides from the boot id, and rebuilds if in doubt.
             log.warn("event=txindex-close-unsynced dir={} error=\"{}\"", dir, e.getMessage());
         } finally {
+            closeFile();
             env.close();
         }
     }
 
     /** Closes without marking it clean (the caller is about to discard it). */
     synchronized void abandon() {
+        closeFile();
         env.close();
+    }
+
+    private void closeFile() {
+        try {
+            file.close();
+        } catch (IOException ignored) {
+            // only the handle used for writing room ahead
+        }
     }
 
     private long storedHeight(Txn<byte[]> txn) {

@@ -61,9 +61,10 @@ class TxIndexTest {
         Files.writeString(indexDir(dir).resolve(TxIndex.STATE_FILE), state + "\n", StandardCharsets.US_ASCII);
     }
 
-    /** An entry no block justifies, written straight into the closed index. */
+    /** An entry no block justifies (with a valid checksum), written straight into the closed index. */
     private static void plant(Path dir) {
-        RawStore.put(indexDir(dir), TxIndex.DB_ENTRIES, PLANTED.bytes(), new byte[] {8, 1});
+        RawStore.put(indexDir(dir), TxIndex.DB_ENTRIES, PLANTED.bytes(),
+                TxIndex.storedValue(PLANTED, bftledger.ledger.proto.TxIndexEntry.newBuilder().setHeight(1).build()));
     }
 
     private static boolean planted(Path dir) {
@@ -207,6 +208,97 @@ class TxIndexTest {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {
             assertIndexed(store, txs, 1);
             assertReplayRefused(store, txs.get(1), 2);
+        }
+    }
+
+    /**
+     * A byte flipped in a closed index, in an entry's value or in its key (the transaction id):
+     * the index is rebuilt at open, so the entry is served right and the replay still refused.
+     * Flipped under a running store, the entry is refused when read, never served.
+     */
+    @Test
+    void aFlippedByteInTheIndexIsRebuiltNotServed(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs = closedStore(dir, 6);
+        Path file = indexDir(dir).resolve("data.mdb");
+        VerifiedTransaction victim = txs.get(2);
+        byte[] value = RawStore.get(indexDir(dir), TxIndex.DB_ENTRIES, victim.id().bytes());
+        flip(file, liveOffset(dir, value, 1, victim.id()));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, victim, 3);
+        }
+        flip(file, liveOffset(dir, victim.id().bytes(), 5, victim.id()));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertIndexed(store, txs, 1);
+            assertReplayRefused(store, victim, 3);
+        }
+
+        byte[] stored = RawStore.get(indexDir(dir), TxIndex.DB_ENTRIES, victim.id().bytes());
+        long live = liveOffset(dir, stored, 1, victim.id());
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            // Through the file while LMDB has it mapped: the map shows the flip at once.
+            flip(file, live);
+            StoreCorruptedException e = org.junit.jupiter.api.Assertions.assertThrows(StoreCorruptedException.class,
+                    () -> store.transaction(victim.id()));
+            assertTrue(e.getMessage().contains("checksum"), e.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(StoreCorruptedException.class,
+                    () -> store.containsTransaction(victim.id()));
+        }
+    }
+
+    /** An index of the format before checksums is rebuilt, not trusted. */
+    @Test
+    void anIndexWithoutChecksumsIsRebuilt(@TempDir Path dir) throws Exception {
+        List<VerifiedTransaction> txs = closedStore(dir, 3);
+        RawStore.delete(indexDir(dir), TxIndex.DB_META, TxIndex.META_FORMAT);
+        plant(dir);
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertFalse(store.containsTransaction(PLANTED));
+            assertIndexed(store, txs, 1);
+        }
+        assertArrayEquals(ByteBuffer.allocate(4).putInt(TxIndex.FORMAT_VERSION).array(),
+                RawStore.get(indexDir(dir), TxIndex.DB_META, TxIndex.META_FORMAT));
+    }
+
+    /** The used part of the index file (it is sparse at the map size). */
+    private static byte[] head(Path file) throws IOException {
+        try (var in = Files.newInputStream(file)) {
+            return in.readNBytes(4 << 20);
+        }
+    }
+
+    /**
+     * The offset of byte {@code delta} of the copy of {@code bytes} that LMDB reads as the entry
+     * of {@code id} in a closed index (older copies of a page linger in free pages): each
+     * occurrence is flipped until the entry reads differently, then flipped back.
+     */
+    private static long liveOffset(Path dir, byte[] bytes, int delta, Digest id) throws IOException {
+        Path file = indexDir(dir).resolve("data.mdb");
+        byte[] before = RawStore.get(indexDir(dir), TxIndex.DB_ENTRIES, id.bytes());
+        byte[] haystack = head(file);
+        outer:
+        for (int i = 0; i + bytes.length <= haystack.length; i++) {
+            for (int j = 0; j < bytes.length; j++) {
+                if (haystack[i + j] != bytes[j]) {
+                    continue outer;
+                }
+            }
+            flip(file, i + delta);
+            boolean live = !java.util.Arrays.equals(before, RawStore.get(indexDir(dir), TxIndex.DB_ENTRIES, id.bytes()));
+            flip(file, i + delta);
+            if (live) {
+                return i + delta;
+            }
+        }
+        throw new AssertionError("the entry's bytes were not found where LMDB reads them");
+    }
+
+    private static void flip(Path file, long offset) throws IOException {
+        try (var f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(offset);
+            int b = f.read();
+            f.seek(offset);
+            f.write(b ^ 0x10);
         }
     }
 

@@ -29,7 +29,8 @@ import java.util.function.ToLongFunction;
 /**
  * The chaos run behind {@code scripts/chaos.sh}: a 4-node network, the bank workload through the
  * SDK for a given time, and meanwhile a seeded {@link FaultSchedule} applied one fault at a time
- * (kill -9 and restart, SIGSTOP and SIGCONT, partition and heal, Byzantine and honest again),
+ * (kill -9 and restart, SIGSTOP and SIGCONT, partition and heal, Byzantine and honest again,
+ * stopped with a damaged WAL or index and started again),
  * each next fault only after the previous node is healthy again, so never more than f = 1 node
  * is faulty. Then the audits: the bank checker online (progress, convergence, acknowledged
  * transactions present, balances conserved and never negative), the CLI's online audit, and the
@@ -168,7 +169,7 @@ public final class ChaosMain {
             if (System.nanoTime() + fault.durationMillis() * 1_000_000L > end) {
                 break;
             }
-            if (!inject(cluster, fault)) {
+            if (!inject(cluster, fault, workload)) {
                 checks.add("fault " + fault.index() + " (" + fault.describe() + ") could not be undone: node not healthy within "
                         + HEALTHY_BOUND);
                 break;
@@ -226,7 +227,7 @@ public final class ChaosMain {
     }
 
     /** Applies one fault, undoes it after its duration, waits until the node is healthy; false if it never gets there. */
-    private boolean inject(ScenarioCluster cluster, Fault fault) throws Exception {
+    private boolean inject(ScenarioCluster cluster, Fault fault, BankWorkload workload) throws Exception {
         List<Optional<GetStatusResponse>> before = cluster.statuses();
         int primary = primary(before);
         int node = fault.node() == FaultSchedule.PRIMARY ? primary : fault.node();
@@ -250,8 +251,10 @@ public final class ChaosMain {
                 cluster.stop(node);
                 cluster.startByzantine(node, fault.strategy());
             }
+            case STORAGE -> what += " [" + damage(cluster, node, fault, workload) + "]";
         }
         sleepUntil(start + fault.durationMillis() * 1_000_000L);
+        long logFrom = Files.exists(cluster.log(node)) ? Files.size(cluster.log(node)) : 0;
         long heightBefore = maxHeight(cluster);
         switch (fault.kind()) {
             case KILL -> cluster.start(node);
@@ -267,14 +270,71 @@ public final class ChaosMain {
                 cluster.stop(node);
                 cluster.start(node);
             }
+            case STORAGE -> cluster.start(node);
         }
         long undone = System.nanoTime();
         boolean healthy = awaitHealthy(cluster, node, heightBefore);
+        if (healthy && fault.kind() == FaultSchedule.Kind.STORAGE && awaitLogged(cluster, node, logFrom, "event=non-voting",
+                Duration.ZERO)) {
+            // Healthy is not enough here: until it votes again the node is one of the f faulty ones.
+            healthy = awaitLogged(cluster, node, logFrom, "event=voting-again", HEALTHY_BOUND);
+        }
         long done = System.nanoTime();
         faultWindows.add(new CommitTimeline.Window(start, done));
         faultLines.add(String.format(Locale.ROOT, "%6.1f  #%d %s; undone at %.1f; %s at %.1f", (start - t0) / 1e9, fault.index(), what,
                 (undone - t0) / 1e9, healthy ? "healthy (caught up to " + heightBefore + ")" : "NOT healthy", (done - t0) / 1e9));
         return healthy;
+    }
+
+    /**
+     * Stops the node and damages its store as the fault says; a damaged WAL also sets
+     * {@code rejoin.non.voting=true} for its next start. Returns what was done.
+     */
+    static String damage(ScenarioCluster cluster, int node, Fault fault, BankWorkload workload) throws Exception {
+        Path data = cluster.data(node);
+        cluster.stop(node);
+        if (StoreDamage.walDamage(fault.damage())) {
+            cluster.configure(node, "rejoin.non.voting", "true");
+        }
+        return switch (fault.damage()) {
+            case StoreDamage.WAL_EMPTIED -> StoreDamage.emptyWal(data);
+            case StoreDamage.WAL_FLIPPED_BYTE -> StoreDamage.flipWalRecord(data, bftledger.pbft.Config.of(
+                    cluster.genesis().validatorKeys(), node, null));
+            case StoreDamage.WAL_OLDER_COPY -> {
+                // A copy now, a run in which the node votes (and so appends to its WAL), then the copy put back.
+                Path copy = cluster.dir().resolve("node" + node + "-wal-copy");
+                Files.copy(StoreDamage.walFile(data), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                long height = maxHeight(cluster);
+                cluster.start(node);
+                awaitHealthy(cluster, node, height);
+                Thread.sleep(1_000);
+                cluster.stop(node);
+                String done = StoreDamage.restoreWal(data, copy);
+                Files.delete(copy);
+                yield done;
+            }
+            case StoreDamage.INDEX_FLIPPED_BYTE -> StoreDamage.flipIndexEntry(data, workload.acks().get(0).txId());
+            default -> throw new IllegalArgumentException("unknown storage damage " + fault.damage());
+        };
+    }
+
+    /** Polls node's log, from byte {@code from} on, for {@code line} until {@code bound} has passed (once at least). */
+    static boolean awaitLogged(ScenarioCluster cluster, int node, long from, String line, Duration bound) throws Exception {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (true) {
+            try (java.io.RandomAccessFile log = new java.io.RandomAccessFile(cluster.log(node).toFile(), "r")) {
+                byte[] tail = new byte[(int) Math.max(0, log.length() - from)];
+                log.seek(from);
+                log.readFully(tail);
+                if (new String(tail, java.nio.charset.StandardCharsets.UTF_8).contains(line)) {
+                    return true;
+                }
+            }
+            if (System.nanoTime() >= deadline) {
+                return false;
+            }
+            Thread.sleep(250);
+        }
     }
 
     /**
@@ -345,7 +405,7 @@ public final class ChaosMain {
      * fault while it catches up would make two faulty nodes out of four, more than f. Polled
      * under {@link #HEALTHY_BOUND}.
      */
-    private static boolean awaitHealthy(ScenarioCluster cluster, int node, long height) throws InterruptedException {
+    static boolean awaitHealthy(ScenarioCluster cluster, int node, long height) throws InterruptedException {
         long deadline = System.nanoTime() + HEALTHY_BOUND.toNanos();
         while (System.nanoTime() < deadline) {
             if (healthy(cluster.statuses(), node, height)) {

@@ -12,8 +12,8 @@ import java.util.SplittableRandom;
  * <p>Why a sequence and not a timetable: the runner starts fault k+1 only after fault k has been
  * undone and its node is healthy again, so at most one node (f = 1 for n = 4) is faulty at any
  * moment, however long recovery takes. Kinds come in rounds, each round a seeded permutation of
- * all four kinds, so every kind occurs within any four consecutive faults; the Byzantine
- * strategies rotate the same way.
+ * all five kinds, so every kind occurs within any five consecutive faults; the Byzantine
+ * strategies and the storage damages rotate the same way.
  */
 public final class FaultSchedule {
     /** What a fault does to its node. */
@@ -25,7 +25,13 @@ public final class FaultSchedule {
         /** The node is cut from every other host (iptables in its namespace), then healed. */
         PARTITION,
         /** The node is restarted as a Byzantine replica with {@link Fault#strategy}, then as an honest one. */
-        BYZANTINE
+        BYZANTINE,
+        /**
+         * The node is stopped, its files damaged as {@link Fault#damage} says, and started again: a
+         * damaged transaction index is rebuilt; a damaged WAL makes it rejoin without voting
+         * ({@code rejoin.non.voting=true}) until the network is past its signing floor.
+         */
+        STORAGE
     }
 
     /** Node value meaning "whichever node is primary when the fault starts". */
@@ -34,12 +40,17 @@ public final class FaultSchedule {
     /** Strategies of the Byzantine launcher (bftledger.byzantine.ByzantineNodeMain) used here. */
     public static final List<String> STRATEGIES = List.of("equivocate-primary", "silent", "censor");
 
+    /** What a STORAGE fault does to the stopped node's files (see {@link StoreDamage}). */
+    public static final List<String> DAMAGES = List.of(StoreDamage.WAL_EMPTIED, StoreDamage.WAL_FLIPPED_BYTE,
+            StoreDamage.WAL_OLDER_COPY, StoreDamage.INDEX_FLIPPED_BYTE);
+
     /**
      * One fault: its kind, the node ({@link #PRIMARY} to aim at the current primary), the
-     * Byzantine strategy (null unless BYZANTINE), how long it lasts and how long to wait after
-     * the node is healthy again before the next one.
+     * Byzantine strategy (null unless BYZANTINE), the storage damage (null unless STORAGE), how
+     * long it lasts and how long to wait after the node is healthy again before the next one.
      */
-    public record Fault(int index, Kind kind, int node, String strategy, long durationMillis, long gapMillis) {
+    public record Fault(int index, Kind kind, int node, String strategy, String damage, long durationMillis,
+                        long gapMillis) {
         public String describe() {
             String target = node == PRIMARY ? "the primary" : "node" + node;
             return switch (kind) {
@@ -47,6 +58,7 @@ public final class FaultSchedule {
                 case PAUSE -> "SIGSTOP " + target + ", SIGCONT after " + durationMillis + " ms";
                 case PARTITION -> "partition " + target + " away, heal after " + durationMillis + " ms";
                 case BYZANTINE -> "turn " + target + " Byzantine (" + strategy + "), honest again after " + durationMillis + " ms";
+                case STORAGE -> "stop " + target + ", damage its store (" + damage + "), restart after " + durationMillis + " ms";
             };
         }
     }
@@ -59,6 +71,7 @@ public final class FaultSchedule {
     private final long gapMaxMillis;
     private final List<Kind> round = new ArrayList<>();
     private final List<String> strategies = new ArrayList<>();
+    private final List<String> damages = new ArrayList<>();
     private int index;
 
     public FaultSchedule(long seed, int n, long durationMinMillis, long durationMaxMillis, long gapMinMillis,
@@ -92,6 +105,7 @@ public final class FaultSchedule {
         }
         Kind kind = round.remove(round.size() - 1);
         String strategy = null;
+        String damage = null;
         int node;
         if (kind == Kind.BYZANTINE) {
             if (strategies.isEmpty()) {
@@ -99,6 +113,13 @@ public final class FaultSchedule {
                 shuffle(strategies);
             }
             strategy = strategies.remove(strategies.size() - 1);
+        }
+        if (kind == Kind.STORAGE) {
+            if (damages.isEmpty()) {
+                damages.addAll(DAMAGES);
+                shuffle(damages);
+            }
+            damage = damages.remove(damages.size() - 1);
         }
         if ("equivocate-primary".equals(strategy)) {
             // Equivocation only happens in the primary's pre-prepares; on a backup it would do nothing.
@@ -109,7 +130,7 @@ public final class FaultSchedule {
         }
         long duration = durationMinMillis + random.nextLong(durationMaxMillis - durationMinMillis + 1);
         long gap = gapMinMillis + random.nextLong(gapMaxMillis - gapMinMillis + 1);
-        return new Fault(index++, kind, node, strategy, duration, gap);
+        return new Fault(index++, kind, node, strategy, damage, duration, gap);
     }
 
     private <T> void shuffle(List<T> list) {

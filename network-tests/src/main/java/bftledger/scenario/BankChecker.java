@@ -299,6 +299,26 @@ public final class BankChecker {
     }
 
     /**
+     * No honest node holds evidence against anyone: every node was honest throughout, including
+     * one that lost its WAL and rejoined (it must not have signed a second vote).
+     */
+    public BankChecker noEvidence() {
+        for (int i : honest) {
+            try {
+                List<Evidence> evidence = cluster.stub(i, CALL_TIMEOUT).getEvidence(GetEvidenceRequest.getDefaultInstance())
+                        .getEvidenceList();
+                if (!evidence.isEmpty()) {
+                    violation("no-evidence", List.of(i), List.of(), "node" + i + " holds evidence against "
+                            + evidence.stream().map(e -> "replica " + e.getReplica() + " " + e.getKind()).toList());
+                }
+            } catch (StatusRuntimeException e) {
+                violation("no-evidence", List.of(i), List.of(), "node" + i + " unreachable: " + e.getStatus().getCode());
+            }
+        }
+        return this;
+    }
+
+    /**
      * The replicas proven faulty by two commit certificates for one view and sequence with
      * different batch digests: each replica whose signature verifies in both signed two
      * conflicting COMMITs, which an honest replica never does. The certificates themselves are

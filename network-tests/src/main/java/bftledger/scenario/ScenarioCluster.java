@@ -280,8 +280,10 @@ public final class ScenarioCluster implements AutoCloseable {
             for (int i = 0; i < options.n(); i++) {
                 String data = dataNames == null ? "data" + suffix : dataNames.get(i);
                 NodeConfig.Tls tls = options.tls() ? NetworkCa.issueNode(dir, g, i, List.of()) : NodeConfig.Tls.plaintextOnPurpose();
+                // One signing mark per data directory: twins share a key but each writes its own WAL.
                 NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
-                        Path.of("node.key"), Path.of("../genesis.bin"), options.tuning(), tls, 0);
+                        Path.of("node.key"), Path.of("../genesis.bin"), options.tuning(), tls, 0,
+                        Path.of(data + ".signing-mark"), false);
                 Files.createDirectories(configPath(i).getParent());
                 Files.writeString(configPath(i), config.toProperties());
             }
@@ -405,6 +407,18 @@ public final class ScenarioCluster implements AutoCloseable {
 
     public Path log(int i) {
         return dir.resolve("node" + i + suffix + ".log");
+    }
+
+    /** Sets {@code key} to {@code value} in node i's config; the node reads it at its next start. */
+    public void configure(int i, String key, String value) throws IOException {
+        java.util.Properties props = new java.util.Properties();
+        try (var in = Files.newInputStream(configPath(i))) {
+            props.load(in);
+        }
+        props.setProperty(key, value);
+        try (var out = Files.newOutputStream(configPath(i))) {
+            props.store(out, "bftledger node config");
+        }
     }
 
     public List<KeyPair> accounts() {
@@ -649,6 +663,20 @@ public final class ScenarioCluster implements AutoCloseable {
             throw new IOException("bftledger " + String.join(" ", args) + " did not finish within " + timeout);
         }
         return Files.readString(out);
+    }
+
+    /** Node i's log so far ("" before its first start). */
+    public String logText(int i) throws IOException {
+        return Files.exists(log(i)) ? Files.readString(log(i)) : "";
+    }
+
+    /** Waits for node i's process to end by itself; its exit code. */
+    public int awaitExit(int i, Duration timeout) throws InterruptedException {
+        Process p = processes[i];
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("node" + i + " still runs after " + timeout + "; see " + log(i));
+        }
+        return p.exitValue();
     }
 
     public void assertAlive(int i) {

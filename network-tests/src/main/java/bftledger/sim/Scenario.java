@@ -14,6 +14,8 @@ import java.util.TreeSet;
  *
  * @param strategy a {@link Strategies} name, {@value #HONEST} for none, {@value #MIXED} for a
  *     strategy per Byzantine replica drawn by the simulation, or {@link Collusion#NAME}
+ * @param storageFaults crashed replicas whose WAL is damaged by the time they restart; each is one
+ *     of the f faulty replicas, with the Byzantine ones
  */
 public record Scenario(
         long seed,
@@ -37,7 +39,8 @@ public record Scenario(
         int requestTimeoutTicks,
         int viewChangeTimeoutTicks,
         int timeoutDoublingsMax,
-        int statusTicks) {
+        int statusTicks,
+        List<StorageFault> storageFaults) {
 
     public static final String HONEST = "honest";
     public static final String MIXED = "mixed";
@@ -52,17 +55,57 @@ public record Scenario(
     /** An honest replica crashes at {@code crashTick} and restarts from its WAL at {@code restartTick}. */
     public record Crash(int replica, int crashTick, int restartTick) {}
 
-    /** What the command line fixes; null fields are drawn from the seed. */
-    public record Options(String strategy, Integer f) {
+    /** The crashed {@code replica}'s WAL is damaged by {@code kind} when it restarts (see {@link SimWal}). */
+    public record StorageFault(int replica, Kind kind) {
+        public enum Kind {
+            /** A flipped bit in a stored record. */
+            CORRUPT,
+            /** The last writes lost though reported durable, the one before them landed in part. */
+            TORN,
+            /** The WAL gone; the node starts a new one. */
+            LOST,
+            /** An older copy of the WAL put back. */
+            OLDER_COPY
+        }
+    }
+
+    /** Without storage faults: the shape before they existed, kept for callers written against it. */
+    public Scenario(long seed, int f, String strategy, List<Integer> byzantine, int clients, int requests,
+                    int submitWindowTicks, int resubmitTicks, double dropProbability, double duplicateProbability,
+                    int delayMaxTicks, List<Partition> partitions, List<Crash> crashes, int faultEndTick,
+                    int checkpointInterval, int watermarkWindow, int batchCountMax, int pipelineDepthMax,
+                    int requestTimeoutTicks, int viewChangeTimeoutTicks, int timeoutDoublingsMax, int statusTicks) {
+        this(seed, f, strategy, byzantine, clients, requests, submitWindowTicks, resubmitTicks, dropProbability,
+                duplicateProbability, delayMaxTicks, partitions, crashes, faultEndTick, checkpointInterval, watermarkWindow,
+                batchCountMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax, statusTicks,
+                List.of());
+    }
+
+    /**
+     * What the command line fixes; null fields are drawn from the seed. {@code storageFaults}:
+     * every crashed honest replica the fault budget allows (f, with the Byzantine ones) gets a
+     * storage fault, and a run with room in the budget gets a crash if it drew none.
+     */
+    public record Options(String strategy, Integer f, boolean storageFaults) {
         public static final Options NONE = new Options(null, null);
+
+        public Options(String strategy, Integer f) {
+            this(strategy, f, false);
+        }
     }
 
     public Scenario {
         byzantine = List.copyOf(byzantine);
         partitions = List.copyOf(partitions);
         crashes = List.copyOf(crashes);
+        storageFaults = List.copyOf(storageFaults);
         if (f < 1 || byzantine.size() > 3 * f + 1) {
             throw new IllegalArgumentException("bad scenario: f=" + f + " byzantine=" + byzantine);
+        }
+        for (StorageFault s : storageFaults) {
+            if (byzantine.contains(s.replica()) || crashes.stream().noneMatch(c -> c.replica() == s.replica())) {
+                throw new IllegalArgumentException("a storage fault needs an honest replica that crashes: " + s);
+            }
         }
     }
 
@@ -142,9 +185,26 @@ public record Scenario(
         int pipeline = 1 + r.nextInt(Math.min(4, window));
         int requestTimeout = Math.max(6 * delayMax + 10, new int[] {30, 40, 60}[r.nextInt(3)]);
         int viewChangeTimeout = Math.max(6 * delayMax + 10, new int[] {30, 40, 60}[r.nextInt(3)]);
+        int statusTicks = new int[] {10, 20, 40}[r.nextInt(3)];
+        // Drawn last, so every other choice of a seed is what it was before storage faults existed.
+        if (options.storageFaults() && crashes.isEmpty() && byzantine.size() < f) {
+            int replica = r.nextInt(n);
+            while (byzantine.contains(replica)) {
+                replica = (replica + 1) % n;
+            }
+            int at = r.nextInt(faultEnd - 5);
+            crashes.add(new Crash(replica, at, at + 1 + r.nextInt(faultEnd - at)));
+        }
+        List<StorageFault> storageFaults = new ArrayList<>();
+        for (Crash c : crashes) {
+            if (byzantine.size() + storageFaults.size() < f && (options.storageFaults() || r.nextInt(2) == 0)) {
+                StorageFault.Kind[] kinds = StorageFault.Kind.values();
+                storageFaults.add(new StorageFault(c.replica(), kinds[r.nextInt(kinds.length)]));
+            }
+        }
         return new Scenario(seed, f, strategy, byzantine, clients, requests, Math.max(10, faultEnd * 2 / 3), 50,
                 drop, duplicate, delayMax, partitions, crashes, faultEnd, k, window, batch, pipeline,
-                requestTimeout, viewChangeTimeout, 3, new int[] {10, 20, 40}[r.nextInt(3)]);
+                requestTimeout, viewChangeTimeout, 3, statusTicks, storageFaults);
     }
 
     private static int pickF(SplittableRandom r) {
@@ -167,6 +227,9 @@ public record Scenario(
         }
         for (Crash c : crashes) {
             b.append(" crash(").append(c.replica()).append(")@").append(c.crashTick()).append("-").append(c.restartTick());
+        }
+        for (StorageFault s : storageFaults) {
+            b.append(" storage(").append(s.replica()).append(")=").append(s.kind());
         }
         b.append(" faultsEnd=").append(faultEndTick).append(" K=").append(checkpointInterval).append(" L=")
                 .append(watermarkWindow).append(" batch=").append(batchCountMax).append(" pipeline=")

@@ -8,8 +8,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * {@code simulate --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T]} runs N
- * seeded simulations on all cores and ends with {@code N passed, M failed};
+ * {@code simulate --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T]
+ * [--storage-faults]} runs N seeded simulations on all cores and ends with
+ * {@code N passed, M failed}; {@code --storage-faults} damages the WAL of every crashed replica
+ * the fault budget allows (see {@link Scenario.Options});
  * {@code simulate --seed S [...]} replays one run with its per-step trace;
  * {@code simulate --list-strategies} lists the Byzantine strategies. Exit status 1 when any run
  * fails, 2 on bad usage.
@@ -27,6 +29,7 @@ public final class SimulateMain {
         Long single = null;
         String strategy = null;
         Integer f = null;
+        boolean storageFaults = false;
         int threads = Runtime.getRuntime().availableProcessors();
         try {
             for (int i = 0; i < args.length; i++) {
@@ -43,6 +46,7 @@ public final class SimulateMain {
                         f = (nodes - 1) / 3;
                     }
                     case "--threads" -> threads = Math.max(1, Integer.parseInt(args[++i]));
+                    case "--storage-faults" -> storageFaults = true;
                     case "--list-strategies" -> {
                         for (String name : Strategies.names()) {
                             out.printf("%-20s %s%n", name, Strategies.description(name));
@@ -73,7 +77,7 @@ public final class SimulateMain {
             err.println(usage());
             return 2;
         }
-        Scenario.Options options = new Scenario.Options(strategy, f);
+        Scenario.Options options = new Scenario.Options(strategy, f, storageFaults);
         if (single != null) {
             SimResult r = Simulation.run(Scenario.draw(single, options), true);
             out.print(r.trace());
@@ -129,8 +133,8 @@ public final class SimulateMain {
     }
 
     private static String usage() {
-        return "usage: simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T]\n"
-                + "       simulate.sh --seed S [--strategy NAME] [--nodes N]   (replay one run with a trace)\n"
+        return "usage: simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T] [--storage-faults]\n"
+                + "       simulate.sh --seed S [--strategy NAME] [--nodes N] [--storage-faults]   (replay one run with a trace)\n"
                 + "       simulate.sh --list-strategies";
     }
 }

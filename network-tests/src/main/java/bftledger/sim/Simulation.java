@@ -59,8 +59,8 @@ public final class Simulation {
         final Config config;
         final ByzantineStrategy strategy;
         final App app;
-        /** The consensus WAL as bytes, through pbft's {@link PersistCodec}, as the node writes it. */
-        final List<byte[]> wal = new ArrayList<>();
+        /** The consensus WAL and the signing mark, as the node keeps them (see {@link SimWal}). */
+        final SimWal wal;
         final Set<ByteBuffer> persisted = new HashSet<>();
         final List<Output.StateTransferRequest> transfers = new ArrayList<>();
         Replica core;
@@ -87,6 +87,7 @@ public final class Simulation {
             this.strategy = strategy;
             this.app = new App(config.genesisDigest());
             this.core = new Replica(config, app::executed, app::stateAt);
+            this.wal = new SimWal(index);
         }
 
         boolean honest() {
@@ -129,6 +130,9 @@ public final class Simulation {
     private final List<Checkers.Equivocation> equivocations = new ArrayList<>();
     private final Set<Checkers.EvidenceKey> recorded = new HashSet<>();
     private final Set<Integer> byzantineIds;
+    /** Replicas whose WAL is damaged at their next restart, with how. */
+    private final Map<Integer, Scenario.StorageFault.Kind> storageFaultsDue = new HashMap<>();
+    private final SecondVotes secondVotes = new SecondVotes();
     private boolean fatal;
     private long tick;
     private long deliveries;
@@ -141,6 +145,7 @@ public final class Simulation {
         this.f = scenario.f();
         this.trace = traced ? new StringBuilder() : null;
         this.byzantineIds = Set.copyOf(scenario.byzantine());
+        scenario.storageFaults().forEach(s -> storageFaultsDue.put(s.replica(), s.kind()));
         List<PublicKey> validators = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             validators.add(replicaKey(i).publicKey());
@@ -474,8 +479,8 @@ public final class Simulation {
     }
 
     private void handle(Node node, Output out) {
+        node.wal.append(out.persist(), node.config.watermarkWindow());
         for (PersistRecord r : out.persist()) {
-            node.wal.add(PersistCodec.encode(r));
             if (r instanceof PersistRecord.OwnMessage own) {
                 node.persisted.add(ByteBuffer.wrap(own.message().wire()));
             }
@@ -506,6 +511,9 @@ public final class Simulation {
                     && !node.persisted.contains(ByteBuffer.wrap(wire))) {
                 fail("persist-before-send", List.of(node.id), "sent " + Describe.message(m) + " before persisting it");
                 return;
+            }
+            if (node.honest() && m.signer() == node.id) {
+                secondVotes.sent(node.id, m, tick);
             }
             for (int to = 0; to < n; to++) {
                 if (to == node.id || (!o.broadcast() && o.to() != to)) {
@@ -696,18 +704,24 @@ public final class Simulation {
         node.incarnation++;
         Output out;
         try {
-            List<PersistRecord> records = new ArrayList<>();
-            PersistCodec codec = new PersistCodec(node.config);
-            for (byte[] bytes : node.wal) {
-                try {
-                    records.add(codec.decode(bytes));
-                } catch (MalformedMessageException e) {
-                    fail("wal-decode", List.of(node.id), "own WAL record of " + bytes.length + " bytes does not decode: "
-                            + e.getMessage());
-                    return;
-                }
+            Scenario.StorageFault.Kind fault = storageFaultsDue.remove(node.id);
+            if (fault != null) {
+                node.wal.damage(fault, random);
+                note("t=" + tick + " " + node.name() + " STORAGE FAULT " + fault + " (WAL now " + node.wal.size() + " records)");
             }
-            node.core = Replica.restore(node.config, node.app::executed, node.app::stateAt, records, node.app.height());
+            SimWal.Restart restart;
+            try {
+                restart = node.wal.restart(new PersistCodec(node.config));
+            } catch (MalformedMessageException e) {
+                fail("wal-decode", List.of(node.id), "own WAL record with a valid checksum does not decode: " + e.getMessage());
+                return;
+            }
+            if (restart.setAside() != null) {
+                note("t=" + tick + " " + node.name() + " sets its WAL aside and rejoins NON-VOTING under floor (view "
+                        + restart.floor().view() + ", sequence " + restart.floor().sequence() + "): " + restart.setAside());
+            }
+            node.core = Replica.restore(node.config, node.app::executed, node.app::stateAt, restart.records(), node.app.height(),
+                    restart.floor());
             node.core.checkInvariants();
             out = node.core.resume();
             node.core.checkInvariants();
@@ -788,6 +802,7 @@ public final class Simulation {
         violations.addAll(Checkers.validity(histories, submitted, validator));
         violations.addAll(Checkers.integrity(histories));
         violations.addAll(Checkers.evidence(equivocations, recorded));
+        violations.addAll(secondVotes.violations());
     }
 
     private Map<Integer, List<App.Executed>> honestHistories() {

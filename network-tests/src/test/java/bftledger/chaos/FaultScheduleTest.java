@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The chaos run's schedule: seeded (one seed, one sequence), every fault on one node within its
- * bounds, and every kind and strategy within each round, over many seeds. "Never two faults at
+ * bounds, and every kind, strategy and storage damage within each round, over many seeds. "Never two faults at
  * once" is the runner's sequencing (fault k+1 starts after fault k is undone and healthy); what
  * the schedule owes it is one node per fault and bounded durations, checked here.
  */
@@ -47,10 +47,12 @@ class FaultScheduleTest {
             String why = "seed " + seed + " (replay with -Dbftledger.seed=" + seed + ")";
             FaultSchedule schedule = FaultSchedule.standard(seed, 4);
             List<Fault> faults = new ArrayList<>();
-            for (int k = 0; k < 24; k++) {
+            int kinds = Kind.values().length;
+            for (int k = 0; k < 6 * kinds; k++) {
                 faults.add(schedule.next());
             }
             Set<String> strategies = new HashSet<>();
+            List<String> damages = new ArrayList<>();
             for (int k = 0; k < faults.size(); k++) {
                 Fault f = faults.get(k);
                 assertEquals(k, f.index(), why);
@@ -67,13 +69,21 @@ class FaultScheduleTest {
                 } else {
                     assertNull(f.strategy(), why);
                 }
+                if (f.kind() == Kind.STORAGE) {
+                    assertTrue(FaultSchedule.DAMAGES.contains(f.damage()), why + ": " + f.damage());
+                    damages.add(f.damage());
+                } else {
+                    assertNull(f.damage(), why);
+                }
             }
-            for (int round = 0; round < faults.size() / 4; round++) {
-                EnumSet<Kind> kinds = EnumSet.noneOf(Kind.class);
-                faults.subList(round * 4, round * 4 + 4).forEach(f -> kinds.add(f.kind()));
-                assertEquals(EnumSet.allOf(Kind.class), kinds, why + ": round " + round);
+            for (int round = 0; round < faults.size() / kinds; round++) {
+                EnumSet<Kind> seen = EnumSet.noneOf(Kind.class);
+                faults.subList(round * kinds, round * kinds + kinds).forEach(f -> seen.add(f.kind()));
+                assertEquals(EnumSet.allOf(Kind.class), seen, why + ": round " + round);
             }
             assertEquals(Set.copyOf(FaultSchedule.STRATEGIES), strategies, why + ": six Byzantine faults, each strategy twice");
+            assertEquals(Set.copyOf(FaultSchedule.DAMAGES), Set.copyOf(damages.subList(0, FaultSchedule.DAMAGES.size())),
+                    why + ": the first four storage faults, each damage once");
         }
     }
 

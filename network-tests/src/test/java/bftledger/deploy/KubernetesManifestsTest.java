@@ -151,9 +151,11 @@ class KubernetesManifestsTest {
     private static void checkPod(Path net, List<Map<String, Object>> docs, Map<String, Object> sts, int i) throws Exception {
         String who = name(sts);
         List<Object> claims = list(get(sts, "spec", "volumeClaimTemplates"));
-        assertEquals(1, claims.size(), who);
-        assertEquals("data", get(map(claims.get(0)), "metadata", "name"));
-        assertNotNull(get(map(claims.get(0)), "spec", "resources", "requests", "storage"), who + " asks for storage");
+        assertEquals(List.of("data", "signing"), claims.stream().map(c -> get(map(c), "metadata", "name")).toList(),
+                who + " keeps its signing mark on a claim apart from its data");
+        for (Object claim : claims) {
+            assertNotNull(get(map(claim), "spec", "resources", "requests", "storage"), who + " asks for storage");
+        }
         Map<String, Object> pod = map(get(sts, "spec", "template", "spec"));
         assertEquals(Boolean.TRUE, get(pod, "securityContext", "runAsNonRoot"), who);
         assertEquals("true", get(sts, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"), who);
@@ -164,6 +166,8 @@ class KubernetesManifestsTest {
         assertEquals(7200, get(node, "livenessProbe", "grpc", "port"), who + " liveness is gRPC health");
         assertTrue(list(node.get("volumeMounts")).stream().map(KubernetesManifestsTest::map)
                 .anyMatch(m -> "data".equals(m.get("name")) && "/var/lib/bftledger".equals(m.get("mountPath"))), who + " keeps its data on its volume");
+        assertTrue(list(node.get("volumeMounts")).stream().map(KubernetesManifestsTest::map)
+                .anyMatch(m -> "signing".equals(m.get("name")) && "/var/lib/bftledger-signing".equals(m.get("mountPath"))), who);
         Map<String, Object> volumes = new java.util.HashMap<>();
         for (Object v : list(pod.get("volumes"))) {
             volumes.put((String) map(v).get("name"), v);
@@ -182,6 +186,7 @@ class KubernetesManifestsTest {
         assertEquals(Integer.toString(i), p.getProperty("replica"), who + " runs replica " + i);
         assertEquals("7200", p.getProperty("health.port"));
         assertEquals("/var/lib/bftledger", p.getProperty("data.dir"));
+        assertEquals("/var/lib/bftledger-signing/signing-mark", p.getProperty("signing.mark.file"), who + " marks on its signing claim");
     }
 
     private static byte[] decode(Map<String, Object> secret, String key) {

@@ -178,8 +178,8 @@ class EdgesTest {
                     assertFalse(Files.readString(cluster.log(i)).contains("OutOfMemoryError"),
                             "node" + i + " ran out of heap");
                     String metrics = cluster.metrics(i);
-                    double used = gauge(metrics, "bftledger_heap_used_bytes");
-                    double max = gauge(metrics, "bftledger_heap_max_bytes");
+                    double used = ScenarioChecks.metric(metrics, "bftledger_heap_used_bytes");
+                    double max = ScenarioChecks.metric(metrics, "bftledger_heap_max_bytes");
                     assertTrue(used > 0 && used < max, "node" + i + " heap " + used + " of " + max);
                     assertTrue(metrics.contains("bftledger_shed_requests"), "shed requests counted by reason on node" + i);
                 }
@@ -241,14 +241,5 @@ class EdgesTest {
             Thread.sleep(250);
         }
         throw new AssertionError(what + " did not happen within 60 s; last status: " + last);
-    }
-
-    private static double gauge(String metrics, String name) {
-        for (String line : metrics.split("\n")) {
-            if (line.startsWith(name + "{")) {
-                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            }
-        }
-        throw new AssertionError("no " + name + " in metrics");
     }
 }

@@ -131,7 +131,7 @@ class LocalNetworkTest {
                 // timer queue holds are the periodic tasks (ticks, sync, pings), not one per call
                 // for the rest of its wait (96 at replica 0 here when answered timers were kept).
                 for (int r = 0; r < 4; r++) {
-                    double timers = metricValue(cluster.metrics(r),
+                    double timers = ScenarioChecks.metric(cluster.metrics(r),
                             "bftledger_queue_depth{queue=\"timers\",replica=\"" + r + "\"}");
                     assertTrue(timers <= 16, timers + " timer tasks queued at replica " + r + " after every call was answered");
                 }
@@ -149,7 +149,7 @@ class LocalNetworkTest {
                 assertTrue(metrics.contains("bftledger_queue_depth{queue=\"core\",replica=\"1\"}"), metrics);
                 // Each client signature is verified once per replica, whether the submit or the
                 // PRE-PREPARE brings it first (a few more: the bad inputs above, retried submits).
-                double verifications = metricValue(metrics, "bftledger_transaction_verifications_total{replica=\"1\"}");
+                double verifications = ScenarioChecks.metric(metrics, "bftledger_transaction_verifications_total{replica=\"1\"}");
                 int transfers = TRANSFERS + SINGLE_SUBMITS;
                 assertTrue(verifications >= transfers && verifications <= 1.1 * transfers + 50,
                         verifications + " verifications at replica 1 for " + transfers + " transfers");
@@ -276,15 +276,6 @@ class LocalNetworkTest {
         } finally {
             channel.shutdownNow();
         }
-    }
-
-    private static double metricValue(String scrape, String series) {
-        for (String line : scrape.split("\n")) {
-            if (line.startsWith(series + " ")) {
-                return Double.parseDouble(line.substring(series.length() + 1).trim());
-            }
-        }
-        throw new AssertionError(series + " not in the scrape");
     }
 
     private static void assertRejected(LedgerApiGrpc.LedgerApiBlockingStub stub, SignedTransaction tx, Reply.RejectReason reason)

@@ -34,6 +34,25 @@ class ScenarioTest {
         assertEquals(Set.of(1, 2, 3, 4), fs);
     }
 
+    /** Storage faults count toward f with the Byzantine replicas, hit only crashed honest ones, and keep the other draws. */
+    @Test
+    void storageFaultsStayWithinTheFaultBudget() {
+        Set<Scenario.StorageFault.Kind> kinds = new HashSet<>();
+        for (long seed = 0; seed < 3000; seed++) {
+            Scenario forced = Scenario.draw(seed, new Scenario.Options(Scenario.HONEST, null, true));
+            Scenario plain = Scenario.draw(seed, new Scenario.Options(Scenario.HONEST, null));
+            assertTrue(forced.byzantine().size() + forced.storageFaults().size() <= forced.f(), "seed " + seed);
+            assertTrue(!forced.storageFaults().isEmpty(), "an honest run with storage faults forced has one: seed " + seed);
+            for (Scenario.StorageFault f : forced.storageFaults()) {
+                kinds.add(f.kind());
+                assertTrue(forced.crashes().stream().anyMatch(c -> c.replica() == f.replica()), "seed " + seed);
+            }
+            assertEquals(plain.faultEndTick(), forced.faultEndTick(), "drawn after everything else: seed " + seed);
+            assertEquals(plain.statusTicks(), forced.statusTicks(), "seed " + seed);
+        }
+        assertEquals(Set.of(Scenario.StorageFault.Kind.values()), kinds);
+    }
+
     @Test
     void optionsFixStrategyAndSize() {
         for (long seed = 0; seed < 50; seed++) {

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -35,36 +32,8 @@ class SimulatorSeedsTest {
     @Test
     @Timeout(value = 20, unit = TimeUnit.MINUTES)
     void everySeedKeepsEveryProperty() throws Exception {
-        String replay = System.getProperty("bftledger.seed");
-        List<Long> seeds = new ArrayList<>();
-        if (replay != null) {
-            seeds.add(Long.parseLong(replay));
-        } else {
-            long budget = Long.getLong("bftledger.seeds", 2_000);
-            for (long s = FIRST_SEED; s < FIRST_SEED + budget; s++) {
-                seeds.add(s);
-            }
-        }
-        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        List<String> failures = new ArrayList<>();
-        try {
-            List<Future<SimResult>> futures = new ArrayList<>();
-            for (long seed : seeds) {
-                futures.add(pool.submit(() -> SimulateMain.runOne(seed, optionsFor(seed))));
-            }
-            for (Future<SimResult> f : futures) {
-                SimResult r = f.get();
-                if (!r.passed()) {
-                    String line = r.failureLine() + "\n    replay: scripts/simulate.sh --seed " + r.scenario().seed()
-                            + " --strategy " + r.scenario().strategy() + "   or   -Dbftledger.seed=" + r.scenario().seed();
-                    failures.add(line);
-                    System.out.println(line);
-                }
-            }
-        } finally {
-            pool.shutdownNow();
-        }
+        List<Long> seeds = SeedBatch.seeds(FIRST_SEED, Long.getLong("bftledger.seeds", 2_000));
+        List<String> failures = SeedBatch.failures(seeds, SimulatorSeedsTest::optionsFor, "");
         System.out.println("SimulatorSeedsTest: " + (seeds.size() - failures.size()) + " passed, " + failures.size() + " failed");
         assertTrue(failures.isEmpty(), failures.size() + " of " + seeds.size() + " seeds failed:\n" + String.join("\n", failures));
     }

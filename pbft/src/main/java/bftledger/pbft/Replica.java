@@ -45,6 +45,8 @@ public final class Replica {
     private final int self;
     private final ExecutedRequests executedIndex;
     private final ExecutedDigests executedDigests;
+    /** What this replica may sign after a restore from incomplete records (see {@link SigningFloor}). */
+    private SigningFloor signingFloor = SigningFloor.NONE;
 
     // View state (4.4).
     private long view;
@@ -365,6 +367,9 @@ public final class Replica {
     }
 
     private void sendPrepare(PrePrepare pp) {
+        if (!signingFloor.allowsVote(pp.view(), pp.sequence())) {
+            return;
+        }
         Signed<Prepare> prepare = factory.prepare(pp.view(), pp.sequence(), pp.digest());
         sendOwn(prepare, MessageType.PREPARE, pp.view(), pp.sequence(), pp.digest());
         slot(pp.sequence()).prepares.put(self, prepare);
@@ -423,9 +428,11 @@ public final class Replica {
         PreparedCertificate cert = new PreparedCertificate(slot.prePrepare, matching.subList(0, 2 * config.f()));
         out.persist.add(new PersistRecord.Prepared(cert));
         preparedCertificates.put(pp.sequence(), cert);
-        Signed<Commit> commit = factory.commit(pp.view(), pp.sequence(), pp.digest());
-        sendOwn(commit, MessageType.COMMIT, pp.view(), pp.sequence(), pp.digest());
-        slot.commits.put(self, commit);
+        if (signingFloor.allowsVote(pp.view(), pp.sequence())) {
+            Signed<Commit> commit = factory.commit(pp.view(), pp.sequence(), pp.digest());
+            sendOwn(commit, MessageType.COMMIT, pp.view(), pp.sequence(), pp.digest());
+            slot.commits.put(self, commit);
+        }
         checkCommitted(slot);
     }
 
@@ -500,6 +507,9 @@ public final class Replica {
         if (awaitingState()) {
             // Waiting for state this replica did not execute itself: until it arrives, it cannot
             // tell which pending requests that state already executed.
+            return;
+        }
+        if (!signingFloor.allowsVote(view, nextSequence)) {
             return;
         }
         if (unordered.isEmpty()) {
@@ -1049,12 +1059,16 @@ public final class Replica {
         orderedIds.clear();
         unordered.clear();
         unordered.putAll(pending);
-        List<PreparedCertificate> prepared = new ArrayList<>(preparedCertificates.tailMap(lowWatermark, false).values());
-        ownViewChange = factory.viewChange(newView, lowWatermark, stableDigest, stableProof, prepared);
         out.persist.add(new PersistRecord.ViewState(newView, true));
-        sendOwn(ownViewChange, MessageType.VIEW_CHANGE, newView, 0, null);
         viewChanges.headMap(newView, false).clear();
-        viewChanges.computeIfAbsent(newView, k -> new TreeMap<>()).put(self, ownViewChange);
+        if (signingFloor.allowsViewChange(newView, lowWatermark)) {
+            List<PreparedCertificate> prepared = new ArrayList<>(preparedCertificates.tailMap(lowWatermark, false).values());
+            ownViewChange = factory.viewChange(newView, lowWatermark, stableDigest, stableProof, prepared);
+            sendOwn(ownViewChange, MessageType.VIEW_CHANGE, newView, 0, null);
+            viewChanges.computeIfAbsent(newView, k -> new TreeMap<>()).put(self, ownViewChange);
+        } else {
+            ownViewChange = null; // follows the others into the view without a vote
+        }
         afterViewChangeVote();
     }
 
@@ -1169,6 +1183,7 @@ public final class Replica {
             o.add(pp);
         }
         Signed<NewView> nv = factory.newView(view, chosen, o);
+        signingFloor.requireAllowed(nv);
         out.persist.add(new PersistRecord.OwnMessage(nv));
         out.persist.add(new PersistRecord.ViewState(view, false));
         out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, nv));
@@ -1275,6 +1290,7 @@ public final class Replica {
     // ------------------------------------------------------------------ helpers
 
     private void sendOwn(Signed<?> m, MessageType type, long msgView, long sequence, Digest digest) {
+        signingFloor.requireAllowed(m);
         if (digest != null) {
             recordOwnVote(type, msgView, sequence, digest);
         }
@@ -1345,12 +1361,19 @@ public final class Replica {
 
     public static Replica restore(Config config, ExecutedRequests executedIndex, List<PersistRecord> records,
             long lastExecuted) {
-        return restore(config, executedIndex, ExecutedDigests.NONE, records, lastExecuted);
+        return restore(config, executedIndex, ExecutedDigests.NONE, records, lastExecuted, SigningFloor.NONE);
     }
 
+    /**
+     * As above, with the executed headers' digests the anchors are checked against, for a
+     * replica whose records of what it signed may be incomplete (its WAL was lost, damaged or
+     * replaced by an older copy): {@code records} are those it kept since, and it signs nothing
+     * {@code floor} forbids (see {@link SigningFloor}; {@link SigningFloor#NONE} when complete).
+     */
     public static Replica restore(Config config, ExecutedRequests executedIndex, ExecutedDigests executedDigests,
-            List<PersistRecord> records, long lastExecuted) {
+            List<PersistRecord> records, long lastExecuted, SigningFloor floor) {
         Replica r = new Replica(config, executedIndex, executedDigests);
+        r.signingFloor = Objects.requireNonNull(floor);
         r.restoreFrom(records, lastExecuted);
         return r;
     }
@@ -1510,6 +1533,10 @@ public final class Replica {
 
     public long lowWatermark() {
         return lowWatermark;
+    }
+
+    public SigningFloor signingFloor() {
+        return signingFloor;
     }
 
     public Digest stableDigest() {

@@ -289,7 +289,23 @@ final class Cluster {
         }
         App app = apps.get(i);
         Replica r = Replica.restore(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), app.digests::get,
-                records, app.height);
+                records, app.height, SigningFloor.NONE);
+        replicas.set(i, r);
+        r.checkInvariants();
+        handle(i, r.resume());
+    }
+
+    /**
+     * Replaces replica i with one that lost every record it persisted (its WAL) but kept its
+     * application state, restored under {@code floor}, as a node started non-voting would be.
+     */
+    void restartWithoutWal(int i, SigningFloor floor) {
+        crashed.remove(i);
+        persisted.get(i).clear();
+        persistedWires.get(i).clear();
+        App app = apps.get(i);
+        Replica r = Replica.restore(base.withReplica(i, keys.get(i)), id -> app.executedIds.contains(id), app.digests::get,
+                List.of(), app.height, floor);
         replicas.set(i, r);
         r.checkInvariants();
         handle(i, r.resume());

@@ -25,10 +25,15 @@ final class NodeStartCommand implements Callable<Integer> {
     @Option(names = "--verify-store", description = "Read every stored block through its integrity check at start"
             + " (the default checks the tip and the state tree); damaged blocks are repaired from peers.")
     boolean verifyStore;
+    @Option(names = "--rejoin-non-voting", description = "If the consensus WAL is lost, damaged or older than the signing"
+            + " mark says, set it aside and rejoin without voting instead of refusing to start (the node config's"
+            + " rejoin.non.voting=true; see docs/storage-faults.md).")
+    boolean rejoinNonVoting;
 
     @Override
     public Integer call() throws Exception {
-        ReplicaNode node = ReplicaNode.start(NodeConfig.read(config));
+        NodeConfig read = NodeConfig.read(config);
+        ReplicaNode node = ReplicaNode.start(rejoinNonVoting ? read.withRejoinNonVoting(true) : read);
         if (verifyStore) {
             java.util.List<Long> damaged = node.verifyStoredBlocks();
             spec.commandLine().getErr().println(damaged.isEmpty() ? "store verified: every block intact"

@@ -15,6 +15,13 @@ import java.util.TreeSet;
  * the config file's directory so a network directory can be moved as a whole. Unknown keys are
  * an error: a misspelt tuning key would otherwise be silently ignored. {@code health.port}
  * (0 = off) serves plaintext gRPC health and nothing else, for probes that cannot speak TLS.
+ *
+ * @param signingMarkFile where the replica's signing mark lives: outside the data directory, so
+ *     that restoring the data directory from a copy does not restore an old mark (key
+ *     {@code signing.mark.file}; by default beside the key file)
+ * @param rejoinNonVoting when the consensus WAL is lost, damaged or older than the signing mark
+ *     says, set it aside and take part without voting until the network is past everything this
+ *     replica may have signed, instead of refusing to start (key {@code rejoin.non.voting})
  */
 public record NodeConfig(
         int replica,
@@ -26,7 +33,25 @@ public record NodeConfig(
         Path genesisFile,
         Tuning tuning,
         Tls tls,
-        int healthPort) {
+        int healthPort,
+        Path signingMarkFile,
+        boolean rejoinNonVoting) {
+
+    /** With the signing mark beside the key file and no non-voting rejoin. */
+    public NodeConfig(int replica, String listenHost, int listenPort, int metricsPort, Path dataDir, Path keyFile,
+                      Path genesisFile, Tuning tuning, Tls tls, int healthPort) {
+        this(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls, healthPort,
+                defaultSigningMark(keyFile), false);
+    }
+
+    public static Path defaultSigningMark(Path keyFile) {
+        return keyFile.resolveSibling("signing-mark");
+    }
+
+    public NodeConfig withRejoinNonVoting(boolean rejoin) {
+        return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
+                healthPort, signingMarkFile, rejoin);
+    }
 
     /**
      * The node's TLS files (its key and certificate, issued by the network CA genesis names), or
@@ -73,7 +98,8 @@ public record NodeConfig(
             "tuning.verify.threads", "tuning.peer.queue.max", "tuning.inbound.queue.max",
             "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
             "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes",
-            "tuning.pipeline.depth.max", "tls.plaintext", "tls.cert.file", "tls.key.file", "health.port");
+            "tuning.pipeline.depth.max", "tls.plaintext", "tls.cert.file", "tls.key.file", "health.port",
+            "signing.mark.file", "rejoin.non.voting");
 
     public static NodeConfig read(Path file) throws ConfigException {
         Properties p = new Properties();
@@ -106,17 +132,21 @@ public record NodeConfig(
                 intIn(p, source, "tuning.tick.millis", d.tickMillis(), 1, 10_000),
                 longIn(p, source, "tuning.lmdb.map.size.bytes", d.mapSizeBytes(), 1L << 20, 1L << 40),
                 intIn(p, source, "tuning.pipeline.depth.max", d.pipelineDepthMax(), 1, 64));
+        Path keyFile = path(p, source, base, "key.file");
+        String mark = p.getProperty("signing.mark.file");
         return new NodeConfig(
                 intIn(p, source, "replica", null, 0, 1000),
                 string(p, source, "listen.host", "127.0.0.1"),
                 intIn(p, source, "listen.port", null, 1, 65535),
                 intIn(p, source, "metrics.port", 0, 0, 65535),
                 path(p, source, base, "data.dir"),
-                path(p, source, base, "key.file"),
+                keyFile,
                 path(p, source, base, "genesis.file"),
                 tuning,
                 tls(p, source, base),
-                intIn(p, source, "health.port", 0, 0, 65535));
+                intIn(p, source, "health.port", 0, 0, 65535),
+                mark == null || mark.isBlank() ? defaultSigningMark(keyFile) : path(p, source, base, "signing.mark.file"),
+                bool(p, source, "rejoin.non.voting", false));
     }
 
     private static Tls tls(Properties p, String source, Path base) throws ConfigException {
@@ -159,7 +189,23 @@ public record NodeConfig(
                 + "tuning.submit.wait.max.millis=" + tuning.submitWaitMaxMillis() + "\n"
                 + "tuning.tick.millis=" + tuning.tickMillis() + "\n"
                 + "tuning.lmdb.map.size.bytes=" + tuning.mapSizeBytes() + "\n"
-                + "tuning.pipeline.depth.max=" + tuning.pipelineDepthMax() + "\n";
+                + "tuning.pipeline.depth.max=" + tuning.pipelineDepthMax() + "\n"
+                + "# Outside data.dir, so a data directory restored from a copy is recognised as older than the node.\n"
+                + "signing.mark.file=" + signingMarkFile + "\n"
+                + "# true: after losing its consensus WAL, rejoin without voting instead of refusing to start.\n"
+                + "rejoin.non.voting=" + rejoinNonVoting + "\n";
+    }
+
+    private static boolean bool(Properties p, String source, String key, boolean dflt) throws ConfigException {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) {
+            return dflt;
+        }
+        return switch (v.strip()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(source + ": '" + key + "' is '" + v.strip() + "'; it must be true or false.");
+        };
     }
 
     private static String string(Properties p, String source, String key, String dflt) throws ConfigException {

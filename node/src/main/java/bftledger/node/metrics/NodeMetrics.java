@@ -84,6 +84,11 @@ public final class NodeMetrics implements AutoCloseable {
                 .tag("reason", reason).description("calls refused at admission, by lane and reason").register(registry)).increment();
     }
 
+    /** A gauge without tags. */
+    public void gauge(String name, String description, Supplier<Number> reading) {
+        Gauge.builder(name, reading).description(description).register(registry);
+    }
+
     /** A gauge with one tag, for per-peer and per-lane figures. */
     public void gauge(String name, String description, String tag, String value, Supplier<Number> reading) {
         Gauge.builder(name, reading).tag(tag, value).description(description).register(registry);

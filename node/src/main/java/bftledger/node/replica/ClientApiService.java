@@ -153,7 +153,8 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                 .setPendingTransactions(status.pendingRequests()).setEvidenceCount(core.evidence().size())
                 .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).setQuorumReachable(liveness.quorumReachable())
                 .addAllPeerLiveness(peerLiveness()).setCertifiedHeight(store.certifiedHeight())
-                .addAllDamagedHeights(store.damagedHeights()).build());
+                .addAllDamagedHeights(store.damagedHeights()).setStorageStall(status.storageStall())
+                .setVoting(status.voting()).build());
         out.onCompleted();
     }
 

@@ -353,7 +353,11 @@ final class ClientSubmissions {
         if (!core.offerRequest(new Request(c.id(), c.raw()))) {
             unregister(c.id(), waiter);
             if (waiter.release()) {
-                return new Shed("core-queue-full", 200, "replica " + self + " consensus queue is full");
+                Optional<String> stall = core.storageStall();
+                return stall.isPresent()
+                        ? new Shed("storage-full", CoreLoop.STORAGE_RETRY_MILLIS, "replica " + self
+                                + " cannot store anything now (" + stall.get() + ")")
+                        : new Shed("core-queue-full", 200, "replica " + self + " consensus queue is full");
             }
         }
         return null;

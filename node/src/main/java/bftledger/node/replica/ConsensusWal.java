@@ -1,15 +1,21 @@
 package bftledger.node.replica;
 
+import bftledger.ledger.LmdbFileCheck;
 import bftledger.ledger.StoreCorruptedException;
 import bftledger.pbft.MalformedMessageException;
 import bftledger.pbft.PersistCodec;
 import bftledger.pbft.PersistRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.zip.CRC32C;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.CursorIterable;
@@ -27,12 +33,28 @@ import org.lmdbjava.Txn;
  * synchronous LMDB transaction; the caller sends that output's messages only after it returns,
  * which is the core's persist-before-send contract.
  *
- * <p>Layout: key = u64 BE append counter; value = sequence u64 || the record in pbft's
- * {@link PersistCodec} layout (signed messages as their wire bytes, never re-encoded). When a
- * checkpoint becomes stable, records about sequences at or below it are deleted (the core says
- * they are no longer needed); view records are kept.
+ * <p>Layout: database {@value #DB_RECORDS}: key = u64 BE append counter; value = sequence u64 ||
+ * the record in pbft's {@link PersistCodec} layout (signed messages as their wire bytes, never
+ * re-encoded) || CRC32C(key || sequence || record) u32 BE. Database {@value #DB_META}: the
+ * format ({@value #FORMAT_VERSION}) and this WAL's identity, 16 random bytes drawn when it was
+ * created, which the node's {@link SigningMark} records with the {@link #position} it last saw.
+ * When a checkpoint becomes stable, records about sequences at or below it are deleted (the core
+ * says they are no longer needed); view records and the newest record are kept, so the append
+ * counter never goes back.
+ *
+ * <p>Damage is refused at {@link #open}, before anything is decoded: the file must hold what its
+ * meta page says, every reachable page must be sound ({@link LmdbFileCheck#checkPages}), and every
+ * record's checksum must hold (a flipped byte in a key or a value, which LMDB cannot see). A WAL
+ * of the format before checksums is rewritten with them on open (ConsensusWalTest).
  */
 public final class ConsensusWal implements AutoCloseable {
+    static final String DB_RECORDS = "wal";
+    static final String DB_META = "meta";
+    static final byte[] META_FORMAT = "format".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] META_IDENTITY = "identity".getBytes(StandardCharsets.US_ASCII);
+    static final int FORMAT_VERSION = 2;
+    static final int IDENTITY_BYTES = 16;
+    private static final int CHECKSUM_BYTES = 4;
     // Record kinds, the first byte of the PersistCodec layout.
     private static final byte OWN = 1;
     private static final byte PREPARED = 2;
@@ -42,11 +64,13 @@ public final class ConsensusWal implements AutoCloseable {
     private final Dbi<byte[]> records;
     private final PersistCodec codec;
     private final Path dir;
+    private final byte[] identity;
     private long next;
 
-    private ConsensusWal(Env<byte[]> env, Dbi<byte[]> records, PersistCodec codec, Path dir) {
+    private ConsensusWal(Env<byte[]> env, Dbi<byte[]> records, byte[] identity, PersistCodec codec, Path dir) {
         this.env = env;
         this.records = records;
+        this.identity = identity;
         this.codec = codec;
         this.dir = dir;
         try (Txn<byte[]> txn = env.txnRead(); Cursor<byte[]> c = records.openCursor(txn)) {
@@ -54,16 +78,82 @@ public final class ConsensusWal implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens (creating) the WAL in {@code dir} after checking it.
+     *
+     * @throws StoreCorruptedException when the file is truncated or damaged, naming what and where
+     */
     public static ConsensusWal open(Path dir, PersistCodec codec, long mapSizeBytes) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new StoreCorruptedException("cannot create the consensus WAL directory " + dir + ": " + e.getMessage(), e);
         }
-        Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(1).setMaxReaders(16)
+        Path dataFile = dir.resolve("data.mdb");
+        if (Files.exists(dataFile)) {
+            checkFile(dataFile);
+        }
+        Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(2).setMaxReaders(16)
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS);
-        Dbi<byte[]> dbi = env.openDbi("wal", DbiFlags.MDB_CREATE);
-        return new ConsensusWal(env, dbi, codec, dir);
+        try {
+            Dbi<byte[]> dbi = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
+            Dbi<byte[]> meta = env.openDbi(DB_META, DbiFlags.MDB_CREATE);
+            byte[] identity = formatted(env, dbi, meta, dataFile);
+            return new ConsensusWal(env, dbi, identity, codec, dir);
+        } catch (RuntimeException e) {
+            env.close();
+            throw e;
+        }
+    }
+
+    /** The pages and, when the format has them, every record's checksum, before LMDB maps the file. */
+    private static void checkFile(Path dataFile) {
+        byte[][] format = new byte[1][];
+        List<String> damaged = new ArrayList<>();
+        LmdbFileCheck.checkPages(dataFile, (db, key, value) -> {
+            if (db.equals(DB_META) && Arrays.equals(key, META_FORMAT)) {
+                format[0] = value;
+            } else if (db.equals(DB_RECORDS) && damaged.isEmpty() && !checksumHolds(key, value)) {
+                damaged.add(key.length == 8 ? Long.toString(ByteBuffer.wrap(key).getLong()) : HexFormat.of().formatHex(key));
+            }
+        });
+        if (format[0] != null && !Arrays.equals(format[0], u32(FORMAT_VERSION))) {
+            throw new StoreCorruptedException(dataFile + ": consensus WAL format " + HexFormat.of().formatHex(format[0])
+                    + ", not " + FORMAT_VERSION);
+        }
+        if (format[0] != null && !damaged.isEmpty()) {
+            throw new StoreCorruptedException(dataFile + ": consensus WAL record " + damaged.get(0)
+                    + " fails its checksum (a damaged byte in the record or its key)");
+        }
+    }
+
+    /** This WAL's identity; a WAL of the format before checksums gets them (and an identity) here. */
+    private static byte[] formatted(Env<byte[]> env, Dbi<byte[]> records, Dbi<byte[]> meta, Path dataFile) {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            byte[] format = meta.get(txn, META_FORMAT);
+            byte[] identity = meta.get(txn, META_IDENTITY);
+            if (format != null) {
+                if (identity == null || identity.length != IDENTITY_BYTES) {
+                    throw new StoreCorruptedException(dataFile + ": consensus WAL has no identity");
+                }
+                return identity;
+            }
+            List<byte[][]> unchecked = new ArrayList<>();
+            try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
+                for (CursorIterable.KeyVal<byte[]> kv : it) {
+                    unchecked.add(new byte[][] {kv.key(), kv.val()});
+                }
+            }
+            for (byte[][] kv : unchecked) {
+                records.put(txn, kv[0], withChecksum(kv[0], kv[1]));
+            }
+            identity = new byte[IDENTITY_BYTES];
+            new SecureRandom().nextBytes(identity);
+            meta.put(txn, META_IDENTITY, identity);
+            meta.put(txn, META_FORMAT, u32(FORMAT_VERSION));
+            txn.commit();
+            return identity;
+        }
     }
 
     /** Durably appends {@code batch} (one output's records), then truncates below a new stable checkpoint. */
@@ -72,22 +162,25 @@ public final class ConsensusWal implements AutoCloseable {
             return;
         }
         long stable = -1;
+        long first = next;
         try (Txn<byte[]> txn = env.txnWrite()) {
+            long key = first;
             for (PersistRecord record : batch) {
-                records.put(txn, key(next++), encode(record));
+                byte[] k = key(key++);
+                records.put(txn, k, withChecksum(k, encode(record)));
                 if (record instanceof PersistRecord.StableCheckpoint sc) {
                     stable = Math.max(stable, sc.sequence());
                 }
             }
             if (stable > 0) {
-                truncate(txn, stable);
+                truncate(txn, stable, key - 1);
             }
             txn.commit();
+            next = key;
         }
     }
 
-    private void truncate(Txn<byte[]> txn, long stable) {
-        long newest = next - 1;
+    private void truncate(Txn<byte[]> txn, long stable, long newest) {
         try (CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
             List<byte[]> doomed = new ArrayList<>();
             for (CursorIterable.KeyVal<byte[]> kv : it) {
@@ -112,8 +205,11 @@ public final class ConsensusWal implements AutoCloseable {
         try (Txn<byte[]> txn = env.txnRead(); CursorIterable<byte[]> it = records.iterate(txn, KeyRange.all())) {
             for (CursorIterable.KeyVal<byte[]> kv : it) {
                 long index = ByteBuffer.wrap(kv.key()).getLong();
+                if (!checksumHolds(kv.key(), kv.val())) {
+                    throw new StoreCorruptedException("consensus WAL " + dir + ": record " + index + " fails its checksum");
+                }
                 try {
-                    out.add(decode(kv.val()));
+                    out.add(decode(Arrays.copyOf(kv.val(), kv.val().length - CHECKSUM_BYTES)));
                 } catch (MalformedMessageException | RuntimeException e) {
                     throw new StoreCorruptedException("consensus WAL " + dir + ": record " + index
                             + " does not decode (" + e.getMessage() + ")", e);
@@ -129,8 +225,26 @@ public final class ConsensusWal implements AutoCloseable {
         }
     }
 
+    /** How many records were ever appended: the append counter, which deletions never lower. */
+    public synchronized long position() {
+        return next;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    /** Drawn when this WAL was created; a WAL made again (lost, emptied, replaced) has another. */
+    public byte[] identity() {
+        return identity.clone();
+    }
+
     private static byte[] key(long index) {
         return ByteBuffer.allocate(8).putLong(index).array();
+    }
+
+    private static byte[] u32(int v) {
+        return ByteBuffer.allocate(4).putInt(v).array();
     }
 
     /** sequence u64 || the pbft {@link PersistCodec} bytes (whose first byte is the record kind). */
@@ -139,11 +253,28 @@ public final class ConsensusWal implements AutoCloseable {
         return ByteBuffer.allocate(8 + body.length).putLong(record.sequence()).put(body).array();
     }
 
+    static byte[] withChecksum(byte[] key, byte[] value) {
+        return ByteBuffer.allocate(value.length + CHECKSUM_BYTES).put(value).putInt(checksum(key, value, value.length))
+                .array();
+    }
+
+    private static int checksum(byte[] key, byte[] value, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(key);
+        crc.update(value, 0, length);
+        return (int) crc.getValue();
+    }
+
+    private static boolean checksumHolds(byte[] key, byte[] value) {
+        int length = value.length - CHECKSUM_BYTES;
+        return length >= 9 && checksum(key, value, length) == ByteBuffer.wrap(value, length, CHECKSUM_BYTES).getInt();
+    }
+
     PersistRecord decode(byte[] value) throws MalformedMessageException {
         if (value.length < 9) {
             throw new IllegalArgumentException("record of " + value.length + " bytes");
         }
-        return codec.decode(java.util.Arrays.copyOfRange(value, 8, value.length));
+        return codec.decode(Arrays.copyOfRange(value, 8, value.length));
     }
 
     @Override

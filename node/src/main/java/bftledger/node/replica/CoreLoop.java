@@ -38,6 +38,15 @@ import org.slf4j.LoggerFactory;
  * <p>At a full queue: a peer message is dropped and counted (PBFT recovers by retransmission
  * and view change); a client request is refused (the client retries the same bytes); a tick is
  * skipped (the next one comes).
+ *
+ * <p>Out of room (a full disk, a full LMDB map; see {@link StorageFull}): the write that was
+ * refused wrote nothing, so this thread waits and tries it again every
+ * {@value #STORAGE_RETRY_MILLIS} ms, in place, until it goes through. Meanwhile nothing after it
+ * happens: no message whose records did not persist is sent, no block that is not stored is
+ * announced, client requests are refused, and the stall is in the status, the metrics
+ * ({@code bftledger_storage_stalled}) and the log ({@code event=storage-full}, then
+ * {@code event=storage-resumed}). Any other storage failure is not a state but a broken disk or a
+ * bug, and stops the core as before (DiskFullTest).
  */
 public final class CoreLoop implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoreLoop.class);
@@ -49,12 +58,21 @@ public final class CoreLoop implements AutoCloseable {
      */
     static final int GROUP_EVENTS_MAX = 256;
 
-    /** A snapshot of the core's state for status calls, published after every step. */
+    /** How often a write refused for lack of room is tried again. */
+    static final long STORAGE_RETRY_MILLIS = 1_000;
+
+    /**
+     * A snapshot of the core's state for status calls, published after every step.
+     *
+     * @param storageStall empty, or which write waits for room and why
+     * @param voting false while the replica runs under a signing floor it has not passed yet
+     */
     public record Status(long view, boolean viewActive, int primary, long stableCheckpoint, int pendingRequests,
-                         long lastExecuted) {}
+                         long lastExecuted, String storageStall, boolean voting) {}
 
     private final Replica replica;
     private final ConsensusWal wal;
+    private final SigningMark mark;
     private final BlockStore store;
     private final VerifiedTransactions transactions;
     private final NodeMetrics metrics;
@@ -70,19 +88,26 @@ public final class CoreLoop implements AutoCloseable {
     private volatile Status status;
     private volatile boolean running = true;
     private volatile Throwable failure;
+    /** Which write waits for room and why; empty when none does. Written on the core thread only. */
+    private volatile String storageStall = "";
+    private boolean votingLogged;
 
     /**
      * @param hashes the block hashes {@code replica} reads through its {@link bftledger.pbft.ExecutedDigests}
      *     port; this loop records every block it appends there
+     * @param mark the replica's signing mark: after every WAL append, before any message leaves,
+     *     it records the WAL's position and, when the records signed beyond its ceiling, raises it
+     * @param evidence the (durable) store the core's evidence goes to
      */
-    CoreLoop(Replica replica, BlockHashes hashes, ConsensusWal wal, BlockStore store, VerifiedTransactions transactions,
-                    NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
+    CoreLoop(Replica replica, BlockHashes hashes, ConsensusWal wal, SigningMark mark, BlockStore store,
+             VerifiedTransactions transactions, NodeMetrics metrics, int queueMax, Consumer<ExecutedBlock> onBlock,
                     Consumer<Output.StateTransferRequest> onStateTransfer, EvidenceStore evidence) {
         this.hashes = hashes;
         this.evidence = evidence;
         metrics.setEvidence(evidence.size());
         this.replica = replica;
         this.wal = wal;
+        this.mark = mark;
         this.store = store;
         this.transactions = transactions;
         this.metrics = metrics;
@@ -91,6 +116,10 @@ public final class CoreLoop implements AutoCloseable {
         this.queue = new ArrayBlockingQueue<>(queueMax);
         this.thread = new Thread(this::run, "pbft-core");
         metrics.queueDepth("core", queue::size);
+        metrics.gauge("bftledger_storage_stalled", "1 while a write waits for room (disk or LMDB map full): no commits",
+                () -> storageStall.isEmpty() ? 0 : 1);
+        metrics.gauge("bftledger_voting", "0 while the replica runs under a signing floor it has not passed (it lost its WAL)",
+                () -> status.voting() ? 1 : 0);
         publishStatus();
     }
 
@@ -120,8 +149,11 @@ public final class CoreLoop implements AutoCloseable {
         return true;
     }
 
-    /** A client request that passed validation. False when the queue is full: tell the client to retry. */
+    /** A client request that passed validation. False when the queue is full or storage has no room: tell the client to retry. */
     public boolean offerRequest(Request request) {
+        if (!storageStall.isEmpty()) {
+            return false;
+        }
         if (!interceptor.admitRequest(request)) {
             // Swallowed as if queued: a censoring process tells the client nothing.
             return true;
@@ -162,6 +194,12 @@ public final class CoreLoop implements AutoCloseable {
         return failure;
     }
 
+    /** Which write waits for room and why, while one does (see the class comment). */
+    public java.util.Optional<String> storageStall() {
+        String stall = storageStall;
+        return stall.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(stall);
+    }
+
     private void run() {
         try {
             carryOut(List.of(replica.resume()));
@@ -190,7 +228,7 @@ public final class CoreLoop implements AutoCloseable {
                 group.clear();
                 publishStatus();
             }
-        } catch (InterruptedException e) {
+        } catch (InterruptedException | StoppedWaitingForRoom e) {
             Thread.currentThread().interrupt();
         } catch (Throwable t) {
             // A broken invariant: stop consensus loudly rather than continue on a state we do not trust.
@@ -216,7 +254,8 @@ public final class CoreLoop implements AutoCloseable {
                     records.addAll(o.persist());
                 }
             }
-            wal.append(records);
+            untilStored("wal-append", () -> wal.append(records));
+            untilStored("signing-mark", () -> mark.afterAppend(records, wal.position(), replica.config().watermarkWindow()));
             for (Output o : round) {
                 for (Output.Outbound m : o.messages()) {
                     if (interceptor != OutboundInterceptor.IDENTITY) {
@@ -234,7 +273,7 @@ public final class CoreLoop implements AutoCloseable {
             List<Output> next = new ArrayList<>();
             for (Output o : round) {
                 for (Output.CommittedBatch batch : o.execute()) {
-                    Digest hash = execute(batch);
+                    Digest hash = untilStored("block-append", () -> execute(batch));
                     next.add(replica.step(new Event.Executed(batch.sequence(), hash)));
                     // A window below our stable checkpoint: a replica a checkpoint or two behind
                     // us may still send VIEW-CHANGEs whose certificates reach down to its own.
@@ -315,7 +354,7 @@ public final class CoreLoop implements AutoCloseable {
             }
             // Signatures this replica verified already (as submitted, in a PRE-PREPARE, or in
             // preverify on the catch-up thread) are not verified again on this thread.
-            BlockChecker.BlockCheck check = store.append(block, this::validate);
+            BlockChecker.BlockCheck check = untilStored("catch-up-append", () -> store.append(block, this::validate));
             if (!check.ok()) {
                 metrics.rejected("catch-up-block");
                 log.warn("event=catch-up-rejected peer={} problems={}", fromPeer, check.problems());
@@ -366,7 +405,7 @@ public final class CoreLoop implements AutoCloseable {
 
     private void recordEvidence(List<Output.Evidence> found) {
         for (Output.Evidence e : found) {
-            if (evidence.add(e)) {
+            if (untilStored("evidence", () -> evidence.add(e))) {
                 log.warn("event=evidence replica={} type={} view={} sequence={}", e.replica(), e.type(), e.view(), e.sequence());
             }
         }
@@ -375,12 +414,72 @@ public final class CoreLoop implements AutoCloseable {
         }
     }
 
+    /** Thrown out of a wait for room when the loop is closed meanwhile. */
+    private static final class StoppedWaitingForRoom extends RuntimeException {
+        StoppedWaitingForRoom() {
+            super("stopped while waiting for room to write", null, false, false);
+        }
+    }
+
+    private void untilStored(String what, Runnable write) {
+        untilStored(what, () -> {
+            write.run();
+            return null;
+        });
+    }
+
+    /**
+     * {@code write}, tried again every {@link #STORAGE_RETRY_MILLIS} while it is refused for lack
+     * of room (it wrote nothing then, so trying again is safe); any other failure is thrown.
+     */
+    private <T> T untilStored(String what, java.util.function.Supplier<T> write) {
+        long stalledAt = 0;
+        while (true) {
+            try {
+                T result = write.get();
+                if (stalledAt != 0) {
+                    storageStall = "";
+                    log.warn("event=storage-resumed write={} stalled-millis={}", what, (System.nanoTime() - stalledAt) / 1_000_000);
+                    publishStatus();
+                }
+                return result;
+            } catch (RuntimeException e) {
+                java.util.Optional<String> full = StorageFull.reason(e, List.of(store.directory(), wal.directory()));
+                if (full.isEmpty()) {
+                    throw e;
+                }
+                if (stalledAt == 0) {
+                    stalledAt = System.nanoTime();
+                    storageStall = what + ": " + full.get();
+                    log.error("event=storage-full write={} reason=\"{}\" action=\"nothing is committed or sent until it is"
+                            + " written; trying again every {} ms\"", what, full.get(), STORAGE_RETRY_MILLIS);
+                    publishStatus();
+                }
+            }
+            try {
+                Thread.sleep(STORAGE_RETRY_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StoppedWaitingForRoom();
+            }
+            if (!running) {
+                throw new StoppedWaitingForRoom();
+            }
+        }
+    }
+
     private void publishStatus() {
         long view = replica.view();
         metrics.setView(view);
         Status before = status;
+        boolean voting = replica.signingFloor().passed(view, replica.lowWatermark());
         status = new Status(view, replica.viewActive(), replica.config().primary(view), replica.lowWatermark(),
-                replica.pendingRequests(), replica.lastExecuted());
+                replica.pendingRequests(), replica.lastExecuted(), storageStall, voting);
+        if (voting && !votingLogged && !replica.signingFloor().equals(bftledger.pbft.SigningFloor.NONE)) {
+            votingLogged = true;
+            log.warn("event=voting-again view={} stable={} floor-view={} floor-sequence={}", view, replica.lowWatermark(),
+                    replica.signingFloor().view(), replica.signingFloor().sequence());
+        }
         // View changes are what an operator looks for first when commits stall: log each move.
         if (before != null && (before.view() != view || before.viewActive() != status.viewActive())) {
             if (status.viewActive()) {

@@ -67,6 +67,11 @@ public final class EvidenceStore implements AutoCloseable {
         } catch (IOException e) {
             throw new StoreCorruptedException("cannot create the evidence directory " + dir + ": " + e.getMessage(), e);
         }
+        Path dataFile = dir.resolve("data.mdb");
+        if (Files.exists(dataFile)) {
+            // Before LMDB maps it: a truncated or damaged file is refused here, not followed out of the map.
+            bftledger.ledger.LmdbFileCheck.checkPages(dataFile, null);
+        }
         Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(mapSizeBytes).setMaxDbs(1).setMaxReaders(8)
                 .open(dir.toFile(), EnvFlags.MDB_NOTLS);
         Dbi<byte[]> dbi = env.openDbi("evidence", DbiFlags.MDB_CREATE);

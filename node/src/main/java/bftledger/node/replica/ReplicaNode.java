@@ -119,6 +119,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final ChainGenesis genesis;
     private final BlockStore store;
     private final ConsensusWal wal;
+    private final SigningMark mark;
     private final EvidenceStore evidence;
     private final NodeMetrics metrics;
     private final CoreLoop core;
@@ -159,7 +160,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final int messageBytesMax;
 
     private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store,
-                        OutboundInterceptor.Factory interceptors, NetworkTls tls) {
+                        OutboundInterceptor.Factory interceptors, NetworkTls tls) throws ConfigException {
         this.config = config;
         this.tls = tls;
         this.genesis = genesis;
@@ -173,16 +174,22 @@ public final class ReplicaNode implements AutoCloseable {
                 .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()))
                 .withAnchorIdle(ticks(ANCHOR_IDLE_MILLIS, tuning.tickMillis()));
         this.metrics = new NodeMetrics(config.replica());
-        this.wal = ConsensusWal.open(config.dataDir().resolve("wal"), new PersistCodec(pbft), tuning.mapSizeBytes());
+        // The WAL only as the signing mark vouches for it: see SigningRecovery.
+        SigningRecovery.Started started = SigningRecovery.start(config.dataDir().resolve("wal"), config.signingMarkFile(),
+                new PersistCodec(pbft), tuning.mapSizeBytes(), store.height(), config.rejoinNonVoting(),
+                pbft.watermarkWindow());
+        this.wal = started.wal();
+        this.mark = started.mark();
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
-        List<PersistRecord> records = wal.readAll();
+        List<PersistRecord> records = started.records();
         // The ledger's transaction index is the core's at-most-once port: after a stable checkpoint
         // (or a state transfer) the core has forgotten old ids, and a client's retry of one must
         // not be ordered again nor keep a request timer running.
         BlockHashes hashes = new BlockHashes(store);
-        Replica replica = Replica.restore(pbft, store::containsTransaction, hashes, records, store.height());
-        log.info("event=restored replica={} height={} wal-records={} view={}", config.replica(), store.height(),
-                records.size(), replica.view());
+        Replica replica = Replica.restore(pbft, store::containsTransaction, hashes, records, store.height(), started.floor());
+        log.info("event=restored replica={} height={} wal-records={} view={} signing-floor-view={} signing-floor-sequence={}",
+                config.replica(), store.height(), records.size(), replica.view(), started.floor().view(),
+                started.floor().sequence());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
         ScheduledThreadPoolExecutor timerPool = timerExecutor();
         this.timers = timerPool;
@@ -212,7 +219,7 @@ public final class ReplicaNode implements AutoCloseable {
         this.replies = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(REPLY_BLOCKS_QUEUED_MAX),
                 daemon("replies"), new ThreadPoolExecutor.CallerRunsPolicy());
         metrics.queueDepth("replies", () -> replies.getQueue().size());
-        this.core = new CoreLoop(replica, hashes, wal, store, transactions, metrics, tuning.inboundQueueMax(),
+        this.core = new CoreLoop(replica, hashes, wal, mark, store, transactions, metrics, tuning.inboundQueueMax(),
                 block -> replies.execute(() -> api.onBlock(block)),
                 catchUp::request, evidence);
         OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
@@ -288,6 +295,7 @@ public final class ReplicaNode implements AutoCloseable {
             return EvidenceStore.open(dir, new bftledger.pbft.MessageCodec(pbft), CoreLoop.EVIDENCE_MAX, mapSize);
         } catch (RuntimeException e) {
             wal.close();
+            mark.close();
             throw e;
         }
     }
@@ -415,12 +423,15 @@ public final class ReplicaNode implements AutoCloseable {
             node = new ReplicaNode(config, genesis, key, store, interceptors, tls);
             node.dataDirLock = lock;
             node.clientAnswers = clientAnswers;
-        } catch (StoreCorruptedException e) {
+        } catch (StoreCorruptedException | org.lmdbjava.LmdbException e) {
             store.close();
-            throw new ConfigException("the consensus WAL (" + config.dataDir().resolve("wal") + ") or evidence store ("
-                    + config.dataDir().resolve("evidence") + ") is damaged: "
-                    + e.getMessage() + ". Keep a copy; a replica must not run without the votes it signed, so restore it"
-                    + " from a backup or reinstall this replica with a new key.", e);
+            throw new ConfigException("the evidence store (" + config.dataDir().resolve("evidence") + ") is damaged: "
+                    + e.getMessage() + ". Nothing was changed. It holds only proof of other replicas' misbehaviour, nothing"
+                    + " this replica signed: restore it from a backup, or keep a copy, move it away and start again (the"
+                    + " proof it held is then gone from this node).", e);
+        } catch (ConfigException | RuntimeException e) {
+            store.close();
+            throw e;
         }
         try {
             node.serve();
@@ -586,6 +597,7 @@ public final class ReplicaNode implements AutoCloseable {
         bulkheads.close();
         metrics.close();
         wal.close();
+        mark.close();
         evidence.close();
         store.close();
         try {

@@ -57,6 +57,22 @@ class NodeConfigTest {
     }
 
     @Test
+    void theSigningMarkDefaultsBesideTheKeyAndRejoiningNonVotingIsOff() throws Exception {
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, VALID);
+        NodeConfig c = NodeConfig.read(file);
+        assertEquals(dir.resolve("signing-mark").toAbsolutePath(), c.signingMarkFile());
+        assertEquals(false, c.rejoinNonVoting());
+        Files.writeString(file, VALID + "signing.mark.file=/var/lib/bftledger/mark\nrejoin.non.voting=true\n");
+        c = NodeConfig.read(file);
+        assertEquals(Path.of("/var/lib/bftledger/mark"), c.signingMarkFile());
+        assertEquals(true, c.rejoinNonVoting());
+        Files.writeString(file, c.toProperties());
+        assertEquals(c, NodeConfig.read(file), "what toProperties writes reads back");
+        assertTrue(bad(VALID + "rejoin.non.voting=yes\n").getMessage().contains("must be true or false"));
+    }
+
+    @Test
     void mistakesAreNamedWithTheKeyAndTheFix() throws Exception {
         assertTrue(bad(VALID + "tuning.verify.thread=2\n").getMessage().contains("unknown keys [tuning.verify.thread]"));
         assertTrue(bad(VALID.replace("listen.port=7002", "listen.port=seven")).getMessage().contains("'listen.port' is 'seven'"));
