@@ -50,10 +50,14 @@ final class StatusCommand extends NetworkCommand {
                         }
                     }
                     row.put("suspected_peers", suspects);
-                    text.append(String.format("%-6s %-22s %-6s %-6d %-8d %-10d %-9d %-10s %s%s%s%n", "node" + i,
+                    row.put("damaged_heights", r.getDamagedHeightsList());
+                    row.put("storage_stall", r.getStorageStall());
+                    row.put("voting", r.getVoting());
+                    text.append(String.format("%-6s %-22s %-6s %-6d %-8d %-10d %-9d %-10s %s%s%s%s%n", "node" + i,
                             network.addresses().get(i), "yes", r.getView(), r.getPrimary(), r.getHeight(),
                             r.getStableCheckpoint(), Arguments.hex(r.getLastBlockHash()).substring(0, 8), r.getPeersConnectedList(),
-                            r.getQuorumReachable() ? "" : " NO QUORUM", suspects.isEmpty() ? "" : " suspects " + suspects));
+                            r.getQuorumReachable() ? "" : " NO QUORUM", suspects.isEmpty() ? "" : " suspects " + suspects,
+                            storageNotes(r)));
                 } else {
                     text.append(String.format("%-6s %-22s %-6s%n", "node" + i, network.addresses().get(i), "DOWN"));
                 }
@@ -62,5 +66,20 @@ final class StatusCommand extends NetworkCommand {
         }
         print(CommandOutput.fields("nodes", rows, "up", up, "n", network.n()), text.toString().stripTrailing());
         return up == network.n() ? 0 : 1;
+    }
+
+    /** What an operator must act on: damaged blocks (docs/storage-faults.md), a stalled disk, a node not voting. */
+    private static String storageNotes(GetStatusResponse r) {
+        StringBuilder notes = new StringBuilder();
+        if (r.getDamagedHeightsCount() > 0) {
+            notes.append(" DAMAGED BLOCKS ").append(r.getDamagedHeightsList());
+        }
+        if (!r.getStorageStall().isEmpty()) {
+            notes.append(" STORAGE STALLED (").append(r.getStorageStall()).append(')');
+        }
+        if (!r.getVoting()) {
+            notes.append(" NOT VOTING");
+        }
+        return notes.toString();
     }
 }
