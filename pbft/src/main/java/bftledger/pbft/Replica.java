@@ -53,7 +53,6 @@ public final class Replica {
     // The normal case (4.2).
     private final MessageLog log = new MessageLog();
     private final TreeMap<Long, Output.CommittedBatch> committedUndelivered = new TreeMap<>();
-    private final Map<VoteKey, Digest> ownVotes = new HashMap<>();
     private long nextSequence = 1;
     private long lastTimestampMillis;
     private long nowMillis;
@@ -67,6 +66,7 @@ public final class Replica {
     private final HeaderAnchors anchors;
 
     // Parts.
+    private final OwnVotes ownVotes;
     /** The low watermark h, the stable checkpoint, state transfer (4.3). */
     private final Checkpoints checkpoints;
     private final ViewChanges viewChanges;
@@ -78,7 +78,8 @@ public final class Replica {
 
     // For invariants across steps.
     private long previousExecuted;
-    private final Map<VoteKey, Digest> acceptedPrePrepares = new HashMap<>();
+    /** The pre-prepare digest accepted per (view, sequence). */
+    private final Map<SlotKey, Digest> acceptedPrePrepares = new HashMap<>();
 
     private OutputBuilder out;
 
@@ -108,6 +109,7 @@ public final class Replica {
         }
         this.self = config.replicaId();
         this.factory = new MessageFactory(self, config.key());
+        this.ownVotes = new OwnVotes(self);
         this.checkpoints = new Checkpoints(config);
         this.viewChanges = new ViewChanges(config);
         this.requestTimer = new RequestTimer(config);
@@ -248,7 +250,7 @@ public final class Replica {
             }
             return;
         }
-        Digest own = ownVotes.get(new VoteKey(MessageType.PREPARE, pp.view(), pp.sequence()));
+        Digest own = ownVotes.get(MessageType.PREPARE, pp.view(), pp.sequence());
         if (own != null && !own.equals(pp.digest())) {
             reject(RejectReason.CONFLICTS_OWN_VOTE, "prepared another digest for (" + pp.view() + ", " + pp.sequence() + ")", m.signer());
             return;
@@ -293,7 +295,7 @@ public final class Replica {
     private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
         PrePrepare pp = m.payload();
         slot.prePrepare = m;
-        Digest before = acceptedPrePrepares.putIfAbsent(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        Digest before = acceptedPrePrepares.putIfAbsent(new SlotKey(pp.view(), pp.sequence()), pp.digest());
         if (before != null && !before.equals(pp.digest())) {
             throw new IllegalStateException("accepted a second pre-prepare digest for (" + pp.view() + ", " + pp.sequence() + ")");
         }
@@ -554,7 +556,7 @@ public final class Replica {
         long h = lowWatermark();
         log.collectGarbage(h);
         committedUndelivered.headMap(h, true).clear();
-        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
+        ownVotes.collectGarbage(h);
         acceptedPrePrepares.keySet().removeIf(k -> k.sequence() <= h);
         evidenceReports.collectGarbage(h);
         checkpoints.collectGarbage();
@@ -619,43 +621,46 @@ public final class Replica {
     }
 
     private void onRequestTimerTick() {
-        if (requestTimer.running() && primarySilenceSuspected()) {
-            // A crashed, paused or cut-off primary: its silence while we wait for requests says
-            // so sooner than the request timeout would.
-            requestTimer.stopForSilentPrimary();
-            viewChanges.cause("primary " + config.primary(view) + " silent for " + config.primarySilenceTicks()
-                    + " ticks with requests waiting");
-            onRequestTimeout();
-        } else if (requestTimer.expires()) {
-            if (requests.dropExecutedElsewhere(requestTimer.timedRequest())) {
-                // The request waited for is in the ledger already: it executed in blocks this
-                // replica fetched (catch-up) rather than ordered itself. The primary did its
-                // job; wait for what is really still pending.
-                updateRequestTimer();
-            } else if (lagging() || !requestTimer.quorumHeard()) {
-                // Requests do not execute here, but not (as far as this replica can tell)
-                // because the primary stalls: this replica lags (waiting for state), or it
-                // hears too few others to be in any quorum (cut off,
-                // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
-                // view alone, where it stays until the others change view too, while they go
-                // on without it. So wait a timeout more. Liveness: if the primary is faulty,
-                // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
-                // hears 2f others again and is not behind, the next expiry suspects the
-                // primary as before.
-                updateRequestTimer();
-            } else if (catchingUp()) {
-                // Provably behind (f+1 others, one of them correct, checkpointed past us) and
-                // moving forward: the request may well sit in what we have yet to execute.
-                // Bounded, so a primary cannot use a replica's lag to censor a request for
-                // longer than a few timeouts.
-                requestTimer.holdForCatchUp();
-                updateRequestTimer();
-            } else {
-                Digest timed = requestTimer.timedRequest();
-                viewChanges.cause("request " + (timed == null ? "?" : timed.shortHex())
-                        + " not executed within the request timeout");
+        switch (requestTimer.tick(viewChanges.failed(), lagging())) {
+            case PRIMARY_SILENT -> {
+                // A crashed, paused or cut-off primary (PrimarySilenceTest).
+                viewChanges.cause("primary " + config.primary(view) + " silent for " + config.primarySilenceTicks()
+                        + " ticks with requests waiting");
                 onRequestTimeout();
             }
+            case EXPIRED -> onRequestTimerExpired();
+            case NONE -> { }
+        }
+    }
+
+    private void onRequestTimerExpired() {
+        if (requests.dropExecutedElsewhere(requestTimer.timedRequest())) {
+            // The request waited for is in the ledger already: it executed in blocks this
+            // replica fetched (catch-up) rather than ordered itself. The primary did its
+            // job; wait for what is really still pending.
+            updateRequestTimer();
+        } else if (lagging() || !requestTimer.quorumHeard()) {
+            // Requests do not execute here, but not (as far as this replica can tell)
+            // because the primary stalls: this replica lags (waiting for state), or it
+            // hears too few others to be in any quorum (cut off,
+            // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
+            // view alone, where it stays until the others change view too, while they go
+            // on without it. So wait a timeout more. Liveness: if the primary is faulty,
+            // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
+            // hears 2f others again and is not behind, the next expiry suspects the
+            // primary as before.
+            updateRequestTimer();
+        } else if (requestTimer.holdForCatchUp(lastExecuted, checkpoints.othersAbove(lastExecuted))) {
+            // Provably behind (f+1 others, one of them correct, checkpointed past us) and
+            // moving forward: the request may well sit in what we have yet to execute.
+            // Bounded, so a primary cannot use a replica's lag to censor a request for
+            // longer than a few timeouts.
+            updateRequestTimer();
+        } else {
+            Digest timed = requestTimer.timedRequest();
+            viewChanges.cause("request " + (timed == null ? "?" : timed.shortHex())
+                    + " not executed within the request timeout");
+            onRequestTimeout();
         }
     }
 
@@ -684,11 +689,6 @@ public final class Replica {
         return viewChanges.backedOff(config.requestTimeoutTicks());
     }
 
-    /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */
-    private boolean primarySilenceSuspected() {
-        return requestTimer.primarySilentTooLong() && viewChanges.failed() == 0 && !lagging();
-    }
-
     /**
      * Behind the others, as far as this replica can know: waiting for state. Not "f+1 others
      * checkpointed past it": a replica that counted that as lag held its timer while the others'
@@ -696,20 +696,6 @@ public final class Replica {
      */
     private boolean lagging() {
         return awaitingState();
-    }
-
-    /**
-     * Whether an expired request timer should wait once more because this replica is catching up:
-     * it executed something since the timer started (it is moving), f+1 other replicas signed
-     * checkpoints above its last executed sequence (so at least one correct replica is ahead: the
-     * primary is not stalling everyone), and it has held this request's timer fewer than
-     * {@link RequestTimer#CATCH_UP_HOLDS_MAX} times. Bounded, because a replica holding its timer
-     * without limit can withhold the vote a view change needs (RandomizedScheduleTest); needed,
-     * because a replica far behind after a partition would otherwise time out mid catch-up and
-     * leave the view alone (LaggingReplicaTimerTest).
-     */
-    private boolean catchingUp() {
-        return requestTimer.mayHoldForCatchUp(lastExecuted) && checkpoints.othersAbove(lastExecuted) >= config.weakQuorum();
     }
 
     /** State this replica did not execute itself is needed before it can execute anything more. */
@@ -794,22 +780,21 @@ public final class Replica {
         }
         view = newView;
         viewActive = false;
-        // Views only grow, so votes of earlier views can never be asked for again; checkpoint
-        // votes are view-independent and stay until garbage collection.
-        ownVotes.keySet().removeIf(k -> k.type() != MessageType.CHECKPOINT && k.view() < newView);
+        ownVotes.forgetViewsBelow(newView);
         acceptedPrePrepares.keySet().removeIf(k -> k.view() < newView);
         requestTimer.stop();
         viewChanges.start(newView);
         log.clear();
         requests.unorderAll();
         out.persist.add(new PersistRecord.ViewState(newView, true));
+        // Where its signing floor forbids a VIEW-CHANGE, it sends none and follows the others in.
         if (signingFloor.allowsViewChange(newView, lowWatermark())) {
             List<PreparedCertificate> prepared = log.preparedAbove(lowWatermark());
             Signed<ViewChange> own = factory.viewChange(newView, lowWatermark(), checkpoints.stableDigest(),
                     checkpoints.stableProof(), prepared);
             sendOwn(own, MessageType.VIEW_CHANGE, newView, 0, null);
             viewChanges.recordOwn(own);
-        } // else it follows the others into the view without a vote
+        }
         afterViewChangeVote();
     }
 
@@ -870,7 +855,7 @@ public final class Replica {
         List<Signed<PrePrepare>> o = new ArrayList<>();
         for (Map.Entry<Long, Batch> e : plan.batches().entrySet()) {
             Signed<PrePrepare> pp = factory.prePrepare(view, e.getKey(), e.getValue());
-            recordOwnVote(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
+            ownVotes.record(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
             // Also persisted on its own: STATUS answers may send it outside the NEW-VIEW.
             out.persist.add(new PersistRecord.OwnMessage(pp));
             o.add(pp);
@@ -964,19 +949,10 @@ public final class Replica {
     private void sendOwn(Signed<?> m, MessageType type, long msgView, long sequence, Digest digest) {
         signingFloor.requireAllowed(m);
         if (digest != null) {
-            recordOwnVote(type, msgView, sequence, digest);
+            ownVotes.record(type, msgView, sequence, digest);
         }
         out.persist.add(new PersistRecord.OwnMessage(m));
         out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, m));
-    }
-
-    /** The one place that guarantees this replica never signs two digests for one (type, view, sequence). */
-    private void recordOwnVote(MessageType type, long msgView, long sequence, Digest digest) {
-        VoteKey key = new VoteKey(type, msgView, sequence);
-        Digest previous = ownVotes.putIfAbsent(key, digest);
-        if (previous != null && !previous.equals(digest)) {
-            throw new IllegalStateException("replica " + self + " about to sign a conflicting " + key);
-        }
     }
 
     private void reject(RejectReason reason, String detail, int from) {
@@ -1062,7 +1038,7 @@ public final class Replica {
             }
         }
         log.collectGarbage(lowWatermark());
-        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= lowWatermark());
+        ownVotes.collectGarbage(lowWatermark());
         nextSequence = Math.max(nextSequence, Math.max(lowWatermark(), executed) + 1);
         if (!viewActive) {
             viewChanges.resendAtNextTick();
@@ -1073,7 +1049,7 @@ public final class Replica {
     private void restoreOwn(Signed<?> m) {
         Payload p = m.payload();
         if (p instanceof PrePrepare pp) {
-            recordOwnVote(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
+            ownVotes.record(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
             lastTimestampMillis = Math.max(lastTimestampMillis, pp.batch().timestampMillis());
             if (pp.view() == view && viewActive && pp.sequence() > lowWatermark() && pp.sequence() <= highWatermark()) {
                 acceptPrePrepare(log.slot(pp.sequence()), m.as(PrePrepare.class));
@@ -1083,12 +1059,12 @@ public final class Replica {
                 nextSequence = Math.max(nextSequence, pp.sequence() + 1);
             }
         } else if (p instanceof Prepare pr) {
-            recordOwnVote(MessageType.PREPARE, pr.view(), pr.sequence(), pr.digest());
+            ownVotes.record(MessageType.PREPARE, pr.view(), pr.sequence(), pr.digest());
             if (pr.view() == view && viewActive && pr.sequence() > lowWatermark() && pr.sequence() <= highWatermark()) {
                 log.slot(pr.sequence()).prepares.put(self, m.as(Prepare.class));
             }
         } else if (p instanceof Commit c) {
-            recordOwnVote(MessageType.COMMIT, c.view(), c.sequence(), c.digest());
+            ownVotes.record(MessageType.COMMIT, c.view(), c.sequence(), c.digest());
             if (c.view() == view && viewActive && c.sequence() > lowWatermark() && c.sequence() <= highWatermark()) {
                 log.slot(c.sequence()).commits.put(self, m.as(Commit.class));
             }
@@ -1096,7 +1072,7 @@ public final class Replica {
             // A guard like every own vote (re-executing to another digest must not sign again), and
             // a vote: without it a restarted replica with f peers silent never sees this
             // checkpoint stable (RestartTest#aRestartedReplicaCountsItsOwnCheckpointVote).
-            recordOwnVote(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
+            ownVotes.record(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
             checkpoints.restoreOwn(m.as(Checkpoint.class));
             if (c.sequence() > lowWatermark()) {
                 recordCheckpointVote(m.as(Checkpoint.class));
@@ -1233,7 +1209,7 @@ public final class Replica {
             if (s.prePrepare != null) {
                 PrePrepare pp = s.prePrepare.payload();
                 require(pp.sequence() == e.getKey() && pp.view() == view, "slot holds a foreign pre-prepare");
-                Digest accepted = acceptedPrePrepares.get(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()));
+                Digest accepted = acceptedPrePrepares.get(new SlotKey(pp.view(), pp.sequence()));
                 require(accepted == null || accepted.equals(pp.digest()), "two pre-prepares accepted for one slot");
             }
             require(!s.committed || s.prepared, "committed without prepared");
@@ -1244,5 +1220,5 @@ public final class Replica {
 
     // ------------------------------------------------------------------ internal types
 
-    private record VoteKey(MessageType type, long view, long sequence) {}
+    private record SlotKey(long view, long sequence) {}
 }

@@ -4,14 +4,16 @@ import bftledger.crypto.Digest;
 import java.util.Set;
 
 /**
- * A backup's request timer (4.4), counted in ticks: the request it runs for, how often it was
- * held because this replica was catching up, and what the node's failure detector said at the
- * latest tick (for the primary-silence rule). It keeps time; {@link Replica} decides what an
- * expiry means.
+ * A backup's request timer (4.4), counted in ticks: the request it runs for, the primary-silence
+ * rule fed by the node's failure detector, and the bounded hold while this replica catches up.
+ * {@link Replica} decides what else an expiry means (requests executed elsewhere, lag, no quorum).
  */
 final class RequestTimer {
-    /** See {@link Replica}'s catching-up rule: at most this many extra timeouts while catching up. */
+    /** See {@link #holdForCatchUp}: at most this many extra timeouts while catching up. */
     static final int CATCH_UP_HOLDS_MAX = 4;
+
+    /** What a tick of the running timer found; either way but {@code NONE} the timer is stopped. */
+    enum Expiry { NONE, PRIMARY_SILENT, EXPIRED }
 
     private final Config config;
     /** Ticks until expiry; -1 when stopped. */
@@ -91,32 +93,47 @@ final class RequestTimer {
         primarySilentTicks = primarySilent ? primarySilentTicks + 1 : 0;
     }
 
-    /** See {@link Config#primarySilenceTicks()}. */
-    boolean primarySilentTooLong() {
-        return config.primarySilenceTicks() > 0 && primarySilentTicks >= config.primarySilenceTicks();
-    }
-
-    /** Stops the timer for a silent primary; the silence counts from zero again. */
-    void stopForSilentPrimary() {
-        ticksLeft = -1;
-        primarySilentTicks = 0;
-    }
-
-    /** Counts one tick down; true when the timer runs out now (it is then stopped). */
-    boolean expires() {
+    /**
+     * Counts one tick while the view is active: {@code PRIMARY_SILENT} when the primary was silent
+     * for {@link Config#primarySilenceTicks()} ticks with requests waiting (its silence says so
+     * sooner than the timeout would), {@code EXPIRED} when the timeout ran out.
+     */
+    Expiry tick(int failedViewChanges, boolean lagging) {
+        if (running() && primarySilenceSuspected(failedViewChanges, lagging)) {
+            ticksLeft = -1;
+            primarySilentTicks = 0;
+            return Expiry.PRIMARY_SILENT;
+        }
         if (ticksLeft > 0 && --ticksLeft == 0) {
             ticksLeft = -1;
-            return true;
+            return Expiry.EXPIRED;
         }
-        return false;
+        return Expiry.NONE;
     }
 
-    /** Whether a hold for catching up is still allowed: this replica executed since the start, holds left. */
-    boolean mayHoldForCatchUp(long lastExecuted) {
-        return catchUpHolds < CATCH_UP_HOLDS_MAX && lastExecuted > executedAtStart;
+    /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */
+    private boolean primarySilenceSuspected(int failedViewChanges, boolean lagging) {
+        return config.primarySilenceTicks() > 0 && primarySilentTicks >= config.primarySilenceTicks()
+                && failedViewChanges == 0 && !lagging;
     }
 
-    void holdForCatchUp() {
+    /**
+     * Whether an expired timer waits once more because this replica is catching up (then it
+     * counts the hold): it executed something since the timer started (it is moving), f+1 other
+     * replicas signed checkpoints above its last executed sequence (so at least one correct
+     * replica is ahead: the primary is not stalling everyone), and it has held this request's
+     * timer fewer than {@link #CATCH_UP_HOLDS_MAX} times. Bounded, because a replica holding its
+     * timer without limit can withhold the vote a view change needs (RandomizedScheduleTest);
+     * needed, because a replica far behind after a partition would otherwise time out mid
+     * catch-up and leave the view alone (LaggingReplicaTimerTest).
+     *
+     * @param othersAhead other replicas whose highest checkpoint vote is above {@code lastExecuted}
+     */
+    boolean holdForCatchUp(long lastExecuted, int othersAhead) {
+        if (catchUpHolds >= CATCH_UP_HOLDS_MAX || lastExecuted <= executedAtStart || othersAhead < config.weakQuorum()) {
+            return false;
+        }
         catchUpHolds++;
+        return true;
     }
 }
