@@ -1,15 +1,15 @@
 package bftledger.pbft;
 
+import static bftledger.pbft.Invariants.require;
+
 import bftledger.crypto.Digest;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -28,22 +28,20 @@ import java.util.TreeMap;
  *       dropped and reported ({@link RejectReason#FUTURE_BUFFER_FULL}). Views further ahead than
  *       {@link Config#viewChangeAheadMax()} are rejected outright.</li>
  * </ul>
- * Client requests wait in a pending map bounded by {@link Config#pendingRequestsMax()} (beyond
- * it: rejected, the client retries). Request ids are remembered until executed and covered by
- * a stable checkpoint; after that a resubmitted id could be ordered again, and the ledger's
- * at-most-once rule makes that execution a no-op.
+ * Rules with state of their own are named parts that decide while this class routes and acts:
+ * {@code Checkpoints} (4.3), {@code ViewChanges} (4.4), {@code RequestTimer} and
+ * {@code StatusTimer} (ticks), {@code Requests} (pending client requests, bounded by
+ * {@link Config#pendingRequestsMax()}), {@code MessageLog}, {@code FutureBuffer} and
+ * {@code EvidenceReports}. This class keeps the dispatch, the normal case (4.2), execution and
+ * restart.
  *
  * <p>Section references are to Castro and Liskov, "Practical Byzantine Fault Tolerance" (OSDI
  * 1999).
  */
 public final class Replica {
-    /** See {@link #catchingUp()}: at most this many extra request timeouts while catching up. */
-    static final int CATCH_UP_HOLDS_MAX = 4;
-
     private final Config config;
     private final MessageFactory factory;
     private final int self;
-    private final ExecutedRequests executedIndex;
     private final ExecutedDigests executedDigests;
     /** What this replica may sign after a restore from incomplete records (see {@link SigningFloor}). */
     private SigningFloor signingFloor = SigningFloor.NONE;
@@ -51,40 +49,13 @@ public final class Replica {
     // View state (4.4).
     private long view;
     private boolean viewActive = true;
-    private int failedViewChanges;
-    /** Whether a request executed since the last NEW-VIEW; until then the view change is not known to have worked. */
-    private boolean executedSinceNewView = true;
-    private int requestTimerTicks = -1;
-    /** The pending request the request timer runs for (4.4: the timer belongs to one request). */
-    private Digest timedRequest;
-    /** lastExecuted when the request timer was last armed or held (see {@link #catchingUp()}). */
-    private long executedAtTimerStart;
-    /** Times the request timer was held for {@link #timedRequest} because this replica was catching up. */
-    private int catchUpHolds;
-    private int viewChangeTimerTicks = -1;
-    private int viewChangeResendTicks = -1;
-    private Signed<ViewChange> ownViewChange;
-    private Signed<NewView> currentNewView;
-    private final TreeMap<Long, TreeMap<Integer, Signed<ViewChange>>> viewChanges = new TreeMap<>();
 
-    // Log of the current view inside the window (4.2), and what survives view changes.
-    private final TreeMap<Long, Slot> log = new TreeMap<>();
-    private final TreeMap<Long, Signed<PrePrepare>> previousViewPrePrepares = new TreeMap<>();
-    private final TreeMap<Long, PreparedCertificate> preparedCertificates = new TreeMap<>();
+    // The normal case (4.2).
+    private final MessageLog log = new MessageLog();
     private final TreeMap<Long, Output.CommittedBatch> committedUndelivered = new TreeMap<>();
-    private final Map<VoteKey, Digest> ownVotes = new HashMap<>();
     private long nextSequence = 1;
     private long lastTimestampMillis;
     private long nowMillis;
-
-    // Checkpoints (4.3).
-    private long lowWatermark;
-    private Digest stableDigest;
-    private List<Signed<Checkpoint>> stableProof = List.of();
-    private final TreeMap<Long, Digest> ownCheckpoints = new TreeMap<>();
-    private final TreeMap<Long, Signed<Checkpoint>> ownCheckpointMessages = new TreeMap<>();
-    private final TreeMap<Integer, TreeMap<Long, Signed<Checkpoint>>> checkpointVotes = new TreeMap<>();
-    private long stateTransferTarget = -1;
 
     // Execution.
     private long lastDelivered;
@@ -94,32 +65,21 @@ public final class Replica {
     // Header anchors (see Batch and HeaderAnchors).
     private final HeaderAnchors anchors;
 
-    // Requests.
-    private final LinkedHashMap<Digest, Request> pending = new LinkedHashMap<>();
-    private final LinkedHashMap<Digest, Request> unordered = new LinkedHashMap<>();
-    private final Map<Digest, Long> orderedIds = new HashMap<>();
-    private final Map<Digest, Long> executedIds = new HashMap<>();
-    private final TreeMap<Long, List<Digest>> executedIdsBySequence = new TreeMap<>();
-
-    // Future messages, per sender, FIFO.
-    private final TreeMap<Integer, ArrayDeque<Signed<?>>> futureBuffer = new TreeMap<>();
-
-    // STATUS exchange (retransmission).
-    private long ticks;
-    /** The node's failure detector at the latest tick: 2f others heard recently (see {@link Event.Tick}). */
-    private boolean quorumHeard = true;
-    /** The detector at the latest tick: replicas not heard recently (see {@link Event.Tick}). */
-    private java.util.Set<Integer> silentReplicas = java.util.Set.of();
-    /** Consecutive ticks with the request timer running, 2f others heard and the primary silent. */
-    private int primarySilentTicks;
-    /** Why this replica last left a view, for operators (logs, status); never used in decisions. */
-    private String viewChangeCause = "";
-    private int statusCountdownTicks;
-    private final TreeMap<Integer, Long> lastStatusReplyTick = new TreeMap<>();
+    // Parts.
+    private final OwnVotes ownVotes;
+    /** The low watermark h, the stable checkpoint, state transfer (4.3). */
+    private final Checkpoints checkpoints;
+    private final ViewChanges viewChanges;
+    private final RequestTimer requestTimer;
+    private final StatusTimer statusTimer;
+    private final Requests requests;
+    private final FutureBuffer futureBuffer;
+    private final EvidenceReports evidenceReports = new EvidenceReports();
 
     // For invariants across steps.
     private long previousExecuted;
-    private final Map<VoteKey, Digest> acceptedPrePrepares = new HashMap<>();
+    /** The pre-prepare digest accepted per (view, sequence). */
+    private final Map<SlotKey, Digest> acceptedPrePrepares = new HashMap<>();
 
     private OutputBuilder out;
 
@@ -140,7 +100,8 @@ public final class Replica {
      */
     public Replica(Config config, ExecutedRequests executedIndex, ExecutedDigests executedDigests) {
         this.config = Objects.requireNonNull(config);
-        this.executedIndex = Objects.requireNonNull(executedIndex);
+        this.requests = new Requests(config, Objects.requireNonNull(executedIndex));
+        this.futureBuffer = new FutureBuffer(config);
         this.executedDigests = Objects.requireNonNull(executedDigests);
         this.anchors = new HeaderAnchors(config, executedDigests);
         if (config.key() == null) {
@@ -148,8 +109,11 @@ public final class Replica {
         }
         this.self = config.replicaId();
         this.factory = new MessageFactory(self, config.key());
-        this.stableDigest = config.genesisDigest();
-        this.statusCountdownTicks = config.statusTicks();
+        this.ownVotes = new OwnVotes(self);
+        this.checkpoints = new Checkpoints(config);
+        this.viewChanges = new ViewChanges(config);
+        this.requestTimer = new RequestTimer(config);
+        this.statusTimer = new StatusTimer(config);
     }
 
     // ------------------------------------------------------------------------------------ step
@@ -165,18 +129,7 @@ public final class Replica {
             } else if (event instanceof Event.ClientRequest r) {
                 onRequest(r.request());
             } else if (event instanceof Event.Tick t) {
-                boolean healed = !quorumHeard && t.quorumHeard();
-                quorumHeard = t.quorumHeard();
-                silentReplicas = t.silentReplicas();
-                if (healed && requestTimerTicks > 0) {
-                    // Back in touch after being cut off (or paused): the timer ran while nothing
-                    // could execute here. A full timeout from now to catch up before suspecting
-                    // anyone; otherwise a timer about to expire fires on the first tick and the
-                    // replica leaves the view alone, far behind the others
-                    // (LaggingReplicaTimerTest#aReplicaHealedJustBeforeItsTimerExpiresGetsAFullTimeoutToCatchUp).
-                    armRequestTimer();
-                }
-                onTick(t.nowMillis());
+                onTick(t);
             } else if (event instanceof Event.Executed e) {
                 onExecuted(e.sequence(), e.stateDigest());
             } else if (event instanceof Event.StateTransferred s) {
@@ -259,8 +212,8 @@ public final class Replica {
             reject(RejectReason.VIEW_TOO_FAR_AHEAD, m.type() + " of view " + msgView + " in view " + view, m.signer());
             return false;
         }
-        if (sequence <= lowWatermark) {
-            reject(RejectReason.OLD_SEQUENCE, m.type() + " for " + sequence + " at or below h=" + lowWatermark, m.signer());
+        if (sequence <= lowWatermark()) {
+            reject(RejectReason.OLD_SEQUENCE, m.type() + " for " + sequence + " at or below h=" + lowWatermark(), m.signer());
             return false;
         }
         if (msgView > view || !viewActive || sequence > highWatermark()) {
@@ -271,28 +224,14 @@ public final class Replica {
     }
 
     private void buffer(Signed<?> m) {
-        ArrayDeque<Signed<?>> queue = futureBuffer.computeIfAbsent(m.signer(), k -> new ArrayDeque<>());
-        if (queue.size() >= config.futureBufferPerReplicaMax()) {
+        if (!futureBuffer.offer(m)) {
             reject(RejectReason.FUTURE_BUFFER_FULL, m.type() + " from " + m.signer() + " dropped", m.signer());
-            if (queue.isEmpty()) {
-                futureBuffer.remove(m.signer());
-            }
-            return;
         }
-        queue.addLast(m);
     }
 
     /** Re-offers buffered messages after the view or the window moved; still-future ones go back. */
     private void replayBuffered() {
-        if (futureBuffer.isEmpty()) {
-            return;
-        }
-        List<Signed<?>> all = new ArrayList<>();
-        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
-            all.addAll(q);
-        }
-        futureBuffer.clear();
-        for (Signed<?> m : all) {
+        for (Signed<?> m : futureBuffer.drain()) {
             onMessage(m);
         }
     }
@@ -301,7 +240,7 @@ public final class Replica {
 
     private void onPrePrepare(Signed<PrePrepare> m) {
         PrePrepare pp = m.payload();
-        Slot slot = slot(pp.sequence());
+        Slot slot = log.slot(pp.sequence());
         if (slot.prePrepare != null) {
             if (slot.prePrepare.payload().digest().equals(pp.digest())) {
                 reject(RejectReason.DUPLICATE, "pre-prepare " + pp.sequence(), m.signer());
@@ -311,7 +250,7 @@ public final class Replica {
             }
             return;
         }
-        Digest own = ownVotes.get(new VoteKey(MessageType.PREPARE, pp.view(), pp.sequence()));
+        Digest own = ownVotes.get(MessageType.PREPARE, pp.view(), pp.sequence());
         if (own != null && !own.equals(pp.digest())) {
             reject(RejectReason.CONFLICTS_OWN_VOTE, "prepared another digest for (" + pp.view() + ", " + pp.sequence() + ")", m.signer());
             return;
@@ -334,7 +273,7 @@ public final class Replica {
 
     /** Sends the PREPAREs held until this replica executed what their batches' anchors name. */
     private void releaseHeldPrepares() {
-        for (Slot slot : log.values()) {
+        for (Slot slot : log.slots()) {
             if (!slot.prepareAwaitsExecution) {
                 continue;
             }
@@ -356,14 +295,11 @@ public final class Replica {
     private void acceptPrePrepare(Slot slot, Signed<PrePrepare> m) {
         PrePrepare pp = m.payload();
         slot.prePrepare = m;
-        Digest before = acceptedPrePrepares.putIfAbsent(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()), pp.digest());
+        Digest before = acceptedPrePrepares.putIfAbsent(new SlotKey(pp.view(), pp.sequence()), pp.digest());
         if (before != null && !before.equals(pp.digest())) {
             throw new IllegalStateException("accepted a second pre-prepare digest for (" + pp.view() + ", " + pp.sequence() + ")");
         }
-        for (Request r : pp.batch().requests()) {
-            orderedIds.put(r.id(), pp.sequence());
-            unordered.remove(r.id());
-        }
+        requests.ordered(pp.batch().requests(), pp.sequence());
     }
 
     private void sendPrepare(PrePrepare pp) {
@@ -372,12 +308,12 @@ public final class Replica {
         }
         Signed<Prepare> prepare = factory.prepare(pp.view(), pp.sequence(), pp.digest());
         sendOwn(prepare, MessageType.PREPARE, pp.view(), pp.sequence(), pp.digest());
-        slot(pp.sequence()).prepares.put(self, prepare);
+        log.slot(pp.sequence()).prepares.put(self, prepare);
     }
 
     private void onPrepare(Signed<Prepare> m) {
         Prepare p = m.payload();
-        Slot slot = slot(p.sequence());
+        Slot slot = log.slot(p.sequence());
         Signed<Prepare> previous = slot.prepares.get(m.signer());
         if (previous != null) {
             if (previous.payload().digest().equals(p.digest())) {
@@ -394,7 +330,7 @@ public final class Replica {
 
     private void onCommit(Signed<Commit> m) {
         Commit c = m.payload();
-        Slot slot = slot(c.sequence());
+        Slot slot = log.slot(c.sequence());
         Signed<Commit> previous = slot.commits.get(m.signer());
         if (previous != null) {
             if (previous.payload().digest().equals(c.digest())) {
@@ -427,7 +363,7 @@ public final class Replica {
         slot.prepared = true;
         PreparedCertificate cert = new PreparedCertificate(slot.prePrepare, matching.subList(0, 2 * config.f()));
         out.persist.add(new PersistRecord.Prepared(cert));
-        preparedCertificates.put(pp.sequence(), cert);
+        log.recordPrepared(cert);
         if (signingFloor.allowsVote(pp.view(), pp.sequence())) {
             Signed<Commit> commit = factory.commit(pp.view(), pp.sequence(), pp.digest());
             sendOwn(commit, MessageType.COMMIT, pp.view(), pp.sequence(), pp.digest());
@@ -460,7 +396,7 @@ public final class Replica {
     }
 
     private void deliverCommitted() {
-        while (lastDelivered >= lowWatermark) {
+        while (lastDelivered >= lowWatermark()) {
             Output.CommittedBatch next = committedUndelivered.remove(lastDelivered + 1);
             if (next == null) {
                 return;
@@ -475,28 +411,7 @@ public final class Replica {
     // ------------------------------------------------------------------ requests and batching
 
     private void onRequest(Request r) {
-        Digest id = r.id();
-        if (r.payloadLength() > config.requestBytesMax()) {
-            reject(RejectReason.OVERSIZE, id.shortHex() + " of " + r.payloadLength() + " bytes", -1);
-            return;
-        }
-        if (executedIds.containsKey(id) || executedIndex.contains(id)) {
-            reject(RejectReason.ALREADY_EXECUTED, id.shortHex(), -1);
-            return;
-        }
-        if (pending.containsKey(id)) {
-            reject(RejectReason.DUPLICATE, "request " + id.shortHex() + " already pending", -1);
-            return;
-        }
-        if (pending.size() >= config.pendingRequestsMax()) {
-            reject(RejectReason.PENDING_REQUESTS_FULL, id.shortHex(), -1);
-            return;
-        }
-        pending.put(id, r);
-        if (!orderedIds.containsKey(id)) {
-            unordered.put(id, r);
-        }
-        updateRequestTimer();
+        requests.admit(r).ifPresentOrElse(out.rejections::add, this::updateRequestTimer);
     }
 
     /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
@@ -512,44 +427,28 @@ public final class Replica {
         if (!signingFloor.allowsVote(view, nextSequence)) {
             return;
         }
-        if (unordered.isEmpty()) {
+        if (!requests.anyUnordered()) {
             proposeIdleAnchor();
             return;
         }
-        while (!unordered.isEmpty() && nextSequence <= highWatermark()
+        while (requests.anyUnordered() && nextSequence <= highWatermark()
                 && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
-            List<Request> requests = new ArrayList<>();
-            long bytes = 0;
-            Iterator<Request> it = unordered.values().iterator();
-            while (it.hasNext() && requests.size() < config.batchCountMax()) {
-                Request r = it.next();
-                if (executedIndex.contains(r.id())) {
-                    // Executed in state this replica fetched rather than executed itself.
-                    it.remove();
-                    pending.remove(r.id());
-                    continue;
-                }
-                if (bytes + r.payloadLength() > config.batchBytesMax()) {
-                    break;
-                }
-                requests.add(r);
-                bytes += r.payloadLength();
-            }
-            if (requests.isEmpty()) {
+            List<Request> batch = requests.nextBatch();
+            if (batch.isEmpty()) {
                 continue; // all skipped as executed; the loop condition re-checks what is left
             }
-            propose(requests);
+            propose(batch);
         }
     }
 
-    private void propose(List<Request> requests) {
+    private void propose(List<Request> batchRequests) {
         // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
         long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
         lastTimestampMillis = timestamp;
-        Batch batch = new Batch(timestamp, requests, anchors.forProposal(lastExecuted));
+        Batch batch = new Batch(timestamp, batchRequests, anchors.forProposal(lastExecuted));
         Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, batch);
         sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
-        acceptPrePrepare(slot(nextSequence), pp);
+        acceptPrePrepare(log.slot(nextSequence), pp);
         anchors.proposed();
         nextSequence++;
     }
@@ -581,16 +480,9 @@ public final class Replica {
         anchors.executed(sequence, ids != null && !ids.isEmpty());
         releaseHeldPrepares();
         if (ids != null && !ids.isEmpty()) {
-            for (Digest id : ids) {
-                pending.remove(id);
-                unordered.remove(id);
-                orderedIds.remove(id);
-                executedIds.put(id, sequence);
-            }
-            executedIdsBySequence.put(sequence, ids);
+            requests.executed(sequence, ids);
             if (viewActive) {
-                executedSinceNewView = true;
-                failedViewChanges = 0;
+                viewChanges.executed();
             }
             updateRequestTimer();
         }
@@ -600,22 +492,21 @@ public final class Replica {
     }
 
     private void takeCheckpoint(long sequence, Digest stateDigest) {
-        ownCheckpoints.put(sequence, stateDigest);
         Signed<Checkpoint> c = factory.checkpoint(sequence, stateDigest);
-        ownCheckpointMessages.put(sequence, c);
+        checkpoints.recordOwn(c);
         sendOwn(c, MessageType.CHECKPOINT, 0, sequence, stateDigest);
-        if (sequence > lowWatermark) {
+        if (sequence > lowWatermark()) {
             recordCheckpointVote(c);
         }
     }
 
     private void onCheckpoint(Signed<Checkpoint> m) {
         Checkpoint c = m.payload();
-        if (c.sequence() <= lowWatermark) {
-            reject(RejectReason.OLD_SEQUENCE, "checkpoint " + c.sequence() + " at or below h=" + lowWatermark, m.signer());
+        if (c.sequence() <= lowWatermark()) {
+            reject(RejectReason.OLD_SEQUENCE, "checkpoint " + c.sequence() + " at or below h=" + lowWatermark(), m.signer());
             return;
         }
-        Signed<Checkpoint> previous = checkpointVotes.getOrDefault(m.signer(), new TreeMap<>()).get(c.sequence());
+        Signed<Checkpoint> previous = checkpoints.voteOf(m.signer(), c.sequence());
         if (previous != null) {
             if (previous.payload().stateDigest().equals(c.stateDigest())) {
                 reject(RejectReason.DUPLICATE, "checkpoint " + c.sequence(), m.signer());
@@ -628,55 +519,21 @@ public final class Replica {
         recordCheckpointVote(m);
     }
 
-    /**
-     * Keeps each sender's checkpoints above h, at most L/K inside the window plus
-     * {@link Config#checkpointsAheadPerReplicaMax()} beyond it (its highest), then looks for 2f+1
-     * matching: a stable checkpoint, possibly beyond what this replica executed.
-     */
     private void recordCheckpointVote(Signed<Checkpoint> m) {
-        TreeMap<Long, Signed<Checkpoint>> votes = checkpointVotes.computeIfAbsent(m.signer(), k -> new TreeMap<>());
-        votes.put(m.payload().sequence(), m);
-        // Beyond the window keep only the sender's highest few; never evict its in-window votes
-        // for that (a replica far ahead, or a flooding one, would otherwise push out the votes
-        // that can still make a checkpoint in our window stable). In-window votes are at most
-        // L/K, since votes at or below h are refused and garbage-collected.
-        var beyond = votes.tailMap(highWatermark(), false);
-        while (beyond.size() > config.checkpointsAheadPerReplicaMax()) {
-            beyond.pollFirstEntry();
-        }
-        int bound = config.watermarkWindow() / config.checkpointInterval() + config.checkpointsAheadPerReplicaMax();
-        while (votes.size() > bound) {
-            votes.pollFirstEntry();
-        }
-        Checkpoint c = m.payload();
-        List<Signed<Checkpoint>> matching = new ArrayList<>();
-        for (TreeMap<Long, Signed<Checkpoint>> perReplica : checkpointVotes.values()) {
-            Signed<Checkpoint> v = perReplica.get(c.sequence());
-            if (v != null && v.payload().stateDigest().equals(c.stateDigest())) {
-                matching.add(v);
-            }
-        }
-        if (matching.size() >= config.quorum()) {
-            makeStable(c.sequence(), c.stateDigest(), matching.subList(0, config.quorum()));
-        } else if (matching.size() >= config.weakQuorum() && c.sequence() > lastDelivered
-                && c.sequence() > stateTransferTarget && (c.sequence() > highWatermark() || !viewActive)) {
-            // f+1 replicas (one of them correct) executed past our window, or past us while we
-            // cannot order anything ourselves: fetch that state instead of waiting. The checkpoint
-            // does not become stable here; our own CHECKPOINT after the transfer may make it so.
-            stateTransferTarget = c.sequence();
-            out.stateTransfer.add(new Output.StateTransferRequest(c.sequence(), c.stateDigest(), matching));
+        Checkpoints.Decision decision = checkpoints.vote(m, lastDelivered, viewActive);
+        if (decision instanceof Checkpoints.Stable stable) {
+            makeStable(stable.sequence(), stable.digest(), stable.proof());
+        } else if (decision instanceof Checkpoints.Fetch fetch) {
+            out.stateTransfer.add(fetch.request());
         }
     }
 
     private void makeStable(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
-        if (sequence <= lowWatermark) {
+        if (!checkpoints.advance(sequence, digest, proof)) {
             return;
         }
-        lowWatermark = sequence;
-        stableDigest = digest;
-        stableProof = List.copyOf(proof);
         out.persist.add(new PersistRecord.StableCheckpoint(sequence, digest, proof));
-        Digest own = ownCheckpoints.get(sequence);
+        Digest own = checkpoints.own(sequence);
         collectGarbage();
         if (own != null && !own.equals(digest)) {
             // 2f+1 replicas agree on another state: ours diverged (a bug or corruption here).
@@ -691,34 +548,19 @@ public final class Replica {
     }
 
     private void requestStateTransfer() {
-        stateTransferTarget = Math.max(stateTransferTarget, lowWatermark);
-        out.stateTransfer.add(new Output.StateTransferRequest(lowWatermark, stableDigest, stableProof));
+        out.stateTransfer.add(checkpoints.fetchStable());
     }
 
     /** Discards everything at or below the stable checkpoint h (4.3). */
     private void collectGarbage() {
-        long h = lowWatermark;
-        log.headMap(h, true).clear();
-        previousViewPrePrepares.headMap(h, true).clear();
-        preparedCertificates.headMap(h, true).clear();
+        long h = lowWatermark();
+        log.collectGarbage(h);
         committedUndelivered.headMap(h, true).clear();
-        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
+        ownVotes.collectGarbage(h);
         acceptedPrePrepares.keySet().removeIf(k -> k.sequence() <= h);
-        evidenceReported.removeIf(k -> k.sequence() != 0 && k.sequence() <= h);
-        ownCheckpoints.headMap(h, false).clear();
-        ownCheckpointMessages.headMap(h, false).clear();
-        for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
-            votes.headMap(h, true).clear();
-        }
-        checkpointVotes.values().removeIf(TreeMap::isEmpty);
-        var executedBelow = executedIdsBySequence.headMap(h, true);
-        for (List<Digest> ids : executedBelow.values()) {
-            ids.forEach(executedIds::remove);
-        }
-        executedBelow.clear();
-        // Requests ordered at or below h stay pending (if not seen executed) and are proposed
-        // again after the next view change; the ledger's at-most-once rule absorbs a repeat.
-        orderedIds.values().removeIf(s -> s <= h);
+        evidenceReports.collectGarbage(h);
+        checkpoints.collectGarbage();
+        requests.collectGarbage(h);
     }
 
     private void onStateTransferred(long sequence, Digest digest, List<Digest> reportedIds) {
@@ -732,112 +574,93 @@ public final class Replica {
         // Batches this replica committed (or handed out) at or below the transferred sequence are
         // the ones the fetched state executed (one committed batch per sequence), so their
         // requests are executed too, even though no Executed event will come for them.
-        List<Digest> executedHere = new ArrayList<>(reportedIds);
+        List<Digest> executedThere = new ArrayList<>(reportedIds);
         var delivered = deliveredIds.headMap(sequence, true);
-        delivered.values().forEach(executedHere::addAll);
+        delivered.values().forEach(executedThere::addAll);
         delivered.clear();
         var committed = committedUndelivered.headMap(sequence, true);
         for (Output.CommittedBatch b : committed.values()) {
-            b.requests().forEach(r -> executedHere.add(r.id()));
+            b.requests().forEach(r -> executedThere.add(r.id()));
         }
         committed.clear();
-        if (stateTransferTarget <= sequence) {
-            stateTransferTarget = -1;
-        }
-        // The fetched state executed requests this replica never saw ordered: stop waiting for
-        // them, or its request timer fires for requests that already executed and it sits alone
-        // in a view change (StateTransferRequestsTest).
-        for (Request r : new ArrayList<>(pending.values())) {
-            if (executedIndex.contains(r.id())) {
-                executedHere.add(r.id());
-            }
-        }
-        List<Digest> recorded = new ArrayList<>();
-        for (Digest id : executedHere) {
-            boolean wasPending = pending.remove(id) != null;
-            unordered.remove(id);
-            orderedIds.remove(id);
-            if (wasPending && executedIds.putIfAbsent(id, sequence) == null) {
-                recorded.add(id);
-            }
-        }
-        if (!recorded.isEmpty()) {
-            executedIdsBySequence.computeIfAbsent(sequence, k -> new ArrayList<>()).addAll(recorded);
-        }
+        checkpoints.transferred(sequence);
+        requests.transferred(sequence, executedThere);
         updateRequestTimer();
-        if (sequence % config.checkpointInterval() == 0 && !ownCheckpoints.containsKey(sequence)) {
+        if (sequence % config.checkpointInterval() == 0 && checkpoints.own(sequence) == null) {
             takeCheckpoint(sequence, digest);
         }
     }
 
     // ------------------------------------------------------------------ timers
 
-    private void onTick(long now) {
-        nowMillis = Math.max(nowMillis, now);
-        ticks++;
-        anchors.tick(viewActive && isPrimary() && unordered.isEmpty());
-        if (--statusCountdownTicks <= 0) {
-            statusCountdownTicks = config.statusTicks();
+    private void onTick(Event.Tick t) {
+        if (requestTimer.detected(t) && requestTimer.running()) {
+            // Back in touch after being cut off (or paused): the timer ran while nothing
+            // could execute here. A full timeout from now to catch up before suspecting
+            // anyone; otherwise a timer about to expire fires on the first tick and the
+            // replica leaves the view alone, far behind the others
+            // (LaggingReplicaTimerTest#aReplicaHealedJustBeforeItsTimerExpiresGetsAFullTimeoutToCatchUp).
+            armRequestTimer();
+        }
+        nowMillis = Math.max(nowMillis, t.nowMillis());
+        anchors.tick(viewActive && isPrimary() && !requests.anyUnordered());
+        if (statusTimer.tick()) {
             out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST,
-                    factory.status(view, viewActive, lowWatermark, lastExecuted)));
+                    factory.status(view, viewActive, lowWatermark(), lastExecuted)));
         }
-        boolean primarySilent = viewActive && requestTimerTicks > 0 && quorumHeard
-                && silentReplicas.contains(config.primary(view));
-        primarySilentTicks = primarySilent ? primarySilentTicks + 1 : 0;
+        requestTimer.countPrimarySilence(viewActive, config.primary(view));
         if (viewActive) {
-            if (requestTimerTicks > 0 && primarySilenceSuspected()) {
-                // A crashed, paused or cut-off primary: its silence while we wait for requests says
-                // so sooner than the request timeout would.
-                requestTimerTicks = -1;
-                primarySilentTicks = 0;
-                viewChangeCause = "primary " + config.primary(view) + " silent for " + config.primarySilenceTicks()
-                        + " ticks with requests waiting";
+            onRequestTimerTick();
+            return;
+        }
+        switch (viewChanges.tick()) {
+            case TIMED_OUT -> onViewChangeTimeout();
+            case RESEND -> out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, viewChanges.own()));
+            case NOTHING -> { }
+        }
+    }
+
+    private void onRequestTimerTick() {
+        switch (requestTimer.tick(viewChanges.failed(), lagging())) {
+            case PRIMARY_SILENT -> {
+                // A crashed, paused or cut-off primary (PrimarySilenceTest).
+                viewChanges.cause("primary " + config.primary(view) + " silent for " + config.primarySilenceTicks()
+                        + " ticks with requests waiting");
                 onRequestTimeout();
-            } else if (requestTimerTicks > 0 && --requestTimerTicks == 0) {
-                requestTimerTicks = -1;
-                if (dropPendingExecutedElsewhere()) {
-                    // The request waited for is in the ledger already: it executed in blocks this
-                    // replica fetched (catch-up) rather than ordered itself. The primary did its
-                    // job; wait for what is really still pending.
-                    updateRequestTimer();
-                } else if (lagging() || !quorumHeard) {
-                    // Requests do not execute here, but not (as far as this replica can tell)
-                    // because the primary stalls: this replica lags (waiting for state), or it
-                    // hears too few others to be in any quorum (cut off,
-                    // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
-                    // view alone, where it stays until the others change view too, while they go
-                    // on without it. So wait a timeout more. Liveness: if the primary is faulty,
-                    // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
-                    // hears 2f others again and is not behind, the next expiry suspects the
-                    // primary as before.
-                    updateRequestTimer();
-                } else if (catchingUp()) {
-                    // Provably behind (f+1 others, one of them correct, checkpointed past us) and
-                    // moving forward: the request may well sit in what we have yet to execute.
-                    // Bounded, so a primary cannot use a replica's lag to censor a request for
-                    // longer than a few timeouts.
-                    catchUpHolds++;
-                    updateRequestTimer();
-                } else {
-                    viewChangeCause = "request " + (timedRequest == null ? "?" : timedRequest.shortHex())
-                            + " not executed within the request timeout";
-                    onRequestTimeout();
-                }
             }
-            return;
+            case EXPIRED -> onRequestTimerExpired();
+            case NONE -> { }
         }
-        if (viewChangeTimerTicks > 0 && --viewChangeTimerTicks == 0) {
-            viewChangeTimerTicks = -1;
-            onViewChangeTimeout();
-            return;
-        }
-        if (ownViewChange == null) {
-            return;
-        }
-        if (viewChangeResendTicks > 0 && --viewChangeResendTicks == 0) {
-            // Our VIEW-CHANGE may have been lost; say it again until a quorum is in.
-            viewChangeResendTicks = config.viewChangeTimeoutTicks();
-            out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+    }
+
+    private void onRequestTimerExpired() {
+        if (requests.dropExecutedElsewhere(requestTimer.timedRequest())) {
+            // The request waited for is in the ledger already: it executed in blocks this
+            // replica fetched (catch-up) rather than ordered itself. The primary did its
+            // job; wait for what is really still pending.
+            updateRequestTimer();
+        } else if (lagging() || !requestTimer.quorumHeard()) {
+            // Requests do not execute here, but not (as far as this replica can tell)
+            // because the primary stalls: this replica lags (waiting for state), or it
+            // hears too few others to be in any quorum (cut off,
+            // or just resumed from a pause). A VIEW-CHANGE now would take it out of the
+            // view alone, where it stays until the others change view too, while they go
+            // on without it. So wait a timeout more. Liveness: if the primary is faulty,
+            // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
+            // hears 2f others again and is not behind, the next expiry suspects the
+            // primary as before.
+            updateRequestTimer();
+        } else if (requestTimer.holdForCatchUp(lastExecuted, checkpoints.othersAbove(lastExecuted))) {
+            // Provably behind (f+1 others, one of them correct, checkpointed past us) and
+            // moving forward: the request may well sit in what we have yet to execute.
+            // Bounded, so a primary cannot use a replica's lag to censor a request for
+            // longer than a few timeouts.
+            updateRequestTimer();
+        } else {
+            Digest timed = requestTimer.timedRequest();
+            viewChanges.cause("request " + (timed == null ? "?" : timed.shortHex())
+                    + " not executed within the request timeout");
+            onRequestTimeout();
         }
     }
 
@@ -849,52 +672,21 @@ public final class Replica {
      * request forever (CensorshipTest#aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne).
      */
     private void updateRequestTimer() {
-        if (!viewActive || isPrimary() || pending.isEmpty()) {
-            requestTimerTicks = -1;
-            timedRequest = null;
-            return;
-        }
-        if (requestTimerTicks < 0 || timedRequest == null || !pending.containsKey(timedRequest)) {
-            Digest oldest = pending.keySet().iterator().next();
-            if (!oldest.equals(timedRequest)) {
-                catchUpHolds = 0;
-            }
-            timedRequest = oldest;
-            armRequestTimer();
+        if (!viewActive || isPrimary() || requests.pendingCount() == 0) {
+            requestTimer.clear();
+        } else {
+            requestTimer.watch(requests.pendingIds(), requestTimeoutTicks(), lastExecuted);
         }
     }
 
-    /** A full request timeout from now for {@link #timedRequest}, and progress counted from here. */
+    /** A full request timeout from now, and progress counted from here. */
     private void armRequestTimer() {
-        // Doubled like the view-change timer while no request executed since the NEW-VIEW.
-        requestTimerTicks = config.requestTimeoutTicks() << failedViewChanges;
-        executedAtTimerStart = lastExecuted;
+        requestTimer.arm(requestTimeoutTicks(), lastExecuted);
     }
 
-    /**
-     * Forgets pending requests the application's at-most-once index says executed (in state or
-     * blocks fetched from peers, which the core never saw ordered); true when the request the
-     * timer was running for was one of them. Runs only when a request timer expires, so its index
-     * probes (one per pending request) do not cost anything on the normal path.
-     */
-    private boolean dropPendingExecutedElsewhere() {
-        boolean timedOne = false;
-        for (Iterator<Request> it = pending.values().iterator(); it.hasNext(); ) {
-            Digest id = it.next().id();
-            if (executedIndex.contains(id)) {
-                it.remove();
-                unordered.remove(id);
-                orderedIds.remove(id);
-                timedOne |= id.equals(timedRequest);
-            }
-        }
-        return timedOne;
-    }
-
-    /** See {@link Config#primarySilenceTicks()}: off after a failed view change, and while this replica lags. */
-    private boolean primarySilenceSuspected() {
-        return config.primarySilenceTicks() > 0 && primarySilentTicks >= config.primarySilenceTicks()
-                && failedViewChanges == 0 && !lagging();
+    /** Doubled like the view-change timer while no request executed since the NEW-VIEW. */
+    private int requestTimeoutTicks() {
+        return viewChanges.backedOff(config.requestTimeoutTicks());
     }
 
     /**
@@ -906,47 +698,20 @@ public final class Replica {
         return awaitingState();
     }
 
-    /**
-     * Whether an expired request timer should wait once more because this replica is catching up:
-     * it executed something since the timer started (it is moving), f+1 other replicas signed
-     * checkpoints above its last executed sequence (so at least one correct replica is ahead: the
-     * primary is not stalling everyone), and it has held this request's timer fewer than
-     * {@link #CATCH_UP_HOLDS_MAX} times. Bounded, because a replica holding its timer without limit
-     * can withhold the vote a view change needs (RandomizedScheduleTest); needed, because a replica
-     * far behind after a partition would otherwise time out mid catch-up and leave the view alone
-     * (LaggingReplicaTimerTest).
-     */
-    private boolean catchingUp() {
-        if (catchUpHolds >= CATCH_UP_HOLDS_MAX || lastExecuted <= executedAtTimerStart) {
-            return false;
-        }
-        int ahead = 0;
-        for (Map.Entry<Integer, TreeMap<Long, Signed<Checkpoint>>> e : checkpointVotes.entrySet()) {
-            if (e.getKey() != self && !e.getValue().isEmpty() && e.getValue().lastKey() > lastExecuted) {
-                ahead++;
-            }
-        }
-        return ahead >= config.weakQuorum();
-    }
-
     /** State this replica did not execute itself is needed before it can execute anything more. */
     private boolean awaitingState() {
-        return lastExecuted < lowWatermark || (stateTransferTarget >= 0 && lastExecuted < stateTransferTarget);
+        return checkpoints.awaitingState(lastExecuted);
     }
 
     /** A backup waited too long for a request to execute: suspect the primary (4.4). */
     private void onRequestTimeout() {
-        if (!executedSinceNewView) {
-            // The last view change installed a view in which nothing executed: it failed too.
-            failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
-        }
+        viewChanges.requestTimedOut();
         startViewChange(view + 1);
     }
 
-    /** 2f+1 replicas left the old view (see {@link #leftViewCount}) but no valid NEW-VIEW came in time: try the next view, waiting longer. */
+    /** 2f+1 replicas left the old view but no valid NEW-VIEW came in time: try the next view, waiting longer. */
     private void onViewChangeTimeout() {
-        viewChangeCause = "no NEW-VIEW for view " + view + " in time";
-        failedViewChanges = Math.min(failedViewChanges + 1, config.timeoutDoublingsMax());
+        viewChanges.timedOut(view);
         startViewChange(view + 1);
     }
 
@@ -960,19 +725,19 @@ public final class Replica {
     private void onStatus(Signed<Status> m) {
         Status st = m.payload();
         int peer = m.signer();
-        if (!answerAllowed(peer)) {
+        if (!statusTimer.answerAllowed(peer)) {
             reject(RejectReason.STATUS_TOO_SOON, "status from " + peer, peer);
             return;
         }
-        if (viewActive && currentNewView != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
-            relay(peer, currentNewView);
+        if (viewActive && viewChanges.currentNewView() != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
+            relay(peer, viewChanges.currentNewView());
         }
-        if (!viewActive && ownViewChange != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
+        if (!viewActive && viewChanges.own() != null && (st.view() < view || (st.view() == view && !st.viewActive()))) {
             // No NEW-VIEW yet: our VIEW-CHANGE is what a peer behind us or changing with us may lack.
-            relay(peer, ownViewChange);
+            relay(peer, viewChanges.own());
         }
-        if (st.lowWatermark() < lowWatermark) {
-            for (Signed<Checkpoint> c : stableProof) {
+        if (st.lowWatermark() < lowWatermark()) {
+            for (Signed<Checkpoint> c : checkpoints.stableProof()) {
                 relay(peer, c);
             }
         }
@@ -980,32 +745,15 @@ public final class Replica {
         // a peer that executed past a checkpoint but lost the votes for it never advances h, and
         // with everyone in that state the window fills and nothing new is ordered (StatusTest#aReplicaThatExecutedPastLostCheckpointsStillGetsThemAndAdvancesH).
         // At most L/K + checkpointsAhead messages, once per status period.
-        for (Signed<Checkpoint> c : ownCheckpointMessages.tailMap(Math.max(st.lowWatermark(), lowWatermark), false).values()) {
+        for (Signed<Checkpoint> c : checkpoints.ownMessagesAbove(Math.max(st.lowWatermark(), lowWatermark()))) {
             relay(peer, c);
         }
         if (viewActive && st.viewActive() && st.view() == view) {
             // Slots in order from the first the peer lacks, up to a byte budget: a peer claiming to
             // have executed nothing must not pull the whole window (up to L full batches) from every
             // replica each period. It asks again next period from where it then stands.
-            long budget = statusAnswerSlotBytesMax();
-            for (Slot slot : log.tailMap(st.lastExecuted(), false).values()) {
-                if (budget <= 0) {
-                    break;
-                }
-                if (slot.prePrepare != null) {
-                    relay(peer, slot.prePrepare);
-                    budget -= slot.prePrepare.wireLength();
-                }
-                Signed<Prepare> prepare = slot.prepares.get(self);
-                if (prepare != null) {
-                    relay(peer, prepare);
-                    budget -= prepare.wireLength();
-                }
-                Signed<Commit> commit = slot.commits.get(self);
-                if (commit != null) {
-                    relay(peer, commit);
-                    budget -= commit.wireLength();
-                }
+            for (Signed<?> slotMessage : log.ownSlotMessagesAbove(st.lastExecuted(), self, statusAnswerSlotBytesMax())) {
+                relay(peer, slotMessage);
             }
         }
     }
@@ -1018,16 +766,6 @@ public final class Replica {
         return 4 * config.prePrepareBytesMax();
     }
 
-    /** At most one answer (to a STATUS or a stale VIEW-CHANGE) per peer per status period. */
-    private boolean answerAllowed(int peer) {
-        Long last = lastStatusReplyTick.get(peer);
-        if (last != null && ticks - last < config.statusTicks()) {
-            return false;
-        }
-        lastStatusReplyTick.put(peer, ticks);
-        return true;
-    }
-
     private void relay(int peer, Signed<?> m) {
         if (m.signer() != peer) {
             out.messages.add(new Output.Outbound(peer, m));
@@ -1038,36 +776,24 @@ public final class Replica {
 
     private void startViewChange(long newView) {
         if (viewActive) {
-            previousViewPrePrepares.clear();
-            for (Slot s : log.values()) {
-                if (s.prePrepare != null) {
-                    previousViewPrePrepares.put(s.prePrepare.payload().sequence(), s.prePrepare);
-                }
-            }
+            log.leaveView();
         }
         view = newView;
         viewActive = false;
-        // Views only grow, so votes of earlier views can never be asked for again; checkpoint
-        // votes are view-independent and stay until garbage collection.
-        ownVotes.keySet().removeIf(k -> k.type() != MessageType.CHECKPOINT && k.view() < newView);
+        ownVotes.forgetViewsBelow(newView);
         acceptedPrePrepares.keySet().removeIf(k -> k.view() < newView);
-        requestTimerTicks = -1;
-        viewChangeTimerTicks = -1;
-        viewChangeResendTicks = config.viewChangeTimeoutTicks();
-        currentNewView = null;
+        requestTimer.stop();
+        viewChanges.start(newView);
         log.clear();
-        orderedIds.clear();
-        unordered.clear();
-        unordered.putAll(pending);
+        requests.unorderAll();
         out.persist.add(new PersistRecord.ViewState(newView, true));
-        viewChanges.headMap(newView, false).clear();
-        if (signingFloor.allowsViewChange(newView, lowWatermark)) {
-            List<PreparedCertificate> prepared = new ArrayList<>(preparedCertificates.tailMap(lowWatermark, false).values());
-            ownViewChange = factory.viewChange(newView, lowWatermark, stableDigest, stableProof, prepared);
-            sendOwn(ownViewChange, MessageType.VIEW_CHANGE, newView, 0, null);
-            viewChanges.computeIfAbsent(newView, k -> new TreeMap<>()).put(self, ownViewChange);
-        } else {
-            ownViewChange = null; // follows the others into the view without a vote
+        // Where its signing floor forbids a VIEW-CHANGE, it sends none and follows the others in.
+        if (signingFloor.allowsViewChange(newView, lowWatermark())) {
+            List<PreparedCertificate> prepared = log.preparedAbove(lowWatermark());
+            Signed<ViewChange> own = factory.viewChange(newView, lowWatermark(), checkpoints.stableDigest(),
+                    checkpoints.stableProof(), prepared);
+            sendOwn(own, MessageType.VIEW_CHANGE, newView, 0, null);
+            viewChanges.recordOwn(own);
         }
         afterViewChangeVote();
     }
@@ -1076,15 +802,16 @@ public final class Replica {
         ViewChange vc = m.payload();
         checkPreparedAgainstSeen(vc);
         if (vc.newView() < view || (vc.newView() == view && viewActive)) {
-            if (viewActive && currentNewView != null && answerAllowed(m.signer())) {
+            if (viewActive && viewChanges.currentNewView() != null && statusTimer.answerAllowed(m.signer())) {
                 // The sender is behind: it missed the NEW-VIEW of our view. Any replica may relay
                 // it (it is the primary's signed message and proves 2f+1 moved). Rate-limited like
                 // STATUS answers, since a NEW-VIEW is large and old VIEW-CHANGEs cost nothing to replay.
-                relay(m.signer(), currentNewView);
-            } else if (!viewActive && ownViewChange != null && vc.newView() < view && answerAllowed(m.signer())) {
+                relay(m.signer(), viewChanges.currentNewView());
+            } else if (!viewActive && viewChanges.own() != null && vc.newView() < view
+                    && statusTimer.answerAllowed(m.signer())) {
                 // We moved past the sender's view change without a NEW-VIEW: tell it where we
                 // went, so it can count us toward the timer quorum or the f+1 join (4.5.2).
-                relay(m.signer(), ownViewChange);
+                relay(m.signer(), viewChanges.own());
             }
             reject(RejectReason.OLD_VIEW, "view change to " + vc.newView() + " in view " + view, m.signer());
             return;
@@ -1093,91 +820,42 @@ public final class Replica {
             reject(RejectReason.VIEW_TOO_FAR_AHEAD, "view change to " + vc.newView() + " in view " + view, m.signer());
             return;
         }
-        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.computeIfAbsent(vc.newView(), k -> new TreeMap<>());
-        if (forView.containsKey(m.signer())) {
+        if (!viewChanges.record(m)) {
             reject(RejectReason.DUPLICATE, "view change to " + vc.newView(), m.signer());
             return;
         }
-        forView.put(m.signer(), m);
         if (!joinHigherView()) {
             afterViewChangeVote();
         }
     }
 
-    /**
-     * 4.5.2 liveness rule: f+1 replicas asking for views above ours include a correct one, so
-     * join the smallest such view instead of waiting for our own timer.
-     */
+    /** The f+1 rule of 4.5.2 (see {@link ViewChanges#higherViewToJoin}); true when it moved this replica. */
     private boolean joinHigherView() {
-        Set<Integer> askers = new HashSet<>();
-        long smallest = Long.MAX_VALUE;
-        for (Map.Entry<Long, TreeMap<Integer, Signed<ViewChange>>> e : viewChanges.tailMap(view, false).entrySet()) {
-            for (Integer r : e.getValue().keySet()) {
-                if (r != self) {
-                    askers.add(r);
-                    smallest = Math.min(smallest, e.getKey());
-                }
-            }
+        Optional<ViewChanges.Join> join = viewChanges.higherViewToJoin(view);
+        if (join.isEmpty()) {
+            return false;
         }
-        if (askers.size() >= config.weakQuorum()) {
-            viewChangeCause = "f+1 replicas " + askers + " asked for view " + smallest + " or higher";
-            startViewChange(smallest);
-            return true;
-        }
-        return false;
+        viewChanges.cause("f+1 replicas " + join.get().askers() + " asked for view " + join.get().view() + " or higher");
+        startViewChange(join.get().view());
+        return true;
     }
 
     private void afterViewChangeVote() {
         if (viewActive) {
             return;
         }
-        if (viewChangeTimerTicks < 0 && leftViewCount() >= config.quorum()) {
-            viewChangeTimerTicks = config.viewChangeTimeoutTicks() << failedViewChanges;
-        }
-        TreeMap<Integer, Signed<ViewChange>> forView = viewChanges.getOrDefault(view, new TreeMap<>());
-        if (forView.size() >= config.quorum() && isPrimary() && forView.containsKey(self)) {
-            sendNewView(forView);
+        List<Signed<ViewChange>> chosen = viewChanges.afterVote(view, isPrimary());
+        if (!chosen.isEmpty()) {
+            sendNewView(chosen);
         }
     }
 
-    /**
-     * Distinct replicas (us included) that sent VIEW-CHANGE for our view or a higher one. The
-     * view-change timer (4.5.2) starts when this reaches 2f+1. The paper counts VIEW-CHANGEs for
-     * our view only; with lossy links that alone can stall forever: a replica that had 2f+1 for
-     * v, timed out and moved to v+1 stops re-sending its VIEW-CHANGE for v, so replicas that lost
-     * it hold 2f for v and one for v+1: no quorum for v (no timer, no escalation) and fewer than
-     * f+1 above v (no join). Counting every view at or above ours still needs 2f+1 replicas to
-     * have abandoned the previous view, so a lone replica (a slow request, a state transfer) never
-     * escalates by itself and stays at most one view ahead, where the others find it when they
-     * change view; we do not start it at our own VIEW-CHANGE for that reason. This is a liveness
-     * trigger only: moving to a higher view is always safe, and the NEW-VIEW still needs 2f+1
-     * VIEW-CHANGEs for its own view.
-     */
-    private int leftViewCount() {
-        Set<Integer> replicas = new HashSet<>();
-        for (TreeMap<Integer, Signed<ViewChange>> forView : viewChanges.tailMap(view, true).values()) {
-            replicas.addAll(forView.keySet());
-        }
-        return replicas.size();
-    }
-
-    private void sendNewView(TreeMap<Integer, Signed<ViewChange>> forView) {
-        // V: our own VIEW-CHANGE and the lowest-numbered others, so the choice is deterministic.
-        List<Signed<ViewChange>> chosen = new ArrayList<>();
-        chosen.add(forView.get(self));
-        for (Map.Entry<Integer, Signed<ViewChange>> e : forView.entrySet()) {
-            if (chosen.size() >= config.quorum()) {
-                break;
-            }
-            if (e.getKey() != self) {
-                chosen.add(e.getValue());
-            }
-        }
-        NewViewPlan plan = NewViewPlan.compute(chosen.stream().map(Signed::payload).toList());
+    private void sendNewView(List<Signed<ViewChange>> chosen) {
+        NewViewPlan plan = ViewChanges.plan(chosen);
         List<Signed<PrePrepare>> o = new ArrayList<>();
         for (Map.Entry<Long, Batch> e : plan.batches().entrySet()) {
             Signed<PrePrepare> pp = factory.prePrepare(view, e.getKey(), e.getValue());
-            recordOwnVote(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
+            ownVotes.record(MessageType.PRE_PREPARE, view, e.getKey(), pp.payload().digest());
             // Also persisted on its own: STATUS answers may send it outside the NEW-VIEW.
             out.persist.add(new PersistRecord.OwnMessage(pp));
             o.add(pp);
@@ -1202,7 +880,7 @@ public final class Replica {
         // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
         // behind can rejoin only this way (ViewChangeLivenessTest#aReplicaManyViewsBehindRejoinsThroughARelayedNewView).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
-        NewViewPlan plan = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList());
+        NewViewPlan plan = ViewChanges.plan(nv.viewChanges());
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
         if (mismatch.isPresent()) {
             reject(RejectReason.NEW_VIEW_MISMATCH, mismatch.get(), m.signer());
@@ -1214,7 +892,7 @@ public final class Replica {
         if (nv.view() > view) {
             // A valid NEW-VIEW proves 2f+1 replicas moved; follow without our own VIEW-CHANGE.
             if (viewActive) {
-                viewChangeCause = "followed a valid NEW-VIEW for view " + nv.view();
+                viewChanges.cause("followed a valid NEW-VIEW for view " + nv.view());
                 startViewChange(nv.view());
             } else {
                 view = nv.view();
@@ -1225,45 +903,33 @@ public final class Replica {
     }
 
     private void enterView(Signed<NewView> nv, NewViewPlan plan) {
-        viewChanges.headMap(view, true).clear();
-        if (plan.stableSequence() > lowWatermark) {
+        if (plan.stableSequence() > lowWatermark()) {
             // Adopted while still changing view, so the replay inside puts this view's messages
             // back in the buffer instead of into a log that is about to be rebuilt.
             makeStable(plan.stableSequence(), plan.stableDigest(), plan.stableProof());
         }
         viewActive = true;
-        // 4.5.2: the timeout grows until a request executes in the new view, not merely until a
-        // NEW-VIEW arrives; otherwise a network slower than the base timeout churns views forever
-        // (ViewChangeLivenessTest#aSlowButFaultFreeNetworkStopsChurningViewsOnceTimeoutsExceedTheDelay). Reset in onExecuted.
-        executedSinceNewView = false;
-        viewChangeTimerTicks = -1;
-        viewChangeResendTicks = -1;
-        currentNewView = nv;
+        viewChanges.enter(view, nv);
         log.clear();
-        orderedIds.clear();
+        requests.forgetOrdered();
         for (Signed<PrePrepare> pp : nv.payload().prePrepares()) {
             long s = pp.payload().sequence();
-            if (s <= lowWatermark) {
+            if (s <= lowWatermark()) {
                 continue;
             }
-            acceptPrePrepare(slot(s), pp);
+            acceptPrePrepare(log.slot(s), pp);
             if (!isPrimary()) {
                 sendPrepare(pp.payload());
             }
         }
-        nextSequence = Math.max(plan.maxSequence(), lowWatermark) + 1;
-        unordered.clear();
+        nextSequence = Math.max(plan.maxSequence(), lowWatermark()) + 1;
         Set<Digest> committedHere = new HashSet<>();
         deliveredIds.values().forEach(committedHere::addAll);
         for (Output.CommittedBatch b : committedUndelivered.values()) {
             b.requests().forEach(r -> committedHere.add(r.id()));
         }
-        for (Request r : pending.values()) {
-            if (!orderedIds.containsKey(r.id()) && !committedHere.contains(r.id())) {
-                unordered.put(r.id(), r);
-            }
-        }
-        requestTimerTicks = -1;
+        requests.unorderAllBut(committedHere);
+        requestTimer.stop();
         updateRequestTimer();
         replayBuffered();
     }
@@ -1271,16 +937,7 @@ public final class Replica {
     /** A prepared certificate whose pre-prepare conflicts with one we accepted is primary equivocation. */
     private void checkPreparedAgainstSeen(ViewChange vc) {
         for (PreparedCertificate pc : vc.prepared()) {
-            Signed<PrePrepare> seen = null;
-            Slot slot = log.get(pc.sequence());
-            if (slot != null && slot.prePrepare != null && slot.prePrepare.payload().view() == pc.view()) {
-                seen = slot.prePrepare;
-            } else {
-                Signed<PrePrepare> previous = previousViewPrePrepares.get(pc.sequence());
-                if (previous != null && previous.payload().view() == pc.view()) {
-                    seen = previous;
-                }
-            }
+            Signed<PrePrepare> seen = log.seen(pc.view(), pc.sequence());
             if (seen != null && !seen.payload().digest().equals(pc.digest())) {
                 evidence(seen, pc.prePrepare(), pc.view(), pc.sequence());
             }
@@ -1292,55 +949,25 @@ public final class Replica {
     private void sendOwn(Signed<?> m, MessageType type, long msgView, long sequence, Digest digest) {
         signingFloor.requireAllowed(m);
         if (digest != null) {
-            recordOwnVote(type, msgView, sequence, digest);
+            ownVotes.record(type, msgView, sequence, digest);
         }
         out.persist.add(new PersistRecord.OwnMessage(m));
         out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, m));
-    }
-
-    /** The one place that guarantees this replica never signs two digests for one (type, view, sequence). */
-    private void recordOwnVote(MessageType type, long msgView, long sequence, Digest digest) {
-        VoteKey key = new VoteKey(type, msgView, sequence);
-        Digest previous = ownVotes.putIfAbsent(key, digest);
-        if (previous != null && !previous.equals(digest)) {
-            throw new IllegalStateException("replica " + self + " about to sign a conflicting " + key);
-        }
-    }
-
-    private Slot slot(long sequence) {
-        return log.computeIfAbsent(sequence, k -> new Slot());
     }
 
     private void reject(RejectReason reason, String detail, int from) {
         out.rejections.add(new Output.Rejection(reason, detail, from));
     }
 
-    /**
-     * Reports a conflict once per (signer, type, view, sequence): one pair of signed messages
-     * proves it, and a Byzantine peer sending the thousandth conflicting PREPARE for a slot, or
-     * replaying an old VIEW-CHANGE with an equivocated certificate, must not make this replica
-     * emit a thousand records (EquivocationTest#aConflictIsReportedOncePerSlotHoweverOftenItIsRepeated). The set is trimmed with the log and capped.
-     */
+    /** Reports a conflict between two signed messages, once (see {@link EvidenceReports}). */
     private void evidence(Signed<?> first, Signed<?> second, long msgView, long sequence) {
-        if (!evidenceReported.add(new EvidenceKey(second.signer(), second.type(), msgView, sequence))) {
-            return;
+        if (evidenceReports.first(second.signer(), second.type(), msgView, sequence)) {
+            out.evidence.add(new Output.Evidence(second.signer(), second.type(), msgView, sequence, first, second));
         }
-        out.evidence.add(new Output.Evidence(second.signer(), second.type(), msgView, sequence, first, second));
     }
 
-    private record EvidenceKey(int signer, MessageType type, long view, long sequence) {}
-
-    /** Keys already reported; insertion order, so the oldest go first at {@link #EVIDENCE_REPORTED_MAX}. */
-    private final Set<EvidenceKey> evidenceReported = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<EvidenceKey, Boolean> eldest) {
-            return size() > EVIDENCE_REPORTED_MAX;
-        }
-    });
-    static final int EVIDENCE_REPORTED_MAX = 4_096;
-
     private long highWatermark() {
-        return lowWatermark + config.watermarkWindow();
+        return checkpoints.highWatermark();
     }
 
     // ------------------------------------------------------------------ restart
@@ -1387,16 +1014,9 @@ public final class Replica {
                     changing = vs.changing();
                 }
             } else if (rec instanceof PersistRecord.StableCheckpoint sc) {
-                if (sc.sequence() > lowWatermark) {
-                    lowWatermark = sc.sequence();
-                    stableDigest = sc.digest();
-                    stableProof = sc.proof();
-                }
+                checkpoints.restoreStable(sc);
             } else if (rec instanceof PersistRecord.Prepared p) {
-                PreparedCertificate previous = preparedCertificates.get(p.certificate().sequence());
-                if (previous == null || previous.view() <= p.certificate().view()) {
-                    preparedCertificates.put(p.certificate().sequence(), p.certificate());
-                }
+                log.restorePrepared(p.certificate());
             }
         }
         for (PersistRecord rec : records) {
@@ -1417,60 +1037,53 @@ public final class Replica {
                 restoreOwn(om.message());
             }
         }
-        preparedCertificates.headMap(lowWatermark, true).clear();
-        log.headMap(lowWatermark, true).clear();
-        ownVotes.keySet().removeIf(k -> k.sequence() != 0 && k.sequence() <= lowWatermark);
-        nextSequence = Math.max(nextSequence, Math.max(lowWatermark, executed) + 1);
+        log.collectGarbage(lowWatermark());
+        ownVotes.collectGarbage(lowWatermark());
+        nextSequence = Math.max(nextSequence, Math.max(lowWatermark(), executed) + 1);
         if (!viewActive) {
-            viewChangeResendTicks = 1;
+            viewChanges.resendAtNextTick();
         }
-        if (executed < lowWatermark) {
-            stateTransferTarget = lowWatermark;
-        }
+        checkpoints.restored(executed);
     }
 
     private void restoreOwn(Signed<?> m) {
         Payload p = m.payload();
         if (p instanceof PrePrepare pp) {
-            recordOwnVote(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
+            ownVotes.record(MessageType.PRE_PREPARE, pp.view(), pp.sequence(), pp.digest());
             lastTimestampMillis = Math.max(lastTimestampMillis, pp.batch().timestampMillis());
-            if (pp.view() == view && viewActive && pp.sequence() > lowWatermark && pp.sequence() <= highWatermark()) {
-                acceptPrePrepare(slot(pp.sequence()), m.as(PrePrepare.class));
+            if (pp.view() == view && viewActive && pp.sequence() > lowWatermark() && pp.sequence() <= highWatermark()) {
+                acceptPrePrepare(log.slot(pp.sequence()), m.as(PrePrepare.class));
                 nextSequence = Math.max(nextSequence, pp.sequence() + 1);
             }
             if (pp.view() == view) {
                 nextSequence = Math.max(nextSequence, pp.sequence() + 1);
             }
         } else if (p instanceof Prepare pr) {
-            recordOwnVote(MessageType.PREPARE, pr.view(), pr.sequence(), pr.digest());
-            if (pr.view() == view && viewActive && pr.sequence() > lowWatermark && pr.sequence() <= highWatermark()) {
-                slot(pr.sequence()).prepares.put(self, m.as(Prepare.class));
+            ownVotes.record(MessageType.PREPARE, pr.view(), pr.sequence(), pr.digest());
+            if (pr.view() == view && viewActive && pr.sequence() > lowWatermark() && pr.sequence() <= highWatermark()) {
+                log.slot(pr.sequence()).prepares.put(self, m.as(Prepare.class));
             }
         } else if (p instanceof Commit c) {
-            recordOwnVote(MessageType.COMMIT, c.view(), c.sequence(), c.digest());
-            if (c.view() == view && viewActive && c.sequence() > lowWatermark && c.sequence() <= highWatermark()) {
-                slot(c.sequence()).commits.put(self, m.as(Commit.class));
+            ownVotes.record(MessageType.COMMIT, c.view(), c.sequence(), c.digest());
+            if (c.view() == view && viewActive && c.sequence() > lowWatermark() && c.sequence() <= highWatermark()) {
+                log.slot(c.sequence()).commits.put(self, m.as(Commit.class));
             }
         } else if (p instanceof Checkpoint c) {
             // A guard like every own vote (re-executing to another digest must not sign again), and
             // a vote: without it a restarted replica with f peers silent never sees this
             // checkpoint stable (RestartTest#aRestartedReplicaCountsItsOwnCheckpointVote).
-            recordOwnVote(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
-            if (c.sequence() >= lowWatermark) {
-                ownCheckpoints.put(c.sequence(), c.stateDigest());
-                ownCheckpointMessages.put(c.sequence(), m.as(Checkpoint.class));
-            }
-            if (c.sequence() > lowWatermark) {
+            ownVotes.record(MessageType.CHECKPOINT, 0, c.sequence(), c.stateDigest());
+            checkpoints.restoreOwn(m.as(Checkpoint.class));
+            if (c.sequence() > lowWatermark()) {
                 recordCheckpointVote(m.as(Checkpoint.class));
             }
         } else if (p instanceof ViewChange vc) {
             if (vc.newView() == view) {
-                ownViewChange = m.as(ViewChange.class);
-                viewChanges.computeIfAbsent(view, k -> new TreeMap<>()).put(self, ownViewChange);
+                viewChanges.recordOwn(m.as(ViewChange.class));
             }
         } else if (p instanceof NewView nv) {
             if (nv.view() == view) {
-                currentNewView = m.as(NewView.class);
+                viewChanges.restoreNewView(m.as(NewView.class));
                 for (Signed<PrePrepare> pp : nv.prePrepares()) {
                     restoreOwn(pp);
                 }
@@ -1486,15 +1099,15 @@ public final class Replica {
     public Output resume() {
         out = new OutputBuilder();
         try {
-            if (!viewActive && ownViewChange != null) {
-                out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, ownViewChange));
+            if (!viewActive && viewChanges.own() != null) {
+                out.messages.add(new Output.Outbound(Output.Outbound.BROADCAST, viewChanges.own()));
             } else if (!viewActive) {
                 // Crashed between persisting the view and its VIEW-CHANGE: send one now.
                 long v = view;
                 viewActive = true;
                 startViewChange(v);
             }
-            if (stateTransferTarget >= 0 && lastExecuted < lowWatermark) {
+            if (checkpoints.stateTransferTarget() >= 0 && lastExecuted < lowWatermark()) {
                 requestStateTransfer();
             }
             return out.build();
@@ -1519,7 +1132,7 @@ public final class Replica {
 
     /** Why this replica last left a view (operators only; empty before the first time). */
     public String viewChangeCause() {
-        return viewChangeCause;
+        return viewChanges.cause();
     }
 
     /** False between sending VIEW-CHANGE and accepting the NEW-VIEW. */
@@ -1532,7 +1145,7 @@ public final class Replica {
     }
 
     public long lowWatermark() {
-        return lowWatermark;
+        return checkpoints.lowWatermark();
     }
 
     public SigningFloor signingFloor() {
@@ -1540,7 +1153,7 @@ public final class Replica {
     }
 
     public Digest stableDigest() {
-        return stableDigest;
+        return checkpoints.stableDigest();
     }
 
     public long lastExecuted() {
@@ -1552,7 +1165,7 @@ public final class Replica {
     }
 
     public int pendingRequests() {
-        return pending.size();
+        return requests.pendingCount();
     }
 
     public int logSize() {
@@ -1560,11 +1173,7 @@ public final class Replica {
     }
 
     public int futureBuffered() {
-        int total = 0;
-        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
-            total += q.size();
-        }
-        return total;
+        return futureBuffer.size();
     }
 
     /**
@@ -1573,11 +1182,11 @@ public final class Replica {
      * are doubled this often. Back to 0 when a request executes.
      */
     public int failedViewChanges() {
-        return failedViewChanges;
+        return viewChanges.failed();
     }
 
     public long stateTransferTarget() {
-        return stateTransferTarget;
+        return checkpoints.stateTransferTarget();
     }
 
     /**
@@ -1585,70 +1194,31 @@ public final class Replica {
      * in this class, never a consequence of peer input. Tests call it after every step.
      */
     public void checkInvariants() {
-        require(lowWatermark % config.checkpointInterval() == 0, "h not a checkpoint: " + lowWatermark);
-        require(log.isEmpty() || (log.firstKey() > lowWatermark && log.lastKey() <= highWatermark()),
-                "log outside window (" + lowWatermark + ", " + highWatermark() + "]: " + log.keySet());
-        require(log.size() <= config.watermarkWindow(), "log larger than the window");
+        checkpoints.checkInvariants();
+        log.checkInvariants(lowWatermark(), highWatermark(), config.watermarkWindow());
         require(lastExecuted >= previousExecuted, "executed went backwards");
         previousExecuted = lastExecuted;
         require(lastExecuted <= lastDelivered, "executed " + lastExecuted + " beyond delivered " + lastDelivered);
         require(committedUndelivered.isEmpty() || committedUndelivered.firstKey() > lastDelivered,
                 "committed batch at or below delivered");
-        require(pending.size() <= config.pendingRequestsMax(), "pending above bound");
-        for (ArrayDeque<Signed<?>> q : futureBuffer.values()) {
-            require(q.size() <= config.futureBufferPerReplicaMax(), "future buffer above bound");
-        }
-        require(viewChanges.isEmpty() || viewChanges.lastKey() <= view + config.viewChangeAheadMax(),
-                "view changes kept too far ahead");
-        for (Map.Entry<Long, Slot> e : log.entrySet()) {
+        requests.checkInvariants();
+        futureBuffer.checkInvariants();
+        viewChanges.checkInvariants(view);
+        for (Map.Entry<Long, Slot> e : log.slotsBySequence().entrySet()) {
             Slot s = e.getValue();
             if (s.prePrepare != null) {
                 PrePrepare pp = s.prePrepare.payload();
                 require(pp.sequence() == e.getKey() && pp.view() == view, "slot holds a foreign pre-prepare");
-                Digest accepted = acceptedPrePrepares.get(new VoteKey(MessageType.PRE_PREPARE, pp.view(), pp.sequence()));
+                Digest accepted = acceptedPrePrepares.get(new SlotKey(pp.view(), pp.sequence()));
                 require(accepted == null || accepted.equals(pp.digest()), "two pre-prepares accepted for one slot");
             }
             require(!s.committed || s.prepared, "committed without prepared");
             require(s.prepares.size() <= config.n() && s.commits.size() <= config.n(), "slot votes above n");
         }
-        require(!viewActive || !isPrimary() || nextSequence > lowWatermark, "primary's next sequence below h");
-        for (TreeMap<Long, Signed<Checkpoint>> votes : checkpointVotes.values()) {
-            require(votes.size() <= config.watermarkWindow() / config.checkpointInterval()
-                    + config.checkpointsAheadPerReplicaMax(), "checkpoint votes above bound");
-        }
-    }
-
-    private static void require(boolean condition, String what) {
-        if (!condition) {
-            throw new IllegalStateException("invariant broken: " + what);
-        }
+        require(!viewActive || !isPrimary() || nextSequence > lowWatermark(), "primary's next sequence below h");
     }
 
     // ------------------------------------------------------------------ internal types
 
-    private record VoteKey(MessageType type, long view, long sequence) {}
-
-    /** One sequence number in the current view. */
-    private static final class Slot {
-        Signed<PrePrepare> prePrepare;
-        final TreeMap<Integer, Signed<Prepare>> prepares = new TreeMap<>();
-        final TreeMap<Integer, Signed<Commit>> commits = new TreeMap<>();
-        boolean prepared;
-        boolean committed;
-        /** This backup's PREPARE waits until it executed the sequence the batch's anchor names. */
-        boolean prepareAwaitsExecution;
-    }
-
-    private static final class OutputBuilder {
-        final List<PersistRecord> persist = new ArrayList<>();
-        final List<Output.Outbound> messages = new ArrayList<>();
-        final List<Output.CommittedBatch> execute = new ArrayList<>();
-        final List<Output.StateTransferRequest> stateTransfer = new ArrayList<>();
-        final List<Output.Evidence> evidence = new ArrayList<>();
-        final List<Output.Rejection> rejections = new ArrayList<>();
-
-        Output build() {
-            return new Output(persist, messages, execute, stateTransfer, evidence, rejections);
-        }
-    }
+    private record SlotKey(long view, long sequence) {}
 }

@@ -257,7 +257,7 @@ class LaggingReplicaTimerTest {
         // Forty sequences at one per half timeout would take twenty timeouts: the hold gives up
         // after CATCH_UP_HOLDS_MAX of them, so lag cannot delay suspicion for longer than that.
         CatchingUp s = new CatchingUp(40);
-        s.run((Replica.CATCH_UP_HOLDS_MAX + 1) * TIMEOUT - 1, TIMEOUT / 2);
+        s.run((RequestTimer.CATCH_UP_HOLDS_MAX + 1) * TIMEOUT - 1, TIMEOUT / 2);
         assertEquals(0, s.c.sentCount(3, MessageType.VIEW_CHANGE), "held while moving");
         s.run(2, TIMEOUT / 2);
         assertEquals(1, s.c.sentCount(3, MessageType.VIEW_CHANGE), "suspects the primary once the holds are spent");
