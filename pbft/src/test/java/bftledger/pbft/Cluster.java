@@ -35,6 +35,9 @@ final class Cluster {
         final TreeMap<Long, Digest> digests = new TreeMap<>();
         Digest state = Digest.ZERO;
         long height;
+        /** Batches handed out and not yet executed; see {@link Cluster#executeInOrder}. */
+        final ArrayDeque<Output.CommittedBatch> queued = new ArrayDeque<>();
+        boolean executing;
 
         Digest execute(Output.CommittedBatch b) {
             if (b.sequence() != height + 1) {
@@ -143,15 +146,37 @@ final class Cluster {
         rejections.get(i).addAll(out.rejections());
         transfers.get(i).addAll(out.stateTransfer());
         if (autoExecute) {
-            for (Output.CommittedBatch b : out.execute()) {
-                Digest d = apps.get(i).execute(b);
-                step(i, new Event.Executed(b.sequence(), d));
-            }
+            executeInOrder(i, out.execute());
         }
         if (autoTransfer) {
             for (Output.StateTransferRequest t : out.stateTransfer()) {
                 transfer(i, t);
             }
+        }
+    }
+
+    /**
+     * Executes batches in the order the replica handed them out, as the node's core loop does
+     * (it queues events). Reporting one batch executed can make the replica hand out the next
+     * (an anchor it waited for is now executed, so a held PREPARE goes out and its slot may
+     * commit); that step runs inside this one, so its batches wait behind the ones already
+     * handed out instead of running first.
+     */
+    private void executeInOrder(int i, List<Output.CommittedBatch> batches) {
+        App app = apps.get(i);
+        app.queued.addAll(batches);
+        if (app.executing) {
+            return;
+        }
+        app.executing = true;
+        try {
+            while (!app.queued.isEmpty()) {
+                Output.CommittedBatch b = app.queued.poll();
+                Digest d = app.execute(b);
+                step(i, new Event.Executed(b.sequence(), d));
+            }
+        } finally {
+            app.executing = false;
         }
     }
 
