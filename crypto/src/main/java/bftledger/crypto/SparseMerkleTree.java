@@ -193,9 +193,20 @@ public final class SparseMerkleTree {
             return o instanceof Position p && depth == p.depth && java.util.Arrays.equals(prefix, p.prefix);
         }
 
+        /**
+         * Every bit of depth and prefix mixed into the low bits HashMap indexes by: positions on one
+         * key's path differ in a single bit, which a polynomial hash left in the high bits, filling
+         * tree bins on every block's update.
+         */
         @Override
         public int hashCode() {
-            return depth * 31 + java.util.Arrays.hashCode(prefix);
+            long h = depth;
+            for (long word : prefix) {
+                h = Long.rotateLeft(h ^ word, 29) * 0x9E3779B97F4A7C15L;
+            }
+            h = (h ^ (h >>> 33)) * 0xFF51AFD7ED558CCDL;
+            h = (h ^ (h >>> 33)) * 0xC4CEB9FE1A85EC53L;
+            return (int) (h ^ (h >>> 33));
         }
 
         @Override

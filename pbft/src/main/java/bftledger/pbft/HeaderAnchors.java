@@ -8,13 +8,17 @@ import bftledger.crypto.HeaderAnchor;
  * it proposes, when a backup's PREPARE may vouch for a named header, and when an idle primary
  * proposes an empty batch to certify what it executed last. Pure; owned by one {@link Replica}.
  *
- * <p>A primary names the latest sequence it executed, with the digest its application reported.
+ * <p>A primary names the sequence before the latest it executed, with the digest its
+ * application reported; an idle primary's empty batch names the latest. One behind, because a
+ * primary proposes the moment it executed a batch while the backups are still gathering that
+ * batch's COMMITs and executing it: naming the latest made every backup hold its PREPARE for the
+ * next batch until then, putting execution on the ordering path (measured in docs/performance.md).
  * A backup sends PREPARE for a batch only when the anchor names a sequence below the batch's own
  * and at most L (the watermark window) below it, and, unless it names nothing, a sequence this
  * backup executed with exactly that digest; it holds the PREPARE while the named sequence is not
- * executed here yet. A primary never has more than L batches in flight, so its anchors always
- * pass the range check, and the latest blocks are certified within L sequences even under a
- * primary that names stale headers.
+ * executed here yet. A primary never has more than L batches in flight and names the latest when
+ * one behind would be more than L below, so its anchors always pass the range check, and the
+ * latest blocks are certified within L sequences even under a primary that names stale headers.
  *
  * <p>Why a commit certificate certifies the anchored header: a batch is prepared only with the
  * primary's PRE-PREPARE and 2f PREPAREs from distinct backups, 2f+1 replicas of which at least
@@ -65,17 +69,23 @@ final class HeaderAnchors {
         this.enabled = digests != ExecutedDigests.NONE;
     }
 
-    /** The anchor for a batch proposed now: the latest executed sequence, or none before the first. */
-    HeaderAnchor forProposal(long lastExecuted) {
-        if (!enabled || lastExecuted == 0) {
+    /**
+     * The anchor for batch {@code sequence} proposed now: the sequence before the latest executed
+     * one, or the latest for an idle primary's empty batch or where one behind would fall out of
+     * the window; none before there is one (see {@code AnchorTest}).
+     */
+    HeaderAnchor forProposal(long sequence, long lastExecuted, boolean idleAnchor) {
+        boolean latest = idleAnchor || sequence - (lastExecuted - 1) > config.watermarkWindow();
+        long named = latest ? lastExecuted : lastExecuted - 1;
+        if (!enabled || named <= 0) {
             return HeaderAnchor.NONE;
         }
-        Digest digest = digests.at(lastExecuted);
+        Digest digest = digests.at(named);
         if (digest == null) {
-            throw new IllegalStateException("the application reports no digest for sequence " + lastExecuted
+            throw new IllegalStateException("the application reports no digest for sequence " + named
                     + ", which it executed");
         }
-        return new HeaderAnchor(lastExecuted, digest);
+        return new HeaderAnchor(named, digest);
     }
 
     /** Whether this backup may PREPARE {@code pp} now, later (once it executed the named sequence), or never. */

@@ -437,15 +437,15 @@ public final class Replica {
             if (batch.isEmpty()) {
                 continue; // all skipped as executed; the loop condition re-checks what is left
             }
-            propose(batch);
+            propose(batch, false);
         }
     }
 
-    private void propose(List<Request> batchRequests) {
+    private void propose(List<Request> batchRequests, boolean idleAnchor) {
         // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
         long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
         lastTimestampMillis = timestamp;
-        Batch batch = new Batch(timestamp, batchRequests, anchors.forProposal(lastExecuted));
+        Batch batch = new Batch(timestamp, batchRequests, anchors.forProposal(nextSequence, lastExecuted, idleAnchor));
         Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, batch);
         sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
         acceptPrePrepare(log.slot(nextSequence), pp);
@@ -461,7 +461,7 @@ public final class Replica {
     private void proposeIdleAnchor() {
         if (nextSequence - 1 == lastExecuted && nextSequence <= highWatermark()
                 && anchors.idleAnchorDue(lastExecuted)) {
-            propose(List.of());
+            propose(List.of(), true);
         }
     }
 

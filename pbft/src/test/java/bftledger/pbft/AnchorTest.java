@@ -12,9 +12,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * Header anchors: a primary names the latest sequence it executed in each batch it proposes, a
- * backup prepares only a batch naming what it executed itself, and an idle primary certifies its
- * last block with an empty batch (see {@link HeaderAnchors}).
+ * Header anchors: a primary names the sequence before the latest it executed in each batch it
+ * proposes, a backup prepares only a batch naming what it executed itself, and an idle primary
+ * certifies its last block with an empty batch (see {@link HeaderAnchors}).
  */
 class AnchorTest {
 
@@ -24,20 +24,39 @@ class AnchorTest {
     }
 
     @Test
-    void aPrimaryNamesTheLastSequenceItExecutedAndEveryReplicaExecutesThatName() {
+    void aPrimaryNamesTheSequenceBeforeTheLastItExecutedAndEveryReplicaExecutesThatName() {
+        Cluster c = new Cluster(1);
+        for (String body : List.of("a", "b", "c")) {
+            c.submit(TestRequests.signed(body));
+            c.deliverAll();
+        }
+        for (int i = 0; i < c.n; i++) {
+            List<Output.CommittedBatch> executed = c.apps.get(i).executed;
+            assertEquals(3, executed.size());
+            assertEquals(HeaderAnchor.NONE, executed.get(0).anchor());
+            assertEquals(HeaderAnchor.NONE, executed.get(1).anchor(), "one executed: nothing before it to name");
+            assertEquals(new HeaderAnchor(1, c.apps.get(i).digests.get(1L)), executed.get(2).anchor());
+        }
+        c.assertAgreement();
+        c.assertCertificates(3);
+    }
+
+    @Test
+    void aBackupStillExecutingTheLatestBatchPreparesTheNextAtOnce() {
         Cluster c = new Cluster(1);
         c.submit(TestRequests.signed("a"));
         c.deliverAll();
+        // Replica 3 misses the COMMITs for sequence 2, so it has executed 1 but not 2.
+        c.dropIf = e -> e.to() == 3 && e.wire()[0] == MessageType.COMMIT.code()
+                && ViewChangeTest.decode(c, e.wire()).as(Commit.class).payload().sequence() == 2;
         c.submit(TestRequests.signed("b"));
         c.deliverAll();
-        for (int i = 0; i < c.n; i++) {
-            List<Output.CommittedBatch> executed = c.apps.get(i).executed;
-            assertEquals(2, executed.size());
-            assertEquals(HeaderAnchor.NONE, executed.get(0).anchor());
-            assertEquals(new HeaderAnchor(1, c.apps.get(i).digests.get(1L)), executed.get(1).anchor());
-        }
+        assertEquals(1, c.replica(3).lastExecuted());
+        assertEquals(2, c.replica(0).lastExecuted());
+        c.submit(TestRequests.signed("c"));
+        c.deliverAll();
+        assertEquals(1, preparesFor(c, 3, 3), "batch 3 names sequence 1, which replica 3 executed");
         c.assertAgreement();
-        c.assertCertificates(2);
     }
 
     @Test
@@ -79,20 +98,22 @@ class AnchorTest {
     @Test
     void aBackupHoldsItsPrepareUntilItExecutedTheNamedSequence() {
         Cluster c = new Cluster(1);
-        // Replica 3 misses the COMMITs for sequence 1, so it does not execute it yet.
+        // Replica 3 misses every COMMIT for sequences 1 and 2, so it executes neither yet.
         c.dropIf = e -> e.to() == 3 && e.wire()[0] == MessageType.COMMIT.code();
         c.submit(TestRequests.signed("a"));
         c.deliverAll();
-        assertEquals(0, c.replica(3).lastExecuted());
-        c.dropIf = e -> false;
         c.submit(TestRequests.signed("b"));
         c.deliverAll();
-        assertEquals(0, preparesFor(c, 3, 2), "replica 3 prepared a batch naming sequence 1 before executing it");
-        assertEquals(2, c.replica(0).lastExecuted(), "the others commit without it");
-        // The STATUS exchange brings it the missing COMMITs; it executes 1, then prepares 2.
+        assertEquals(0, c.replica(3).lastExecuted());
+        c.dropIf = e -> false;
+        c.submit(TestRequests.signed("c"));
+        c.deliverAll();
+        assertEquals(0, preparesFor(c, 3, 3), "replica 3 prepared a batch naming sequence 1 before executing it");
+        assertEquals(3, c.replica(0).lastExecuted(), "the others commit without it");
+        // The STATUS exchange brings it the missing COMMITs; it executes 1, then prepares 3.
         c.tick(Config.DEFAULT_STATUS_TICKS + 1);
-        assertEquals(2, c.replica(3).lastExecuted());
-        assertEquals(1, preparesFor(c, 3, 2));
+        assertEquals(3, c.replica(3).lastExecuted());
+        assertEquals(1, preparesFor(c, 3, 3));
         c.assertAgreement();
     }
 
