@@ -3,7 +3,8 @@
 # load generator (`bftledger bench`), optionally inject a fault, print the results, tear down.
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
-#                    [--fault none|silent|kill-primary|equivocate] [--rate R] [--calls-in-flight K]
+#                    [--fault none|silent|kill-primary|equivocate|forged-signatures] [--forged-rate R]
+#                    [--rate R] [--calls-in-flight K]
 #                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P] [--plaintext]
 #
 # TLS is on, as `bftledger init` makes networks (mutual TLS between nodes, clients checking the
@@ -30,7 +31,11 @@
 # Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
 # the primary of view 0 (node0) halfway through the measured window and report the longest gap
 # between two commits (the time until commits resumed); equivocate = node0 restarted by
-# scripts/byzantine.sh as equivocate-primary (skipped, exit 3, when that script is absent).
+# scripts/byzantine.sh as equivocate-primary (skipped, exit 3, when that script is absent);
+# forged-signatures = besides the honest clients, --forged-rate R transactions per second (default
+# 10% of --rate, else 300) carrying another body's valid signature, which spoil the replicas'
+# signature batches; the run reports how many were sent and refused, and each node's
+# client-BAD_SIGNATURE reject counter and failed signature batches (from its /metrics).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +48,7 @@ warmup=120
 clients=512
 mix=transfer
 fault=none
+forged_rate=0
 rate=0
 calls=0
 keep=0
@@ -58,6 +64,7 @@ while [[ $# -gt 0 ]]; do
     --clients) clients="$2"; shift 2 ;;
     --mix) mix="$2"; shift 2 ;;
     --fault) fault="$2"; shift 2 ;;
+    --forged-rate) forged_rate="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --calls-in-flight) calls="$2"; shift 2 ;;
     --node-setting) node_settings+=("$2"); shift 2 ;;
@@ -65,11 +72,21 @@ while [[ $# -gt 0 ]]; do
     --plaintext) plaintext=(--plaintext); shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
-case "$fault" in none|silent|kill-primary|equivocate) ;; *) echo "--fault must be none, silent, kill-primary or equivocate" >&2; exit 2 ;; esac
+case "$fault" in none|silent|kill-primary|equivocate|forged-signatures) ;;
+  *) echo "--fault must be none, silent, kill-primary, equivocate or forged-signatures" >&2; exit 2 ;; esac
+metrics_base=0
+if [[ "$fault" == forged-signatures ]]; then
+  if [[ "$forged_rate" == 0 ]]; then
+    forged_rate=$(awk -v r="$rate" 'BEGIN { print (r > 0 ? r / 10 : 300) }')
+  fi
+  metrics_base=$((base_port + 6000))   # to read the nodes' reject counters after the run
+elif [[ "$forged_rate" != 0 ]]; then
+  echo "--forged-rate needs --fault forged-signatures" >&2; exit 2
+fi
 duration="${duration%s}"
 warmup="${warmup%s}"
 
@@ -96,7 +113,7 @@ trap teardown EXIT INT TERM
 
 # Own ports and one funded account per client, so runs never collide with another local network.
 accounts=$(( clients < 2 ? 2 : clients ))
-"$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port 0 --accounts "$accounts" "${plaintext[@]}" >/dev/null
+"$cli" init --nodes "$nodes" --dir "$dir" --base-port "$base_port" --metrics-base-port "$metrics_base" --accounts "$accounts" "${plaintext[@]}" >/dev/null
 for setting in "${node_settings[@]}"; do
   [[ "$setting" == *=* ]] || { echo "--node-setting wants KEY=VALUE, got '$setting'" >&2; exit 2; }
   for ((i = 0; i < nodes; i++)); do
@@ -130,7 +147,7 @@ java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
   --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" \
-  "${plaintext[@]}" --json >"$dir/bench.out"
+  --forged-rate "$forged_rate" "${plaintext[@]}" --json >"$dir/bench.out"
 # The JSON result is the last line (a JVM option such as a JFR recording may print before it).
 tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 [[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true
@@ -166,5 +183,15 @@ if [[ "$fault" == equivocate ]]; then
 fi
 if [[ "$fault" == silent ]]; then
   echo "  silent: node$victim was stopped for the whole run"
+fi
+if [[ "$fault" == forged-signatures ]]; then
+  jq -r '.forged | "  forged-signatures: \(.rate_per_second)/s, sent \(.sent), refused BAD_SIGNATURE \(.refused_bad_signature),"
+    + " committed \(.committed), other \(.other_outcomes|tostring)"' "$r"
+  for ((i = 0; i < nodes; i++)); do
+    m="$(curl -fsS "http://127.0.0.1:$((metrics_base + i))/metrics" 2>/dev/null || true)"
+    bad=$(awk '/^bftledger_rejected_messages_total\{.*reason="client-BAD_SIGNATURE"/ { s += $NF } END { print s + 0 }' <<<"$m")
+    failed=$(awk '/^bftledger_signature_batches_failed_total/ { s += $NF } END { print s + 0 }' <<<"$m")
+    echo "    node$i: client-BAD_SIGNATURE rejects $bad, failed signature batches $failed"
+  done
 fi
 jq -r '"throughput \(.tx_per_second) tx/s, ceiling \(.ceiling_tx_per_second) tx/s, ratio \(if .ceiling_tx_per_second > 0 then ((.tx_per_second / .ceiling_tx_per_second * 100 | round) / 100) else 0 end)"' "$r"

@@ -101,6 +101,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             description = "First measure Ed25519 verifications/s on all cores for this long and report the ceiling"
                     + " (verifications/s divided by the replicas); 0 skips it (default: ${DEFAULT-VALUE}).")
     int ceilingSeconds;
+    @Option(names = "--forged-rate", defaultValue = "0",
+            description = "Also submit this many transactions per second whose signature is another body's valid one"
+                    + " (an attacker spoiling signature batches), from start to end; never counted as committed"
+                    + " (default: ${DEFAULT-VALUE}).")
+    double forgedRate;
 
     private enum Mix { TRANSFER, PUT, MIXED }
 
@@ -111,6 +116,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             kind = Mix.valueOf(mix.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new UserError("--mix must be transfer, put or mixed; got '" + mix + "'.");
+        }
+        if (forgedRate < 0) {
+            throw new UserError("--forged-rate must be 0 or more.");
         }
         if (clients < 1 || signers < 1) {
             throw new UserError("--clients and --signers must be at least 1.");
@@ -205,6 +213,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         final AtomicInteger inFlight = new AtomicInteger();
         final CountDownLatch allStopped;
         final RateGate gate;
+        final Forger forger;
         /** Commit completion times (ns since start) in the measured window, for the longest gap. */
         long lastCommitNanos = -1;
         long longestGapNanos;
@@ -230,6 +239,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             });
             this.allStopped = new CountDownLatch(clients);
             this.gate = rate > 0 ? new RateGate(rate, startNanos) : null;
+            this.forger = forgedRate > 0 ? new Forger(this) : null;
         }
 
         long nodeCpuAtStart;
@@ -248,6 +258,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 int id = c;
                 SplittableRandom random = new SplittableRandom(seed * 31 + c);
                 signerPool.execute(() -> next(id, random, 0));
+            }
+            if (forger != null) {
+                forger.start();
             }
             sleepUntil(measureFromNanos);
             Map<Long, Long> nodeTicksAtStart = nodeCpuTicks();
@@ -274,6 +287,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             ownThreadsAtEnd = threadCpuTicks(List.of(ProcessHandle.current().pid()));
             long waitNanos = endNanos - System.nanoTime() + txTimeout.toNanos() + TimeUnit.SECONDS.toNanos(5);
             allStopped.await(Math.max(0, waitNanos), TimeUnit.NANOSECONDS);
+            if (forger != null) {
+                forger.join(txTimeout);
+            }
             signerPool.shutdownNow();
         }
 
@@ -406,9 +422,93 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                     m.put("cpu_us_per_tx_nodes_by_thread", perTransaction(nodeThreadsAtStart, nodeThreadsAtEnd, committed));
                 }
             }
+            if (forger != null) {
+                m.put("forged", forger.summary());
+            }
             m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
             m.put("commits_per_second_timeline", timeline);
             return m;
+        }
+    }
+
+    /**
+     * The forged-signature flood: {@code --forged-rate} transactions per second, each carrying the
+     * valid signature of another body, so that it parses and enters a replica's batch equation,
+     * which it then fails. Open loop on its own thread, paced like {@link RateGate}; every one must
+     * be refused, and a refusal other than BAD_SIGNATURE, or a commit, is reported.
+     */
+    private final class Forger {
+        final Run run;
+        final Thread thread;
+        final RateGate pace;
+        final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong committed = new java.util.concurrent.atomic.AtomicLong();
+        final Map<String, AtomicInteger> otherOutcomes = new TreeMap<>();
+        final java.util.concurrent.Phaser outstanding = new java.util.concurrent.Phaser(1);
+
+        Forger(Run run) {
+            this.run = run;
+            this.pace = new RateGate(forgedRate, run.startNanos);
+            this.thread = new Thread(this::flood, "bench-forger");
+            this.thread.setDaemon(true);
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        void flood() {
+            SplittableRandom random = new SplittableRandom(seed * 31 - 1);
+            long sequence = 0;
+            while (System.nanoTime() < run.endNanos) {
+                long delayNanos = pace.reserve();
+                if (delayNanos > 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(delayNanos);
+                }
+                int id = random.nextInt(clients);
+                SignedTransaction honest = run.build(id, random, sequence++);
+                SignedTransaction other = run.build(id, random, sequence++);
+                SignedTransaction forged = honest.toBuilder().setSignature(other.getSignature()).build();
+                sent.incrementAndGet();
+                outstanding.register();
+                run.client.submitAsync(forged, run.txTimeout).whenComplete((c, error) -> {
+                    if (error == null) {
+                        committed.incrementAndGet();
+                    } else {
+                        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                                ? error.getCause() : error;
+                        if (cause instanceof LedgerClientException l && l.kind() == LedgerClientException.Kind.REJECTED
+                                && String.valueOf(l.getMessage()).contains("BAD_SIGNATURE")) {
+                            refused.incrementAndGet();
+                        } else {
+                            String key = cause instanceof LedgerClientException l ? l.kind().name() : cause.getClass().getSimpleName();
+                            synchronized (otherOutcomes) {
+                                otherOutcomes.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+                            }
+                        }
+                    }
+                    outstanding.arriveAndDeregister();
+                });
+            }
+        }
+
+        void join(Duration timeout) throws InterruptedException {
+            thread.join(timeout.toMillis());
+            try {
+                outstanding.awaitAdvanceInterruptibly(outstanding.arrive(), timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                // Reported below as sent but neither refused nor committed.
+            }
+        }
+
+        Map<String, Object> summary() {
+            Map<String, Object> other = new TreeMap<>();
+            synchronized (otherOutcomes) {
+                otherOutcomes.forEach((k, v) -> other.put(k, v.get()));
+            }
+            return CommandOutput.fields("rate_per_second", forgedRate, "sent", sent.get(),
+                    "refused_bad_signature", refused.get(), "committed", committed.get(), "other_outcomes", other);
         }
     }
 
