@@ -159,6 +159,7 @@ jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), TLS \(if .tls 
   "  latency ms: p50 \(.latency_ms.p50)  p95 \(.latency_ms.p95)  p99 \(.latency_ms.p99)  max \(.latency_ms.max)",
   "  errors \(.errors) \(.errors_by_kind|tostring), failed receipts \(.failed_receipts)",
   "  commits per second: \(.commits_per_second_timeline|map(tostring)|join(" "))",
+  "  warm-up: \(if .seconds_to_90_percent >= 0 then "90% of the steady \(.steady_commits_per_second) commits/s after \(.seconds_to_90_percent) s of load" else "never reached 90% of the steady \(.steady_commits_per_second) commits/s" end)",
   "  ceiling: \(.ceiling_verifications_per_second) Ed25519 verifications/s (BouncyCastle, one at a time) on \(.cores) cores / \(.nodes) replicas",
   "  (batched, as the nodes verify client signatures: \(.batch_verifications_per_second // "n/a") verifications/s on \(.cores) cores)"' "$r"
 # CPU per committed transaction over the measured window hardly depends on what else shares the

@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
@@ -427,8 +428,50 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
             m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
             m.put("commits_per_second_timeline", timeline);
+            int measuredFrom = (int) ((measureFromNanos - startNanos) / 1_000_000_000L);
+            OptionalInt warm = secondsToWarm(timeline, measuredFrom, WARM_SHARE);
+            m.put("steady_commits_per_second", steadyRate(timeline, measuredFrom));
+            m.put("seconds_to_90_percent", warm.isPresent() ? warm.getAsInt() : -1);
             return m;
         }
+    }
+
+    /** Share of the steady rate a started network counts as warm at. */
+    static final double WARM_SHARE = 0.9;
+    /** Seconds averaged when deciding whether the network is warm: one good second is not enough. */
+    static final int WARM_WINDOW_SECONDS = 3;
+
+    /** Median commits per second over the measured window (the seconds from {@code measuredFrom} on). */
+    static long steadyRate(List<Long> timeline, int measuredFrom) {
+        List<Long> window = new ArrayList<>(timeline.subList(Math.min(measuredFrom, timeline.size()), timeline.size()));
+        if (window.isEmpty()) {
+            return 0;
+        }
+        java.util.Collections.sort(window);
+        return window.get(window.size() / 2);
+    }
+
+    /**
+     * Seconds from the start of the load until the commits per second, averaged over
+     * {@link #WARM_WINDOW_SECONDS}, first reach {@code share} of the steady rate; empty when they
+     * never do (BenchTest#warmUpIsTheFirstWindowAtNinetyPercentOfTheMedian).
+     */
+    static OptionalInt secondsToWarm(List<Long> timeline, int measuredFrom, double share) {
+        long steady = steadyRate(timeline, measuredFrom);
+        if (steady == 0) {
+            return OptionalInt.empty();
+        }
+        long sum = 0;
+        for (int s = 0; s < timeline.size(); s++) {
+            sum += timeline.get(s);
+            if (s >= WARM_WINDOW_SECONDS) {
+                sum -= timeline.get(s - WARM_WINDOW_SECONDS);
+            }
+            if (s + 1 >= WARM_WINDOW_SECONDS && sum >= share * steady * WARM_WINDOW_SECONDS) {
+                return OptionalInt.of(s + 1);
+            }
+        }
+        return OptionalInt.empty();
     }
 
     /**
@@ -639,6 +682,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         text.append(String.format("  errors %s %s, failed receipts %s, longest commit gap %s ms%n", r.get("errors"),
                 r.get("errors_by_kind"), r.get("failed_receipts"), r.get("longest_commit_gap_ms")));
         text.append("  commits per second: ").append(r.get("commits_per_second_timeline"));
+        text.append(String.format("%n  warm-up: %s s of load to 90%% of the steady %s commits/s (-1: never)",
+                r.get("seconds_to_90_percent"), r.get("steady_commits_per_second")));
+        if (r.containsKey("forged")) {
+            text.append(String.format("%n  forged signatures: %s", r.get("forged")));
+        }
         if (r.containsKey("ceiling_tx_per_second")) {
             text.append(String.format("%n  ceiling: %s Ed25519 verifications/s on %s cores / %s replicas = %s tx/s",
                     r.get("ceiling_verifications_per_second"), r.get("cores"), r.get("nodes"), r.get("ceiling_tx_per_second")));

@@ -49,4 +49,13 @@ class BenchTest {
         }
         assertTrue(due <= Bench.RateGate.CATCH_UP_MAX_NANOS / 1_000_000 + 1, "slots due at once after a 2 s stall: " + due);
     }
+
+    @Test
+    void warmUpIsTheFirstWindowAtNinetyPercentOfTheMedian() {
+        // Measured from second 6: median 100. Seconds 4..6 average 90 (the first 3-second window there).
+        List<Long> timeline = List.of(0L, 10L, 40L, 80L, 85L, 90L, 95L, 100L, 100L, 110L, 100L, 120L);
+        assertEquals(100, Bench.steadyRate(timeline, 6));
+        assertEquals(java.util.OptionalInt.of(7), Bench.secondsToWarm(timeline, 6, Bench.WARM_SHARE));
+        assertEquals(java.util.OptionalInt.empty(), Bench.secondsToWarm(List.of(0L, 0L, 5L), 1, Bench.WARM_SHARE));
+    }
 }
