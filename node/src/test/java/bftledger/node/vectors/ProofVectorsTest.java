@@ -139,7 +139,7 @@ class ProofVectorsTest {
                 ByteString.copyFromUtf8(value)), from);
     }
 
-    /** The next block, anchoring the one before as a primary does, certified by validators 0..2. */
+    /** The next block, anchoring the one before (as an idle primary does; any earlier one is valid), certified by validators 0..2. */
     private void append(BlockStore store, ChainGenesis genesis, List<VerifiedTransaction> txs) {
         BlockStore.Tip tip = store.tip();
         HeaderAnchor anchor = tip.height() == 0 ? HeaderAnchor.NONE : new HeaderAnchor(tip.height(), tip.hash());
