@@ -767,6 +767,20 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------------------ backup
+
+    /**
+     * Copies this store's environment (blocks, certificates, receipts, state and its tree, the
+     * blocks tree and anchors: everything but the transaction index, which is derived from the
+     * blocks and rebuilt when a store opens without it) into the empty directory {@code target},
+     * compacted, while appends go on: LMDB copies inside one read transaction, so the copy is the
+     * store as one commit left it. Returns the copy's head.
+     */
+    public StoreCopy.Head copyTo(Path target) {
+        store.env.copy(target.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
+        return StoreCopy.head(target);
+    }
+
     // ------------------------------------------------------------------------------ close
 
     /** Closes the environment; every snapshot must be closed first. Idempotent. */

@@ -20,6 +20,9 @@ import picocli.CommandLine.Option;
 /** {@code bftledger audit}: offline over one stopped node's data directory, or online across the running network ({@link OnlineAudit}). */
 @Command(name = "audit", mixinStandardHelpOptions = true,
         description = {"Verify a ledger.",
+                "Backup (--backup): a directory made by `bftledger backup`: its manifest and checksums, then the offline"
+                        + " audit of its block store; with --online also that every running node certifies the backup's"
+                        + " last block at its height.",
                 "Offline (--data): one node's data directory: hash chain, commit certificates, transaction signatures,"
                         + " re-execution of state, indexes.",
                 "Online (--online): every node of the network: each block's certificate and chain link, cross-node"
@@ -31,8 +34,11 @@ final class AuditCommand implements Callable<Integer> {
     JsonOption json;
     @Option(names = "--data", description = "Offline: the node's data directory (holds ledger/ and wal/). Stop the node first or audit a copy.")
     Path data;
-    @Option(names = "--online", description = "Online: audit all running nodes listed in genesis.")
+    @Option(names = "--online", description = "Online: audit all running nodes listed in genesis (with --backup: check the"
+            + " backup against them instead).")
     boolean online;
+    @Option(names = "--backup", description = "A backup directory (from `bftledger backup`): verify it from genesis.")
+    Path backup;
     @Mixin
     GenesisOption genesis;
     @Option(names = "--timeout", defaultValue = "10s", description = "Per-call timeout for --online (default: ${DEFAULT-VALUE}).")
@@ -42,8 +48,15 @@ final class AuditCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (backup != null) {
+            if (data != null) {
+                throw new UserError("give --backup <dir> or --data <dir>, not both.");
+            }
+            return BackupAudit.run(this, backup);
+        }
         if (online == (data != null)) {
-            throw new UserError("give exactly one of --data <dir> (offline audit of one node) or --online (all running nodes).");
+            throw new UserError("give exactly one of --data <dir> (offline audit of one node), --online (all running nodes)"
+                    + " or --backup <dir> (a backup).");
         }
         if (online) {
             return OnlineAudit.run(spec, json.json, genesis.read(), transport, Arguments.duration(timeout));
@@ -57,23 +70,37 @@ final class AuditCommand implements Callable<Integer> {
         if (!Files.isDirectory(ledger)) {
             throw new UserError(ledger + " does not exist; --data must be a node's data directory (data.dir in its config).");
         }
-        PrintWriter err = spec.commandLine().getErr();
-        long[] last = {0};
         LedgerVerifier.Report report;
         try {
-            report = LedgerVerifier.verify(ledger, chainGenesis, (h, tip) -> {
-                if (!json.json && (h == tip || h - last[0] >= Math.max(1, tip / 20))) {
-                    last[0] = h;
-                    err.printf("\rverified %d/%d blocks", h, tip);
-                    err.flush();
-                }
-            });
+            report = verify(ledger, chainGenesis);
         } catch (StoreInUseException e) {
             throw new UserError(e.getMessage() + " (the offline audit reads a stopped node; for running nodes use --online)");
         }
+        Map<String, Object> m = new LinkedHashMap<>();
+        String text = describe(report, m);
+        CommandOutput.print(spec, json.json, m, text);
+        return report.ok() ? 0 : 1;
+    }
+
+    /** The offline audit of the block store in {@code ledger}, with a progress line unless --json. */
+    LedgerVerifier.Report verify(Path ledger, ChainGenesis chainGenesis) {
+        PrintWriter err = spec.commandLine().getErr();
+        long[] last = {0};
+        LedgerVerifier.Report report = LedgerVerifier.verify(ledger, chainGenesis, (h, tip) -> {
+            if (!json.json && (h == tip || h - last[0] >= Math.max(1, tip / 20))) {
+                last[0] = h;
+                err.printf("\rverified %d/%d blocks", h, tip);
+                err.flush();
+            }
+        });
         if (!json.json) {
             err.println();
         }
+        return report;
+    }
+
+    /** Puts the report's fields into {@code m} and returns its text. */
+    static String describe(LedgerVerifier.Report report, Map<String, Object> m) {
         List<Object> problems = new ArrayList<>();
         StringBuilder text = new StringBuilder((report.ok() ? "audit passed: " : "audit FAILED: ") + report.blocksChecked()
                 + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems"
@@ -86,14 +113,12 @@ final class AuditCommand implements Callable<Integer> {
                 text.append("\n  height ").append(p.height()).append(" ").append(p.kind()).append(": ").append(p.message());
             }
         }
-        Map<String, Object> m = new LinkedHashMap<>();
         m.put("passed", report.ok());
         m.put("blocks_checked", report.blocksChecked());
         m.put("transactions_checked", report.transactionsChecked());
         m.put("problem_count", report.problemCount());
         m.put("certified_height", report.certifiedHeight());
         m.put("problems", problems);
-        CommandOutput.print(spec, json.json, m, text.toString());
-        return report.ok() ? 0 : 1;
+        return text.toString();
     }
 }

@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bftledger", mixinStandardHelpOptions = true, version = "bftledger 0.1.0",
         description = "A Byzantine fault-tolerant replicated ledger: run nodes, submit and inspect transactions, audit.",
         subcommands = {KeygenCommand.class, InitCommand.class, Main.Node.class, StatusCommand.class, TransferCommand.class,
-                PutCommand.class, Main.Tx.class, Main.Account.class, Main.Record.class, Main.Block.class, AuditCommand.class, DemoLoad.class,
+                PutCommand.class, Main.Tx.class, Main.Account.class, Main.Record.class, Main.Block.class, AuditCommand.class, BackupCommand.class,
+                RestoreCommand.class, DemoLoad.class,
                 Bench.class, TlsCommand.class})
 public final class Main extends GroupCommand {
     @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStartCommand.class)

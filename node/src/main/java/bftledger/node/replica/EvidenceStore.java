@@ -181,6 +181,18 @@ public final class EvidenceStore implements AutoCloseable {
         return held.size();
     }
 
+    /**
+     * Copies the store's environment, compacted, into the empty directory {@code target} (a
+     * backup); false for an in-memory store, which has nothing to copy.
+     */
+    public synchronized boolean copyTo(Path target) {
+        if (env == null) {
+            return false;
+        }
+        env.copy(target.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
+        return true;
+    }
+
     @Override
     public synchronized void close() {
         if (env != null) {

@@ -126,6 +126,7 @@ public final class ReplicaNode implements AutoCloseable {
     private final PeerNetwork peers;
     private final CatchUp catchUp;
     private final ClientApiService api;
+    private final bftledger.node.backup.AdminService admin;
     /** Peer messages waiting for the verifiers; bounded by {@code tuning.inbound.queue.max}. */
     private final BlockingQueue<Inbound> inbound;
     private final List<Thread> verifiers = new ArrayList<>();
@@ -181,6 +182,9 @@ public final class ReplicaNode implements AutoCloseable {
         this.wal = started.wal();
         this.mark = started.mark();
         this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
+        this.admin = new bftledger.node.backup.AdminService(bftledger.node.backup.AdminToken.create(config.dataDir()),
+                tls.plaintext(), store, evidence, new bftledger.node.backup.NodeBackup.Source(genesis, config.replica(),
+                        key.publicKey(), "hot"));
         List<PersistRecord> records = started.records();
         // The ledger's transaction index is the core's at-most-once port: after a stable checkpoint
         // (or a state transfer) the core has forgotten old ids, and a client's retry of one must
@@ -459,6 +463,7 @@ public final class ReplicaNode implements AutoCloseable {
                     .addService(clientAnswers == null ? io.grpc.ServerInterceptors.intercept(api)
                             : io.grpc.ServerInterceptors.intercept(api, clientAnswers))
                     .addService(tls.peersOnly(peers.service()))
+                    .addService(admin.definition())
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
                     .build().start();
@@ -596,6 +601,8 @@ public final class ReplicaNode implements AutoCloseable {
         grpcExecutor.shutdownNow();
         bulkheads.close();
         metrics.close();
+        // A running backup reads the stores: it finishes before they close.
+        admin.close();
         wal.close();
         mark.close();
         evidence.close();
