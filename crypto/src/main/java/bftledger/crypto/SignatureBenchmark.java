@@ -37,6 +37,76 @@ public final class SignatureBenchmark {
         System.out.printf("ed25519 verify, one at a time (BouncyCastle): 1 thread %.0f/s, %d threads %.0f/s%n", single, cores, all);
         System.out.printf("ed25519 verify, batches of %d (SignatureBatch, %d keys): %d threads %.0f/s%n",
                 BATCH, KEYS, cores, batchAll);
+        // What a forger costs the verifier, on one thread: the figures docs/performance.md compares.
+        singleChecksPerSecond(true, warmUp);
+        singleChecksPerSecond(false, warmUp);
+        forgedBatchesPerSecond(1, warmUp);
+        double valid = singleChecksPerSecond(true, duration);
+        double invalid = singleChecksPerSecond(false, duration);
+        System.out.printf("one valid signature single (SignatureCheck.verify): 1 thread %.1f us%n", 1e6 / valid);
+        System.out.printf("one invalid signature single (SignatureCheck.verify): 1 thread %.1f us (%.2fx valid)%n",
+                1e6 / invalid, valid / invalid);
+        for (int forged : FORGED) {
+            double batches = forgedBatchesPerSecond(forged, duration);
+            System.out.printf("batch of %d with %d forged (SignatureBatch): 1 thread %.0f us per batch, %.1f us per signature%n",
+                    ATTACK_BATCH, forged, 1e6 / batches, 1e6 / batches / ATTACK_BATCH);
+        }
+    }
+
+    /** Signatures per batch in the forged-batch runs: the most one SignatureBatch chunk holds. */
+    private static final int ATTACK_BATCH = SignatureBatch.MAX_BATCH;
+    /** Forged signatures per batch of {@value #ATTACK_BATCH}: none, one, a few, one in ten. */
+    private static final int[] FORGED = {0, 1, 8, 26};
+
+    /**
+     * Batches of {@value #ATTACK_BATCH} signatures by distinct warm keys of which {@code forged}
+     * (at fixed pseudo-random places) have a bit of s flipped, so they parse and enter the batch
+     * equation: batches per second on this thread. Each round checks every verdict.
+     */
+    public static double forgedBatchesPerSecond(int forged, Duration duration) {
+        List<SignatureCheck> checks = signedChecks();
+        List<SignatureCheck> batch = new ArrayList<>(checks.subList(0, ATTACK_BATCH));
+        boolean[] expected = new boolean[ATTACK_BATCH];
+        java.util.Arrays.fill(expected, true);
+        java.util.Random places = new java.util.Random(forged);
+        for (int done = 0; done < forged; ) {
+            int at = places.nextInt(ATTACK_BATCH);
+            if (expected[at]) {
+                expected[at] = false;
+                batch.set(at, forge(batch.get(at)));
+                done++;
+            }
+        }
+        return onThreads(1, duration, () -> {
+            if (!java.util.Arrays.equals(expected, SignatureBatch.verify(batch))) {
+                throw new IllegalStateException("a forged-batch verdict is wrong");
+            }
+            return 1;
+        });
+    }
+
+    /** Single verifications through {@link SignatureCheck#verify} of warm keys' signatures, all valid or all forged: per second on this thread. */
+    public static double singleChecksPerSecond(boolean valid, Duration duration) {
+        List<SignatureCheck> checks = new ArrayList<>(signedChecks());
+        if (!valid) {
+            checks.replaceAll(SignatureBenchmark::forge);
+        }
+        return onThreads(1, duration, () -> {
+            int i = java.util.concurrent.ThreadLocalRandom.current().nextInt(checks.size());
+            for (int k = 0; k < 64; k++, i++) {
+                if (checks.get(i % checks.size()).verify() != valid) {
+                    throw new IllegalStateException("a single verdict is wrong");
+                }
+            }
+            return 64;
+        });
+    }
+
+    /** The signature with one bit of s flipped (well below the top, so s stays below L): invalid, but it parses. */
+    private static SignatureCheck forge(SignatureCheck c) {
+        byte[] signature = c.signature().clone();
+        signature[40] ^= 1;
+        return new SignatureCheck(c.key(), c.domain(), c.message(), signature);
     }
 
     /**
