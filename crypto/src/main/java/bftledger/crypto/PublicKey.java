@@ -91,19 +91,15 @@ public final class PublicKey implements Comparable<PublicKey> {
         if (signature == null || signature.length != Signature.LENGTH) {
             return false;
         }
-        byte[] framed = domain.framed(message, offset, length);
-        // A key seen before is checked with its kept tables (about a third cheaper); what that
-        // does not show valid goes to RFC 8032's check, and whatever that accepts the ZIP-215
-        // rule accepts; the rest to the ZIP-215 check itself.
-        return SignatureBatch.verifiesFast(this, framed, signature)
-                || params.verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, signature, 0)
-                || SignatureBatch.verifyOne(this, framed, signature);
+        // One check decides, valid or not (SignatureBatch#verifyOne): a forger costs what an honest signer costs.
+        return SignatureBatch.verifyOne(this, domain.framed(message, offset, length), signature);
     }
 
     /**
-     * BouncyCastle's RFC 8032 verification alone. BouncyCastle's check is cofactored too, so it
-     * differs from {@link #verify} only on the non-canonical encodings ZIP-215 accepts; for the
-     * benchmark's ceiling, which is defined by this library call.
+     * BouncyCastle's RFC 8032 verification alone, not used to decide anything: the benchmark's
+     * ceiling is defined by this library call. BouncyCastle's check is cofactored too, so on keys
+     * that pass {@link #of} it differs from {@link #verify} only on the non-canonical encodings of
+     * R that ZIP-215 accepts (see PublicVectorsTest).
      */
     public boolean verifyRfc8032(Domain domain, byte[] message, byte[] signature) {
         byte[] framed = domain.framed(message, 0, message.length);

@@ -5,9 +5,11 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Ed25519 verification under the ZIP-215 validity rule, one signature at a time or many at once.
@@ -26,15 +28,37 @@ import java.util.Map;
  * <p><b>Batches.</b> n signatures are checked with one multi-scalar multiplication,
  * {@code [8]([sum z_i s_i]B - sum [z_i]R_i - sum [z_i k_i]A_i) = O} with fresh random 128-bit
  * odd z_i, which costs far less than n verifications: the doublings are shared, the R_i terms
- * need only 128-bit scalars, and the terms of one key are summed into one. If any signature is
- * invalid the equation fails (except with probability about 2^-127) and each signature is then
- * checked alone, so the verdicts are always per signature.
+ * need only 128-bit scalars, and the terms of one key are summed into one. If every signature is
+ * valid the equation holds, always; if one is invalid it fails, except with probability about
+ * 2^-127. A failed batch is split in halves, each half's equation checked in turn, down to groups
+ * of {@value #ALONE_MAX}, whose signatures are checked one by one, within a budget of equation
+ * work after which the rest are checked one by one; so the verdicts are always per signature, and
+ * a forged signature costs a few half-batch equations rather than a check of every signature
+ * beside it.
+ *
+ * <p><b>One check decides.</b> {@link #verifyOne} decides a signature under the rule with one
+ * multi-scalar multiplication, valid or not; there is no faster check in front of it that can
+ * only say "valid", so an invalid signature costs what a valid one costs (measured in
+ * docs/performance.md; the verdicts pinned by PublicVectorsTest).
  */
 public final class SignatureBatch {
     /** Below this many signatures a batch saves nothing over single verifications. */
     static final int MIN_BATCH = 4;
-    /** Above this many, a batch is split: the fallback after a failure re-checks the whole batch. */
+    /** Above this many, a batch is split into chunks, each its own equation. */
     static final int MAX_BATCH = 256;
+    /**
+     * A group of at most this many signatures that has failed (or not yet had) an equation is
+     * checked one signature at a time: halving it further costs more equations than it saves.
+     * Chosen by measurement: docs/performance.md, "Forged signatures in batches".
+     */
+    static final int ALONE_MAX = 4;
+    /**
+     * The equations on parts of a failed chunk cover at most this many times its signatures:
+     * enough to find one forged signature by halving alone (at most two equations per level,
+     * halves summing to under the chunk's size), and a bound on what many cost: at worst the
+     * chunk's equation, this many more, then one check per signature.
+     */
+    static final int SPLIT_BUDGET_CHUNKS = 2;
 
     private static final ThreadLocal<MessageDigest> SHA512 = ThreadLocal.withInitial(() -> {
         try {
@@ -50,12 +74,22 @@ public final class SignatureBatch {
     /**
      * The verdict on each check, in order; identical to {@link SignatureCheck#verify()} on each.
      * A signature that does not even parse (wrong length, s not below L, R not a point) is
-     * invalid without touching the others; the rest are checked as one equation. Only when that
-     * fails is each of them checked alone: an attacker who slips one forged signature into a
-     * batch costs the verifier the batch plus one verification per signature in it (at most
-     * {@value #MAX_BATCH}), which is what those signatures would have cost without batching.
+     * invalid without touching the others; the rest are checked as one equation per chunk of
+     * {@value #MAX_BATCH}. When that fails the chunk is halved until the invalid signatures are
+     * found, within {@link #SPLIT_BUDGET_CHUNKS}: one forged signature costs at most two part
+     * equations per level of halving and a few single checks; however many there are, a chunk
+     * costs at most its equation, equations over twice its signatures, and one check per signature.
      */
     public static boolean[] verify(List<SignatureCheck> checks) {
+        List<FramedCheck> framed = new ArrayList<>(checks.size());
+        for (SignatureCheck c : checks) {
+            framed.add(FramedCheck.of(c));
+        }
+        return verifyFramed(framed);
+    }
+
+    /** {@link #verify} on checks whose bytes are already framed (or raw, for published vectors). */
+    static boolean[] verifyFramed(List<FramedCheck> checks) {
         boolean[] verdicts = new boolean[checks.size()];
         for (int from = 0; from < checks.size(); from += MAX_BATCH) {
             int to = Math.min(checks.size(), from + MAX_BATCH);
@@ -64,20 +98,29 @@ public final class SignatureBatch {
         return verdicts;
     }
 
-    /** Batches whose equation held (every signature valid at once), since this JVM started; for metrics. */
+    /** Chunks whose equation held (every signature valid at once), since this JVM started; for metrics. */
     public static long batchesPassed() {
         return BATCHES_PASSED.get();
     }
 
-    /** Batches whose equation failed, so that each signature was then checked alone; for metrics. */
+    /** Chunks whose equation failed, so that they were split to find the invalid signatures; for metrics. */
     public static long batchesFailed() {
         return BATCHES_FAILED.get();
     }
 
-    private static final java.util.concurrent.atomic.AtomicLong BATCHES_PASSED = new java.util.concurrent.atomic.AtomicLong();
-    private static final java.util.concurrent.atomic.AtomicLong BATCHES_FAILED = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * Equations checked on parts of failed chunks (halves, quarters, ...), since this JVM
+     * started; for metrics: about 2 log2(n/{@value #ALONE_MAX}) per forged signature.
+     */
+    public static long splitEquations() {
+        return SPLIT_EQUATIONS.get();
+    }
 
-    private static void verifyChunk(List<SignatureCheck> checks, boolean[] verdicts, int offset) {
+    private static final AtomicLong BATCHES_PASSED = new AtomicLong();
+    private static final AtomicLong BATCHES_FAILED = new AtomicLong();
+    private static final AtomicLong SPLIT_EQUATIONS = new AtomicLong();
+
+    private static void verifyChunk(List<FramedCheck> checks, boolean[] verdicts, int offset) {
         if (checks.size() < MIN_BATCH) {
             // Too few to batch: each alone, without first decoding R for a batch that will not be.
             for (int i = 0; i < checks.size(); i++) {
@@ -85,78 +128,117 @@ public final class SignatureBatch {
             }
             return;
         }
-        List<Integer> parsedAt = new ArrayList<>(checks.size());
-        List<SignatureCheck> parsedChecks = new ArrayList<>(checks.size());
+        // One table look-up per key and chunk: a key's tables grow with its sightings, and the
+        // halves of a failed chunk must not count as more sightings of the same keys.
+        Map<PublicKey, KeyTable> tables = new HashMap<>();
         List<Parsed> parsed = new ArrayList<>(checks.size());
         for (int i = 0; i < checks.size(); i++) {
-            SignatureCheck c = checks.get(i);
-            Parsed p = parse(c);
+            FramedCheck c = checks.get(i);
+            Parsed p = parse(c.key(), c.framed(), c.signature(), offset + i);
             if (p != null) {
-                parsedAt.add(i);
-                parsedChecks.add(c);
+                tables.computeIfAbsent(c.key(), SignatureBatch::keyTable);
                 parsed.add(p);
             }
         }
-        if (parsed.size() >= MIN_BATCH) {
-            if (equationHolds(parsedChecks, parsed)) {
-                BATCHES_PASSED.incrementAndGet();
-                for (int i : parsedAt) {
-                    verdicts[offset + i] = true;
-                }
-                return;
+        if (parsed.size() < MIN_BATCH) {
+            for (Parsed p : parsed) {
+                verdicts[p.index()] = holds(p, tables.get(p.key()));
             }
-            BATCHES_FAILED.incrementAndGet();
+            return;
         }
-        for (int k = 0; k < parsedAt.size(); k++) {
-            verdicts[offset + parsedAt.get(k)] = parsedChecks.get(k).verify();
+        if (equationHolds(parsed, tables)) {
+            BATCHES_PASSED.incrementAndGet();
+            markValid(parsed, verdicts);
+            return;
+        }
+        BATCHES_FAILED.incrementAndGet();
+        decide(parsed, true, new int[] {SPLIT_BUDGET_CHUNKS * parsed.size()}, tables, verdicts);
+    }
+
+    /**
+     * Sets the verdict of every signature in {@code group}, which is known to hold an invalid
+     * one when {@code holdsInvalid}; true when all are valid. A group known to hold an invalid
+     * signature whose left half turns out all valid holds it in its right half, whose own
+     * equation is then skipped. The equations of one failed chunk's parts cover at most
+     * {@value #SPLIT_BUDGET_CHUNKS} times the chunk's signatures ({@code budget}); past that,
+     * groups are checked one by one. Halving pays for a few forged signatures, but an equation
+     * costs about half a single check per signature, so with many forged ones spread out every
+     * group fails and unbounded halving cost more than checking the chunk one by one (see
+     * docs/performance.md and SignatureBatchTest#oneForgedSignatureInAFullBatchIsTheOnlyInvalidVerdict).
+     */
+    private static boolean decide(List<Parsed> group, boolean holdsInvalid, int[] budget, Map<PublicKey, KeyTable> tables, boolean[] verdicts) {
+        if (group.size() <= ALONE_MAX || (!holdsInvalid && budget[0] < group.size())) {
+            boolean allValid = true;
+            for (Parsed p : group) {
+                verdicts[p.index()] = holds(p, tables.get(p.key()));
+                allValid &= verdicts[p.index()];
+            }
+            return allValid;
+        }
+        if (!holdsInvalid) {
+            budget[0] -= group.size();
+            SPLIT_EQUATIONS.incrementAndGet();
+            if (equationHolds(group, tables)) {
+                markValid(group, verdicts);
+                return true;
+            }
+        }
+        int half = group.size() / 2;
+        boolean leftValid = decide(group.subList(0, half), false, budget, tables, verdicts);
+        decide(group.subList(half, group.size()), leftValid, budget, tables, verdicts);
+        return false;
+    }
+
+    private static void markValid(List<Parsed> group, boolean[] verdicts) {
+        for (Parsed p : group) {
+            verdicts[p.index()] = true;
         }
     }
 
-    /** One signature, slowly: only reached when RFC 8032 verification has rejected it. */
+    /**
+     * One signature under the rule: the verdict {@link PublicKey#verify} gives. Valid or invalid,
+     * this is one multi-scalar multiplication, {@code [8]([s]B - [k]A - R) = O}.
+     */
     static boolean verifyOne(PublicKey key, byte[] framed, byte[] signature) {
-        Parsed p = parse(key, framed, signature);
-        if (p == null) {
-            return false;
-        }
-        KeyTable keyTable = keyTable(key);
-        List<Edwards25519.Term> terms = List.of(
-                new Edwards25519.Term(p.k, keyTable.table(), keyTable.width()).negated(),
-                new Edwards25519.Term(BigInteger.ONE, Edwards25519.oddMultiples(p.r, 2), 2).negated());
-        return Edwards25519.isSmallOrder(Edwards25519.multiScalar(p.s, terms));
+        Parsed p = parse(key, framed, signature, 0);
+        return p != null && holds(p, withHighTable(key, keyTable(key)));
     }
 
     /** True when every signature is valid (up to ~2^-127); false when at least one is not, or one does not parse. */
     static boolean verifiesTogether(List<SignatureCheck> checks) {
+        Map<PublicKey, KeyTable> tables = new HashMap<>();
         List<Parsed> parsed = new ArrayList<>(checks.size());
         for (SignatureCheck c : checks) {
-            Parsed p = parse(c);
+            FramedCheck f = FramedCheck.of(c);
+            Parsed p = parse(f.key(), f.framed(), f.signature(), parsed.size());
             if (p == null) {
                 return false;
             }
+            tables.computeIfAbsent(c.key(), SignatureBatch::keyTable);
             parsed.add(p);
         }
-        return equationHolds(checks, parsed);
+        return equationHolds(parsed, tables);
     }
 
-    /** The batch equation over parsed signatures (same order as their checks). */
-    private static boolean equationHolds(List<SignatureCheck> checks, List<Parsed> parsed) {
-        byte[] seed = new byte[16 * checks.size()];
+    /** The batch equation over parsed signatures, with their keys' tables. */
+    private static boolean equationHolds(List<Parsed> parsed, Map<PublicKey, KeyTable> tables) {
+        byte[] seed = new byte[16 * parsed.size()];
         RANDOM.get().nextBytes(seed);
         BigInteger baseScalar = BigInteger.ZERO;
         Map<PublicKey, BigInteger> keyScalars = new LinkedHashMap<>();
-        List<Edwards25519.Term> terms = new ArrayList<>(checks.size() + 16);
-        for (int i = 0; i < checks.size(); i++) {
+        List<Edwards25519.Term> terms = new ArrayList<>(parsed.size() + 16);
+        for (int i = 0; i < parsed.size(); i++) {
             Parsed p = parsed.get(i);
             byte[] zBytes = new byte[17]; // leading zero: positive
             System.arraycopy(seed, 16 * i, zBytes, 1, 16);
             zBytes[16] |= 1; // never zero
             BigInteger z = new BigInteger(zBytes);
-            baseScalar = baseScalar.add(z.multiply(p.s));
-            keyScalars.merge(checks.get(i).key(), z.multiply(p.k), BigInteger::add);
-            terms.add(new Edwards25519.Term(z, Edwards25519.oddMultiples(p.r, Edwards25519.WIDTH), Edwards25519.WIDTH).negated());
+            baseScalar = baseScalar.add(z.multiply(p.s()));
+            keyScalars.merge(p.key(), z.multiply(p.k()), BigInteger::add);
+            terms.add(new Edwards25519.Term(z, Edwards25519.oddMultiples(p.r(), Edwards25519.WIDTH), Edwards25519.WIDTH).negated());
         }
         for (Map.Entry<PublicKey, BigInteger> e : keyScalars.entrySet()) {
-            KeyTable key = keyTable(e.getKey());
+            KeyTable key = tables.get(e.getKey());
             terms.add(new Edwards25519.Term(e.getValue().mod(Edwards25519.L), key.table(), key.width()).negated());
         }
         return Edwards25519.isSmallOrder(Edwards25519.multiScalar(baseScalar.mod(Edwards25519.L), terms));
@@ -211,56 +293,56 @@ public final class SignatureBatch {
     }
 
     /**
-     * True when {@code signature} is shown valid the fast way: [s]B - [k]A computed with the
-     * scalars split at 2^128 (128 doublings instead of 253, over the kept tables of B, [2^128]B,
-     * A and [2^128]A), then compared, encoded, with R's bytes. Equal means [s]B = R + [k]A
-     * exactly, which both RFC 8032 and ZIP-215 accept. False means only "not shown here": a key
-     * seen for the first or second time (its tables are built on these sightings, as for
-     * batches), an R encoded non-canonically, or an invalid signature; the caller then decides
-     * with the full check. For the signatures a node checks one at a time: its peers' consensus
-     * messages, which arrive one by one, and clients' replies from the replicas.
+     * The table a single check wants: once a key has its wide table (it came back while
+     * remembered), also the one of [2^128]A, built on that sighting (about one verification's
+     * cost, paid once per key), so that its checks need 128 doublings rather than 253.
      */
-    static boolean verifiesFast(PublicKey key, byte[] framed, byte[] signature) {
-        if (signature.length != Signature.LENGTH) {
-            return false;
+    private static KeyTable withHighTable(PublicKey key, KeyTable table) {
+        if (table.width() != Edwards25519.KEY_WIDTH || table.high() != null) {
+            return table;
         }
-        KeyTable table = keyTable(key);
-        if (table.width() != Edwards25519.KEY_WIDTH) {
-            return false;
+        KeyTable made = new KeyTable(table.table(), table.width(), table.point(),
+                Edwards25519.highTable(table.point(), Edwards25519.KEY_WIDTH));
+        synchronized (KEY_TABLES) {
+            KEY_TABLES.put(key, made);
         }
-        if (table.high() == null) {
-            // Building [2^128]A's table costs about one verification; a key seen for the second time gets it.
-            KeyTable made = new KeyTable(table.table(), table.width(), table.point(),
-                    Edwards25519.highTable(table.point(), Edwards25519.KEY_WIDTH));
-            synchronized (KEY_TABLES) {
-                KEY_TABLES.put(key, made);
-            }
-            return false;
+        return made;
+    }
+
+    /**
+     * The rule's equation for one parsed signature: {@code [8]([s]B - [k]A - R) = O}. With the
+     * key's [2^128]A table the scalars are split at 2^128 (over the kept tables of B, [2^128]B,
+     * A and [2^128]A), which halves the doublings; otherwise one 253-bit chain. Cofactored and on
+     * R as decoded under ZIP-215, so it accepts exactly what the batch equation accepts: torsion
+     * in R and non-canonical encodings of R included (see SignatureBatchTest#torsionInRIsValidUnderTheRuleBothWays).
+     */
+    private static boolean holds(Parsed p, KeyTable table) {
+        Edwards25519.Term minusR = new Edwards25519.Term(BigInteger.ONE, Edwards25519.oddMultiples(p.r(), 2), 2).negated();
+        Edwards25519.Point residue;
+        if (table.high() != null) {
+            residue = Edwards25519.multiScalar(p.s().and(LOW_128), List.of(
+                    new Edwards25519.Term(p.s().shiftRight(128), Edwards25519.BASE_HIGH_TABLE, Edwards25519.BASE_WIDTH),
+                    new Edwards25519.Term(p.k().and(LOW_128), table.table(), table.width()).negated(),
+                    new Edwards25519.Term(p.k().shiftRight(128), table.high(), table.width()).negated(),
+                    minusR));
+        } else {
+            residue = Edwards25519.multiScalar(p.s(), List.of(
+                    new Edwards25519.Term(p.k(), table.table(), table.width()).negated(), minusR));
         }
-        BigInteger s = littleEndian(signature, 32, 32);
-        if (s.compareTo(Edwards25519.L) >= 0) {
-            return false;
-        }
-        BigInteger k = challenge(key, framed, signature);
-        Edwards25519.Point sbMinusKa = Edwards25519.multiScalar(s.and(LOW_128), List.of(
-                new Edwards25519.Term(s.shiftRight(128), Edwards25519.BASE_HIGH_TABLE, Edwards25519.BASE_WIDTH),
-                new Edwards25519.Term(k.and(LOW_128), table.table(), Edwards25519.KEY_WIDTH).negated(),
-                new Edwards25519.Term(k.shiftRight(128), table.high(), Edwards25519.KEY_WIDTH).negated()));
-        return java.util.Arrays.equals(Edwards25519.encode(sbMinusKa), 0, 32, signature, 0, 32);
+        return Edwards25519.isSmallOrder(residue);
     }
 
     private static final BigInteger LOW_128 = BigInteger.ONE.shiftLeft(128).subtract(BigInteger.ONE);
 
-    /** s, R decoded and k = SHA-512(R || A || M) mod L; null when s is not below L or R does not decode. */
-    private record Parsed(BigInteger s, Edwards25519.Point r, BigInteger k) {}
+    /**
+     * A signature that parses: s below L, R decoded, k = SHA-512(R || A || M) mod L, and where
+     * its verdict goes.
+     */
+    private record Parsed(PublicKey key, BigInteger s, Edwards25519.Point r, BigInteger k, int index) {}
 
-    private static Parsed parse(SignatureCheck c) {
-        return c.signature().length != Signature.LENGTH ? null
-                : parse(c.key(), c.domain().framed(c.message(), 0, c.message().length), c.signature());
-    }
-
-    private static Parsed parse(PublicKey key, byte[] framed, byte[] signature) {
-        if (signature.length != Signature.LENGTH) {
+    /** Null when the signature is invalid on its face: wrong length, s not below L, or R not a point. */
+    private static Parsed parse(PublicKey key, byte[] framed, byte[] signature, int index) {
+        if (signature == null || signature.length != Signature.LENGTH) {
             return null;
         }
         BigInteger s = littleEndian(signature, 32, 32);
@@ -271,8 +353,7 @@ public final class SignatureBatch {
         if (r == null) {
             return null;
         }
-        BigInteger k = challenge(key, framed, signature);
-        return new Parsed(s, r, k);
+        return new Parsed(key, s, r, challenge(key, framed, signature), index);
     }
 
     /** k = SHA-512(R || A || M) mod L, M being the domain-framed message. */

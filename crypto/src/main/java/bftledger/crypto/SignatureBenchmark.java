@@ -9,7 +9,8 @@ import java.util.List;
  * Measures Ed25519 verifications per second: BouncyCastle's one-at-a-time verification, which
  * defines the benchmark's ceiling (every replica verifies every client signature), and, for
  * comparison, {@link SignatureBatch}, which is how the nodes verify client signatures. Run it with
- * {@code java -cp crypto.jar:bcprov.jar bftledger.crypto.SignatureBenchmark [seconds]}; the bench
+ * {@code java -cp crypto.jar:bcprov.jar bftledger.crypto.SignatureBenchmark [seconds [forged]]}
+ * ({@code forged}: only the single-thread cost of forged and valid signatures); the bench
  * script calls {@link #verificationsPerSecond}. Not a test: numbers come from here, never from
  * timed assertions.
  */
@@ -29,14 +30,99 @@ public final class SignatureBenchmark {
         int cores = Runtime.getRuntime().availableProcessors();
         // Warm-up, so the JIT has compiled the verify paths before anything is timed.
         Duration warmUp = Duration.ofMillis(Math.min(1000, duration.toMillis()));
-        verificationsPerSecond(1, warmUp);
-        batchVerificationsPerSecond(1, warmUp);
-        double single = verificationsPerSecond(1, duration);
-        double all = verificationsPerSecond(cores, duration);
-        double batchAll = batchVerificationsPerSecond(cores, duration);
-        System.out.printf("ed25519 verify, one at a time (BouncyCastle): 1 thread %.0f/s, %d threads %.0f/s%n", single, cores, all);
-        System.out.printf("ed25519 verify, batches of %d (SignatureBatch, %d keys): %d threads %.0f/s%n",
-                BATCH, KEYS, cores, batchAll);
+        if (args.length < 2 || !args[1].equals("forged")) {
+            verificationsPerSecond(1, warmUp);
+            batchVerificationsPerSecond(1, warmUp);
+            double single = verificationsPerSecond(1, duration);
+            double all = verificationsPerSecond(cores, duration);
+            double batchAll = batchVerificationsPerSecond(cores, duration);
+            System.out.printf("ed25519 verify, one at a time (BouncyCastle): 1 thread %.0f/s, %d threads %.0f/s%n", single, cores, all);
+            System.out.printf("ed25519 verify, batches of %d (SignatureBatch, %d keys): %d threads %.0f/s%n",
+                    BATCH, KEYS, cores, batchAll);
+        }
+        // What a forger costs the verifier, on one thread, in CPU time (which a busy machine
+        // disturbs far less than wall time): the figures docs/performance.md compares.
+        singleChecksPerCpuSecond(true, warmUp);
+        singleChecksPerCpuSecond(false, warmUp);
+        forgedBatchesPerCpuSecond(1, warmUp);
+        double valid = singleChecksPerCpuSecond(true, duration);
+        double invalid = singleChecksPerCpuSecond(false, duration);
+        System.out.printf("one valid signature single (SignatureCheck.verify): %.1f us CPU%n", 1e6 / valid);
+        System.out.printf("one invalid signature single (SignatureCheck.verify): %.1f us CPU (%.2fx valid)%n",
+                1e6 / invalid, valid / invalid);
+        for (int forged : FORGED) {
+            double batches = forgedBatchesPerCpuSecond(forged, duration);
+            System.out.printf("batch of %d with %d forged (SignatureBatch): %.0f us CPU per batch, %.1f us per signature%n",
+                    ATTACK_BATCH, forged, 1e6 / batches, 1e6 / batches / ATTACK_BATCH);
+        }
+    }
+
+    /** Signatures per batch in the forged-batch runs: the most one SignatureBatch chunk holds. */
+    private static final int ATTACK_BATCH = SignatureBatch.MAX_BATCH;
+    /** Forged signatures per batch of {@value #ATTACK_BATCH}: none, one, a few, one in ten. */
+    private static final int[] FORGED = {0, 1, 8, 26};
+
+    /**
+     * Batches of {@value #ATTACK_BATCH} signatures by distinct warm keys of which {@code forged}
+     * (at fixed pseudo-random places) have a bit of s flipped, so they parse and enter the batch
+     * equation: batches per second of this thread's CPU time. Each round checks every verdict.
+     */
+    public static double forgedBatchesPerCpuSecond(int forged, Duration duration) {
+        List<SignatureCheck> checks = signedChecks();
+        List<SignatureCheck> batch = new ArrayList<>(checks.subList(0, ATTACK_BATCH));
+        boolean[] expected = new boolean[ATTACK_BATCH];
+        java.util.Arrays.fill(expected, true);
+        java.util.Random places = new java.util.Random(forged);
+        for (int done = 0; done < forged; ) {
+            int at = places.nextInt(ATTACK_BATCH);
+            if (expected[at]) {
+                expected[at] = false;
+                batch.set(at, forge(batch.get(at)));
+                done++;
+            }
+        }
+        return perCpuSecond(duration, () -> {
+            if (!java.util.Arrays.equals(expected, SignatureBatch.verify(batch))) {
+                throw new IllegalStateException("a forged-batch verdict is wrong");
+            }
+            return 1;
+        });
+    }
+
+    /** Single verifications through {@link SignatureCheck#verify} of warm keys' signatures, all valid or all forged: per second of this thread's CPU time. */
+    public static double singleChecksPerCpuSecond(boolean valid, Duration duration) {
+        List<SignatureCheck> checks = new ArrayList<>(signedChecks());
+        if (!valid) {
+            checks.replaceAll(SignatureBenchmark::forge);
+        }
+        return perCpuSecond(duration, () -> {
+            int i = java.util.concurrent.ThreadLocalRandom.current().nextInt(checks.size());
+            for (int k = 0; k < 64; k++, i++) {
+                if (checks.get(i % checks.size()).verify() != valid) {
+                    throw new IllegalStateException("a single verdict is wrong");
+                }
+            }
+            return 64;
+        });
+    }
+
+    /** Runs {@code round} on this thread for about {@code duration} of wall time: rounds' counts per second of the thread's CPU time. */
+    private static double perCpuSecond(Duration duration, java.util.function.IntSupplier round) {
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long deadline = System.nanoTime() + duration.toNanos();
+        long cpuStart = threads.getCurrentThreadCpuTime();
+        long done = 0;
+        do {
+            done += round.getAsInt();
+        } while (System.nanoTime() < deadline);
+        return done / ((threads.getCurrentThreadCpuTime() - cpuStart) / 1e9);
+    }
+
+    /** The signature with one bit of s flipped (well below the top, so s stays below L): invalid, but it parses. */
+    private static SignatureCheck forge(SignatureCheck c) {
+        byte[] signature = c.signature().clone();
+        signature[40] ^= 1;
+        return new SignatureCheck(c.key(), c.domain(), c.message(), signature);
     }
 
     /**

@@ -133,8 +133,8 @@ class SignatureBatchTest {
         putLittleEndian(s, sig, 32);
 
         assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, sig));
-        warmFastPath(key);
-        assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, sig), "the fast check leaves torsion to the full one");
+        warmKey(key);
+        assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, sig), "the split-scalar check of a warm key accepts torsion too");
         SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
         assertTrue(check.verify());
         List<SignatureCheck> batch = new ArrayList<>(signed(10, 3));
@@ -167,7 +167,7 @@ class SignatureBatchTest {
         byte[] minusOneWithSignBit = new byte[32]; // (0, -1), a point of order 2, with the sign of x set
         putLittleEndian(Edwards25519.P.subtract(BigInteger.ONE), minusOneWithSignBit, 0);
         minusOneWithSignBit[31] |= (byte) 0x80;
-        warmFastPath(key);
+        warmKey(key);
         for (byte[] rBytes : List.of(signBitSet, yIsPPlusOne, minusOneWithSignBit)) {
             byte[] message = "record".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
             byte[] framed = Domain.TRANSACTION.framed(message, 0, message.length);
@@ -178,7 +178,7 @@ class SignatureBatchTest {
             putLittleEndian(s, sig, 32);
             assertFalse(new Ed25519PublicKeyParameters(key.publicKey().bytes(), 0)
                     .verify(Ed25519.Algorithm.Ed25519, null, framed, 0, framed.length, sig, 0));
-            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, sig), "non-canonical R is left to the full check");
+            assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, sig), "non-canonical R, warm key");
             SignatureCheck check = new SignatureCheck(key.publicKey(), Domain.TRANSACTION, message, sig);
             assertTrue(check.verify());
             List<SignatureCheck> batch = new ArrayList<>(signed(6, 2));
@@ -318,51 +318,50 @@ class SignatureBatchTest {
         return enc;
     }
 
+    /** The single check decides both ways from a key's first sighting on, with whichever tables the key has by then. */
     @Test
-    void theFastSingleCheckShowsValidOnlyWhatIsValid() {
+    void theSingleCheckDecidesAtEverySightingOfAKey() {
         Seeded.run(random -> {
             byte[] seed = seed(random.nextInt(1000));
             seed[3] = (byte) 0x5C; // a key no other test signs with: its sightings start here
             KeyPair key = KeyPair.fromSeed(seed);
             byte[] message = new byte[100];
-            random.nextBytes(message);
-            byte[] framed = Domain.COMMIT.framed(message, 0, message.length);
-            byte[] signature = key.sign(Domain.COMMIT, message);
-            // The first two sightings build the key's tables and decide nothing; from the third on it decides.
-            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "first sight");
-            assertFalse(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "second sight");
             for (int i = 0; i < 20; i++) {
                 random.nextBytes(message);
                 byte[] m = message.clone();
                 byte[] sig = key.sign(Domain.COMMIT, m);
                 byte[] f = Domain.COMMIT.framed(m, 0, m.length);
-                assertTrue(SignatureBatch.verifiesFast(key.publicKey(), f, sig), "valid signature " + i);
-                assertTrue(key.publicKey().verify(Domain.COMMIT, m, sig));
                 byte[] tampered = sig.clone();
-                tampered[32 + random.nextInt(32)] ^= (byte) (1 << random.nextInt(8));
-                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), f, tampered), "tampered s " + i);
-                assertFalse(key.publicKey().verify(Domain.COMMIT, m, tampered), "tampered s " + i);
+                tampered[32 + random.nextInt(31)] ^= (byte) (1 << random.nextInt(8));
                 byte[] otherMessage = f.clone();
                 otherMessage[f.length - 1] ^= 1;
-                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), otherMessage, sig), "other message " + i);
                 // s + L: the same point equation, but s out of range is invalid under both rules.
                 byte[] wrapped = sig.clone();
                 putLittleEndian(new BigInteger(1, reversed(sig, 32)).add(Edwards25519.L), wrapped, 32);
-                assertFalse(SignatureBatch.verifiesFast(key.publicKey(), f, wrapped), "s + L " + i);
+                // Sightings 1 and 2 of each kind of input use the narrow, then the wide tables; later ones the split scalars.
+                assertFalse(SignatureBatch.verifyOne(key.publicKey(), f, tampered), "tampered s " + i);
+                assertTrue(SignatureBatch.verifyOne(key.publicKey(), f, sig), "valid signature " + i);
+                assertFalse(SignatureBatch.verifyOne(key.publicKey(), otherMessage, sig), "other message " + i);
+                assertFalse(SignatureBatch.verifyOne(key.publicKey(), f, wrapped), "s + L " + i);
+                assertTrue(key.publicKey().verify(Domain.COMMIT, m, sig));
+                assertFalse(key.publicKey().verify(Domain.COMMIT, m, tampered), "tampered s " + i);
                 assertFalse(key.publicKey().verify(Domain.COMMIT, m, wrapped), "s + L " + i);
             }
+            SignatureBatch.KeyTable table = SignatureBatch.keyTable(key.publicKey());
+            assertEquals(Edwards25519.KEY_WIDTH, table.width());
+            assertTrue(table.high() != null, "a key checked again and again has its [2^128] table");
         });
     }
 
-    /** Sights enough for the key's tables, [2^128] one included, so the fast check decides from now on. */
-    private static void warmFastPath(KeyPair key) {
+    /** Sightings enough for the key's tables, [2^128] one included, so single checks use split scalars from now on. */
+    private static void warmKey(KeyPair key) {
         byte[] message = {1, 2, 3};
         byte[] framed = Domain.COMMIT.framed(message, 0, message.length);
         byte[] signature = key.sign(Domain.COMMIT, message);
         for (int i = 0; i < 3; i++) {
-            SignatureBatch.verifiesFast(key.publicKey(), framed, signature);
+            assertTrue(SignatureBatch.verifyOne(key.publicKey(), framed, signature), "warm");
         }
-        assertTrue(SignatureBatch.verifiesFast(key.publicKey(), framed, signature), "warm");
+        assertTrue(SignatureBatch.keyTable(key.publicKey()).high() != null, "warm");
     }
 
     private static byte[] reversed(byte[] bytes, int offset) {
@@ -371,6 +370,70 @@ class SignatureBatchTest {
             out[i] = bytes[offset + 31 - i];
         }
         return out;
+    }
+
+    /**
+     * One forged signature among 256: exactly its verdict is false, and finding it costs at most
+     * two half-batch equations per level of halving, not a check of every signature.
+     */
+    @Test
+    void oneForgedSignatureInAFullBatchIsTheOnlyInvalidVerdict() {
+        Seeded.run(random -> {
+            List<SignatureCheck> checks = new ArrayList<>(signed(SignatureBatch.MAX_BATCH, 64));
+            int bad = random.nextInt(checks.size());
+            // A bit of s flipped (below bit 248, so s stays below L): it parses, so it enters the equation.
+            byte[] forged = checks.get(bad).signature().clone();
+            forged[32 + random.nextInt(31)] ^= (byte) (1 << random.nextInt(8));
+            checks.set(bad, new SignatureCheck(checks.get(bad).key(), Domain.TRANSACTION, checks.get(bad).message(), forged));
+            long failedBefore = SignatureBatch.batchesFailed();
+            long splitsBefore = SignatureBatch.splitEquations();
+            boolean[] verdicts = SignatureBatch.verify(checks);
+            for (int i = 0; i < verdicts.length; i++) {
+                assertEquals(i != bad, verdicts[i], "index " + i + ", forged " + bad);
+            }
+            assertEquals(failedBefore + 1, SignatureBatch.batchesFailed());
+            long splits = SignatureBatch.splitEquations() - splitsBefore;
+            int levels = Integer.numberOfTrailingZeros(SignatureBatch.MAX_BATCH / SignatureBatch.ALONE_MAX) - 1;
+            assertTrue(splits >= levels && splits <= 2L * levels, splits + " split equations for one forged signature, forged " + bad);
+        });
+    }
+
+    /** Forged signatures at random places in batches of every size up to two chunks: verdicts exactly those of single checks. */
+    @Test
+    void forgedSignaturesAmongManyAreFoundExactly() {
+        Seeded.run(random -> {
+            for (int round = 0; round < 6; round++) {
+                int size = 1 + random.nextInt(2 * SignatureBatch.MAX_BATCH);
+                List<SignatureCheck> checks = new ArrayList<>(signed(size, 1 + random.nextInt(80)));
+                boolean[] expected = new boolean[size];
+                java.util.Arrays.fill(expected, true);
+                int forged = random.nextInt(1 + Math.min(size, 40));
+                for (int f = 0; f < forged; ) {
+                    int at = random.nextInt(size);
+                    if (expected[at]) { // distinct places: a second flip of the same bit would undo the first
+                        checks.set(at, corrupt(checks.get(at), random));
+                        expected[at] = false;
+                        f++;
+                    }
+                }
+                boolean[] verdicts = SignatureBatch.verify(checks);
+                for (int i = 0; i < size; i++) {
+                    assertEquals(expected[i], verdicts[i], "round " + round + ", size " + size + ", index " + i);
+                    assertEquals(checks.get(i).verify(), verdicts[i], "batch and single disagree, round " + round + ", index " + i);
+                }
+            }
+        });
+    }
+
+    @Test
+    void aBatchOfOnlyForgedSignaturesIsAllInvalid() {
+        Seeded.run(random -> {
+            List<SignatureCheck> checks = new ArrayList<>(signed(SignatureBatch.MAX_BATCH, 32));
+            checks.replaceAll(c -> corrupt(c, random));
+            for (boolean verdict : SignatureBatch.verify(checks)) {
+                assertFalse(verdict);
+            }
+        });
     }
 
     @Test
