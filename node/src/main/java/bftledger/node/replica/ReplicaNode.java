@@ -238,8 +238,10 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.counter("bftledger_signature_batches_passed", "client signature batches verified as one equation",
                 SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.batchesPassed());
         metrics.counter("bftledger_signature_batches_failed",
-                "client signature batches whose equation failed, so each signature was checked alone (a forged or broken one was in it)",
+                "client signature batches whose equation failed, so they were halved to find the invalid signatures (a forged or broken one was in it)",
                 SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.batchesFailed());
+        metrics.counter("bftledger_signature_split_equations", "equations checked on halves, quarters, ... of failed signature batches",
+                SignatureBatchReadings.INSTANCE, r -> bftledger.crypto.SignatureBatch.splitEquations());
         this.inbound = new ArrayBlockingQueue<>(tuning.inboundQueueMax());
         java.util.concurrent.ThreadFactory verifyThreads = daemon("verify");
         for (int i = 0; i < tuning.verifyThreads(); i++) {
