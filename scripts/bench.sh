@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--nodes N] [--duration S] [--warmup S] [--clients C] [--mix transfer|put|mixed]
 #                    [--fault none|silent|kill-primary|equivocate|forged-signatures] [--forged-rate R]
+#                    [--forged-in-honest-calls]
 #                    [--rate R] [--calls-in-flight K]
 #                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P] [--plaintext]
 #
@@ -33,8 +34,9 @@
 # between two commits (the time until commits resumed); equivocate = node0 restarted by
 # scripts/byzantine.sh as equivocate-primary (skipped, exit 3, when that script is absent);
 # forged-signatures = besides the honest clients, --forged-rate R transactions per second (default
-# 10% of --rate, else 300) carrying another body's valid signature, which spoil the replicas'
-# signature batches; the run reports how many were sent and refused, and each node's
+# 10% of --rate, else 300) carrying another body's valid signature, from a client of their own
+# (--forged-in-honest-calls: inside the honest clients' calls, spoiling the replicas' signature
+# batches); the run reports how many were sent and refused, and each node's
 # client-BAD_SIGNATURE reject counter and failed signature batches (from its /metrics).
 set -euo pipefail
 
@@ -49,6 +51,7 @@ clients=512
 mix=transfer
 fault=none
 forged_rate=0
+forged_shared=()
 rate=0
 calls=0
 keep=0
@@ -65,6 +68,7 @@ while [[ $# -gt 0 ]]; do
     --mix) mix="$2"; shift 2 ;;
     --fault) fault="$2"; shift 2 ;;
     --forged-rate) forged_rate="$2"; shift 2 ;;
+    --forged-in-honest-calls) forged_shared=(--forged-in-honest-calls); shift ;;
     --rate) rate="$2"; shift 2 ;;
     --calls-in-flight) calls="$2"; shift 2 ;;
     --node-setting) node_settings+=("$2"); shift 2 ;;
@@ -72,7 +76,7 @@ while [[ $# -gt 0 ]]; do
     --plaintext) plaintext=(--plaintext); shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -147,7 +151,7 @@ java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
   --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" \
-  --forged-rate "$forged_rate" "${plaintext[@]}" --json >"$dir/bench.out"
+  --forged-rate "$forged_rate" "${forged_shared[@]}" "${plaintext[@]}" --json >"$dir/bench.out"
 # The JSON result is the last line (a JVM option such as a JFR recording may print before it).
 tail -n 1 "$dir/bench.out" >"$dir/bench.json"
 [[ -n "${killer:-}" ]] && wait "$killer" 2>/dev/null || true
@@ -186,7 +190,7 @@ if [[ "$fault" == silent ]]; then
   echo "  silent: node$victim was stopped for the whole run"
 fi
 if [[ "$fault" == forged-signatures ]]; then
-  jq -r '.forged | "  forged-signatures: \(.rate_per_second)/s, sent \(.sent), refused BAD_SIGNATURE \(.refused_bad_signature),"
+  jq -r '.forged | "  forged-signatures: \(.rate_per_second)/s\(if .in_honest_calls then " in honest calls" else " from their own client" end), sent \(.sent), refused BAD_SIGNATURE \(.refused_bad_signature),"
     + " committed \(.committed), other \(.other_outcomes|tostring)"' "$r"
   for ((i = 0; i < nodes; i++)); do
     m="$(curl -fsS "http://127.0.0.1:$((metrics_base + i))/metrics" 2>/dev/null || true)"

@@ -107,6 +107,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                     + " (an attacker spoiling signature batches), from start to end; never counted as committed"
                     + " (default: ${DEFAULT-VALUE}).")
     double forgedRate;
+    @Option(names = "--forged-in-honest-calls",
+            description = "Send the forged transactions in the honest clients' own SubmitTransactions calls (as a gateway"
+                    + " batching many users' transactions would) rather than from a client of their own, as an attacker does.")
+    boolean forgedInHonestCalls;
 
     private enum Mix { TRANSFER, PUT, MIXED }
 
@@ -167,7 +171,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         }
         try (LedgerClient client = LedgerClient.connect(net, options)) {
             long cpuBefore = processCpuNanos();
-            Run run = new Run(client, net, keys, kind, txTimeout, warm, measure);
+            Run run = new Run(client, options, net, keys, kind, txTimeout, warm, measure);
             run.go();
             result.putAll(run.summary());
             result.put("generator_cpu_seconds", round((processCpuNanos() - cpuBefore) / 1e9));
@@ -223,8 +227,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         long lowestHeight = Long.MAX_VALUE;
         long highestHeight = -1;
 
-        Run(LedgerClient client, Network net, List<KeyPair> keys, Mix kind, Duration txTimeout, Duration warm,
-            Duration measure) {
+        Run(LedgerClient client, bftledger.sdk.ClientOptions options, Network net, List<KeyPair> keys, Mix kind,
+            Duration txTimeout, Duration warm, Duration measure) {
             this.client = client;
             this.net = net;
             this.keys = keys;
@@ -240,7 +244,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             });
             this.allStopped = new CountDownLatch(clients);
             this.gate = rate > 0 ? new RateGate(rate, startNanos) : null;
-            this.forger = forgedRate > 0 ? new Forger(this) : null;
+            this.forger = forgedRate > 0 ? new Forger(this, options) : null;
         }
 
         long nodeCpuAtStart;
@@ -477,11 +481,15 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
     /**
      * The forged-signature flood: {@code --forged-rate} transactions per second, each carrying the
      * valid signature of another body, so that it parses and enters a replica's batch equation,
-     * which it then fails. Open loop on its own thread, paced like {@link RateGate}; every one must
-     * be refused, and a refusal other than BAD_SIGNATURE, or a commit, is reported.
+     * which it then fails. Open loop on its own thread, paced like {@link RateGate}, from a client of
+     * its own (its own connections and SubmitTransactions calls, as an attacker's), or with
+     * {@code --forged-in-honest-calls} through the honest clients' SDK instance, so that forged and
+     * honest transactions share calls and so replicas' verification batches. Every one must be
+     * refused; a refusal other than BAD_SIGNATURE, or a commit, is reported.
      */
     private final class Forger {
         final Run run;
+        final LedgerClient client;
         final Thread thread;
         final RateGate pace;
         final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
@@ -490,8 +498,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         final Map<String, AtomicInteger> otherOutcomes = new TreeMap<>();
         final java.util.concurrent.Phaser outstanding = new java.util.concurrent.Phaser(1);
 
-        Forger(Run run) {
+        Forger(Run run, bftledger.sdk.ClientOptions options) {
             this.run = run;
+            this.client = forgedInHonestCalls ? run.client : LedgerClient.connect(run.net, options);
             this.pace = new RateGate(forgedRate, run.startNanos);
             this.thread = new Thread(this::flood, "bench-forger");
             this.thread.setDaemon(true);
@@ -515,7 +524,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 SignedTransaction forged = honest.toBuilder().setSignature(other.getSignature()).build();
                 sent.incrementAndGet();
                 outstanding.register();
-                run.client.submitAsync(forged, run.txTimeout).whenComplete((c, error) -> {
+                client.submitAsync(forged, run.txTimeout).whenComplete((c, error) -> {
                     if (error == null) {
                         committed.incrementAndGet();
                     } else {
@@ -543,6 +552,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             } catch (java.util.concurrent.TimeoutException e) {
                 // Reported below as sent but neither refused nor committed.
             }
+            if (client != run.client) {
+                client.close();
+            }
         }
 
         Map<String, Object> summary() {
@@ -550,7 +562,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             synchronized (otherOutcomes) {
                 otherOutcomes.forEach((k, v) -> other.put(k, v.get()));
             }
-            return CommandOutput.fields("rate_per_second", forgedRate, "sent", sent.get(),
+            return CommandOutput.fields("rate_per_second", forgedRate, "in_honest_calls", forgedInHonestCalls, "sent", sent.get(),
                     "refused_bad_signature", refused.get(), "committed", committed.get(), "other_outcomes", other);
         }
     }
