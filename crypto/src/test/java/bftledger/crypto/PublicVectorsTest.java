@@ -1,5 +1,8 @@
 package bftledger.crypto;
 
+import static bftledger.crypto.TestScalars.littleEndian;
+import static bftledger.crypto.TestScalars.putLittleEndian;
+import static bftledger.crypto.TestScalars.sha512;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +14,6 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -377,37 +379,7 @@ class PublicVectorsTest {
         return out;
     }
 
-    private static byte[] sha512(byte[]... parts) {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-512");
-            for (byte[] part : parts) {
-                sha.update(part);
-            }
-            return sha.digest();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
-    }
 
-    private static BigInteger littleEndian(byte[] bytes, int offset) {
-        return littleEndian(bytes, offset, 32);
-    }
-
-    private static BigInteger littleEndian(byte[] bytes, int offset, int length) {
-        byte[] be = new byte[length + 1];
-        for (int i = 0; i < length; i++) {
-            be[length - i] = bytes[offset + i];
-        }
-        return new BigInteger(be);
-    }
-
-    private static void putLittleEndian(BigInteger value, byte[] out, int offset) {
-        byte[] be = value.toByteArray();
-        java.util.Arrays.fill(out, offset, offset + 32, (byte) 0);
-        for (int i = 0; i < be.length && i < 32; i++) {
-            out[offset + i] = be[be.length - 1 - i];
-        }
-    }
 
     private static List<String> lines(String file) {
         try (InputStream in = resource(file)) {

@@ -1,5 +1,8 @@
 package bftledger.crypto;
 
+import static bftledger.crypto.TestScalars.littleEndian;
+import static bftledger.crypto.TestScalars.putLittleEndian;
+import static bftledger.crypto.TestScalars.sha512;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -542,34 +545,6 @@ class SignatureBatchTest {
             return littleEndian(sha.digest(), 0, 64).mod(Edwards25519.L);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new AssertionError(e);
-        }
-    }
-
-    private static byte[] sha512(byte[] data) {
-        try {
-            return MessageDigest.getInstance("SHA-512").digest(data);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static BigInteger littleEndian(byte[] bytes, int offset) {
-        return littleEndian(bytes, offset, 32);
-    }
-
-    private static BigInteger littleEndian(byte[] bytes, int offset, int length) {
-        byte[] be = new byte[length + 1];
-        for (int i = 0; i < length; i++) {
-            be[length - i] = bytes[offset + i];
-        }
-        return new BigInteger(be);
-    }
-
-    private static void putLittleEndian(BigInteger value, byte[] out, int offset) {
-        byte[] be = value.toByteArray();
-        java.util.Arrays.fill(out, offset, offset + 32, (byte) 0);
-        for (int i = 0; i < be.length && i < 32; i++) {
-            out[offset + i] = be[be.length - 1 - i];
         }
     }
 }

@@ -2,15 +2,10 @@ package bftledger.node.backup;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import bftledger.crypto.BatchDigest;
-import bftledger.crypto.CommitVote;
-import bftledger.crypto.Digest;
-import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.ChainGenesis;
-import bftledger.ledger.CommitCertificates;
 import bftledger.ledger.LedgerVerifier;
 import bftledger.ledger.Transactions;
 import bftledger.ledger.VerifiedTransaction;
@@ -93,15 +88,6 @@ class BackupFiguresTest {
     }
 
     private static void append(BlockStore store, ChainGenesis genesis, List<KeyPair> validators, List<VerifiedTransaction> txs) {
-        BlockStore.Tip tip = store.tip();
-        HeaderAnchor anchor = tip.height() == 0 ? HeaderAnchor.NONE : new HeaderAnchor(tip.height(), tip.hash());
-        long height = tip.height() + 1;
-        long timestamp = 1_700_000_001_000L + height;
-        Digest batch = BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor);
-        TreeMap<Integer, byte[]> sigs = new TreeMap<>();
-        for (int r = 0; r < genesis.quorum(); r++) {
-            sigs.put(r, new CommitVote(0, height, batch, r).sign(validators.get(r)));
-        }
-        store.appendBatch(timestamp, anchor, txs, CommitCertificates.of(0, height, batch, sigs));
+        bftledger.node.TestBlocks.append(store, genesis, validators, txs);
     }
 }

@@ -5,15 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import bftledger.crypto.BatchDigest;
-import bftledger.crypto.CommitVote;
-import bftledger.crypto.Digest;
-import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.ChainGenesis;
-import bftledger.ledger.CommitCertificates;
 import bftledger.ledger.Transactions;
 import bftledger.ledger.VerifiedTransaction;
 import bftledger.node.config.ConfigException;
@@ -214,15 +209,6 @@ class BackupManifestTest {
 
     /** The next block, anchoring the one before as a primary does, certified by validators 0..2. */
     private void append(BlockStore store, List<VerifiedTransaction> txs) {
-        BlockStore.Tip tip = store.tip();
-        HeaderAnchor anchor = tip.height() == 0 ? HeaderAnchor.NONE : new HeaderAnchor(tip.height(), tip.hash());
-        long height = tip.height() + 1;
-        long timestamp = 1_700_000_001_000L + height;
-        Digest batch = BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor);
-        TreeMap<Integer, byte[]> sigs = new TreeMap<>();
-        for (int r = 0; r < genesis.quorum(); r++) {
-            sigs.put(r, new CommitVote(0, height, batch, r).sign(validators.get(r)));
-        }
-        store.appendBatch(timestamp, anchor, txs, CommitCertificates.of(0, height, batch, sigs));
+        bftledger.node.TestBlocks.append(store, genesis, validators, txs);
     }
 }

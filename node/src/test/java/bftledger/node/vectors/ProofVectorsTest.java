@@ -7,21 +7,16 @@ import bftledger.api.proto.GetBlockResponse;
 import bftledger.api.proto.GetRecordHistoryResponse;
 import bftledger.api.proto.GetRecordResponse;
 import bftledger.api.proto.TransactionProof;
-import bftledger.crypto.BatchDigest;
-import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
-import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.ChainGenesis;
-import bftledger.ledger.CommitCertificates;
 import bftledger.ledger.Proofs;
 import bftledger.ledger.RecordKey;
 import bftledger.ledger.RecordValue;
-import bftledger.ledger.StateKeys;
 import bftledger.ledger.Transactions;
 import bftledger.ledger.VerifiedTransaction;
 import bftledger.ledger.proto.Block;
@@ -141,16 +136,7 @@ class ProofVectorsTest {
 
     /** The next block, anchoring the one before (as an idle primary does; any earlier one is valid), certified by validators 0..2. */
     private void append(BlockStore store, ChainGenesis genesis, List<VerifiedTransaction> txs) {
-        BlockStore.Tip tip = store.tip();
-        HeaderAnchor anchor = tip.height() == 0 ? HeaderAnchor.NONE : new HeaderAnchor(tip.height(), tip.hash());
-        long height = tip.height() + 1;
-        long timestamp = 1_700_000_001_000L + height;
-        Digest batch = BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor);
-        TreeMap<Integer, byte[]> sigs = new TreeMap<>();
-        for (int r = 0; r < genesis.quorum(); r++) {
-            sigs.put(r, new CommitVote(0, height, batch, r).sign(validators.get(r)));
-        }
-        store.appendBatch(timestamp, anchor, txs, CommitCertificates.of(0, height, batch, sigs));
+        bftledger.node.TestBlocks.append(store, genesis, validators, txs);
     }
 
     private static TransactionProof proof(BlockStore store, Digest id) {
