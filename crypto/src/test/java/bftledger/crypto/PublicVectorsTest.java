@@ -2,6 +2,7 @@ package bftledger.crypto;
 
 import static bftledger.crypto.TestScalars.littleEndian;
 import static bftledger.crypto.TestScalars.putLittleEndian;
+import static bftledger.crypto.TestScalars.secretScalar;
 import static bftledger.crypto.TestScalars.sha512;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -356,15 +357,6 @@ class PublicVectorsTest {
     /** A point of order 8 (Ed25519Test#publicKeyRejectsInvalidPoints lists it). */
     private static Edwards25519.Point orderEight() {
         return Edwards25519.decode(HEX.parseHex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), 0);
-    }
-
-    /** RFC 8032 5.1.5: the low half of SHA-512(seed), clamped. */
-    private static BigInteger secretScalar(byte[] seed) {
-        byte[] h = sha512(seed);
-        h[0] &= (byte) 248;
-        h[31] &= 127;
-        h[31] |= 64;
-        return littleEndian(h, 0, 32);
     }
 
     private static byte[] flipBit(byte[] bytes, Random random) {

@@ -2,6 +2,7 @@ package bftledger.crypto;
 
 import static bftledger.crypto.TestScalars.littleEndian;
 import static bftledger.crypto.TestScalars.putLittleEndian;
+import static bftledger.crypto.TestScalars.secretScalar;
 import static bftledger.crypto.TestScalars.sha512;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -525,15 +526,6 @@ class SignatureBatchTest {
 
     private static byte[] frame(SignatureCheck c) {
         return c.domain().framed(c.message(), 0, c.message().length);
-    }
-
-    /** RFC 8032 5.1.5: the low half of SHA-512(seed), clamped. */
-    private static BigInteger secretScalar(byte[] seed) {
-        byte[] h = sha512(seed);
-        h[0] &= (byte) 248;
-        h[31] &= 127;
-        h[31] |= 64;
-        return littleEndian(h, 0, 32);
     }
 
     private static BigInteger challenge(byte[] r, byte[] a, byte[] framed) {

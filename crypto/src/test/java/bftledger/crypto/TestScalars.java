@@ -19,6 +19,15 @@ final class TestScalars {
         }
     }
 
+    /** RFC 8032 5.1.5: the low half of SHA-512(seed), clamped. */
+    static BigInteger secretScalar(byte[] seed) {
+        byte[] h = sha512(seed);
+        h[0] &= (byte) 248;
+        h[31] &= 127;
+        h[31] |= 64;
+        return littleEndian(h, 0, 32);
+    }
+
     static BigInteger littleEndian(byte[] bytes, int offset) {
         return littleEndian(bytes, offset, 32);
     }
