@@ -26,10 +26,14 @@ import java.util.Objects;
  *
  * <p>Storage is a port ({@link NodeStore}): interior nodes are kept by their position
  * ({@link Position}: depth and key prefix) as their two children; leaves and empty subtrees live
- * inside their parent's entry. {@link #apply} computes a new root from a batch of changes and
- * returns the interior nodes it wrote, touching O(changes x depth) nodes; it writes nothing to
- * the store itself, so a caller commits the result in the same transaction as the block that
- * produced it. Stateless and thread-safe.
+ * inside their parent's entry. In memory the tree is persistent: an {@link Interior} node may hold
+ * its {@link Children}, and {@link #apply} builds new nodes on the changed paths that share every
+ * other subtree with the version it started from, so a version, once made, never changes and a
+ * reader holding its root needs no lock against the writer. A node whose children are not held is
+ * read from the store by position; what is read is checked against the hash its parent names and
+ * then held (content-addressed, so any thread may do it). {@link #apply} touches O(changes x
+ * depth) nodes and writes nothing to the store: the caller writes {@link #forEachUnstored} in the
+ * transaction of its choice and then {@link #markStored}.
  */
 public final class SparseMerkleTree {
     /** The hash of an empty subtree, and the root of a tree with no keys. */
@@ -120,9 +124,61 @@ public final class SparseMerkleTree {
         }
     }
 
-    public record Interior(Digest hash) implements Node {
-        public Interior {
-            Objects.requireNonNull(hash);
+    /**
+     * An interior node: its hash, and its children while they are held in memory (null when they
+     * are to be read from the store). Equal by hash.
+     */
+    public static final class Interior implements Node {
+        private final Digest hash;
+        private volatile Children children;
+
+        /** A node known by its hash only; its children are read from the store when needed. */
+        public Interior(Digest hash) {
+            this.hash = Objects.requireNonNull(hash);
+        }
+
+        /** A node whose children are in memory. */
+        public Interior(Children children) {
+            this.hash = children.hash();
+            this.children = children;
+        }
+
+        @Override
+        public Digest hash() {
+            return hash;
+        }
+
+        /** The children held in memory, or null. */
+        public Children heldChildren() {
+            return children;
+        }
+
+        /**
+         * Drops the children held in memory, so that they are read from the store again. Only for
+         * a node whose subtree is all in the store ({@link Children#stored()}), and only while no
+         * other thread walks the tree.
+         */
+        public void release() {
+            Children c = children;
+            if (c != null && !c.stored()) {
+                throw new IllegalStateException("the children of " + hash.shortHex() + " are not in the store");
+            }
+            children = null;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Interior i && hash.equals(i.hash);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash.hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return "Interior(" + hash.shortHex() + ")";
         }
     }
 
@@ -215,11 +271,15 @@ public final class SparseMerkleTree {
         }
     }
 
-    /** An interior node as stored: its two children. Its hash is computed once. */
+    /**
+     * An interior node as stored: its two children. Its hash is computed once. {@link #stored()}
+     * says the store holds it and, by the same write or an earlier one, every node below it.
+     */
     public static final class Children {
         private final Node left;
         private final Node right;
         private Digest hash;
+        private volatile boolean stored;
 
         public Children(Node left, Node right) {
             this.left = Objects.requireNonNull(left);
@@ -236,6 +296,10 @@ public final class SparseMerkleTree {
 
         public Node side(int side) {
             return side == 0 ? left : right;
+        }
+
+        public boolean stored() {
+            return stored;
         }
 
         public Digest hash() {
@@ -355,6 +419,21 @@ public final class SparseMerkleTree {
         }
     }
 
+    /**
+     * The children of {@code node}, which stands at {@code depth} on the path of {@code key}: those
+     * held in memory, or else those the store holds at its position, checked and then held.
+     */
+    private static Children children(NodeStore store, Interior node, int depth, Digest key) {
+        Children held = node.children;
+        if (held != null) {
+            return held;
+        }
+        Children read = read(store, Position.of(depth, key), node.hash());
+        read.stored = true;
+        node.children = read;
+        return read;
+    }
+
     private static Children read(NodeStore store, Position position, Digest expected) {
         Children children = store.get(position);
         if (children == null) {
@@ -371,19 +450,87 @@ public final class SparseMerkleTree {
 
     // ------------------------------------------------------------------------------ updates
 
-    /** A new root and the interior nodes written to reach it (each to be stored at its position, replacing what was there). */
-    public record Update(Node root, Map<Position, Children> written) {
+    /**
+     * A new root, and how many interior nodes the update made: {@code created} in all,
+     * {@code added} of them at positions that held no interior node before (the tree grew by that
+     * many nodes; the others replace a node at their position).
+     */
+    public record Update(Node root, int created, int added) {
         public Update {
-            written = Map.copyOf(written);
+            Objects.requireNonNull(root);
+        }
+
+        /**
+         * The interior nodes of this version that the store does not hold yet, by position: what
+         * a caller writes to commit the update (and, for a tree built from scratch, every node).
+         */
+        public Map<Position, Children> written() {
+            Map<Position, Children> out = new HashMap<>();
+            forEachUnstored(root, out::put);
+            return out;
         }
     }
 
     /** A key and the value hash it takes. */
     public record Change(Digest key, Digest valueHash) {}
 
+    /** A visitor of stored entries: a position and the interior node there. */
+    @FunctionalInterface
+    public interface NodeSink {
+        void put(Position position, Children children);
+    }
+
+    /**
+     * Visits every interior node of the tree under {@code root} that is held in memory and not
+     * stored, parents before children. A stored node's subtree is stored too, so the walk does not
+     * enter it: the work is the number of unstored nodes.
+     */
+    public static void forEachUnstored(Node root, NodeSink sink) {
+        if (root instanceof Interior interior) {
+            forEachUnstored(Position.ROOT, interior, sink);
+        }
+    }
+
+    private static void forEachUnstored(Position at, Interior node, NodeSink sink) {
+        Children c = node.children;
+        if (c == null || c.stored) {
+            return;
+        }
+        sink.put(at, c);
+        if (c.left instanceof Interior left) {
+            forEachUnstored(at.child(0), left, sink);
+        }
+        if (c.right instanceof Interior right) {
+            forEachUnstored(at.child(1), right, sink);
+        }
+    }
+
+    /** Marks every node {@link #forEachUnstored} visits as stored: call after the store's write of them commits. */
+    public static void markStored(Node root) {
+        if (root instanceof Interior interior) {
+            markStored(interior);
+        }
+    }
+
+    private static void markStored(Interior node) {
+        Children c = node.children;
+        if (c == null || c.stored) {
+            return;
+        }
+        if (c.left instanceof Interior left) {
+            markStored(left);
+        }
+        if (c.right instanceof Interior right) {
+            markStored(right);
+        }
+        // Children first: a node marked stored promises its whole subtree is.
+        c.stored = true;
+    }
+
     /**
      * Sets each key of {@code changes} to its value hash on the tree whose root is {@code root}.
-     * {@code changes} must be sorted by key (unsigned) with no key twice.
+     * {@code changes} must be sorted by key (unsigned) with no key twice. The tree under
+     * {@code root} is not changed (beyond holding children read from the store).
      *
      * @throws DamagedTreeException when the store does not hold what the tree refers to
      */
@@ -393,19 +540,20 @@ public final class SparseMerkleTree {
                 throw new IllegalArgumentException("changes must be sorted by key with no key twice");
             }
         }
-        Map<Position, Children> written = new HashMap<>();
-        Node updated = update(store, Position.ROOT, root, changes, 0, changes.size(), written);
-        return new Update(updated, written);
+        int[] counts = new int[2];
+        Node updated = update(store, 0, root, changes, 0, changes.size(), counts);
+        return new Update(updated, counts[0], counts[1]);
     }
 
-    private static Node update(NodeStore store, Position at, Node node, List<Change> changes, int from, int to,
-            Map<Position, Children> written) {
+    /** {@code counts}: interior nodes created, and of those at new positions. */
+    private static Node update(NodeStore store, int depth, Node node, List<Change> changes, int from, int to,
+            int[] counts) {
         if (from == to) {
             return node;
         }
         if (node instanceof Interior interior) {
-            Children children = read(store, at, interior.hash());
-            return split(store, at, children.left(), children.right(), changes, from, to, written);
+            Children children = children(store, interior, depth, changes.get(from).key());
+            return split(store, depth, children.left(), children.right(), changes, from, to, counts, false);
         }
         if (node instanceof Leaf leaf && !containsKey(changes, from, to, leaf.key())) {
             // The leaf moves down beside the new keys: it joins the batch as a change of its own.
@@ -421,35 +569,36 @@ public final class SparseMerkleTree {
             if (!placed) {
                 merged.add(new Change(leaf.key(), leaf.valueHash()));
             }
-            return build(store, at, merged, 0, merged.size(), written);
+            return build(store, depth, merged, 0, merged.size(), counts);
         }
-        return build(store, at, changes, from, to, written);
+        return build(store, depth, changes, from, to, counts);
     }
 
     /** A subtree holding exactly {@code changes[from, to)} (the old content was empty or a leaf they replace). */
-    private static Node build(NodeStore store, Position at, List<Change> changes, int from, int to,
-            Map<Position, Children> written) {
+    private static Node build(NodeStore store, int depth, List<Change> changes, int from, int to, int[] counts) {
         if (to - from == 1) {
             Change c = changes.get(from);
             return new Leaf(c.key(), c.valueHash());
         }
-        return split(store, at, Empty.INSTANCE, Empty.INSTANCE, changes, from, to, written);
+        return split(store, depth, Empty.INSTANCE, Empty.INSTANCE, changes, from, to, counts, true);
     }
 
-    private static Node split(NodeStore store, Position at, Node left, Node right, List<Change> changes, int from,
-            int to, Map<Position, Children> written) {
-        if (at.depth() >= KEY_BITS) {
+    private static Node split(NodeStore store, int depth, Node left, Node right, List<Change> changes, int from,
+            int to, int[] counts, boolean added) {
+        if (depth >= KEY_BITS) {
             throw new IllegalStateException("two distinct keys cannot share all " + KEY_BITS + " bits");
         }
         int mid = from;
-        while (mid < to && bit(changes.get(mid).key(), at.depth()) == 0) {
+        while (mid < to && bit(changes.get(mid).key(), depth) == 0) {
             mid++;
         }
-        Node newLeft = mid > from ? update(store, at.child(0), left, changes, from, mid, written) : left;
-        Node newRight = to > mid ? update(store, at.child(1), right, changes, mid, to, written) : right;
-        Children children = new Children(newLeft, newRight);
-        written.put(at, children);
-        return new Interior(children.hash());
+        Node newLeft = mid > from ? update(store, depth + 1, left, changes, from, mid, counts) : left;
+        Node newRight = to > mid ? update(store, depth + 1, right, changes, mid, to, counts) : right;
+        counts[0]++;
+        if (added) {
+            counts[1]++;
+        }
+        return new Interior(new Children(newLeft, newRight));
     }
 
     private static boolean containsKey(List<Change> changes, int from, int to, Digest key) {
@@ -537,16 +686,16 @@ public final class SparseMerkleTree {
         byte[] k = key.raw();
         List<Digest> siblings = new ArrayList<>();
         Node node = root;
-        Position at = Position.ROOT;
+        int depth = 0;
         while (node instanceof Interior interior) {
-            Children children = read(store, at, interior.hash());
-            int side = bit(k, at.depth());
+            Children children = children(store, interior, depth, key);
+            int side = bit(k, depth);
             siblings.add(children.side(1 - side).hash());
             node = children.side(side);
-            if (at.depth() + 1 >= KEY_BITS && node instanceof Interior) {
+            if (depth + 1 >= KEY_BITS && node instanceof Interior) {
                 throw new DamagedTreeException("interior node below depth " + (KEY_BITS - 1));
             }
-            at = node instanceof Interior ? at.child(side) : at;
+            depth++;
         }
         return new Proof(siblings, node);
     }
@@ -558,8 +707,8 @@ public final class SparseMerkleTree {
     }
 
     /**
-     * The root of a tree holding exactly {@code entries} (sorted by key, distinct), with the
-     * interior nodes written: a tree built from scratch, as a fresh store or an audit rebuilds it.
+     * The root of a tree holding exactly {@code entries} (sorted by key, distinct), every interior
+     * node held in memory: a tree built from scratch, as a fresh store or an audit rebuilds it.
      */
     public static Update build(List<Change> entries) {
         return apply(position -> null, Empty.INSTANCE, entries);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.crypto.SparseMerkleTree.Change;
 import bftledger.crypto.SparseMerkleTree.Children;
@@ -36,10 +37,23 @@ class SparseMerkleTreeTest {
         return SparseMerkleTree.nodeHash(reference(left, depth + 1), reference(right, depth + 1));
     }
 
-    /** An in-memory store the updates are committed to, as a block store would. */
+    /**
+     * An in-memory store the updates are committed to, as a block store would. With
+     * {@code fromStore}, the root kept after each update holds no children, so every read goes
+     * through the store; otherwise the nodes held in memory serve and the store is not read.
+     */
     private static final class MapStore implements SparseMerkleTree.NodeStore {
         final Map<Position, Children> nodes = new HashMap<>();
+        final boolean fromStore;
         Node root = SparseMerkleTree.Empty.INSTANCE;
+
+        MapStore(boolean fromStore) {
+            this.fromStore = fromStore;
+        }
+
+        MapStore() {
+            this(true);
+        }
 
         @Override
         public Children get(Position position) {
@@ -50,8 +64,11 @@ class SparseMerkleTreeTest {
             List<Change> list = new ArrayList<>();
             changes.forEach((k, v) -> list.add(new Change(k, v)));
             SparseMerkleTree.Update u = SparseMerkleTree.apply(this, root, list);
-            nodes.putAll(u.written());
-            root = u.root();
+            // Copies, as a real store holds: no node read back holds children in memory.
+            SparseMerkleTree.forEachUnstored(u.root(), (p, c) -> nodes.put(p, Children.decode(c.encode())));
+            SparseMerkleTree.markStored(u.root());
+            root = fromStore && u.root() instanceof SparseMerkleTree.Interior ? new SparseMerkleTree.Interior(u.root().hash())
+                    : u.root();
         }
     }
 
@@ -63,8 +80,13 @@ class SparseMerkleTreeTest {
 
     @Test
     void batchesOfUpdatesGiveTheRootTheRuleDefines() {
+        batchesOfUpdatesGiveTheRootTheRuleDefines(true);
+        batchesOfUpdatesGiveTheRootTheRuleDefines(false);
+    }
+
+    private static void batchesOfUpdatesGiveTheRootTheRuleDefines(boolean fromStore) {
         Seeded.run(r -> {
-            MapStore store = new MapStore();
+            MapStore store = new MapStore(fromStore);
             TreeMap<Digest, Digest> all = new TreeMap<>();
             List<Digest> keys = new ArrayList<>();
             for (int round = 0; round < 40; round++) {
@@ -143,6 +165,65 @@ class SparseMerkleTreeTest {
             Proof misplaced = new Proof(List.of(), new SparseMerkleTree.Leaf(other, all.get(other)));
             assertEquals(Verdict.Kind.INVALID, misplaced.verify(root, key).kind());
         });
+    }
+
+    /**
+     * An update leaves the version it started from as it was (its proofs still verify against its
+     * root), and after a write only the nodes later updates make are unstored.
+     */
+    @Test
+    void anUpdateLeavesEarlierVersionsIntactAndOnlyItsOwnNodesUnstored() {
+        Seeded.run(r -> {
+            MapStore store = new MapStore(false);
+            TreeMap<Digest, Digest> first = new TreeMap<>();
+            for (int i = 0; i < 200; i++) {
+                first.put(random(r), random(r));
+            }
+            store.apply(first);
+            Node before = store.root;
+            Digest beforeHash = before.hash();
+            Map<Position, Children> stored = new HashMap<>(store.nodes);
+
+            TreeMap<Digest, Digest> second = new TreeMap<>();
+            second.put(first.firstKey(), random(r));
+            second.put(random(r), random(r));
+            List<Change> list = new ArrayList<>();
+            second.forEach((k, v) -> list.add(new Change(k, v)));
+            SparseMerkleTree.Update u = SparseMerkleTree.apply(store, before, list);
+            Map<Position, Children> unstored = u.written();
+            assertEquals(u.created(), unstored.size(), "every node the update made, and nothing else, is unstored");
+            long replaced = unstored.keySet().stream().filter(stored::containsKey).count();
+            assertEquals(u.created() - u.added(), replaced, "nodes made at positions that held one replace it");
+            assertTrue(u.added() > 0, "a new key adds at least one interior node under 200 keys");
+
+            assertEquals(beforeHash, before.hash());
+            for (var e : first.entrySet()) {
+                Proof p = SparseMerkleTree.prove(store, before, e.getKey());
+                assertEquals(e.getValue(), p.verify(beforeHash, e.getKey()).valueHash(), "the old version still proves its values");
+            }
+            Proof changed = SparseMerkleTree.prove(store, u.root(), first.firstKey());
+            assertEquals(second.get(first.firstKey()), changed.verify(u.root().hash(), first.firstKey()).valueHash());
+        });
+    }
+
+    @Test
+    void aReleasedRootReadsItsNodesBackFromTheStore() {
+        MapStore store = new MapStore(false);
+        TreeMap<Digest, Digest> entries = new TreeMap<>();
+        Random r = new Random(11);
+        for (int i = 0; i < 50; i++) {
+            entries.put(random(r), random(r));
+        }
+        store.apply(entries);
+        SparseMerkleTree.Interior top = (SparseMerkleTree.Interior) store.root;
+        top.release();
+        assertNull(top.heldChildren());
+        for (var e : entries.entrySet()) {
+            assertEquals(e.getValue(), SparseMerkleTree.get(store, top, e.getKey()));
+        }
+        SparseMerkleTree.Update u = SparseMerkleTree.apply(store, top, List.of(new Change(entries.firstKey(), random(r))));
+        assertThrows(IllegalStateException.class, () -> ((SparseMerkleTree.Interior) u.root()).release(),
+                "a node whose children are not stored cannot let go of them");
     }
 
     @Test

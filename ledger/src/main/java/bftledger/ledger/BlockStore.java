@@ -790,8 +790,7 @@ public final class BlockStore implements AutoCloseable {
             if (tree != null && tree.writtenHeight() < height()) {
                 synchronized (this) {
                     try (Txn<byte[]> txn = store.env.txnWrite()) {
-                        tree.writeAll(txn);
-                        txn.commit();
+                        tree.writeAll(txn, txn::commit);
                     } catch (RuntimeException e) {
                         // The next open brings the tree up to date from the blocks, as after a crash.
                         log.warn("event=state-tree-unwritten dir={} error=\"{}\"", store.dir, e.toString());

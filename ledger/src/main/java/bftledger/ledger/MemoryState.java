@@ -22,7 +22,6 @@ public final class MemoryState implements LedgerState {
     private final TreeMap<RecordKey, RecordValue> records = new TreeMap<>();
     // Only looked up, never iterated where a result depends on it.
     private final Map<Digest, TxLocation> executed = new HashMap<>();
-    private final Map<SparseMerkleTree.Position, SparseMerkleTree.Children> treeNodes = new HashMap<>();
     private final Map<HistoryKey, Digest> historyNodes = new HashMap<>();
     private SparseMerkleTree.Node tree;
     private long height;
@@ -35,7 +34,6 @@ public final class MemoryState implements LedgerState {
         MemoryState s = new MemoryState();
         s.balances.putAll(genesis.initialBalances());
         SparseMerkleTree.Update initial = genesis.stateTree();
-        s.treeNodes.putAll(initial.written());
         s.tree = initial.root();
         s.appendHistory(0, genesis.hash());
         s.height = 0;
@@ -52,7 +50,6 @@ public final class MemoryState implements LedgerState {
         for (StateChanges.Executed e : result.changes().executed()) {
             executed.put(e.txId(), new TxLocation(result.height(), e.index()));
         }
-        treeNodes.putAll(result.stateUpdate().written());
         tree = result.stateUpdate().root();
         height = result.height();
         appendHistory(height, blockHash);
@@ -76,7 +73,8 @@ public final class MemoryState implements LedgerState {
 
     @Override
     public SparseMerkleTree.NodeStore stateNodes() {
-        return treeNodes::get;
+        // Every node of a tree built or updated in memory is held by its parent: nothing is read.
+        return position -> null;
     }
 
     @Override

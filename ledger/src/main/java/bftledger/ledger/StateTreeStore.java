@@ -4,39 +4,43 @@ import bftledger.crypto.Digest;
 import bftledger.crypto.SparseMerkleTree;
 import bftledger.crypto.SparseMerkleTree.Children;
 import bftledger.crypto.SparseMerkleTree.Node;
-import bftledger.crypto.SparseMerkleTree.Position;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.lmdbjava.Txn;
 
 /**
- * The state tree's interior nodes in the block store. Each block's update goes to memory
- * ({@code dirty}) and is written to LMDB every {@link #FLUSH_BLOCKS} blocks, inside that block's
- * own transaction, so a block costs its hashes, not a thousand B-tree writes and their sync. What
- * is in LMDB is the tree as of {@link StoreEnv#META_TREE_HEIGHT}; at open the store brings it to
- * the tip from the leaves the later blocks touched ({@link #catchUp}), and compares the root with
- * the tip's certified state root, so a tree that does not match its blocks never serves a proof.
+ * The state tree's interior nodes in the block store. Each block's update stays in memory, held
+ * by the tree's own nodes (a persistent tree: see {@link SparseMerkleTree}), and is written to
+ * LMDB every {@link #FLUSH_BLOCKS} blocks, inside that block's own transaction, so a block costs
+ * its hashes, not a thousand B-tree writes and their sync. What is in LMDB is the tree as of
+ * {@link StoreEnv#META_TREE_HEIGHT}; at open the store brings it to the tip from the leaves the
+ * later blocks touched ({@link #catchUp}), and compares the root with the tip's certified state
+ * root, so a tree that does not match its blocks never serves a proof.
  *
- * <p>Readers (proofs) see one published version: a root and the nodes of that version. The writer
- * publishes a block's update after its commit, under the write lock; a flush commits under the
- * write lock too, because it rewrites nodes in LMDB that readers of the previous version would
- * otherwise read. Nodes read from LMDB by the writer are kept in a bounded cache of current
- * versions; readers never add to it (their LMDB view may be a version older than the cache's).
+ * <p>Readers (proofs) see one published version: a root and its nodes. Nodes in memory never
+ * change, but LMDB holds one node per position, the latest written: a reader of version h must
+ * read LMDB as of version h. So the writer publishes a block's root after its commit, under the
+ * write lock, and a block that writes the tree commits under the write lock too; a reader takes
+ * the version and opens its LMDB view under the read lock. Nodes read from LMDB stay held in
+ * memory; when more than {@link #CACHED_NODES_MAX} are held, a write of the tree lets go of them
+ * (under the write lock, after everything is written, so what is dropped is all in LMDB).
  */
 final class StateTreeStore {
     /** Blocks between two writes of the tree to LMDB (the work after a crash is that many blocks' leaves). */
     static final int FLUSH_BLOCKS = 64;
-    /** Unwritten nodes that force an early write, bounding the memory a burst of new keys takes. */
+    /** Nodes made since the last write that force an early write, bounding the memory a burst of new keys takes. */
     static final int DIRTY_NODES_MAX = 200_000;
-    /** Current nodes kept in memory beyond the unwritten ones; the cache is emptied when it grows past this. */
+    /** Nodes held in memory (read from LMDB, or added) beyond which a write of the tree drops them all. */
     static final int CACHED_NODES_MAX = 200_000;
 
     private final StoreEnv store;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final Map<Position, Children> dirty = new HashMap<>();
-    private final Map<Position, Children> cached = new ConcurrentHashMap<>();
+    /** Nodes read from LMDB since the tree last let go (by the writer and by readers). */
+    private final AtomicLong loaded = new AtomicLong();
+    /** Nodes the updates since the tree last let go added at new positions. */
+    private long added;
+    /** Nodes the updates since the last write made. */
+    private long unwritten;
     private volatile Node root;
     private volatile long height;
     private long writtenHeight;
@@ -51,9 +55,8 @@ final class StateTreeStore {
     /** Writes the genesis tree into a new store (its creating transaction). */
     static void initialize(StoreEnv store, Txn<byte[]> txn, ChainGenesis genesis) {
         SparseMerkleTree.Update initial = genesis.stateTree();
-        for (Map.Entry<Position, Children> e : initial.written().entrySet()) {
-            store.stateNodes.put(txn, e.getKey().encode(), e.getValue().encode());
-        }
+        SparseMerkleTree.forEachUnstored(initial.root(),
+                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
         store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(initial.root()));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(0));
     }
@@ -89,7 +92,7 @@ final class StateTreeStore {
         }
         SparseMerkleTree.Update update;
         try {
-            update = SparseMerkleTree.apply(nodes(txn, true), root, touchedLeaves);
+            update = SparseMerkleTree.apply(nodes(txn), root, touchedLeaves);
         } catch (SparseMerkleTree.DamagedTreeException e) {
             throw new StoreCorruptedException(store.dir + ": the state tree is damaged: " + e.getMessage(), e);
         }
@@ -98,7 +101,7 @@ final class StateTreeStore {
                     + tipHeight + ") has root " + update.root().hash().hex() + ", the tip's state root is "
                     + tipStateRoot.hex() + "; the store's state does not match its blocks");
         }
-        dirty.putAll(update.written());
+        counted(update);
         root = update.root();
         height = tipHeight;
     }
@@ -110,36 +113,32 @@ final class StateTreeStore {
 
     /** The nodes the next block executes on, read inside the writer's transaction (writer only). */
     SparseMerkleTree.NodeStore writerNodes(Txn<byte[]> txn) {
-        return nodes(txn, true);
+        return nodes(txn);
     }
 
     /** Whether block {@code nextHeight} writes the tree to LMDB in its transaction. */
     boolean writeDue(long nextHeight) {
-        return nextHeight - writtenHeight >= FLUSH_BLOCKS || dirty.size() >= DIRTY_NODES_MAX;
+        return nextHeight - writtenHeight >= FLUSH_BLOCKS || unwritten >= DIRTY_NODES_MAX;
     }
 
-    /** Puts the unwritten nodes and {@code update}'s into the block's transaction, with the tree's metadata. */
+    /** Puts the unwritten nodes of {@code update}'s version into the block's transaction, with the tree's metadata. */
     void write(Txn<byte[]> txn, SparseMerkleTree.Update update, long blockHeight) {
-        for (Map.Entry<Position, Children> e : dirty.entrySet()) {
-            if (!update.written().containsKey(e.getKey())) {
-                store.stateNodes.put(txn, e.getKey().encode(), e.getValue().encode());
-            }
-        }
-        for (Map.Entry<Position, Children> e : update.written().entrySet()) {
-            store.stateNodes.put(txn, e.getKey().encode(), e.getValue().encode());
-        }
+        SparseMerkleTree.forEachUnstored(update.root(),
+                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
         store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(update.root()));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(blockHeight));
     }
 
     /** Writes every unwritten node (at a clean close, so the next open has nothing to bring up to date). */
-    void writeAll(Txn<byte[]> txn) {
-        for (Map.Entry<Position, Children> e : dirty.entrySet()) {
-            store.stateNodes.put(txn, e.getKey().encode(), e.getValue().encode());
-        }
-        store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(root));
+    void writeAll(Txn<byte[]> txn, Runnable commit) {
+        Node current = root;
+        SparseMerkleTree.forEachUnstored(current,
+                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
+        store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(current));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(height));
-        dirty.clear();
+        commit.run();
+        SparseMerkleTree.markStored(current);
+        unwritten = 0;
         writtenHeight = height;
     }
 
@@ -151,25 +150,30 @@ final class StateTreeStore {
         if (!written) {
             commit.run();
         }
+        counted(update);
         lock.writeLock().lock();
         try {
             if (written) {
                 commit.run();
-                cached.putAll(dirty);
-                cached.putAll(update.written());
-                dirty.clear();
+                SparseMerkleTree.markStored(update.root());
+                unwritten = 0;
                 writtenHeight = blockHeight;
-            } else {
-                dirty.putAll(update.written());
+                if (loaded.get() + added > CACHED_NODES_MAX && update.root() instanceof SparseMerkleTree.Interior top) {
+                    top.release();
+                    loaded.set(0);
+                    added = 0;
+                }
             }
             root = update.root();
             height = blockHeight;
-            if (cached.size() > CACHED_NODES_MAX) {
-                cached.clear();
-            }
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    private void counted(SparseMerkleTree.Update update) {
+        unwritten += update.created();
+        added += update.added();
     }
 
     /** What a reader sees: one published version of the tree. */
@@ -183,36 +187,26 @@ final class StateTreeStore {
     <T> T read(java.util.function.Supplier<Txn<byte[]>> openTxn, java.util.function.BiFunction<View, Txn<byte[]>, T> read) {
         lock.readLock().lock();
         try (Txn<byte[]> txn = openTxn.get()) {
-            return read.apply(new View(height, root, nodes(txn, false)), txn);
+            return read.apply(new View(height, root, nodes(txn)), txn);
         } finally {
             lock.readLock().unlock();
         }
     }
 
-    private SparseMerkleTree.NodeStore nodes(Txn<byte[]> txn, boolean writer) {
+    private SparseMerkleTree.NodeStore nodes(Txn<byte[]> txn) {
         return position -> {
-            Children c = dirty.get(position);
-            if (c != null) {
-                return c;
-            }
-            c = cached.get(position);
-            if (c != null) {
-                return c;
-            }
             byte[] raw = store.stateNodes.get(txn, position.encode());
             if (raw == null) {
                 return null;
             }
             try {
-                c = Children.decode(raw);
+                Children c = Children.decode(raw);
+                loaded.incrementAndGet();
+                return c;
             } catch (IllegalArgumentException e) {
                 throw new SparseMerkleTree.DamagedTreeException("state tree node at depth " + position.depth()
                         + " does not decode: " + e.getMessage());
             }
-            if (writer) {
-                cached.put(position, c);
-            }
-            return c;
         };
     }
 }

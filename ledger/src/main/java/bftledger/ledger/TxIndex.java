@@ -96,6 +96,8 @@ final class TxIndex implements AutoCloseable {
     private final java.io.RandomAccessFile file;
     /** Every byte of the file below this offset has been written: stores through the map there need no new room. */
     private long roomUpTo;
+    /** LMDB's page size, read once (an environment's page size never changes). */
+    private int pageSize;
     private volatile long height;
 
     private TxIndex(Path dir, Env<byte[]> env, boolean rebuilt) throws IOException {
@@ -279,7 +281,10 @@ final class TxIndex implements AutoCloseable {
     }
 
     private long usedBytes() {
-        return (env.info().lastPageNumber + 1) * env.stat().pageSize;
+        if (pageSize == 0) {
+            pageSize = env.stat().pageSize;
+        }
+        return (env.info().lastPageNumber + 1) * pageSize;
     }
 
     /** Writes zeros past the pages in use until {@link #ROOM_AHEAD_BYTES} are written ahead; ENOSPC fails here, not in the map. */
