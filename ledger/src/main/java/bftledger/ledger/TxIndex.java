@@ -4,6 +4,8 @@ import bftledger.crypto.Digest;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.TxIndexEntry;
+import com.google.common.hash.BloomFilter;
+import com.google.common.hash.Funnel;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -81,6 +83,10 @@ final class TxIndex implements AutoCloseable {
      * through the map ever needs new room (DiskFullTest).
      */
     static final long ROOM_AHEAD_BYTES = 8L << 20;
+    /** The Bloom filter's smallest capacity, in ids (about 1.2 MB at its 1% false positives). */
+    static final long KNOWN_IDS_MIN = 1L << 20;
+    private static final double KNOWN_FALSE_POSITIVES = 0.01;
+    private static final Funnel<Digest> DIGEST_FUNNEL = (id, sink) -> sink.putBytes(id.bytes());
     private static final String CLEAN = "clean";
     private static final String OPEN = "open ";
     private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
@@ -99,6 +105,16 @@ final class TxIndex implements AutoCloseable {
     /** LMDB's page size, read once (an environment's page size never changes). */
     private int pageSize;
     private volatile long height;
+    /**
+     * Every id in the index, as a Bloom filter: a lookup of an id never indexed (a new
+     * transaction, most lookups) ends here without LMDB. Ids are put in before the commit that
+     * stores them, so the filter never misses an id LMDB holds (false positives go on to LMDB).
+     * Sized for twice the entries at open, at least {@link #KNOWN_IDS_MIN}; past that it is built
+     * again, twice as large, from the stored ids.
+     */
+    private volatile BloomFilter<Digest> known;
+    private long knownCapacity;
+    private long knownCount;
 
     private TxIndex(Path dir, Env<byte[]> env, boolean rebuilt) throws IOException {
         this.dir = dir;
@@ -119,6 +135,29 @@ final class TxIndex implements AutoCloseable {
             this.height = storedHeight(txn);
             txn.commit();
         }
+        buildKnown();
+    }
+
+    /** Builds {@link #known} from the stored ids (at open, and when it is full). */
+    private void buildKnown() {
+        try (Txn<byte[]> txn = env.txnRead()) {
+            long count = entries.stat(txn).entries;
+            long capacity = Math.max(KNOWN_IDS_MIN, 2 * count);
+            BloomFilter<Digest> filter = BloomFilter.create(DIGEST_FUNNEL, capacity, KNOWN_FALSE_POSITIVES);
+            try (org.lmdbjava.CursorIterable<byte[]> all = entries.iterate(txn)) {
+                for (org.lmdbjava.CursorIterable.KeyVal<byte[]> kv : all) {
+                    filter.put(Digest.of(kv.key()));
+                }
+            }
+            this.knownCapacity = capacity;
+            this.knownCount = count;
+            this.known = filter;
+        }
+    }
+
+    /** False when {@code txId} is certainly not indexed; true when it may be (look it up). */
+    boolean mightContain(Digest txId) {
+        return known.mightContain(txId);
     }
 
     /**
@@ -195,6 +234,9 @@ final class TxIndex implements AutoCloseable {
     }
 
     Optional<TxIndexEntry> get(Txn<byte[]> txn, Digest txId) {
+        if (!known.mightContain(txId)) {
+            return Optional.empty();
+        }
         byte[] v = entries.get(txn, txId.bytes());
         if (v == null) {
             return Optional.empty();
@@ -265,6 +307,11 @@ final class TxIndex implements AutoCloseable {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot index block " + height + " in " + dir + ": " + e.getMessage(), e);
         }
+        BloomFilter<Digest> filter = known;
+        for (Entry e : executed) {
+            filter.put(e.txId());
+        }
+        knownCount += executed.size();
         try (Txn<byte[]> txn = env.txnWrite()) {
             for (Entry e : executed) {
                 byte[] value = storedValue(e.txId(),
@@ -278,6 +325,9 @@ final class TxIndex implements AutoCloseable {
             txn.commit();
         }
         this.height = height;
+        if (knownCount > knownCapacity) {
+            buildKnown();
+        }
     }
 
     private long usedBytes() {

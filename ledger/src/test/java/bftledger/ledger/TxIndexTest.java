@@ -322,4 +322,55 @@ class TxIndexTest {
             }
         }
     }
+
+    /**
+     * The index's filter answers "not indexed" without LMDB only for ids it never stored: every
+     * stored id is still found, in the same process and after a reopen (the filter built again
+     * from the stored ids), and an id never stored is not.
+     */
+    @Test
+    void theIdFilterNeverHidesAStoredId(@TempDir Path dir) {
+        java.util.Random r = new java.util.Random(5);
+        List<Digest> stored = new ArrayList<>();
+        try (TxIndex index = TxIndex.open(dir, 64L << 20, false)) {
+            for (int h = 1; h <= 40; h++) {
+                List<TxIndex.Entry> entries = new ArrayList<>();
+                for (int i = 0; i < 50; i++) {
+                    Digest id = randomDigest(r);
+                    stored.add(id);
+                    entries.add(new TxIndex.Entry(id, i, bftledger.ledger.proto.Receipt.newBuilder()
+                            .setTxId(com.google.protobuf.ByteString.copyFrom(id.bytes())).setHeight(h).setIndex(i).build()));
+                }
+                index.add(h, randomDigest(r), entries);
+            }
+            assertAllFound(index, stored);
+        }
+        try (TxIndex index = TxIndex.open(dir, 64L << 20, false)) {
+            assertAllFound(index, stored);
+            int maybe = 0;
+            for (int i = 0; i < 2_000; i++) {
+                Digest other = randomDigest(r);
+                maybe += index.mightContain(other) ? 1 : 0;
+                try (org.lmdbjava.Txn<byte[]> txn = index.read()) {
+                    assertTrue(index.get(txn, other).isEmpty());
+                }
+            }
+            assertTrue(maybe < 100, "false positives at about the filter's 1%, got " + maybe + " of 2000");
+        }
+    }
+
+    private static void assertAllFound(TxIndex index, List<Digest> ids) {
+        try (org.lmdbjava.Txn<byte[]> txn = index.read()) {
+            for (Digest id : ids) {
+                assertTrue(index.mightContain(id), "the filter holds every stored id");
+                assertTrue(index.get(txn, id).isPresent());
+            }
+        }
+    }
+
+    private static Digest randomDigest(java.util.Random r) {
+        byte[] b = new byte[32];
+        r.nextBytes(b);
+        return Digest.of(b);
+    }
 }
