@@ -1,5 +1,6 @@
 package bftledger.sdk;
 
+import java.net.InetAddress;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -14,10 +15,17 @@ import java.util.TreeMap;
  *                  (a published container port, a tunnel). Over TLS the replica's certificate is
  *                  still checked against the host name of its genesis address, so an override
  *                  changes the route and never the identity (see NetworkTlsTest#anOverrideStillChecksTheGenesisName).
+ * @param source    the local address the client's connections leave from (a host with several),
+ *                  or null for the system's choice. Replicas budget some things per client address
+ *                  (call rates, bad signatures), so this is also which budget the client spends.
  */
-public record Dialing(boolean plaintext, Map<Integer, String> overrides) {
+public record Dialing(boolean plaintext, Map<Integer, String> overrides, InetAddress source) {
     /** TLS to the genesis addresses: what a client does unless told otherwise. */
-    public static final Dialing DEFAULT = new Dialing(false, Map.of());
+    public static final Dialing DEFAULT = new Dialing(false, Map.of(), null);
+
+    public Dialing(boolean plaintext, Map<Integer, String> overrides) {
+        this(plaintext, overrides, null);
+    }
 
     public Dialing {
         overrides = Map.copyOf(new TreeMap<>(overrides));

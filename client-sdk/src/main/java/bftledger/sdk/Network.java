@@ -69,7 +69,13 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
     /** The same network, connected to without TLS: only a network whose genesis names no TLS CA accepts it. */
     public Network withPlaintext() {
         return new Network(chainId, validatorKeys, addresses, genesisHash, tlsCaCertificate,
-                new Dialing(true, dialing.overrides()));
+                new Dialing(true, dialing.overrides(), dialing.source()));
+    }
+
+    /** The same network, with every connection leaving from the local address {@code source}. */
+    public Network withSourceAddress(java.net.InetAddress source) {
+        return new Network(chainId, validatorKeys, addresses, genesisHash, tlsCaCertificate,
+                new Dialing(dialing.plaintext(), dialing.overrides(), java.util.Objects.requireNonNull(source)));
     }
 
     /** The same network, with replica {@code replica} dialled at {@code target} (host:port) instead of its genesis address. */
@@ -77,7 +83,7 @@ public record Network(String chainId, List<PublicKey> validatorKeys, List<String
         Map<Integer, String> overrides = new HashMap<>(dialing.overrides());
         overrides.put(replica, target);
         return new Network(chainId, validatorKeys, addresses, genesisHash, tlsCaCertificate,
-                new Dialing(dialing.plaintext(), overrides));
+                new Dialing(dialing.plaintext(), overrides, dialing.source()));
     }
 
     /** Where the client dials replica {@code replica}: its override, or its genesis address. */

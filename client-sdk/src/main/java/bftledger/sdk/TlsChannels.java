@@ -43,6 +43,19 @@ public final class TlsChannels {
         if (network.tls()) {
             builder.overrideAuthority(network.addresses().get(replica));
         }
+        java.net.InetAddress source = network.dialing().source();
+        if (source != null) {
+            if (!(builder instanceof io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder netty)) {
+                throw new IllegalStateException("a source address needs gRPC's Netty transport; this one is "
+                        + builder.getClass().getName());
+            }
+            netty.localSocketPicker(new io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.LocalSocketPicker() {
+                @Override
+                public java.net.SocketAddress createSocketAddress(java.net.SocketAddress remote, io.grpc.Attributes attrs) {
+                    return new java.net.InetSocketAddress(source, 0);
+                }
+            });
+        }
         return builder;
     }
 

@@ -111,6 +111,12 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             description = "Send the forged transactions in the honest clients' own SubmitTransactions calls (as a gateway"
                     + " batching many users' transactions would) rather than from a client of their own, as an attacker does.")
     boolean forgedInHonestCalls;
+    @Option(names = "--forged-source", defaultValue = "127.0.0.2",
+            description = "The local address the forger's own connections leave from: an attacker's address apart from"
+                    + " the honest clients', as replicas budget bad signatures per address (default: ${DEFAULT-VALUE},"
+                    + " for a network on loopback).")
+    String forgedSource;
+    private java.net.InetAddress forgedSourceAddress;
 
     private enum Mix { TRANSFER, PUT, MIXED }
 
@@ -124,6 +130,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         }
         if (forgedRate < 0) {
             throw new UserError("--forged-rate must be 0 or more.");
+        }
+        try {
+            forgedSourceAddress = java.net.InetAddress.getByName(forgedSource);
+        } catch (java.net.UnknownHostException e) {
+            throw new UserError("--forged-source " + forgedSource + " is not an address: " + e.getMessage());
         }
         if (clients < 1 || signers < 1) {
             throw new UserError("--clients and --signers must be at least 1.");
@@ -244,7 +255,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             });
             this.allStopped = new CountDownLatch(clients);
             this.gate = rate > 0 ? new RateGate(rate, startNanos) : null;
-            this.forger = forgedRate > 0 ? new Forger(this, options) : null;
+            this.forger = forgedRate > 0 ? new Forger(this) : null;
         }
 
         long nodeCpuAtStart;
@@ -480,27 +491,36 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
 
     /**
      * The forged-signature flood: {@code --forged-rate} transactions per second, each carrying the
-     * valid signature of another body, so that it parses and enters a replica's batch equation,
-     * which it then fails. Open loop on its own thread, paced like {@link RateGate}, from a client of
-     * its own (its own connections and SubmitTransactions calls, as an attacker's), or with
-     * {@code --forged-in-honest-calls} through the honest clients' SDK instance, so that forged and
-     * honest transactions share calls and so replicas' verification batches. Every one must be
-     * refused; a refusal other than BAD_SIGNATURE, or a commit, is reported.
+     * valid signature of another body, so that it parses and would enter a replica's batch
+     * equation, which it then fails. Open loop on its own thread, paced like {@link RateGate}. By
+     * default as an attacker sends them: its own connections to every replica from its own
+     * address ({@code --forged-source}), one SubmitTransaction call per replica per transaction,
+     * never slowed by refusals or retry hints (the SDK would back off, which an attacker does not).
+     * With {@code --forged-in-honest-calls} they go through the honest clients' SDK instance, so
+     * that forged and honest transactions share calls and so replicas' verification batches. Every
+     * one must be refused: by a BAD_SIGNATURE rejection, or unread once its address has spent its
+     * budget of bad signatures; anything else, or a commit, is reported.
      */
     private final class Forger {
         final Run run;
-        final LedgerClient client;
+        final List<io.grpc.ManagedChannel> channels = new ArrayList<>();
         final Thread thread;
         final RateGate pace;
         final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong refusedUnread = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong committed = new java.util.concurrent.atomic.AtomicLong();
         final Map<String, AtomicInteger> otherOutcomes = new TreeMap<>();
         final java.util.concurrent.Phaser outstanding = new java.util.concurrent.Phaser(1);
 
-        Forger(Run run, bftledger.sdk.ClientOptions options) {
+        Forger(Run run) {
             this.run = run;
-            this.client = forgedInHonestCalls ? run.client : LedgerClient.connect(run.net, options);
+            if (!forgedInHonestCalls) {
+                Network from = run.net.withSourceAddress(forgedSourceAddress);
+                for (int i = 0; i < from.addresses().size(); i++) {
+                    channels.add(bftledger.sdk.TlsChannels.builder(from, i).build());
+                }
+            }
             this.pace = new RateGate(forgedRate, run.startNanos);
             this.thread = new Thread(this::flood, "bench-forger");
             this.thread.setDaemon(true);
@@ -523,25 +543,82 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 SignedTransaction other = run.build(id, random, sequence++);
                 SignedTransaction forged = honest.toBuilder().setSignature(other.getSignature()).build();
                 sent.incrementAndGet();
-                outstanding.register();
-                client.submitAsync(forged, run.txTimeout).whenComplete((c, error) -> {
-                    if (error == null) {
-                        committed.incrementAndGet();
-                    } else {
-                        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                                ? error.getCause() : error;
-                        if (cause instanceof LedgerClientException l && l.kind() == LedgerClientException.Kind.REJECTED
-                                && String.valueOf(l.getMessage()).contains("BAD_SIGNATURE")) {
-                            refused.incrementAndGet();
-                        } else {
-                            String key = cause instanceof LedgerClientException l ? l.kind().name() : cause.getClass().getSimpleName();
-                            synchronized (otherOutcomes) {
-                                otherOutcomes.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-                            }
-                        }
+                if (forgedInHonestCalls) {
+                    throughSdk(forged);
+                } else {
+                    for (io.grpc.ManagedChannel channel : channels) {
+                        direct(channel, forged);
                     }
-                    outstanding.arriveAndDeregister();
-                });
+                }
+            }
+        }
+
+        private void throughSdk(SignedTransaction forged) {
+            outstanding.register();
+            run.client.submitAsync(forged, run.txTimeout).whenComplete((c, error) -> {
+                if (error == null) {
+                    committed.incrementAndGet();
+                } else {
+                    Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                            ? error.getCause() : error;
+                    if (cause instanceof LedgerClientException l && l.kind() == LedgerClientException.Kind.REJECTED
+                            && String.valueOf(l.getMessage()).contains("BAD_SIGNATURE")) {
+                        refused.incrementAndGet();
+                    } else {
+                        other(cause instanceof LedgerClientException l ? l.kind().name() : cause.getClass().getSimpleName());
+                    }
+                }
+                outstanding.arriveAndDeregister();
+            });
+        }
+
+        /** One call to one replica; counted per call. */
+        private void direct(io.grpc.ManagedChannel channel, SignedTransaction forged) {
+            outstanding.register();
+            bftledger.api.proto.LedgerApiGrpc.newStub(channel).withDeadlineAfter(run.txTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                    .submitTransaction(bftledger.api.proto.SubmitRequest.newBuilder().setTransaction(forged).setWaitMillis(1).build(),
+                            new io.grpc.stub.StreamObserver<>() {
+                                @Override
+                                public void onNext(bftledger.api.proto.SubmitResponse response) {
+                                    try {
+                                        bftledger.api.proto.Reply reply = bftledger.api.proto.Reply.parseFrom(
+                                                response.getSignedReply().getReply());
+                                        if (reply.getOutcome() == bftledger.api.proto.Reply.Outcome.REJECTED
+                                                && reply.getRejectReason() == bftledger.api.proto.Reply.RejectReason.BAD_SIGNATURE) {
+                                            refused.incrementAndGet();
+                                        } else if (reply.getOutcome() == bftledger.api.proto.Reply.Outcome.COMMITTED) {
+                                            committed.incrementAndGet();
+                                        } else {
+                                            other(reply.getOutcome() + "/" + reply.getRejectReason());
+                                        }
+                                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                                        other("unparsable-reply");
+                                    }
+                                }
+
+                                @Override
+                                public void onError(Throwable t) {
+                                    io.grpc.Status status = io.grpc.Status.fromThrowable(t);
+                                    io.grpc.Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
+                                    String reason = trailers == null ? null : trailers.get(bftledger.api.Wire.REFUSAL_REASON);
+                                    if (status.getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED && "bad-signatures".equals(reason)) {
+                                        refusedUnread.incrementAndGet();
+                                    } else {
+                                        other(status.getCode() + (reason == null ? "" : "/" + reason));
+                                    }
+                                    outstanding.arriveAndDeregister();
+                                }
+
+                                @Override
+                                public void onCompleted() {
+                                    outstanding.arriveAndDeregister();
+                                }
+                            });
+        }
+
+        private void other(String key) {
+            synchronized (otherOutcomes) {
+                otherOutcomes.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
             }
         }
 
@@ -552,8 +629,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             } catch (java.util.concurrent.TimeoutException e) {
                 // Reported below as sent but neither refused nor committed.
             }
-            if (client != run.client) {
-                client.close();
+            for (io.grpc.ManagedChannel channel : channels) {
+                channel.shutdownNow();
             }
         }
 
@@ -563,7 +640,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 otherOutcomes.forEach((k, v) -> other.put(k, v.get()));
             }
             return CommandOutput.fields("rate_per_second", forgedRate, "in_honest_calls", forgedInHonestCalls, "sent", sent.get(),
-                    "refused_bad_signature", refused.get(), "committed", committed.get(), "other_outcomes", other);
+                    "calls_per_transaction", forgedInHonestCalls ? 0 : channels.size(),
+                    "refused_bad_signature", refused.get(), "refused_unread", refusedUnread.get(), "committed", committed.get(),
+                    "other_outcomes", other);
         }
     }
 

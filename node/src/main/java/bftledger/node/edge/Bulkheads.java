@@ -1,6 +1,8 @@
 package bftledger.node.edge;
 
 import bftledger.api.Wire;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
@@ -47,7 +49,13 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
     private static final Metadata.Key<String> ADMITTED = Metadata.Key.of("bftledger-internal-admitted",
             Metadata.ASCII_STRING_MARSHALLER);
 
-    /** Told of every refused call: lane and reason ("in-flight-cap", "queue-full", "address-rate"). */
+    /**
+     * The remote IP address of the client call being served (set for every admitted submission or
+     * query), so that what the call turns out to be (a bad signature) can be charged to it.
+     */
+    public static final Context.Key<InetAddress> CALLER = Context.key("bftledger-caller-address");
+
+    /** Told of every refused call: lane and reason ("in-flight-cap", "queue-full", "address-rate", "bad-signatures"). */
     public interface ShedListener extends BiConsumer<Lane, String> {}
 
     private final AdmissionLimits limits;
@@ -55,11 +63,15 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
     private final Map<Lane, ExecutorService> executors = new EnumMap<>(Lane.class);
     private final Map<Lane, AtomicInteger> inFlight = new EnumMap<>(Lane.class);
     private final KeyedRateLimiter<InetAddress> addresses;
+    /** Bad signatures forgiven per address: spent by {@link #badSignatures}, checked before a submission is read. */
+    private final KeyedRateLimiter<InetAddress> badSignatures;
 
     public Bulkheads(AdmissionLimits limits, LongSupplier clock, ShedListener onShed) {
         this.limits = limits;
         this.onShed = onShed;
         this.addresses = new KeyedRateLimiter<>(limits.addressRatePerSecond(), limits.addressBurst(), limits.rateKeysMax(), clock);
+        this.badSignatures = new KeyedRateLimiter<>(limits.badSignatureRatePerSecond(), limits.badSignatureBurst(),
+                limits.rateKeysMax(), clock);
         // Thread counts fit 4 JVMs on 2 cores: consensus frames are handed on to the verify pool at
         // once, so one thread per lane keeps up; submissions verify a signature each, so two.
         executors.put(Lane.PEER, Executors.newFixedThreadPool(2, daemon("grpc-peer")));
@@ -106,6 +118,12 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
         if (lane == Lane.SUBMIT || lane == Lane.QUERY) {
             InetAddress from = remoteAddress(call);
             if (from != null) {
+                // Before the rate's token is taken: a forger's refused calls do not use up its address's rate.
+                long spent = lane == Lane.SUBMIT ? badSignatures.waitMillis(from) : 0;
+                if (spent > 0) {
+                    headers.put(SHED, "bad-signatures:" + spent);
+                    return Runnable::run;
+                }
                 long wait = addresses.tryAcquire(from);
                 if (wait > 0) {
                     headers.put(SHED, "address-rate:" + wait);
@@ -126,6 +144,17 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
         }
         headers.put(ADMITTED, lane.name());
         return executors.get(lane);
+    }
+
+    /**
+     * Charges {@code count} bad signatures to the address of the call being served
+     * ({@link #CALLER}); once its budget is spent, its submissions are refused unread.
+     */
+    public void badSignatures(int count) {
+        InetAddress from = CALLER.get();
+        if (from != null && count > 0) {
+            badSignatures.take(from, count);
+        }
     }
 
     private static InetAddress remoteAddress(ServerCall<?, ?> call) {
@@ -174,7 +203,9 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
                 };
                 ServerCall.Listener<ReqT> listener;
                 try {
-                    listener = next.startCall(releasing, headers);
+                    InetAddress from = remoteAddress(call);
+                    listener = from == null ? next.startCall(releasing, headers)
+                            : Contexts.interceptCall(Context.current().withValue(CALLER, from), releasing, headers, next);
                 } catch (RuntimeException e) {
                     release.run();
                     throw e;

@@ -2,6 +2,7 @@ package bftledger.node.edge;
 
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.EstimationProbe;
 import io.github.bucket4j.TimeMeter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -61,6 +62,34 @@ public final class KeyedRateLimiter<K> {
             return 0;
         }
         return Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
+    }
+
+    /**
+     * 0 when {@code key} has a token left (a key never seen has a full bucket), else the
+     * milliseconds until it has one. Takes nothing: for a budget spent by {@link #take} elsewhere.
+     */
+    public long waitMillis(K key) {
+        Bucket bucket;
+        synchronized (buckets) {
+            bucket = buckets.get(key);
+        }
+        if (bucket == null) {
+            return 0;
+        }
+        EstimationProbe probe = bucket.estimateAbilityToConsume(1);
+        return probe.canBeConsumed() ? 0 : Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
+    }
+
+    /** Takes {@code count} tokens from {@code key}'s bucket, or all it has when fewer are left. */
+    public void take(K key, long count) {
+        if (count < 1) {
+            return;
+        }
+        Bucket bucket;
+        synchronized (buckets) {
+            bucket = buckets.computeIfAbsent(key, k -> newBucket());
+        }
+        bucket.tryConsumeAsMuchAsPossible(count);
     }
 
     public int size() {

@@ -67,7 +67,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     public ClientApiService(int self, ChainGenesis genesis, KeyPair key, BlockStore store, VerifiedTransactions transactions,
                             NodeMetrics metrics, ScheduledExecutorService timers, ExecutorService streamPump,
                             int transactionBytesMax, int waitersMax, int waitMaxMillis, PeerLiveness liveness,
-                            AdmissionLimits limits) {
+                            AdmissionLimits limits, java.util.function.IntConsumer badSignatures) {
         this.self = self;
         this.name = genesis.genesis().getValidators(self).getName();
         this.genesis = genesis;
@@ -76,7 +76,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
         this.waits = new LedgerWaits(store, timers);
         this.answers = new ProvenAnswers(store, waits, liveness, metrics);
         this.submissions = new ClientSubmissions(self, key, store, transactions, metrics, timers, waits, answers,
-                transactionBytesMax, waitersMax, waitMaxMillis, liveness, limits);
+                transactionBytesMax, waitersMax, waitMaxMillis, liveness, limits, badSignatures);
         this.streams = new BlockStreams(self, store, streamPump);
     }
 

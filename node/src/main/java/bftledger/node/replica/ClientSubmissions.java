@@ -83,6 +83,8 @@ final class ClientSubmissions {
     static final int BATCH_TRANSACTIONS_MAX = 256;
 
     private final int self;
+    /** Charges bad signatures to the calling address (its budget spent, its submissions are refused unread). */
+    private final java.util.function.IntConsumer badSignatures;
     private final KeyPair key;
     private final BlockStore store;
     private final VerifiedTransactions transactions;
@@ -101,8 +103,10 @@ final class ClientSubmissions {
 
     ClientSubmissions(int self, KeyPair key, BlockStore store, VerifiedTransactions transactions, NodeMetrics metrics,
             ScheduledExecutorService timers, LedgerWaits waits, ProvenAnswers answers, int transactionBytesMax,
-            int waitersMax, int waitMaxMillis, PeerLiveness liveness, AdmissionLimits limits) {
+            int waitersMax, int waitMaxMillis, PeerLiveness liveness, AdmissionLimits limits,
+            java.util.function.IntConsumer badSignatures) {
         this.self = self;
+        this.badSignatures = badSignatures;
         this.key = key;
         this.store = store;
         this.transactions = transactions;
@@ -230,6 +234,9 @@ final class ClientSubmissions {
     void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
         Checked c = check(request.getTransaction());
         if (c.rejectReason() != null) {
+            if (c.rejectReason() == Reply.RejectReason.BAD_SIGNATURE) {
+                badSignatures.accept(1);
+            }
             reject(out, c.id(), c.rejectReason(), c.detail());
             return;
         }
@@ -401,6 +408,13 @@ final class ClientSubmissions {
             }
         }
         TxVerdict[] verdicts = transactions.validateAll(receivedIds, receivedBytes);
+        int bad = 0;
+        for (TxVerdict v : verdicts) {
+            if (!v.ok() && reasonOf(v.reason()) == Reply.RejectReason.BAD_SIGNATURE) {
+                bad++;
+            }
+        }
+        badSignatures.accept(bad);
         Checked[] checked = new Checked[count];
         List<Integer> toOrder = new ArrayList<>();
         // One snapshot for the call's lookups: two LMDB read transactions instead of two per transaction.

@@ -208,7 +208,8 @@ public final class ReplicaNode implements AutoCloseable {
         this.bulkheads = new bftledger.node.edge.Bulkheads(limits, System::nanoTime,
                 (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason));
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
-                tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits);
+                tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits,
+                bulkheads::badSignatures);
         this.catchUp = new CatchUp(config.replica(), genesis.n(), store, liveness::lastHeardAgeMillis);
         store.onDamage(catchUp::repair);
         metrics.gauge("bftledger_damaged_blocks", "stored blocks found damaged and not yet repaired (never served)",

@@ -49,6 +49,8 @@ class BulkheadsTest {
     private Server server;
     private ManagedChannel channel;
     private Bulkheads bulkheads;
+    /** When set, a submission charges one bad signature to its caller and is answered at once. */
+    private volatile boolean submissionsAreForged;
 
     @AfterEach
     void stop() throws InterruptedException {
@@ -73,6 +75,12 @@ class BulkheadsTest {
                 .addService(new LedgerApiGrpc.LedgerApiImplBase() {
                     @Override
                     public void submitTransaction(SubmitRequest request, StreamObserver<SubmitResponse> out) {
+                        if (submissionsAreForged) {
+                            bulkheads.badSignatures(1);
+                            out.onNext(SubmitResponse.getDefaultInstance());
+                            out.onCompleted();
+                            return;
+                        }
                         // Holds a submission-lane thread, as a slow signature check under a flood would.
                         stuck.countDown();
                         try {
@@ -102,7 +110,7 @@ class BulkheadsTest {
 
     @Test
     void aStuckSubmissionLaneNeitherDelaysOtherLanesNorQueuesBeyondItsCap() throws Exception {
-        start(new AdmissionLimits(4, 16, 16, 4, 1_000, 10_000, 10_000, 1_000, 1_000, 100, 250));
+        start(new AdmissionLimits(4, 16, 16, 4, 1_000, 10_000, 10_000, 1_000, 1_000, 1, 32, 100, 250));
         List<ListenableFuture<SubmitResponse>> held = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             held.add(LedgerApiGrpc.newFutureStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
@@ -139,7 +147,7 @@ class BulkheadsTest {
 
     @Test
     void anAddressOverItsRateIsRefusedWithAnHonestHint() throws Exception {
-        start(new AdmissionLimits(100, 100, 16, 4, 1_000, 1, 2, 1_000, 1_000, 100, 250));
+        start(new AdmissionLimits(100, 100, 16, 4, 1_000, 1, 2, 1_000, 1_000, 1, 32, 100, 250));
         LedgerApiGrpc.LedgerApiBlockingStub stub = LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
         stub.getStatus(GetStatusRequest.getDefaultInstance());
         stub.getStatus(GetStatusRequest.getDefaultInstance());
@@ -149,5 +157,26 @@ class BulkheadsTest {
         assertEquals("address-rate", refused.getTrailers().get(Wire.REFUSAL_REASON));
         long hint = Long.parseLong(refused.getTrailers().get(Wire.RETRY_AFTER_MILLIS));
         assertTrue(hint > 0 && hint <= 1_000, "1 call/s: the next token is at most a second away, hint " + hint);
+    }
+
+    @Test
+    void anAddressThatSpentItsBadSignatureBudgetIsRefusedUnreadAndMayStillRead() throws Exception {
+        start(new AdmissionLimits(100, 100, 16, 4, 1_000, 10_000, 10_000, 1_000, 1_000, 1, 3, 100, 250));
+        submissionsAreForged = true;
+        LedgerApiGrpc.LedgerApiBlockingStub stub = LedgerApiGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+        for (int i = 0; i < 3; i++) {
+            stub.submitTransaction(SubmitRequest.getDefaultInstance());
+        }
+        StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
+                () -> stub.submitTransaction(SubmitRequest.getDefaultInstance()));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.getStatus().getCode());
+        assertEquals("bad-signatures", refused.getTrailers().get(Wire.REFUSAL_REASON));
+        long hint = Long.parseLong(refused.getTrailers().get(Wire.RETRY_AFTER_MILLIS));
+        assertTrue(hint > 0 && hint <= 1_000, "1 bad signature forgiven per second: hint " + hint);
+        assertEquals(1, shed.get("SUBMIT/bad-signatures").get());
+        assertEquals("alive", stub.getStatus(GetStatusRequest.getDefaultInstance()).getName(), "reads are not refused");
+        // A token comes back within the second; the address's next submission is read again.
+        Thread.sleep(hint + 50);
+        stub.submitTransaction(SubmitRequest.getDefaultInstance());
     }
 }

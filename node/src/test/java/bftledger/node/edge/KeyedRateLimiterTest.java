@@ -32,6 +32,26 @@ class KeyedRateLimiterTest {
     }
 
     @Test
+    void aBudgetIsSpentByTakingAndCheckedWithoutSpending() {
+        KeyedRateLimiter<String> budget = new KeyedRateLimiter<>(1, 4, 10, now::get);
+        assertEquals(0, budget.waitMillis("never-seen"), "an unknown key has its whole budget");
+        assertEquals(0, budget.size(), "checking creates no bucket");
+        budget.take("k", 3);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(0, budget.waitMillis("k"), "checking takes nothing");
+        }
+        budget.take("k", 5);
+        assertEquals(1_000, budget.waitMillis("k"), "spent (taking more than is left empties it); 1/s");
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(999));
+        assertEquals(1, budget.waitMillis("k"));
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(1));
+        assertEquals(0, budget.waitMillis("k"));
+        budget.take("k", 0);
+        assertEquals(0, budget.waitMillis("k"), "taking nothing spends nothing");
+        assertEquals(0, budget.waitMillis("other"), "keys are independent");
+    }
+
+    @Test
     void admittedNeverExceedsBurstPlusRateTimesElapsed() {
         SplittableRandom random = new SplittableRandom(SEED);
         long rate = 1 + random.nextInt(1_000);
