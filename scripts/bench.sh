@@ -167,7 +167,10 @@ jq -r '"bench: \(.nodes) nodes, \(.clients) clients, mix \(.mix), TLS \(if .tls 
   "  commits per second: \(.commits_per_second_timeline|map(tostring)|join(" "))",
   "  warm-up: \(if .seconds_to_90_percent >= 0 then "90% of the steady \(.steady_commits_per_second) commits/s after \(.seconds_to_90_percent) s of load" else "never reached 90% of the steady \(.steady_commits_per_second) commits/s" end)",
   "  ceiling: \(.ceiling_verifications_per_second) Ed25519 verifications/s (BouncyCastle, one at a time) on \(.cores) cores / \(.nodes) replicas",
-  "  (batched, as the nodes verify client signatures: \(.batch_verifications_per_second // "n/a") verifications/s on \(.cores) cores)"' "$r"
+  "  (batched, as the nodes verify client signatures: \(.batch_verifications_per_second // "n/a") verifications/s on \(.cores) cores)",
+  (if (.batch_verifications_per_second // 0) > 0 then (.batch_verifications_per_second / .nodes | floor) as $c
+    | "  batch-verification ceiling: \($c) tx/s (batched verifications/s on all cores / \(.nodes) replicas), ratio \((.tx_per_second / $c * 100 | round) / 100)"
+   else empty end)' "$r"
 # CPU per committed transaction over the measured window hardly depends on what else shares the
 # cores (tx/s does); n verifications per transaction is the floor the ceiling assumes.
 jq -r '((.cpu_us_per_tx_nodes // 0) + (.cpu_us_per_tx_generator // 0)) as $per_tx
