@@ -80,7 +80,11 @@ public final class KeyedRateLimiter<K> {
         return probe.canBeConsumed() ? 0 : Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
     }
 
-    /** Takes {@code count} tokens from {@code key}'s bucket, or all it has when fewer are left. */
+    /**
+     * Takes {@code count} tokens from {@code key}'s bucket, into debt when fewer are left: what
+     * is charged after the fact (calls admitted while earlier ones were still being checked) is
+     * paid for by a longer wait, so in the long run no more than the rate gets through.
+     */
     public void take(K key, long count) {
         if (count < 1) {
             return;
@@ -89,7 +93,7 @@ public final class KeyedRateLimiter<K> {
         synchronized (buckets) {
             bucket = buckets.computeIfAbsent(key, k -> newBucket());
         }
-        bucket.tryConsumeAsMuchAsPossible(count);
+        bucket.consumeIgnoringRateLimits(count);
     }
 
     public int size() {

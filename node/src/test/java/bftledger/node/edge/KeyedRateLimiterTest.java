@@ -41,8 +41,8 @@ class KeyedRateLimiterTest {
             assertEquals(0, budget.waitMillis("k"), "checking takes nothing");
         }
         budget.take("k", 5);
-        assertEquals(1_000, budget.waitMillis("k"), "spent (taking more than is left empties it); 1/s");
-        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(999));
+        assertEquals(5_000, budget.waitMillis("k"), "4 taken beyond what was left are a debt: at 1/s, 5 s to a token");
+        now.addAndGet(TimeUnit.MILLISECONDS.toNanos(4_999));
         assertEquals(1, budget.waitMillis("k"));
         now.addAndGet(TimeUnit.MILLISECONDS.toNanos(1));
         assertEquals(0, budget.waitMillis("k"));
