@@ -663,13 +663,7 @@ public final class BlockStore implements AutoCloseable {
     /** Whether {@code id} has executed (a cheap index probe: no block is read or parsed). */
     public boolean containsTransaction(Digest id) {
         // The index alone: it never holds a block the store does not (blocks are committed first).
-        // Most ids asked about are new: its filter answers those without a read transaction.
-        if (!index.mightContain(id)) {
-            return false;
-        }
-        try (Txn<byte[]> txn = index.read()) {
-            return index.get(txn, id).isPresent();
-        }
+        return index.contains(id);
     }
 
     /** The highest height a stored block certifies, 0 when none. */

@@ -55,10 +55,14 @@ final class StateTreeStore {
     /** Writes the genesis tree into a new store (its creating transaction). */
     static void initialize(StoreEnv store, Txn<byte[]> txn, ChainGenesis genesis) {
         SparseMerkleTree.Update initial = genesis.stateTree();
-        SparseMerkleTree.forEachUnstored(initial.root(),
-                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
+        putUnstored(store, txn, initial.root());
         store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(initial.root()));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(0));
+    }
+
+    /** Puts the nodes of the tree under {@code root} that LMDB does not hold yet into {@code txn}. */
+    private static void putUnstored(StoreEnv store, Txn<byte[]> txn, Node root) {
+        SparseMerkleTree.forEachUnstored(root, (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
     }
 
     /** The tree as last written to LMDB; {@link #catchUp} brings it to the tip. */
@@ -123,8 +127,7 @@ final class StateTreeStore {
 
     /** Puts the unwritten nodes of {@code update}'s version into the block's transaction, with the tree's metadata. */
     void write(Txn<byte[]> txn, SparseMerkleTree.Update update, long blockHeight) {
-        SparseMerkleTree.forEachUnstored(update.root(),
-                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
+        putUnstored(store, txn, update.root());
         store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(update.root()));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(blockHeight));
     }
@@ -132,8 +135,7 @@ final class StateTreeStore {
     /** Writes every unwritten node (at a clean close, so the next open has nothing to bring up to date). */
     void writeAll(Txn<byte[]> txn, Runnable commit) {
         Node current = root;
-        SparseMerkleTree.forEachUnstored(current,
-                (position, children) -> store.stateNodes.put(txn, position.encode(), children.encode()));
+        putUnstored(store, txn, current);
         store.meta.put(txn, StoreEnv.META_TREE_ROOT, SparseMerkleTree.encodeNode(current));
         store.meta.put(txn, StoreEnv.META_TREE_HEIGHT, StoreEnv.u64(height));
         commit.run();

@@ -102,8 +102,8 @@ final class TxIndex implements AutoCloseable {
     private final java.io.RandomAccessFile file;
     /** Every byte of the file below this offset has been written: stores through the map there need no new room. */
     private long roomUpTo;
-    /** LMDB's page size, read once (an environment's page size never changes). */
-    private int pageSize;
+    /** LMDB's page size (an environment's page size never changes). */
+    private final int pageSize;
     private volatile long height;
     /**
      * Every id in the index, as a Bloom filter: a lookup of an id never indexed (a new
@@ -121,6 +121,7 @@ final class TxIndex implements AutoCloseable {
         this.env = env;
         this.rebuilt = rebuilt;
         this.file = new java.io.RandomAccessFile(dir.resolve("data.mdb").toFile(), "rw");
+        this.pageSize = env.stat().pageSize;
         this.roomUpTo = usedBytes();
         ensureRoom();
         this.entries = env.openDbi(DB_ENTRIES, DbiFlags.MDB_CREATE);
@@ -233,10 +234,22 @@ final class TxIndex implements AutoCloseable {
         return env.txnRead();
     }
 
-    Optional<TxIndexEntry> get(Txn<byte[]> txn, Digest txId) {
+    /** Whether {@code txId} is indexed; most ids asked about are new, and the filter answers those without a read transaction. */
+    boolean contains(Digest txId) {
         if (!known.mightContain(txId)) {
-            return Optional.empty();
+            return false;
         }
+        try (Txn<byte[]> txn = env.txnRead()) {
+            return stored(txn, txId).isPresent();
+        }
+    }
+
+    Optional<TxIndexEntry> get(Txn<byte[]> txn, Digest txId) {
+        return known.mightContain(txId) ? stored(txn, txId) : Optional.empty();
+    }
+
+    /** The entry LMDB holds for {@code txId}, checksum checked. */
+    private Optional<TxIndexEntry> stored(Txn<byte[]> txn, Digest txId) {
         byte[] v = entries.get(txn, txId.bytes());
         if (v == null) {
             return Optional.empty();
@@ -331,9 +344,6 @@ final class TxIndex implements AutoCloseable {
     }
 
     private long usedBytes() {
-        if (pageSize == 0) {
-            pageSize = env.stat().pageSize;
-        }
         return (env.info().lastPageNumber + 1) * pageSize;
     }
 

@@ -61,7 +61,7 @@ public final class KeyedRateLimiter<K> {
         if (probe.isConsumed()) {
             return 0;
         }
-        return Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
+        return hintMillis(probe.getNanosToWaitForRefill());
     }
 
     /**
@@ -77,7 +77,7 @@ public final class KeyedRateLimiter<K> {
             return 0;
         }
         EstimationProbe probe = bucket.estimateAbilityToConsume(1);
-        return probe.canBeConsumed() ? 0 : Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
+        return probe.canBeConsumed() ? 0 : hintMillis(probe.getNanosToWaitForRefill());
     }
 
     /**
@@ -94,6 +94,11 @@ public final class KeyedRateLimiter<K> {
             bucket = buckets.computeIfAbsent(key, k -> newBucket());
         }
         bucket.consumeIgnoringRateLimits(count);
+    }
+
+    /** A wait as a retry-after hint: whole milliseconds, rounded up, at least 1. */
+    private static long hintMillis(long nanos) {
+        return Math.max(1, (nanos + 999_999) / 1_000_000);
     }
 
     public int size() {
