@@ -17,7 +17,7 @@ import java.util.List;
  * @param batchCountMax most requests in one batch
  * @param batchBytesMax most request payload bytes in one batch
  * @param requestBytesMax most payload bytes in one request
- * @param pipelineDepthMax most batches the primary has proposed but not yet seen executed here;
+ * @param pipelineDepthMax most batches the primary has proposed but not yet seen committed here;
  *     while the pipeline is full requests wait, which is what makes batches fill under load
  * @param requestTimeoutTicks ticks a backup waits for a pending request to execute before it
  *     suspects the primary

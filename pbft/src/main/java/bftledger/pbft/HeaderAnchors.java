@@ -8,11 +8,12 @@ import bftledger.crypto.HeaderAnchor;
  * it proposes, when a backup's PREPARE may vouch for a named header, and when an idle primary
  * proposes an empty batch to certify what it executed last. Pure; owned by one {@link Replica}.
  *
- * <p>A primary names the sequence before the latest it executed, with the digest its
- * application reported; an idle primary's empty batch names the latest. One behind, because a
- * primary proposes the moment it executed a batch while the backups are still gathering that
- * batch's COMMITs and executing it: naming the latest made every backup hold its PREPARE for the
- * next batch until then, putting execution on the ordering path (measured in docs/performance.md).
+ * <p>A primary names the sequence before the latest committed here (or the latest it executed,
+ * if that is lower), with the digest its application reported; an idle primary's empty batch
+ * names the latest executed. One behind, because a primary proposes the moment a batch commits
+ * here while the backups are still gathering that batch's COMMITs and executing it: naming it
+ * would make every backup hold its PREPARE for the next batch until then, putting execution on
+ * the ordering path (measured in docs/performance.md).
  * A backup sends PREPARE for a batch only when the anchor names a sequence below the batch's own
  * and at most L (the watermark window) below it, and, unless it names nothing, a sequence this
  * backup executed with exactly that digest; it holds the PREPARE while the named sequence is not
@@ -70,13 +71,15 @@ final class HeaderAnchors {
     }
 
     /**
-     * The anchor for batch {@code sequence} proposed now: the sequence before the latest executed
-     * one, or the latest for an idle primary's empty batch or where one behind would fall out of
-     * the window; none before there is one (see {@code AnchorTest}).
+     * The anchor for batch {@code sequence} proposed now: the sequence before the latest
+     * delivered one, if executed, else the latest executed; the latest executed for an idle
+     * primary's empty batch or where one behind would fall out of the window; none before there
+     * is one (see {@code AnchorTest}).
      */
-    HeaderAnchor forProposal(long sequence, long lastExecuted, boolean idleAnchor) {
-        boolean latest = idleAnchor || sequence - (lastExecuted - 1) > config.watermarkWindow();
-        long named = latest ? lastExecuted : lastExecuted - 1;
+    HeaderAnchor forProposal(long sequence, long lastExecuted, long lastDelivered, boolean idleAnchor) {
+        long oneBehind = Math.min(lastExecuted, lastDelivered - 1);
+        boolean latest = idleAnchor || sequence - oneBehind > config.watermarkWindow();
+        long named = latest ? lastExecuted : oneBehind;
         if (!enabled || named <= 0) {
             return HeaderAnchor.NONE;
         }

@@ -135,8 +135,10 @@ public final class Replica {
             } else if (event instanceof Event.StateTransferred s) {
                 onStateTransferred(s.sequence(), s.stateDigest(), s.executedRequestIds());
             }
-            proposeBatches();
+            // Delivered first: a batch committed by this step frees the pipeline, and the next
+            // PRE-PREPARE leaves before the batch is executed (PipelineTest).
             deliverCommitted();
+            proposeBatches();
             return out.build();
         } finally {
             out = null;
@@ -414,7 +416,12 @@ public final class Replica {
         requests.admit(r).ifPresentOrElse(out.rejections::add, this::updateRequestTimer);
     }
 
-    /** The primary proposes while requests wait, the window has room and the pipeline is not full. */
+    /**
+     * The primary proposes while requests wait, the window has room and the pipeline is not full:
+     * fewer than {@link Config#pipelineDepthMax()} of its batches are proposed and not yet
+     * committed here. Committed, not executed: the node sends the next PRE-PREPARE before it
+     * executes the batch just committed, so the primary's execution overlaps the next round.
+     */
     private void proposeBatches() {
         if (!viewActive || !isPrimary()) {
             return;
@@ -432,7 +439,7 @@ public final class Replica {
             return;
         }
         while (requests.anyUnordered() && nextSequence <= highWatermark()
-                && nextSequence - 1 - lastExecuted < config.pipelineDepthMax()) {
+                && nextSequence - 1 - lastDelivered < config.pipelineDepthMax()) {
             List<Request> batch = requests.nextBatch();
             if (batch.isEmpty()) {
                 continue; // all skipped as executed; the loop condition re-checks what is left
@@ -445,7 +452,7 @@ public final class Replica {
         // Timestamps never go backwards and are never 0, so a real batch is never the null batch.
         long timestamp = Math.max(Math.max(nowMillis, lastTimestampMillis), 1);
         lastTimestampMillis = timestamp;
-        Batch batch = new Batch(timestamp, batchRequests, anchors.forProposal(nextSequence, lastExecuted, idleAnchor));
+        Batch batch = new Batch(timestamp, batchRequests, anchors.forProposal(nextSequence, lastExecuted, lastDelivered, idleAnchor));
         Signed<PrePrepare> pp = factory.prePrepare(view, nextSequence, batch);
         sendOwn(pp, MessageType.PRE_PREPARE, view, nextSequence, pp.payload().digest());
         acceptPrePrepare(log.slot(nextSequence), pp);

@@ -42,6 +42,32 @@ class AnchorTest {
     }
 
     @Test
+    void aPrimaryProposesTheNextBatchWhenTheLastCommitsBeforeExecutingIt() {
+        Cluster c = new Cluster(1, cfg -> cfg.withBatching(16, 1 << 20, 1 << 16, 1));
+        c.submit(TestRequests.signed("a"));
+        c.deliverAll();
+        long[] primaryHeightAtProposal = {-1};
+        c.tamper = e -> {
+            if (e.from() == 0 && e.wire()[0] == MessageType.PRE_PREPARE.code()
+                    && ViewChangeTest.decode(c, e.wire()).as(PrePrepare.class).payload().sequence() == 3) {
+                primaryHeightAtProposal[0] = c.apps.get(0).height;
+            }
+            return List.of(e);
+        };
+        c.submit(TestRequests.signed("b")); // batch 2, proposed at once
+        c.submit(TestRequests.signed("c")); // waits while batch 2 is in flight
+        c.deliverAll();
+        assertEquals(1, primaryHeightAtProposal[0], "batch 3 proposed in the step that committed batch 2, before executing it");
+        for (int i = 0; i < c.n; i++) {
+            List<Output.CommittedBatch> executed = c.apps.get(i).executed;
+            assertEquals(3, executed.size());
+            assertEquals(new HeaderAnchor(1, c.apps.get(i).digests.get(1L)), executed.get(2).anchor(),
+                    "one behind the latest committed, which every replica executed");
+        }
+        c.assertAgreement();
+    }
+
+    @Test
     void aBackupStillExecutingTheLatestBatchPreparesTheNextAtOnce() {
         Cluster c = new Cluster(1);
         c.submit(TestRequests.signed("a"));

@@ -71,7 +71,8 @@ public record NodeConfig(
     /**
      * Limits and pool sizes; every bound here has a decided behaviour at the bound, and an
      * out-of-range value is refused when the file is read (NodeConfigTest).
-     * {@code pipelineDepthMax} is how many batches the primary keeps proposed but not executed.
+     * {@code pipelineDepthMax} is how many batches the primary keeps proposed but not committed
+     * (it proposes the next before it executes the one just committed).
      * It is 1 by default: each batch costs the same consensus work however full it is (about ten
      * signatures per replica, a WAL write, a block), so on a small machine fewer, fuller batches
      * both carry more and wait less ({@code scripts/bench.sh --node-setting
