@@ -29,6 +29,11 @@
 # --node-setting sets a key of every node's node.properties (e.g. tuning.pipeline.depth.max=2);
 # repeatable. The node refuses unknown keys and out-of-range values at start.
 #
+# The run also prints, per node, where each block's time went over the window (order: own vote
+# to committed; execute: to durable; replies: durable to every waiting client answered; the core
+# thread's WAL appends and PBFT steps), read from the nodes' bftledger_block_stage_seconds timers
+# at both ends of the window.
+#
 # Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
 # the primary of view 0 (node0) halfway through the measured window and report the longest gap
 # between two commits (the time until commits resumed); equivocate = node0 restarted by
@@ -78,18 +83,19 @@ while [[ $# -gt 0 ]]; do
     --plaintext) plaintext=(--plaintext); shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
 case "$fault" in none|silent|kill-primary|equivocate|forged-signatures) ;;
   *) echo "--fault must be none, silent, kill-primary, equivocate or forged-signatures" >&2; exit 2 ;; esac
-metrics_base=0
+# The nodes serve metrics: the bench reads their core-stage timers at both ends of the window,
+# and the forged-signatures fault their reject counters.
+metrics_base=$((base_port + 6000))
 if [[ "$fault" == forged-signatures ]]; then
   if [[ "$forged_rate" == 0 ]]; then
     forged_rate=$(awk -v r="$rate" 'BEGIN { print (r > 0 ? r / 10 : 300) }')
   fi
-  metrics_base=$((base_port + 6000))   # to read the nodes' reject counters after the run
 elif [[ "$forged_rate" != 0 ]]; then
   echo "--forged-rate needs --fault forged-signatures" >&2; exit 2
 fi
@@ -185,6 +191,10 @@ jq -r 'if .cpu_us_per_tx_nodes_by_thread then "  node CPU per tx by thread (us, 
   + (.cpu_us_per_tx_nodes_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
 jq -r 'if .cpu_us_per_tx_generator_by_thread then "  load generator CPU per tx by thread (us): "
   + (.cpu_us_per_tx_generator_by_thread | to_entries | map("\(.key) \(.value)") | join(", ")) else empty end' "$r"
+# Per block, where each node's core thread spent its time (node0 is the primary of view 0).
+jq -r 'if .core_stages_ms_per_block then "  ms per block (order: own vote to committed; execute: to durable; replies: to answered; wal, steps: core thread):",
+  (.core_stages_ms_per_block | to_entries[] | "    \(.key): \(.value.blocks) blocks, " + (.value | del(.blocks) | to_entries | map("\(.key) \(.value)") | join(", ")))
+  else empty end' "$r"
 if [[ "$fault" == kill-primary ]]; then
   echo "  kill-primary: commits resumed after $(jq -r .longest_commit_gap_ms "$r") ms (longest gap between two commits, ending at second $(jq -r .longest_commit_gap_ends_at_second "$r"))"
 fi

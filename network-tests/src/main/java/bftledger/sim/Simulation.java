@@ -133,6 +133,12 @@ public final class Simulation {
     /** Replicas whose WAL is damaged at their next restart, with how. */
     private final Map<Integer, Scenario.StorageFault.Kind> storageFaultsDue = new HashMap<>();
     private final SecondVotes secondVotes = new SecondVotes();
+    /**
+     * Whether executions reach a core later than the batch is handed out, with messages stepped
+     * in between, as in the node (its execution thread reports each block to the core thread when
+     * done). Drawn from the seed, so half the runs interleave and half report at once.
+     */
+    private final boolean laggedExecution;
     private boolean fatal;
     private long tick;
     private long deliveries;
@@ -144,6 +150,7 @@ public final class Simulation {
         this.n = scenario.n();
         this.f = scenario.f();
         this.trace = traced ? new StringBuilder() : null;
+        this.laggedExecution = new SplittableRandom(~scenario.seed()).nextBoolean();
         this.byzantineIds = Set.copyOf(scenario.byzantine());
         scenario.storageFaults().forEach(s -> storageFaultsDue.put(s.replica(), s.kind()));
         List<PublicKey> validators = new ArrayList<>();
@@ -240,12 +247,18 @@ public final class Simulation {
                         + (node.strategy instanceof Twins t ? " side " + new TreeSet<>(t.side()) : ""));
             }
         }
+        note("executions reach the cores " + (laggedExecution ? "once per tick, after the deliveries" : "at once"));
         network.setFaults(scenario.dropProbability(), scenario.duplicateProbability(), 1, scenario.delayMaxTicks());
         long deadline = scenario.deadlineTick();
         for (tick = 0; !fatal; tick++) {
             applyFaults();
             clients();
             deliver();
+            if (laggedExecution) {
+                for (Node node : nodes) {
+                    stepExecuted(node);
+                }
+            }
             for (Node node : nodes) {
                 if (fatal) {
                     break;
@@ -548,7 +561,7 @@ public final class Simulation {
             Digest state = node.app.execute(b);
             node.executedToStep.add(new Event.Executed(b.sequence(), state));
         }
-        if (!node.steppingExecuted) {
+        if (!node.steppingExecuted && !laggedExecution) {
             node.steppingExecuted = true;
             try {
                 while (!node.executedToStep.isEmpty() && !fatal && node.live()) {
@@ -585,6 +598,25 @@ public final class Simulation {
         }
     }
 
+    /**
+     * Steps the executions {@code node}'s core has not heard of yet, in order (a lagged run
+     * reports them here, once per tick and before any state transfer, as the node's core thread
+     * waits for its execution thread before it appends fetched blocks).
+     */
+    private void stepExecuted(Node node) {
+        if (node.steppingExecuted) {
+            return;
+        }
+        node.steppingExecuted = true;
+        try {
+            while (!node.executedToStep.isEmpty() && !fatal && node.live()) {
+                step(node, node.executedToStep.poll());
+            }
+        } finally {
+            node.steppingExecuted = false;
+        }
+    }
+
     private void tryTransfers(Node node) {
         for (Output.StateTransferRequest t : List.copyOf(node.transfers)) {
             if (fatal || !node.live()) {
@@ -604,6 +636,10 @@ public final class Simulation {
             }
             for (Node source : nodes) {
                 if (source != node && t.digest().equals(source.app.stateAt(t.sequence()))) {
+                    stepExecuted(node);
+                    if (fatal || !node.live()) {
+                        return;
+                    }
                     node.transfers.remove(t);
                     node.app.copyPrefix(source.app, t.sequence());
                     note("t=" + tick + " " + node.name() + " state transfer to s" + t.sequence() + " from " + source.name());
@@ -667,6 +703,10 @@ public final class Simulation {
                 continue;
             }
             node.syncTick = tick;
+            stepExecuted(node);
+            if (fatal || !node.live()) {
+                continue;
+            }
             long from = node.app.height();
             while (node.app.height() < best.app.height()) {
                 Output.CommittedBatch block = best.app.at(node.app.height() + 1).block();

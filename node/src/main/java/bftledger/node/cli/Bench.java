@@ -117,6 +117,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                     + " for a network on loopback).")
     String forgedSource;
     private java.net.InetAddress forgedSourceAddress;
+    /** The nodes' own per-stage timers, read at both ends of the window (empty without metrics ports). */
+    private CoreStageProfile stageProfile;
+    static final List<String> CORE_STAGES = List.of("order", "execute", "replies", "wal", "steps");
 
     private enum Mix { TRANSFER, PUT, MIXED }
 
@@ -180,6 +183,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         if (callsInFlight > 0) {
             options = options.withBatching(options.batchTransactionsMax(), callsInFlight);
         }
+        stageProfile = Files.isDirectory(network) ? CoreStageProfile.of(network, net.n()) : null;
         try (LedgerClient client = LedgerClient.connect(net, options)) {
             long cpuBefore = processCpuNanos();
             Run run = new Run(client, options, net, keys, kind, txTimeout, warm, measure);
@@ -268,6 +272,12 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         Map<String, Long> ownThreadsAtEnd = Map.of();
         long ownCpuAtStart;
         long ownCpuAtEnd;
+        /** Per node, the core thread's milliseconds per block by stage over the window; null when not read. */
+        Map<String, Object> coreStages;
+
+        private Map<Integer, CoreStageProfile.Reading> readStages() {
+            return stageProfile == null || stageProfile.isEmpty() ? Map.of() : stageProfile.read();
+        }
 
         void go() throws InterruptedException {
             for (int c = 0; c < clients; c++) {
@@ -286,7 +296,12 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                 nodeThreadsByPidAtStart.put(pid, threadCpuTicks(List.of(pid)));
             }
             ownThreadsAtStart = threadCpuTicks(List.of(ProcessHandle.current().pid()));
+            Map<Integer, CoreStageProfile.Reading> stagesAtStart = readStages();
             sleepUntil(endNanos);
+            Map<Integer, CoreStageProfile.Reading> stagesAtEnd = readStages();
+            if (!stagesAtEnd.isEmpty()) {
+                coreStages = CoreStageProfile.perBlock(stagesAtStart, stagesAtEnd, CORE_STAGES);
+            }
             Map<Long, Long> nodeTicksAtEnd = nodeCpuTicks();
             ownCpuAtEnd = processCpuNanos();
             // A node killed during the window (the kill-primary fault) took its CPU counters with
@@ -440,6 +455,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
             if (forger != null) {
                 m.put("forged", forger.summary());
+            }
+            if (coreStages != null) {
+                m.put("core_stages_ms_per_block", coreStages);
             }
             m.put("warmup_seconds", round((measureFromNanos - startNanos) / 1e9));
             m.put("commits_per_second_timeline", timeline);

@@ -84,6 +84,15 @@ public final class NodeMetrics implements AutoCloseable {
                 .tag("reason", reason).description("calls refused at admission, by lane and reason").register(registry)).increment();
     }
 
+    /** A timer of one stage of a block's way through the node (see the node's CoreStages): count, sum and max, no percentiles. */
+    public Timer stageTimer(String stage) {
+        return Timer.builder("bftledger_block_stage").tag("stage", stage)
+                .description("time per stage: order (own vote to committed), execute (to durable), replies (durable to every"
+                        + " waiting client answered), per block; wal and steps (the core thread's durable appends and PBFT"
+                        + " steps), per group of events")
+                .register(registry);
+    }
+
     /** A gauge without tags. */
     public void gauge(String name, String description, Supplier<Number> reading) {
         Gauge.builder(name, reading).description(description).register(registry);

@@ -7,8 +7,9 @@ import bftledger.pbft.ExecutedDigests;
 /**
  * The hashes of the blocks this replica executed, as the PBFT core asks for them to name and
  * check header anchors ({@link ExecutedDigests}): the last {@link #RECENT_MAX} in memory (every
- * anchor an honest primary names is among them), older ones from the block store. Called on the
- * core thread only, which also records every block it appends.
+ * anchor an honest primary names is among them), older ones from the block store. Read on the
+ * core thread; written by whichever thread appends a block (the execution thread, or the core
+ * thread for catch-up), hence synchronized.
  */
 final class BlockHashes implements ExecutedDigests {
     /** Recent hashes kept: several watermark windows, the range anchors come from. */
@@ -22,14 +23,14 @@ final class BlockHashes implements ExecutedDigests {
         this.store = store;
     }
 
-    void record(long height, Digest hash) {
+    synchronized void record(long height, Digest hash) {
         int slot = (int) Math.floorMod(height, (long) RECENT_MAX);
         heights[slot] = height;
         hashes[slot] = hash;
     }
 
     @Override
-    public Digest at(long sequence) {
+    public synchronized Digest at(long sequence) {
         int slot = (int) Math.floorMod(sequence, (long) RECENT_MAX);
         if (hashes[slot] != null && heights[slot] == sequence) {
             return hashes[slot];

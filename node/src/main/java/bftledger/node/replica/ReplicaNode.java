@@ -224,8 +224,15 @@ public final class ReplicaNode implements AutoCloseable {
         this.replies = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(REPLY_BLOCKS_QUEUED_MAX),
                 daemon("replies"), new ThreadPoolExecutor.CallerRunsPolicy());
         metrics.queueDepth("replies", () -> replies.getQueue().size());
+        io.micrometer.core.instrument.Timer replied = metrics.stageTimer("replies");
         this.core = new CoreLoop(replica, hashes, wal, mark, store, transactions, metrics, tuning.inboundQueueMax(),
-                block -> replies.execute(() -> api.onBlock(block)),
+                block -> {
+                    long durable = System.nanoTime();
+                    replies.execute(() -> {
+                        api.onBlock(block);
+                        replied.record(System.nanoTime() - durable, TimeUnit.NANOSECONDS);
+                    });
+                },
                 catchUp::request, evidence);
         OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
         if (interceptor != OutboundInterceptor.IDENTITY) {
