@@ -135,8 +135,9 @@ public final class Simulation {
     private final SecondVotes secondVotes = new SecondVotes();
     /**
      * Whether executions reach a core later than the batch is handed out, with messages stepped
-     * in between, as in the node (its execution thread reports each block to the core thread when
-     * done). Drawn from the seed, so half the runs interleave and half report at once.
+     * in between, as {@link Output}'s contract allows (an application executing on a thread of
+     * its own would). Drawn from the seed, so half the runs interleave and half report at once,
+     * as the node does.
      */
     private final boolean laggedExecution;
     private boolean fatal;

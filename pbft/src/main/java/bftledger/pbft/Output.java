@@ -13,9 +13,9 @@ import java.util.List;
  *       it). Every message this replica signed is in this or an earlier output's persist list,
  *       except STATUS, which carries no vote.</li>
  *   <li>{@link #execute}: execute in list order, which is strictly increasing sequence order
- *       continuing the previous outputs; report each with {@link Event.Executed}, at once or
- *       later with other events stepped in between (the node executes on a thread of its own;
- *       the simulator does both, by seed).</li>
+ *       continuing the previous outputs; report each with {@link Event.Executed}, at once (as the
+ *       node does) or later with other events stepped in between (the simulator does both, by
+ *       seed).</li>
  *   <li>{@link #stateTransfer}: fetch state up to the given stable checkpoint from peers,
  *       verify it against the proof, then report {@link Event.StateTransferred}.</li>
  *   <li>{@link #evidence} and {@link #rejections}: keep, expose, count. They change nothing.</li>

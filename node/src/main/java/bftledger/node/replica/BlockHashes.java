@@ -7,9 +7,8 @@ import bftledger.pbft.ExecutedDigests;
 /**
  * The hashes of the blocks this replica executed, as the PBFT core asks for them to name and
  * check header anchors ({@link ExecutedDigests}): the last {@link #RECENT_MAX} in memory (every
- * anchor an honest primary names is among them), older ones from the block store. Read on the
- * core thread; written by whichever thread appends a block (the execution thread, or the core
- * thread for catch-up), hence synchronized.
+ * anchor an honest primary names is among them), older ones from the block store. Called on the
+ * core thread only, which also records every block it appends.
  */
 final class BlockHashes implements ExecutedDigests {
     /** Recent hashes kept: several watermark windows, the range anchors come from. */
@@ -23,14 +22,14 @@ final class BlockHashes implements ExecutedDigests {
         this.store = store;
     }
 
-    synchronized void record(long height, Digest hash) {
+    void record(long height, Digest hash) {
         int slot = (int) Math.floorMod(height, (long) RECENT_MAX);
         heights[slot] = height;
         hashes[slot] = hash;
     }
 
     @Override
-    public synchronized Digest at(long sequence) {
+    public Digest at(long sequence) {
         int slot = (int) Math.floorMod(sequence, (long) RECENT_MAX);
         if (hashes[slot] != null && heights[slot] == sequence) {
             return hashes[slot];

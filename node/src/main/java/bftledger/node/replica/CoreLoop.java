@@ -28,18 +28,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one thread that runs the PBFT core, and the one that executes what it commits. Everything
- * that changes the replica goes through the core's bounded queue and is done on the core thread,
- * in order: {@link Replica#step}, then the output in the contract's order — WAL records durable
- * first, then messages sent, then committed batches handed, in sequence order, to the execution
- * thread. That thread executes each into the block store (durable), tells listeners about the
- * new block (only now may clients hear of it) and reports it back to the core as
- * {@link Event.Executed}, which the core steps before any event queued after it. Apart, so that
- * a replica prepares and commits the next batch while it executes the last one: executing on
- * the core thread held every message that arrived meanwhile, and put each block's execution on
- * the next block's agreement (docs/performance.md). Blocks fetched by catch-up are appended on
- * the core thread once the execution thread has nothing left to do, so the store has one
- * writer at a time.
+ * The one thread that runs the PBFT core. Everything that changes the replica or the ledger
+ * goes through its bounded queue and is done here, in order: {@link Replica#step}, then the
+ * output in the contract's order — WAL records durable first, then messages sent, then
+ * committed batches executed into the block store (durable) and reported back to the core as
+ * {@link Event.Executed}, then listeners told about the new block (only now may clients hear
+ * of it). Blocks fetched by catch-up are appended here too, so the store has one writer.
  *
  * <p>At a full queue: a peer message is dropped and counted (PBFT recovers by retransmission
  * and view change); a client request is refused (the client retries the same bytes); a tick is
@@ -68,16 +62,6 @@ public final class CoreLoop implements AutoCloseable {
     static final long STORAGE_RETRY_MILLIS = 1_000;
 
     /**
-     * Committed batches handed to the execution thread and not yet taken. The core delivers only
-     * inside its watermark window, so a few windows' worth is never reached in a correct run; at
-     * the bound the core thread waits (the disk is the bottleneck then, not ordering).
-     */
-    static final int EXECUTIONS_QUEUED_MAX = 256;
-
-    /** Put in the core's queue by the execution thread to wake it for an {@link Event.Executed}. */
-    private static final Object EXECUTED_WAKE_UP = new Object();
-
-    /**
      * A snapshot of the core's state for status calls, published after every step.
      *
      * @param storageStall empty, or which write waits for room and why
@@ -96,15 +80,6 @@ public final class CoreLoop implements AutoCloseable {
     private final Consumer<Output.StateTransferRequest> onStateTransfer;
     private final BlockingQueue<Object> queue;
     private final Thread thread;
-    private final Thread executor;
-    /** Committed batches for the execution thread, in sequence order. */
-    private final BlockingQueue<Output.CommittedBatch> executions = new ArrayBlockingQueue<>(EXECUTIONS_QUEUED_MAX);
-    /** Executions done, for the core to step; at most {@link #EXECUTIONS_QUEUED_MAX} plus one in flight. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Event.Executed> executed = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    /** Batches handed to the execution thread and done by it; guarded by {@link #executionProgress}. */
-    private final Object executionProgress = new Object();
-    private long executionsHanded;
-    private long executionsDone;
     private final EvidenceStore evidence;
     private final BlockHashes hashes;
     private final CoreStages stages;
@@ -142,7 +117,6 @@ public final class CoreLoop implements AutoCloseable {
         this.stages = new CoreStages(metrics);
         this.queue = new ArrayBlockingQueue<>(queueMax);
         this.thread = new Thread(this::run, "pbft-core");
-        this.executor = new Thread(this::executeCommitted, "pbft-execute");
         metrics.queueDepth("core", queue::size);
         metrics.gauge("bftledger_storage_stalled", "1 while a write waits for room (disk or LMDB map full): no commits",
                 () -> storageStall.isEmpty() ? 0 : 1);
@@ -162,7 +136,6 @@ public final class CoreLoop implements AutoCloseable {
 
     public void start(PeerNetwork peers) {
         this.peers = peers;
-        executor.start();
         thread.start();
     }
 
@@ -238,26 +211,16 @@ public final class CoreLoop implements AutoCloseable {
             while (running) {
                 Object first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first == null) {
-                    stepExecuted(outputs);
-                    carryOut(outputs);
-                    outputs.clear();
-                    publishStatus(); // a storage stall begun or ended on the execution thread
                     continue;
                 }
                 group.add(first);
                 queue.drainTo(group, GROUP_EVENTS_MAX - 1);
-                // Executions reported since the last group come first, as on one thread they did.
-                stepExecuted(outputs);
                 long stepping = 0;
                 for (Object item : group) {
-                    if (item == EXECUTED_WAKE_UP) {
-                        continue;
-                    } else if (item instanceof Runnable task) {
-                        // Tasks (catch-up appends) see everything stepped before them carried out
-                        // and executed, and write the store while the execution thread is idle.
+                    if (item instanceof Runnable task) {
+                        // Tasks (catch-up appends) see everything stepped before them carried out.
                         carryOut(outputs);
                         outputs.clear();
-                        awaitExecutions();
                         task.run();
                     } else {
                         long start = System.nanoTime();
@@ -275,103 +238,22 @@ public final class CoreLoop implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Throwable t) {
             // A broken invariant: stop consensus loudly rather than continue on a state we do not trust.
-            failed(t);
-        }
-    }
-
-    private void failed(Throwable t) {
-        if (failure == null) {
             failure = t;
-        }
-        running = false;
-        log.error("event=core-failed the PBFT core loop stopped on an internal error; the node will exit", t);
-        thread.interrupt();
-        executor.interrupt();
-    }
-
-    /** Steps the executions reported so far, in sequence order, adding their outputs to {@code outputs}. */
-    private void stepExecuted(List<Output> outputs) {
-        for (Event.Executed e; (e = executed.poll()) != null; ) {
-            outputs.add(replica.step(e));
-            // A window below our stable checkpoint: a replica a checkpoint or two behind
-            // us may still send VIEW-CHANGEs whose certificates reach down to its own.
-            transactions.forgetExecutedThrough(replica.lowWatermark() - replica.config().watermarkWindow());
-        }
-    }
-
-    /** Waits until every batch handed out is executed and stepped, carrying out what that steps. */
-    private void awaitExecutions() throws InterruptedException {
-        List<Output> outputs = new ArrayList<>();
-        while (true) {
-            stepExecuted(outputs);
-            if (!outputs.isEmpty()) {
-                carryOut(outputs); // may hand out more batches: wait for those too
-                outputs.clear();
-                continue;
-            }
-            synchronized (executionProgress) {
-                if (executionsDone == executionsHanded && executed.isEmpty()) {
-                    return;
-                }
-                executionProgress.wait(200);
-            }
-            if (!running) {
-                throw new StoppedWaitingForRoom();
-            }
-        }
-    }
-
-    /** The execution thread: committed batches into durable blocks, in order, each reported to the core. */
-    private void executeCommitted() {
-        try {
-            while (running) {
-                Output.CommittedBatch batch = executions.poll(200, TimeUnit.MILLISECONDS);
-                if (batch == null) {
-                    continue;
-                }
-                Digest hash = untilStored("block-append", () -> execute(batch));
-                executed.add(new Event.Executed(batch.sequence(), hash));
-                synchronized (executionProgress) {
-                    executionsDone++;
-                    executionProgress.notifyAll();
-                }
-                // A full queue has events in it, so the core wakes up anyway.
-                queue.offer(EXECUTED_WAKE_UP);
-            }
-        } catch (InterruptedException | StoppedWaitingForRoom e) {
-            Thread.currentThread().interrupt();
-        } catch (Throwable t) {
-            failed(t);
-        }
-    }
-
-    /** Hands a committed batch to the execution thread, waiting while it has its bound of them. */
-    private void handOut(Output.CommittedBatch batch) {
-        synchronized (executionProgress) {
-            executionsHanded++;
-        }
-        try {
-            while (!executions.offer(batch, 200, TimeUnit.MILLISECONDS)) {
-                if (!running) {
-                    throw new StoppedWaitingForRoom();
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StoppedWaitingForRoom();
+            log.error("event=core-failed the PBFT core loop stopped on an internal error; the node will exit", t);
         }
     }
 
     /**
      * Carries out the outputs of consecutive steps as one group: the records of all of them in
      * one durable WAL transaction (one fsync instead of one per step: under load the fsync, not
-     * the CPU, is what a step waits for), then every message in step order, then the executions
-     * handed to the execution thread. Persist-before-send holds for each output because all
-     * records are durable before the first message leaves.
+     * the CPU, is what a step waits for), then every message in step order, then the executions.
+     * Persist-before-send holds for each output because all records are durable before the
+     * first message leaves. Executions are reported to the core at once, in sequence order; the
+     * outputs of those Executed steps form the next round, carried out the same way.
      */
     private void carryOut(List<Output> group) {
         List<Output> round = group;
-        if (!round.isEmpty()) {
+        while (!round.isEmpty()) {
             List<PersistRecord> records = round.size() == 1 ? round.get(0).persist() : new ArrayList<>();
             if (round.size() > 1) {
                 for (Output o : round) {
@@ -398,10 +280,15 @@ public final class CoreLoop implements AutoCloseable {
                     }
                 }
             }
+            List<Output> next = new ArrayList<>();
             for (Output o : round) {
                 for (Output.CommittedBatch batch : o.execute()) {
                     stages.committed(batch.sequence(), System.nanoTime());
-                    handOut(batch);
+                    Digest hash = untilStored("block-append", () -> execute(batch));
+                    next.add(replica.step(new Event.Executed(batch.sequence(), hash)));
+                    // A window below our stable checkpoint: a replica a checkpoint or two behind
+                    // us may still send VIEW-CHANGEs whose certificates reach down to its own.
+                    transactions.forgetExecutedThrough(replica.lowWatermark() - replica.config().watermarkWindow());
                 }
                 for (Output.StateTransferRequest request : o.stateTransfer()) {
                     onStateTransfer.accept(request);
@@ -411,6 +298,7 @@ public final class CoreLoop implements AutoCloseable {
                     metrics.rejected(r.reason().name());
                 }
             }
+            round = next;
         }
     }
 
@@ -565,7 +453,7 @@ public final class CoreLoop implements AutoCloseable {
                 if (stalledAt != 0) {
                     storageStall = "";
                     log.warn("event=storage-resumed write={} stalled-millis={}", what, (System.nanoTime() - stalledAt) / 1_000_000);
-                    publishStatusOnCore();
+                    publishStatus();
                 }
                 return result;
             } catch (RuntimeException e) {
@@ -578,7 +466,7 @@ public final class CoreLoop implements AutoCloseable {
                     storageStall = what + ": " + full.get();
                     log.error("event=storage-full write={} reason=\"{}\" action=\"nothing is committed or sent until it is"
                             + " written; trying again every {} ms\"", what, full.get(), STORAGE_RETRY_MILLIS);
-                    publishStatusOnCore();
+                    publishStatus();
                 }
             }
             try {
@@ -590,13 +478,6 @@ public final class CoreLoop implements AutoCloseable {
             if (!running) {
                 throw new StoppedWaitingForRoom();
             }
-        }
-    }
-
-    /** The status reads the replica, which only the core thread may: from the execution thread the core's next loop publishes it. */
-    private void publishStatusOnCore() {
-        if (Thread.currentThread() == thread) {
-            publishStatus();
         }
     }
 
@@ -632,10 +513,8 @@ public final class CoreLoop implements AutoCloseable {
     public void close() {
         running = false;
         thread.interrupt();
-        executor.interrupt();
         try {
             thread.join(5_000);
-            executor.join(5_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -15,12 +15,11 @@ import java.util.concurrent.TimeUnit;
  * Where a block's time goes on the core thread, stage by stage, as
  * {@code bftledger_block_stage_seconds} timers (count, sum, max): {@code order} from this
  * replica's own PRE-PREPARE or PREPARE for a sequence until it is committed here (once per block:
- * the agreement round, WAL syncs and the other replicas' work included), {@code execute} (on the
- * execution thread: a block's transactions, state tree, roots and durable write), {@code wal} (one durable append of
+ * the agreement round, WAL syncs and the other replicas' work included), {@code execute} (a
+ * block's transactions, state tree, roots and durable write), {@code wal} (one durable append of
  * a group's records), {@code steps} (the PBFT core's steps of a group). The node times
  * {@code replies} on the replies thread. {@code scripts/bench.sh} divides their sums by the
- * blocks of its window for the per-block profile in docs/performance.md. Core thread only, but
- * for {@link #executed}, which the execution thread calls.
+ * blocks of its window for the per-block profile in docs/performance.md. Core thread only.
  */
 final class CoreStages {
     /**
