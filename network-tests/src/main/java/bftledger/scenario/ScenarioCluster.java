@@ -575,6 +575,34 @@ public final class ScenarioCluster implements AutoCloseable {
         return client().statuses(Duration.ofSeconds(2));
     }
 
+    /**
+     * Polls until every node in {@code nodes} reports one height and tip, unchanged for
+     * {@code settle}, or {@code timeout} passes (returns quietly then: the checks that follow say
+     * what differs). Stopping a cluster right after a load leaves a race otherwise: an idle
+     * primary's empty batch certifying the last block may be executed on some nodes and not yet
+     * on others when they stop, and the offline audit finds different heights.
+     */
+    public void awaitSettled(Collection<Integer> nodes, Duration settle, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String tip = null;
+        long since = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+            List<Optional<GetStatusResponse>> statuses = statuses();
+            java.util.Set<String> tips = new java.util.HashSet<>();
+            for (int i : nodes) {
+                tips.add(statuses.get(i).map(r -> r.getHeight() + "/" + r.getLastBlockHash()).orElse("none"));
+            }
+            String now = tips.size() == 1 && !tips.contains("none") ? tips.iterator().next() : null;
+            if (now == null || !now.equals(tip)) {
+                tip = now;
+                since = System.nanoTime();
+            } else if (System.nanoTime() - since >= settle.toNanos()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+    }
+
     /** Polls until every node in {@code nodes} answers and sees the others of the set; fails with what it saw. */
     public void awaitReady(Duration timeout, Collection<Integer> nodes) {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -69,6 +69,7 @@ class ChaosStorageFaultTest {
             }
             new BankChecker(cluster, workload, ALL).progress(3, Duration.ofSeconds(30)).converged(Duration.ofSeconds(60))
                     .acknowledgedPresent().balances().noEvidence().assertOk("storage faults, " + why);
+            cluster.awaitSettled(ALL, Duration.ofSeconds(1), Duration.ofSeconds(30));
             cluster.stopAll();
             new BankChecker(cluster, workload, ALL).offline().assertOk("storage faults, offline audit, " + why);
         }

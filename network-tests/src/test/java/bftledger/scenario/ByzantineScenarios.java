@@ -49,6 +49,7 @@ abstract class ByzantineScenarios {
                 return;
             }
             workload.stop();
+            c.awaitSettled(ALL, Duration.ofSeconds(1), Duration.ofSeconds(30));
             c.stopAll();
             new BankChecker(c, workload, ALL).offline().assertOk(getClass().getSimpleName() + ", offline audit, " + why());
         }

@@ -62,6 +62,7 @@ class CrashScenariosTest {
                 return;
             }
             workload.stop();
+            c.awaitSettled(ALL, Duration.ofSeconds(1), Duration.ofSeconds(30));
             c.stopAll();
             new BankChecker(c, workload, ALL).offline().assertOk("crash scenarios, offline audit, " + why());
         }

@@ -82,6 +82,7 @@ class PartitionScenariosTest {
                 return;
             }
             workload.stop();
+            c.awaitSettled(ALL, Duration.ofSeconds(1), Duration.ofSeconds(30));
             c.stopAll();
             new BankChecker(c, workload, ALL).offline().assertOk("partition scenarios, offline audit, " + why());
         }

@@ -58,6 +58,7 @@ class SlowNetworkScenarioTest {
                     .balances()
                     .assertOk("slow network, " + why);
             System.out.println("slow network: " + workload.summary() + ";" + cluster.describe());
+            cluster.awaitSettled(ALL, Duration.ofSeconds(1), Duration.ofSeconds(30));
             cluster.stopAll();
             new BankChecker(cluster, workload, ALL).offline().assertOk("slow network, offline audit, " + why);
         }
