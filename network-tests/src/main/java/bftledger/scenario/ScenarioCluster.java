@@ -582,7 +582,7 @@ public final class ScenarioCluster implements AutoCloseable {
      * primary's empty batch certifying the last block may be executed on some nodes and not yet
      * on others when they stop, and the offline audit finds different heights.
      */
-    public void awaitSettled(Collection<Integer> nodes, Duration settle, Duration timeout) throws InterruptedException {
+    public void awaitSettled(Collection<Integer> nodes, Duration settle, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         String tip = null;
         long since = System.nanoTime();
@@ -599,7 +599,7 @@ public final class ScenarioCluster implements AutoCloseable {
             } else if (System.nanoTime() - since >= settle.toNanos()) {
                 return;
             }
-            Thread.sleep(100);
+            sleep(100);
         }
     }
 

@@ -562,16 +562,8 @@ public final class Simulation {
             Digest state = node.app.execute(b);
             node.executedToStep.add(new Event.Executed(b.sequence(), state));
         }
-        if (!node.steppingExecuted && !laggedExecution) {
-            node.steppingExecuted = true;
-            try {
-                while (!node.executedToStep.isEmpty() && !fatal && node.live()) {
-                    step(node, node.executedToStep.poll());
-                }
-            } finally {
-                node.executedToStep.clear();
-                node.steppingExecuted = false;
-            }
+        if (!laggedExecution) {
+            stepExecuted(node);
         }
         if (!out.stateTransfer().isEmpty() && node.live()) {
             node.transfers.addAll(out.stateTransfer());
@@ -614,6 +606,9 @@ public final class Simulation {
                 step(node, node.executedToStep.poll());
             }
         } finally {
+            if (fatal || !node.live()) {
+                node.executedToStep.clear(); // a stopped core hears of none of them; a restarted one redoes them
+            }
             node.steppingExecuted = false;
         }
     }

@@ -1,5 +1,7 @@
 package bftledger.node.cli;
 
+import bftledger.node.config.ConfigException;
+import bftledger.node.config.NodeConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,7 +13,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,8 +20,9 @@ import java.util.regex.Pattern;
 /**
  * The per-block profile of a benchmark window from the nodes' own timers
  * ({@code bftledger_block_stage_seconds}, see the node's CoreStages): each node's metrics read at
- * the start and the end of the window, and per block the milliseconds each stage took ({@code order} as the mean of its per-block rounds, the others as their sum over the
- * window divided by the blocks the node stored in it). Nodes without a metrics port are left out.
+ * the start and the end of the window, and per block the milliseconds each stage took
+ * ({@code order} as the mean of its per-block rounds, the others as their sum over the window
+ * divided by the blocks the node stored in it). Nodes without a metrics port are left out.
  */
 final class CoreStageProfile {
     private static final Pattern STAGE = Pattern.compile(
@@ -47,15 +49,13 @@ final class CoreStageProfile {
             if (!Files.isRegularFile(file)) {
                 continue;
             }
-            Properties p = new Properties();
-            try (var in = Files.newBufferedReader(file)) {
-                p.load(in);
-            } catch (IOException e) {
-                continue;
-            }
-            int port = Integer.parseInt(p.getProperty("metrics.port", "0").trim());
-            if (port > 0) {
-                ports.put(i, port);
+            try {
+                int port = NodeConfig.read(file).metricsPort();
+                if (port > 0) {
+                    ports.put(i, port);
+                }
+            } catch (ConfigException e) {
+                // A node whose config does not read is left out of the profile, as one without metrics.
             }
         }
         return new CoreStageProfile(ports);

@@ -41,6 +41,14 @@ class CoreStageProfileTest {
     }
 
     @Test
+    void metricsPortsAreReadFromTheNodesConfigs(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        assertEquals(0, Main.run("init", "--nodes", "4", "--dir", dir.toString(), "--accounts", "2",
+                "--metrics-base-port", "29100", "--json"));
+        assertFalse(CoreStageProfile.of(dir, 4).isEmpty());
+        assertEquals(Map.of(), CoreStageProfile.of(dir.resolve("absent"), 4).read(), "no configs, no nodes read");
+    }
+
+    @Test
     void aNodeMissingAtEitherEndIsLeftOut() {
         CoreStageProfile.Reading r = new CoreStageProfile.Reading(Map.of("height", 1.0));
         assertEquals(Map.of(), CoreStageProfile.perBlock(Map.of(), Map.of(0, r), List.of("execute")));
