@@ -41,10 +41,12 @@
 # forged-signatures = besides the honest clients, --forged-rate R transactions per second (default
 # 10% of --rate, else 300) carrying another body's valid signature, sent as an attacker does: its
 # own connections to every replica from its own loopback address, 127.0.0.2, never backing off
+# (it dials again at once when a replica closes its connection)
 # (--forged-in-honest-calls: inside the honest clients' calls, spoiling the replicas' signature
 # batches); the run reports how many were sent and refused, and each node's
 # client-BAD_SIGNATURE rejects, calls refused unread once the address spent its bad-signature
-# budget, and failed signature batches (from its /metrics).
+# budget, the address's connections refused and closed meanwhile, and failed signature batches
+# (from its /metrics).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -207,13 +209,15 @@ fi
 if [[ "$fault" == forged-signatures ]]; then
   jq -r '.forged | "  forged-signatures: \(.rate_per_second)/s\(if .in_honest_calls then " in honest calls" else " from their own client and address, \(.calls_per_transaction) calls each" end), sent \(.sent),"
     + " refused BAD_SIGNATURE \(.refused_bad_signature), refused unread (address out of bad-signature budget) \(.refused_unread // 0),"
-    + " committed \(.committed), other \(.other_outcomes|tostring)"' "$r"
+    + " refused at the connection \(.refused_connection // 0), committed \(.committed), other \(.other_outcomes|tostring)"' "$r"
   for ((i = 0; i < nodes; i++)); do
     m="$(curl -fsS "http://127.0.0.1:$((metrics_base + i))/metrics" 2>/dev/null || true)"
     bad=$(awk '/^bftledger_rejected_messages_total\{.*reason="client-BAD_SIGNATURE"/ { s += $NF } END { print s + 0 }' <<<"$m")
     failed=$(awk '/^bftledger_signature_batches_failed_total/ { s += $NF } END { print s + 0 }' <<<"$m")
-    unread=$(awk '/^bftledger_shed_requests_total\{.*reason="bad-signatures"/ { s += $NF } END { print s + 0 }' <<<"$m")
-    echo "    node$i: client-BAD_SIGNATURE rejects $bad, refused unread $unread, failed signature batches $failed"
+    unread=$(awk '/^bftledger_shed_requests_total\{/ && /lane="submit"/ && /reason="bad-signatures"/ { s += $NF } END { print s + 0 }' <<<"$m")
+    accepts=$(awk '/^bftledger_shed_requests_total\{/ && /lane="connection"/ && /reason="bad-signatures"/ { s += $NF } END { print s + 0 }' <<<"$m")
+    closed=$(awk '/^bftledger_shed_requests_total\{/ && /lane="connection"/ && /reason="bad-signatures-closed"/ { s += $NF } END { print s + 0 }' <<<"$m")
+    echo "    node$i: client-BAD_SIGNATURE rejects $bad, refused unread $unread, connections refused $accepts and closed $closed, failed signature batches $failed"
   done
 fi
 jq -r '"throughput \(.tx_per_second) tx/s, ceiling \(.ceiling_tx_per_second) tx/s, ratio \(if .ceiling_tx_per_second > 0 then ((.tx_per_second / .ceiling_tx_per_second * 100 | round) / 100) else 0 end)"' "$r"

@@ -517,7 +517,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
      * With {@code --forged-in-honest-calls} they go through the honest clients' SDK instance, so
      * that forged and honest transactions share calls and so replicas' verification batches. Every
      * one must be refused: by a BAD_SIGNATURE rejection, or unread once its address has spent its
-     * budget of bad signatures; anything else, or a commit, is reported.
+     * budget of bad signatures, or at TCP (UNAVAILABLE: the replica closed the address's
+     * connections, and the forger dials again at once); anything else, or a commit, is reported.
      */
     private final class Forger {
         final Run run;
@@ -527,6 +528,7 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
         final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong refusedUnread = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong refusedConnection = new java.util.concurrent.atomic.AtomicLong();
         final java.util.concurrent.atomic.AtomicLong committed = new java.util.concurrent.atomic.AtomicLong();
         final Map<String, AtomicInteger> otherOutcomes = new TreeMap<>();
         final java.util.concurrent.Phaser outstanding = new java.util.concurrent.Phaser(1);
@@ -621,6 +623,11 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                                     String reason = trailers == null ? null : trailers.get(bftledger.api.Wire.REFUSAL_REASON);
                                     if (status.getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED && "bad-signatures".equals(reason)) {
                                         refusedUnread.incrementAndGet();
+                                    } else if (status.getCode() == io.grpc.Status.Code.UNAVAILABLE) {
+                                        // The replica closed the address's connection, or refused a new
+                                        // one. An attacker dials again at once rather than backing off.
+                                        refusedConnection.incrementAndGet();
+                                        channel.resetConnectBackoff();
                                     } else {
                                         other(status.getCode() + (reason == null ? "" : "/" + reason));
                                     }
@@ -659,7 +666,8 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
             }
             return CommandOutput.fields("rate_per_second", forgedRate, "in_honest_calls", forgedInHonestCalls, "sent", sent.get(),
                     "calls_per_transaction", forgedInHonestCalls ? 0 : channels.size(),
-                    "refused_bad_signature", refused.get(), "refused_unread", refusedUnread.get(), "committed", committed.get(),
+                    "refused_bad_signature", refused.get(), "refused_unread", refusedUnread.get(),
+                    "refused_connection", refusedConnection.get(), "committed", committed.get(),
                     "other_outcomes", other);
         }
     }

@@ -65,10 +65,18 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
     private final KeyedRateLimiter<InetAddress> addresses;
     /** Bad signatures forgiven per address: spent by {@link #badSignatures}, checked before a submission is read. */
     private final KeyedRateLimiter<InetAddress> badSignatures;
+    /** Told of an address the moment its bad-signature budget is spent (the {@link ConnectionGate} closes its connections). */
+    private final java.util.function.Consumer<InetAddress> onBudgetSpent;
 
     public Bulkheads(AdmissionLimits limits, LongSupplier clock, ShedListener onShed) {
+        this(limits, clock, onShed, address -> {});
+    }
+
+    public Bulkheads(AdmissionLimits limits, LongSupplier clock, ShedListener onShed,
+                     java.util.function.Consumer<InetAddress> onBudgetSpent) {
         this.limits = limits;
         this.onShed = onShed;
+        this.onBudgetSpent = onBudgetSpent;
         this.addresses = new KeyedRateLimiter<>(limits.addressRatePerSecond(), limits.addressBurst(), limits.rateKeysMax(), clock);
         this.badSignatures = new KeyedRateLimiter<>(limits.badSignatureRatePerSecond(), limits.badSignatureBurst(),
                 limits.rateKeysMax(), clock);
@@ -154,7 +162,15 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
         InetAddress from = CALLER.get();
         if (from != null && count > 0) {
             badSignatures.take(from, count);
+            if (badSignatures.waitMillis(from) > 0) {
+                onBudgetSpent.accept(from);
+            }
         }
+    }
+
+    /** Whether {@code address} has spent its bad-signature budget and is waiting for it to come back. */
+    public boolean outOfBadSignatureBudget(InetAddress address) {
+        return badSignatures.waitMillis(address) > 0;
     }
 
     private static InetAddress remoteAddress(ServerCall<?, ?> call) {

@@ -80,8 +80,14 @@ public final class NodeMetrics implements AutoCloseable {
 
     /** A client or peer call refused at admission, by lane and reason (rate, in-flight cap, no quorum, ...). */
     public void shed(String lane, String reason) {
+        shed(lane, reason, 1);
+    }
+
+    /** {@code count} calls (or, in lane "connection", connections) refused at admission. */
+    public void shed(String lane, String reason, int count) {
         shed.computeIfAbsent(lane + "/" + reason, k -> Counter.builder("bftledger_shed_requests").tag("lane", lane)
-                .tag("reason", reason).description("calls refused at admission, by lane and reason").register(registry)).increment();
+                .tag("reason", reason).description("calls refused at admission, by lane and reason; lane \"connection\":"
+                        + " client connections refused or closed").register(registry)).increment(count);
     }
 
     /** A timer of one stage of a block's way through the node (see the node's CoreStages): count, sum and max, no percentiles. */

@@ -55,6 +55,10 @@ import org.slf4j.LoggerFactory;
 public final class ReplicaNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReplicaNode.class);
     static final int GRPC_THREADS = 4;
+    /** The server's connection I/O threads (gRPC's default for one processor). */
+    static final int GRPC_IO_THREADS = 2;
+    /** Validator host names may move (a pod restarted): their addresses are looked up again this often. */
+    static final long VALIDATOR_RESOLVE_MILLIS = 60_000;
     /** A peer not heard (consensus frame or ping answer) for this long is suspected silent. */
     static final long PEER_SILENCE_MILLIS = 5_000;
     /** Often enough that a live peer, idle or not, is always heard within {@link #PEER_SILENT_AFTER_MILLIS}. */
@@ -148,6 +152,9 @@ public final class ReplicaNode implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
     private final bftledger.node.edge.PeerLiveness liveness;
     private final bftledger.node.edge.Bulkheads bulkheads;
+    private final bftledger.node.edge.ConnectionGate connectionGate;
+    /** The validators' IP addresses, never refused by {@link #connectionGate}; resolved again every {@link #VALIDATOR_RESOLVE_MILLIS}. */
+    private volatile java.util.Set<java.net.InetAddress> validatorAddresses;
     private final bftledger.node.edge.PeerPinger pinger;
     private Server server;
     /** An adversary's hold on what this node answers clients (null on an honest node). */
@@ -205,8 +212,12 @@ public final class ReplicaNode implements AutoCloseable {
                 TimeUnit.MILLISECONDS.toNanos(PEER_SILENCE_MILLIS), System::nanoTime);
         bftledger.node.edge.AdmissionLimits limits = bftledger.node.edge.AdmissionLimits.defaults(genesis.n(),
                 tuning.pendingTransactionsMax());
+        List<String> validatorHostPorts = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
+        this.validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(validatorHostPorts, java.util.Set.of());
+        this.connectionGate = new bftledger.node.edge.ConnectionGate(this::outOfBadSignatureBudget,
+                () -> validatorAddresses, (reason, count) -> metrics.shed("connection", reason, count), GRPC_IO_THREADS);
         this.bulkheads = new bftledger.node.edge.Bulkheads(limits, System::nanoTime,
-                (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason));
+                (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason), connectionGate::closeConnections);
         this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits,
                 bulkheads::badSignatures);
@@ -258,8 +269,7 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.queueDepth("verify", inbound::size);
         this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
                 Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
-        List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
-        this.peers = new PeerNetwork(config.replica(), validators, addresses, genesis.hash(), key, tls.peerCredentials(),
+        this.peers = new PeerNetwork(config.replica(), validators, validatorHostPorts, genesis.hash(), key, tls.peerCredentials(),
                 new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
                 (from, bytes) -> {
                     liveness.onHeard(from);
@@ -462,6 +472,9 @@ public final class ReplicaNode implements AutoCloseable {
             server = NettyServerBuilder.forAddress(new InetSocketAddress(config.listenHost(), config.listenPort()),
                             tls.serverCredentials())
                     .executor(grpcExecutor)
+                    .channelFactory(connectionGate.channelFactory())
+                    .bossEventLoopGroup(connectionGate.boss())
+                    .workerEventLoopGroup(connectionGate.workers())
                     .callExecutor(bulkheads)
                     .intercept(bulkheads.interceptor())
                     .maxInboundMessageSize(messageBytesMax)
@@ -516,6 +529,9 @@ public final class ReplicaNode implements AutoCloseable {
             core.tick(System.currentTimeMillis(), quorumHeard, silent);
         }, tuning.tickMillis(), tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
+        timers.scheduleWithFixedDelay(() -> validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(
+                        genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList(), validatorAddresses),
+                VALIDATOR_RESOLVE_MILLIS, VALIDATOR_RESOLVE_MILLIS, TimeUnit.MILLISECONDS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
@@ -566,6 +582,11 @@ public final class ReplicaNode implements AutoCloseable {
         return metricsPort;
     }
 
+    /** For the connection gate, which is made before the bulkheads that keep the budgets. */
+    private boolean outOfBadSignatureBudget(java.net.InetAddress address) {
+        return bulkheads.outOfBadSignatureBudget(address);
+    }
+
     /** Non-null when the core stopped on an internal error; the process should exit non-zero. */
     public Throwable failure() {
         return core.failure() != null ? core.failure() : verifierFailure;
@@ -609,6 +630,7 @@ public final class ReplicaNode implements AutoCloseable {
             server.shutdownNow();
         }
         grpcExecutor.shutdownNow();
+        connectionGate.close();
         bulkheads.close();
         metrics.close();
         // A running backup reads the stores: it finishes before they close.
