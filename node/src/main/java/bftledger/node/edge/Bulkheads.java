@@ -168,9 +168,9 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
         }
     }
 
-    /** Whether {@code address} has spent its bad-signature budget and is waiting for it to come back. */
-    public boolean outOfBadSignatureBudget(InetAddress address) {
-        return badSignatures.waitMillis(address) > 0;
+    /** How long {@code address} must wait for a bad signature to be forgiven again: 0 while it has budget left. */
+    public long badSignatureWaitMillis(InetAddress address) {
+        return badSignatures.waitMillis(address);
     }
 
     private static InetAddress remoteAddress(ServerCall<?, ?> call) {

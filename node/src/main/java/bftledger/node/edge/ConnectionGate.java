@@ -23,17 +23,21 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
-import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.function.ToLongFunction;
 
 /**
- * Refuses client connections at TCP from an address that has spent its bad-signature budget
+ * Holds off client connections from an address that has spent its bad-signature budget
  * ({@link Bulkheads}), and closes the ones it has open when it spends it. The budget alone
  * refuses such an address's submissions unread, but each refused call still costs the replica an
  * HTTP/2 stream, its headers and a trailer on the I/O threads, about as much as an honest
- * transaction's whole transport (docs/performance.md, the forged-signature flood). Once its
- * connections are closed and new ones are closed as they are accepted, a flood costs an accept
- * and a close per connection attempt, and a gRPC client backs off between them.
+ * transaction's whole transport (docs/performance.md, the forged-signature flood).
+ *
+ * <p>A new connection from such an address is accepted and then held without a byte read or
+ * written until its wait is over (at most {@link #HOLD_MAX_MILLIS}), then closed: it never
+ * reaches gRPC, and its client's handshake and every call it queued wait meanwhile. Closing it at
+ * once was measured first and did not pay: a forger that dials again at once costs an accept and
+ * a close each time, more than a refused call on an open connection.
  *
  * <p>Replicas share the server's port with clients, so a validator's address is never refused
  * here (a forger behind a validator's address is still refused per call by the budget):
@@ -45,7 +49,7 @@ import java.util.function.Supplier;
  * {@link #workers()}); they are made here for the same transport (epoll where available, as
  * gRPC's defaults) and shut down by {@link #close()} after the server.
  *
- * <p>Bounds: the connections tracked are the open ones from gated addresses, at most
+ * <p>Bounds: the connections tracked are the open ones from gated addresses, held ones included, at most
  * {@link #CONNECTIONS_PER_ADDRESS_MAX} per address and {@link #CONNECTIONS_TRACKED_MAX} in all; a
  * connection beyond either is refused ("connections-per-address", "connections-tracked").
  * ConnectionGateTest pins the refusals and the closes.
@@ -58,7 +62,10 @@ public final class ConnectionGate implements AutoCloseable {
 
     private final int perAddressMax;
     private final int trackedMax;
-    private final Predicate<InetAddress> outOfBudget;
+    /** Longest a held connection is kept before it is closed (the client then dials again). */
+    public static final long HOLD_MAX_MILLIS = 10_000;
+
+    private final ToLongFunction<InetAddress> budgetWaitMillis;
     private final Supplier<Set<InetAddress>> exempt;
     private final BiConsumer<String, Integer> onRefused;
     private final boolean epoll = Epoll.isAvailable();
@@ -69,25 +76,25 @@ public final class ConnectionGate implements AutoCloseable {
     private final Handler handler = new Handler();
 
     /**
-     * @param outOfBudget whether an address has spent its bad-signature budget (and waits)
+     * @param budgetWaitMillis how long an address must wait for its bad-signature budget (0: it has some)
      * @param exempt      the validators' addresses, never refused here
      * @param onRefused   told of refused or closed connections: reason and how many
      * @param workerThreads the I/O threads of the server's connections
      */
-    public ConnectionGate(Predicate<InetAddress> outOfBudget, Supplier<Set<InetAddress>> exempt,
+    public ConnectionGate(ToLongFunction<InetAddress> budgetWaitMillis, Supplier<Set<InetAddress>> exempt,
                           BiConsumer<String, Integer> onRefused, int workerThreads) {
-        this(outOfBudget, exempt, onRefused, workerThreads, CONNECTIONS_PER_ADDRESS_MAX, CONNECTIONS_TRACKED_MAX);
+        this(budgetWaitMillis, exempt, onRefused, workerThreads, CONNECTIONS_PER_ADDRESS_MAX, CONNECTIONS_TRACKED_MAX);
     }
 
     /** With other connection bounds than the defaults (tests). */
-    public ConnectionGate(Predicate<InetAddress> outOfBudget, Supplier<Set<InetAddress>> exempt,
+    public ConnectionGate(ToLongFunction<InetAddress> budgetWaitMillis, Supplier<Set<InetAddress>> exempt,
                           BiConsumer<String, Integer> onRefused, int workerThreads, int perAddressMax, int trackedMax) {
         if (perAddressMax < 1 || trackedMax < 1 || workerThreads < 1) {
             throw new IllegalArgumentException("connection bounds and threads must be at least 1");
         }
         this.perAddressMax = perAddressMax;
         this.trackedMax = trackedMax;
-        this.outOfBudget = outOfBudget;
+        this.budgetWaitMillis = budgetWaitMillis;
         this.exempt = exempt;
         this.onRefused = onRefused;
         this.boss = epoll ? new EpollEventLoopGroup(1, new DefaultThreadFactory("grpc-boss", true))
@@ -150,22 +157,44 @@ public final class ConnectionGate implements AutoCloseable {
                 return;
             }
             InetAddress from = addressOf(child.remoteAddress());
-            String refusal = from == null || exempt.get().contains(from) ? null : admit(from, child);
+            if (from == null || exempt.get().contains(from)) {
+                ctx.fireChannelRead(msg);
+                return;
+            }
+            String refusal = track(from, child);
             if (refusal != null) {
                 // Not registered with an event loop yet: closed here, before gRPC sees it.
                 child.unsafe().closeForcibly();
                 onRefused.accept(refusal, 1);
                 return;
             }
+            long wait = budgetWaitMillis.applyAsLong(from);
+            if (wait > 0) {
+                hold(ctx, child, Math.min(wait, HOLD_MAX_MILLIS));
+                onRefused.accept("bad-signatures", 1);
+                return;
+            }
             ctx.fireChannelRead(msg);
         }
     }
 
+    /**
+     * Registers {@code child} on the accepting event loop with nothing in its pipeline and
+     * nothing read, and closes it after {@code millis}: the client's handshake gets no answer.
+     */
+    private static void hold(ChannelHandlerContext ctx, Channel child, long millis) {
+        child.config().setAutoRead(false);
+        ctx.channel().eventLoop().register(child).addListener(registered -> {
+            if (registered.isSuccess()) {
+                child.eventLoop().schedule(() -> { child.close(); }, millis, TimeUnit.MILLISECONDS);
+            } else {
+                child.unsafe().closeForcibly();
+            }
+        });
+    }
+
     /** Tracks {@code child} from a gated address, or says why it is refused. */
-    private String admit(InetAddress from, Channel child) {
-        if (outOfBudget.test(from)) {
-            return "bad-signatures";
-        }
+    private String track(InetAddress from, Channel child) {
         synchronized (open) {
             Set<Channel> from0 = open.get(from);
             if (from0 != null && from0.size() >= perAddressMax) {

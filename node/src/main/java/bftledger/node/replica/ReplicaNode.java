@@ -214,7 +214,7 @@ public final class ReplicaNode implements AutoCloseable {
                 tuning.pendingTransactionsMax());
         List<String> validatorHostPorts = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
         this.validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(validatorHostPorts, java.util.Set.of());
-        this.connectionGate = new bftledger.node.edge.ConnectionGate(this::outOfBadSignatureBudget,
+        this.connectionGate = new bftledger.node.edge.ConnectionGate(this::badSignatureWaitMillis,
                 () -> validatorAddresses, (reason, count) -> metrics.shed("connection", reason, count), GRPC_IO_THREADS);
         this.bulkheads = new bftledger.node.edge.Bulkheads(limits, System::nanoTime,
                 (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason), connectionGate::closeConnections);
@@ -583,8 +583,8 @@ public final class ReplicaNode implements AutoCloseable {
     }
 
     /** For the connection gate, which is made before the bulkheads that keep the budgets. */
-    private boolean outOfBadSignatureBudget(java.net.InetAddress address) {
-        return bulkheads.outOfBadSignatureBudget(address);
+    private long badSignatureWaitMillis(java.net.InetAddress address) {
+        return bulkheads.badSignatureWaitMillis(address);
     }
 
     /** Non-null when the core stopped on an internal error; the process should exit non-zero. */

@@ -68,7 +68,7 @@ class ConnectionGateTest {
     private void start(long badSignatureBurst, int perAddressMax) throws Exception {
         AdmissionLimits limits = new AdmissionLimits(100, 100, 16, 4, 1_000, 10_000, 10_000, 1_000, 1_000, 1,
                 badSignatureBurst, 100, 250);
-        gate = new ConnectionGate(a -> bulkheads.outOfBadSignatureBudget(a), () -> Set.of(VALIDATOR),
+        gate = new ConnectionGate(a -> bulkheads.badSignatureWaitMillis(a), () -> Set.of(VALIDATOR),
                 (reason, count) -> refused.computeIfAbsent(reason, k -> new AtomicInteger()).addAndGet(count), 1,
                 perAddressMax, 1_000);
         bulkheads = new Bulkheads(limits, System::nanoTime, (lane, reason) -> { }, gate::closeConnections);
@@ -127,15 +127,16 @@ class ConnectionGateTest {
         }
         assertEquals(2, refused.get("bad-signatures-closed").get());
         waitUntil(() -> gate.tracked() == 0, "closed connections are forgotten");
-        // A new connection from it is closed as it is accepted: the call never reaches gRPC's server.
+        // A new connection from it is held unanswered: the call waits, and never reaches gRPC's server.
         ManagedChannel again = channelFrom(FORGER);
-        StatusRuntimeException atTcp = assertThrows(StatusRuntimeException.class,
-                () -> stub(again).getStatus(GetStatusRequest.getDefaultInstance()));
-        assertEquals(Status.Code.UNAVAILABLE, atTcp.getStatus().getCode());
-        assertTrue(refused.getOrDefault("bad-signatures", new AtomicInteger()).get() >= 1, "refused at accept: " + refused);
-        // One bad signature is forgiven a second: then a fresh connection is accepted again.
-        Thread.sleep(1_100);
-        assertEquals("alive", stub(channelFrom(FORGER)).getStatus(GetStatusRequest.getDefaultInstance()).getName());
+        StatusRuntimeException held = assertThrows(StatusRuntimeException.class, () -> LedgerApiGrpc.newBlockingStub(again)
+                .withDeadlineAfter(300, TimeUnit.MILLISECONDS).getStatus(GetStatusRequest.getDefaultInstance()));
+        assertEquals(Status.Code.DEADLINE_EXCEEDED, held.getStatus().getCode());
+        assertEquals(1, refused.getOrDefault("bad-signatures", new AtomicInteger()).get(), "held at accept: " + refused);
+        assertEquals(1, gate.tracked(), "the held connection counts against the address's bound");
+        // One bad signature is forgiven a second: the held connection is closed then, and the
+        // client's next connection is served.
+        assertEquals("alive", stub(again).withWaitForReady().getStatus(GetStatusRequest.getDefaultInstance()).getName());
     }
 
     @Test
