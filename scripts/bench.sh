@@ -7,6 +7,7 @@
 #                    [--forged-in-honest-calls]
 #                    [--rate R] [--calls-in-flight K]
 #                    [--node-setting KEY=VALUE ...] [--keep] [--base-port P] [--plaintext]
+#                    [--no-aot-cache]
 #
 # TLS is on, as `bftledger init` makes networks (mutual TLS between nodes, clients checking the
 # network CA); --plaintext measures the same network without TLS, to report what TLS costs.
@@ -24,7 +25,9 @@
 #
 # Warm-up defaults to 120 s: four fresh node JVMs sharing two cores keep their C2 JIT compilers
 # busy for about two minutes, which a long-running replica does not. The per-thread CPU line
-# shows what is left of it.
+# shows what is left of it. Where a JDK 25 or newer is found the nodes run on it from an AOT
+# cache (scripts/lib/node-jvm.sh), made once per build by scripts/aot-cache.sh before the run
+# when missing; --no-aot-cache runs them without it. The run prints which JVM and cache it used.
 #
 # --node-setting sets a key of every node's node.properties (e.g. tuning.pipeline.depth.max=2);
 # repeatable. The node refuses unknown keys and out-of-range values at start.
@@ -41,11 +44,11 @@
 # forged-signatures = besides the honest clients, --forged-rate R transactions per second (default
 # 10% of --rate, else 300) carrying another body's valid signature, sent as an attacker does: its
 # own connections to every replica from its own loopback address, 127.0.0.2, never backing off
-# (it dials again at once when a replica closes its connection)
+# (it dials again at once when a replica closes or holds its connection)
 # (--forged-in-honest-calls: inside the honest clients' calls, spoiling the replicas' signature
 # batches); the run reports how many were sent and refused, and each node's
 # client-BAD_SIGNATURE rejects, calls refused unread once the address spent its bad-signature
-# budget, the address's connections refused and closed meanwhile, and failed signature batches
+# budget, the address's connections held and closed meanwhile, and failed signature batches
 # (from its /metrics).
 set -euo pipefail
 
@@ -85,7 +88,8 @@ while [[ $# -gt 0 ]]; do
     --plaintext) plaintext=(--plaintext); shift ;;
     --base-port) base_port="$2"; shift 2 ;;
     --ceiling-seconds) ceiling_seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+    --no-aot-cache) export BFTLEDGER_NODE_AOT_CACHE=off; shift ;;
+    -h|--help) sed -n '2,52p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -113,6 +117,17 @@ if [[ ! -f "$jar" ]]; then
   echo "building $jar ..." >&2
   (cd "$root" && mvn -B -q -pl node -am package -DskipTests) >&2
 fi
+# shellcheck source=lib/node-jvm.sh
+source "$root/scripts/lib/node-jvm.sh"
+node_jvm_select
+if [[ -n "$node_aot" && "${BFTLEDGER_NODE_AOT_CACHE:-on}" != off ]] \
+    && ! [[ -f "$node_aot" && "$node_aot" -nt "$jar" && -f "$bench_aot" && "$bench_aot" -nt "$jar" ]]; then
+  # Once per build, before anything is measured (see scripts/aot-cache.sh).
+  "$root/scripts/aot-cache.sh" >&2
+  node_jvm_select
+fi
+aot_used=none
+for opt in "${node_jvm_opts[@]}"; do [[ "$opt" == -XX:AOTCache=* ]] && aot_used="${opt#-XX:AOTCache=}"; done
 
 dir="$(mktemp -d "${TMPDIR:-/tmp}/bftledger-bench.XXXXXX")"
 stopped_pid=""
@@ -136,7 +151,8 @@ for setting in "${node_settings[@]}"; do
   done
 done
 "$root/scripts/localnet.sh" up --dir "$dir" --timeout 180 >"$dir/up.log" 2>&1 || { cat "$dir/up.log" >&2; exit 1; }
-echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir, TLS $([[ ${#plaintext[@]} -gt 0 ]] && echo off || echo on)" >&2
+echo "network: $nodes nodes on 127.0.0.1:$base_port.. in $dir, TLS $([[ ${#plaintext[@]} -gt 0 ]] && echo off || echo on)," \
+  "Java $node_java_major ($node_java), AOT cache: $aot_used" >&2
 
 if [[ "$fault" == silent ]]; then
   victim=$((nodes - 1))   # a backup in view 0
@@ -157,8 +173,7 @@ fi
 pids="$(cat "$dir"/run/node*.pid | paste -sd, -)"
 echo "load: $clients clients, mix $mix, ${warmup}s warm-up + ${duration}s measured; uptime: $(uptime)" >&2
 # shellcheck disable=SC2086
-java -Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1 ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
-  --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+"$node_java" "${bench_jvm_base_opts[@]}" "${bench_jvm_opts[@]}" ${BFTLEDGER_BENCH_JAVA_OPTS:-} \
   -jar "$jar" bench --network "$dir" --clients "$clients" --duration "${duration}s" --warmup "${warmup}s" \
   --mix "$mix" --rate "$rate" --calls-in-flight "$calls" --ceiling-seconds "$ceiling_seconds" --cpu-pids "$pids" \
   --forged-rate "$forged_rate" "${forged_shared[@]}" "${plaintext[@]}" --json >"$dir/bench.out"
@@ -217,7 +232,7 @@ if [[ "$fault" == forged-signatures ]]; then
     unread=$(awk '/^bftledger_shed_requests_total\{/ && /lane="submit"/ && /reason="bad-signatures"/ { s += $NF } END { print s + 0 }' <<<"$m")
     accepts=$(awk '/^bftledger_shed_requests_total\{/ && /lane="connection"/ && /reason="bad-signatures"/ { s += $NF } END { print s + 0 }' <<<"$m")
     closed=$(awk '/^bftledger_shed_requests_total\{/ && /lane="connection"/ && /reason="bad-signatures-closed"/ { s += $NF } END { print s + 0 }' <<<"$m")
-    echo "    node$i: client-BAD_SIGNATURE rejects $bad, refused unread $unread, connections refused $accepts and closed $closed, failed signature batches $failed"
+    echo "    node$i: client-BAD_SIGNATURE rejects $bad, refused unread $unread, connections held $accepts and closed $closed, failed signature batches $failed"
   done
 fi
 jq -r '"throughput \(.tx_per_second) tx/s, ceiling \(.ceiling_tx_per_second) tx/s, ratio \(if .ceiling_tx_per_second > 0 then ((.tx_per_second / .ceiling_tx_per_second * 100 | round) / 100) else 0 end)"' "$r"

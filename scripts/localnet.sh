@@ -31,6 +31,9 @@ done
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
+# shellcheck source=lib/node-jvm.sh
+source "$root/scripts/lib/node-jvm.sh"
+
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 # A network made with `init --plaintext` is reached without TLS, which clients must be told.
 transport() { grep -qs '^tls.plaintext=true' "$dir/node0/node.properties" && echo --plaintext || true; }
@@ -51,21 +54,27 @@ up() {
     echo "using the existing network in $dir ($nodes nodes)"
   fi
   mkdir -p "$dir/run" "$dir/logs"
+  node_jvm_select
   for ((i = 0; i < nodes; i++)); do
     pidfile="$dir/run/node$i.pid"
     if alive "$pidfile"; then
       echo "node$i already running (pid $(cat "$pidfile"))"
       continue
     fi
-    # Started directly so the pid file holds the JVM's own pid. The heap is scripts/bftledger's
-    # with a larger young generation: a node's live set is small (~20-30 MB after a young
-    # collection) and it allocates ~120 MB/s at full load, so a 192 MB young generation halves
-    # the collections and their CPU (VM Thread 3.4 against 7.5 us per transaction, 4 nodes,
-    # scripts/bench.sh --duration 60) without longer pauses.
-    # BFTLEDGER_NODE_JAVA_OPTS adds JVM flags (e.g. a JFR recording for scripts/bench.sh profiling).
+    # Started directly so the pid file holds the JVM's own pid; the JVM and its flags are
+    # scripts/lib/node-jvm.sh's. BFTLEDGER_NODE_JAVA_OPTS adds JVM flags (e.g. a JFR recording
+    # for scripts/bench.sh profiling). BFTLEDGER_NODE_AOT_RECORD=D makes each node write an AOT
+    # cache to D/nodeI.aot when it exits (scripts/aot-cache.sh's training run).
+    local opts=() opt
+    for opt in "${node_jvm_opts[@]}"; do
+      # A training run records a new cache rather than starting from the old one.
+      [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" && "$opt" == -XX:AOTCache=* ]] || opts+=("$opt")
+    done
+    if [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" ]]; then
+      opts+=("-XX:AOTCacheOutput=$BFTLEDGER_NODE_AOT_RECORD/node$i.aot")
+    fi
     # shellcheck disable=SC2086
-    nohup java -Xmx384m -Xmn192m -XX:+UseSerialGC -XX:ActiveProcessorCount=1 ${BFTLEDGER_NODE_JAVA_OPTS:-} \
-      --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+    nohup "$node_java" "${node_jvm_base_opts[@]}" "${opts[@]}" ${BFTLEDGER_NODE_JAVA_OPTS:-} \
       -jar "$jar" node start --config "$dir/node$i/node.properties" >>"$dir/logs/node$i.log" 2>&1 &
     echo $! >"$pidfile"
     echo "started node$i (pid $!, log $dir/logs/node$i.log)"

@@ -517,8 +517,9 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
      * With {@code --forged-in-honest-calls} they go through the honest clients' SDK instance, so
      * that forged and honest transactions share calls and so replicas' verification batches. Every
      * one must be refused: by a BAD_SIGNATURE rejection, or unread once its address has spent its
-     * budget of bad signatures, or at TCP (UNAVAILABLE: the replica closed the address's
-     * connections, and the forger dials again at once); anything else, or a commit, is reported.
+     * budget of bad signatures, or at the connection (UNAVAILABLE or DEADLINE_EXCEEDED: the
+     * replica closed the address's connections or held a new one unanswered; the forger dials
+     * again at once); anything else, or a commit, is reported.
      */
     private final class Forger {
         final Run run;
@@ -623,9 +624,10 @@ final class Bench implements java.util.concurrent.Callable<Integer> {
                                     String reason = trailers == null ? null : trailers.get(bftledger.api.Wire.REFUSAL_REASON);
                                     if (status.getCode() == io.grpc.Status.Code.RESOURCE_EXHAUSTED && "bad-signatures".equals(reason)) {
                                         refusedUnread.incrementAndGet();
-                                    } else if (status.getCode() == io.grpc.Status.Code.UNAVAILABLE) {
-                                        // The replica closed the address's connection, or refused a new
-                                        // one. An attacker dials again at once rather than backing off.
+                                    } else if (status.getCode() == io.grpc.Status.Code.UNAVAILABLE
+                                            || status.getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+                                        // The replica closed the address's connection, or held a new one
+                                        // unanswered. An attacker dials again at once rather than backing off.
                                         refusedConnection.incrementAndGet();
                                         channel.resetConnectBackoff();
                                     } else {

@@ -170,7 +170,7 @@ public final class ConnectionGate implements AutoCloseable {
             }
             long wait = budgetWaitMillis.applyAsLong(from);
             if (wait > 0) {
-                hold(ctx, child, Math.min(wait, HOLD_MAX_MILLIS));
+                hold(ctx, from, child, Math.min(wait, HOLD_MAX_MILLIS));
                 onRefused.accept("bad-signatures", 1);
                 return;
             }
@@ -182,13 +182,15 @@ public final class ConnectionGate implements AutoCloseable {
      * Registers {@code child} on the accepting event loop with nothing in its pipeline and
      * nothing read, and closes it after {@code millis}: the client's handshake gets no answer.
      */
-    private static void hold(ChannelHandlerContext ctx, Channel child, long millis) {
+    private void hold(ChannelHandlerContext ctx, InetAddress from, Channel child, long millis) {
         child.config().setAutoRead(false);
         ctx.channel().eventLoop().register(child).addListener(registered -> {
             if (registered.isSuccess()) {
                 child.eventLoop().schedule(() -> { child.close(); }, millis, TimeUnit.MILLISECONDS);
             } else {
+                // Never registered, so its close future never completes: forgotten here.
                 child.unsafe().closeForcibly();
+                forget(from, child);
             }
         });
     }

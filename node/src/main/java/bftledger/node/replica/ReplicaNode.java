@@ -535,9 +535,11 @@ public final class ReplicaNode implements AutoCloseable {
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
-        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={} tls={}",
+        log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={} tls={}"
+                        + " java={} aot-cache={}",
                 config.replica(), config.listenHost(), server.getPort(), metricsPort, store.height(),
-                store.tip().hash().shortHex(), messageBytesMax, tls.plaintext() ? "off" : "\"" + tls.certificate().getSubjectX500Principal() + "\"");
+                store.tip().hash().shortHex(), messageBytesMax, tls.plaintext() ? "off" : "\"" + tls.certificate().getSubjectX500Principal() + "\"",
+                Runtime.version(), aotCache());
     }
 
     /**
@@ -580,6 +582,13 @@ public final class ReplicaNode implements AutoCloseable {
 
     public int metricsPort() {
         return metricsPort;
+    }
+
+    /** The AOT cache this JVM was started with (JDK 25+, scripts/aot-cache.sh), or "none". */
+    private static String aotCache() {
+        return java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(a -> a.startsWith("-XX:AOTCache=")).map(a -> a.substring("-XX:AOTCache=".length()))
+                .findFirst().orElse("none");
     }
 
     /** For the connection gate, which is made before the bulkheads that keep the budgets. */
