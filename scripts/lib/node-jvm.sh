@@ -67,6 +67,11 @@ bench_jvm_base_opts=(-Xmx512m -XX:+UseParallelGC -XX:ParallelGCThreads=1
 # generation: a node's live set is small (~20-30 MB after a young collection) and it allocates
 # ~120 MB/s at full load, so a 192 MB young generation halves the collections and their CPU (VM
 # Thread 3.4 against 7.5 us per transaction, 4 nodes, scripts/bench.sh --duration 60) without
-# longer pauses. The opens are for lmdbjava.
-node_jvm_base_opts=(-Xmx384m -Xmn192m -XX:+UseSerialGC -XX:ActiveProcessorCount=1
+# longer pauses. Four compiler threads rather than the two one processor gets: a fresh node's
+# core-thread methods reach C2 only after thousands of per-call gRPC methods, and until they do
+# the primary's core thread bounds the commit rate; with more of the shared CPU for compiling
+# while it matters, 90% of the steady rate came after 46-55 s of load instead of 62-71 s
+# (docs/performance.md, "Warm-up"); idle compiler threads cost nothing later. The opens are
+# for lmdbjava.
+node_jvm_base_opts=(-Xmx384m -Xmn192m -XX:+UseSerialGC -XX:ActiveProcessorCount=1 -XX:CICompilerCount=4
   --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED)
