@@ -529,8 +529,10 @@ public final class ReplicaNode implements AutoCloseable {
             core.tick(System.currentTimeMillis(), quorumHeard, silent);
         }, tuning.tickMillis(), tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
-        timers.scheduleWithFixedDelay(() -> validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(
-                        genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList(), validatorAddresses),
+        // Looked up on a gRPC "other work" thread: a slow DNS answer must not hold up the one
+        // timer thread, which drives the ticks.
+        timers.scheduleWithFixedDelay(() -> grpcExecutor.execute(() -> validatorAddresses = bftledger.node.edge.ConnectionGate
+                        .resolve(genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList(), validatorAddresses)),
                 VALIDATOR_RESOLVE_MILLIS, VALIDATOR_RESOLVE_MILLIS, TimeUnit.MILLISECONDS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
