@@ -121,7 +121,7 @@ fi
 source "$root/scripts/lib/node-jvm.sh"
 node_jvm_select
 if [[ -n "$node_aot" && "${BFTLEDGER_NODE_AOT_CACHE:-on}" != off ]] \
-    && ! [[ -f "$node_aot" && "$node_aot" -nt "$jar" && -f "$bench_aot" && "$bench_aot" -nt "$jar" ]]; then
+    && ! { aot_fresh "$node_aot" && aot_fresh "$bench_aot"; }; then
   # Once per build, before anything is measured (see scripts/aot-cache.sh).
   "$root/scripts/aot-cache.sh" >&2
   node_jvm_select

@@ -15,6 +15,10 @@ java_major() {
   "$1" -version 2>&1 | awk -F'"' '/ version "/ { split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit }'
 }
 
+# Whether the AOT cache $1 exists and was made after $jar was built (a cache of another jar is
+# refused by the JVM).
+aot_fresh() { [[ -f "$1" && "$1" -nt "$jar" ]]; }
+
 # Sets node_java (the binary), node_java_major, node_aot (the cache file, which may not exist
 # yet; empty below JDK 25) and node_jvm_opts (flags for that JVM, the cache's among them when it
 # is there and newer than $jar); and the same for scripts/bench.sh's load generator, which runs
@@ -52,8 +56,8 @@ node_jvm_select() {
     node_jvm_opts+=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow)
     bench_jvm_opts+=("${node_jvm_opts[@]}")
     if [[ "${BFTLEDGER_NODE_AOT_CACHE:-on}" != off ]]; then
-      [[ -f "$node_aot" && "$node_aot" -nt "$jar" ]] && node_jvm_opts+=("-XX:AOTCache=$node_aot")
-      [[ -f "$bench_aot" && "$bench_aot" -nt "$jar" ]] && bench_jvm_opts+=("-XX:AOTCache=$bench_aot")
+      aot_fresh "$node_aot" && node_jvm_opts+=("-XX:AOTCache=$node_aot")
+      aot_fresh "$bench_aot" && bench_jvm_opts+=("-XX:AOTCache=$bench_aot")
     fi
   fi
   return 0

@@ -153,6 +153,8 @@ public final class ReplicaNode implements AutoCloseable {
     private final bftledger.node.edge.PeerLiveness liveness;
     private final bftledger.node.edge.Bulkheads bulkheads;
     private final bftledger.node.edge.ConnectionGate connectionGate;
+    /** The validators' "host:port" addresses, as genesis names them. */
+    private final List<String> validatorHostPorts;
     /** The validators' IP addresses, never refused by {@link #connectionGate}; resolved again every {@link #VALIDATOR_RESOLVE_MILLIS}. */
     private volatile java.util.Set<java.net.InetAddress> validatorAddresses;
     private final bftledger.node.edge.PeerPinger pinger;
@@ -212,7 +214,7 @@ public final class ReplicaNode implements AutoCloseable {
                 TimeUnit.MILLISECONDS.toNanos(PEER_SILENCE_MILLIS), System::nanoTime);
         bftledger.node.edge.AdmissionLimits limits = bftledger.node.edge.AdmissionLimits.defaults(genesis.n(),
                 tuning.pendingTransactionsMax());
-        List<String> validatorHostPorts = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
+        this.validatorHostPorts = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
         this.validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(validatorHostPorts, java.util.Set.of());
         this.connectionGate = new bftledger.node.edge.ConnectionGate(this::badSignatureWaitMillis,
                 () -> validatorAddresses, (reason, count) -> metrics.shed("connection", reason, count), GRPC_IO_THREADS);
@@ -532,7 +534,7 @@ public final class ReplicaNode implements AutoCloseable {
         // Looked up on a gRPC "other work" thread: a slow DNS answer must not hold up the one
         // timer thread, which drives the ticks.
         timers.scheduleWithFixedDelay(() -> grpcExecutor.execute(() -> validatorAddresses = bftledger.node.edge.ConnectionGate
-                        .resolve(genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList(), validatorAddresses)),
+                        .resolve(validatorHostPorts, validatorAddresses)),
                 VALIDATOR_RESOLVE_MILLIS, VALIDATOR_RESOLVE_MILLIS, TimeUnit.MILLISECONDS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
         metrics.setHeight(store.height());
