@@ -35,7 +35,8 @@
 # The run also prints, per node, where each block's time went over the window (order: own vote
 # to committed; execute: to durable; replies: durable to every waiting client answered; the core
 # thread's WAL appends and PBFT steps), read from the nodes' bftledger_block_stage_seconds timers
-# at both ends of the window.
+# at both ends of the window, and each node's disk use at the end (its data directory and block
+# store file; with --node-setting prune.keep.blocks=N, how far it pruned).
 #
 # Faults: silent = SIGSTOP one backup before the load (SIGCONT at teardown); kill-primary = kill -9
 # the primary of view 0 (node0) halfway through the measured window and report the longest gap
@@ -235,4 +236,14 @@ if [[ "$fault" == forged-signatures ]]; then
     echo "    node$i: client-BAD_SIGNATURE rejects $bad, refused unread $unread, connections held $accepts and closed $closed, failed signature batches $failed"
   done
 fi
+# What the run left on disk, per node (compare runs with --node-setting prune.keep.blocks=N).
+for ((i = 0; i < nodes; i++)); do
+  m="$(curl -fsS "http://127.0.0.1:$((metrics_base + i))/metrics" 2>/dev/null || true)"
+  height=$(awk '/^bftledger_height/ { print $NF + 0; exit }' <<<"$m")
+  pruned=$(awk '/^bftledger_pruned_below_height/ { print $NF + 0; exit }' <<<"$m")
+  data_kib=$(du -sk "$dir/node$i/data" 2>/dev/null | cut -f1)
+  store_bytes=$(stat -c %s "$dir/node$i/data/ledger/data.mdb" 2>/dev/null || echo 0)
+  echo "  disk node$i: height ${height:-?}, data directory $(( ${data_kib:-0} / 1024 )) MiB (du)," \
+    "block store file $(( store_bytes / 1048576 )) MiB$([[ -n "$pruned" ]] && echo ", pruned below height $pruned")"
+done
 jq -r '"throughput \(.tx_per_second) tx/s, ceiling \(.ceiling_tx_per_second) tx/s, ratio \(if .ceiling_tx_per_second > 0 then ((.tx_per_second / .ceiling_tx_per_second * 100 | round) / 100) else 0 end)"' "$r"

@@ -249,6 +249,10 @@ public final class LedgerClient implements AutoCloseable {
                             return new ProvenReads.Invalid<>(v.reason());
                         }
                     }
+                    if (response.getPrunedBelow() > 0 && !response.getComplete() && (limit <= 0 || response.getWritesCount() < limit)) {
+                        // Cut short by pruning, not by the limit: another replica may keep more.
+                        return new ProvenReads.Pruned<>(response.getPrunedBelow());
+                    }
                     return new ProvenReads.Verified<>(new Proven<>(List.copyOf(response.getWritesList()),
                             now.value().height(), now.value().hash(), r));
                 }).orElseThrow(() -> new IllegalStateException("a history read always answers"));
@@ -266,7 +270,8 @@ public final class LedgerClient implements AutoCloseable {
         return reads.<GetTransactionResponse, GetTransactionResponse>read("transaction " + txId.shortHex(), read, deadline,
                 r -> stub(r, deadline, read).getTransaction(request), (r, response) -> {
                     if (!response.getFound()) {
-                        return new ProvenReads.Absent<>();
+                        return response.getPrunedBelow() > 0 ? new ProvenReads.Pruned<>(response.getPrunedBelow())
+                                : new ProvenReads.Absent<>();
                     }
                     if (!TransactionFactory.id(response.getProof().getTransaction()).equals(txId)) {
                         return new ProvenReads.Invalid<>("the proof is for another transaction");
@@ -293,7 +298,8 @@ public final class LedgerClient implements AutoCloseable {
         return reads.<GetBlockResponse, Block>read("block " + (height == 0 ? "latest" : height), read, deadline,
                 r -> stub(r, deadline, read).getBlock(request), (r, response) -> {
                     if (!response.getFound()) {
-                        return new ProvenReads.Absent<>();
+                        return response.getPrunedBelow() > 0 ? new ProvenReads.Pruned<>(response.getPrunedBelow())
+                                : new ProvenReads.Absent<>();
                     }
                     if (!response.hasHeaderProof()) {
                         return new ProvenReads.Behind<>(0);
@@ -319,6 +325,36 @@ public final class LedgerClient implements AutoCloseable {
                     Proofs.Checked<ProofVerifier.ProvenHeader> h = proofs.verifyCertifiedHeader(response, 0);
                     return checked(h, h.ok() ? h.value().header() : null, read, r);
                 }).orElseThrow(() -> new IllegalStateException("a certified header read always answers"));
+    }
+
+    /**
+     * The header of block {@code height}, proven against genesis by the replica's latest certified
+     * header (the same one, or one whose blocks_root holds it): also for a block the replica pruned.
+     */
+    public Proven<BlockHeader> header(long height, ReadOptions read, Duration timeout) throws LedgerClientException {
+        GetCertifiedHeaderRequest request = GetCertifiedHeaderRequest.newBuilder().setMinHeight(Math.max(height, read.minHeight()))
+                .setExtendsHeight(height).setWaitMillis(read.replicaWaitMillis()).build();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        return reads.<GetCertifiedHeaderResponse, BlockHeader>read("header " + height, read, deadline,
+                r -> stub(r, deadline, read).getCertifiedHeader(request), (r, response) -> {
+                    if (!response.getFound()) {
+                        return new ProvenReads.Behind<>(0);
+                    }
+                    Proofs.Checked<ProofVerifier.ProvenHeader> latest = proofs.verifyCertifiedHeader(response, height);
+                    if (!latest.ok()) {
+                        return new ProvenReads.Invalid<>(latest.problem());
+                    }
+                    if (latest.value().height() < height) {
+                        return new ProvenReads.Behind<>(latest.value().height());
+                    }
+                    ByteString bytes = response.getExtends().getHeader();
+                    try {
+                        return new ProvenReads.Verified<>(new Proven<>(BlockHeader.parseFrom(bytes), height,
+                                bftledger.crypto.Sha256.hash(bytes.toByteArray()), r));
+                    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                        return new ProvenReads.Invalid<>("the proven header does not parse");
+                    }
+                }).orElseThrow(() -> new IllegalStateException("a header read always answers"));
     }
 
     private static <T> ProvenReads.Answer<T> checked(Proofs.Checked<ProofVerifier.ProvenHeader> h, T value, ReadOptions read,

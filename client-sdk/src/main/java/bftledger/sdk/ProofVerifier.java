@@ -261,6 +261,9 @@ public final class ProofVerifier {
         if (!latest.ok() || extendsHeight <= 0) {
             return latest;
         }
+        if (latest.value().height() == extendsHeight && r.getExtends().equals(r.getLatest())) {
+            return latest; // asked about the latest itself: the replica repeats its proof
+        }
         if (!r.getExtends().getCertifiedHeader().equals(r.getLatest().getHeader())) {
             return Proofs.Checked.fail("the extension proof is not against the latest certified header");
         }

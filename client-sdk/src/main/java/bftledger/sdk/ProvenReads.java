@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ProvenReads {
     /** What checking one answer gave. */
-    sealed interface Answer<T> permits Verified, Absent, Behind, Invalid {}
+    sealed interface Answer<T> permits Verified, Absent, Behind, Pruned, Invalid {}
 
     record Verified<T>(Proven<T> proven) implements Answer<T> {}
 
@@ -32,6 +32,9 @@ final class ProvenReads {
     /** The replica's proven state is below the asked height. */
     record Behind<T>(long height) implements Answer<T> {}
 
+    /** The replica pruned the block the answer is in; it keeps whole blocks from {@code prunedBelow} (unproven: only a hint). */
+    record Pruned<T>(long prunedBelow) implements Answer<T> {}
+
     record Invalid<T>(String reason) implements Answer<T> {}
 
     interface Check<R, T> {
@@ -39,6 +42,7 @@ final class ProvenReads {
     }
 
     private static final String REJECTED = "rejected: ";
+    private static final String PRUNED = "pruned: ";
 
     private final Replicas replicas;
     private final AtomicInteger next = new AtomicInteger();
@@ -70,8 +74,9 @@ final class ProvenReads {
             if (done.isPresent()) {
                 return done.get();
             }
-            if (asked(options).stream().allMatch(r -> seen.getOrDefault(r, "").startsWith(REJECTED))) {
-                break; // every replica asked answered with what does not verify: asking again will not help
+            if (asked(options).stream().allMatch(r -> seen.getOrDefault(r, "").startsWith(REJECTED)
+                    || seen.getOrDefault(r, "").startsWith(PRUNED))) {
+                break; // every replica asked answered with what does not verify, or has pruned it: asking again will not help
             }
             round++;
         } while (replicas.pause(deadlineNanos, round));
@@ -168,6 +173,8 @@ final class ProvenReads {
             seen.put(replica, REJECTED + invalid.reason());
         } else if (answer instanceof Behind<?> behind) {
             seen.put(replica, "behind (proven height " + behind.height() + ")");
+        } else if (answer instanceof Pruned<?> pruned) {
+            seen.put(replica, PRUNED + "keeps whole blocks from height " + pruned.prunedBelow());
         }
     }
 

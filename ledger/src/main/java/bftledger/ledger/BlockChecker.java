@@ -95,30 +95,12 @@ public final class BlockChecker {
     private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
             Block block, ParallelVerifier verifier, java.util.function.Function<SignedTransaction, TxVerdict> validator) {
         List<LedgerProblem> problems = new ArrayList<>();
-        BlockHeader header;
-        try {
-            header = Blocks.header(block);
-        } catch (InvalidProtocolBufferException e) {
-            problems.add(new LedgerProblem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "header does not parse: " + e.getMessage()));
+        BlockHeader header = parseHeader(height, block, problems);
+        if (header == null) {
             return new BlockCheck(problems, block, null, null, null, 0);
         }
         Digest hash = Sha256.hash(block.getHeader().toByteArray());
-        // A received block is stored re-serialized; unknown fields would survive that and make the
-        // stored bytes unreadable by Blocks.parse, so they are refused here.
-        if (Blocks.hasUnknownFields(block)) {
-            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "block carries unknown fields"));
-        }
-        if (!header.getChainId().equals(genesis.chainId())) {
-            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
-        }
-        if (header.getHeight() != height) {
-            problems.add(problem(height, LedgerProblem.Kind.HEIGHT,
-                    "header says height " + Long.toUnsignedString(header.getHeight()) + " at position " + height));
-        }
-        if (previousHash != null && !header.getPreviousHash().equals(bytes(previousHash))) {
-            problems.add(problem(height, LedgerProblem.Kind.CHAIN_LINK, "previous_hash " + hex(header.getPreviousHash())
-                    + " but the previous block's hash is " + previousHash.hex()));
-        }
+        checkHeaderFields(genesis, height, previousHash, header, problems);
         int blockBytes = block.getSerializedSize();
         if (blockBytes > Blocks.MAX_BLOCK_BYTES) {
             problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, blockBytes + " bytes, over MAX_BLOCK_BYTES"));
@@ -157,27 +139,10 @@ public final class BlockChecker {
                     "tx_root " + hex(header.getTxRoot()) + ", transactions give " + txRoot.hex()));
         }
         HeaderAnchor anchor = anchor(header, height, problems);
-        if (!header.getGenesisHash().equals(bytes(genesis.hash()))) {
-            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "genesis_hash " + hex(header.getGenesisHash())
-                    + ", this network's genesis is " + genesis.hash().hex()));
-        }
-        if (!header.getValidatorSetHash().equals(bytes(genesis.validatorSetHash()))) {
-            problems.add(problem(height, LedgerProblem.Kind.VALIDATOR_SET, "validator_set_hash "
-                    + hex(header.getValidatorSetHash()) + ", the validators' set hashes to " + genesis.validatorSetHash().hex()));
-        }
         if (base != null) {
             checkChain(height, header, anchor, base, problems);
         }
-        Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot, anchor);
-        if (!header.getBatchDigest().equals(bytes(batchDigest))) {
-            problems.add(problem(height, LedgerProblem.Kind.BATCH_DIGEST,
-                    "batch_digest " + hex(header.getBatchDigest()) + ", recomputed " + batchDigest.hex()));
-        }
-        CommitCertificates.Verdict cert = CommitCertificates.verify(
-                block.hasCertificate() ? block.getCertificate() : null, genesis, batchDigest, height);
-        if (!cert.ok()) {
-            problems.add(problem(height, LedgerProblem.Kind.CERTIFICATE, cert.toString()));
-        }
+        checkBatch(genesis, height, header, block, count, txRoot, anchor, problems);
         if (!header.getReceiptsRoot().equals(bytes(ExecutionResult.receiptsRoot(block.getReceiptsList())))) {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, "receipts_root does not match the stored receipts"));
         }
@@ -189,6 +154,111 @@ public final class BlockChecker {
             checkExecution(height, header, block.getReceiptsList(), execution, problems);
         }
         return new BlockCheck(List.copyOf(problems), block, header, hash, execution, count);
+    }
+
+    /**
+     * Checks a block kept below a store's pruning height, which holds its header, certificate and
+     * receipts: encoding, chain, height, link to {@code previousHash}, the anchor, validator set,
+     * the receipts against receipts_root, and the certificate over the batch the header's own
+     * tx_count and tx_root give; with {@code chain} (the hashes of the blocks below, null: not
+     * checked) blocks_root and the anchor's hash too. The transactions are gone, so neither their
+     * signatures nor a re-execution are checked.
+     */
+    public static BlockCheck checkPruned(ChainGenesis genesis, long height, Digest previousHash, BlockHashes chain, Block block) {
+        List<LedgerProblem> problems = new ArrayList<>();
+        BlockHeader header = parseHeader(height, block, problems);
+        if (header == null) {
+            return new BlockCheck(problems, block, null, null, null, 0);
+        }
+        Digest hash = Sha256.hash(block.getHeader().toByteArray());
+        if (block.getTransactionsCount() != 0) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "below the pruning height but holds transactions"));
+        }
+        if (Integer.toUnsignedLong(header.getTxCount()) != block.getReceiptsCount()) {
+            problems.add(problem(height, LedgerProblem.Kind.TX_COUNT, "header says " + Integer.toUnsignedString(header.getTxCount())
+                    + " transactions, the pruned block keeps " + block.getReceiptsCount() + " receipts"));
+        }
+        BlockIntegrity.prunedReceiptsProblem(block, height, header)
+                .ifPresent(why -> problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, why)));
+        checkHeaderFields(genesis, height, previousHash, header, problems);
+        HeaderAnchor anchor = anchor(header, height, problems);
+        if (chain != null) {
+            checkChain(height, header, anchor, chain, problems);
+        }
+        if (header.getTxRoot().size() == Digest.LENGTH) {
+            checkBatch(genesis, height, header, block, header.getTxCount(), Digest.of(header.getTxRoot().toByteArray()), anchor,
+                    problems);
+        }
+        return new BlockCheck(List.copyOf(problems), block, header, hash, null, 0);
+    }
+
+    /**
+     * The block's header, or null with the problem reported when it does not parse. A received
+     * block is stored re-serialized; unknown fields would survive that and make the stored bytes
+     * unreadable by Blocks.parse, so they are reported here too.
+     */
+    private static BlockHeader parseHeader(long height, Block block, List<LedgerProblem> problems) {
+        BlockHeader header;
+        try {
+            header = Blocks.header(block);
+        } catch (InvalidProtocolBufferException e) {
+            problems.add(new LedgerProblem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "header does not parse: " + e.getMessage()));
+            return null;
+        }
+        if (Blocks.hasUnknownFields(block)) {
+            problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, "block carries unknown fields"));
+        }
+        return header;
+    }
+
+    /** The header's batch_digest against the batch it describes, and the commit certificate over that batch. */
+    private static void checkBatch(ChainGenesis genesis, long height, BlockHeader header, Block block, int count, Digest txRoot,
+            HeaderAnchor anchor, List<LedgerProblem> problems) {
+        Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot, anchor);
+        if (!header.getBatchDigest().equals(bytes(batchDigest))) {
+            problems.add(problem(height, LedgerProblem.Kind.BATCH_DIGEST,
+                    "batch_digest " + hex(header.getBatchDigest()) + ", recomputed " + batchDigest.hex()));
+        }
+        CommitCertificates.Verdict cert = CommitCertificates.verify(
+                block.hasCertificate() ? block.getCertificate() : null, genesis, batchDigest, height);
+        if (!cert.ok()) {
+            problems.add(problem(height, LedgerProblem.Kind.CERTIFICATE, cert.toString()));
+        }
+    }
+
+    /** The checks of a header's own fields every block gets: chain id, height, link, genesis hash, validator set. */
+    private static void checkHeaderFields(ChainGenesis genesis, long height, Digest previousHash, BlockHeader header,
+            List<LedgerProblem> problems) {
+        if (!header.getChainId().equals(genesis.chainId())) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
+        }
+        if (header.getHeight() != height) {
+            problems.add(problem(height, LedgerProblem.Kind.HEIGHT,
+                    "header says height " + Long.toUnsignedString(header.getHeight()) + " at position " + height));
+        }
+        if (previousHash != null && !header.getPreviousHash().equals(bytes(previousHash))) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_LINK, "previous_hash " + hex(header.getPreviousHash())
+                    + " but the previous block's hash is " + previousHash.hex()));
+        }
+        if (!header.getGenesisHash().equals(bytes(genesis.hash()))) {
+            problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "genesis_hash " + hex(header.getGenesisHash())
+                    + ", this network's genesis is " + genesis.hash().hex()));
+        }
+        if (!header.getValidatorSetHash().equals(bytes(genesis.validatorSetHash()))) {
+            problems.add(problem(height, LedgerProblem.Kind.VALIDATOR_SET, "validator_set_hash "
+                    + hex(header.getValidatorSetHash()) + ", the validators' set hashes to " + genesis.validatorSetHash().hex()));
+        }
+    }
+
+    /**
+     * blocks_root and the anchor's hash of a block checked without re-execution, against
+     * {@code chain}: the hashes of the blocks below it (its state is not read).
+     */
+    public static List<LedgerProblem> checkAgainstChain(long height, BlockHeader header, BlockHashes chain) {
+        List<LedgerProblem> problems = new ArrayList<>();
+        HeaderAnchor anchor = anchor(header, height, new ArrayList<>());
+        checkChain(height, header, anchor, chain, problems);
+        return problems;
     }
 
     /** The header's anchor; an anchor that cannot be one is reported and read as none. */
@@ -205,7 +275,7 @@ public final class BlockChecker {
     }
 
     /** blocks_root and the anchor against the chain below this block. */
-    private static void checkChain(long height, BlockHeader header, HeaderAnchor anchor, LedgerState base,
+    private static void checkChain(long height, BlockHeader header, HeaderAnchor anchor, BlockHashes base,
             List<LedgerProblem> problems) {
         Digest blocksRoot = base.blocksRoot();
         if (!header.getBlocksRoot().equals(bytes(blocksRoot))) {

@@ -218,6 +218,10 @@ public final class BlockStore implements AutoCloseable {
      * change nothing).
      */
     private List<SparseMerkleTree.Change> touchedLeaves(Txn<byte[]> txn, long from, long to) {
+        if (from < store.prunedBelow(txn)) {
+            throw new StoreCorruptedException(store.dir + ": the state tree is written at height " + (from - 1)
+                    + " and the blocks above it were pruned (below " + store.prunedBelow(txn) + ")");
+        }
         TreeMap<Digest, Digest> leaves = new TreeMap<>();
         StoreSnapshot view = new StoreSnapshot(this, store, txn, null, false);
         for (long h = from; h <= to; h++) {
@@ -368,26 +372,44 @@ public final class BlockStore implements AutoCloseable {
         Digest hash = Blocks.hash(candidate);
         Digest previous;
         Digest leaf;
+        long prunedBelow;
+        long tip;
         try (Txn<byte[]> txn = store.env.txnRead()) {
-            if (height < 1 || height > store.height(txn)) {
+            tip = store.height(txn);
+            if (height < 1 || height > tip) {
                 return Optional.of("height " + height + " is not stored");
             }
             leaf = history.reader(txn).get(0, height);
             previous = height == 1 ? genesis.hash() : previousHashOf(txn, height);
+            prunedBelow = store.prunedBelow(txn);
         }
         if (leaf == null || !leaf.equals(MerkleTree.leafHash(hash.bytes()))) {
             return Optional.of("its header hash " + hash.shortHex() + " is not the one the chain recorded at " + height);
         }
-        BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, height, previous, candidate);
+        // A peer that pruned the height serves the pruned form: enough for a height this store
+        // pruned too, or is about to prune next (the lowest whole one, which it then passes).
+        boolean prunedCandidate = candidate.getTransactionsCount() == 0 && candidate.getReceiptsCount() > 0;
+        if (prunedCandidate && (height > prunedBelow || height >= pruneLimit(Long.MAX_VALUE, tip))) {
+            return Optional.of("it is in its pruned form, and this store keeps height " + height + " whole");
+        }
+        BlockChecker.BlockCheck check = prunedCandidate ? BlockChecker.checkPruned(genesis, height, previous, null, candidate)
+                : BlockChecker.checkServed(genesis, height, previous, candidate);
         if (!check.ok()) {
             return Optional.of("it does not check: " + check.problems());
         }
-        Optional<String> integrity = BlockIntegrity.problem(candidate, height, leaf);
+        Optional<String> integrity = BlockIntegrity.problem(candidate, height, leaf, prunedCandidate);
         if (integrity.isPresent()) {
             return integrity;
         }
         try (Txn<byte[]> txn = store.env.txnWrite()) {
-            store.blocks.put(txn, u64(height), StoredBlock.encode(candidate.toByteArray()));
+            long below = store.prunedBelow(txn);
+            Block kept = height < below || prunedCandidate ? prunedForm(candidate) : candidate;
+            store.blocks.put(txn, u64(height), StoredBlock.encode(kept.toByteArray()));
+            if (prunedCandidate && height >= below) {
+                // The lowest whole height, repaired in its pruned form (checked above): pruned now.
+                store.meta.put(txn, StoreEnv.META_PRUNED_BELOW, u64(height + 1));
+                store.meta.put(txn, StoreEnv.META_FORMAT_VERSION, StoreEnv.u32(StoreEnv.FORMAT_PRUNED));
+            }
             txn.commit();
         }
         synchronized (parsedRecent) {
@@ -396,6 +418,108 @@ public final class BlockStore implements AutoCloseable {
         damaged.remove(height);
         log.warn("event=block-repaired dir={} height={} hash={}", store.dir, height, hash.shortHex());
         return Optional.empty();
+    }
+
+    // ------------------------------------------------------------------------------ pruning
+
+    /** Most blocks one {@link #prune} call strips, in one write transaction (appends wait for it). */
+    public static final int PRUNE_CHUNK_BLOCKS = 64;
+
+    /** What one {@link #prune} call did: the new lowest whole block, blocks stripped, bytes of block values freed. */
+    public record Pruned(long prunedBelow, int blocks, long bytesFreed) {}
+
+    /** The lowest height whose block is stored whole: 1 unless the store was pruned. */
+    public long prunedBelow() {
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            return store.prunedBelow(txn);
+        }
+    }
+
+    /**
+     * Strips the transactions from blocks below {@code keepFrom}, keeping each one's header,
+     * certificate and receipts ({@link #prunedForm}): at most {@link #PRUNE_CHUNK_BLOCKS} blocks
+     * per call, in one durable write transaction, lowest first (call again until it prunes
+     * nothing). The header chain from genesis stays checkable, every block hash stays provable
+     * (the blocks tree is kept), the state stays whole, and the transaction index can still be
+     * rebuilt from the store; LMDB reuses the freed pages for later blocks. Never strips the tip,
+     * nor a block the store needs to reopen (those above the state tree's last write or the
+     * index's height). A damaged block stops the prune below it until a certified copy repairs it.
+     * ({@code BlockStoreTest#pruningKeepsHeadersProofsAndTheIndexAndFreesPages})
+     */
+    public Pruned prune(long keepFrom) {
+        // Read, checked and rewritten outside the writer's lock, so the core thread's next block
+        // waits only for the puts; a block repaired meanwhile (its stored bytes changed) ends the chunk.
+        long from;
+        List<byte[]> stored = new ArrayList<>();
+        List<byte[]> rewritten = new ArrayList<>();
+        try (StoreSnapshot view = snapshot()) {
+            from = view.prunedBelow();
+            long to = Math.min(pruneLimit(keepFrom, view.height()), from + PRUNE_CHUNK_BLOCKS);
+            for (long h = from; h < to; h++) {
+                Block block;
+                try {
+                    block = view.parseStoredBlock(h);
+                } catch (DamagedBlockException e) {
+                    break;
+                }
+                stored.add(store.blocks.get(view.txn, u64(h)));
+                rewritten.add(StoredBlock.encode(prunedForm(block).toByteArray()));
+            }
+        }
+        if (stored.isEmpty()) {
+            return new Pruned(from, 0, 0);
+        }
+        long height;
+        long freed = 0;
+        synchronized (this) {
+            try (Txn<byte[]> txn = store.env.txnWrite()) {
+                if (store.prunedBelow(txn) != from) {
+                    return new Pruned(store.prunedBelow(txn), 0, 0);
+                }
+                long limit = pruneLimit(keepFrom, store.height(txn));
+                for (height = from; height - from < stored.size() && height < limit; height++) {
+                    byte[] now = store.blocks.get(txn, u64(height));
+                    byte[] before = stored.get((int) (height - from));
+                    if (!java.util.Arrays.equals(now, before)) {
+                        break;
+                    }
+                    byte[] after = rewritten.get((int) (height - from));
+                    store.blocks.put(txn, u64(height), after);
+                    freed += before.length - after.length;
+                }
+                if (height == from) {
+                    return new Pruned(from, 0, 0);
+                }
+                store.meta.put(txn, StoreEnv.META_PRUNED_BELOW, u64(height));
+                store.meta.put(txn, StoreEnv.META_FORMAT_VERSION, StoreEnv.u32(StoreEnv.FORMAT_PRUNED));
+                txn.commit();
+            }
+        }
+        synchronized (parsedRecent) {
+            long below = height;
+            parsedRecent.keySet().removeIf(h -> h < below);
+        }
+        return new Pruned(height, (int) (height - from), freed);
+    }
+
+    /**
+     * The lowest height a prune may not reach: {@code keepFrom}, and never the tip, nor a block
+     * above the state tree's last write or the index's height (the store rebuilds those from
+     * blocks when it reopens). Both only grow, so a value read without the lock errs low.
+     */
+    private long pruneLimit(long keepFrom, long tip) {
+        return Math.min(Math.min(keepFrom, tip), Math.min(tree().writtenHeight() + 1, index.height() + 1));
+    }
+
+    /**
+     * A block as kept below the pruning height: its header, certificate and receipts. The
+     * receipts (each names its transaction id) keep the store the source of the transaction index,
+     * which the at-most-once rule reads and which is rebuilt from the store after a machine crash
+     * or a restore; they are about a quarter of a transfer's bytes.
+     */
+    static Block prunedForm(Block block) {
+        return Block.newBuilder().setHeader(block.getHeader()).setCertificate(block.getCertificate())
+                .addAllReceipts(block.getReceiptsList()).build();
     }
 
     /** The previous_hash block {@code height} must carry: the hash of the block below, if that one is intact, else null. */
@@ -635,6 +759,13 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /** The block at {@code height} as stored: whole, or in its pruned form below {@link #prunedBelow()}. */
+    public Optional<Block> stored(long height) {
+        try (StoreSnapshot s = snapshot()) {
+            return s.stored(height);
+        }
+    }
+
     public Optional<BlockHeader> header(long height) {
         try (StoreSnapshot s = snapshot()) {
             return s.header(height);
@@ -679,14 +810,30 @@ public final class BlockStore implements AutoCloseable {
      * serialized receipt under receipts_root.
      */
     public record TxRecord(long height, int index, Receipt receipt, SignedTransaction transaction, Block block) {
+        /**
+         * Whether the block's transactions were pruned: then {@code transaction} is null,
+         * {@code block} holds the header, certificate and receipts, and there is no inclusion
+         * proof of the transaction to give.
+         */
+        public boolean pruned() {
+            return transaction == null;
+        }
+
         /** Inclusion of the 32-byte transaction id in the header's tx_root. */
         public InclusionProof txProof() {
+            requireBody();
             return MerkleTree.of(Blocks.txIds(block).stream().map(Digest::bytes).toList()).inclusionProof(index);
         }
 
         /** Inclusion of {@code receipt.toByteArray()} in the header's receipts_root. */
         public InclusionProof receiptProof() {
             return MerkleTree.of(block.getReceiptsList().stream().map(Receipt::toByteArray).toList()).inclusionProof(index);
+        }
+
+        private void requireBody() {
+            if (pruned()) {
+                throw new IllegalStateException("block " + height + " was pruned: its transactions are gone");
+            }
         }
     }
 
@@ -715,7 +862,7 @@ public final class BlockStore implements AutoCloseable {
             return Optional.of(genesis.hash());
         }
         try (StoreSnapshot s = snapshot()) {
-            return s.block(height).map(Blocks::hash);
+            return s.stored(height).map(Blocks::hash);
         }
     }
 

@@ -20,7 +20,10 @@ import java.util.SortedMap;
  * The offline audit of a block store: walks every block from 1 to the tip inside one read
  * snapshot, checks each with {@link BlockChecker} while re-executing from genesis in memory, then
  * compares the re-executed state (accounts, records, transaction index) and the tip metadata with
- * what the store holds. Every problem is collected, up to {@link #MAX_PROBLEMS}, with its height;
+ * what the store holds. A pruned store cannot be re-executed: its kept headers and receipts are
+ * checked from genesis (links, certificates, blocks_root, anchors, receipts_root), its whole
+ * blocks as served, its transaction index against the receipts, and its stored state against the
+ * tip's state root. Every problem is collected, up to {@link #MAX_PROBLEMS}, with its height;
  * the walk never stops at the first. Memory grows with the state and the number of executed
  * transactions (the re-execution is kept in a {@link MemoryState}).
  */
@@ -42,10 +45,14 @@ public final class LedgerVerifier {
      * The audit's outcome. {@code certifiedHeight} is the highest header a checked commit
      * certificate certifies through its batch's anchor: that header, and through its hashes every
      * block below it with its receipts and state, is proven from genesis alone; the blocks above
-     * it wait for a later block to certify them.
+     * it wait for a later block to certify them. {@code prunedBelow} is the store's lowest whole
+     * block (1: never pruned); below it headers, certificates and receipts were checked, not
+     * transactions. {@code stateProven}: the stored state is what the certified blocks give (re-executed
+     * from genesis; for a pruned store, it hashes to the state root of the certified header at
+     * {@code certifiedHeight}, which holds only when no block above that changed the state).
      */
     public record Report(boolean ok, long blocksChecked, long transactionsChecked, List<LedgerProblem> problems,
-            long problemCount, long certifiedHeight) {
+            long problemCount, long certifiedHeight, long prunedBelow, boolean stateProven) {
         public Report {
             problems = List.copyOf(problems);
         }
@@ -62,7 +69,7 @@ public final class LedgerVerifier {
         try {
             store = BlockStore.openForAudit(dir, genesis);
         } catch (StoreCorruptedException e) {
-            return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1, 0);
+            return new Report(false, 0, 0, List.of(new LedgerProblem(-1, LedgerProblem.Kind.STORE, e.getMessage())), 1, 0, 0, false);
         }
         try (store) {
             return verify(store, progress, verifier);
@@ -113,17 +120,23 @@ public final class LedgerVerifier {
 
         Report run() {
             long tip = store.height();
+            long prunedBelow = store.prunedBelow();
             long blocksChecked = 0;
             long txsChecked = 0;
             Digest previousHash = genesis.hash();
             long certified = 0;
-            boolean executing = true;
+            // A pruned store has no state below its whole blocks to execute on: its block hashes
+            // are followed instead, for blocks_root and the anchors.
+            boolean executing = prunedBelow <= 1;
+            long indexedByReceipts = 0;
+            BlockHashes.InMemory chain = executing ? null : new BlockHashes.InMemory(genesis.hash());
             for (long h = 1; h <= tip; h++) {
                 Optional<StoreSnapshot.StoredBytes> raw = store.storedBytes(h);
                 if (raw.isEmpty()) {
                     report(h, LedgerProblem.Kind.MISSING_BLOCK, "no block at height " + h + " below the tip " + tip);
                     previousHash = null;
                     executing = false;
+                    chain = null;
                     progress.onBlock(h, tip);
                     continue;
                 }
@@ -137,17 +150,35 @@ public final class LedgerVerifier {
                     report(h, LedgerProblem.Kind.MALFORMED_BLOCK, "block does not decode: " + e.getMessage());
                     previousHash = null;
                     executing = false;
+                    chain = null;
                     progress.onBlock(h, tip);
                     continue;
                 }
-                BlockChecker.BlockCheck check = BlockChecker.check(genesis, h, previousHash, executing ? state : null,
-                        block, verifier);
-                check.problems().forEach(this::report);
+                BlockChecker.BlockCheck check = h < prunedBelow ? BlockChecker.checkPruned(genesis, h, previousHash, chain, block)
+                        : BlockChecker.check(genesis, h, previousHash, executing ? state : null, block, verifier);
+                List<LedgerProblem> found = new ArrayList<>(check.problems());
+                if (h >= prunedBelow && chain != null && check.header() != null) {
+                    found.addAll(BlockChecker.checkAgainstChain(h, check.header(), chain));
+                }
+                found.forEach(this::report);
                 blocksChecked++;
                 txsChecked += check.transactions();
-                if (check.ok() && executing && check.header().getAnchorHeight() > certified) {
+                if (found.isEmpty() && (executing || chain != null) && check.header().getAnchorHeight() > certified) {
                     // Its certificate verified and its anchor is this chain's block: that header is certified.
                     certified = check.header().getAnchorHeight();
+                }
+                if (chain != null) {
+                    if (check.hash() != null) {
+                        chain.append(check.hash());
+                    } else {
+                        chain = null;
+                    }
+                }
+                if (!executing && prunedBelow > 1 && found.isEmpty()) {
+                    // The receipts are certified by the header: the index must hold what they say executed.
+                    List<TxIndex.Entry> entries = TxIndex.entriesOf(block);
+                    indexedByReceipts += entries.size();
+                    checkIndex(h, entries, "the block's receipts");
                 }
                 if (check.execution() != null) {
                     state.apply(check.execution(), check.hash());
@@ -167,14 +198,29 @@ public final class LedgerVerifier {
             if (treeProblem != null) {
                 report(tip, LedgerProblem.Kind.STATE, treeProblem);
             }
-            if (executing) {
-                try {
+            boolean stateProven = false;
+            try {
+                if (executing) {
+                    long before = problemCount;
                     checkState(tip);
-                } catch (StoreCorruptedException e) {
-                    report(tip, LedgerProblem.Kind.STATE, e.getMessage());
+                    stateProven = problemCount == before;
+                } else if (prunedBelow > 1) {
+                    long before = problemCount;
+                    checkStoredLeaves(tip, collectAccounts(), collectRecords());
+                    if (problemCount == 0 && store.indexedTransactions() != indexedByReceipts) {
+                        report(tip, LedgerProblem.Kind.STATE, "transaction index holds " + store.indexedTransactions()
+                                + " entries, the blocks' receipts name " + indexedByReceipts);
+                    }
+                    // Without re-execution the state is proven only where a certified header names its root.
+                    stateProven = problemCount == before && certified > 0 && store.header(certified)
+                            .map(h -> h.getStateRoot().equals(ByteString.copyFrom(store.stateRoot().bytes())))
+                            .orElse(false);
                 }
+            } catch (StoreCorruptedException e) {
+                report(tip, LedgerProblem.Kind.STATE, e.getMessage());
             }
-            return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount, certified);
+            return new Report(problemCount == 0, blocksChecked, txsChecked, problems, problemCount, certified, prunedBelow,
+                    stateProven && problemCount == 0);
         }
 
         void checkMetadata(long tip, Digest lastHash) {
@@ -196,26 +242,35 @@ public final class LedgerVerifier {
             SortedMap<RecordKey, RecordValue> records = collectRecords();
             compare(tip, "account", state.balances(), accounts);
             compare(tip, "record", state.records(), records);
-            // The stored leaves themselves, hashed into a tree from scratch, must give the certified root.
-            Digest stored = SparseMerkleTree.build(new StateChanges(accounts, records, List.of()).treeChanges()).root().hash();
-            if (!stored.equals(store.stateRoot())) {
-                report(tip, LedgerProblem.Kind.STATE, "the stored accounts and records hash to state root " + stored.hex()
-                        + ", the tip's header says " + store.stateRoot().hex());
-            }
+            checkStoredLeaves(tip, accounts, records);
             if (store.indexedTransactions() != state.executedCount()) {
                 report(tip, LedgerProblem.Kind.STATE, "transaction index holds " + store.indexedTransactions()
                         + " entries, re-execution executed " + state.executedCount());
             }
         }
 
+        /** The stored leaves themselves, hashed into a tree from scratch, must give the tip's state root. */
+        void checkStoredLeaves(long tip, SortedMap<ByteString, Long> accounts, SortedMap<RecordKey, RecordValue> records) {
+            Digest stored = SparseMerkleTree.build(new StateChanges(accounts, records, List.of()).treeChanges()).root().hash();
+            if (!stored.equals(store.stateRoot())) {
+                report(tip, LedgerProblem.Kind.STATE, "the stored accounts and records hash to state root " + stored.hex()
+                        + ", the tip's header says " + store.stateRoot().hex());
+            }
+        }
+
         /** Each transaction this block executed is indexed at this position with this receipt. */
         void checkIndex(long height, ExecutionResult execution) {
-            for (StateChanges.Executed e : execution.changes().executed()) {
+            checkIndex(height, execution.changes().executed().stream()
+                    .map(e -> new TxIndex.Entry(e.txId(), e.index(), e.receipt())).toList(), "re-execution");
+        }
+
+        void checkIndex(long height, List<TxIndex.Entry> executed, String source) {
+            for (TxIndex.Entry e : executed) {
                 Optional<TxIndexEntry> entry = store.indexEntry(e.txId());
                 if (entry.isEmpty() || entry.get().getHeight() != height || entry.get().getIndex() != e.index()
                         || !entry.get().getReceipt().equals(e.receipt())) {
                     report(height, LedgerProblem.Kind.STATE, "transaction index entry for " + e.txId().shortHex() + " at "
-                            + height + "/" + e.index() + (entry.isEmpty() ? " is missing" : " differs from re-execution"));
+                            + height + "/" + e.index() + (entry.isEmpty() ? " is missing" : " differs from " + source));
                 }
             }
         }

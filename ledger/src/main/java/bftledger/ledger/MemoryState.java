@@ -2,7 +2,6 @@ package bftledger.ledger;
 
 import bftledger.crypto.Digest;
 import bftledger.crypto.HistoryTree;
-import bftledger.crypto.MerkleTree;
 import bftledger.crypto.SparseMerkleTree;
 import com.google.protobuf.ByteString;
 import java.util.Collections;
@@ -22,11 +21,9 @@ public final class MemoryState implements LedgerState {
     private final TreeMap<RecordKey, RecordValue> records = new TreeMap<>();
     // Only looked up, never iterated where a result depends on it.
     private final Map<Digest, TxLocation> executed = new HashMap<>();
-    private final Map<HistoryKey, Digest> historyNodes = new HashMap<>();
+    private BlockHashes.InMemory hashes;
     private SparseMerkleTree.Node tree;
     private long height;
-
-    private record HistoryKey(int level, long index) {}
 
     private MemoryState() {}
 
@@ -35,7 +32,7 @@ public final class MemoryState implements LedgerState {
         s.balances.putAll(genesis.initialBalances());
         SparseMerkleTree.Update initial = genesis.stateTree();
         s.tree = initial.root();
-        s.appendHistory(0, genesis.hash());
+        s.hashes = new BlockHashes.InMemory(genesis.hash());
         s.height = 0;
         return s;
     }
@@ -52,13 +49,7 @@ public final class MemoryState implements LedgerState {
         }
         tree = result.stateUpdate().root();
         height = result.height();
-        appendHistory(height, blockHash);
-    }
-
-    private void appendHistory(long index, Digest blockHash) {
-        for (HistoryTree.Node n : HistoryTree.append(history(), index, MerkleTree.leafHash(blockHash.bytes()))) {
-            historyNodes.put(new HistoryKey(n.level(), n.index()), n.hash());
-        }
+        hashes.append(blockHash);
     }
 
     @Override
@@ -79,7 +70,7 @@ public final class MemoryState implements LedgerState {
 
     @Override
     public HistoryTree.NodeReader history() {
-        return (level, index) -> historyNodes.get(new HistoryKey(level, index));
+        return hashes.history();
     }
 
     @Override

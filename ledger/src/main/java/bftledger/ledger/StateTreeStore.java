@@ -43,7 +43,8 @@ final class StateTreeStore {
     private long unwritten;
     private volatile Node root;
     private volatile long height;
-    private long writtenHeight;
+    /** Read without the lock by {@link BlockStore#prune}, which only needs a value no higher than the latest. */
+    private volatile long writtenHeight;
 
     private StateTreeStore(StoreEnv store, Node root, long height) {
         this.store = store;

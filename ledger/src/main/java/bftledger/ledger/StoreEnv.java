@@ -23,13 +23,20 @@ import org.lmdbjava.Txn;
  *       ({@link StateTreeStore});</li>
  *   <li>{@value #DB_HISTORY}: the blocks tree's nodes, level u8 || index u64 -> hash;
  *       {@value #DB_ANCHORS}: u64 height -> u64 height of the first block certifying it ({@link BlockHistory});</li>
- *   <li>{@value #DB_META}: format, chain id, genesis, height, tip hash, state root, state tree root and height.</li>
+ *   <li>{@value #DB_META}: format, chain id, genesis, height, tip hash, state root, state tree root and height,
+ *       and {@link #META_PRUNED_BELOW}.</li>
  * </ul>
+ * A pruned store ({@link BlockStore#prune}) keeps, below {@link #META_PRUNED_BELOW}, each block's
+ * header, certificate and receipts without its transactions, and is marked format
+ * {@value #FORMAT_PRUNED} so that a release that does not know pruning refuses it rather than
+ * taking its blocks for damaged ones.
  * Sync flags stay at LMDB's durable defaults: a commit is on disk when it returns.
  */
 final class StoreEnv implements AutoCloseable {
     /** 3: certified headers (anchors, blocks_root) and the state tree; 1 and 2 are refused. */
     static final int FORMAT_VERSION = 3;
+    /** Format 3 with block bodies pruned below {@link #META_PRUNED_BELOW}; written by the first prune. */
+    static final int FORMAT_PRUNED = 4;
     static final int MAX_DBS = 8;
     static final int MAX_READERS = 126;
 
@@ -51,6 +58,8 @@ final class StoreEnv implements AutoCloseable {
     static final byte[] META_TREE_ROOT = ascii("state_tree_root");
     static final byte[] META_TREE_HEIGHT = ascii("state_tree_height");
     static final byte[] META_CERTIFIED_HEIGHT = ascii("certified_height");
+    /** u64: the lowest height whose block is stored whole; absent in a store never pruned (read as 1). */
+    static final byte[] META_PRUNED_BELOW = ascii("pruned_below");
 
     final Path dir;
     final Env<byte[]> env;
@@ -119,7 +128,7 @@ final class StoreEnv implements AutoCloseable {
                 return;
             }
             int version = v.length == 4 ? ByteBuffer.wrap(v).getInt() : -1;
-            if (version != FORMAT_VERSION) {
+            if (version != FORMAT_VERSION && version != FORMAT_PRUNED) {
                 throw new StoreCorruptedException(dir + " holds a ledger in store format " + version + ", written by an"
                         + " earlier bftledger whose commit certificates do not cover block headers; it cannot be"
                         + " verified or served under format " + FORMAT_VERSION + ". Keep that network on its earlier"
@@ -130,6 +139,11 @@ final class StoreEnv implements AutoCloseable {
 
     long height(Txn<byte[]> txn) {
         return u64(txn, META_HEIGHT, "height");
+    }
+
+    /** The lowest height whose block is stored whole: 1 unless the store was pruned. */
+    long prunedBelow(Txn<byte[]> txn) {
+        return meta.get(txn, META_PRUNED_BELOW) == null ? 1 : u64(txn, META_PRUNED_BELOW, "pruned_below");
     }
 
     long u64(Txn<byte[]> txn, byte[] key, String name) {

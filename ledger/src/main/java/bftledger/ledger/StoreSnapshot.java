@@ -26,6 +26,7 @@ public final class StoreSnapshot implements AutoCloseable {
     private final Txn<byte[]> indexTxn;
     private final boolean ownsTxn;
     private long height = -1;
+    private long prunedBelow = -1;
 
     StoreSnapshot(BlockStore owner, StoreEnv store, Txn<byte[]> txn, Txn<byte[]> indexTxn, boolean ownsTxn) {
         this.owner = owner;
@@ -40,6 +41,17 @@ public final class StoreSnapshot implements AutoCloseable {
             height = store.height(txn);
         }
         return height;
+    }
+
+    /**
+     * The lowest height whose block is stored whole (1 unless the store was pruned): below it
+     * only headers, certificates and receipts are kept ({@link BlockStore#prune}).
+     */
+    public long prunedBelow() {
+        if (prunedBelow < 0 || !ownsTxn) {
+            prunedBelow = store.prunedBelow(txn);
+        }
+        return prunedBelow;
     }
 
     public Digest tipHash() {
@@ -96,6 +108,9 @@ public final class StoreSnapshot implements AutoCloseable {
         long at = entry.get().getHeight();
         int index = entry.get().getIndex();
         Block block = parseBlock(at);
+        if (at < prunedBelow()) {
+            return Optional.of(new BlockStore.TxRecord(at, index, entry.get().getReceipt(), null, block));
+        }
         if (index >= block.getTransactionsCount()) {
             throw new StoreCorruptedException(store.dir + ": index points " + id.hex() + " at " + at + "/" + index
                     + ", past the block's end");
@@ -133,12 +148,19 @@ public final class StoreSnapshot implements AutoCloseable {
         return Optional.of(block);
     }
 
+    /** The whole block at {@code height}; empty when none is stored or its body was pruned (see {@link #prunedBelow()}). */
     public Optional<Block> block(long height) {
+        return height < prunedBelow() ? Optional.empty() : stored(height);
+    }
+
+    /** The block as stored: whole, or without its transactions below {@link #prunedBelow()}. */
+    public Optional<Block> stored(long height) {
         return rawBlock(height).isEmpty() ? Optional.empty() : Optional.of(parseBlock(height));
     }
 
+    /** The header at {@code height}, pruned or not. */
     public Optional<BlockHeader> header(long height) {
-        return block(height).map(b -> {
+        return stored(height).map(b -> {
             try {
                 return Blocks.header(b);
             } catch (InvalidProtocolBufferException e) {
@@ -148,7 +170,8 @@ public final class StoreSnapshot implements AutoCloseable {
     }
 
     Block parseBlock(long height) {
-        if (!ownsTxn) {
+        if (!ownsTxn || height < prunedBelow()) {
+            // A pruned block is small to parse, and the cache may still hold it whole from before the prune.
             // Inside a write transaction: what it reads may still be rolled back, so it is
             // neither served from nor added to the cache of committed blocks.
             return parseStoredBlock(height);
@@ -172,7 +195,8 @@ public final class StoreSnapshot implements AutoCloseable {
             throw owner.damaged(height, "it does not decode: " + e.getMessage());
         }
         if (checked) {
-            Optional<String> problem = BlockIntegrity.problem(block, height, owner.history().reader(txn).get(0, height));
+            Optional<String> problem = BlockIntegrity.problem(block, height, owner.history().reader(txn).get(0, height),
+                    height < prunedBelow());
             if (problem.isPresent()) {
                 throw owner.damaged(height, problem.get());
             }

@@ -18,8 +18,11 @@ final class StoreTail {
 
     static void check(StoreEnv store, ChainGenesis genesis, StoreSnapshot s) {
         byte[] version = store.meta.get(s.txn, StoreEnv.META_FORMAT_VERSION);
-        if (version == null || version.length != 4 || ByteBuffer.wrap(version).getInt() != StoreEnv.FORMAT_VERSION) {
-            throw new StoreCorruptedException(store.dir + ": metadata key format_version is not " + StoreEnv.FORMAT_VERSION);
+        int format = version == null || version.length != 4 ? -1 : ByteBuffer.wrap(version).getInt();
+        boolean pruned = store.meta.get(s.txn, StoreEnv.META_PRUNED_BELOW) != null;
+        if (format != (pruned ? StoreEnv.FORMAT_PRUNED : StoreEnv.FORMAT_VERSION)) {
+            throw new StoreCorruptedException(store.dir + ": metadata key format_version is not "
+                    + (pruned ? StoreEnv.FORMAT_PRUNED + " (the store is pruned)" : StoreEnv.FORMAT_VERSION));
         }
         byte[] chainId = store.meta.get(s.txn, StoreEnv.META_CHAIN_ID);
         if (chainId == null || !new String(chainId, StandardCharsets.UTF_8).equals(genesis.chainId())) {
@@ -36,6 +39,11 @@ final class StoreTail {
         long last = s.lastBlockHeight();
         if (last != height) {
             throw new StoreCorruptedException(store.dir + ": metadata height is " + height + " but the last stored block is at height " + last);
+        }
+        long prunedBelow = s.prunedBelow();
+        if (prunedBelow < 1 || (height > 0 && prunedBelow > height)) {
+            throw new StoreCorruptedException(store.dir + ": metadata pruned_below is " + prunedBelow + ", the tip " + height
+                    + "; the tip block is always stored whole");
         }
         if (height == 0) {
             if (!tipHash.equals(genesis.hash()) || !stateRoot.equals(genesis.stateRoot())) {

@@ -364,11 +364,14 @@ final class TxIndex implements AutoCloseable {
 
     /** The entries a stored block gives: its transactions that executed (every receipt but DUPLICATE). */
     static List<Entry> entriesOf(Block block) {
-        List<Entry> out = new ArrayList<>(block.getTransactionsCount());
-        for (int i = 0; i < block.getTransactionsCount(); i++) {
+        // A pruned block keeps its receipts alone; each names its transaction's id.
+        boolean pruned = block.getTransactionsCount() == 0;
+        List<Entry> out = new ArrayList<>(block.getReceiptsCount());
+        for (int i = 0; i < block.getReceiptsCount(); i++) {
             Receipt receipt = block.getReceipts(i);
             if (receipt.getStatus() != Receipt.Status.DUPLICATE) {
-                out.add(new Entry(Transactions.id(block.getTransactions(i)), i, receipt));
+                Digest id = pruned ? Digest.of(receipt.getTxId().toByteArray()) : Transactions.id(block.getTransactions(i));
+                out.add(new Entry(id, i, receipt));
             }
         }
         return out;

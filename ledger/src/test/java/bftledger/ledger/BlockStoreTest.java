@@ -288,6 +288,117 @@ class BlockStoreTest {
         }
     }
 
+    /** {@code blocks} blocks of {@code perBlock} transfers each, nonces from {@code firstNonce}: values large enough for overflow pages. */
+    private List<ExecutedBlock> fillLarge(BlockStore store, int blocks, int perBlock, long firstNonce) {
+        List<ExecutedBlock> out = new ArrayList<>();
+        long nonce = firstNonce;
+        for (int b = 0; b < blocks; b++) {
+            List<VerifiedTransaction> txs = new ArrayList<>();
+            for (int i = 0; i < perBlock; i++, nonce++) {
+                txs.add(net.transfer((int) (nonce % 8), (int) ((nonce + 3) % 8), 1, nonce));
+            }
+            out.add(net.append(store, 1000L * (store.height() + 1), txs));
+        }
+        return out;
+    }
+
+    @Test
+    void pruningKeepsHeadersProofsAndTheIndexAndFreesPages(@TempDir Path dir) throws Exception {
+        List<ExecutedBlock> written;
+        long fileBeforePruning;
+        VerifiedTransaction old;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            written = fillLarge(store, 130, 60, 1);
+            fileBeforePruning = java.nio.file.Files.size(dir.resolve("data.mdb"));
+            old = net.transfer(1, 4, 1, 60 * 10 + 1); // executed in block 11 (nonces 601..660)
+            assertEquals(1, store.prunedBelow());
+            BlockStore.Pruned pruned;
+            long freed = 0;
+            do {
+                pruned = store.prune(120);
+                assertTrue(pruned.blocks() <= BlockStore.PRUNE_CHUNK_BLOCKS);
+                freed += pruned.bytesFreed();
+            } while (pruned.blocks() > 0);
+            assertEquals(120, store.prunedBelow());
+            assertTrue(freed > 100L * 60 * 120, "transactions of 119 blocks freed: " + freed);
+
+            ExecutedBlock b11 = written.get(10);
+            assertTrue(store.block(11).isEmpty(), "a pruned block is not served whole");
+            assertEquals(b11.header(), store.header(11).orElseThrow(), "its header is kept");
+            assertEquals(b11.hash(), store.blockHash(11).orElseThrow());
+            assertEquals(b11.block().getHeader(), store.headerProof(11).orElseThrow().getHeader(), "and proven");
+            assertEquals(written.get(119).block(), store.block(120).orElseThrow(), "blocks from the pruning height are whole");
+
+            BlockStore.TxRecord record = store.transaction(old.id()).orElseThrow();
+            assertTrue(record.pruned());
+            assertEquals(11, record.height());
+            assertEquals(b11.block().getReceipts(record.index()), record.receipt(), "the index keeps the receipt");
+            assertThrows(IllegalStateException.class, record::txProof);
+            ExecutedBlock replay = net.append(store, 1_000_000, List.of(old));
+            assertEquals(Receipt.Status.DUPLICATE, replay.block().getReceipts(0).getStatus(),
+                    "at-most-once holds for transactions of pruned blocks");
+            assertTrue(store.checkAllBlocks().isEmpty(), "pruned blocks pass the integrity check as headers");
+            while (store.prune(10_000).blocks() > 0) {
+                // as far as it may go
+            }
+            assertEquals(131, store.height());
+            assertEquals(129, store.prunedBelow(), "never above the state tree's last write (at 128, every "
+                    + StateTreeStore.FLUSH_BLOCKS + " blocks): a reopen rebuilds the tree from the blocks above it");
+
+            // LMDB reuses the freed pages: as many blocks again barely grow the file.
+            while (store.prune(store.height() - 10).blocks() > 0) {
+                // pruned down to the last blocks the tree and the index allow
+            }
+            fillLarge(store, 100, 60, 1_000_000);
+            long after = java.nio.file.Files.size(dir.resolve("data.mdb"));
+            assertTrue(after < fileBeforePruning * 13 / 10, "file grew from " + fileBeforePruning + " to " + after);
+        }
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertTrue(store.prunedBelow() > 120, "durable across a reopen");
+            assertTrue(store.transaction(old.id()).orElseThrow().pruned());
+            LedgerVerifier.Report report = LedgerVerifier.verify(store, LedgerVerifier.Progress.NONE);
+            assertTrue(report.ok(), report.problems().toString());
+            assertEquals(store.prunedBelow(), report.prunedBelow());
+            assertEquals(store.height() - 1, report.certifiedHeight(), "headers certified through the pruned ones");
+        }
+    }
+
+    @Test
+    void aPrunedStoreRebuildsItsIndexFromReceiptsAndAPrunedHeightHoldingABodyIsDamage(@TempDir Path dir) throws Exception {
+        List<ExecutedBlock> written;
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            written = fill(store, 200);
+            while (store.prune(150).blocks() > 0) {
+                // down to 150
+            }
+        }
+        // Its format says pruned: a release without pruning refuses it instead of taking its blocks for damaged.
+        assertArrayEquals(java.nio.ByteBuffer.allocate(4).putInt(StoreEnv.FORMAT_PRUNED).array(),
+                RawStore.get(dir, StoreEnv.DB_META, StoreEnv.META_FORMAT_VERSION));
+        RawStore.putBlock(dir, 100, written.get(99).block().toByteArray());
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            assertEquals(List.of(100L), store.checkAllBlocks(), "a whole block below the pruning height is not what was kept");
+            assertEquals(Optional.empty(), store.repair(100, written.get(99).block()));
+            assertTrue(store.checkAllBlocks().isEmpty(), "repaired in its pruned form");
+        }
+        assertTrue(RawStore.block(dir, 100).length < written.get(99).block().getSerializedSize());
+
+        // The index is derived: lost (as after a machine crash), it is rebuilt from the kept receipts.
+        Path index = dir.resolve(TxIndex.DIR);
+        try (var files = java.nio.file.Files.walk(index)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        Block b10 = written.get(9).block();
+        Digest early = Transactions.id(b10.getTransactions(0));
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            BlockStore.TxRecord record = store.transaction(early).orElseThrow();
+            assertTrue(record.pruned());
+            assertEquals(b10.getReceipts(0), record.receipt());
+            LedgerVerifier.Report report = LedgerVerifier.verify(store, LedgerVerifier.Progress.NONE);
+            assertTrue(report.ok(), report.problems().toString());
+        }
+    }
+
     @Test
     void aStoreOfAnEarlierFormatIsRefusedWithWhatToDo(@TempDir Path dir) {
         try (BlockStore store = BlockStore.open(dir, net.genesis)) {

@@ -200,6 +200,58 @@ class LedgerVerifierTest {
         assertTrue(report.problems().stream().anyMatch(p -> p.message().contains("hash to state root")), report.problems().toString());
     }
 
+    /** A ledger of {@code blocks} blocks whose bodies below {@code keepFrom} were pruned; the last block is empty when {@code idleTip}. */
+    private void buildPruned(int blocks, long keepFrom, boolean idleTip) {
+        try (BlockStore store = BlockStore.open(dir, net.genesis)) {
+            for (int h = 1; h <= blocks; h++) {
+                net.append(store, 1000L * h, idleTip && h == blocks ? List.of() : txs(h));
+            }
+            while (store.prune(keepFrom).blocks() > 0) {
+                // a chunk at a time
+            }
+            assertEquals(keepFrom, store.prunedBelow());
+        }
+    }
+
+    @Test
+    void aPrunedLedgerIsCheckedFromGenesisThroughItsHeaders() {
+        buildPruned(130, 100, false);
+        LedgerVerifier.Report report = verify();
+        assertTrue(report.ok(), report.problems().toString());
+        assertEquals(100, report.prunedBelow());
+        assertEquals(130, report.blocksChecked());
+        assertEquals(129, report.certifiedHeight());
+        assertEquals(31L * 3, report.transactionsChecked(), "transactions of the whole blocks only");
+        assertFalse(report.stateProven(), "the tip changed the state and no certified header names its root");
+    }
+
+    @Test
+    void aPrunedLedgerWhoseTipIsIdleHasItsStateProven() {
+        // As a network leaves it when traffic stops: an empty block certifies the last one, and the state is its.
+        buildPruned(131, 100, true);
+        LedgerVerifier.Report report = verify();
+        assertTrue(report.ok(), report.problems().toString());
+        assertEquals(130, report.certifiedHeight());
+        assertTrue(report.stateProven());
+    }
+
+    @Test
+    void aPrunedLedgerStillShowsForgedHeadersCertificatesAndState() throws Exception {
+        buildPruned(130, 100, false);
+        RawStore.editHeader(dir, 40, h -> h.setStateRoot(ByteString.copyFrom(new byte[32])));
+        RawStore.editBlock(dir, 60, b -> b.toBuilder().setCertificate(b.getCertificate().toBuilder()
+                .setSignatures(0, b.getCertificate().getSignatures(0).toBuilder().setSignature(ByteString.copyFrom(new byte[64]))))
+                .build());
+        RawStore.editBlock(dir, 70, b -> b.toBuilder().setReceipts(0, b.getReceipts(0).toBuilder().setReason("forged")).build());
+        RawStore.put(dir, StoreEnv.DB_ACCOUNTS, net.account(0).toByteArray(), BlockStore.u64(1));
+        LedgerVerifier.Report report = verify();
+        assertProblem(report, 41, Kind.CHAIN_LINK);
+        assertProblem(report, 60, Kind.CERTIFICATE);
+        assertProblem(report, 70, Kind.RECEIPTS_ROOT);
+        assertTrue(report.problems().stream().anyMatch(p -> p.kind() == Kind.STATE && p.message().contains("hash to state root")),
+                report.problems().toString());
+    }
+
     @Test
     void damagedIndexAndMissingBlock() {
         buildClean();

@@ -65,24 +65,29 @@ public final class ScenarioCluster implements AutoCloseable {
      * nodes and clients speak TLS.
      */
     public record Options(int n, int accounts, long balance, NodeConfig.Tuning tuning, boolean metrics, String heap, long seed,
-                          boolean tls) {
+                          boolean tls, long pruneKeepBlocks) {
         /** Scenario settings: 20 ms ticks (a 4 s request timeout), 256 MiB stores, no metrics endpoint. */
         public static Options defaults(long seed) {
             NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
             NodeConfig.Tuning scenario = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
                     d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
                     20, 256L << 20, d.pipelineDepthMax());
-            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed, false);
+            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed, false, 0);
         }
 
         /** Nodes as {@code bftledger init} configures them: default tuning, metrics on; four funded accounts. */
         public static Options asInit(long seed) {
-            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed, false);
+            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed, false, 0);
         }
 
         /** The same options on a network that runs TLS between nodes and to clients. */
         public Options withTls() {
-            return new Options(n, accounts, balance, tuning, metrics, heap, seed, true);
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, true, pruneKeepBlocks);
+        }
+
+        /** The same options with every node keeping only its last {@code keepBlocks} blocks whole. */
+        public Options withPruning(long keepBlocks) {
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, tls, keepBlocks);
         }
     }
 
@@ -283,7 +288,7 @@ public final class ScenarioCluster implements AutoCloseable {
                 // One signing mark per data directory: twins share a key but each writes its own WAL.
                 NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
                         Path.of("node.key"), Path.of("../genesis.bin"), options.tuning(), tls, 0,
-                        Path.of(data + ".signing-mark"), false);
+                        Path.of(data + ".signing-mark"), false, options.pruneKeepBlocks());
                 Files.createDirectories(configPath(i).getParent());
                 Files.writeString(configPath(i), config.toProperties());
             }

@@ -102,11 +102,22 @@ final class AuditCommand implements Callable<Integer> {
     /** Puts the report's fields into {@code m} and returns its text. */
     static String describe(LedgerVerifier.Report report, Map<String, Object> m) {
         List<Object> problems = new ArrayList<>();
+        boolean pruned = report.prunedBelow() > 1;
         StringBuilder text = new StringBuilder((report.ok() ? "audit passed: " : "audit FAILED: ") + report.blocksChecked()
                 + " blocks, " + report.transactionsChecked() + " transactions checked, " + report.problemCount() + " problems"
-                + "\n  headers certified (commit certificates over anchoring batches, state roots re-executed) up to height "
+                + "\n  headers certified (commit certificates over anchoring batches"
+                + (pruned ? ")" : ", state roots re-executed)") + " up to height "
                 + report.certifiedHeight() + (report.blocksChecked() > report.certifiedHeight() ? "; the "
                 + (report.blocksChecked() - report.certifiedHeight()) + " block(s) above wait for a later block to certify them" : ""));
+        if (pruned) {
+            text.append("\n  pruned: blocks 1-").append(report.prunedBelow() - 1).append(" hold their headers, certificates and"
+                    + " receipts only, checked from genesis (links, certificates, blocks_root, anchors, receipts); blocks from ")
+                    .append(report.prunedBelow()).append(" checked whole without re-execution; ")
+                    .append(report.stateProven() ? "the stored state is the one the certified header at height "
+                            + report.certifiedHeight() + " names"
+                            : "the stored state matches the tip's state root, which no certified header in this store names"
+                            + " (a block above " + report.certifiedHeight() + " changed it): not proven by this store alone");
+        }
         for (LedgerProblem p : report.problems()) {
             problems.add(CommandOutput.fields("height", p.height(), "kind", p.kind().name(), "message", p.message()));
             if (problems.size() <= 50) {
@@ -118,6 +129,8 @@ final class AuditCommand implements Callable<Integer> {
         m.put("transactions_checked", report.transactionsChecked());
         m.put("problem_count", report.problemCount());
         m.put("certified_height", report.certifiedHeight());
+        m.put("pruned_below", report.prunedBelow());
+        m.put("state_proven", report.stateProven());
         m.put("problems", problems);
         return text.toString();
     }

@@ -3,6 +3,8 @@ package bftledger.node.cli;
 import bftledger.api.proto.Evidence;
 import bftledger.api.proto.GetBlockRequest;
 import bftledger.api.proto.GetBlockResponse;
+import bftledger.api.proto.GetCertifiedHeaderRequest;
+import bftledger.api.proto.GetCertifiedHeaderResponse;
 import bftledger.api.proto.GetEvidenceRequest;
 import bftledger.api.proto.GetStatusRequest;
 import bftledger.api.proto.GetStatusResponse;
@@ -25,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -35,7 +38,10 @@ import picocli.CommandLine;
  * that node serves it (its commit certificate against genesis, its link to the block before it,
  * its transactions and receipts against the header's roots, every signature, and that its anchor
  * names the node's own earlier header), then compares nodes height by height. A node diverges at the first height where its
- * block differs from the one most nodes hold; a node that is only behind is reported as such.
+ * block differs from the one most nodes hold; a node that is only behind is reported as such. A
+ * node that pruned its older blocks (it answers with pruned_below) is compared from its first
+ * whole block, linked to the header below it as the node's latest certified header proves it; the
+ * offline audit checks its kept headers from genesis.
  * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
  * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
  * whether it holds up; {@code culprits} (top level in {@code --json}) lists the replicas proven
@@ -95,6 +101,8 @@ final class OnlineAudit {
                 previous[i] = genesis.hash();
             }
             long[] divergedAt = new long[n];
+            // Per node, the lowest height it keeps whole when it said it pruned the blocks below (0: it did not).
+            long[] prunedBelow = new long[n];
             List<TreeMap<Long, Digest>> chains = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 chains.add(new TreeMap<>());
@@ -104,13 +112,27 @@ final class OnlineAudit {
                 Map<Digest, List<Integer>> byHash = new TreeMap<>();
                 Map<Digest, CommitCertificate> certificates = new TreeMap<>();
                 for (int i = 0; i < n; i++) {
-                    if (!up[i] || h > heights[i] || divergedAt[i] > 0) {
+                    if (!up[i] || h > heights[i] || divergedAt[i] > 0 || h < prunedBelow[i]) {
                         continue;
                     }
                     String problem = null;
                     try {
                         GetBlockResponse r = stub(channels.get(i), timeout).getBlock(GetBlockRequest.newBuilder().setHeight(h).build());
-                        if (!r.getFound()) {
+                        if (!r.getFound() && r.getPrunedBelow() > h) {
+                            // Compared from its first whole block on, linked to the header below it as a
+                            // later certified header proves it (the tip is never pruned).
+                            long kept = r.getPrunedBelow();
+                            Optional<Digest> below = kept > heights[i] ? Optional.empty()
+                                    : provenHash(verifier, stub(channels.get(i), timeout), kept - 1, genesis);
+                            if (below.isEmpty()) {
+                                problem = "says it pruned below " + kept + " (its height " + heights[i]
+                                        + ") and does not prove the header below that";
+                            } else {
+                                prunedBelow[i] = kept;
+                                previous[i] = below.get();
+                                chains.get(i).put(kept - 1, below.get());
+                            }
+                        } else if (!r.getFound()) {
                             problem = "does not serve a block it reports holding";
                         } else {
                             Block block = r.getBlock();
@@ -176,11 +198,13 @@ final class OnlineAudit {
                 m.put("height", heights[i]);
                 m.put("diverged_at", divergedAt[i] > 0 ? divergedAt[i] : null);
                 m.put("behind_by", up[i] ? top - heights[i] : null);
+                m.put("pruned_below", prunedBelow[i] > 0 ? prunedBelow[i] : null);
                 nodes.add(m);
                 agreed &= divergedAt[i] == 0;
-                text.append(String.format("node%d  %s  height %d%s%n", i, up[i] ? "up  " : "DOWN", heights[i],
+                text.append(String.format("node%d  %s  height %d%s%s%n", i, up[i] ? "up  " : "DOWN", heights[i],
                         divergedAt[i] > 0 ? "  DIVERGES from height " + divergedAt[i]
-                                : up[i] && heights[i] < top ? "  behind by " + (top - heights[i]) : up[i] ? "  agrees" : ""));
+                                : up[i] && heights[i] < top ? "  behind by " + (top - heights[i]) : up[i] ? "  agrees" : "",
+                        prunedBelow[i] > 0 ? "  (pruned: compared from height " + prunedBelow[i] + ")" : ""));
             }
             for (Object p : problems) {
                 text.append("problem: ").append(p).append('\n');
@@ -219,6 +243,19 @@ final class OnlineAudit {
         } finally {
             channels.forEach(ManagedChannel::shutdownNow);
         }
+    }
+
+    /** The hash of header {@code height} (0: the genesis), proven against genesis by the node's latest certified header. */
+    private static Optional<Digest> provenHash(ProofVerifier verifier, LedgerApiGrpc.LedgerApiBlockingStub node, long height,
+            ChainGenesis genesis) {
+        if (height == 0) {
+            return Optional.of(genesis.hash());
+        }
+        GetCertifiedHeaderResponse r = node.getCertifiedHeader(GetCertifiedHeaderRequest.newBuilder().setExtendsHeight(height).build());
+        if (!verifier.verifyCertifiedHeader(r, height).ok()) {
+            return Optional.empty();
+        }
+        return Optional.of(Sha256.hash(r.getExtends().getHeader().toByteArray()));
     }
 
     private static LedgerApiGrpc.LedgerApiBlockingStub stub(ManagedChannel channel, Duration timeout) {

@@ -22,6 +22,12 @@ import java.util.TreeSet;
  * @param rejoinNonVoting when the consensus WAL is lost, damaged or older than the signing mark
  *     says, set it aside and take part without voting until the network is past everything this
  *     replica may have signed, instead of refusing to start (key {@code rejoin.non.voting})
+ * @param pruneKeepBlocks keep this many of the latest blocks whole and strip the transactions
+ *     of older ones, keeping their headers, certificates and receipts (key
+ *     {@code prune.keep.blocks}; 0, the default, keeps every block whole). At least
+ *     {@link #PRUNE_KEEP_BLOCKS_MIN}. A replica that falls further behind than this cannot catch
+ *     up from pruned peers, so size it to the longest outage to ride out (docs/operations.md,
+ *     "Pruning")
  */
 public record NodeConfig(
         int replica,
@@ -35,13 +41,21 @@ public record NodeConfig(
         Tls tls,
         int healthPort,
         Path signingMarkFile,
-        boolean rejoinNonVoting) {
+        boolean rejoinNonVoting,
+        long pruneKeepBlocks) {
 
-    /** With the signing mark beside the key file and no non-voting rejoin. */
+    /**
+     * The fewest blocks a pruning node keeps whole: what the store and the checkpoint window need
+     * (the state tree is rebuilt from up to 64 blocks at open; checkpoints span 32). Catching up
+     * needs far more; that is the operator's choice, not a floor here.
+     */
+    public static final long PRUNE_KEEP_BLOCKS_MIN = 256;
+
+    /** With the signing mark beside the key file, no non-voting rejoin and no pruning. */
     public NodeConfig(int replica, String listenHost, int listenPort, int metricsPort, Path dataDir, Path keyFile,
                       Path genesisFile, Tuning tuning, Tls tls, int healthPort) {
         this(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls, healthPort,
-                defaultSigningMark(keyFile), false);
+                defaultSigningMark(keyFile), false, 0);
     }
 
     public static Path defaultSigningMark(Path keyFile) {
@@ -50,7 +64,12 @@ public record NodeConfig(
 
     public NodeConfig withRejoinNonVoting(boolean rejoin) {
         return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
-                healthPort, signingMarkFile, rejoin);
+                healthPort, signingMarkFile, rejoin, pruneKeepBlocks);
+    }
+
+    public NodeConfig withPruneKeepBlocks(long keepBlocks) {
+        return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
+                healthPort, signingMarkFile, rejoinNonVoting, keepBlocks);
     }
 
     /**
@@ -100,7 +119,7 @@ public record NodeConfig(
             "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
             "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes",
             "tuning.pipeline.depth.max", "tls.plaintext", "tls.cert.file", "tls.key.file", "health.port",
-            "signing.mark.file", "rejoin.non.voting");
+            "signing.mark.file", "rejoin.non.voting", "prune.keep.blocks");
 
     public static NodeConfig read(Path file) throws ConfigException {
         Properties p = new Properties();
@@ -147,7 +166,17 @@ public record NodeConfig(
                 tls(p, source, base),
                 intIn(p, source, "health.port", 0, 0, 65535),
                 mark == null || mark.isBlank() ? defaultSigningMark(keyFile) : path(p, source, base, "signing.mark.file"),
-                bool(p, source, "rejoin.non.voting", false));
+                bool(p, source, "rejoin.non.voting", false),
+                pruneKeepBlocks(p, source));
+    }
+
+    private static long pruneKeepBlocks(Properties p, String source) throws ConfigException {
+        long keep = longIn(p, source, "prune.keep.blocks", 0L, 0, Long.MAX_VALUE);
+        if (keep != 0 && keep < PRUNE_KEEP_BLOCKS_MIN) {
+            throw new ConfigException(source + ": 'prune.keep.blocks' is " + keep + "; it must be 0 (keep every block) or at least "
+                    + PRUNE_KEEP_BLOCKS_MIN + ".");
+        }
+        return keep;
     }
 
     private static Tls tls(Properties p, String source, Path base) throws ConfigException {
@@ -194,7 +223,9 @@ public record NodeConfig(
                 + "# Outside data.dir, so a data directory restored from a copy is recognised as older than the node.\n"
                 + "signing.mark.file=" + signingMarkFile + "\n"
                 + "# true: after losing its consensus WAL, rejoin without voting instead of refusing to start.\n"
-                + "rejoin.non.voting=" + rejoinNonVoting + "\n";
+                + "rejoin.non.voting=" + rejoinNonVoting + "\n"
+                + "# 0: keep every block whole; N: keep the last N whole, older ones as header, certificate and receipts.\n"
+                + "prune.keep.blocks=" + pruneKeepBlocks + "\n";
     }
 
     private static boolean bool(Properties p, String source, String key, boolean dflt) throws ConfigException {

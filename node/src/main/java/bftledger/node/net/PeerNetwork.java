@@ -480,12 +480,18 @@ public final class PeerNetwork implements AutoCloseable {
         @Override
         public void fetchBlocks(FetchBlocksRequest request, StreamObserver<Block> responses) {
             long from = Math.max(1, request.getFromHeight());
+            long prunedBelow = blocks.prunedBelow();
+            if (from < prunedBelow && !request.getPrunedFormOk()) {
+                responses.onError(io.grpc.Status.OUT_OF_RANGE.withDescription("replica " + self + " keeps whole blocks from height "
+                        + prunedBelow + "; the blocks below were pruned").asRuntimeException());
+                return;
+            }
             int max = Math.min(FETCH_BLOCKS_MAX, request.getMaxBlocks() == 0 ? FETCH_BLOCKS_MAX : request.getMaxBlocks());
             long top = blocks.height();
             for (long h = from; h <= top && h < from + max; h++) {
                 Optional<Block> block;
                 try {
-                    block = blocks.block(h);
+                    block = h < prunedBelow ? blocks.stored(h) : blocks.block(h);
                 } catch (bftledger.ledger.StoreCorruptedException damaged) {
                     break; // A damaged block is never served: the peer asks another replica for the rest.
                 }

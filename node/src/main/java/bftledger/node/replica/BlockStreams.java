@@ -49,6 +49,11 @@ final class BlockStreams {
                 while (next <= store.height() && out.isReady() && !out.isCancelled()) {
                     Optional<Block> block = store.block(next);
                     if (block.isEmpty()) {
+                        if (next < store.prunedBelow()) {
+                            // Pruned while this stream lagged behind: it cannot go on without a gap.
+                            out.onError(pruned(next).asRuntimeException());
+                            close();
+                        }
                         return;
                     }
                     out.onNext(block.get());
@@ -65,14 +70,24 @@ final class BlockStreams {
         }
     }
 
+    private Status pruned(long height) {
+        return Status.OUT_OF_RANGE.withDescription("block " + height + " was pruned: replica " + self
+                + " keeps whole blocks from height " + store.prunedBelow());
+    }
+
     void stream(StreamBlocksRequest request, StreamObserver<Block> out) {
         if (subscribers.size() >= STREAMS_MAX) {
             out.onError(Status.RESOURCE_EXHAUSTED.withDescription("replica " + self + " serves at most " + STREAMS_MAX
                     + " block streams").asRuntimeException());
             return;
         }
+        long from = Math.max(1, request.getFromHeight());
+        if (from < store.prunedBelow()) {
+            out.onError(pruned(from).asRuntimeException());
+            return;
+        }
         ServerCallStreamObserver<Block> call = (ServerCallStreamObserver<Block>) out;
-        Subscriber s = new Subscriber(call, Math.max(1, request.getFromHeight()));
+        Subscriber s = new Subscriber(call, from);
         call.setOnCancelHandler(s::close);
         call.setOnReadyHandler(() -> pump.execute(s::pump));
         subscribers.add(s);

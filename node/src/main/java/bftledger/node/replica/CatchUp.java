@@ -2,7 +2,6 @@ package bftledger.node.replica;
 
 import bftledger.crypto.Digest;
 import bftledger.ledger.BlockStore;
-import bftledger.ledger.Blocks;
 import bftledger.ledger.proto.Block;
 import bftledger.node.net.PeerNetwork;
 import bftledger.node.proto.FetchBlocksRequest;
@@ -171,7 +170,8 @@ public final class CatchUp implements AutoCloseable {
             try {
                 Iterator<Block> it = PeerTransportGrpc.newBlockingStub(peers.channel(peer).orElseThrow())
                         .withDeadlineAfter(FETCH_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
-                        .fetchBlocks(FetchBlocksRequest.newBuilder().setFromHeight(height).setMaxBlocks(1).build());
+                        .fetchBlocks(FetchBlocksRequest.newBuilder().setFromHeight(height).setMaxBlocks(1)
+                                .setPrunedFormOk(true).build());
                 if (!it.hasNext()) {
                     continue;
                 }
@@ -249,7 +249,7 @@ public final class CatchUp implements AutoCloseable {
             log.warn("event=catch-up-incomplete height={} target={}", store.height(), target);
             return;
         }
-        Digest hash = Blocks.hash(store.block(target).orElseThrow());
+        Digest hash = store.blockHash(target).orElseThrow();
         if (!hash.equals(digest)) {
             log.error("event=catch-up-digest-mismatch target={} stored={} certified={}", target, hash.shortHex(), digest.shortHex());
             return;
@@ -276,6 +276,13 @@ public final class CatchUp implements AutoCloseable {
                             .setMaxBlocks((int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, Math.max(1, target - from + 1))).build());
             while (it.hasNext()) {
                 blocks.add(it.next());
+            }
+        } catch (io.grpc.StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.OUT_OF_RANGE) {
+                // Only a peer that kept these blocks can serve them: without one this replica stays behind.
+                log.warn("event=catch-up-pruned peer={} from={} error=\"{}\"", peer, from, e.getStatus().getDescription());
+            } else {
+                log.debug("event=catch-up-fetch-failed peer={} error={}", peer, e.toString());
             }
         } catch (RuntimeException e) {
             log.debug("event=catch-up-fetch-failed peer={} error={}", peer, e.toString());

@@ -625,7 +625,8 @@ final class ClientSubmissions {
 
     private SubmitResponse committed(BlockStore.TxRecord record, ByteString blockHash, boolean wantProof) {
         SubmitResponse response = response(committedReply(record, blockHash));
-        return wantProof ? response.toBuilder().setProof(answers.proof(record)).build() : response;
+        // A transaction in a pruned block is answered with its signed receipt alone: its proof went with the body.
+        return wantProof && !record.pruned() ? response.toBuilder().setProof(answers.proof(record)).build() : response;
     }
 
     private Reply.Builder committedReply(BlockStore.TxRecord record, ByteString blockHash) {

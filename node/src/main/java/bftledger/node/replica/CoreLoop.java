@@ -328,7 +328,7 @@ public final class CoreLoop implements AutoCloseable {
         if (batch.sequence() <= height) {
             // Already in the store (fetched by catch-up before the core delivered it).
             return store.tip().height() == batch.sequence() ? store.tip().hash()
-                    : bftledger.ledger.Blocks.hash(store.block(batch.sequence()).orElseThrow());
+                    : store.blockHash(batch.sequence()).orElseThrow();
         }
         if (batch.sequence() != height + 1) {
             throw new IllegalStateException("core delivered sequence " + batch.sequence() + " but the store is at " + height);

@@ -82,6 +82,11 @@ final class ProvenAnswers {
             return;
         }
         BlockStore.TxRecord r = record.get();
+        if (r.pruned()) {
+            answer(out, () -> GetTransactionResponse.newBuilder().setHeight(r.height()).setPrunedBelow(store.prunedBelow())
+                    .setPossiblyStale(stale()).setValidAtHeight(store.height()).build());
+            return;
+        }
         waits.whenCertified(r.height(), capped(request.getWaitMillis()), certified -> answer(out, () ->
                 GetTransactionResponse.newBuilder().setFound(true).setHeight(r.height()).setProof(proof(r))
                         .setPossiblyStale(stale()).setValidAtHeight(store.height()).build()));
@@ -107,7 +112,9 @@ final class ProvenAnswers {
             return;
         }
         if (block.isEmpty()) {
-            answer(out, () -> GetBlockResponse.newBuilder().setPossiblyStale(stale()).build());
+            long prunedBelow = store.prunedBelow();
+            answer(out, () -> GetBlockResponse.newBuilder().setPossiblyStale(stale())
+                    .setPrunedBelow(height > 0 && height < prunedBelow ? prunedBelow : 0).build());
             return;
         }
         waits.whenCertified(height, capped(request.getWaitMillis()), certified -> answer(out, () -> {
@@ -210,6 +217,10 @@ final class ProvenAnswers {
                         Digest writer = next.get();
                         BlockStore.TxRecord write = store.transaction(writer).orElseThrow(() -> new StoreCorruptedException(
                                 "a record's writer " + writer.hex() + " is not in the transaction index"));
+                        if (write.pruned()) {
+                            b.setPrunedBelow(store.prunedBelow());
+                            break;
+                        }
                         b.addWrites(proof(write));
                         next = previous(write);
                     }

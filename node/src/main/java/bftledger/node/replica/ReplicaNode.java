@@ -158,6 +158,8 @@ public final class ReplicaNode implements AutoCloseable {
     /** The validators' IP addresses, never refused by {@link #connectionGate}; resolved again every {@link #VALIDATOR_RESOLVE_MILLIS}. */
     private volatile java.util.Set<java.net.InetAddress> validatorAddresses;
     private final bftledger.node.edge.PeerPinger pinger;
+    /** Null unless the config prunes (prune.keep.blocks). */
+    private final Pruner pruner;
     private Server server;
     /** An adversary's hold on what this node answers clients (null on an honest node). */
     private io.grpc.ServerInterceptor clientAnswers;
@@ -231,6 +233,7 @@ public final class ReplicaNode implements AutoCloseable {
                 CatchUp::repaired);
         metrics.counter("bftledger_block_repairs_failed", "repair attempts no peer's copy passed", catchUp,
                 CatchUp::repairsFailed);
+        this.pruner = config.pruneKeepBlocks() > 0 ? new Pruner(config.replica(), store, config.pruneKeepBlocks(), metrics) : null;
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).
@@ -385,6 +388,16 @@ public final class ReplicaNode implements AutoCloseable {
         public Optional<Block> block(long height) {
             return store.block(height);
         }
+
+        @Override
+        public Optional<Block> stored(long height) {
+            return store.stored(height);
+        }
+
+        @Override
+        public long prunedBelow() {
+            return store.prunedBelow();
+        }
     }
 
     /**
@@ -537,6 +550,9 @@ public final class ReplicaNode implements AutoCloseable {
                         .resolve(validatorHostPorts, validatorAddresses)),
                 VALIDATOR_RESOLVE_MILLIS, VALIDATOR_RESOLVE_MILLIS, TimeUnit.MILLISECONDS);
         pinger.start(timers, PEER_PING_PERIOD_MILLIS);
+        if (pruner != null) {
+            pruner.start();
+        }
         metrics.setHeight(store.height());
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
         log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={} tls={}"
@@ -632,6 +648,9 @@ public final class ReplicaNode implements AutoCloseable {
         verifiers.forEach(Thread::interrupt);
         core.close();
         catchUp.close();
+        if (pruner != null) {
+            pruner.close();
+        }
         streamPump.shutdownNow();
         replies.shutdownNow();
         if (server != null) {

@@ -73,6 +73,23 @@ class NodeConfigTest {
     }
 
     @Test
+    void pruningIsOffByDefaultAndKeepsAtLeastTheMinimum() throws Exception {
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, VALID);
+        assertEquals(0, NodeConfig.read(file).pruneKeepBlocks());
+        Files.writeString(file, VALID + "prune.keep.blocks=100000\n");
+        NodeConfig c = NodeConfig.read(file);
+        assertEquals(100_000, c.pruneKeepBlocks());
+        Files.writeString(file, c.toProperties());
+        assertEquals(c, NodeConfig.read(file), "what toProperties writes reads back");
+        Files.writeString(file, VALID + "prune.keep.blocks=" + NodeConfig.PRUNE_KEEP_BLOCKS_MIN + "\n");
+        assertEquals(NodeConfig.PRUNE_KEEP_BLOCKS_MIN, NodeConfig.read(file).pruneKeepBlocks());
+        String tooFew = bad(VALID + "prune.keep.blocks=" + (NodeConfig.PRUNE_KEEP_BLOCKS_MIN - 1) + "\n").getMessage();
+        assertTrue(tooFew.contains("prune.keep.blocks") && tooFew.contains("at least " + NodeConfig.PRUNE_KEEP_BLOCKS_MIN), tooFew);
+        assertTrue(bad(VALID + "prune.keep.blocks=-1\n").getMessage().contains("prune.keep.blocks"));
+    }
+
+    @Test
     void mistakesAreNamedWithTheKeyAndTheFix() throws Exception {
         assertTrue(bad(VALID + "tuning.verify.thread=2\n").getMessage().contains("unknown keys [tuning.verify.thread]"));
         assertTrue(bad(VALID.replace("listen.port=7002", "listen.port=seven")).getMessage().contains("'listen.port' is 'seven'"));
