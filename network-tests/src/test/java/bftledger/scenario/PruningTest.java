@@ -39,7 +39,8 @@ import org.junit.jupiter.api.io.TempDir;
  * transaction is then no longer served with a proof by any replica (each says from which height it
  * keeps blocks, and the SDK and CLI say so), a resubmission of it is answered from the index with
  * its original receipt and is not executed again, an early block's header is still proven against
- * genesis, recent transactions are proven as before, and the online and offline audits pass.
+ * genesis, recent transactions are proven as before, the online and offline audits pass, and a
+ * pruned node killed with SIGKILL restarts and catches up.
  */
 class PruningTest {
     private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
@@ -119,6 +120,19 @@ class PruningTest {
                 for (JsonNode node : online.get("nodes")) {
                     assertTrue(node.get("pruned_below").asLong() > first.height(), why + ": " + node);
                 }
+
+                // A pruned node killed mid-run reopens its store (tree and index brought level from
+                // the kept blocks) and catches up while it is less than the kept window behind.
+                cluster.kill9(3);
+                recent.addAll(ScenarioChecks.transfers(cluster, client, random, 20, 4));
+                cluster.start(3);
+                cluster.awaitReady(Duration.ofSeconds(90));
+                recent.addAll(ScenarioChecks.transfers(cluster, client, random, 20, 4));
+                List<GetStatusResponse> end = cluster.awaitSameHeight(1, Duration.ofSeconds(120));
+                for (GetStatusResponse st : end) {
+                    assertEquals(end.get(0).getLastBlockHash(), st.getLastBlockHash(), why + ": node" + st.getReplica());
+                }
+                ScenarioChecks.assertAllPresent(client, recent.subList(recent.size() - 40, recent.size()), why);
             }
             assertTrue(cluster.logText(0).contains("event=pruned"), why);
             ScenarioChecks.stopAllAndAudit(cluster);
