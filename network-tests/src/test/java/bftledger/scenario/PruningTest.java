@@ -74,6 +74,9 @@ class PruningTest {
                 }
                 List<GetStatusResponse> statuses = cluster.awaitSameHeight(1, Duration.ofSeconds(60));
                 assertTrue(statuses.get(0).getHeight() > KEEP, why);
+                for (GetStatusResponse st : statuses) {
+                    assertTrue(st.getPrunedBelow() > first.height(), why + ": node" + st.getReplica() + " status " + st);
+                }
 
                 // Every replica says where it keeps blocks from; none serves the early one with a proof.
                 for (int i = 0; i < cluster.n(); i++) {

@@ -53,11 +53,12 @@ final class StatusCommand extends NetworkCommand {
                     row.put("damaged_heights", r.getDamagedHeightsList());
                     row.put("storage_stall", r.getStorageStall());
                     row.put("voting", r.getVoting());
+                    row.put("pruned_below", r.getPrunedBelow());
                     text.append(String.format("%-6s %-22s %-6s %-6d %-8d %-10d %-9d %-10s %s%s%s%s%n", "node" + i,
                             network.addresses().get(i), "yes", r.getView(), r.getPrimary(), r.getHeight(),
                             r.getStableCheckpoint(), Arguments.hex(r.getLastBlockHash()).substring(0, 8), r.getPeersConnectedList(),
                             r.getQuorumReachable() ? "" : " NO QUORUM", suspects.isEmpty() ? "" : " suspects " + suspects,
-                            storageNotes(r)));
+                            storageNotes(r) + (r.getPrunedBelow() > 1 ? " pruned below " + r.getPrunedBelow() : "")));
                 } else {
                     text.append(String.format("%-6s %-22s %-6s%n", "node" + i, network.addresses().get(i), "DOWN"));
                 }

@@ -154,7 +154,7 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
                 .setGenesisHash(ByteString.copyFrom(genesis.hash().bytes())).setQuorumReachable(liveness.quorumReachable())
                 .addAllPeerLiveness(peerLiveness()).setCertifiedHeight(store.certifiedHeight())
                 .addAllDamagedHeights(store.damagedHeights()).setStorageStall(status.storageStall())
-                .setVoting(status.voting()).build());
+                .setVoting(status.voting()).setPrunedBelow(store.prunedBelow()).build());
         out.onCompleted();
     }
 
