@@ -61,6 +61,14 @@ public final class ScenarioChecks {
         }
     }
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** Runs the CLI as its own process where the client sits (give it --json) and parses its last line. */
+    public static com.fasterxml.jackson.databind.JsonNode cliJson(ScenarioCluster cluster, String... args) throws Exception {
+        String out = cluster.runInClientHost(Duration.ofMinutes(3), args).strip();
+        return JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
+    }
+
     /** Stops every node (SIGTERM), then the offline audit must pass on each data directory. */
     public static void stopAllAndAudit(ScenarioCluster cluster) throws InterruptedException {
         cluster.stopAll();

@@ -8,7 +8,6 @@ import bftledger.api.proto.GetStatusResponse;
 import bftledger.crypto.Digest;
 import bftledger.sdk.LedgerClient;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +36,6 @@ import org.junit.jupiter.api.io.TempDir;
 class BackupRestoreTest {
     private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
     private static final int VICTIM = 3;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path tmp;
@@ -73,7 +71,7 @@ class BackupRestoreTest {
                 load.start();
                 JsonNode made;
                 try {
-                    made = cli(cluster, "backup", "--config", config, "--out", backup.toString(), "--plaintext", "--json");
+                    made = ScenarioChecks.cliJson(cluster, "backup", "--config", config, "--out", backup.toString(), "--plaintext", "--json");
                 } finally {
                     loading.set(false);
                     load.join(TimeUnit.SECONDS.toMillis(180));
@@ -88,20 +86,20 @@ class BackupRestoreTest {
 
                 // A second backup to the same place is refused by the node and changes nothing.
                 String manifestBefore = Files.readString(backup.resolve("manifest.json"));
-                JsonNode again = cli(cluster, "backup", "--config", config, "--out", backup.toString(), "--plaintext", "--json");
+                JsonNode again = ScenarioChecks.cliJson(cluster, "backup", "--config", config, "--out", backup.toString(), "--plaintext", "--json");
                 assertFalse(again.get("ok").asBoolean(), why + ": " + again);
                 assertTrue(again.get("error").asText().contains("not empty"), why + ": " + again);
                 assertEquals(manifestBefore, Files.readString(backup.resolve("manifest.json")));
 
                 acked.addAll(ScenarioChecks.transfers(cluster, client, random, 20, 4));
-                JsonNode audit = cli(cluster, "audit", "--backup", backup.toString(), "--genesis", genesis, "--online",
+                JsonNode audit = ScenarioChecks.cliJson(cluster, "audit", "--backup", backup.toString(), "--genesis", genesis, "--online",
                         "--plaintext", "--json");
                 assertTrue(audit.get("passed").asBoolean(), why + ": " + audit);
                 assertTrue(audit.get("prefix_of_live_ledger").asBoolean(), why + ": " + audit);
                 assertEquals(backupHeight, audit.get("blocks_checked").asLong(), why + ": " + audit);
 
                 // A restore into the running node's directory is refused.
-                JsonNode busy = cli(cluster, "restore", "--from", backup.toString(), "--config", config, "--replace", "--json");
+                JsonNode busy = ScenarioChecks.cliJson(cluster, "restore", "--from", backup.toString(), "--config", config, "--replace", "--json");
                 assertFalse(busy.get("ok").asBoolean(), why + ": " + busy);
                 assertTrue(busy.get("error").asText().contains("in use by a running node"), why + ": " + busy);
 
@@ -109,7 +107,7 @@ class BackupRestoreTest {
                 cluster.stop(VICTIM);
                 Path data = cluster.data(VICTIM);
                 deleteTree(data);
-                JsonNode restored = cli(cluster, "restore", "--from", backup.toString(), "--config", config, "--json");
+                JsonNode restored = ScenarioChecks.cliJson(cluster, "restore", "--from", backup.toString(), "--config", config, "--json");
                 assertTrue(restored.get("ok").asBoolean(), why + ": " + restored);
                 assertEquals(backupHeight, restored.get("height").asLong(), why);
                 assertTrue(restored.get("signing_mark_present").asBoolean(), why + ": the mark lives outside data/");
@@ -140,7 +138,7 @@ class BackupRestoreTest {
                 assertTrue(end.get(0).getHeight() > backupHeight, why + ": the restored node caught up past its backup");
                 assertEquals(1.0, ScenarioChecks.metric(cluster.metrics(VICTIM), "bftledger_voting"), why);
                 ScenarioChecks.assertAllPresent(client, new ArrayList<>(acked), why);
-                JsonNode online = cli(cluster, "audit", "--online", "--genesis", genesis, "--plaintext", "--json");
+                JsonNode online = ScenarioChecks.cliJson(cluster, "audit", "--online", "--genesis", genesis, "--plaintext", "--json");
                 assertTrue(online.get("passed").asBoolean(), why + ": " + online);
                 assertEquals(0, online.get("culprits").size(), why + ": no replica is proven to have signed twice");
             }
@@ -148,12 +146,6 @@ class BackupRestoreTest {
         }
     }
 
-    /** Runs the CLI as its own process and parses its one JSON line. */
-    private static JsonNode cli(ScenarioCluster cluster, String... args) throws Exception {
-        String out = cluster.runInClientHost(Duration.ofMinutes(3), args).strip();
-        String last = out.substring(out.lastIndexOf('\n') + 1);
-        return JSON.readTree(last);
-    }
 
     private static void deleteTree(Path dir) throws Exception {
         try (Stream<Path> walk = Files.walk(dir)) {

@@ -21,7 +21,6 @@ import bftledger.sdk.LedgerClient;
 import bftledger.sdk.LedgerClientException;
 import bftledger.sdk.ProofVerifier;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,7 +44,6 @@ import org.junit.jupiter.api.io.TempDir;
 class PruningTest {
     private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
     private static final long KEEP = NodeConfig.PRUNE_KEEP_BLOCKS_MIN;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path tmp;
@@ -93,7 +91,7 @@ class PruningTest {
                 LedgerClientException gone = assertThrows(LedgerClientException.class,
                         () -> client.transaction(first.txId(), Duration.ofSeconds(10)));
                 assertTrue(gone.getMessage().contains("pruned"), why + ": " + gone.getMessage());
-                JsonNode shown = cli(cluster, "tx", "show", "--id", first.txId().hex(), "--genesis", cluster.genesisPath().toString(),
+                JsonNode shown = ScenarioChecks.cliJson(cluster, "tx", "show", "--id", first.txId().hex(), "--genesis", cluster.genesisPath().toString(),
                         "--plaintext", "--timeout", "10s", "--json");
                 assertFalse(shown.get("ok").asBoolean(), why + ": " + shown);
                 assertTrue(shown.get("error").asText().contains("pruned: keeps whole blocks from height"), why + ": " + shown);
@@ -117,7 +115,7 @@ class PruningTest {
 
                 // What the nodes keep whole is proven as before.
                 ScenarioChecks.assertAllPresent(client, recent.subList(recent.size() - 40, recent.size()), why);
-                JsonNode online = cli(cluster, "audit", "--online", "--genesis", cluster.genesisPath().toString(), "--plaintext",
+                JsonNode online = ScenarioChecks.cliJson(cluster, "audit", "--online", "--genesis", cluster.genesisPath().toString(), "--plaintext",
                         "--json");
                 assertTrue(online.get("passed").asBoolean(), why + ": " + online);
                 for (JsonNode node : online.get("nodes")) {
@@ -142,11 +140,6 @@ class PruningTest {
         }
     }
 
-    /** Runs the CLI as its own process and parses its one JSON line. */
-    private static JsonNode cli(ScenarioCluster cluster, String... args) throws Exception {
-        String out = cluster.runInClientHost(Duration.ofMinutes(3), args).strip();
-        return JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
-    }
 
     /** The lowest pruning height over all nodes' metrics (1 while any has pruned nothing). */
     private static long minPrunedBelow(ScenarioCluster cluster) throws Exception {
