@@ -133,11 +133,11 @@ public final class ConnectionGate implements AutoCloseable {
             Set<Channel> from = open.get(address);
             closing = from == null ? List.of() : List.copyOf(from);
         }
-        for (Channel c : closing) {
-            c.close();
-        }
         if (!closing.isEmpty()) {
             onRefused.accept("bad-signatures-closed", closing.size());
+        }
+        for (Channel c : closing) {
+            c.close();
         }
     }
 
@@ -162,16 +162,18 @@ public final class ConnectionGate implements AutoCloseable {
                 return;
             }
             String refusal = track(from, child);
+            // Counted before the close, so a client that sees its connection end sees it counted
+            // (ConnectionGateTest reads the counts right after the refused call).
             if (refusal != null) {
+                onRefused.accept(refusal, 1);
                 // Not registered with an event loop yet: closed here, before gRPC sees it.
                 child.unsafe().closeForcibly();
-                onRefused.accept(refusal, 1);
                 return;
             }
             long wait = budgetWaitMillis.applyAsLong(from);
             if (wait > 0) {
-                hold(ctx, from, child, Math.min(wait, HOLD_MAX_MILLIS));
                 onRefused.accept("bad-signatures", 1);
+                hold(ctx, from, child, Math.min(wait, HOLD_MAX_MILLIS));
                 return;
             }
             ctx.fireChannelRead(msg);
