@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.lmdbjava.PutFlags;
@@ -113,6 +114,11 @@ public final class BlockStore implements AutoCloseable {
 
     private static BlockStore open(Path dir, ChainGenesis genesis, long mapSizeBytes, boolean auditing) {
         StoreLock lock = StoreLock.take(dir);
+        if (StateSyncBuilder.unfinished(dir)) {
+            lock.close();
+            throw new StoreCorruptedException(dir + " holds a store whose build from a state snapshot never finished"
+                    + " (its " + StateSyncBuilder.UNFINISHED_FILE + " file is there); delete the directory and sync again");
+        }
         StoreEnv env = null;
         BlockStore opened = null;
         try {
@@ -198,6 +204,11 @@ public final class BlockStore implements AutoCloseable {
     }
 
     private void create(Txn<byte[]> txn) {
+        create(store, genesis, txn);
+    }
+
+    /** Writes a new store for {@code genesis} into {@code txn}: metadata, initial balances, their state tree, blocks-tree leaf 0. */
+    static void create(StoreEnv store, ChainGenesis genesis, Txn<byte[]> txn) {
         store.meta.put(txn, StoreEnv.META_FORMAT_VERSION, StoreEnv.u32(StoreEnv.FORMAT_VERSION));
         store.meta.put(txn, StoreEnv.META_CHAIN_ID, genesis.chainId().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         store.meta.put(txn, StoreEnv.META_GENESIS_HASH, genesis.hash().bytes());
@@ -209,7 +220,7 @@ public final class BlockStore implements AutoCloseable {
             store.accounts.put(txn, e.getKey().toByteArray(), u64(e.getValue()));
         }
         StateTreeStore.initialize(store, txn, genesis);
-        history.append(txn, 0, genesis.hash());
+        new BlockHistory(store).append(txn, 0, genesis.hash());
     }
 
     /**
@@ -517,7 +528,7 @@ public final class BlockStore implements AutoCloseable {
      * which the at-most-once rule reads and which is rebuilt from the store after a machine crash
      * or a restore; they are about a quarter of a transfer's bytes.
      */
-    static Block prunedForm(Block block) {
+    public static Block prunedForm(Block block) {
         return Block.newBuilder().setHeader(block.getHeader()).setCertificate(block.getCertificate())
                 .addAllReceipts(block.getReceiptsList()).build();
     }
@@ -610,7 +621,49 @@ public final class BlockStore implements AutoCloseable {
             }
         }
         executed.ifPresent(this::indexCommitted);
+        executed.ifPresent(block -> onAppended(block.height()));
         return executed;
+    }
+
+    // ------------------------------------------------------------------------------ snapshot heights
+
+    /** Where to hand a view of every {@code every}-th height; null: nobody asked. */
+    private record SnapshotHook(long every, Consumer<StoreSnapshot> taker) {}
+
+    private volatile SnapshotHook snapshotHook;
+
+    /**
+     * After each appended block whose height is a multiple of {@code every}, hands {@code taker} a
+     * read view opened right after that block's commit, while the append still holds the writer's
+     * lock: the view is exactly at that height. It runs on the appending thread (the consensus
+     * core's), so the taker should only hand the view on (views may move between threads); the
+     * taker owns the view and must close it. A taker that throws does not fail the append: the
+     * failure is logged and the view closed, so a taker that throws must not have handed it on.
+     * Replaces an earlier hook ({@code StateSnapshotsTest#snapshotHeightsHandOverViewsAtThoseHeights}).
+     */
+    public void onSnapshotHeight(long every, Consumer<StoreSnapshot> taker) {
+        if (every <= 0) {
+            throw new IllegalArgumentException("every must be positive, got " + every);
+        }
+        snapshotHook = new SnapshotHook(every, java.util.Objects.requireNonNull(taker));
+    }
+
+    private void onAppended(long height) {
+        SnapshotHook hook = snapshotHook;
+        if (hook == null || height % hook.every() != 0) {
+            return;
+        }
+        StoreSnapshot view = snapshot();
+        try {
+            hook.taker().accept(view);
+        } catch (RuntimeException e) {
+            log.error("event=snapshot-taker-failed dir={} height={} error=\"{}\"", store.dir, height, e.toString(), e);
+            try {
+                view.close();
+            } catch (RuntimeException closing) {
+                log.warn("event=snapshot-view-close-failed dir={} error=\"{}\"", store.dir, closing.toString());
+            }
+        }
     }
 
     private void write(Txn<byte[]> txn, WritingState state, ExecutedBlock executed) {

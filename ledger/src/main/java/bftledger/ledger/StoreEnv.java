@@ -30,7 +30,8 @@ import org.lmdbjava.Txn;
  * header, certificate and receipts without its transactions, and is marked format
  * {@value #FORMAT_PRUNED} so that a release that does not know pruning refuses it rather than
  * taking its blocks for damaged ones.
- * Sync flags stay at LMDB's durable defaults: a commit is on disk when it returns.
+ * Sync flags stay at LMDB's durable defaults: a commit is on disk when it returns (except while
+ * {@link StateSyncBuilder} builds a store, which it syncs once when it finishes).
  */
 final class StoreEnv implements AutoCloseable {
     /** 3: certified headers (anchors, blocks_root) and the state tree; 1 and 2 are refused. */
@@ -91,6 +92,14 @@ final class StoreEnv implements AutoCloseable {
      * store at open, a few seconds per GB.
      */
     static StoreEnv open(Path dir, long mapSizeBytes) {
+        return open(dir, mapSizeBytes, false);
+    }
+
+    /**
+     * As {@link #open(Path, long)}; {@code unsynced}: commits are not synced (MDB_NOSYNC), for a
+     * store being built that is thrown away unless it finishes, and then synced by its builder.
+     */
+    static StoreEnv open(Path dir, long mapSizeBytes, boolean unsynced) {
         Path dataFile = dir.resolve("data.mdb");
         if (Files.exists(dataFile)) {
             LmdbFileCheck.checkPages(dataFile, null);
@@ -101,7 +110,8 @@ final class StoreEnv implements AutoCloseable {
                 .setMapSize(mapSizeBytes)
                 .setMaxDbs(MAX_DBS)
                 .setMaxReaders(MAX_READERS)
-                .open(dir.toFile(), EnvFlags.MDB_NOTLS);
+                .open(dir.toFile(), unsynced ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_NOSYNC}
+                        : new EnvFlags[] {EnvFlags.MDB_NOTLS});
         try {
             refuseOtherFormats(dir, env);
             return new StoreEnv(dir, env);

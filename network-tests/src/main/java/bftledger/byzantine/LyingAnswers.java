@@ -7,13 +7,18 @@ import bftledger.api.proto.GetRecordHistoryResponse;
 import bftledger.api.proto.GetRecordResponse;
 import bftledger.api.proto.GetTransactionResponse;
 import bftledger.api.proto.TransactionProof;
+import bftledger.ledger.proto.AccountEntry;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.CommitCertificate;
 import bftledger.ledger.proto.HeaderProof;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.SignedTransaction;
+import bftledger.ledger.proto.StateBucket;
+import bftledger.ledger.proto.StateEntry;
 import bftledger.ledger.proto.StateProof;
+import bftledger.ledger.proto.StateSnapshotManifest;
+import bftledger.node.proto.StateChunk;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.ForwardingServerCall;
@@ -31,13 +36,15 @@ import java.util.function.UnaryOperator;
  * writer, a block's transaction or receipt, a dropped write in a history, a header, a
  * certificate short of a quorum, a state proof's sibling), so that over a few calls every lie is
  * told. A client that trusts proofs, not replicas, must reject each one; tests count that it
- * did ({@code LyingReplicaTest}).
+ * did ({@code LyingReplicaTest}). To replicas joining by state sync it serves altered state
+ * chunks and every other manifest altered ({@code StateSyncTest}).
  */
 public final class LyingAnswers implements ServerInterceptor {
     public static final String STRATEGY = "lie";
-    public static final String DESCRIPTION = "honest consensus; alters every read answer and proof it gives clients";
+    public static final String DESCRIPTION = "honest consensus; alters every read answer and proof it gives clients, and the state it serves joining replicas";
 
     private final AtomicLong told = new AtomicLong();
+    private final AtomicLong manifests = new AtomicLong();
 
     @Override
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
@@ -46,6 +53,10 @@ public final class LyingAnswers implements ServerInterceptor {
             @Override
             @SuppressWarnings("unchecked")
             public void sendMessage(RespT message) {
+                if (message instanceof StateSnapshotManifest m) {
+                    super.sendMessage((RespT) lie(m));
+                    return;
+                }
                 super.sendMessage((RespT) lie(message, told.getAndIncrement()));
             }
         }, headers);
@@ -83,8 +94,36 @@ public final class LyingAnswers implements ServerInterceptor {
             };
         } else if (answer instanceof GetCertifiedHeaderResponse r && r.getFound()) {
             return r.toBuilder().setLatest(lie(r.getLatest(), k)).build();
+        } else if (answer instanceof StateChunk c) {
+            return lie(c);
         }
         return answer;
+    }
+
+    /**
+     * Every other manifest (the first one told is true, so that a joining replica goes on to
+     * fetch buckets from this replica): one bucket's hash altered.
+     */
+    private StateSnapshotManifest lie(StateSnapshotManifest m) {
+        if (manifests.getAndIncrement() % 2 == 0 || m.getBucketsCount() == 0) {
+            return m;
+        }
+        StateBucket b = m.getBuckets(0);
+        return m.toBuilder().setBuckets(0, b.toBuilder().setHash(flipByte(b.getHash().isEmpty()
+                ? ByteString.copyFrom(new byte[32]) : b.getHash()))).build();
+    }
+
+    /** Every state chunk: its first account's balance raised, or, in an empty one, an account made up. */
+    static StateChunk lie(StateChunk c) {
+        for (int i = 0; i < c.getEntriesCount(); i++) {
+            StateEntry e = c.getEntries(i);
+            if (e.hasAccount()) {
+                return c.toBuilder().setEntries(i, e.toBuilder().setAccount(e.getAccount().toBuilder()
+                        .setBalance(e.getAccount().getBalance() + 1))).build();
+            }
+        }
+        return c.toBuilder().addEntries(StateEntry.newBuilder().setAccount(AccountEntry.newBuilder()
+                .setPublicKey(ByteString.copyFrom(new byte[32])).setBalance(1_000_000))).build();
     }
 
     private static GetRecordResponse lie(GetRecordResponse r, long k) {

@@ -288,7 +288,8 @@ public final class ScenarioCluster implements AutoCloseable {
                 // One signing mark per data directory: twins share a key but each writes its own WAL.
                 NodeConfig config = new NodeConfig(i, hosts.get(i), listenPorts.get(i), metricsPorts.get(i), Path.of(data),
                         Path.of("node.key"), Path.of("../genesis.bin"), options.tuning(), tls, 0,
-                        Path.of(data + ".signing-mark"), false, options.pruneKeepBlocks());
+                        Path.of(data + ".signing-mark"), false, options.pruneKeepBlocks(),
+                        NodeConfig.StateSync.defaults());
                 Files.createDirectories(configPath(i).getParent());
                 Files.writeString(configPath(i), config.toProperties());
             }

@@ -28,6 +28,9 @@ import java.util.TreeSet;
  *     {@link #PRUNE_KEEP_BLOCKS_MIN}. A replica that falls further behind than this cannot catch
  *     up from pruned peers, so size it to the longest outage to ride out (docs/operations.md,
  *     "Pruning")
+ * @param stateSync state snapshots this node takes and serves, and whether it joins by state
+ *     sync when its block store does not exist yet (keys {@code snapshot.interval.blocks},
+ *     {@code snapshot.keep}, {@code state.sync}; docs/operations.md, "State sync")
  */
 public record NodeConfig(
         int replica,
@@ -42,7 +45,8 @@ public record NodeConfig(
         int healthPort,
         Path signingMarkFile,
         boolean rejoinNonVoting,
-        long pruneKeepBlocks) {
+        long pruneKeepBlocks,
+        StateSync stateSync) {
 
     /**
      * The fewest blocks a pruning node keeps whole: what the store and the checkpoint window need
@@ -51,11 +55,31 @@ public record NodeConfig(
      */
     public static final long PRUNE_KEEP_BLOCKS_MIN = 256;
 
-    /** With the signing mark beside the key file, no non-voting rejoin and no pruning. */
+    /**
+     * State snapshots and state sync.
+     *
+     * @param joinBySync a node whose block store does not exist yet builds it from a peer-served
+     *     snapshot checked against genesis, instead of replaying every block (when no peer offers
+     *     one, it replays)
+     * @param snapshotIntervalBlocks take a snapshot of the state at every height that is a
+     *     multiple of this (0: take none)
+     * @param snapshotsKept snapshots kept on disk, the newest
+     */
+    public record StateSync(boolean joinBySync, long snapshotIntervalBlocks, int snapshotsKept) {
+        /** The fewest blocks between snapshots: each one reads the whole state. */
+        public static final long INTERVAL_MIN = 64;
+        public static final int KEPT_MAX = 16;
+
+        public static StateSync defaults() {
+            return new StateSync(false, 1024, 2);
+        }
+    }
+
+    /** With the signing mark beside the key file, no non-voting rejoin, no pruning and default snapshots. */
     public NodeConfig(int replica, String listenHost, int listenPort, int metricsPort, Path dataDir, Path keyFile,
                       Path genesisFile, Tuning tuning, Tls tls, int healthPort) {
         this(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls, healthPort,
-                defaultSigningMark(keyFile), false, 0);
+                defaultSigningMark(keyFile), false, 0, StateSync.defaults());
     }
 
     public static Path defaultSigningMark(Path keyFile) {
@@ -64,12 +88,17 @@ public record NodeConfig(
 
     public NodeConfig withRejoinNonVoting(boolean rejoin) {
         return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
-                healthPort, signingMarkFile, rejoin, pruneKeepBlocks);
+                healthPort, signingMarkFile, rejoin, pruneKeepBlocks, stateSync);
     }
 
     public NodeConfig withPruneKeepBlocks(long keepBlocks) {
         return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
-                healthPort, signingMarkFile, rejoinNonVoting, keepBlocks);
+                healthPort, signingMarkFile, rejoinNonVoting, keepBlocks, stateSync);
+    }
+
+    public NodeConfig withStateSync(StateSync sync) {
+        return new NodeConfig(replica, listenHost, listenPort, metricsPort, dataDir, keyFile, genesisFile, tuning, tls,
+                healthPort, signingMarkFile, rejoinNonVoting, pruneKeepBlocks, sync);
     }
 
     /**
@@ -119,7 +148,8 @@ public record NodeConfig(
             "tuning.message.bytes.max", "tuning.transaction.bytes.max", "tuning.pending.transactions.max",
             "tuning.submit.wait.max.millis", "tuning.tick.millis", "tuning.lmdb.map.size.bytes",
             "tuning.pipeline.depth.max", "tls.plaintext", "tls.cert.file", "tls.key.file", "health.port",
-            "signing.mark.file", "rejoin.non.voting", "prune.keep.blocks");
+            "signing.mark.file", "rejoin.non.voting", "prune.keep.blocks", "state.sync", "snapshot.interval.blocks",
+            "snapshot.keep");
 
     public static NodeConfig read(Path file) throws ConfigException {
         Properties p = new Properties();
@@ -167,7 +197,19 @@ public record NodeConfig(
                 intIn(p, source, "health.port", 0, 0, 65535),
                 mark == null || mark.isBlank() ? defaultSigningMark(keyFile) : path(p, source, base, "signing.mark.file"),
                 bool(p, source, "rejoin.non.voting", false),
-                pruneKeepBlocks(p, source));
+                pruneKeepBlocks(p, source),
+                stateSync(p, source));
+    }
+
+    private static StateSync stateSync(Properties p, String source) throws ConfigException {
+        StateSync d = StateSync.defaults();
+        long interval = longIn(p, source, "snapshot.interval.blocks", d.snapshotIntervalBlocks(), 0, Long.MAX_VALUE);
+        if (interval != 0 && interval < StateSync.INTERVAL_MIN) {
+            throw new ConfigException(source + ": 'snapshot.interval.blocks' is " + interval + "; it must be 0 (take no"
+                    + " snapshots) or at least " + StateSync.INTERVAL_MIN + ".");
+        }
+        return new StateSync(bool(p, source, "state.sync", d.joinBySync()), interval,
+                intIn(p, source, "snapshot.keep", d.snapshotsKept(), 1, StateSync.KEPT_MAX));
     }
 
     private static long pruneKeepBlocks(Properties p, String source) throws ConfigException {
@@ -225,7 +267,12 @@ public record NodeConfig(
                 + "# true: after losing its consensus WAL, rejoin without voting instead of refusing to start.\n"
                 + "rejoin.non.voting=" + rejoinNonVoting + "\n"
                 + "# 0: keep every block whole; N: keep the last N whole, older ones as header, certificate and receipts.\n"
-                + "prune.keep.blocks=" + pruneKeepBlocks + "\n";
+                + "prune.keep.blocks=" + pruneKeepBlocks + "\n"
+                + "# true: a node with no block store yet joins from a peer's state snapshot instead of replaying every block.\n"
+                + "state.sync=" + stateSync.joinBySync() + "\n"
+                + "# A state snapshot (served to joining nodes) every this many blocks (0: none); the newest snapshot.keep are kept.\n"
+                + "snapshot.interval.blocks=" + stateSync.snapshotIntervalBlocks() + "\n"
+                + "snapshot.keep=" + stateSync.snapshotsKept() + "\n";
     }
 
     private static boolean bool(Properties p, String source, String key, boolean dflt) throws ConfigException {

@@ -94,7 +94,9 @@ public final class Bulkheads implements ServerCallExecutorSupplier, AutoCloseabl
     public static Lane laneOf(String fullMethodName) {
         return switch (fullMethodName) {
             case "bftledger.peer.v1.PeerTransport/Connect" -> Lane.PEER;
-            case "bftledger.peer.v1.PeerTransport/FetchBlocks" -> Lane.CATCH_UP;
+            case "bftledger.peer.v1.PeerTransport/FetchBlocks", "bftledger.peer.v1.PeerTransport/ListStateSnapshots",
+                 "bftledger.peer.v1.PeerTransport/GetStateManifest", "bftledger.peer.v1.PeerTransport/FetchStateChunk",
+                 "bftledger.peer.v1.PeerTransport/GetHeaderProof" -> Lane.CATCH_UP;
             case "bftledger.api.v1.LedgerApi/SubmitTransaction", "bftledger.api.v1.LedgerApi/SubmitTransactions" -> Lane.SUBMIT;
             case "bftledger.api.v1.LedgerApi/GetTransaction", "bftledger.api.v1.LedgerApi/GetBlock",
                  "bftledger.api.v1.LedgerApi/GetAccount", "bftledger.api.v1.LedgerApi/GetStatus",

@@ -7,7 +7,15 @@ import bftledger.crypto.PublicKey;
 import bftledger.ledger.proto.Block;
 import bftledger.node.metrics.NodeMetrics;
 import bftledger.node.proto.Challenge;
+import bftledger.ledger.proto.HeaderProof;
+import bftledger.ledger.proto.StateSnapshotManifest;
 import bftledger.node.proto.FetchBlocksRequest;
+import bftledger.node.proto.FetchStateChunkRequest;
+import bftledger.node.proto.GetHeaderProofRequest;
+import bftledger.node.proto.GetStateManifestRequest;
+import bftledger.node.proto.ListStateSnapshotsRequest;
+import bftledger.node.proto.ListStateSnapshotsResponse;
+import bftledger.node.proto.StateChunk;
 import bftledger.node.proto.Hello;
 import bftledger.node.proto.HelloBody;
 import bftledger.node.proto.PeerFrame;
@@ -92,6 +100,9 @@ public final class PeerNetwork implements AutoCloseable {
     static final int CONNECT_TIMEOUT_MILLIS = 500;
     /** Blocks per FetchBlocks call at most; the caller asks again from where it got to. */
     public static final int FETCH_BLOCKS_MAX = 64;
+
+    /** Bytes of state entries per FetchStateChunk answer at most (well under any gRPC message limit). */
+    public static final int STATE_CHUNK_BYTES_MAX = 1 << 20;
 
     /** Where authenticated inbound consensus bytes go. Called on gRPC threads; must not block. */
     public interface Inbound {
@@ -498,8 +509,70 @@ public final class PeerNetwork implements AutoCloseable {
                 if (block.isEmpty()) {
                     break;
                 }
-                responses.onNext(block.get());
+                responses.onNext(request.getPrunedFormWanted() ? bftledger.ledger.BlockStore.prunedForm(block.get()) : block.get());
             }
+            responses.onCompleted();
+        }
+
+        @Override
+        public void listStateSnapshots(ListStateSnapshotsRequest request, StreamObserver<ListStateSnapshotsResponse> responses) {
+            responses.onNext(ListStateSnapshotsResponse.newBuilder().addAllHeights(blocks.snapshotHeights()).build());
+            responses.onCompleted();
+        }
+
+        @Override
+        public void getHeaderProof(GetHeaderProofRequest request, StreamObserver<HeaderProof> responses) {
+            Optional<HeaderProof> proof;
+            try {
+                proof = blocks.headerProof(request.getHeight());
+            } catch (RuntimeException e) {
+                responses.onError(Status.UNAVAILABLE.withDescription("cannot prove header " + request.getHeight() + ": "
+                        + e.getMessage()).asRuntimeException());
+                return;
+            }
+            if (proof.isEmpty()) {
+                responses.onError(Status.NOT_FOUND.withDescription("replica " + self + " has no certified header proof for height "
+                        + request.getHeight() + " yet").asRuntimeException());
+                return;
+            }
+            responses.onNext(proof.get());
+            responses.onCompleted();
+        }
+
+        @Override
+        public void getStateManifest(GetStateManifestRequest request, StreamObserver<StateSnapshotManifest> responses) {
+            Optional<StateSnapshotManifest> manifest = blocks.snapshotManifest(request.getHeight());
+            if (manifest.isEmpty()) {
+                responses.onError(Status.NOT_FOUND.withDescription("replica " + self + " keeps no state snapshot at height "
+                        + request.getHeight()).asRuntimeException());
+                return;
+            }
+            responses.onNext(manifest.get());
+            responses.onCompleted();
+        }
+
+        @Override
+        public void fetchStateChunk(FetchStateChunkRequest request, StreamObserver<StateChunk> responses) {
+            Optional<bftledger.ledger.StateSnapshots.Chunk> chunk;
+            try {
+                chunk = blocks.snapshotChunk(request.getHeight(), request.getBucket(), request.getOffset(), STATE_CHUNK_BYTES_MAX);
+            } catch (IllegalArgumentException e) {
+                responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+                return;
+            } catch (java.io.IOException | RuntimeException e) {
+                // A snapshot deleted while read, or a damaged file: the caller asks another replica.
+                log.warn("event=state-chunk-unserved height={} bucket={} error=\"{}\"", request.getHeight(), request.getBucket(),
+                        e.toString());
+                responses.onError(Status.UNAVAILABLE.withDescription("cannot read the snapshot: " + e.getMessage()).asRuntimeException());
+                return;
+            }
+            if (chunk.isEmpty()) {
+                responses.onError(Status.NOT_FOUND.withDescription("replica " + self + " keeps no state snapshot at height "
+                        + request.getHeight()).asRuntimeException());
+                return;
+            }
+            responses.onNext(StateChunk.newBuilder().addAllEntries(chunk.get().entries())
+                    .setNextOffset(chunk.get().nextOffset()).setLast(chunk.get().last()).build());
             responses.onCompleted();
         }
     }

@@ -4,16 +4,16 @@ import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.BlockStore;
 import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.StateSnapshots;
 import bftledger.ledger.StoreCorruptedException;
-import bftledger.ledger.proto.Block;
 import bftledger.node.config.ConfigException;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.config.Keys;
 import bftledger.node.config.NetworkTls;
 import bftledger.node.config.NodeConfig;
 import bftledger.node.metrics.NodeMetrics;
-import bftledger.node.net.BlockSource;
 import bftledger.node.net.PeerNetwork;
+import bftledger.node.net.StoreBlockSource;
 import bftledger.pbft.Config;
 import bftledger.pbft.Event;
 import bftledger.pbft.PersistCodec;
@@ -32,7 +32,6 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -160,6 +159,8 @@ public final class ReplicaNode implements AutoCloseable {
     private final bftledger.node.edge.PeerPinger pinger;
     /** Null unless the config prunes (prune.keep.blocks). */
     private final Pruner pruner;
+    /** Null unless the config takes state snapshots (snapshot.interval.blocks). */
+    private final Snapshotter snapshotter;
     private Server server;
     /** An adversary's hold on what this node answers clients (null on an honest node). */
     private io.grpc.ServerInterceptor clientAnswers;
@@ -234,6 +235,10 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.counter("bftledger_block_repairs_failed", "repair attempts no peer's copy passed", catchUp,
                 CatchUp::repairsFailed);
         this.pruner = config.pruneKeepBlocks() > 0 ? new Pruner(config.replica(), store, config.pruneKeepBlocks(), metrics) : null;
+        // Kept snapshots are served even when taking new ones is off.
+        StateSnapshots snapshots = openSnapshots(config.dataDir().resolve("snapshots"), config.stateSync().snapshotsKept());
+        this.snapshotter = config.stateSync().snapshotIntervalBlocks() > 0
+                ? new Snapshotter(config.replica(), store, snapshots, config.stateSync().snapshotIntervalBlocks(), metrics) : null;
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).
@@ -279,7 +284,7 @@ public final class ReplicaNode implements AutoCloseable {
                 (from, bytes) -> {
                     liveness.onHeard(from);
                     verify(verifier, from, bytes);
-                }, new StoreBlocks(store), metrics);
+                }, new StoreBlockSource(store, snapshots), metrics);
         this.pinger = new bftledger.node.edge.PeerPinger(config.replica(), genesis.n(), liveness, peers::channel,
                 PEER_PING_TIMEOUT_MILLIS);
         bftledger.node.edge.EdgeMetrics.register(metrics, config.replica(), genesis.n(), liveness, bulkheads);
@@ -378,25 +383,12 @@ public final class ReplicaNode implements AutoCloseable {
     /** The source object for the signature-batch counters, which are process-wide. */
     private enum SignatureBatchReadings { INSTANCE }
 
-    private record StoreBlocks(BlockStore store) implements BlockSource {
-        @Override
-        public long height() {
-            return store.height();
-        }
-
-        @Override
-        public Optional<Block> block(long height) {
-            return store.block(height);
-        }
-
-        @Override
-        public Optional<Block> stored(long height) {
-            return store.stored(height);
-        }
-
-        @Override
-        public long prunedBelow() {
-            return store.prunedBelow();
+    private static StateSnapshots openSnapshots(Path dir, int kept) throws ConfigException {
+        try {
+            return new StateSnapshots(dir, kept);
+        } catch (java.io.UncheckedIOException e) {
+            throw new ConfigException("cannot open the state snapshot directory " + dir + ": " + e.getCause()
+                    + ". It holds only copies of the state served to joining replicas: move it away and start again.", e);
         }
     }
 
@@ -429,7 +421,8 @@ public final class ReplicaNode implements AutoCloseable {
 
     /**
      * As {@link #start(NodeConfig, OutboundInterceptor.Factory)}, with the client API's answers
-     * passed through {@code clientAnswers} too (an adversary that lies to clients; null: none).
+     * passed through {@code clientAnswers} too, and the peer service's (an adversary that lies to
+     * clients and to replicas fetching state from it; null: none).
      */
     public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors,
             io.grpc.ServerInterceptor clientAnswers) throws ConfigException {
@@ -447,6 +440,9 @@ public final class ReplicaNode implements AutoCloseable {
         }
         java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
         Path ledgerDir = config.dataDir().resolve("ledger");
+        if (config.stateSync().joinBySync() && !java.nio.file.Files.exists(ledgerDir)) {
+            joinBySync(config, genesis, tls, ledgerDir);
+        }
         BlockStore store;
         try {
             store = BlockStore.open(ledgerDir, genesis, config.tuning().mapSizeBytes());
@@ -500,7 +496,8 @@ public final class ReplicaNode implements AutoCloseable {
                             bftledger.node.net.PeerNetwork.ACCEPTED_UNACKNOWLEDGED_MAX_MILLIS)
                     .addService(clientAnswers == null ? io.grpc.ServerInterceptors.intercept(api)
                             : io.grpc.ServerInterceptors.intercept(api, clientAnswers))
-                    .addService(tls.peersOnly(peers.service()))
+                    .addService(clientAnswers == null ? tls.peersOnly(peers.service())
+                            : io.grpc.ServerInterceptors.intercept(tls.peersOnly(peers.service()), clientAnswers))
                     .addService(admin.definition())
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
@@ -567,6 +564,21 @@ public final class ReplicaNode implements AutoCloseable {
      * write it. An exclusive lock on {@code data/LOCK}, held for the life of the process, refuses
      * the second one.
      */
+    /**
+     * Builds the block store of a node that has none from its peers' state snapshots (config
+     * {@code state.sync}); when no peer offers one, leaves it to be created and replayed as usual.
+     */
+    private static void joinBySync(NodeConfig config, ChainGenesis genesis, NetworkTls tls, Path ledgerDir) throws ConfigException {
+        List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
+        try (StateSync sync = new StateSync(config.replica(), genesis, addresses, tls.peerCredentials(),
+                config.tuning().mapSizeBytes())) {
+            sync.run(ledgerDir);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ConfigException("state sync into " + ledgerDir + " failed: " + e + ". Nothing is left half-built;"
+                    + " start the node again to retry, or set state.sync=false to replay every block from peers.", e);
+        }
+    }
+
     private static java.nio.channels.FileChannel lockDataDir(Path dataDir) throws ConfigException {
         try {
             java.nio.file.Files.createDirectories(dataDir);
@@ -650,6 +662,9 @@ public final class ReplicaNode implements AutoCloseable {
         catchUp.close();
         if (pruner != null) {
             pruner.close();
+        }
+        if (snapshotter != null) {
+            snapshotter.close();
         }
         streamPump.shutdownNow();
         replies.shutdownNow();

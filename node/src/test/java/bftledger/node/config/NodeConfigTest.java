@@ -1,6 +1,7 @@
 package bftledger.node.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -87,6 +88,31 @@ class NodeConfigTest {
         String tooFew = bad(VALID + "prune.keep.blocks=" + (NodeConfig.PRUNE_KEEP_BLOCKS_MIN - 1) + "\n").getMessage();
         assertTrue(tooFew.contains("prune.keep.blocks") && tooFew.contains("at least " + NodeConfig.PRUNE_KEEP_BLOCKS_MIN), tooFew);
         assertTrue(bad(VALID + "prune.keep.blocks=-1\n").getMessage().contains("prune.keep.blocks"));
+    }
+
+    @Test
+    void snapshotsAreTakenByDefaultAndStateSyncIsOptIn() throws Exception {
+        Path file = dir.resolve("node.properties");
+        Files.writeString(file, VALID);
+        assertEquals(NodeConfig.StateSync.defaults(), NodeConfig.read(file).stateSync());
+        assertFalse(NodeConfig.read(file).stateSync().joinBySync());
+        Files.writeString(file, VALID + "state.sync=true\nsnapshot.interval.blocks=64\nsnapshot.keep=3\n");
+        NodeConfig c = NodeConfig.read(file);
+        assertEquals(new NodeConfig.StateSync(true, 64, 3), c.stateSync());
+        Files.writeString(file, c.toProperties());
+        assertEquals(c, NodeConfig.read(file), "what toProperties writes reads back");
+        assertEquals(0, read(VALID + "snapshot.interval.blocks=0\n").stateSync().snapshotIntervalBlocks(), "0 takes none");
+        String tooOften = bad(VALID + "snapshot.interval.blocks=63\n").getMessage();
+        assertTrue(tooOften.contains("snapshot.interval.blocks") && tooOften.contains("at least 64"), tooOften);
+        assertTrue(bad(VALID + "snapshot.keep=0\n").getMessage().contains("snapshot.keep"));
+        assertTrue(bad(VALID + "snapshot.keep=17\n").getMessage().contains("snapshot.keep"));
+        assertTrue(bad(VALID + "state.sync=maybe\n").getMessage().contains("must be true or false"));
+    }
+
+    private NodeConfig read(String text) throws Exception {
+        Path file = dir.resolve("ok.properties");
+        Files.writeString(file, text);
+        return NodeConfig.read(file);
     }
 
     @Test

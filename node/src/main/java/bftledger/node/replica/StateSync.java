@@ -1,0 +1,386 @@
+package bftledger.node.replica;
+
+import bftledger.ledger.Blocks;
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.Proofs;
+import bftledger.ledger.StateSyncBuilder;
+import bftledger.ledger.proto.Block;
+import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.HeaderProof;
+import bftledger.ledger.proto.StateEntry;
+import bftledger.ledger.proto.StateSnapshotManifest;
+import bftledger.node.net.PeerNetwork;
+import bftledger.node.proto.FetchBlocksRequest;
+import bftledger.node.proto.FetchStateChunkRequest;
+import bftledger.node.proto.GetHeaderProofRequest;
+import bftledger.node.proto.GetStateManifestRequest;
+import bftledger.node.proto.ListStateSnapshotsRequest;
+import bftledger.node.proto.PeerTransportGrpc;
+import bftledger.node.proto.StateChunk;
+import io.grpc.ChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds a joining replica's block store from its peers' state snapshots instead of replaying
+ * every block (node config {@code state.sync}). Trusts no peer: the blocks up to the snapshot's
+ * snapshot block's header must be proven certified by a later block; the snapshot's manifest
+ * must combine to the state root that header names; each of the 256 buckets must hash to the
+ * manifest's entry; the blocks up to that height come in their pruned form (header, certificate,
+ * receipts), each checked against genesis and linked to the one before, up to the certified one. A peer that serves anything that does not check is named in the log
+ * ({@code event=state-sync-peer-refused}) and not asked again; the part is fetched from another.
+ * Buckets are taken from the snapshot holders in turn, so no one peer serves the whole state.
+ *
+ * <p>The store is built in a staging directory beside the ledger's and moved into place only
+ * when complete, so a crash in the middle leaves no store and the next start begins again
+ * (StateSyncTest). The receipts of every block are fetched because the transaction index (the
+ * at-most-once rule) is part of what a replica executes on and is not in the state tree.
+ *
+ * <p>Bounds: a bucket's bytes at most {@link #BUCKET_BYTES_MAX}, chunks of
+ * {@link PeerNetwork#STATE_CHUNK_BYTES_MAX}; blocks in calls of {@link PeerNetwork#FETCH_BLOCKS_MAX}.
+ */
+public final class StateSync implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StateSync.class);
+
+    /** How long a joining replica looks for a peer offering a snapshot before it replays from genesis instead. */
+    public static final long DISCOVERY_MILLIS = 20_000;
+    static final long CALL_DEADLINE_MILLIS = 15_000;
+    /** A bucket larger than this is refused (memory: a bucket is held whole until checked; 256 of them is 16 GiB of state). */
+    public static final long BUCKET_BYTES_MAX = 64L << 20;
+    /** Rounds over every usable peer without progress before a sync attempt gives up. */
+    static final int IDLE_ROUNDS_MAX = 5;
+    /** Sync attempts (each at the best height the peers not yet refused offer) before falling back to replay. */
+    static final int ATTEMPTS_MAX = 3;
+    /** How long to wait for a later block to certify the snapshot's header (an idle network makes one within seconds). */
+    static final long HEADER_PROOF_WAIT_MILLIS = 30_000;
+
+    /** What a sync did: the height the store starts at, and the peers refused with why. */
+    public record Outcome(long height, Map<Integer, String> refused) {}
+
+    /** A sync attempt that cannot finish at this height. */
+    static final class Failed extends Exception {
+        Failed(String message) {
+            super(message);
+        }
+    }
+
+    private final int self;
+    private final ChainGenesis genesis;
+    private final Map<Integer, ManagedChannel> channels = new TreeMap<>();
+    /** Peers caught serving something that does not check, with the first thing they were caught at. */
+    private final Map<Integer, String> refused = new LinkedHashMap<>();
+
+    private final long discoveryMillis;
+    private final long mapSizeBytes;
+
+    /** @param mapSizeBytes the LMDB map size of the store built (the node's {@code tuning.lmdb.map.size.bytes}) */
+    public StateSync(int self, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials, long mapSizeBytes) {
+        this(self, genesis, addresses, credentials, mapSizeBytes, DISCOVERY_MILLIS);
+    }
+
+    /** With another discovery time than {@link #DISCOVERY_MILLIS} (tests). */
+    StateSync(int self, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials, long mapSizeBytes,
+              long discoveryMillis) {
+        this.self = self;
+        this.mapSizeBytes = mapSizeBytes;
+        this.discoveryMillis = discoveryMillis;
+        this.genesis = genesis;
+        for (int peer = 0; peer < addresses.size(); peer++) {
+            if (peer != self) {
+                channels.put(peer, NettyChannelBuilder.forTarget(addresses.get(peer), credentials)
+                        .maxInboundMessageSize(Blocks.MAX_BLOCK_BYTES + (1 << 20)).build());
+            }
+        }
+    }
+
+    /**
+     * Builds the store in {@code ledgerDir} (which must not exist) from a snapshot, or returns
+     * empty when no peer offers one within {@link #DISCOVERY_MILLIS} or none could be completed
+     * (the node then replays from genesis, as without state sync).
+     */
+    public Optional<Outcome> run(Path ledgerDir) throws IOException {
+        Path staging = ledgerDir.resolveSibling(ledgerDir.getFileName() + ".sync");
+        deleteRecursively(staging);
+        Map<Long, List<Integer>> offers = discover(discoveryMillis);
+        if (offers.isEmpty()) {
+            log.warn("event=state-sync-skipped replica={} reason=\"no peer offered a state snapshot within {} ms; replaying from genesis\"",
+                    self, discoveryMillis);
+            return Optional.empty();
+        }
+        for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+            if (attempt > 0) {
+                // Holders replace their snapshots as the chain grows: ask again what they keep now.
+                offers = discover(0);
+            }
+            Optional<Map.Entry<Long, List<Integer>>> candidate = best(offers);
+            if (candidate.isEmpty()) {
+                break;
+            }
+            long height = candidate.get().getKey();
+            List<Integer> holders = usable(candidate.get().getValue());
+            long started = System.nanoTime();
+            log.info("event=state-sync-start replica={} height={} holders={}", self, height, holders);
+            try (StateSyncBuilder builder = StateSyncBuilder.create(staging, genesis, mapSizeBytes)) {
+                // The state before the blocks: holders keep a snapshot only until newer ones replace
+                // it, and the blocks are kept for longer.
+                certifyHeader(builder, height);
+                StateSnapshotManifest manifest = fetchManifest(builder, height, holders);
+                fetchBuckets(builder, manifest, holders);
+                fetchBlocks(builder, height);
+                builder.finish();
+            } catch (Failed e) {
+                log.warn("event=state-sync-failed replica={} height={} reason=\"{}\"", self, height, e.getMessage());
+                deleteRecursively(staging);
+                continue;
+            }
+            Files.move(staging, ledgerDir, StandardCopyOption.ATOMIC_MOVE);
+            log.info("event=state-synced replica={} height={} millis={} refused-peers={}", self, height,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), refused.keySet());
+            return Optional.of(new Outcome(height, Map.copyOf(refused)));
+        }
+        log.warn("event=state-sync-skipped replica={} reason=\"no offered snapshot could be completed; replaying from genesis\"", self);
+        return Optional.empty();
+    }
+
+    /**
+     * The height to sync to: the one the most peers not yet refused offer (more peers to spread
+     * buckets over, and a height only a liar claims comes last), the newest among equals.
+     */
+    private Optional<Map.Entry<Long, List<Integer>>> best(Map<Long, List<Integer>> offers) {
+        return offers.entrySet().stream().filter(e -> !usable(e.getValue()).isEmpty())
+                .max(Comparator.<Map.Entry<Long, List<Integer>>>comparingInt(e -> usable(e.getValue()).size())
+                        .thenComparing(Map.Entry::getKey));
+    }
+
+    /** Snapshot heights offered, with the peers offering each; polls until one is offered or the discovery time ends. */
+    private Map<Long, List<Integer>> discover(long waitMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
+        while (true) {
+            Map<Long, List<Integer>> offers = new TreeMap<>();
+            for (int peer : channels.keySet()) {
+                try {
+                    for (long h : stub(peer).listStateSnapshots(ListStateSnapshotsRequest.getDefaultInstance()).getHeightsList()) {
+                        if (h > 0) {
+                            offers.computeIfAbsent(h, k -> new ArrayList<>()).add(peer);
+                        }
+                    }
+                } catch (StatusRuntimeException e) {
+                    log.debug("event=state-sync-list-failed peer={} error={}", peer, e.getStatus());
+                }
+            }
+            if (!offers.isEmpty() || System.nanoTime() > deadline) {
+                return offers;
+            }
+            sleep(1_000);
+        }
+    }
+
+    /** Blocks 1..height: pruned below height, whole at it, from every usable peer in turn. */
+    private void fetchBlocks(StateSyncBuilder builder, long height) throws Failed {
+        int turn = 0;
+        int idle = 0;
+        while (builder.height() < height) {
+            List<Integer> usable = usable(channels.keySet());
+            if (usable.isEmpty()) {
+                throw new Failed("no peer left to fetch blocks from; refused: " + refused);
+            }
+            int peer = usable.get(turn++ % usable.size());
+            long from = builder.height() + 1;
+            boolean tip = from == height;
+            FetchBlocksRequest request = FetchBlocksRequest.newBuilder().setFromHeight(from)
+                    .setMaxBlocks(tip ? 1 : (int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, height - from))
+                    .setPrunedFormOk(!tip).setPrunedFormWanted(!tip).build();
+            // Cancelled when left early (a refused block), so the peer stops sending the rest.
+            io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+            io.grpc.Context previous = call.attach();
+            try {
+                Iterator<Block> blocks = stub(peer).fetchBlocks(request);
+                while (blocks.hasNext() && builder.height() < height) {
+                    Block block = blocks.next();
+                    long at = builder.height() + 1;
+                    Optional<String> problem = builder.appendBlock(block);
+                    if (problem.isPresent()) {
+                        refuse(peer, "block " + at + ": " + problem.get());
+                        break;
+                    }
+                }
+            } catch (StatusRuntimeException e) {
+                log.debug("event=state-sync-fetch-failed peer={} from={} error={}", peer, from, e.getStatus());
+            } finally {
+                call.detach(previous);
+                call.cancel(null);
+            }
+            if (builder.height() >= from) {
+                idle = 0;
+            } else if (++idle > IDLE_ROUNDS_MAX * usable.size()) {
+                throw new Failed("no peer served block " + from + " (" + IDLE_ROUNDS_MAX + " rounds)");
+            } else if (idle % usable.size() == 0) {
+                sleep(500);
+            }
+        }
+    }
+
+    /**
+     * The certified header of {@code height}, proven by a later block's certificate: a block's
+     * own certificate does not cover its state root, so without this proof one peer could serve
+     * a made-up state root with a matching made-up state. Everything fetched after is checked
+     * against it. A later block certifies it within seconds even on an idle network.
+     */
+    private void certifyHeader(StateSyncBuilder builder, long height) throws Failed {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HEADER_PROOF_WAIT_MILLIS);
+        while (true) {
+            for (int peer : usable(channels.keySet())) {
+                HeaderProof proof;
+                try {
+                    proof = stub(peer).getHeaderProof(GetHeaderProofRequest.newBuilder().setHeight(height).build());
+                } catch (StatusRuntimeException e) {
+                    log.info("event=state-sync-proof-unanswered peer={} height={} status={}", peer, height, e.getStatus());
+                    continue;
+                }
+                Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(genesis, proof);
+                if (!checked.ok() || checked.value().getHeight() != height) {
+                    refuse(peer, "header proof of height " + height + ": " + (checked.ok()
+                            ? "it proves height " + checked.value().getHeight() : checked.problem()));
+                    continue;
+                }
+                Optional<String> problem = builder.certify(proof);
+                if (problem.isEmpty()) {
+                    return;
+                }
+                refuse(peer, "header proof of height " + height + ": " + problem.get());
+            }
+            if (usable(channels.keySet()).isEmpty() || System.nanoTime() > deadline) {
+                throw new Failed("no peer proved block " + height + "'s header certified; refused: " + refused);
+            }
+            sleep(1_000);
+        }
+    }
+
+    /** The manifest of {@code height}, from the first holder whose manifest checks against the certified block. */
+    private StateSnapshotManifest fetchManifest(StateSyncBuilder builder, long height, List<Integer> holders) throws Failed {
+        for (int peer : usable(holders)) {
+            StateSnapshotManifest manifest;
+            try {
+                manifest = stub(peer).getStateManifest(GetStateManifestRequest.newBuilder().setHeight(height).build());
+            } catch (StatusRuntimeException e) {
+                log.info("event=state-sync-manifest-unanswered peer={} height={} status={}", peer, height, e.getStatus());
+                continue;
+            }
+            Optional<String> problem = builder.useManifest(manifest);
+            if (problem.isEmpty()) {
+                return manifest;
+            }
+            refuse(peer, "manifest of height " + height + ": " + problem.get());
+        }
+        throw new Failed("no holder served a manifest of height " + height + " that checks; refused: " + refused);
+    }
+
+    /** Every bucket, each from the next holder in turn; a bucket that does not check is fetched again from another. */
+    private void fetchBuckets(StateSyncBuilder builder, StateSnapshotManifest manifest, List<Integer> holders) throws Failed {
+        int turn = 0;
+        for (int bucket : builder.missingBuckets()) {
+            int idle = 0;
+            while (true) {
+                List<Integer> usable = usable(holders);
+                if (usable.isEmpty()) {
+                    throw new Failed("no holder left to fetch bucket " + bucket + " from; refused: " + refused);
+                }
+                int peer = usable.get(turn++ % usable.size());
+                Optional<List<StateEntry>> entries = fetchBucket(peer, manifest.getHeight(), bucket);
+                if (entries.isPresent()) {
+                    Optional<String> problem = builder.putBucket(bucket, entries.get());
+                    if (problem.isEmpty()) {
+                        break;
+                    }
+                    refuse(peer, "bucket " + bucket + " of height " + manifest.getHeight() + ": " + problem.get());
+                } else if (++idle > IDLE_ROUNDS_MAX * usable.size()) {
+                    throw new Failed("no holder served bucket " + bucket + " (" + IDLE_ROUNDS_MAX + " rounds)");
+                } else if (idle % usable.size() == 0) {
+                    sleep(500);
+                }
+            }
+        }
+    }
+
+    /** One bucket's entries from one peer; empty when the peer did not answer (a peer that answers out of bounds is refused). */
+    private Optional<List<StateEntry>> fetchBucket(int peer, long height, int bucket) {
+        List<StateEntry> entries = new ArrayList<>();
+        long offset = 0;
+        try {
+            while (true) {
+                StateChunk chunk = stub(peer).fetchStateChunk(FetchStateChunkRequest.newBuilder().setHeight(height)
+                        .setBucket(bucket).setOffset(offset).build());
+                if (chunk.getNextOffset() <= offset && !(chunk.getLast() && chunk.getEntriesCount() == 0)) {
+                    refuse(peer, "bucket " + bucket + " of height " + height + ": a chunk that does not move forward");
+                    return Optional.empty();
+                }
+                if (chunk.getNextOffset() > BUCKET_BYTES_MAX) {
+                    refuse(peer, "bucket " + bucket + " of height " + height + ": over " + BUCKET_BYTES_MAX + " bytes");
+                    return Optional.empty();
+                }
+                entries.addAll(chunk.getEntriesList());
+                offset = chunk.getNextOffset();
+                if (chunk.getLast()) {
+                    return Optional.of(entries);
+                }
+            }
+        } catch (StatusRuntimeException e) {
+            log.info("event=state-sync-chunk-unanswered peer={} height={} bucket={} status={}", peer, height, bucket, e.getStatus());
+            return Optional.empty();
+        }
+    }
+
+    private void refuse(int peer, String why) {
+        if (peer >= 0 && refused.putIfAbsent(peer, why) == null) {
+            log.warn("event=state-sync-peer-refused replica={} peer={} reason=\"{}\"", self, peer, why);
+        }
+    }
+
+    private List<Integer> usable(java.util.Collection<Integer> peers) {
+        return peers.stream().filter(p -> p != self && channels.containsKey(p) && !refused.containsKey(p)).toList();
+    }
+
+    private PeerTransportGrpc.PeerTransportBlockingStub stub(int peer) {
+        return PeerTransportGrpc.newBlockingStub(channels.get(peer)).withDeadlineAfter(CALL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        channels.values().forEach(ManagedChannel::shutdownNow);
+    }
+}
