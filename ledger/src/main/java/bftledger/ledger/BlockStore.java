@@ -653,7 +653,14 @@ public final class BlockStore implements AutoCloseable {
         if (hook == null || height % hook.every() != 0) {
             return;
         }
-        StoreSnapshot view = snapshot();
+        StoreSnapshot view;
+        try {
+            view = snapshot();
+        } catch (RuntimeException e) {
+            // A full reader table, say: the block is committed, and this height goes without a snapshot.
+            log.error("event=snapshot-view-failed dir={} height={} error=\"{}\"", store.dir, height, e.toString());
+            return;
+        }
         try {
             hook.taker().accept(view);
         } catch (RuntimeException e) {

@@ -105,8 +105,8 @@ public final class StateBuckets {
         return b.build();
     }
 
-    /** The bytes {@code e} takes written with writeDelimitedTo. */
-    static int delimitedSize(StateEntry e) {
+    /** The bytes {@code e} takes written with writeDelimitedTo (a snapshot's chunk offsets count these). */
+    public static int delimitedSize(StateEntry e) {
         int n = e.getSerializedSize();
         return CodedOutputStream.computeUInt32SizeNoTag(n) + n;
     }

@@ -29,11 +29,22 @@ final class NodeStartCommand implements Callable<Integer> {
             + " mark says, set it aside and rejoin without voting instead of refusing to start (the node config's"
             + " rejoin.non.voting=true; see docs/storage-faults.md).")
     boolean rejoinNonVoting;
+    @Option(names = "--state-sync", description = "If this node has no block store yet, build it from its peers' state"
+            + " snapshots, each part checked against genesis, instead of replaying every block (the node config's"
+            + " state.sync=true; see docs/operations.md, State sync).")
+    boolean stateSync;
 
     @Override
     public Integer call() throws Exception {
         NodeConfig read = NodeConfig.read(config);
-        ReplicaNode node = ReplicaNode.start(rejoinNonVoting ? read.withRejoinNonVoting(true) : read);
+        if (rejoinNonVoting) {
+            read = read.withRejoinNonVoting(true);
+        }
+        if (stateSync) {
+            NodeConfig.StateSync s = read.stateSync();
+            read = read.withStateSync(new NodeConfig.StateSync(true, s.snapshotIntervalBlocks(), s.snapshotsKept()));
+        }
+        ReplicaNode node = ReplicaNode.start(read);
         if (verifyStore) {
             java.util.List<Long> damaged = node.verifyStoredBlocks();
             spec.commandLine().getErr().println(damaged.isEmpty() ? "store verified: every block intact"

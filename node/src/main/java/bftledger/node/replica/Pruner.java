@@ -6,13 +6,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Keeps a node's block store to its last {@code keepBlocks} whole blocks (node config
- * {@code prune.keep.blocks}): once a second, on its own thread, it strips the transactions of
- * older blocks through {@link BlockStore#prune}, a chunk per write transaction (read and checked
+ * {@code prune.keep.blocks}), and whole from its oldest kept state snapshot: once a second, on
+ * its own thread, it strips the transactions of older blocks through {@link BlockStore#prune}, a chunk per write transaction (read and checked
  * before the write, so the core thread's appends wait only for the puts). Headers, certificates,
  * receipts, the state and the transaction index stay; see {@link BlockStore#prune} for what that
  * keeps provable.
@@ -28,6 +29,7 @@ final class Pruner implements AutoCloseable {
     private final int replica;
     private final BlockStore store;
     private final long keepBlocks;
+    private final LongSupplier oldestSnapshot;
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "prune");
         t.setDaemon(true);
@@ -38,10 +40,16 @@ final class Pruner implements AutoCloseable {
     private long unloggedBlocks;
     private long lastLogNanos = System.nanoTime() - LOG_INTERVAL_NANOS;
 
-    Pruner(int replica, BlockStore store, long keepBlocks, NodeMetrics metrics) {
+    /**
+     * @param oldestSnapshot the height of the oldest state snapshot the node keeps (Long.MAX_VALUE:
+     *     none): blocks from it up stay whole, since a replica joining from that snapshot takes
+     *     that block whole and catches up the ones above it
+     */
+    Pruner(int replica, BlockStore store, long keepBlocks, LongSupplier oldestSnapshot, NodeMetrics metrics) {
         this.replica = replica;
         this.store = store;
         this.keepBlocks = keepBlocks;
+        this.oldestSnapshot = oldestSnapshot;
         String id = Integer.toString(replica);
         metrics.gauge("bftledger_pruned_below_height", "the lowest height whose block is stored whole (1: nothing pruned)",
                 "replica", id, store::prunedBelow);
@@ -58,7 +66,7 @@ final class Pruner implements AutoCloseable {
     /** One run: prunes up to {@link #CHUNKS_PER_RUN_MAX} chunks below the height {@code keepBlocks} under the tip. */
     void run() {
         try {
-            long keepFrom = store.height() - keepBlocks + 1;
+            long keepFrom = Math.min(store.height() - keepBlocks + 1, oldestSnapshot.getAsLong());
             for (int chunk = 0; chunk < CHUNKS_PER_RUN_MAX; chunk++) {
                 BlockStore.Pruned pruned = store.prune(keepFrom);
                 if (pruned.blocks() == 0) {

@@ -234,11 +234,14 @@ public final class ReplicaNode implements AutoCloseable {
                 CatchUp::repaired);
         metrics.counter("bftledger_block_repairs_failed", "repair attempts no peer's copy passed", catchUp,
                 CatchUp::repairsFailed);
-        this.pruner = config.pruneKeepBlocks() > 0 ? new Pruner(config.replica(), store, config.pruneKeepBlocks(), metrics) : null;
         // Kept snapshots are served even when taking new ones is off.
         StateSnapshots snapshots = openSnapshots(config.dataDir().resolve("snapshots"), config.stateSync().snapshotsKept());
         this.snapshotter = config.stateSync().snapshotIntervalBlocks() > 0
                 ? new Snapshotter(config.replica(), store, snapshots, config.stateSync().snapshotIntervalBlocks(), metrics) : null;
+        java.util.function.LongSupplier oldestSnapshot = snapshotter == null ? () -> Long.MAX_VALUE
+                : () -> snapshots.heights().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
+        this.pruner = config.pruneKeepBlocks() > 0
+                ? new Pruner(config.replica(), store, config.pruneKeepBlocks(), oldestSnapshot, metrics) : null;
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).
@@ -560,11 +563,6 @@ public final class ReplicaNode implements AutoCloseable {
     }
 
     /**
-     * LMDB lets two processes open one environment; two replicas on one data dir would both
-     * write it. An exclusive lock on {@code data/LOCK}, held for the life of the process, refuses
-     * the second one.
-     */
-    /**
      * Builds the block store of a node that has none from its peers' state snapshots (config
      * {@code state.sync}); when no peer offers one, leaves it to be created and replayed as usual.
      */
@@ -579,6 +577,11 @@ public final class ReplicaNode implements AutoCloseable {
         }
     }
 
+    /**
+     * LMDB lets two processes open one environment; two replicas on one data dir would both
+     * write it. An exclusive lock on {@code data/LOCK}, held for the life of the process, refuses
+     * the second one.
+     */
     private static java.nio.channels.FileChannel lockDataDir(Path dataDir) throws ConfigException {
         try {
             java.nio.file.Files.createDirectories(dataDir);

@@ -6,8 +6,8 @@ import bftledger.ledger.StoreSnapshot;
 import bftledger.ledger.proto.StateSnapshotManifest;
 import bftledger.node.metrics.NodeMetrics;
 import java.io.IOException;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,8 +30,9 @@ final class Snapshotter implements AutoCloseable {
 
     private final int replica;
     private final StateSnapshots snapshots;
+    // No queue: a view is taken only by an idle thread, so none waits pinning LMDB pages.
     private final ThreadPoolExecutor thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
-            new ArrayBlockingQueue<>(1), r -> {
+            new SynchronousQueue<>(), r -> {
                 Thread t = new Thread(r, "snapshot");
                 t.setDaemon(true);
                 return t;
@@ -58,27 +59,13 @@ final class Snapshotter implements AutoCloseable {
     /** On the core thread: queues the view for writing, or closes it when a snapshot is already being written. */
     private void offer(StoreSnapshot view) {
         try {
-            thread.execute(new Write(view));
+            thread.execute(() -> write(view));
         } catch (RejectedExecutionException busy) {
             long height = view.height();
             view.close();
             skipped.incrementAndGet();
             log.warn("event=state-snapshot-skipped replica={} height={} reason=\"the previous snapshot is still being written\"",
                     replica, height);
-        }
-    }
-
-    /** A queued write, so that a close can release the view of one that never started. */
-    private final class Write implements Runnable {
-        final StoreSnapshot view;
-
-        Write(StoreSnapshot view) {
-            this.view = view;
-        }
-
-        @Override
-        public void run() {
-            write(view);
         }
     }
 
@@ -102,11 +89,12 @@ final class Snapshotter implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Runnable never : thread.shutdownNow()) {
-            ((Write) never).view.close();
-        }
+        thread.shutdownNow();
         try {
-            thread.awaitTermination(5, TimeUnit.SECONDS);
+            // Interrupted, a write stops at its next file operation; the store must not close under it.
+            if (!thread.awaitTermination(30, TimeUnit.SECONDS)) {
+                log.warn("event=state-snapshot-still-writing replica={} the store closes under it", replica);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

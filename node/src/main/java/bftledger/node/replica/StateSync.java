@@ -1,8 +1,10 @@
 package bftledger.node.replica;
 
+import bftledger.crypto.Sha256;
 import bftledger.ledger.Blocks;
 import bftledger.ledger.ChainGenesis;
 import bftledger.ledger.Proofs;
+import bftledger.ledger.StateBuckets;
 import bftledger.ledger.StateSyncBuilder;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
@@ -17,6 +19,8 @@ import bftledger.node.proto.GetStateManifestRequest;
 import bftledger.node.proto.ListStateSnapshotsRequest;
 import bftledger.node.proto.PeerTransportGrpc;
 import bftledger.node.proto.StateChunk;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -39,21 +43,26 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Builds a joining replica's block store from its peers' state snapshots instead of replaying
- * every block (node config {@code state.sync}). Trusts no peer: the blocks up to the snapshot's
- * snapshot block's header must be proven certified by a later block; the snapshot's manifest
- * must combine to the state root that header names; each of the 256 buckets must hash to the
- * manifest's entry; the blocks up to that height come in their pruned form (header, certificate,
- * receipts), each checked against genesis and linked to the one before, up to the certified one. A peer that serves anything that does not check is named in the log
- * ({@code event=state-sync-peer-refused}) and not asked again; the part is fetched from another.
- * Buckets are taken from the snapshot holders in turn, so no one peer serves the whole state.
+ * every block (node config {@code state.sync}). Trusts no peer, and blames only the one at
+ * fault: first a proof that the snapshot block's header is certified by a later block (a
+ * block's own certificate does not cover its state root); then the snapshot's manifest, whose
+ * buckets must combine to that header's state root; then each of the 256 buckets, which must
+ * hash to its manifest entry, from the snapshot holders in turn; last the blocks up to that
+ * height in their pruned form (header, certificate, receipts), each run pinned by a header
+ * proof of its last block before it is checked ({@link #fetchRun}). A peer that serves anything
+ * that does not check is named in the log ({@code event=state-sync-peer-refused}) and not asked
+ * again; the part comes from another. The state comes before the blocks because holders replace
+ * their snapshots as the chain grows, while blocks are kept longer.
  *
  * <p>The store is built in a staging directory beside the ledger's and moved into place only
  * when complete, so a crash in the middle leaves no store and the next start begins again
- * (StateSyncTest). The receipts of every block are fetched because the transaction index (the
- * at-most-once rule) is part of what a replica executes on and is not in the state tree.
+ * ({@code StateSyncPeersTest}). The receipts of every block are fetched because the transaction
+ * index (the at-most-once rule) is part of what a replica executes on and is not in the state tree.
  *
- * <p>Bounds: a bucket's bytes at most {@link #BUCKET_BYTES_MAX}, chunks of
- * {@link PeerNetwork#STATE_CHUNK_BYTES_MAX}; blocks in calls of {@link PeerNetwork#FETCH_BLOCKS_MAX}.
+ * <p>Bounds: a bucket's bytes at most {@link #BUCKET_BYTES_MAX}, counted as received; chunks of
+ * {@link PeerNetwork#STATE_CHUNK_BYTES_MAX}; blocks in runs of {@link PeerNetwork#FETCH_BLOCKS_MAX};
+ * every call within {@link #CALL_DEADLINE_MILLIS}. A peer that answers slowly but correctly is
+ * not dropped: it only slows the sync.
  */
 public final class StateSync implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StateSync.class);
@@ -61,7 +70,10 @@ public final class StateSync implements AutoCloseable {
     /** How long a joining replica looks for a peer offering a snapshot before it replays from genesis instead. */
     public static final long DISCOVERY_MILLIS = 20_000;
     static final long CALL_DEADLINE_MILLIS = 15_000;
-    /** A bucket larger than this is refused (memory: a bucket is held whole until checked; 256 of them is 16 GiB of state). */
+    /**
+     * The largest bucket taken: a bucket is held whole in memory until checked. 256 of them is a
+     * 16 GiB state; a larger one cannot be synced (the attempt fails and the node replays).
+     */
     public static final long BUCKET_BYTES_MAX = 64L << 20;
     /** Rounds over every usable peer without progress before a sync attempt gives up. */
     static final int IDLE_ROUNDS_MAX = 5;
@@ -150,6 +162,7 @@ public final class StateSync implements AutoCloseable {
                 continue;
             }
             Files.move(staging, ledgerDir, StandardCopyOption.ATOMIC_MOVE);
+            syncDirectory(ledgerDir.getParent());
             log.info("event=state-synced replica={} height={} millis={} refused-peers={}", self, height,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), refused.keySet());
             return Optional.of(new Outcome(height, Map.copyOf(refused)));
@@ -191,7 +204,15 @@ public final class StateSync implements AutoCloseable {
         }
     }
 
-    /** Blocks 1..height: pruned below height, whole at it, from every usable peer in turn. */
+    /**
+     * Blocks 1..height: pruned below height, whole at it, from every usable peer in turn, a run
+     * of up to {@link PeerNetwork#FETCH_BLOCKS_MAX} per call. A run is taken only once its last
+     * block's header is proven certified (a header proof from the same peer) and every block in
+     * it links to the next by previous_hash: each block is then pinned by the certified chain
+     * before it is checked, so whatever does not check is the fault of the peer that served it,
+     * never of one that served an earlier run (a block's own certificate does not cover its
+     * header's roots, so an unpinned forged block would only be caught by the next one's link).
+     */
     private void fetchBlocks(StateSyncBuilder builder, long height) throws Failed {
         int turn = 0;
         int idle = 0;
@@ -202,17 +223,9 @@ public final class StateSync implements AutoCloseable {
             }
             int peer = usable.get(turn++ % usable.size());
             long from = builder.height() + 1;
-            boolean tip = from == height;
-            FetchBlocksRequest request = FetchBlocksRequest.newBuilder().setFromHeight(from)
-                    .setMaxBlocks(tip ? 1 : (int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, height - from))
-                    .setPrunedFormOk(!tip).setPrunedFormWanted(!tip).build();
-            // Cancelled when left early (a refused block), so the peer stops sending the rest.
-            io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
-            io.grpc.Context previous = call.attach();
-            try {
-                Iterator<Block> blocks = stub(peer).fetchBlocks(request);
-                while (blocks.hasNext() && builder.height() < height) {
-                    Block block = blocks.next();
+            Optional<List<Block>> run = fetchRun(peer, from, height);
+            if (run.isPresent()) {
+                for (Block block : run.get()) {
                     long at = builder.height() + 1;
                     Optional<String> problem = builder.appendBlock(block);
                     if (problem.isPresent()) {
@@ -220,11 +233,6 @@ public final class StateSync implements AutoCloseable {
                         break;
                     }
                 }
-            } catch (StatusRuntimeException e) {
-                log.debug("event=state-sync-fetch-failed peer={} from={} error={}", peer, from, e.getStatus());
-            } finally {
-                call.detach(previous);
-                call.cancel(null);
             }
             if (builder.height() >= from) {
                 idle = 0;
@@ -234,6 +242,69 @@ public final class StateSync implements AutoCloseable {
                 sleep(500);
             }
         }
+    }
+
+    /**
+     * Blocks from {@code from} (below {@code height} in their pruned form, {@code height} whole)
+     * served by {@code peer}, pinned by a header proof of the last one; empty when the peer did
+     * not answer, or served a run that is not the certified chain (then it is refused).
+     */
+    private Optional<List<Block>> fetchRun(int peer, long from, long height) {
+        boolean tip = from == height;
+        FetchBlocksRequest request = FetchBlocksRequest.newBuilder().setFromHeight(from)
+                .setMaxBlocks(tip ? 1 : (int) Math.min(PeerNetwork.FETCH_BLOCKS_MAX, height - from))
+                .setPrunedFormOk(!tip).setPrunedFormWanted(!tip).build();
+        List<Block> run = new ArrayList<>();
+        // Cancelled when left early, so the peer stops sending the rest.
+        io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+        io.grpc.Context previous = call.attach();
+        try {
+            Iterator<Block> blocks = stub(peer).fetchBlocks(request);
+            while (blocks.hasNext() && run.size() < request.getMaxBlocks()) {
+                run.add(blocks.next());
+            }
+        } catch (StatusRuntimeException e) {
+            log.info("event=state-sync-blocks-unanswered peer={} from={} status={}", peer, from, e.getStatus());
+        } finally {
+            call.detach(previous);
+            call.cancel(null);
+        }
+        if (run.isEmpty()) {
+            return Optional.empty();
+        }
+        long last = from + run.size() - 1;
+        HeaderProof proof;
+        try {
+            proof = stub(peer).getHeaderProof(GetHeaderProofRequest.newBuilder().setHeight(last).build());
+        } catch (StatusRuntimeException e) {
+            log.info("event=state-sync-proof-unanswered peer={} height={} status={}", peer, last, e.getStatus());
+            return Optional.empty();
+        }
+        Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(genesis, proof);
+        if (!checked.ok() || checked.value().getHeight() != last) {
+            refuse(peer, "header proof of height " + last + ": " + (checked.ok()
+                    ? "it proves height " + checked.value().getHeight() : checked.problem()));
+            return Optional.empty();
+        }
+        // Back from the proven header: each block must be the one its successor names.
+        ByteString expected = ByteString.copyFrom(
+                Sha256.hash(proof.getHeader().toByteArray()).bytes());
+        for (int i = run.size() - 1; i >= 0; i--) {
+            Block block = run.get(i);
+            ByteString hash = ByteString.copyFrom(
+                    Sha256.hash(block.getHeader().toByteArray()).bytes());
+            if (!hash.equals(expected)) {
+                refuse(peer, "block " + (from + i) + " is not the one the certified chain names");
+                return Optional.empty();
+            }
+            try {
+                expected = BlockHeader.parseFrom(block.getHeader()).getPreviousHash();
+            } catch (InvalidProtocolBufferException e) {
+                refuse(peer, "block " + (from + i) + "'s header does not parse");
+                return Optional.empty();
+            }
+        }
+        return Optional.of(run);
     }
 
     /**
@@ -318,7 +389,11 @@ public final class StateSync implements AutoCloseable {
         }
     }
 
-    /** One bucket's entries from one peer; empty when the peer did not answer (a peer that answers out of bounds is refused). */
+    /**
+     * One bucket's entries from one peer; empty when the peer did not answer, served a chunk
+     * whose offsets do not match its bytes (then it is refused), or went past
+     * {@link #BUCKET_BYTES_MAX} (not refused: a true bucket may be that large, see the class comment).
+     */
     private Optional<List<StateEntry>> fetchBucket(int peer, long height, int bucket) {
         List<StateEntry> entries = new ArrayList<>();
         long offset = 0;
@@ -326,12 +401,19 @@ public final class StateSync implements AutoCloseable {
             while (true) {
                 StateChunk chunk = stub(peer).fetchStateChunk(FetchStateChunkRequest.newBuilder().setHeight(height)
                         .setBucket(bucket).setOffset(offset).build());
-                if (chunk.getNextOffset() <= offset && !(chunk.getLast() && chunk.getEntriesCount() == 0)) {
-                    refuse(peer, "bucket " + bucket + " of height " + height + ": a chunk that does not move forward");
+                long bytes = 0;
+                for (StateEntry e : chunk.getEntriesList()) {
+                    bytes += StateBuckets.delimitedSize(e);
+                }
+                // The offsets must count the bytes sent: the bound below is on what was received.
+                if (chunk.getNextOffset() != offset + bytes || (bytes == 0 && !chunk.getLast())) {
+                    refuse(peer, "bucket " + bucket + " of height " + height + ": a chunk of " + bytes + " bytes moves the offset from "
+                            + offset + " to " + chunk.getNextOffset());
                     return Optional.empty();
                 }
                 if (chunk.getNextOffset() > BUCKET_BYTES_MAX) {
-                    refuse(peer, "bucket " + bucket + " of height " + height + ": over " + BUCKET_BYTES_MAX + " bytes");
+                    log.warn("event=state-sync-bucket-too-large peer={} height={} bucket={} bytes-max={}", peer, height, bucket,
+                            BUCKET_BYTES_MAX);
                     return Optional.empty();
                 }
                 entries.addAll(chunk.getEntriesList());
@@ -365,6 +447,13 @@ public final class StateSync implements AutoCloseable {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Makes a rename in {@code dir} durable: without it a crash could undo the move of a finished store. */
+    private static void syncDirectory(Path dir) throws IOException {
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+            channel.force(true);
         }
     }
 

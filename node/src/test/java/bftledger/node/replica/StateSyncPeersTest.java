@@ -38,6 +38,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
@@ -156,6 +157,26 @@ class StateSyncPeersTest {
     }
 
     @Test
+    void aBlockWithAForgedHeaderIsBlamedOnItsServerAlone() throws Exception {
+        // Its own certificate does not cover a header's state root: only the chain after it does,
+        // so a run is taken once pinned by its last block's proof, and the forger, not the honest
+        // peer serving the next run, is named.
+        serve(0, forgedHeaders());
+        serve(1, null);
+        serve(2, null);
+        Path ledger = tmp.resolve("joiner").resolve("ledger");
+        StateSync.Outcome outcome;
+        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 5_000)) {
+            outcome = sync.run(ledger).orElseThrow();
+        }
+        assertEquals(Map.of(0, outcome.refused().get(0)), outcome.refused());
+        assertTrue(outcome.refused().get(0).contains("not the one the certified chain names"), outcome.refused().toString());
+        try (BlockStore synced = BlockStore.open(ledger, genesis)) {
+            assertEquals(source.header(100).orElseThrow(), synced.header(100).orElseThrow());
+        }
+    }
+
+    @Test
     void whenEveryHolderLiesNothingIsLeftAndTheNodeReplaysInstead() throws Exception {
         serve(0, forgedChunks());
         serve(1, forgedChunks());
@@ -236,6 +257,22 @@ class StateSyncPeersTest {
             }
             return chunk.toBuilder().addEntries(StateEntry.newBuilder().setAccount(AccountEntry.newBuilder()
                     .setPublicKey(ByteString.copyFrom(new byte[32])).setBalance(5))).build();
+        });
+    }
+
+    /** Pruned blocks whose header names another state root (the block's own certificate does not cover it). */
+    private static ServerInterceptor forgedHeaders() {
+        return altering(m -> {
+            if (!(m instanceof Block b) || b.getTransactionsCount() > 0) {
+                return m;
+            }
+            try {
+                var header = bftledger.ledger.proto.BlockHeader.parseFrom(b.getHeader());
+                return b.toBuilder().setHeader(header.toBuilder().setStateRoot(flip(header.getStateRoot())).build().toByteString())
+                        .build();
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new IllegalStateException(e);
+            }
         });
     }
 
