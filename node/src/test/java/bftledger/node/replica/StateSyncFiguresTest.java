@@ -28,6 +28,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
@@ -44,6 +45,7 @@ class StateSyncFiguresTest {
     private static final String CHAIN = "bftledger-sync-figures";
 
     @Test
+    @Timeout(value = 3, unit = TimeUnit.HOURS)
     void printStateSyncFigures() throws Exception {
         int blocks = Integer.getInteger("bftledger.figures.blocks", 10_000);
         int txs = Integer.getInteger("bftledger.figures.txs", 10);
@@ -81,6 +83,9 @@ class StateSyncFiguresTest {
                     batch.add(Transactions.signVerified(Transactions.transfer(CHAIN, from.publicKey(), ++nonce, to, 3), from));
                 }
                 TestBlocks.append(source, genesis, validators, batch);
+                if (b % Math.max(1, blocks / 10) == 0) {
+                    System.out.printf("figures: built %d of %d blocks in %d ms%n", b, blocks, millisSince(started));
+                }
             }
             long buildMillis = millisSince(started);
             started = System.nanoTime();
@@ -136,9 +141,9 @@ class StateSyncFiguresTest {
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
     }
 
-    /** Bytes the files under {@code dir} take on disk, as {@code du} counts them. */
+    /** Bytes the files under {@code dir} take on disk, as {@code du} counts them (an LMDB file is sparse up to its map size). */
     private static long du(Path dir) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("du", "-sb", dir.toString()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("du", "-s", "-B1", dir.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes()).strip();
         p.waitFor();
         return Long.parseLong(out.split("\\s+")[0]);
