@@ -100,6 +100,7 @@ public final class StateSync implements AutoCloseable {
 
     private final long discoveryMillis;
     private final long mapSizeBytes;
+    private final java.util.Set<Long> failedHeights = new java.util.HashSet<>();
 
     /** @param mapSizeBytes the LMDB map size of the store built (the node's {@code tuning.lmdb.map.size.bytes}) */
     public StateSync(int self, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials, long mapSizeBytes) {
@@ -137,8 +138,10 @@ public final class StateSync implements AutoCloseable {
         }
         for (int attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
             if (attempt > 0) {
-                // Holders replace their snapshots as the chain grows: ask again what they keep now.
+                // Holders replace their snapshots as the chain grows: ask again what they keep now,
+                // and do not try a failed height again (one only a liar offers may never be proven).
                 offers = discover(0);
+                offers.keySet().removeAll(failedHeights);
             }
             Optional<Map.Entry<Long, List<Integer>>> candidate = best(offers);
             if (candidate.isEmpty()) {
@@ -158,6 +161,7 @@ public final class StateSync implements AutoCloseable {
                 builder.finish();
             } catch (Failed e) {
                 log.warn("event=state-sync-failed replica={} height={} reason=\"{}\"", self, height, e.getMessage());
+                failedHeights.add(height);
                 deleteRecursively(staging);
                 continue;
             }
