@@ -77,7 +77,7 @@ public final class StateSnapshots {
                     String name = p.getFileName().toString();
                     if (name.startsWith(TMP_PREFIX) || name.startsWith(DELETING_PREFIX)) {
                         log.info("event=snapshot-leftover-deleted path={}", p);
-                        deleteTree(p);
+                        DurableFiles.deleteTree(p);
                     }
                 }
             }
@@ -118,12 +118,12 @@ public final class StateSnapshots {
                         .setBlockHash(ByteString.copyFrom(view.tipHash().bytes()))
                         .setStateRoot(ByteString.copyFrom(root.bytes())).addAllBuckets(buckets).build();
                 writeSynced(tmp.resolve(MANIFEST_FILE), manifest.toByteArray());
-                syncDirectory(tmp);
+                DurableFiles.syncDirectory(tmp);
                 Files.move(tmp, dir.resolve(name(height)), StandardCopyOption.ATOMIC_MOVE);
-                syncDirectory(dir);
+                DurableFiles.syncDirectory(dir);
             } catch (IOException | RuntimeException e) {
                 try {
-                    deleteTree(tmp);
+                    DurableFiles.deleteTree(tmp);
                 } catch (IOException suppressed) {
                     e.addSuppressed(suppressed);
                 }
@@ -339,15 +339,6 @@ public final class StateSnapshots {
         }
     }
 
-    private static void syncDirectory(Path d) {
-        try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // Some file systems refuse to sync a directory; the rename is then as durable as they make it.
-            log.debug("event=snapshot-dir-sync-unsupported path={} error=\"{}\"", d, e.toString());
-        }
-    }
-
     private static void readFully(FileChannel ch, long position, byte[] into) throws IOException {
         ByteBuffer buf = ByteBuffer.wrap(into);
         while (buf.hasRemaining()) {
@@ -366,21 +357,10 @@ public final class StateSnapshots {
             Path gone = dir.resolve(DELETING_PREFIX + h + "-" + System.nanoTime());
             try {
                 Files.move(dir.resolve(name(h)), gone, StandardCopyOption.ATOMIC_MOVE);
-                deleteTree(gone);
+                DurableFiles.deleteTree(gone);
                 log.info("event=snapshot-deleted height={}", h);
             } catch (IOException e) {
                 log.warn("event=snapshot-delete-failed height={} error=\"{}\"", h, e.toString());
-            }
-        }
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
             }
         }
     }

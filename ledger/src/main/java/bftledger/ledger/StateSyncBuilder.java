@@ -206,12 +206,12 @@ public final class StateSyncBuilder implements AutoCloseable {
     }
 
     /**
-     * Takes {@code proof} (from a peer's {@code BlockStore#headerProof}) as the header the store is
-     * built to: it must verify against genesis alone (a later block's certificate anchors it,
+     * Takes {@code proof} (from a peer's {@code BlockStore#headerProof}) as the header of
+     * {@code height}, the one the store is built to: it must verify against genesis alone (a later block's certificate anchors it,
      * directly or through a later certified header's blocks_root). Comes first; the manifest,
      * the buckets and block S are checked against it. Returns why it was refused, or empty.
      */
-    public Optional<String> certify(HeaderProof proof) {
+    public Optional<String> certify(long height, HeaderProof proof) {
         requireOpen();
         if (target != null) {
             return Optional.of("the certified header of height " + target.getHeight() + " is in use");
@@ -220,8 +220,8 @@ public final class StateSyncBuilder implements AutoCloseable {
         if (!checked.ok()) {
             return Optional.of("the header proof does not check: " + checked.problem());
         }
-        if (checked.value().getHeight() < 1) {
-            return Optional.of("the proof is for height " + checked.value().getHeight());
+        if (height < 1 || checked.value().getHeight() != height) {
+            return Optional.of("the proof is for height " + checked.value().getHeight() + ", not " + height);
         }
         target = checked.value();
         targetHash = Sha256.hash(proof.getHeader().toByteArray());
@@ -394,7 +394,7 @@ public final class StateSyncBuilder implements AutoCloseable {
         store.close();
         try {
             Files.delete(lock.dir.resolve(UNFINISHED_FILE));
-            syncDirectory(lock.dir);
+            DurableFiles.syncDirectory(lock.dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot mark the built store " + lock.dir + " finished", e);
         } finally {
@@ -482,15 +482,7 @@ public final class StateSyncBuilder implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + file, e);
         }
-        syncDirectory(file.getParent());
-    }
-
-    private static void syncDirectory(Path d) {
-        try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            log.debug("event=dir-sync-unsupported path={} error=\"{}\"", d, e.toString());
-        }
+        DurableFiles.syncDirectory(file.getParent());
     }
 
     private static ByteString bytes(Digest d) {

@@ -112,7 +112,7 @@ class StateSyncBuilderTest {
     /** A build to the snapshot's certified header with blocks 1..{@code tip} (pruned below it). */
     private static StateSyncBuilder withBlocks(Path dir, long tip) {
         StateSyncBuilder builder = StateSyncBuilder.create(dir, net.genesis);
-        assertEquals(Optional.empty(), builder.certify(tipProof));
+        assertEquals(Optional.empty(), builder.certify(SNAPSHOT, tipProof));
         for (long h = 1; h <= tip; h++) {
             Block b = h < tip ? BlockStore.prunedForm(blocks.get((int) h)) : blocks.get((int) h);
             assertEquals(Optional.empty(), builder.appendBlock(b), "block " + h);
@@ -279,9 +279,10 @@ class StateSyncBuilderTest {
         try (StateSyncBuilder builder = StateSyncBuilder.create(dir, net.genesis)) {
             assertRefused(builder.appendBlock(BlockStore.prunedForm(blocks.get(1))), "certif");
             assertRefused(builder.useManifest(manifest), "certif");
-            assertRefused(builder.certify(tipProof.toBuilder().setHeader(otherProof().getHeader()).build()), "does not check");
-            assertEquals(Optional.empty(), builder.certify(tipProof));
-            assertRefused(builder.certify(tipProof), "in use");
+            assertRefused(builder.certify(SNAPSHOT, tipProof.toBuilder().setHeader(otherProof().getHeader()).build()), "does not check");
+            assertRefused(builder.certify(SNAPSHOT + 1, tipProof), "not " + (SNAPSHOT + 1));
+            assertEquals(Optional.empty(), builder.certify(SNAPSHOT, tipProof));
+            assertRefused(builder.certify(SNAPSHOT, tipProof), "in use");
             for (long h = 1; h < SNAPSHOT; h++) {
                 assertEquals(Optional.empty(), builder.appendBlock(BlockStore.prunedForm(blocks.get((int) h))));
             }

@@ -509,7 +509,9 @@ public final class PeerNetwork implements AutoCloseable {
                 if (block.isEmpty()) {
                     break;
                 }
-                responses.onNext(request.getPrunedFormWanted() ? bftledger.ledger.BlockStore.prunedForm(block.get()) : block.get());
+                // Below prunedBelow the stored block is in its pruned form already.
+                boolean strip = request.getPrunedFormWanted() && h >= prunedBelow;
+                responses.onNext(strip ? bftledger.ledger.BlockStore.prunedForm(block.get()) : block.get());
             }
             responses.onCompleted();
         }

@@ -3,6 +3,7 @@ package bftledger.node.replica;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.Blocks;
 import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.DurableFiles;
 import bftledger.ledger.Proofs;
 import bftledger.ledger.StateBuckets;
 import bftledger.ledger.StateSyncBuilder;
@@ -129,7 +130,7 @@ public final class StateSync implements AutoCloseable {
      */
     public Optional<Outcome> run(Path ledgerDir) throws IOException {
         Path staging = ledgerDir.resolveSibling(ledgerDir.getFileName() + ".sync");
-        deleteRecursively(staging);
+        DurableFiles.deleteTree(staging);
         Map<Long, List<Integer>> offers = discover(discoveryMillis);
         if (offers.isEmpty()) {
             log.warn("event=state-sync-skipped replica={} reason=\"no peer offered a state snapshot within {} ms; replaying from genesis\"",
@@ -162,11 +163,12 @@ public final class StateSync implements AutoCloseable {
             } catch (Failed e) {
                 log.warn("event=state-sync-failed replica={} height={} reason=\"{}\"", self, height, e.getMessage());
                 failedHeights.add(height);
-                deleteRecursively(staging);
+                DurableFiles.deleteTree(staging);
                 continue;
             }
             Files.move(staging, ledgerDir, StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(ledgerDir.getParent());
+            // Without it a crash could undo the move of a finished store.
+            DurableFiles.syncDirectory(ledgerDir.getParent());
             log.info("event=state-synced replica={} height={} millis={} refused-peers={}", self, height,
                     TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), refused.keySet());
             return Optional.of(new Outcome(height, Map.copyOf(refused)));
@@ -328,13 +330,7 @@ public final class StateSync implements AutoCloseable {
                     log.info("event=state-sync-proof-unanswered peer={} height={} status={}", peer, height, e.getStatus());
                     continue;
                 }
-                Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(genesis, proof);
-                if (!checked.ok() || checked.value().getHeight() != height) {
-                    refuse(peer, "header proof of height " + height + ": " + (checked.ok()
-                            ? "it proves height " + checked.value().getHeight() : checked.problem()));
-                    continue;
-                }
-                Optional<String> problem = builder.certify(proof);
+                Optional<String> problem = builder.certify(height, proof);
                 if (problem.isEmpty()) {
                     return;
                 }
@@ -451,24 +447,6 @@ public final class StateSync implements AutoCloseable {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Makes a rename in {@code dir} durable: without it a crash could undo the move of a finished store. */
-    private static void syncDirectory(Path dir) throws IOException {
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
-            channel.force(true);
-        }
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
         }
     }
 
