@@ -10,7 +10,7 @@ import java.util.Set;
 
 /**
  * What a lagging node checks on a block it fetched from one peer, trusting no single peer: the
- * batch hashes to the digest, and 2f+1 distinct replicas signed COMMIT votes for (view,
+ * batch hashes to the digest, and a quorum of distinct replicas signed COMMIT votes for (view,
  * sequence, digest), exactly the rule the ledger applies to a block's commit certificate.
  */
 final class BlockCheck {

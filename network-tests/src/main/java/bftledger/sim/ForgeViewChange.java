@@ -95,7 +95,7 @@ final class ForgeViewChange extends NamedStrategy {
         Signed<PrePrepare> signedPp = primary == context.replica() ? context.factory().sign(pp)
                 : MessageCodec.withSignature(pp, primary, fakeSignature(sequence, primary));
         List<Signed<Prepare>> prepares = new ArrayList<>();
-        for (int i = 0, r = 0; prepares.size() < 2 * context.f() && r < context.n(); r++) {
+        for (int i = 0, r = 0; prepares.size() < context.config().preparedQuorum() && r < context.n(); r++) {
             if (r == primary) {
                 continue;
             }

@@ -16,6 +16,7 @@ import java.util.TreeSet;
  *     strategy per Byzantine replica drawn by the simulation, or {@link Collusion#NAME}
  * @param storageFaults crashed replicas whose WAL is damaged by the time they restart; each is one
  *     of the f faulty replicas, with the Byzantine ones
+ * @param n the number of replicas, any n >= 4 with f = floor((n-1)/3)
  */
 public record Scenario(
         long seed,
@@ -40,7 +41,8 @@ public record Scenario(
         int viewChangeTimeoutTicks,
         int timeoutDoublingsMax,
         int statusTicks,
-        List<StorageFault> storageFaults) {
+        List<StorageFault> storageFaults,
+        int n) {
 
     public static final String HONEST = "honest";
     public static final String MIXED = "mixed";
@@ -81,16 +83,41 @@ public record Scenario(
                 List.of());
     }
 
+    /** With n = 3f+1: the shape before other sizes, kept for callers written against it. */
+    public Scenario(long seed, int f, String strategy, List<Integer> byzantine, int clients, int requests,
+                    int submitWindowTicks, int resubmitTicks, double dropProbability, double duplicateProbability,
+                    int delayMaxTicks, List<Partition> partitions, List<Crash> crashes, int faultEndTick,
+                    int checkpointInterval, int watermarkWindow, int batchCountMax, int pipelineDepthMax,
+                    int requestTimeoutTicks, int viewChangeTimeoutTicks, int timeoutDoublingsMax, int statusTicks,
+                    List<StorageFault> storageFaults) {
+        this(seed, f, strategy, byzantine, clients, requests, submitWindowTicks, resubmitTicks, dropProbability,
+                duplicateProbability, delayMaxTicks, partitions, crashes, faultEndTick, checkpointInterval, watermarkWindow,
+                batchCountMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax, statusTicks,
+                storageFaults, 3 * f + 1);
+    }
+
     /**
      * What the command line fixes; null fields are drawn from the seed. {@code storageFaults}:
      * every crashed honest replica the fault budget allows (f, with the Byzantine ones) gets a
      * storage fault, and a run with room in the budget gets a crash if it drew none.
+     * {@code nodes}: the number of replicas, any n >= 4, f following from it (null: n = 3f+1);
+     * nodes = 3f+1 draws exactly what f alone does.
      */
-    public record Options(String strategy, Integer f, boolean storageFaults) {
+    public record Options(String strategy, Integer f, boolean storageFaults, Integer nodes) {
         public static final Options NONE = new Options(null, null);
+
+        public Options {
+            if (nodes != null && (nodes < 4 || (f != null && f != (nodes - 1) / 3))) {
+                throw new IllegalArgumentException("nodes " + nodes + " with f " + f + ": need n >= 4 and f = (n-1)/3");
+            }
+        }
 
         public Options(String strategy, Integer f) {
             this(strategy, f, false);
+        }
+
+        public Options(String strategy, Integer f, boolean storageFaults) {
+            this(strategy, f, storageFaults, null);
         }
     }
 
@@ -99,18 +126,14 @@ public record Scenario(
         partitions = List.copyOf(partitions);
         crashes = List.copyOf(crashes);
         storageFaults = List.copyOf(storageFaults);
-        if (f < 1 || byzantine.size() > 3 * f + 1) {
-            throw new IllegalArgumentException("bad scenario: f=" + f + " byzantine=" + byzantine);
+        if (n < 4 || f != (n - 1) / 3 || byzantine.size() > n) {
+            throw new IllegalArgumentException("bad scenario: n=" + n + " f=" + f + " byzantine=" + byzantine);
         }
         for (StorageFault s : storageFaults) {
             if (byzantine.contains(s.replica()) || crashes.stream().noneMatch(c -> c.replica() == s.replica())) {
                 throw new IllegalArgumentException("a storage fault needs an honest replica that crashes: " + s);
             }
         }
-    }
-
-    public int n() {
-        return 3 * f + 1;
     }
 
     /**
@@ -126,8 +149,8 @@ public record Scenario(
 
     public static Scenario draw(long seed, Options options) {
         SplittableRandom r = new SplittableRandom(seed);
-        int f = options.f() != null ? options.f() : pickF(r);
-        int n = 3 * f + 1;
+        int f = options.nodes() != null ? (options.nodes() - 1) / 3 : options.f() != null ? options.f() : pickF(r);
+        int n = options.nodes() != null ? options.nodes() : 3 * f + 1;
         String strategy = options.strategy();
         if (strategy == null) {
             List<String> names = Strategies.names();
@@ -204,7 +227,7 @@ public record Scenario(
         }
         return new Scenario(seed, f, strategy, byzantine, clients, requests, Math.max(10, faultEnd * 2 / 3), 50,
                 drop, duplicate, delayMax, partitions, crashes, faultEnd, k, window, batch, pipeline,
-                requestTimeout, viewChangeTimeout, 3, statusTicks, storageFaults);
+                requestTimeout, viewChangeTimeout, 3, statusTicks, storageFaults, n);
     }
 
     private static int pickF(SplittableRandom r) {

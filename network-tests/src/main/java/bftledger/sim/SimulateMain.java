@@ -28,7 +28,7 @@ public final class SimulateMain {
         long firstSeed = 1;
         Long single = null;
         String strategy = null;
-        Integer f = null;
+        Integer nodes = null;
         boolean storageFaults = false;
         int threads = Runtime.getRuntime().availableProcessors();
         try {
@@ -39,11 +39,10 @@ public final class SimulateMain {
                     case "--seed" -> single = Long.parseLong(args[++i]);
                     case "--strategy" -> strategy = args[++i];
                     case "--nodes" -> {
-                        int nodes = Integer.parseInt(args[++i]);
-                        if (nodes < 4 || (nodes - 1) % 3 != 0) {
-                            throw new IllegalArgumentException("--nodes must be 3f+1 with f >= 1, got " + nodes);
+                        nodes = Integer.parseInt(args[++i]);
+                        if (nodes < 4) {
+                            throw new IllegalArgumentException("--nodes must be at least 4, got " + nodes);
                         }
-                        f = (nodes - 1) / 3;
                     }
                     case "--threads" -> threads = Math.max(1, Integer.parseInt(args[++i]));
                     case "--storage-faults" -> storageFaults = true;
@@ -77,7 +76,7 @@ public final class SimulateMain {
             err.println(usage());
             return 2;
         }
-        Scenario.Options options = new Scenario.Options(strategy, f, storageFaults);
+        Scenario.Options options = new Scenario.Options(strategy, null, storageFaults, nodes);
         if (single != null) {
             SimResult r = Simulation.run(Scenario.draw(single, options), true);
             out.print(r.trace());

@@ -899,6 +899,8 @@ public final class Simulation {
             return "executed s" + x.sequence() + " state " + x.stateDigest().shortHex();
         } else if (e instanceof Event.StateTransferred s) {
             return "state transferred to s" + s.sequence();
+        } else if (e instanceof Event.EpochEnds x) {
+            return "epoch ends at s" + x.lastSequence();
         }
         return String.valueOf(e);
     }

@@ -53,6 +53,28 @@ class ScenarioTest {
         assertEquals(Set.of(Scenario.StorageFault.Kind.values()), kinds);
     }
 
+    /** Any n >= 4, with f = floor((n-1)/3); n = 3f+1 draws exactly what f alone does. */
+    @Test
+    void anyNodeCountDrawsThatSizeWithinItsFaultBudget() {
+        for (int nodes = 4; nodes <= 8; nodes++) {
+            int n = nodes;
+            for (long seed = 0; seed < 200; seed++) {
+                Scenario s = Scenario.draw(seed, new Scenario.Options(null, null, seed % 2 == 0, n));
+                assertEquals(n, s.n());
+                assertEquals((n - 1) / 3, s.f());
+                assertTrue(s.byzantine().size() + s.storageFaults().size() <= s.f(), "seed " + seed + ": " + s.describe());
+                assertTrue(s.byzantine().stream().allMatch(r -> r < n) && s.crashes().stream().allMatch(c -> c.replica() < n));
+                for (Scenario.Partition p : s.partitions()) {
+                    assertTrue(p.sideA().size() < n && p.sideA().stream().allMatch(r -> r < n));
+                }
+            }
+        }
+        for (long seed = 0; seed < 50; seed++) {
+            assertEquals(Scenario.draw(seed, new Scenario.Options("twins", 2)),
+                    Scenario.draw(seed, new Scenario.Options("twins", null, false, 7)));
+        }
+    }
+
     @Test
     void optionsFixStrategyAndSize() {
         for (long seed = 0; seed < 50; seed++) {

@@ -15,12 +15,20 @@ final class SeedBatch {
     private SeedBatch() {}
 
     static List<Long> seeds(long first, long budget) {
+        return seeds(first, budget, first, 0);
+    }
+
+    /** Two ranges of seeds in one batch, or the one to replay. */
+    static List<Long> seeds(long first, long budget, long secondFirst, long secondBudget) {
         String replay = System.getProperty("bftledger.seed");
         if (replay != null) {
             return List.of(Long.parseLong(replay));
         }
         List<Long> seeds = new ArrayList<>();
         for (long s = first; s < first + budget; s++) {
+            seeds.add(s);
+        }
+        for (long s = secondFirst; s < secondFirst + secondBudget; s++) {
             seeds.add(s);
         }
         return seeds;
@@ -39,9 +47,10 @@ final class SeedBatch {
             for (Future<SimResult> f : futures) {
                 SimResult r = f.get();
                 if (!r.passed()) {
+                    Integer nodes = options.apply(r.scenario().seed()).nodes();
                     String line = r.failureLine() + "\n    replay: scripts/simulate.sh --seed " + r.scenario().seed()
-                            + " --strategy " + r.scenario().strategy() + simulateFlags + "   or   -Dbftledger.seed="
-                            + r.scenario().seed();
+                            + " --strategy " + r.scenario().strategy() + simulateFlags
+                            + (nodes == null ? "" : " --nodes " + nodes) + "   or   -Dbftledger.seed=" + r.scenario().seed();
                     failures.add(line);
                     System.out.println(line);
                 }

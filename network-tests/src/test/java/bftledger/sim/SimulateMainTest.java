@@ -40,6 +40,13 @@ class SimulateMainTest {
     }
 
     @Test
+    void anyNodeCountFromFourRuns() throws Exception {
+        Run r = run("--seed", "7", "--strategy", "silent", "--nodes", "5");
+        assertTrue(r.out().startsWith("scenario seed=7 f=1 n=5 strategy=silent"), r.out().lines().findFirst().orElse(""));
+        assertEquals("1 passed, 0 failed", r.lastLine());
+    }
+
+    @Test
     void oneSeedReplaysWithATrace() throws Exception {
         Run r = run("--seed", "7", "--strategy", "equivocate-primary", "--nodes", "4");
         assertTrue(r.out().startsWith("scenario seed=7 f=1 n=4 strategy=equivocate-primary"), r.out().lines().findFirst().orElse(""));
@@ -59,7 +66,7 @@ class SimulateMainTest {
     @Test
     void badUsageExitsTwo() throws Exception {
         assertEquals(2, run("--seeds", "3", "--strategy", "no-such-thing").status());
-        assertEquals(2, run("--nodes", "5", "--seeds", "1").status());
+        assertEquals(2, run("--nodes", "3", "--seeds", "1").status());
         assertEquals(2, run().status());
     }
 }

@@ -30,7 +30,7 @@ final class Checkpoints {
     /** Nothing yet. */
     record Wait() implements Decision {}
 
-    /** 2f+1 matching votes: the checkpoint at {@code sequence} is stable, {@code proof} proves it. */
+    /** A quorum of matching votes: the checkpoint at {@code sequence} is stable, {@code proof} proves it. */
     record Stable(long sequence, Digest digest, List<Signed<Checkpoint>> proof) implements Decision {}
 
     /** f+1 matching votes ahead of this replica: fetch that state (the target is set already). */
@@ -39,6 +39,8 @@ final class Checkpoints {
     Checkpoints(Config config) {
         this.config = config;
         this.self = config.replicaId();
+        // The epoch starts from a checkpoint every replica of it derives from the same ledger.
+        this.lowWatermark = config.startSequence();
         this.stableDigest = config.genesisDigest();
     }
 
@@ -84,8 +86,8 @@ final class Checkpoints {
 
     /**
      * Keeps each sender's checkpoints above h, at most L/K inside the window plus
-     * {@link Config#checkpointsAheadPerReplicaMax()} beyond it (its highest), then looks for 2f+1
-     * matching: a stable checkpoint, possibly beyond what this replica executed.
+     * {@link Config#checkpointsAheadPerReplicaMax()} beyond it (its highest), then looks for a
+     * quorum matching: a stable checkpoint, possibly beyond what this replica executed.
      */
     Decision vote(Signed<Checkpoint> m, long lastDelivered, boolean viewActive) {
         TreeMap<Long, Signed<Checkpoint>> fromSender = votes.computeIfAbsent(m.signer(), k -> new TreeMap<>());
@@ -203,6 +205,7 @@ final class Checkpoints {
 
     void checkInvariants() {
         Invariants.require(lowWatermark % config.checkpointInterval() == 0, "h not a checkpoint: " + lowWatermark);
+        Invariants.require(lowWatermark >= config.startSequence(), "h " + lowWatermark + " below the epoch start");
         for (TreeMap<Long, Signed<Checkpoint>> fromSender : votes.values()) {
             Invariants.require(fromSender.size() <= votesPerReplicaMax(), "checkpoint votes above bound");
         }

@@ -4,7 +4,7 @@ import bftledger.crypto.Digest;
 
 /** What the node hands to {@link Replica#step}. Time, execution and state transfer are events too. */
 public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Event.Tick, Event.Executed,
-        Event.StateTransferred {
+        Event.StateTransferred, Event.EpochEnds {
 
     /** A message from a peer that {@link MessageVerifier} accepted. The core does not re-check signatures. */
     record PeerMessage(Signed<?> message) implements Event {}
@@ -18,9 +18,9 @@ public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Ev
      * backwards). Timeouts count ticks, not milliseconds.
      *
      * <p>{@code quorumHeard} is the node's failure detector, also handed in as data: whether it
-     * heard at least 2f other replicas recently. When it did not (cut off, or just resumed from a
-     * pause), an expiring request timer is re-armed rather than suspecting the primary: a
-     * VIEW-CHANGE could not gather 2f+1 then, and would leave this replica alone in a view the
+     * heard at least {@link Config#quorum()} - 1 other replicas recently. When it did not (cut
+     * off, or just resumed from a pause), an expiring request timer is re-armed rather than
+     * suspecting the primary: a VIEW-CHANGE could not gather a quorum then, and would leave this replica alone in a view the
      * others never join. {@code silentReplicas} are the replicas the detector has not heard from
      * recently (not even answering pings): with {@link Config#primarySilenceTicks()} set, a backup
      * waiting for requests suspects a silent primary without waiting out the request timeout.
@@ -65,4 +65,17 @@ public sealed interface Event permits Event.PeerMessage, Event.ClientRequest, Ev
             this(sequence, stateDigest, java.util.List.of());
         }
     }
+
+    /**
+     * This core's epoch ends at {@code lastSequence}: the validator set changes there and a new
+     * core, started with {@link Config#withStart}, orders from {@code lastSequence + 1}. The node
+     * learns it from executing the ledger and hands it in as soon as it does (again after a
+     * restart: it is not persisted). From then on this core orders nothing above it; once it
+     * executed {@code lastSequence} it is finished ({@link Replica#epochFinished()}).
+     * {@code lastSequence} is a multiple of K, not below what this replica executed or handed out
+     * for execution, and the same for the life of the core: {@link Replica#step} throws
+     * {@link IllegalArgumentException} otherwise (a bug in the caller). The same event again
+     * changes nothing.
+     */
+    record EpochEnds(long lastSequence) implements Event {}
 }

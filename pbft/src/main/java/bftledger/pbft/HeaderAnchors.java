@@ -22,8 +22,8 @@ import bftledger.crypto.HeaderAnchor;
  * latest blocks are certified within L sequences even under a primary that names stale headers.
  *
  * <p>Why a commit certificate certifies the anchored header: a batch is prepared only with the
- * primary's PRE-PREPARE and 2f PREPAREs from distinct backups, 2f+1 replicas of which at least
- * f+1 are correct, and each correct one either named its own executed header (the primary) or
+ * primary's PRE-PREPARE and q-1 PREPAREs from distinct backups, q replicas of which at least
+ * q-f >= f+1 are correct, and each correct one either named its own executed header (the primary) or
  * checked the name against its own execution. Correct replicas execute the same committed batches
  * deterministically, so the anchor is the header every correct replica executed. A batch reaching
  * a NEW-VIEW again is prepared by that same argument, so a backup may prepare it there unchecked

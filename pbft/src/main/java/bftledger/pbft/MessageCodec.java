@@ -201,7 +201,8 @@ public final class MessageCodec {
         long stableSequence = in.u64();
         Digest stableDigest = in.digest();
         int replica = in.u32();
-        int proofCount = in.count(limits.quorum() * 2, 4);
+        // At most one CHECKPOINT per replica counts; a sender pads at its own cost up to n.
+        int proofCount = in.count(limits.n(), 4);
         List<Signed<Checkpoint>> proof = new ArrayList<>(proofCount);
         for (int i = 0; i < proofCount; i++) {
             proof.add(cast(decode(in.nested(), MessageType.CHECKPOINT), Checkpoint.class));

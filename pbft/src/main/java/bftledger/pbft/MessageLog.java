@@ -101,6 +101,12 @@ final class MessageLog {
         prepared.headMap(h, true).clear();
     }
 
+    /** The epoch ends at {@code sequence}: nothing above it is ordered in this log. */
+    void discardAbove(long sequence) {
+        slots.tailMap(sequence, false).clear();
+        prepared.tailMap(sequence, false).clear();
+    }
+
     /** A prepared certificate read back from the records; the one of the highest view wins. */
     void restorePrepared(PreparedCertificate cert) {
         PreparedCertificate previous = prepared.get(cert.sequence());

@@ -15,6 +15,9 @@ import java.util.Set;
  * nested signed messages (in VIEW-CHANGE and NEW-VIEW) valid, client requests inside a
  * PRE-PREPARE valid per the {@link RequestValidator}. Stateless and thread-safe: the node runs
  * it on a pool. It does not know the replica's view or window; the core classifies for those.
+ * It does know where the core's epoch starts: a message of an earlier epoch is dropped as old
+ * before its signature is checked (see {@link EarlierEpoch}), since the previous validator set
+ * may number its replicas differently and its signatures would otherwise look forged.
  */
 public final class MessageVerifier {
     private final Config config;
@@ -67,7 +70,7 @@ public final class MessageVerifier {
             }
             verdicts.add(null);
             int signer = decoded[i].signer();
-            if (signer >= 0 && signer < config.n()) {
+            if (signer >= 0 && signer < config.n() && EarlierEpoch.of(config, decoded[i].payload()).isEmpty()) {
                 checkOf[i] = checks.size();
                 checks.add(decoded[i].signatureCheck(config.validators().get(signer)));
             }
@@ -119,6 +122,10 @@ public final class MessageVerifier {
      *     batch), or null to check it here
      */
     private <T> Optional<Verdict<T>> check(Signed<?> m, boolean checkRequests, Boolean signatureValid) {
+        Optional<Verdict.Rejected<Object>> earlier = EarlierEpoch.of(config, m.payload());
+        if (earlier.isPresent()) {
+            return no(earlier.get().reason(), earlier.get().detail());
+        }
         int signer = m.signer();
         if (signer < 0 || signer >= config.n()) {
             return no(RejectReason.NOT_A_MEMBER, "signer " + signer + " of " + config.n());
@@ -222,14 +229,20 @@ public final class MessageVerifier {
         return Optional.empty();
     }
 
-    /** Empty when {@code proof} holds 2f+1 valid CHECKPOINTs from distinct replicas for (sequence, digest). */
+    /**
+     * Empty when {@code proof} holds a quorum of valid CHECKPOINTs from distinct replicas for
+     * (sequence, digest), or when it is the start of this core's epoch, which needs no proof.
+     */
     public Optional<String> checkpointProofProblem(long sequence, Digest digest, List<Signed<Checkpoint>> proof) {
         if (sequence % config.checkpointInterval() != 0) {
             return Optional.of("stable sequence " + sequence + " is not a checkpoint");
         }
-        if (sequence == 0) {
-            return proof.isEmpty() && digest.equals(config.genesisDigest())
-                    ? Optional.empty() : Optional.of("sequence 0 must carry no proof and the genesis digest");
+        if (sequence < config.startSequence()) {
+            return Optional.of("stable sequence " + sequence + " is before this epoch's start " + config.startSequence());
+        }
+        if (sequence == config.startSequence()) {
+            return proof.isEmpty() && digest.equals(config.genesisDigest()) ? Optional.empty()
+                    : Optional.of("the start sequence " + sequence + " must carry no proof and the start digest");
         }
         Set<Integer> signers = new HashSet<>();
         for (Signed<Checkpoint> c : proof) {
@@ -248,7 +261,7 @@ public final class MessageVerifier {
                 : Optional.of(signers.size() + " checkpoints, need " + config.quorum());
     }
 
-    /** Empty when {@code pc} is a pre-prepare plus 2f valid matching prepares from distinct backups. */
+    /** Empty when {@code pc} is a pre-prepare plus q-1 valid matching prepares from distinct backups. */
     public Optional<String> preparedCertificateProblem(PreparedCertificate pc) {
         Optional<Verdict<Object>> v = check(pc.prePrepare(), true, null);
         if (v.isPresent()) {
@@ -268,8 +281,8 @@ public final class MessageVerifier {
                 return Optional.of("two prepares from " + p.signer());
             }
         }
-        return signers.size() >= 2 * config.f() ? Optional.empty()
-                : Optional.of(signers.size() + " prepares, need " + 2 * config.f());
+        return signers.size() >= config.preparedQuorum() ? Optional.empty()
+                : Optional.of(signers.size() + " prepares, need " + config.preparedQuorum());
     }
 
     private <T> Optional<Verdict<T>> checkNewView(NewView nv, int signer) {
@@ -301,8 +314,11 @@ public final class MessageVerifier {
                 return no(RejectReason.BAD_NEW_VIEW, "pre-prepare " + pp.payload().sequence() + ": " + v.get());
             }
         }
-        Optional<String> mismatch = NewViewPlan.compute(nv.viewChanges().stream().map(Signed::payload).toList())
-                .mismatch(nv.view(), nv.prePrepares());
+        // O must be the plan cut at O's own last sequence. Whether this epoch ends, and so where
+        // the plan stops, only the core knows; it compares O with its exact plan (EpochTest#aNewViewBuiltByAPrimaryThatKnowsTheEndIsAcceptedByABackupThatKnowsItToo).
+        List<ViewChange> v = nv.viewChanges().stream().map(Signed::payload).toList();
+        long oEnd = nv.prePrepares().isEmpty() ? 0 : nv.prePrepares().get(nv.prePrepares().size() - 1).payload().sequence();
+        Optional<String> mismatch = NewViewPlan.compute(v, oEnd).mismatch(nv.view(), nv.prePrepares());
         if (mismatch.isPresent()) {
             return no(RejectReason.NEW_VIEW_MISMATCH, mismatch.get());
         }

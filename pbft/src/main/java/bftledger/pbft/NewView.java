@@ -3,8 +3,8 @@ package bftledger.pbft;
 import java.util.List;
 
 /**
- * The primary of {@code view} starts it: 2f+1 signed VIEW-CHANGEs for the view (V) and the
- * pre-prepares it derived from them (O), which every backup recomputes from V and compares.
+ * The primary of {@code view} starts it: a quorum of signed VIEW-CHANGEs for the view (V) and
+ * the pre-prepares it derived from them (O), which every backup recomputes from V and compares.
  */
 public record NewView(long view, List<Signed<ViewChange>> viewChanges, List<Signed<PrePrepare>> prePrepares)
         implements Payload {

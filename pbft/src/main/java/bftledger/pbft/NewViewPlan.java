@@ -11,17 +11,25 @@ import java.util.TreeMap;
  * VIEW-CHANGEs. min-s is the highest stable checkpoint in V; max-s the highest sequence of any
  * prepared certificate in V. For every sequence in (min-s, max-s] the new primary proposes the
  * batch of the certificate with the highest view for it, or the null batch when V has none.
- * The primary computes it to build O; every backup computes it again to check O.
+ * The primary computes it to build O; every backup computes it again to check O. When the epoch
+ * ends at a known last sequence, certificates above it are left out, so max-s never passes it:
+ * nothing above the end is ordered, and primary and backups, which learn the end from the same
+ * ledger, compute the same plan.
  *
  * @param stableSequence min-s
  * @param stableDigest the checkpoint digest at min-s
- * @param stableProof the 2f+1 CHECKPOINTs proving min-s (empty at sequence 0)
+ * @param stableProof the quorum of CHECKPOINTs proving min-s (empty at the epoch's start)
  * @param batches the batch for each sequence in (min-s, max-s], in order
  */
 public record NewViewPlan(long stableSequence, Digest stableDigest, List<Signed<Checkpoint>> stableProof,
         TreeMap<Long, Batch> batches) {
 
     public static NewViewPlan compute(Collection<ViewChange> viewChanges) {
+        return compute(viewChanges, Long.MAX_VALUE);
+    }
+
+    /** The plan when the epoch ends at {@code lastSequence} ({@link Long#MAX_VALUE} when it does not). */
+    public static NewViewPlan compute(Collection<ViewChange> viewChanges, long lastSequence) {
         if (viewChanges.isEmpty()) {
             throw new IllegalArgumentException("no view changes");
         }
@@ -37,7 +45,7 @@ public record NewViewPlan(long stableSequence, Digest stableDigest, List<Signed<
         TreeMap<Long, PreparedCertificate> chosen = new TreeMap<>();
         for (ViewChange vc : viewChanges) {
             for (PreparedCertificate pc : vc.prepared()) {
-                if (pc.sequence() <= minS) {
+                if (pc.sequence() <= minS || pc.sequence() > lastSequence) {
                     continue;
                 }
                 PreparedCertificate current = chosen.get(pc.sequence());

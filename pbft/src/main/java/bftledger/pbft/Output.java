@@ -77,9 +77,9 @@ public record Output(
     }
 
     /**
-     * A committed batch to execute. {@code certificate} holds 2f+1 COMMIT signatures from
-     * distinct replicas, each over {@code new CommitVote(view, sequence, digest, replica).encode()}
-     * under {@code Domain.COMMIT}; the node stores it with the block. A null batch (no requests,
+     * A committed batch to execute. {@code certificate} holds a quorum ({@link Config#quorum()})
+     * of COMMIT signatures from distinct replicas, each over
+     * {@code new CommitVote(view, sequence, digest, replica).encode()} under {@code Domain.COMMIT}; the node stores it with the block. A null batch (no requests,
      * timestamp 0, no anchor) still takes its sequence number. The anchor names the earlier block
      * header this batch certifies.
      */
@@ -93,8 +93,8 @@ public record Output(
 
     /**
      * Fetch state up to {@code sequence}, whose checkpoint digest the signed CHECKPOINTs in
-     * {@code proof} agree on: 2f+1 of them when the checkpoint is stable, or at least f+1 (so one
-     * correct replica vouches) when this replica fell behind its window or sits in a view change
+     * {@code proof} agree on: a quorum of them when the checkpoint is stable, or at least f+1 (so
+     * one correct replica vouches) when this replica fell behind its window or sits in a view change
      * while the others execute. Either way the node verifies what it fetches (blocks with their
      * commit certificates) and trusts no single peer; it reports {@link Event.StateTransferred}.
      */

@@ -50,7 +50,7 @@ public sealed interface PersistRecord permits PersistRecord.OwnMessage, PersistR
         }
     }
 
-    /** A checkpoint became stable, with its 2f+1 signed CHECKPOINTs. */
+    /** A checkpoint became stable, with its quorum of signed CHECKPOINTs. */
     record StableCheckpoint(long sequence, Digest digest, List<Signed<Checkpoint>> proof) implements PersistRecord {
         public StableCheckpoint {
             proof = List.copyOf(proof);

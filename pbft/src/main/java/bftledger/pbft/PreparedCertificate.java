@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * Proof that a request batch prepared at (view, sequence): the primary's signed pre-prepare and
- * 2f signed prepares from distinct backups with the same view, sequence and digest. Carried in
- * VIEW-CHANGE messages and persisted before the COMMIT that follows from it is sent.
+ * q-1 ({@link Config#preparedQuorum()}) signed prepares from distinct backups with the same view,
+ * sequence and digest. Carried in VIEW-CHANGE messages and persisted before the COMMIT that follows from it is sent.
  */
 public record PreparedCertificate(Signed<PrePrepare> prePrepare, List<Signed<Prepare>> prepares) {
     public PreparedCertificate {

@@ -39,5 +39,7 @@ public enum RejectReason {
     ANCHOR_OUT_OF_RANGE,
     ANCHOR_UNKNOWN,
     ANCHOR_MISMATCH,
-    STATUS_TOO_SOON
+    STATUS_TOO_SOON,
+    /** Above the last sequence of this core's epoch: for the next validator set, not a fault. */
+    BEYOND_EPOCH_END
 }

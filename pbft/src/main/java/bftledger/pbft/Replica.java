@@ -35,6 +35,15 @@ import java.util.TreeMap;
  * {@code EvidenceReports}. This class keeps the dispatch, the normal case (4.2), execution and
  * restart.
  *
+ * <p>Epochs: a core orders the sequences of one validator set. It starts after
+ * {@link Config#startSequence()} in {@link Config#startView()} (0 and 0 for the first set), and
+ * messages of an earlier epoch are old ({@link EarlierEpoch}). Once told {@link Event.EpochEnds}
+ * it orders nothing above that last sequence: its window stops there, messages above it are
+ * dropped ({@link RejectReason#BEYOND_EPOCH_END}), and a primary with nothing to order proposes
+ * empty batches until the end is reached. Then it is finished: it starts no view change for
+ * waiting requests (the next core orders them) but still answers STATUS and keeps checkpoints,
+ * so laggards can finish too.
+ *
  * <p>Section references are to Castro and Liskov, "Practical Byzantine Fault Tolerance" (OSDI
  * 1999).
  */
@@ -46,6 +55,9 @@ public final class Replica {
     /** What this replica may sign after a restore from incomplete records (see {@link SigningFloor}). */
     private SigningFloor signingFloor = SigningFloor.NONE;
 
+    /** The epoch's end was not announced: the window is never cut. */
+    private static final long NO_END = Long.MAX_VALUE;
+
     // View state (4.4).
     private long view;
     private boolean viewActive = true;
@@ -53,7 +65,7 @@ public final class Replica {
     // The normal case (4.2).
     private final MessageLog log = new MessageLog();
     private final TreeMap<Long, Output.CommittedBatch> committedUndelivered = new TreeMap<>();
-    private long nextSequence = 1;
+    private long nextSequence;
     private long lastTimestampMillis;
     private long nowMillis;
 
@@ -61,6 +73,8 @@ public final class Replica {
     private long lastDelivered;
     private long lastExecuted;
     private final TreeMap<Long, List<Digest>> deliveredIds = new TreeMap<>();
+    /** The last sequence of this core's epoch (see {@link Event.EpochEnds}), or {@link #NO_END}. */
+    private long epochEnd = NO_END;
 
     // Header anchors (see Batch and HeaderAnchors).
     private final HeaderAnchors anchors;
@@ -114,6 +128,13 @@ public final class Replica {
         this.viewChanges = new ViewChanges(config);
         this.requestTimer = new RequestTimer(config);
         this.statusTimer = new StatusTimer(config);
+        // The application executed the previous epochs up to the start; this one orders after it.
+        this.view = config.startView();
+        this.nextSequence = config.startSequence() + 1;
+        this.lastExecuted = config.startSequence();
+        this.lastDelivered = config.startSequence();
+        this.previousExecuted = config.startSequence();
+        anchors.restored(config.startSequence());
     }
 
     // ------------------------------------------------------------------------------------ step
@@ -134,6 +155,8 @@ public final class Replica {
                 onExecuted(e.sequence(), e.stateDigest());
             } else if (event instanceof Event.StateTransferred s) {
                 onStateTransferred(s.sequence(), s.stateDigest(), s.executedRequestIds());
+            } else if (event instanceof Event.EpochEnds e) {
+                onEpochEnds(e.lastSequence());
             }
             // Delivered first: a batch committed by this step frees the pipeline, and the next
             // PRE-PREPARE leaves before the batch is executed (PipelineTest).
@@ -146,11 +169,17 @@ public final class Replica {
     }
 
     private void onMessage(Signed<?> m) {
+        Payload p = m.payload();
+        // Before anything else: the signer numbering of an earlier epoch may differ from ours.
+        Optional<Verdict.Rejected<Object>> earlier = EarlierEpoch.of(config, p);
+        if (earlier.isPresent()) {
+            reject(earlier.get().reason(), earlier.get().detail(), m.signer());
+            return;
+        }
         if (m.signer() == self) {
             reject(RejectReason.DUPLICATE, "own message echoed back", m.signer());
             return;
         }
-        Payload p = m.payload();
         if (!signerConsistent(m)) {
             reject(RejectReason.SIGNER_MISMATCH, m.type() + " signed by " + m.signer(), m.signer());
             return;
@@ -218,11 +247,23 @@ public final class Replica {
             reject(RejectReason.OLD_SEQUENCE, m.type() + " for " + sequence + " at or below h=" + lowWatermark(), m.signer());
             return false;
         }
+        if (sequence > epochEnd) {
+            rejectBeyondEnd(m, sequence);
+            return false;
+        }
         if (msgView > view || !viewActive || sequence > highWatermark()) {
             buffer(m);
             return false;
         }
         return true;
+    }
+
+    /**
+     * Dropped, not buffered: no sequence above the end is ordered in this epoch, and a replica that
+     * has not learned the end yet may send one honestly (EpochTest#aByzantinePrimaryProposingBeyondTheEndGetsNoPrepares).
+     */
+    private void rejectBeyondEnd(Signed<?> m, long sequence) {
+        reject(RejectReason.BEYOND_EPOCH_END, m.type() + " for " + sequence + " above the epoch's end " + epochEnd, m.signer());
     }
 
     private void buffer(Signed<?> m) {
@@ -261,7 +302,7 @@ public final class Replica {
         if (anchor.refused()) {
             // The primary names a header this replica did not execute (or none where one is due):
             // no PREPARE from here. Kept in the slot all the same, for equivocation evidence and
-            // in case 2f others (one of them correct, so the anchor right) prepare it.
+            // in case q-1 others (f+1 of them correct, so the anchor right) prepare it.
             reject(anchor.reason(), anchor.detail(), m.signer());
         }
         acceptPrePrepare(slot, m);
@@ -347,7 +388,7 @@ public final class Replica {
         checkCommitted(slot);
     }
 
-    /** prepared(m, v, n, i): the pre-prepare and 2f matching prepares from distinct backups. */
+    /** prepared(m, v, n, i): the pre-prepare and q-1 matching prepares from distinct backups. */
     private void checkPrepared(Slot slot) {
         if (slot.prepared || slot.prePrepare == null) {
             return;
@@ -359,11 +400,11 @@ public final class Replica {
                 matching.add(p);
             }
         }
-        if (matching.size() < 2 * config.f()) {
+        if (matching.size() < config.preparedQuorum()) {
             return;
         }
         slot.prepared = true;
-        PreparedCertificate cert = new PreparedCertificate(slot.prePrepare, matching.subList(0, 2 * config.f()));
+        PreparedCertificate cert = new PreparedCertificate(slot.prePrepare, matching.subList(0, config.preparedQuorum()));
         out.persist.add(new PersistRecord.Prepared(cert));
         log.recordPrepared(cert);
         if (signingFloor.allowsVote(pp.view(), pp.sequence())) {
@@ -374,7 +415,7 @@ public final class Replica {
         checkCommitted(slot);
     }
 
-    /** committed-local(m, v, n, i): prepared and 2f+1 matching commits from distinct replicas. */
+    /** committed-local(m, v, n, i): prepared and a quorum of matching commits from distinct replicas. */
     private void checkCommitted(Slot slot) {
         if (!slot.prepared || slot.committed) {
             return;
@@ -435,16 +476,34 @@ public final class Replica {
             return;
         }
         if (!requests.anyUnordered()) {
-            proposeIdleAnchor();
+            if (epochEndPending()) {
+                proposeEmptyTowardEpochEnd();
+            } else {
+                proposeIdleAnchor();
+            }
             return;
         }
-        while (requests.anyUnordered() && nextSequence <= highWatermark()
-                && nextSequence - 1 - lastDelivered < config.pipelineDepthMax()) {
+        while (requests.anyUnordered() && pipelineHasRoom()) {
             List<Request> batch = requests.nextBatch();
             if (batch.isEmpty()) {
                 continue; // all skipped as executed; the loop condition re-checks what is left
             }
             propose(batch, false);
+        }
+    }
+
+    private boolean pipelineHasRoom() {
+        return nextSequence <= highWatermark() && nextSequence - 1 - lastDelivered < config.pipelineDepthMax();
+    }
+
+    /**
+     * Stronger than the idle anchor while the epoch's end is pending: empty batches back to back,
+     * so the next validator set takes over soon even when no client sends anything
+     * (EpochTest#withNoRequestsAfterTheAnnouncementTheCoreStillReachesTheEnd).
+     */
+    private void proposeEmptyTowardEpochEnd() {
+        while (pipelineHasRoom()) {
+            propose(List.of(), false);
         }
     }
 
@@ -492,6 +551,9 @@ public final class Replica {
                 viewChanges.executed();
             }
             updateRequestTimer();
+        } else if (epochEnd != NO_END) {
+            // Progress toward the end restarts its timer, and reaching it stops every timer.
+            updateRequestTimer();
         }
         if (sequence % config.checkpointInterval() == 0) {
             takeCheckpoint(sequence, stateDigest);
@@ -511,6 +573,11 @@ public final class Replica {
         Checkpoint c = m.payload();
         if (c.sequence() <= lowWatermark()) {
             reject(RejectReason.OLD_SEQUENCE, "checkpoint " + c.sequence() + " at or below h=" + lowWatermark(), m.signer());
+            return;
+        }
+        if (c.sequence() > epochEnd) {
+            // Never state beyond the end: the next core starts from the end's checkpoint.
+            rejectBeyondEnd(m, c.sequence());
             return;
         }
         Signed<Checkpoint> previous = checkpoints.voteOf(m.signer(), c.sequence());
@@ -543,7 +610,7 @@ public final class Replica {
         Digest own = checkpoints.own(sequence);
         collectGarbage();
         if (own != null && !own.equals(digest)) {
-            // 2f+1 replicas agree on another state: ours diverged (a bug or corruption here).
+            // A quorum agrees on another state: ours diverged (a bug or corruption here).
             reject(RejectReason.CHECKPOINT_DIVERGENCE, "own digest " + own.shortHex() + " at " + sequence
                     + ", stable " + digest.shortHex(), self);
             requestStateTransfer();
@@ -596,6 +663,38 @@ public final class Replica {
         if (sequence % config.checkpointInterval() == 0 && checkpoints.own(sequence) == null) {
             takeCheckpoint(sequence, digest);
         }
+    }
+
+    // ------------------------------------------------------------------ epochs
+
+    /**
+     * See {@link Event.EpochEnds}. Slots, certificates and buffered messages above the end go: a
+     * PREPARE held for an anchor above it must never be released, and a VIEW-CHANGE must carry no
+     * certificate above it, so that primary and backups compute the same NEW-VIEW.
+     */
+    private void onEpochEnds(long lastSequence) {
+        if (lastSequence == epochEnd) {
+            return;
+        }
+        if (epochEnd != NO_END) {
+            throw new IllegalArgumentException("the epoch ends at " + epochEnd + ", not at " + lastSequence);
+        }
+        if (lastSequence % config.checkpointInterval() != 0 || lastSequence < lastDelivered) {
+            // Below what was handed out for execution, the next core would order those sequences again.
+            throw new IllegalArgumentException("epoch end " + lastSequence + " must be a checkpoint sequence at or above "
+                    + "the last executed " + lastExecuted + " and the last handed out " + lastDelivered);
+        }
+        epochEnd = lastSequence;
+        log.discardAbove(lastSequence);
+        committedUndelivered.tailMap(lastSequence, false).clear();
+        acceptedPrePrepares.keySet().removeIf(k -> k.sequence() > lastSequence);
+        updateRequestTimer();
+        replayBuffered();
+    }
+
+    /** The end was announced and not executed yet. */
+    private boolean epochEndPending() {
+        return epochEnd != NO_END && lastExecuted < epochEnd;
     }
 
     // ------------------------------------------------------------------ timers
@@ -654,7 +753,7 @@ public final class Replica {
             // view alone, where it stays until the others change view too, while they go
             // on without it. So wait a timeout more. Liveness: if the primary is faulty,
             // the others' VIEW-CHANGEs still pull this one along (f+1 rule, 4.5.2); once it
-            // hears 2f others again and is not behind, the next expiry suspects the
+            // hears a quorum again and is not behind, the next expiry suspects the
             // primary as before.
             updateRequestTimer();
         } else if (requestTimer.holdForCatchUp(lastExecuted, checkpoints.othersAbove(lastExecuted))) {
@@ -665,8 +764,9 @@ public final class Replica {
             updateRequestTimer();
         } else {
             Digest timed = requestTimer.timedRequest();
-            viewChanges.cause("request " + (timed == null ? "?" : timed.shortHex())
-                    + " not executed within the request timeout");
+            viewChanges.cause(timed == null && epochEndPending()
+                    ? "epoch end " + epochEnd + " not reached within the request timeout"
+                    : "request " + (timed == null ? "?" : timed.shortHex()) + " not executed within the request timeout");
             onRequestTimeout();
         }
     }
@@ -679,10 +779,15 @@ public final class Replica {
      * request forever (CensorshipTest#aPrimaryOrderingOtherRequestsUnderLoadStillCannotCensorOne).
      */
     private void updateRequestTimer() {
-        if (!viewActive || isPrimary() || requests.pendingCount() == 0) {
+        if (!viewActive || isPrimary() || epochFinished()) {
+            // Finished: what waits is for the next core (EpochTest#afterTheEndNoViewChangeStartsThoughRequestsWait).
             requestTimer.clear();
-        } else {
+        } else if (requests.pendingCount() > 0) {
             requestTimer.watch(requests.pendingIds(), requestTimeoutTicks(), lastExecuted);
+        } else if (epochEndPending()) {
+            requestTimer.watchEpochEnd(requestTimeoutTicks(), lastExecuted);
+        } else {
+            requestTimer.clear();
         }
     }
 
@@ -716,7 +821,7 @@ public final class Replica {
         startViewChange(view + 1);
     }
 
-    /** 2f+1 replicas left the old view but no valid NEW-VIEW came in time: try the next view, waiting longer. */
+    /** A quorum left the old view but no valid NEW-VIEW came in time: try the next view, waiting longer. */
     private void onViewChangeTimeout() {
         viewChanges.timedOut(view);
         startViewChange(view + 1);
@@ -811,7 +916,7 @@ public final class Replica {
         if (vc.newView() < view || (vc.newView() == view && viewActive)) {
             if (viewActive && viewChanges.currentNewView() != null && statusTimer.answerAllowed(m.signer())) {
                 // The sender is behind: it missed the NEW-VIEW of our view. Any replica may relay
-                // it (it is the primary's signed message and proves 2f+1 moved). Rate-limited like
+                // it (it is the primary's signed message and proves a quorum moved). Rate-limited like
                 // STATUS answers, since a NEW-VIEW is large and old VIEW-CHANGEs cost nothing to replay.
                 relay(m.signer(), viewChanges.currentNewView());
             } else if (!viewActive && viewChanges.own() != null && vc.newView() < view
@@ -825,6 +930,10 @@ public final class Replica {
         }
         if (vc.newView() > view + config.viewChangeAheadMax()) {
             reject(RejectReason.VIEW_TOO_FAR_AHEAD, "view change to " + vc.newView() + " in view " + view, m.signer());
+            return;
+        }
+        if (vc.stableSequence() > epochEnd) {
+            rejectBeyondEnd(m, vc.stableSequence());
             return;
         }
         if (!viewChanges.record(m)) {
@@ -858,7 +967,7 @@ public final class Replica {
     }
 
     private void sendNewView(List<Signed<ViewChange>> chosen) {
-        NewViewPlan plan = ViewChanges.plan(chosen);
+        NewViewPlan plan = ViewChanges.plan(chosen, epochEnd);
         List<Signed<PrePrepare>> o = new ArrayList<>();
         for (Map.Entry<Long, Batch> e : plan.batches().entrySet()) {
             Signed<PrePrepare> pp = factory.prePrepare(view, e.getKey(), e.getValue());
@@ -883,11 +992,11 @@ public final class Replica {
             return;
         }
         // No view-ahead bound here (unlike VIEW-CHANGEs and normal-case messages): a NEW-VIEW is
-        // self-certifying (2f+1 signed VIEW-CHANGEs, checked by the verifier and recomputed below)
+        // self-certifying (a quorum of signed VIEW-CHANGEs, checked by the verifier and recomputed below)
         // and is handled at once, never buffered. A replica more than viewChangeAheadMax views
         // behind can rejoin only this way (ViewChangeLivenessTest#aReplicaManyViewsBehindRejoinsThroughARelayedNewView).
         // The verifier checked the signatures; recompute O here too, since this is where it matters.
-        NewViewPlan plan = ViewChanges.plan(nv.viewChanges());
+        NewViewPlan plan = ViewChanges.plan(nv.viewChanges(), epochEnd);
         var mismatch = plan.mismatch(nv.view(), nv.prePrepares());
         if (mismatch.isPresent()) {
             reject(RejectReason.NEW_VIEW_MISMATCH, mismatch.get(), m.signer());
@@ -897,7 +1006,7 @@ public final class Replica {
             checkPreparedAgainstSeen(vc.payload());
         }
         if (nv.view() > view) {
-            // A valid NEW-VIEW proves 2f+1 replicas moved; follow without our own VIEW-CHANGE.
+            // A valid NEW-VIEW proves a quorum moved; follow without our own VIEW-CHANGE.
             if (viewActive) {
                 viewChanges.cause("followed a valid NEW-VIEW for view " + nv.view());
                 startViewChange(nv.view());
@@ -973,8 +1082,9 @@ public final class Replica {
         }
     }
 
+    /** h + L, cut at the epoch's end. */
     private long highWatermark() {
-        return checkpoints.highWatermark();
+        return Math.min(checkpoints.highWatermark(), epochEnd);
     }
 
     // ------------------------------------------------------------------ restart
@@ -987,7 +1097,10 @@ public final class Replica {
      * reuses a sequence number it assigned. Slots in which it voted but did not execute need the
      * others' messages again; if those are gone it catches up by checkpoint and state transfer.
      *
-     * @param lastExecuted the highest sequence the application state covers
+     * <p>A core started at an epoch ({@link Config#withStart}) keeps its start: the view is at least
+     * the start view, h at least the start sequence, and records of an earlier epoch are ignored.
+     *
+     * @param lastExecuted the highest sequence the application state covers; at least the start
      */
     public static Replica restore(Config config, List<PersistRecord> records, long lastExecuted) {
         return restore(config, ExecutedRequests.NONE, records, lastExecuted);
@@ -1006,13 +1119,17 @@ public final class Replica {
      */
     public static Replica restore(Config config, ExecutedRequests executedIndex, ExecutedDigests executedDigests,
             List<PersistRecord> records, long lastExecuted, SigningFloor floor) {
+        if (lastExecuted < config.startSequence()) {
+            throw new IllegalArgumentException("executed " + lastExecuted + ", before the epoch's start " + config.startSequence());
+        }
         Replica r = new Replica(config, executedIndex, executedDigests);
         r.signingFloor = Objects.requireNonNull(floor);
         r.restoreFrom(records, lastExecuted);
         return r;
     }
 
-    private void restoreFrom(List<PersistRecord> records, long executed) {
+    private void restoreFrom(List<PersistRecord> allRecords, long executed) {
+        List<PersistRecord> records = allRecords.stream().filter(rec -> !ofEarlierEpoch(rec)).toList();
         boolean changing = false;
         for (PersistRecord rec : records) {
             if (rec instanceof PersistRecord.ViewState vs) {
@@ -1051,6 +1168,20 @@ public final class Replica {
             viewChanges.resendAtNextTick();
         }
         checkpoints.restored(executed);
+    }
+
+    /** A record a core of an earlier epoch wrote, where the node keeps one WAL across epochs. */
+    private boolean ofEarlierEpoch(PersistRecord rec) {
+        if (rec instanceof PersistRecord.ViewState vs) {
+            return vs.view() < config.startView();
+        } else if (rec instanceof PersistRecord.StableCheckpoint sc) {
+            return sc.sequence() < config.startSequence();
+        } else if (rec instanceof PersistRecord.Prepared p) {
+            return p.certificate().view() < config.startView();
+        } else if (rec instanceof PersistRecord.OwnMessage om) {
+            return EarlierEpoch.of(config, om.message().payload()).isPresent();
+        }
+        return false;
     }
 
     private void restoreOwn(Signed<?> m) {
@@ -1196,6 +1327,19 @@ public final class Replica {
         return checkpoints.stateTransferTarget();
     }
 
+    /** The last sequence of this core's epoch, once announced ({@link Event.EpochEnds}). */
+    public java.util.OptionalLong epochEnd() {
+        return epochEnd == NO_END ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(epochEnd);
+    }
+
+    /**
+     * The epoch's end was announced and executed here: this core orders nothing more, runs no
+     * request timer, and stays only to answer STATUS and serve checkpoints to laggards.
+     */
+    public boolean epochFinished() {
+        return epochEnd != NO_END && lastExecuted >= epochEnd;
+    }
+
     /**
      * Throws {@link IllegalStateException} when an internal invariant is broken: that is a bug
      * in this class, never a consequence of peer input. Tests call it after every step.
@@ -1223,6 +1367,9 @@ public final class Replica {
             require(s.prepares.size() <= config.n() && s.commits.size() <= config.n(), "slot votes above n");
         }
         require(!viewActive || !isPrimary() || nextSequence > lowWatermark(), "primary's next sequence below h");
+        require(view >= config.startView(), "view " + view + " below the epoch's start view");
+        require(lastDelivered <= epochEnd && committedUndelivered.tailMap(epochEnd, false).isEmpty(),
+                "handed out or committed beyond the epoch's end " + epochEnd);
     }
 
     // ------------------------------------------------------------------ internal types

@@ -18,17 +18,20 @@ final class RequestTimer {
     private final Config config;
     /** Ticks until expiry; -1 when stopped. */
     private int ticksLeft = -1;
-    /** The pending request the timer runs for (4.4: the timer belongs to one request). */
+    /**
+     * The pending request the timer runs for (4.4: the timer belongs to one request); null while
+     * it runs for the epoch's end alone (see {@link #watchEpochEnd}).
+     */
     private Digest timedRequest;
     /** lastExecuted when the timer was last armed or held. */
     private long executedAtStart;
     /** Times the timer was held for {@link #timedRequest} because this replica was catching up. */
     private int catchUpHolds;
-    /** The node's failure detector at the latest tick: 2f others heard recently (see {@link Event.Tick}). */
+    /** The node's failure detector at the latest tick: q-1 others heard recently (see {@link Event.Tick}). */
     private boolean quorumHeard = true;
     /** The detector at the latest tick: replicas not heard recently (see {@link Event.Tick}). */
     private Set<Integer> silentReplicas = Set.of();
-    /** Consecutive ticks with the timer running, 2f others heard and the primary silent. */
+    /** Consecutive ticks with the timer running, a quorum heard and the primary silent. */
     private int primarySilentTicks;
 
     RequestTimer(Config config) {
@@ -70,6 +73,21 @@ final class RequestTimer {
         }
     }
 
+    /**
+     * Runs the timer for the epoch's end when no request is pending: the primary must order up
+     * to the end even with nothing to order, or the next epoch never starts. Every execution
+     * restarts it: a primary moving toward the end is not suspected, and since the end is a
+     * fixed number of sequences away that cannot delay it for ever
+     * (EpochTest#aSilentPrimaryWithNoRequestsWaitingIsStillReplacedBeforeTheEnd).
+     */
+    void watchEpochEnd(int timeoutTicks, long lastExecuted) {
+        if (ticksLeft < 0 || timedRequest != null || lastExecuted > executedAtStart) {
+            timedRequest = null;
+            catchUpHolds = 0;
+            arm(timeoutTicks, lastExecuted);
+        }
+    }
+
     /** Nothing to wait for. */
     void clear() {
         ticksLeft = -1;
@@ -87,7 +105,7 @@ final class RequestTimer {
         executedAtStart = lastExecuted;
     }
 
-    /** Counts this tick toward primary silence: the timer runs, 2f others are heard, the primary is not. */
+    /** Counts this tick toward primary silence: the timer runs, a quorum is heard, the primary is not. */
     void countPrimarySilence(boolean viewActive, int primary) {
         boolean primarySilent = viewActive && running() && quorumHeard && silentReplicas.contains(primary);
         primarySilentTicks = primarySilent ? primarySilentTicks + 1 : 0;

@@ -16,13 +16,13 @@ package bftledger.pbft;
  *       {@code sequence}. A VIEW-CHANGE must report every request prepared above its stable
  *       checkpoint; sent while lost certificates could lie above the checkpoint, it would omit
  *       them and a new view could drop a request committed at correct replicas. From
- *       {@code sequence} on every lost certificate is below a checkpoint that 2f+1 replicas
- *       signed.</li>
+ *       {@code sequence} on every lost certificate is below a checkpoint that a quorum of
+ *       replicas signed.</li>
  *   <li>CHECKPOINT: always; its digest follows from executing the committed log, the same at
  *       every correct replica. STATUS carries no vote.</li>
  * </ul>
  * Until it is past the floor ({@link #passed}) the replica follows without voting: it accepts
- * PRE-PREPAREs, counts the others' PREPAREs and COMMITs, executes what 2f+1 others commit,
+ * PRE-PREPAREs, counts the others' PREPAREs and COMMITs, executes what a quorum of others commit,
  * follows NEW-VIEWs, stable checkpoints and state transfers, and adds no signature to any
  * quorum. The others go on without it while it is one of the f faulty replicas the protocol
  * allows for (see SigningFloorTest).

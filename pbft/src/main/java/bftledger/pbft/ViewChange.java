@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * Replica {@code replica} moves to {@code newView}. It carries the replica's stable checkpoint
- * (sequence, digest and the 2f+1 signed CHECKPOINTs proving it; empty at sequence 0) and a
- * prepared certificate for every sequence above it that prepared here (the highest view's).
+ * (sequence, digest and the quorum of signed CHECKPOINTs proving it; empty at the epoch's start)
+ * and a prepared certificate for every sequence above it that prepared here (the highest view's).
  */
 public record ViewChange(
         long newView,

@@ -70,7 +70,7 @@ final class ViewChanges {
 
     /**
      * Leaving for {@code newView}: what was collected for lower views can never count again,
-     * the NEW-VIEW timer waits for 2f+1 (see {@link #afterVote}), our VIEW-CHANGE is resent
+     * the NEW-VIEW timer waits for a quorum (see {@link #afterVote}), our VIEW-CHANGE is resent
      * until a quorum is in.
      */
     void start(long newView) {
@@ -117,7 +117,7 @@ final class ViewChanges {
 
     /**
      * After a VIEW-CHANGE counted while changing to {@code view}: starts the view-change timer
-     * once 2f+1 replicas left the old view, and returns V for the NEW-VIEW when this replica is
+     * once a quorum of replicas left the old view, and returns V for the NEW-VIEW when this replica is
      * the new primary with a quorum including its own (empty otherwise).
      */
     List<Signed<ViewChange>> afterVote(long view, boolean primary) {
@@ -133,16 +133,16 @@ final class ViewChanges {
 
     /**
      * Distinct replicas (us included) that sent VIEW-CHANGE for our view or a higher one. The
-     * view-change timer (4.5.2) starts when this reaches 2f+1. The paper counts VIEW-CHANGEs for
-     * our view only; with lossy links that alone can stall forever: a replica that had 2f+1 for
+     * view-change timer (4.5.2) starts when this reaches a quorum q. The paper counts VIEW-CHANGEs
+     * for our view only; with lossy links that alone can stall forever: a replica that had q for
      * v, timed out and moved to v+1 stops re-sending its VIEW-CHANGE for v, so replicas that lost
-     * it hold 2f for v and one for v+1: no quorum for v (no timer, no escalation) and fewer than
-     * f+1 above v (no join). Counting every view at or above ours still needs 2f+1 replicas to
+     * it hold q-1 for v and one for v+1: no quorum for v (no timer, no escalation) and fewer than
+     * f+1 above v (no join). Counting every view at or above ours still needs a quorum to
      * have abandoned the previous view, so a lone replica (a slow request, a state transfer) never
      * escalates by itself and stays at most one view ahead, where the others find it when they
      * change view; we do not start it at our own VIEW-CHANGE for that reason. This is a liveness
-     * trigger only: moving to a higher view is always safe, and the NEW-VIEW still needs 2f+1
-     * VIEW-CHANGEs for its own view.
+     * trigger only: moving to a higher view is always safe, and the NEW-VIEW still needs a
+     * quorum of VIEW-CHANGEs for its own view.
      */
     private int leftViewCount(long view) {
         Set<Integer> replicas = new HashSet<>();
@@ -167,9 +167,9 @@ final class ViewChanges {
         return chosen;
     }
 
-    /** The NEW-VIEW computation (4.4) over V. */
-    static NewViewPlan plan(List<Signed<ViewChange>> chosen) {
-        return NewViewPlan.compute(chosen.stream().map(Signed::payload).toList());
+    /** The NEW-VIEW computation (4.4) over V, for an epoch ending at {@code lastSequence}. */
+    static NewViewPlan plan(List<Signed<ViewChange>> chosen, long lastSequence) {
+        return NewViewPlan.compute(chosen.stream().map(Signed::payload).toList(), lastSequence);
     }
 
     /** The view {@code view} is installed by {@code nv}: timers off, and it must still prove itself by executing. */

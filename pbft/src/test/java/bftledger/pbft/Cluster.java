@@ -50,6 +50,15 @@ final class Cluster {
             b.requests().forEach(r -> executedIds.add(r.id()));
             return state;
         }
+
+        /** Takes over another application's state, as a node keeps its ledger into the next epoch. */
+        void adopt(App other) {
+            executed.addAll(other.executed);
+            executedIds.addAll(other.executedIds);
+            digests.putAll(other.digests);
+            state = other.state;
+            height = other.height;
+        }
     }
 
     final Config base;
@@ -76,16 +85,38 @@ final class Cluster {
     boolean autoTransfer = true;
     /** Whether state transfer tells the core which request ids the fetched batches executed. */
     boolean transferReportsIds = false;
+    /**
+     * What the node does once replica i's application reached a sequence (executed, fetched, or
+     * read back at a restart): where the ledger announces an epoch's end, it hands that in.
+     */
+    java.util.function.BiConsumer<Integer, Long> afterExecuted = (i, s) -> { };
 
     Cluster(int f) {
         this(f, c -> c);
     }
 
     Cluster(int f, Function<Config, Config> tune) {
-        n = 3 * f + 1;
+        this(keys("replica-", 3 * f + 1), tune);
+    }
+
+    /** Any n >= 4, not only 3f+1. */
+    static Cluster ofSize(int n, Function<Config, Config> tune) {
+        return new Cluster(keys("replica-", n), tune);
+    }
+
+    static List<KeyPair> keys(String prefix, int n) {
+        List<KeyPair> keys = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            keys.add(KeyPair.deterministic(prefix + i));
+        }
+        return keys;
+    }
+
+    Cluster(List<KeyPair> validatorKeys, Function<Config, Config> tune) {
+        n = validatorKeys.size();
         List<PublicKey> publicKeys = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            keys.add(KeyPair.deterministic("replica-" + i));
+            keys.add(validatorKeys.get(i));
             publicKeys.add(keys.get(i).publicKey());
         }
         base = tune.apply(Config.of(publicKeys, 0, keys.get(0)));
@@ -174,6 +205,9 @@ final class Cluster {
                 Output.CommittedBatch b = app.queued.poll();
                 Digest d = app.execute(b);
                 step(i, new Event.Executed(b.sequence(), d));
+                if (!crashed.contains(i)) {
+                    afterExecuted.accept(i, b.sequence());
+                }
             }
         } finally {
             app.executing = false;
@@ -205,6 +239,7 @@ final class Cluster {
                 dst.executed.forEach(b -> b.requests().forEach(r -> ids.add(r.id())));
                 step(i, transferReportsIds ? new Event.StateTransferred(t.sequence(), t.digest(), ids)
                         : new Event.StateTransferred(t.sequence(), t.digest()));
+                afterExecuted.accept(i, t.sequence());
                 return;
             }
         }
@@ -318,6 +353,7 @@ final class Cluster {
         replicas.set(i, r);
         r.checkInvariants();
         handle(i, r.resume());
+        afterExecuted.accept(i, app.height);
     }
 
     /**
@@ -334,6 +370,7 @@ final class Cluster {
         replicas.set(i, r);
         r.checkInvariants();
         handle(i, r.resume());
+        afterExecuted.accept(i, app.height);
     }
 
     List<Digest> executedIds(int i) {
@@ -358,9 +395,12 @@ final class Cluster {
         }
     }
 
-    /** The commit certificate of every executed batch verifies under the ledger's rule. */
+    /** The commit certificate of every batch this epoch executed verifies under the ledger's rule. */
     void assertCertificates(int i) {
         for (Output.CommittedBatch b : apps.get(i).executed) {
+            if (b.sequence() <= base.startSequence()) {
+                continue; // the previous validator set signed those
+            }
             Set<Integer> signers = new HashSet<>();
             for (Output.CommitSignature s : b.certificate()) {
                 assertTrue(new bftledger.crypto.CommitVote(b.view(), b.sequence(), b.digest(), s.replica())

@@ -242,4 +242,48 @@ class MessageVerifierTest {
         assertTrue(plan.batches().get(6L).isNull());
         assertEquals(old.digest(), plan.batches().get(7L).digest());
     }
+
+    /** A core started at an epoch: its start needs no proof, and what came before it is old, not forged. */
+    @Test
+    void aStartedCoreTakesItsStartForTheGenesisAndEarlierMessagesForOld() {
+        Digest start = Fixtures.digest(9);
+        long sv = 1L << 32;
+        MessageVerifier started = new MessageVerifier(fx.config.withStart(8, sv, start), TestRequests.VALIDATOR);
+        java.util.function.Function<Signed<?>, RejectReason> verdict = m -> reason(started.verify(m.wire()));
+        Digest d = Fixtures.digest(1);
+        Batch b = fx.batch("epoch");
+        assertEquals(null, verdict.apply(fx.as(1).viewChange(sv + 1, 8, start, List.of(), List.of())));
+        assertEquals(RejectReason.BAD_CHECKPOINT_PROOF, verdict.apply(fx.as(1).viewChange(sv + 1, 8, Digest.ZERO, List.of(), List.of())),
+                "the start carries the start digest");
+        assertEquals(RejectReason.OLD_SEQUENCE, verdict.apply(fx.as(1).viewChange(sv + 1, 4, d, fx.checkpointProof(4, d, 0, 1, 2),
+                List.of())));
+        assertEquals(RejectReason.OLD_VIEW, verdict.apply(fx.as(1).viewChange(5, 8, start, List.of(), List.of())));
+        assertEquals(RejectReason.OLD_VIEW, verdict.apply(fx.as(1).prepare(3, 9, d)));
+        assertEquals(RejectReason.OLD_SEQUENCE, verdict.apply(fx.as(1).prepare(sv, 8, d)));
+        assertEquals(RejectReason.OLD_SEQUENCE, verdict.apply(fx.as(1).checkpoint(8, d)));
+        assertEquals(null, verdict.apply(fx.as(1).checkpoint(12, d)));
+        assertEquals(RejectReason.OLD_VIEW, verdict.apply(fx.as(1).newView(5, viewChanges(5, 1, 2, 3), List.of())));
+        assertEquals(RejectReason.OLD_VIEW, verdict.apply(fx.as(1).status(2, true, 0, 3)));
+        assertEquals(null, verdict.apply(fx.as(1).viewChange(sv + 1, 8, start, List.of(), List.of(fx.certificate(sv, 9, b, 1, 2)))));
+        assertEquals(RejectReason.BAD_PREPARED_CERTIFICATE, verdict.apply(fx.as(1).viewChange(sv + 1, 8, start, List.of(),
+                List.of(fx.certificate(3, 9, b, 1, 2)))), "a certificate from before the epoch is its sender's fault");
+        assertEquals(RejectReason.OLD_VIEW, verdict.apply(MessageCodec.withSignature(new Prepare(3, 9, d, 2), 2, new byte[64])),
+                "dropped before its signature is checked: the old set may number its replicas otherwise");
+        assertEquals(RejectReason.OLD_VIEW, reason(started.verifyAll(List.of(fx.as(2).prepare(3, 9, d).wire())).get(0)));
+    }
+
+    /** Only the core knows whether its epoch ends, so the verifier takes O cut at O's own end; the core is exact. */
+    @Test
+    void theVerifierTakesAnOSetCutShortWhichOnlyTheCoreCanJudge() {
+        Batch b = fx.batch("cut");
+        List<Signed<ViewChange>> v = List.of(
+                fx.as(1).viewChange(1, 0, Digest.ZERO, List.of(), List.of(fx.certificate(0, 2, b, 2, 3))),
+                fx.as(2).viewChange(1, 0, Digest.ZERO, List.of(), List.of()),
+                fx.as(3).viewChange(1, 0, Digest.ZERO, List.of(), List.of(fx.certificate(0, 1, b, 2, 3))));
+        MessageFactory p = fx.as(1);
+        assertEquals(null, reason(p.newView(1, v, List.of(p.prePrepare(1, 1, b)))));
+        assertEquals(RejectReason.NEW_VIEW_MISMATCH, reason(p.newView(1, v, List.of(p.prePrepare(1, 1, Batch.NULL)))));
+        assertEquals(2, NewViewPlan.compute(v.stream().map(Signed::payload).toList()).batches().size());
+        assertEquals(1, NewViewPlan.compute(v.stream().map(Signed::payload).toList(), 1).batches().size());
+    }
 }

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Seeded random schedules over the in-memory network: reordering, drops, duplicates, a crashed
  * and restarted replica, partitions that heal. Checked: invariants after every step (by the
- * harness), agreement always, and after healing every request executed at 2f+1 replicas at
- * least. Replay one seed with -Dbftledger.seed=N.
+ * harness), agreement always, and after healing every request executed at a quorum of replicas
+ * at least, or with an epoch end, every replica at exactly that end. Replay one seed with
+ * -Dbftledger.seed=N.
  */
 class RandomizedScheduleTest {
 
@@ -26,6 +27,11 @@ class RandomizedScheduleTest {
     @Test
     void oneByzantineReplicaCannotBreakAgreement() {
         forEachSeed(this::runByzantine);
+    }
+
+    @Test
+    void randomSchedulesEndTheEpochExactlyWhereTheLedgerSays() {
+        forEachSeed(this::runEpochEnd);
     }
 
     /**
@@ -129,7 +135,7 @@ class RandomizedScheduleTest {
             }
             assertTrue(new HashSet<>(ids).size() == ids.size(), "replica " + i + " executed a request twice");
         }
-        assertTrue(enoughExecuted(c, submitted), "f=" + f + " byzantine=" + byz + ": requests not executed at 2f+1");
+        assertTrue(enoughExecuted(c, submitted), "f=" + f + " byzantine=" + byz + ": requests not executed at a quorum");
     }
 
     private void run(long seed) {
@@ -202,7 +208,81 @@ class RandomizedScheduleTest {
             }
         }
         c.assertAgreement();
-        assertTrue(enoughExecuted(c, submitted), "f=" + f + ": not every request executed at 2f+1 replicas");
+        assertTrue(enoughExecuted(c, submitted), "f=" + f + ": not every request executed at a quorum");
+    }
+
+    /**
+     * Any n from 4 to 7, with drops, duplicates, a crash and restart and a partition; the ledger
+     * reveals the epoch's end E when sequence r executes (E at least L+2 above r, as the node
+     * chooses it), and each replica is told on executing r, on a state transfer past it or on a
+     * restart past it. Every replica ends at exactly E, none votes above it.
+     */
+    private void runEpochEnd(long seed) {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        int n = 4 + random.nextInt(4);
+        Cluster c = Cluster.ofSize(n, cfg -> cfg.withTimeouts(6, 6, 3).withCheckpoints(2, 6)
+                .withBatching(3, 1 << 20, 1 << 16, 3).withBuffers(64, 1000, 4, 4).withStatusTicks(5));
+        long revealedAt = 2 + random.nextInt(6);
+        long end = revealedAt + 8 + (revealedAt % 2) + 2L * random.nextInt(4);
+        c.afterExecuted = (i, s) -> {
+            if (s >= revealedAt) {
+                c.step(i, new Event.EpochEnds(end));
+            }
+        };
+        double dropRate = random.nextDouble() * 0.15;
+        c.dropIf = e -> random.nextDouble() < dropRate;
+        int victim = random.nextInt(n);
+        int crashAt = 3 + random.nextInt(12);
+        for (int round = 0; round < 40; round++) {
+            if (random.nextInt(3) == 0) {
+                c.submit(TestRequests.signed("e" + seed + "-" + round));
+            }
+            if (round == crashAt) {
+                c.crash(victim);
+            }
+            if (round == crashAt + 8) {
+                c.restart(victim);
+            }
+            if (round == 25) {
+                c.isolate(random.nextInt(n));
+            }
+            int budget = random.nextInt(200);
+            while (budget-- > 0 && !c.queue.isEmpty()) {
+                List<Cluster.Envelope> pool = new ArrayList<>(c.queue);
+                c.queue.clear();
+                Cluster.Envelope e = pool.remove(random.nextInt(pool.size()));
+                c.queue.addAll(pool);
+                if (random.nextInt(20) == 0) {
+                    c.queue.add(e);
+                }
+                if (!c.blocked(e)) {
+                    c.deliver(e);
+                }
+            }
+            c.now += 10;
+            for (int i = 0; i < n; i++) {
+                c.step(i, new Event.Tick(c.now));
+            }
+        }
+        c.heal();
+        for (int round = 0; round < 300 && !c.replicas.stream().allMatch(Replica::epochFinished); round++) {
+            c.tick(1);
+        }
+        c.assertAgreement();
+        String where = "n=" + n + " revealed at " + revealedAt + ", end " + end;
+        for (int i = 0; i < n; i++) {
+            assertTrue(c.replica(i).epochFinished(), where + ": replica " + i + " did not finish");
+            assertTrue(c.apps.get(i).height == end, where + ": replica " + i + " at " + c.apps.get(i).height);
+            for (Signed<?> m : c.sent.get(i)) {
+                long sequence = m.payload() instanceof PrePrepare pp ? pp.sequence()
+                        : m.payload() instanceof Prepare p ? p.sequence()
+                        : m.payload() instanceof Commit cm ? cm.sequence()
+                        : m.payload() instanceof Checkpoint cp ? cp.sequence() : 0;
+                assertTrue(sequence <= end, where + ": replica " + i + " sent " + m.type() + " for " + sequence);
+            }
+            List<bftledger.crypto.Digest> ids = c.executedIds(i);
+            assertTrue(new HashSet<>(ids).size() == ids.size(), where + ": replica " + i + " executed a request twice");
+        }
     }
 
     private static boolean enoughExecuted(Cluster c, List<Request> submitted) {
