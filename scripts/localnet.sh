@@ -5,6 +5,7 @@
 #   scripts/localnet.sh down   [--dir D]               stop exactly the processes `up` started (by pid file)
 #   scripts/localnet.sh status [--dir D]               every node's view, height, primary, peers
 #   scripts/localnet.sh logs   [--dir D]               follow the node logs
+#   scripts/localnet.sh start-node I [--dir D]         start nodeI alone (scripts/reconfigure.sh uses it)
 #
 # Layout of D (default ./localnet): genesis.bin, accounts/*.key, nodeI/{node.properties,node.key,data/},
 # run/nodeI.pid, logs/nodeI.log.
@@ -16,6 +17,11 @@ jar="$root/node/target/bftledger.jar"
 
 cmd="${1:-}"
 [[ -n "$cmd" ]] && shift || true
+node_arg=""
+if [[ "$cmd" == start-node ]]; then
+  node_arg="${1:?start-node needs a node number}"
+  shift
+fi
 nodes=4
 dir="localnet"
 ready_timeout=120
@@ -24,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --nodes) nodes="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --timeout) ready_timeout="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1; see $0 --help" >&2; exit 2 ;;
   esac
 done
@@ -53,36 +59,18 @@ up() {
     nodes=$(ls -d "$dir"/node[0-9]* | wc -l)
     echo "using the existing network in $dir ($nodes nodes)"
   fi
-  mkdir -p "$dir/run" "$dir/logs"
   node_jvm_select
-  for ((i = 0; i < nodes; i++)); do
-    pidfile="$dir/run/node$i.pid"
-    if alive "$pidfile"; then
-      echo "node$i already running (pid $(cat "$pidfile"))"
-      continue
-    fi
-    # Started directly so the pid file holds the JVM's own pid; the JVM and its flags are
-    # scripts/lib/node-jvm.sh's. BFTLEDGER_NODE_JAVA_OPTS adds JVM flags (e.g. a JFR recording
-    # for scripts/bench.sh profiling). BFTLEDGER_NODE_AOT_RECORD=D makes each node write an AOT
-    # cache to D/nodeI.aot when it exits (scripts/aot-cache.sh's training run).
-    local opts=() opt
-    for opt in "${node_jvm_opts[@]}"; do
-      # A training run records a new cache rather than starting from the old one.
-      [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" && "$opt" == -XX:AOTCache=* ]] || opts+=("$opt")
-    done
-    if [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" ]]; then
-      opts+=("-XX:AOTCacheOutput=$BFTLEDGER_NODE_AOT_RECORD/node$i.aot")
-    fi
-    # shellcheck disable=SC2086
-    nohup "$node_java" "${node_jvm_base_opts[@]}" "${opts[@]}" ${BFTLEDGER_NODE_JAVA_OPTS:-} \
-      -jar "$jar" node start --config "$dir/node$i/node.properties" >>"$dir/logs/node$i.log" 2>&1 &
-    echo $! >"$pidfile"
-    echo "started node$i (pid $!, log $dir/logs/node$i.log)"
+  local started=()
+  for node_dir in "$dir"/node[0-9]*/; do
+    i="${node_dir%/}"
+    i="${i##*/node}"
+    start_node "$i"
+    started+=("$i")
   done
   echo "waiting for all $nodes nodes to answer status (up to ${ready_timeout}s) ..."
   deadline=$((SECONDS + ready_timeout))
   until "$cli" status --genesis "$dir/genesis.bin" --timeout 3s $(transport) >/dev/null 2>&1; do
-    for ((i = 0; i < nodes; i++)); do
+    for i in "${started[@]}"; do
       if ! alive "$dir/run/node$i.pid"; then
         echo "node$i exited; last log lines:" >&2
         tail -n 20 "$dir/logs/node$i.log" >&2
@@ -105,6 +93,35 @@ The network is up. Try:
   curl -s 127.0.0.1:9100/metrics | grep ^bftledger
   scripts/localnet.sh down --dir $dir      (then: scripts/bftledger audit --data $dir/node0/data --genesis $dir/genesis.bin)
 USAGE
+}
+
+# Starts nodeI unless it runs already. Started directly so the pid file holds the JVM's own pid;
+# the JVM and its flags are scripts/lib/node-jvm.sh's. BFTLEDGER_NODE_JAVA_OPTS adds JVM flags
+# (e.g. a JFR recording for scripts/bench.sh profiling). BFTLEDGER_NODE_AOT_RECORD=D makes each
+# node write an AOT cache to D/nodeI.aot when it exits (scripts/aot-cache.sh's training run). A
+# node a validator-set change added (scripts/reconfigure.sh marks it with a file named `joining`)
+# starts with --join: it follows the chain until its set takes over.
+start_node() {
+  local i="$1" pidfile="$dir/run/node$1.pid"
+  mkdir -p "$dir/run" "$dir/logs"
+  if alive "$pidfile"; then
+    echo "node$i already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  local opts=() opt extra=()
+  for opt in "${node_jvm_opts[@]}"; do
+    # A training run records a new cache rather than starting from the old one.
+    [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" && "$opt" == -XX:AOTCache=* ]] || opts+=("$opt")
+  done
+  if [[ -n "${BFTLEDGER_NODE_AOT_RECORD:-}" ]]; then
+    opts+=("-XX:AOTCacheOutput=$BFTLEDGER_NODE_AOT_RECORD/node$i.aot")
+  fi
+  [[ -f "$dir/node$i/joining" ]] && extra+=(--join)
+  # shellcheck disable=SC2086
+  nohup "$node_java" "${node_jvm_base_opts[@]}" "${opts[@]}" ${BFTLEDGER_NODE_JAVA_OPTS:-} \
+    -jar "$jar" node start --config "$dir/node$i/node.properties" "${extra[@]}" >>"$dir/logs/node$i.log" 2>&1 &
+  echo $! >"$pidfile"
+  echo "started node$i (pid $!, log $dir/logs/node$i.log)"
 }
 
 down() {
@@ -137,5 +154,6 @@ case "$cmd" in
   down) down ;;
   status) "$cli" status --genesis "$dir/genesis.bin" $(transport) ;;
   logs) tail -n 50 -F "$dir"/logs/node*.log ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  start-node) build; node_jvm_select; start_node "$node_arg" ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

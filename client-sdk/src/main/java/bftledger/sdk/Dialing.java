@@ -5,16 +5,22 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * How a client reaches the replicas, beyond what genesis says. Nothing here changes whom the
- * client trusts: that is genesis alone (validator keys, and the TLS CA it names).
+ * How a client reaches the replicas, beyond what genesis and the validator sets since say. Nothing
+ * here changes whom the client trusts: that is genesis (validator keys, and the TLS CA it names) and
+ * the sets it approved.
  *
  * @param plaintext connect without TLS. Accepted only for a network whose genesis names no TLS
  *                  CA, and only when asked for explicitly ({@link Network#withPlaintext()}, CLI
  *                  {@code --plaintext}); a TLS network refuses it (see NetworkTlsTest#plaintextIsNeverASilentFallback).
- * @param overrides replica index to the {@code host:port} dialled instead of its genesis address
- *                  (a published container port, a tunnel). Over TLS the replica's certificate is
- *                  still checked against the host name of its genesis address, so an override
- *                  changes the route and never the identity (see NetworkTlsTest#anOverrideStillChecksTheGenesisName).
+ * @param overrides genesis's replica index to the {@code host:port} dialled instead of its genesis
+ *                  address (a published container port, a tunnel). An override follows that
+ *                  validator into later validator sets only while its key and address there are
+ *                  genesis's; a validator genesis does not name is dialled at the address its set
+ *                  gives ({@link Network#dialAddress(bftledger.ledger.ValidatorSets.ValidatorSet, int)},
+ *                  pinned by ValidatorChangeTest#dialOverridesFollowAGenesisValidatorOnlyWhileItKeepsItsGenesisAddress).
+ *                  Over TLS the replica's certificate is still checked against the host name of its
+ *                  genesis address, so an override changes the route and never the identity (see
+ *                  NetworkTlsTest#anOverrideStillChecksTheGenesisName).
  * @param source    the local address the client's connections leave from (a host with several),
  *                  or null for the system's choice. Replicas budget some things per client address
  *                  (call rates, bad signatures), so this is also which budget the client spends.

@@ -18,6 +18,7 @@ import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.Digest;
 import bftledger.crypto.PublicKey;
 import bftledger.ledger.Proofs;
+import bftledger.ledger.ValidatorSets;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.SignedTransaction;
@@ -26,7 +27,6 @@ import bftledger.sdk.resilience.RetryBudget;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.grpc.Channel;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,12 +38,21 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A client of a bftledger network that trusts no single replica and needs no more than one.
- * Transactions go to every replica and settle on f+1 matching signed replies or on one proof
+ * Transactions go to every validator and settle on f+1 matching signed replies or on one proof
  * ({@link Submissions}); every read is taken from the first replica whose answer verifies against
- * the genesis ({@link ProvenReads}, {@link ProofVerifier}): a receipt, a balance, a record and its
- * history, a block, the latest certified header. A replica whose answer does not verify is named
- * and counted ({@link #rejectedAnswers}) and the next one is asked. Retries resend the same signed
- * bytes, so a transaction executes at most once however often it is sent. Thread-safe.
+ * the genesis and the validator sets followed since ({@link ProvenReads}, {@link ProofVerifier}):
+ * a receipt, a balance, a record and its history, a block, the latest certified header. A replica
+ * whose answer does not verify is named and counted ({@link #rejectedAnswers}) and the next one is
+ * asked. Retries resend the same signed bytes, so a transaction executes at most once however
+ * often it is sent. Thread-safe.
+ *
+ * <p>Validator sets: the client starts with the sets its {@link Network} holds (genesis's alone
+ * unless told more) and follows the chain by itself: when a reply signature or a certificate fails
+ * in a way a set it does not hold yet would explain, it reads the VALIDATORS record
+ * ({@link #refreshValidators}, at most once a second) and checks that answer once more under the
+ * chain the record proves. Nothing is accepted because a refresh failed. Replica indices
+ * ({@link #rejectedAnswers}, {@link #breakerStates}, {@link ReadOptions#onlyReplica}) are those of
+ * the latest set held.
  *
  * <p>Call discipline ({@link ClientOptions}): every gRPC call carries a deadline the replica
  * sees; only idempotent calls are retried, after backoff with full jitter, while the
@@ -55,65 +64,89 @@ public final class LedgerClient implements AutoCloseable {
     /** Trailer a replica sets on every error it decides itself (shed, rate limited, no quorum). */
     public static final Metadata.Key<String> REFUSAL_REASON = bftledger.api.Wire.REFUSAL_REASON;
 
-    private final Network network;
     private final ClientOptions options;
-    private final List<ManagedChannel> owned;
     private final Replicas replicas;
-    private final ProofVerifier proofs;
+    private final ChainFollower follower;
     private final ProvenReads reads;
     private final Submissions submissions;
 
-    private LedgerClient(Network network, List<? extends Channel> channels, List<ManagedChannel> owned, ClientOptions options) {
-        this.network = network;
+    private LedgerClient(Network network, Replicas replicas, ClientOptions options) {
         this.options = options;
-        this.owned = owned;
-        this.replicas = new Replicas(network, channels, options);
-        this.proofs = new ProofVerifier(network);
-        this.reads = new ProvenReads(replicas);
-        this.submissions = new Submissions(replicas, (id, timeout) -> transaction(id, ReadOptions.defaults(), timeout)
+        this.replicas = replicas;
+        this.follower = new ChainFollower(network, replicas, this::provenValidators, options.callDeadline(), options.clock());
+        this.reads = new ProvenReads(replicas, follower);
+        this.submissions = new Submissions(replicas, follower, (id, timeout) -> transaction(id, ReadOptions.defaults(), timeout)
                 .map(p -> new Proven<>(p.value().getProof(), p.height(), p.blockHash(), p.replica())));
     }
 
     /**
-     * Channels to every validator ({@link TlsChannels}: TLS trusting the CA genesis names, or
-     * plaintext where the network has none and {@link Network#withPlaintext()} asked for it).
+     * Channels to every validator of the latest set {@code network} holds ({@link TlsChannels}:
+     * TLS trusting the CA genesis names, or plaintext where the network has none and
+     * {@link Network#withPlaintext()} asked for it). The client dials the validators of each set it
+     * adopts later and closes its channels to those that left. {@link Network#withDialAddress}
+     * overrides name genesis's replicas and follow them only while their key and address are
+     * genesis's.
      */
     public static LedgerClient connect(Network network) {
         return connect(network, ClientOptions.defaults());
     }
 
     public static LedgerClient connect(Network network, ClientOptions options) {
-        List<ManagedChannel> channels = new ArrayList<>();
-        for (int replica = 0; replica < network.n(); replica++) {
-            channels.add(TlsChannels.builder(network, replica).maxInboundMessageSize(16 << 20).build());
-        }
-        return new LedgerClient(network, channels, channels, options);
+        return new LedgerClient(network, Replicas.dialling(network, options,
+                (net, set, replica) -> TlsChannels.builder(net, set, replica, null).maxInboundMessageSize(16 << 20).build()),
+                options);
     }
 
-    /** Over channels the caller owns (tests, custom transports); index i reaches replica i. */
+    /**
+     * Over channels the caller owns (tests, custom transports); index i reaches validator i of
+     * the latest set {@code network} holds. The client checks answers under every set it adopts
+     * later but keeps these channels: to reach validators added since, build a new client.
+     */
     public static LedgerClient over(Network network, List<? extends Channel> channels) {
         return over(network, channels, ClientOptions.defaults());
     }
 
     public static LedgerClient over(Network network, List<? extends Channel> channels, ClientOptions options) {
-        return new LedgerClient(network, channels, List.of(), options);
+        return new LedgerClient(network, Replicas.over(network, channels, options), options);
     }
 
     public ClientOptions options() {
         return options;
     }
 
+    /** The network with the validator sets the client holds now. */
     public Network network() {
-        return network;
+        return follower.network();
+    }
+
+    /** The validator sets the client holds now, genesis's first. */
+    public ValidatorChain validators() {
+        return follower.chain();
+    }
+
+    /**
+     * Reads the VALIDATORS record (a proven read, like {@link #record}), checks that each set it
+     * names was approved by a quorum of the set before it from genesis's on, then checks its state
+     * proof under a header certified by the sets so derived; adopts that chain when it extends the
+     * one held. A replica whose answer fails (a record that does not verify, or proves sets that do
+     * not extend those held) is named and counted as any proven read's. An absent record is
+     * genesis's set alone. The client also does this by itself when a set it does not hold would
+     * explain a failure.
+     *
+     * @return the chain held afterwards
+     * @throws LedgerClientException when no replica's answer verified before {@code timeout}; the chain held is kept
+     */
+    public ValidatorChain refreshValidators(Duration timeout) throws LedgerClientException {
+        return follower.refresh(timeout);
     }
 
     public TransactionFactory transactions() {
-        return new TransactionFactory(network.chainId());
+        return new TransactionFactory(network().chainId());
     }
 
     /** Each replica's breaker state, by replica index. */
     public List<CircuitBreaker.State> breakerStates() {
-        return replicas.breakers.stream().map(CircuitBreaker::state).toList();
+        return replicas.endpoints().stream().map(e -> e.breaker().state()).toList();
     }
 
     /** Calls (first attempts, retries and probes) this client has sent to {@code replica}. */
@@ -141,8 +174,8 @@ public final class LedgerClient implements AutoCloseable {
         return submissions.scheduledTasks();
     }
 
-    List<bftledger.api.proto.Reply> verifiedReplies(int replica, bftledger.api.proto.SignedReplyBatch signed) {
-        return submissions.verifiedReplies(replica, signed);
+    List<bftledger.api.proto.Reply> verifiedReplies(bftledger.api.proto.SignedReplyBatch signed) {
+        return Submissions.verifiedReplies(signed, follower.signing().sets()).replies();
     }
 
     // ------------------------------------------------------------------------------ submissions
@@ -179,7 +212,7 @@ public final class LedgerClient implements AutoCloseable {
                 .setMinHeight(read.minHeight()).setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetAccountResponse, Long>read("account " + account.shortHex(), read, deadline,
-                r -> stub(r, deadline, read).getAccount(request), (r, response) -> {
+                e -> stub(e, deadline, read).getAccount(request), (r, response, proofs) -> {
                     if ((!response.getAtMinHeight() && read.minHeight() > 0) || !response.hasHeaderProof()) {
                         // Not a lie: the replica cannot prove this height yet (or is below the one asked).
                         return new ProvenReads.Behind<>(response.getHeight());
@@ -198,7 +231,7 @@ public final class LedgerClient implements AutoCloseable {
         GetRecordRequest request = recordRequest(owner, key, read);
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetRecordResponse, Optional<RecordEntry>>read("record " + owner.shortHex() + "/" + key, read, deadline,
-                r -> stub(r, deadline, read).getRecord(request), (r, response) -> {
+                e -> stub(e, deadline, read).getRecord(request), (r, response, proofs) -> {
                     if ((!response.getAtMinHeight() && read.minHeight() > 0) || !response.hasHeaderProof()) {
                         return new ProvenReads.Behind<>(response.getHeight());
                     }
@@ -230,7 +263,7 @@ public final class LedgerClient implements AutoCloseable {
                 .setKey(key).setLimit(limit).setMinHeight(read.minHeight()).setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetRecordHistoryResponse, List<TransactionProof>>read("history of " + owner.shortHex() + "/" + key,
-                read, deadline, r -> stub(r, deadline, read).getRecordHistory(request), (r, response) -> {
+                read, deadline, e -> stub(e, deadline, read).getRecordHistory(request), (r, response, proofs) -> {
                     GetRecordResponse current = response.getCurrent();
                     if ((!current.getAtMinHeight() && read.minHeight() > 0) || !current.hasHeaderProof()) {
                         return new ProvenReads.Behind<>(current.getHeight());
@@ -268,7 +301,7 @@ public final class LedgerClient implements AutoCloseable {
                 .setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetTransactionResponse, GetTransactionResponse>read("transaction " + txId.shortHex(), read, deadline,
-                r -> stub(r, deadline, read).getTransaction(request), (r, response) -> {
+                e -> stub(e, deadline, read).getTransaction(request), (r, response, proofs) -> {
                     if (!response.getFound()) {
                         return response.getPrunedBelow() > 0 ? new ProvenReads.Pruned<>(response.getPrunedBelow())
                                 : new ProvenReads.Absent<>();
@@ -281,9 +314,8 @@ public final class LedgerClient implements AutoCloseable {
                         return response.getProof().hasHeaderProof() ? new ProvenReads.Invalid<>(v.reason())
                                 : new ProvenReads.Behind<>(response.getHeight());
                     }
-                    BlockHeader header = Proofs.verifyHeader(network, response.getProof().getHeaderProof()).value();
-                    return new ProvenReads.Verified<>(new Proven<>(response, header.getHeight(),
-                            bftledger.crypto.Sha256.hash(response.getProof().getBlockHeader().toByteArray()), r));
+                    ProofVerifier.ProvenHeader header = proofs.header(response.getProof().getHeaderProof()).value();
+                    return new ProvenReads.Verified<>(new Proven<>(response, header.height(), header.hash(), r));
                 });
     }
 
@@ -296,7 +328,7 @@ public final class LedgerClient implements AutoCloseable {
         GetBlockRequest request = GetBlockRequest.newBuilder().setHeight(height).setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetBlockResponse, Block>read("block " + (height == 0 ? "latest" : height), read, deadline,
-                r -> stub(r, deadline, read).getBlock(request), (r, response) -> {
+                e -> stub(e, deadline, read).getBlock(request), (r, response, proofs) -> {
                     if (!response.getFound()) {
                         return response.getPrunedBelow() > 0 ? new ProvenReads.Pruned<>(response.getPrunedBelow())
                                 : new ProvenReads.Absent<>();
@@ -318,7 +350,7 @@ public final class LedgerClient implements AutoCloseable {
                 .setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetCertifiedHeaderResponse, BlockHeader>read("certified header", read, deadline,
-                r -> stub(r, deadline, read).getCertifiedHeader(request), (r, response) -> {
+                e -> stub(e, deadline, read).getCertifiedHeader(request), (r, response, proofs) -> {
                     if (!response.getFound()) {
                         return new ProvenReads.Behind<>(0);
                     }
@@ -336,7 +368,7 @@ public final class LedgerClient implements AutoCloseable {
                 .setExtendsHeight(height).setWaitMillis(read.replicaWaitMillis()).build();
         long deadline = System.nanoTime() + timeout.toNanos();
         return reads.<GetCertifiedHeaderResponse, BlockHeader>read("header " + height, read, deadline,
-                r -> stub(r, deadline, read).getCertifiedHeader(request), (r, response) -> {
+                e -> stub(e, deadline, read).getCertifiedHeader(request), (r, response, proofs) -> {
                     if (!response.getFound()) {
                         return new ProvenReads.Behind<>(0);
                     }
@@ -368,16 +400,52 @@ public final class LedgerClient implements AutoCloseable {
         return new ProvenReads.Verified<>(new Proven<>(value, h.value().height(), h.value().hash(), replica));
     }
 
-    private bftledger.api.proto.LedgerApiGrpc.LedgerApiFutureStub stub(int replica, long deadline, ReadOptions read) {
-        return replicas.stubs.get(replica).withDeadlineAfter(replicas.callMillis(deadline) + read.replicaWait().toMillis(),
+    private bftledger.api.proto.LedgerApiGrpc.LedgerApiFutureStub stub(Replicas.Endpoint endpoint, long deadline,
+            ReadOptions read) {
+        return endpoint.stub().withDeadlineAfter(replicas.callMillis(deadline) + read.replicaWait().toMillis(),
                 TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The VALIDATORS record, proven at {@code minHeight} or later, as the chain it names: each set
+     * approved by the one before it, the state proof checked under a header that chain certifies,
+     * and the chain extending {@code held}'s: a proven state at or above the height the held chain
+     * was proven at that names fewer sets is a lie (see
+     * ValidatorChangeTest#aReplicaServingAStaleOrForgedRecordIsNamedAndTheHeldChainKept).
+     */
+    private Proven<ValidatorChain> provenValidators(Network held, long minHeight, Duration timeout, int roundsMax)
+            throws LedgerClientException {
+        ReadOptions read = ReadOptions.defaults().atLeast(minHeight);
+        GetRecordRequest request = GetRecordRequest.newBuilder().setOwner(ValidatorSets.RECORD.owner())
+                .setKey(ValidatorSets.RECORD.key().toStringUtf8()).setMinHeight(minHeight)
+                .setWaitMillis(read.replicaWaitMillis()).build();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        return reads.<GetRecordResponse, ValidatorChain>read("validator sets", read, deadline, roundsMax,
+                e -> stub(e, deadline, read).getRecord(request), (r, response, unused) -> {
+                    if ((!response.getAtMinHeight() && minHeight > 0) || !response.hasHeaderProof()) {
+                        return new ProvenReads.Behind<>(response.getHeight());
+                    }
+                    ValidatorChain chain;
+                    try {
+                        chain = ValidatorChain.verify(held, response.getFound() ? response.getValue() : ByteString.EMPTY);
+                    } catch (IllegalArgumentException e) {
+                        return new ProvenReads.Invalid<>("the VALIDATORS record: " + e.getMessage());
+                    }
+                    Proofs.Checked<ProofVerifier.ProvenHeader> h = new ProofVerifier(held.withValidators(chain))
+                            .verifyRecord(ValidatorSets.RECORD, response);
+                    if (h.ok() && h.value().height() >= minHeight && !chain.extendsChain(held.validators())) {
+                        return new ProvenReads.Invalid<>("the VALIDATORS record at height " + h.value().height() + " names "
+                                + chain + ", which does not extend the " + held.validators() + " held");
+                    }
+                    return checked(h, chain, read, r);
+                }).orElseThrow(() -> new IllegalStateException("a record read always answers"));
     }
 
     /** The status of every replica, empty where a replica did not answer in time (statuses are not proven). */
     public List<Optional<GetStatusResponse>> statuses(Duration timeout) {
         List<ListenableFuture<GetStatusResponse>> calls = new ArrayList<>();
-        for (int r = 0; r < network.n(); r++) {
-            calls.add(replicas.stubs.get(r).withDeadlineAfter(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
+        for (Replicas.Endpoint e : replicas.endpoints()) {
+            calls.add(e.stub().withDeadlineAfter(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
                     .getStatus(GetStatusRequest.getDefaultInstance()));
         }
         List<Optional<GetStatusResponse>> out = new ArrayList<>();
@@ -397,15 +465,7 @@ public final class LedgerClient implements AutoCloseable {
     @Override
     public void close() {
         submissions.close();
-        for (ManagedChannel c : owned) {
-            c.shutdownNow();
-        }
-        for (ManagedChannel c : owned) {
-            try {
-                c.awaitTermination(2, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        follower.close();
+        replicas.close();
     }
 }

@@ -8,9 +8,12 @@ import bftledger.api.proto.GetRecordResponse;
 import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.Digest;
+import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.crypto.SparseMerkleTree;
+import bftledger.ledger.ChainGenesis;
+import bftledger.ledger.CommitCertificates;
 import bftledger.ledger.Proofs;
 import bftledger.ledger.RecordKey;
 import bftledger.ledger.RecordValue;
@@ -18,25 +21,48 @@ import bftledger.ledger.StateKeys;
 import bftledger.ledger.TrustRoot;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.HeaderCertificate;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.SignedTransaction;
 import bftledger.ledger.proto.TransactionBody;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 
 /**
- * Checks every answer a replica gives against the genesis alone (see api.proto): a header by
- * its certificate, then what the header's roots commit to — a transaction and its receipt, a
- * balance, a record and its earlier values, a block's body. A replica is never believed: an
- * answer that does not verify is rejected with the reason, and nothing in it is used.
+ * Checks every answer a replica gives against the genesis and the validator sets followed since
+ * (see api.proto): a header by its certificate, signed by the set in force at the certificate's
+ * height ({@link TrustRoot#atHeight}), and naming the set in force at its own height; then what
+ * the header's roots commit to — a transaction and its receipt, a balance, a record and its
+ * earlier values, a block's body. A replica is never believed: an answer that does not verify is
+ * rejected with the reason, and nothing in it is used. Holding only genesis's set, a header of a
+ * block signed by a later set is refused; {@link Network#withValidators} gives the sets.
  */
 public final class ProofVerifier {
+    /** Certificate failures that signers of a set the verifier does not hold yet would cause. */
+    private static final Set<CommitCertificates.Reason> SIGNERS_UNKNOWN = EnumSet.of(CommitCertificates.Reason.UNKNOWN_REPLICA,
+            CommitCertificates.Reason.BAD_SIGNATURE, CommitCertificates.Reason.TOO_FEW_SIGNATURES,
+            CommitCertificates.Reason.TOO_MANY_SIGNATURES);
+
     private final TrustRoot network;
+    private final Runnable onLaterSetSuspected;
 
     public ProofVerifier(TrustRoot network) {
+        this(network, () -> {});
+    }
+
+    /**
+     * {@code onLaterSetSuspected} runs whenever a certificate fails on its signers or a proven
+     * header names another validator set than the one held for its height: what a set the
+     * verifier does not know yet would explain (the client then refreshes its sets).
+     */
+    ProofVerifier(TrustRoot network, Runnable onLaterSetSuspected) {
         this.network = network;
+        this.onLaterSetSuspected = onLaterSetSuspected;
     }
 
     /** The header a verified answer stands on. */
@@ -49,8 +75,31 @@ public final class ProofVerifier {
     /** A verified header, or why not. */
     public Proofs.Checked<ProvenHeader> header(bftledger.ledger.proto.HeaderProof proof) {
         Proofs.Checked<BlockHeader> h = Proofs.verifyHeader(network, proof);
-        return h.ok() ? Proofs.Checked.ok(new ProvenHeader(h.value(), Sha256.hash(proof.getHeader().toByteArray())))
-                : Proofs.Checked.fail(h.problem());
+        if (!h.ok()) {
+            if (signersUnknown(proof.getCertificate())) {
+                onLaterSetSuspected.run();
+            }
+            return Proofs.Checked.fail(h.problem());
+        }
+        Digest inForce = ChainGenesis.validatorSetHash(network.atHeight(h.value().getHeight()).validatorKeys());
+        if (!h.value().getValidatorSetHash().equals(ByteString.copyFrom(inForce.bytes()))) {
+            onLaterSetSuspected.run();
+            return Proofs.Checked.fail("the header at " + h.value().getHeight() + " names validator set "
+                    + HexFormat.of().formatHex(h.value().getValidatorSetHash().toByteArray()) + ", the set in force there is "
+                    + inForce.hex());
+        }
+        return Proofs.Checked.ok(new ProvenHeader(h.value(), Sha256.hash(proof.getHeader().toByteArray())));
+    }
+
+    /** Whether {@code c}, well formed, fails only on who signed it (the verdict {@link Proofs#verifyCertificate} flattens). */
+    private boolean signersUnknown(HeaderCertificate c) {
+        if (!c.hasCertificate() || c.getTxRoot().size() != Digest.LENGTH || c.getAnchorHash().size() != Digest.LENGTH
+                || c.getAnchorHeight() <= 0 || Long.compareUnsigned(c.getAnchorHeight(), c.getHeight()) >= 0) {
+            return false;
+        }
+        HeaderAnchor anchor = new HeaderAnchor(c.getAnchorHeight(), Digest.of(c.getAnchorHash().toByteArray()));
+        Digest batch = BatchDigest.of(c.getTimestampMillis(), c.getTxCount(), Digest.of(c.getTxRoot().toByteArray()), anchor);
+        return SIGNERS_UNKNOWN.contains(CommitCertificates.verify(c.getCertificate(), network, batch, c.getHeight()).reason());
     }
 
     /**
@@ -93,7 +142,7 @@ public final class ProofVerifier {
     }
 
     /**
-     * A block's own commit certificate: 2f+1 validators' COMMITs over the batch digest its
+     * A block's own commit certificate: a quorum of validators' COMMITs over the batch digest its
      * header's batch fields give. It proves the block's order and transactions, not its receipts
      * or state (those need the header certified, {@link #header}).
      */
@@ -101,10 +150,10 @@ public final class ProofVerifier {
         if (header.getTxRoot().size() != Digest.LENGTH || header.getAnchorHash().size() != Digest.LENGTH) {
             return Verdict.reject("the header lacks a transaction root or anchor");
         }
-        bftledger.crypto.HeaderAnchor anchor;
+        HeaderAnchor anchor;
         try {
-            anchor = header.getAnchorHeight() == 0 ? bftledger.crypto.HeaderAnchor.NONE
-                    : new bftledger.crypto.HeaderAnchor(header.getAnchorHeight(), Digest.of(header.getAnchorHash().toByteArray()));
+            anchor = header.getAnchorHeight() == 0 ? HeaderAnchor.NONE
+                    : new HeaderAnchor(header.getAnchorHeight(), Digest.of(header.getAnchorHash().toByteArray()));
         } catch (IllegalArgumentException e) {
             return Verdict.reject("the header's anchor is malformed");
         }
@@ -113,8 +162,10 @@ public final class ProofVerifier {
         if (!header.getBatchDigest().equals(ByteString.copyFrom(batch.bytes()))) {
             return Verdict.reject("the header's batch digest does not follow from its fields");
         }
-        bftledger.ledger.CommitCertificates.Verdict v = bftledger.ledger.CommitCertificates.verify(cert, network, batch,
-                header.getHeight());
+        CommitCertificates.Verdict v = CommitCertificates.verify(cert, network, batch, header.getHeight());
+        if (SIGNERS_UNKNOWN.contains(v.reason())) {
+            onLaterSetSuspected.run();
+        }
         return v.ok() ? Verdict.OK : Verdict.reject(v.toString());
     }
 
@@ -130,7 +181,11 @@ public final class ProofVerifier {
 
     /** A record's value and writer under a certified header, or its absence. */
     public Proofs.Checked<ProvenHeader> verifyRecord(PublicKey owner, String key, GetRecordResponse r) {
-        RecordKey recordKey = RecordKey.of(ByteString.copyFrom(owner.bytes()), key);
+        return verifyRecord(RecordKey.of(ByteString.copyFrom(owner.bytes()), key), r);
+    }
+
+    /** As above for any owner, the VALIDATORS record's included (its owner is no key). */
+    Proofs.Checked<ProvenHeader> verifyRecord(RecordKey recordKey, GetRecordResponse r) {
         Digest valueHash = null;
         if (r.getFound()) {
             if (r.getWriterTxId().size() != Digest.LENGTH) {

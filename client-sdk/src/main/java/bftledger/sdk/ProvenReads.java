@@ -10,12 +10,15 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The one read loop of the client: ask a replica, verify its answer against genesis, take the
- * first that verifies; a replica whose answer does not verify is named and counted
- * ({@link Replicas#rejected}) and the next is asked. Replicas are tried one at a time starting at
+ * The one read loop of the client: ask a replica, verify its answer against genesis and the
+ * validator sets followed, take the first that verifies; a replica whose answer does not verify
+ * is named and counted ({@link Replicas#rejected}) and the next is asked. An answer that fails in
+ * a way a validator set not held yet would explain is checked once more after the client caught
+ * up with the sets ({@link ChainFollower#catchUp}). Replicas are tried one at a time starting at
  * a rotating position, round after round (each round after the first needs the retry budget)
  * until the deadline. With {@link ReadOptions#freshest()} every replica is asked and the highest
  * proven height among f+1 verified answers is taken.
@@ -37,18 +40,21 @@ final class ProvenReads {
 
     record Invalid<T>(String reason) implements Answer<T> {}
 
+    /** Checks {@code replica}'s answer with {@code proofs}, a verifier of the validator sets held now. */
     interface Check<R, T> {
-        Answer<T> check(int replica, R response);
+        Answer<T> check(int replica, R response, ProofVerifier proofs);
     }
 
     private static final String REJECTED = "rejected: ";
     private static final String PRUNED = "pruned: ";
 
     private final Replicas replicas;
+    private final ChainFollower follower;
     private final AtomicInteger next = new AtomicInteger();
 
-    ProvenReads(Replicas replicas) {
+    ProvenReads(Replicas replicas, ChainFollower follower) {
         this.replicas = replicas;
+        this.follower = follower;
     }
 
     /**
@@ -58,6 +64,12 @@ final class ProvenReads {
      */
     <R, T> Optional<Proven<T>> read(String what, ReadOptions options, long deadlineNanos, Replicas.Call<R> call,
             Check<R, T> check) throws LedgerClientException {
+        return read(what, options, deadlineNanos, Integer.MAX_VALUE, call, check);
+    }
+
+    /** As above, asking each replica in at most {@code roundsMax} rounds. */
+    <R, T> Optional<Proven<T>> read(String what, ReadOptions options, long deadlineNanos, int roundsMax,
+            Replicas.Call<R> call, Check<R, T> check) throws LedgerClientException {
         Map<Integer, String> seen = new TreeMap<>();
         int round = 0;
         do {
@@ -68,83 +80,105 @@ final class ProvenReads {
             if (round == 0) {
                 replicas.budget.onCall();
             }
+            List<Replicas.Endpoint> endpoints = replicas.endpoints();
+            List<Replicas.Endpoint> asked = asked(options, endpoints, seen);
             Optional<Optional<Proven<T>>> done = options.freshest()
-                    ? freshest(options, deadlineNanos, call, check, seen)
-                    : oneByOne(options, deadlineNanos, call, check, seen);
+                    ? freshest(options, asked, deadlineNanos, call, check, seen)
+                    : oneByOne(options, asked, deadlineNanos, call, check, seen);
             if (done.isPresent()) {
                 return done.get();
             }
-            if (asked(options).stream().allMatch(r -> seen.getOrDefault(r, "").startsWith(REJECTED)
-                    || seen.getOrDefault(r, "").startsWith(PRUNED))) {
+            if (asked.stream().allMatch(e -> seen.getOrDefault(e.index(), "").startsWith(REJECTED)
+                    || seen.getOrDefault(e.index(), "").startsWith(PRUNED))) {
                 break; // every replica asked answered with what does not verify, or has pruned it: asking again will not help
             }
             round++;
-        } while (replicas.pause(deadlineNanos, round));
+        } while (round < roundsMax && replicas.pause(deadlineNanos, round));
         throw new LedgerClientException(LedgerClientException.Kind.NO_AGREEMENT, what + ": no answer verified against"
                 + " the genesis before the deadline" + (options.minHeight() > 0 ? " at height " + options.minHeight()
                 + " or later" : "") + ". Seen: " + seen);
     }
 
-    /** The replicas a read may ask. */
-    private List<Integer> asked(ReadOptions options) {
-        return options.replica() != ReadOptions.ANY ? List.of(options.replica())
-                : java.util.stream.IntStream.range(0, replicas.n()).boxed().toList();
-    }
-
-    private List<Integer> order(ReadOptions options) {
+    /** The endpoints a read may ask, in the order it asks them. */
+    private List<Replicas.Endpoint> asked(ReadOptions options, List<Replicas.Endpoint> endpoints, Map<Integer, String> seen) {
         if (options.replica() != ReadOptions.ANY) {
-            return List.of(options.replica());
+            if (options.replica() >= endpoints.size()) {
+                seen.put(options.replica(), REJECTED + "no such replica among the " + endpoints.size() + " the client talks to");
+                return List.of();
+            }
+            return List.of(endpoints.get(options.replica()));
         }
-        int n = replicas.n();
+        int n = endpoints.size();
         int start = Math.floorMod(next.getAndIncrement(), n);
-        List<Integer> order = new ArrayList<>(n);
+        List<Replicas.Endpoint> order = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            order.add((start + i) % n);
+            order.add(endpoints.get((start + i) % n));
         }
         return order;
     }
 
-    private <R, T> Optional<Optional<Proven<T>>> oneByOne(ReadOptions options, long deadlineNanos, Replicas.Call<R> call,
-            Check<R, T> check, Map<Integer, String> seen) {
+    /**
+     * {@code check} under the sets held; when it fails in a way a later set would explain, once
+     * more after catching up with the sets (never on the strength of a refresh that failed).
+     */
+    private <R, T> Answer<T> check(Replicas.Endpoint endpoint, R response, Check<R, T> check, long deadlineNanos) {
+        Network held = follower.network();
+        AtomicBoolean laterSet = new AtomicBoolean();
+        Answer<T> answer = check.check(endpoint.index(), response, new ProofVerifier(held, () -> laterSet.set(true)));
+        if (answer instanceof Invalid<T> && laterSet.get() && follower.catchUp(held.validators(), deadlineNanos)) {
+            answer = check.check(endpoint.index(), response, new ProofVerifier(follower.network()));
+        }
+        if (answer instanceof Verified<T> v) {
+            follower.noteHeight(v.proven().height());
+        }
+        return answer;
+    }
+
+    /** Answers needed to take absence, or the freshest of several: f+1 of the latest set, at most all asked. */
+    private int weakQuorum(ReadOptions options, List<Replicas.Endpoint> asked) {
+        return options.replica() == ReadOptions.ANY ? Math.min(asked.size(), follower.weakQuorum()) : 1;
+    }
+
+    private <R, T> Optional<Optional<Proven<T>>> oneByOne(ReadOptions options, List<Replicas.Endpoint> asked,
+            long deadlineNanos, Replicas.Call<R> call, Check<R, T> check, Map<Integer, String> seen) {
         int absent = 0;
-        for (int r : order(options)) {
-            Optional<R> response = ask(r, deadlineNanos, call, seen);
+        for (Replicas.Endpoint e : asked) {
+            Optional<R> response = collect(e, replicas.through(e, call), deadlineNanos, seen);
             if (response.isEmpty()) {
                 continue;
             }
-            Answer<T> answer = check.check(r, response.get());
+            Answer<T> answer = check(e, response.get(), check, deadlineNanos);
             if (answer instanceof Verified<T> v) {
                 return Optional.of(Optional.of(v.proven()));
             }
             if (answer instanceof Absent<T>) {
-                seen.put(r, "not found");
-                if (++absent >= (options.replica() == ReadOptions.ANY ? replicas.network.weakQuorum() : 1)) {
+                seen.put(e.index(), "not found");
+                if (++absent >= weakQuorum(options, asked)) {
                     return Optional.of(Optional.empty());
                 }
             } else {
-                note(r, answer, seen);
+                note(e, answer, seen);
             }
         }
         return Optional.empty();
     }
 
-    private <R, T> Optional<Optional<Proven<T>>> freshest(ReadOptions options, long deadlineNanos, Replicas.Call<R> call,
-            Check<R, T> check, Map<Integer, String> seen) {
-        List<Integer> order = order(options);
+    private <R, T> Optional<Optional<Proven<T>>> freshest(ReadOptions options, List<Replicas.Endpoint> asked,
+            long deadlineNanos, Replicas.Call<R> call, Check<R, T> check, Map<Integer, String> seen) {
         List<Optional<ListenableFuture<R>>> calls = new ArrayList<>();
-        for (int r : order) {
-            calls.add(replicas.through(r, call));
+        for (Replicas.Endpoint e : asked) {
+            calls.add(replicas.through(e, call));
         }
         Proven<T> best = null;
         int verified = 0;
         int absent = 0;
-        for (int i = 0; i < order.size(); i++) {
-            int r = order.get(i);
-            Optional<R> response = collect(r, calls.get(i), deadlineNanos, seen);
+        for (int i = 0; i < asked.size(); i++) {
+            Replicas.Endpoint e = asked.get(i);
+            Optional<R> response = collect(e, calls.get(i), deadlineNanos, seen);
             if (response.isEmpty()) {
                 continue;
             }
-            Answer<T> answer = check.check(r, response.get());
+            Answer<T> answer = check(e, response.get(), check, deadlineNanos);
             if (answer instanceof Verified<T> v) {
                 verified++;
                 if (best == null || v.proven().height() > best.height()) {
@@ -152,52 +186,48 @@ final class ProvenReads {
                 }
             } else if (answer instanceof Absent<T>) {
                 absent++;
-                seen.put(r, "not found");
+                seen.put(e.index(), "not found");
             } else {
-                note(r, answer, seen);
+                note(e, answer, seen);
             }
         }
-        int needed = Math.min(order.size(), replicas.network.weakQuorum());
-        if (verified >= needed) {
+        int needed = weakQuorum(options, asked);
+        if (verified >= needed && best != null) {
             return Optional.of(Optional.of(best));
         }
-        if (absent >= needed) {
+        if (absent >= needed && absent > 0) {
             return Optional.of(Optional.empty());
         }
         return Optional.empty();
     }
 
-    private void note(int replica, Answer<?> answer, Map<Integer, String> seen) {
+    private void note(Replicas.Endpoint endpoint, Answer<?> answer, Map<Integer, String> seen) {
         if (answer instanceof Invalid<?> invalid) {
-            replicas.rejected(replica, invalid.reason());
-            seen.put(replica, REJECTED + invalid.reason());
+            replicas.rejected(endpoint, invalid.reason());
+            seen.put(endpoint.index(), REJECTED + invalid.reason());
         } else if (answer instanceof Behind<?> behind) {
-            seen.put(replica, "behind (proven height " + behind.height() + ")");
+            seen.put(endpoint.index(), "behind (proven height " + behind.height() + ")");
         } else if (answer instanceof Pruned<?> pruned) {
-            seen.put(replica, PRUNED + "keeps whole blocks from height " + pruned.prunedBelow());
+            seen.put(endpoint.index(), PRUNED + "keeps whole blocks from height " + pruned.prunedBelow());
         }
     }
 
-    private <R> Optional<R> ask(int replica, long deadlineNanos, Replicas.Call<R> call, Map<Integer, String> seen) {
-        return collect(replica, replicas.through(replica, call), deadlineNanos, seen);
-    }
-
-    private <R> Optional<R> collect(int replica, Optional<ListenableFuture<R>> started, long deadlineNanos,
+    private <R> Optional<R> collect(Replicas.Endpoint endpoint, Optional<ListenableFuture<R>> started, long deadlineNanos,
             Map<Integer, String> seen) {
         if (started.isEmpty()) {
-            seen.put(replica, "skipped: circuit breaker " + replicas.breakers.get(replica).state());
+            seen.put(endpoint.index(), "skipped: circuit breaker " + endpoint.breaker().state());
             return Optional.empty();
         }
         try {
             return Optional.of(started.get().get(Math.max(1, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS));
         } catch (ExecutionException e) {
-            seen.put(replica, "unreachable (" + Status.fromThrowable(e.getCause()).getCode() + ")");
+            seen.put(endpoint.index(), "unreachable (" + Status.fromThrowable(e.getCause()).getCode() + ")");
         } catch (TimeoutException e) {
             started.get().cancel(true);
-            seen.put(replica, "no answer in time");
+            seen.put(endpoint.index(), "no answer in time");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            seen.put(replica, "interrupted");
+            seen.put(endpoint.index(), "interrupted");
         }
         return Optional.empty();
     }

@@ -1,6 +1,8 @@
 package bftledger.sdk;
 
 import bftledger.api.proto.LedgerApiGrpc;
+import bftledger.crypto.PublicKey;
+import bftledger.ledger.ValidatorSets.ValidatorSet;
 import bftledger.sdk.resilience.Backoff;
 import bftledger.sdk.resilience.CircuitBreaker;
 import bftledger.sdk.resilience.RetryBudget;
@@ -9,89 +11,196 @@ import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.Channel;
+import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * How a client reaches the replicas: one stub per replica, each behind its
- * {@link CircuitBreaker}, one {@link RetryBudget} for all, and the tally of answers each replica
- * gave that did not verify (a replica that lies is named and counted, never believed).
- * Thread-safe.
+ * How a client reaches the validators: one {@link Endpoint} per validator it talks to, each
+ * behind its {@link CircuitBreaker}, one {@link RetryBudget} for all, and the tally of answers
+ * each validator gave that did not verify (a replica that lies is named and counted, never
+ * believed). A client that dials ({@link #dialling}) follows the validator sets: {@link #follow}
+ * opens channels to new validators and closes those to removed ones. One made over channels it
+ * was given ({@link #over}) keeps them. Thread-safe.
  */
-final class Replicas {
+final class Replicas implements AutoCloseable {
     private static final System.Logger log = System.getLogger(LedgerClient.class.getName());
 
-    /** Starts one call to a replica. */
+    /** Starts one call to a validator. */
     interface Call<T> {
-        ListenableFuture<T> start(int replica);
+        ListenableFuture<T> start(Endpoint endpoint);
     }
 
-    final Network network;
-    final ClientOptions options;
-    final List<LedgerApiGrpc.LedgerApiFutureStub> stubs;
-    final List<CircuitBreaker> breakers;
-    final RetryBudget budget;
-    private final AtomicLongArray callsSent;
-    private final AtomicLongArray rejected;
-    private final Map<Integer, String> lastRejection = new TreeMap<>();
+    /** Opens a channel to validator {@code replica} of {@code set}, one of those {@code network} follows. */
+    interface Dialer {
+        ManagedChannel open(Network network, ValidatorSet set, int replica);
+    }
 
-    Replicas(Network network, List<? extends Channel> channels, ClientOptions options) {
-        if (channels.size() != network.n()) {
-            throw new IllegalArgumentException("one channel per validator: " + network.n() + " needed");
-        }
-        this.network = network;
+    /**
+     * One validator the client talks to: {@code index} is its position among the endpoints of the
+     * moment (its index in the latest set, see {@link #follow}), {@code key} whose it is.
+     */
+    record Endpoint(int index, PublicKey key, String target, Channel channel, LedgerApiGrpc.LedgerApiFutureStub stub,
+                    CircuitBreaker breaker) {}
+
+    /** What one validator did, kept by its key so that it survives a change of endpoints. */
+    private static final class Tally {
+        final AtomicLong callsSent = new AtomicLong();
+        final AtomicLong rejected = new AtomicLong();
+        volatile String lastRejection;
+    }
+
+    final ClientOptions options;
+    final RetryBudget budget;
+    private final Dialer dialer;
+    private final CircuitBreaker.Listener breakerListener;
+    /** Bounded by the keys of the sets followed, each approved by a quorum of the set before. */
+    private final Map<PublicKey, Tally> tallies = new ConcurrentHashMap<>();
+    /** Dialled channels by authority and target; only a dialling client's, guarded by this. */
+    private final Map<String, ManagedChannel> owned = new HashMap<>();
+    private volatile List<Endpoint> endpoints = List.of();
+
+    private Replicas(ClientOptions options, Dialer dialer) {
         this.options = options;
-        this.stubs = channels.stream().map(LedgerApiGrpc::newFutureStub).toList();
-        CircuitBreaker.Listener listener = (replica, from, to, why) -> {
+        this.dialer = dialer;
+        this.breakerListener = (replica, from, to, why) -> {
             log.log(to == CircuitBreaker.State.OPEN ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
                     "event=breaker replica={0} from={1} to={2} why={3}", replica, from, to, why);
             if (options.breakerListener() != null) {
                 options.breakerListener().onStateChange(replica, from, to, why);
             }
         };
-        List<CircuitBreaker> b = new ArrayList<>();
-        for (int r = 0; r < network.n(); r++) {
-            b.add(new CircuitBreaker(r, options.breakerFailures(), options.breakerCoolDown().toNanos(), options.clock(), listener));
-        }
-        this.breakers = List.copyOf(b);
         this.budget = new RetryBudget(options.retryBudgetRatio(), options.retryBudgetMin(),
                 options.retryBudgetWindow().toNanos(), options.clock());
-        this.callsSent = new AtomicLongArray(network.n());
-        this.rejected = new AtomicLongArray(network.n());
+    }
+
+    /** Over {@code channels}, index i reaching validator i of {@code network}'s latest set, for good. */
+    static Replicas over(Network network, List<? extends Channel> channels, ClientOptions options) {
+        ValidatorSet set = network.validators().latest();
+        if (channels.size() != set.n()) {
+            throw new IllegalArgumentException("one channel per validator: " + set.n() + " needed");
+        }
+        Replicas replicas = new Replicas(options, null);
+        List<Endpoint> endpoints = new ArrayList<>();
+        for (int i = 0; i < set.n(); i++) {
+            endpoints.add(replicas.newEndpoint(i, set.keys().get(i), "channel " + i, channels.get(i)));
+        }
+        replicas.endpoints = List.copyOf(endpoints);
+        return replicas;
+    }
+
+    /** Dialling the validators of {@code network}'s latest set (see {@link #follow}). */
+    static Replicas dialling(Network network, ClientOptions options, Dialer dialer) {
+        Replicas replicas = new Replicas(options, dialer);
+        replicas.follow(network, 0);
+        return replicas;
+    }
+
+    private Endpoint newEndpoint(int index, PublicKey key, String target, Channel channel) {
+        return new Endpoint(index, key, target, channel, LedgerApiGrpc.newFutureStub(channel), new CircuitBreaker(index,
+                options.breakerFailures(), options.breakerCoolDown().toNanos(), options.clock(), breakerListener));
+    }
+
+    /**
+     * Endpoints for the latest set {@code network} follows, in its replica order; while that set
+     * does not sign yet ({@code knownHeight}, the highest height the client knows the chain
+     * reached, is below its first height) the validators of the set before it that leave are
+     * kept after them, since they still order blocks. An endpoint whose validator, index and
+     * route are unchanged is kept, breaker and all. A client over given channels keeps them.
+     */
+    synchronized void follow(Network network, long knownHeight) {
+        if (dialer == null) {
+            return;
+        }
+        ValidatorSet latest = network.validators().latest();
+        List<ValidatorSet> sets = new ArrayList<>();
+        List<Integer> members = new ArrayList<>();
+        for (int i = 0; i < latest.n(); i++) {
+            sets.add(latest);
+            members.add(i);
+        }
+        if (latest.fromHeight() > knownHeight) {
+            ValidatorSet leaving = network.validators().previous();
+            for (int i = 0; i < leaving.n(); i++) {
+                if (latest.indexOf(leaving.keys().get(i)) < 0) {
+                    sets.add(leaving);
+                    members.add(i);
+                }
+            }
+        }
+        Map<String, ManagedChannel> used = new HashMap<>();
+        List<Endpoint> next = new ArrayList<>();
+        for (int index = 0; index < sets.size(); index++) {
+            ValidatorSet set = sets.get(index);
+            int replica = members.get(index);
+            String target = set.validators().get(replica).getAddress() + " via " + network.dialAddress(set, replica);
+            ManagedChannel channel = owned.containsKey(target) ? owned.get(target) : dialer.open(network, set, replica);
+            used.put(target, channel);
+            PublicKey key = set.keys().get(replica);
+            int at = index;
+            Optional<Endpoint> same = endpoints.stream()
+                    .filter(e -> e.index() == at && e.key().equals(key) && e.target().equals(target)).findFirst();
+            next.add(same.orElseGet(() -> newEndpoint(at, key, target, channel)));
+        }
+        for (Map.Entry<String, ManagedChannel> e : owned.entrySet()) {
+            if (!used.containsKey(e.getKey())) {
+                e.getValue().shutdown(); // calls under way finish; no new ones go there
+                log.log(System.Logger.Level.INFO, "event=validator-dropped target={0}", e.getKey());
+            }
+        }
+        owned.clear();
+        owned.putAll(used);
+        endpoints = List.copyOf(next);
+    }
+
+    List<Endpoint> endpoints() {
+        return endpoints;
+    }
+
+    Optional<Endpoint> endpoint(PublicKey key) {
+        return endpoints.stream().filter(e -> e.key().equals(key)).findFirst();
     }
 
     int n() {
-        return network.n();
+        return endpoints.size();
     }
 
-    long callsSent(int replica) {
-        return callsSent.get(replica);
+    private Optional<Tally> tally(int index) {
+        List<Endpoint> now = endpoints;
+        return index < 0 || index >= now.size() ? Optional.empty() : Optional.ofNullable(tallies.get(now.get(index).key()));
     }
 
-    /** Records that {@code replica} gave an answer that did not verify. */
-    void rejected(int replica, String why) {
-        rejected.incrementAndGet(replica);
-        synchronized (lastRejection) {
-            lastRejection.put(replica, why);
-        }
-        log.log(System.Logger.Level.WARNING, "event=answer-rejected replica={0} reason=\"{1}\"", replica, why);
+    private Tally tally(Endpoint e) {
+        return tallies.computeIfAbsent(e.key(), k -> new Tally());
     }
 
-    long rejectedCount(int replica) {
-        return rejected.get(replica);
+    long callsSent(int index) {
+        return tally(index).map(t -> t.callsSent.get()).orElse(0L);
     }
 
-    Optional<String> lastRejection(int replica) {
-        synchronized (lastRejection) {
-            return Optional.ofNullable(lastRejection.get(replica));
-        }
+    /** Records that {@code endpoint}'s validator gave an answer that did not verify. */
+    void rejected(Endpoint endpoint, String why) {
+        Tally t = tally(endpoint);
+        t.rejected.incrementAndGet();
+        t.lastRejection = why;
+        log.log(System.Logger.Level.WARNING, "event=answer-rejected replica={0} key={1} reason=\"{2}\"", endpoint.index(),
+                endpoint.key().shortHex(), why);
+    }
+
+    long rejectedCount(int index) {
+        return tally(index).map(t -> t.rejected.get()).orElse(0L);
+    }
+
+    Optional<String> lastRejection(int index) {
+        return tally(index).map(t -> t.lastRejection);
     }
 
     /** Whether a failed call says the replica is sick (counts against its breaker) rather than busy or partitioned. */
@@ -105,26 +214,27 @@ final class Replicas {
         };
     }
 
-    /** Starts a call to {@code replica} through its breaker; empty when the breaker refuses. */
-    <T> Optional<ListenableFuture<T>> through(int replica, Call<T> call) {
-        if (!breakers.get(replica).allowRequest()) {
+    /** Starts a call to {@code endpoint} through its breaker; empty when the breaker refuses. */
+    <T> Optional<ListenableFuture<T>> through(Endpoint endpoint, Call<T> call) {
+        CircuitBreaker breaker = endpoint.breaker();
+        if (!breaker.allowRequest()) {
             return Optional.empty();
         }
-        callsSent.incrementAndGet(replica);
-        ListenableFuture<T> f = call.start(replica);
+        tally(endpoint).callsSent.incrementAndGet();
+        ListenableFuture<T> f = call.start(endpoint);
         Futures.addCallback(f, new FutureCallback<>() {
             @Override
             public void onSuccess(T result) {
-                breakers.get(replica).onSuccess();
+                breaker.onSuccess();
             }
 
             @Override
             public void onFailure(Throwable t) {
                 Status status = Status.fromThrowable(t);
                 if (replicaFault(status, Status.trailersFromThrowable(t))) {
-                    breakers.get(replica).onFailure(status.getCode() + describe(status));
+                    breaker.onFailure(status.getCode() + describe(status));
                 } else {
-                    breakers.get(replica).onSuccess();
+                    breaker.onSuccess();
                 }
             }
         }, MoreExecutors.directExecutor());
@@ -166,6 +276,21 @@ final class Replicas {
             return Math.min(Math.max(0, Long.parseLong(hint)), 60_000);
         } catch (NumberFormatException e) {
             return 0;
+        }
+    }
+
+    /** Closes the channels this client dialled; channels it was given are the caller's. */
+    @Override
+    public synchronized void close() {
+        for (ManagedChannel c : owned.values()) {
+            c.shutdownNow();
+        }
+        for (ManagedChannel c : owned.values()) {
+            try {
+                c.awaitTermination(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

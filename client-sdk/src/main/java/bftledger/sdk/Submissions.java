@@ -9,6 +9,7 @@ import bftledger.api.proto.TransactionProof;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Domain;
 import bftledger.crypto.PublicKey;
+import bftledger.ledger.ValidatorSets.ValidatorSet;
 import bftledger.ledger.proto.SignedTransaction;
 import bftledger.sdk.resilience.Backoff;
 import com.google.common.util.concurrent.FutureCallback;
@@ -24,12 +25,15 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -39,10 +43,14 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The submission side of the client: each transaction goes to every replica and settles on f+1
- * matching signed replies ({@link Submission}); the calls to one replica carry many transactions
- * at once ({@link Outbox}). A submission whose deadline passes is settled by looking its id up
- * ({@link Lookup}: a proven transaction), never by sending it again under a new id.
+ * The submission side of the client: each transaction goes to every validator and settles on f+1
+ * matching signed replies from one validator set ({@link Submission}); the calls to one validator
+ * carry many transactions at once ({@link Outbox}). A reply batch counts under the key its
+ * {@code replica} index has in the latest set held (or, while that set may still be pending, in
+ * the set before it, see {@link ChainFollower#signing}); one that a set not held yet would explain
+ * is checked once more after the client caught up with the sets. A submission whose deadline
+ * passes is settled by looking its id up ({@link Lookup}: a proven transaction), never by sending
+ * it again under a new id.
  */
 final class Submissions implements AutoCloseable {
     /** Looks a transaction up by id, proven; empty when f+1 replicas do not hold it. */
@@ -53,13 +61,16 @@ final class Submissions implements AutoCloseable {
     static final int LOOKUPS_QUEUED_MAX = 1_024;
 
     private final Replicas replicas;
+    private final ChainFollower follower;
     private final Lookup lookup;
     private final ScheduledExecutorService retries;
     private final ExecutorService lookups;
-    private final List<Outbox> outboxes;
+    /** One per validator key ever sent to: bounded by the sets followed. */
+    private final Map<PublicKey, Outbox> outboxes = new ConcurrentHashMap<>();
 
-    Submissions(Replicas replicas, Lookup lookup) {
+    Submissions(Replicas replicas, ChainFollower follower, Lookup lookup) {
         this.replicas = replicas;
+        this.follower = follower;
         this.lookup = lookup;
         ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "ledger-client-retry");
@@ -76,19 +87,14 @@ final class Submissions implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        List<Outbox> o = new ArrayList<>();
-        for (int r = 0; r < replicas.n(); r++) {
-            o.add(new Outbox(r));
-        }
-        this.outboxes = List.copyOf(o);
     }
 
     /** Sends {@code tx} to every replica; the future completes with the proven outcome. */
     CompletableFuture<Committed> submit(SignedTransaction tx, Duration timeout) {
         Submission s = new Submission(tx, System.nanoTime() + timeout.toNanos());
-        for (int r = 0; r < replicas.n(); r++) {
+        for (Replicas.Endpoint e : replicas.endpoints()) {
             replicas.budget.onCall();
-            s.send(r, 0);
+            s.send(e.key(), 0);
         }
         s.later(s::expire, Math.max(1, timeout.toMillis()));
         return s.result;
@@ -106,8 +112,9 @@ final class Submissions implements AutoCloseable {
         final long deadlineNanos;
         final CompletableFuture<Committed> result = new CompletableFuture<>();
         final Map<Integer, String> lastSeen = new TreeMap<>();
-        final Map<ByteString, List<Integer>> committedVotes = new LinkedHashMap<>();
-        final Map<Reply.RejectReason, List<Integer>> rejectedVotes = new HashMap<>();
+        /** Signers by what they said; a signer is a validator key, counted once whatever index or route it came by. */
+        final Map<ByteString, Set<PublicKey>> committedVotes = new LinkedHashMap<>();
+        final Map<Reply.RejectReason, Set<PublicKey>> rejectedVotes = new HashMap<>();
         final Map<Reply.RejectReason, String> rejectDetail = new HashMap<>();
 
         /**
@@ -152,11 +159,11 @@ final class Submissions implements AutoCloseable {
             pending.forEach(f -> f.cancel(false));
         }
 
-        void send(int replica, int attempt) {
+        void send(PublicKey validator, int attempt) {
             if (result.isDone() || deadlineNanos - System.nanoTime() <= 0) {
                 return;
             }
-            outboxes.get(replica).add(this, attempt);
+            outboxes.computeIfAbsent(validator, Outbox::new).add(this, attempt);
         }
 
         /** Remaining wait this submission may ask a replica for; 0 when its deadline has passed. */
@@ -164,24 +171,25 @@ final class Submissions implements AutoCloseable {
             return result.isDone() ? 0 : Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
         }
 
-        /** The call carrying this submission to {@code replica} was not made: its breaker is open. */
-        void onBreakerOpen(int replica, int attempt) {
-            note(replica, "skipped: circuit breaker " + replicas.breakers.get(replica).state());
+        /** The call carrying this submission to {@code endpoint} was not made: its breaker is open. */
+        void onBreakerOpen(Replicas.Endpoint endpoint, int attempt) {
+            note(endpoint.index(), "skipped: circuit breaker " + endpoint.breaker().state());
             long coolDown = replicas.options.breakerCoolDown().toMillis();
             if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(coolDown) < deadlineNanos) {
-                later(() -> send(replica, attempt), coolDown);
+                later(() -> send(endpoint.key(), attempt), coolDown);
             }
         }
 
-        void onCallFailed(int replica, int attempt, Status status, Metadata trailers) {
+        void onCallFailed(Replicas.Endpoint endpoint, int attempt, Status status, Metadata trailers) {
             String refusal = trailers == null ? null : trailers.get(bftledger.api.Wire.REFUSAL_REASON);
-            note(replica, (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
+            note(endpoint.index(), (refusal != null ? "refused (" + refusal + ", " : "unreachable (") + status.getCode()
                     + Replicas.describe(status) + ")");
-            retryLater(replica, attempt, Replicas.retryAfterMillis(trailers));
+            retryLater(endpoint, attempt, Replicas.retryAfterMillis(trailers));
         }
 
-        /** Another attempt at {@code replica} after backoff, if the budget and the deadline allow. */
-        void retryLater(int replica, int attempt, long hintMillis) {
+        /** Another attempt at {@code endpoint}'s validator after backoff, if the budget and the deadline allow. */
+        void retryLater(Replicas.Endpoint endpoint, int attempt, long hintMillis) {
+            int replica = endpoint.index();
             if (result.isDone()) {
                 return;
             }
@@ -194,21 +202,22 @@ final class Submissions implements AutoCloseable {
                 note(replica, lastSeenOf(replica) + "; not retried: retry budget exhausted");
                 return;
             }
-            later(() -> send(replica, attempt + 1), backoff);
+            later(() -> send(endpoint.key(), attempt + 1), backoff);
         }
 
-        /** {@code replica}'s verified statement about this transaction, from a call made at {@code sentNanos}. */
-        void onReply(int replica, int attempt, Reply reply, long waitMillis, long sentNanos) {
+        /** {@code signer}'s verified statement about this transaction, by way of {@code endpoint} in a call made at {@code sentNanos}. */
+        void onReply(Replicas.Endpoint endpoint, PublicKey signer, int attempt, Reply reply, long waitMillis, long sentNanos) {
             if (result.isDone()) {
                 return;
             }
+            int replica = endpoint.index();
             if (!reply.getTxId().equals(ByteString.copyFrom(txId.bytes()))) {
                 note(replica, "reply about another transaction");
                 return;
             }
             switch (reply.getOutcome()) {
-                case COMMITTED -> onCommitted(replica, reply);
-                case REJECTED -> onRejected(replica, reply);
+                case COMMITTED -> onCommitted(replica, signer, reply);
+                case REJECTED -> onRejected(endpoint, signer, reply);
                 case PENDING -> {
                     note(replica, "pending" + (reply.getDetail().isEmpty() ? "" : " (" + reply.getDetail() + ")"));
                     // A PENDING after the replica held the call for the wait is a long poll going on,
@@ -216,53 +225,74 @@ final class Submissions implements AutoCloseable {
                     // early is treated like a failure, so a replica cannot make the client spin.
                     long heldMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sentNanos);
                     if (heldMillis * 2 >= waitMillis) {
-                        send(replica, attempt);
+                        send(endpoint.key(), attempt);
                     } else {
-                        retryLater(replica, attempt, 0);
+                        retryLater(endpoint, attempt, 0);
                     }
                 }
                 default -> note(replica, "reply with unknown outcome " + reply.getOutcomeValue());
             }
         }
 
-        void onCommitted(int replica, Reply reply) {
+        void onCommitted(int replica, PublicKey signer, Reply reply) {
             note(replica, "committed at height " + reply.getHeight());
             // Replicas agree when receipt, height and block hash agree; the replica field differs.
             ByteString key = reply.toBuilder().setReplica(0).setDetail("").build().toByteString();
-            List<Integer> voters;
+            Set<PublicKey> voters;
             synchronized (this) {
-                voters = committedVotes.computeIfAbsent(key, k -> new ArrayList<>());
-                if (!voters.contains(replica)) {
-                    voters.add(replica);
-                }
-                voters = List.copyOf(voters);
+                voters = committedVotes.computeIfAbsent(key, k -> new LinkedHashSet<>());
+                voters.add(signer);
+                voters = Set.copyOf(voters);
             }
-            if (voters.size() >= replicas.network.weakQuorum()) {
-                complete(reply, false, voters);
+            Optional<List<Integer>> quorum = weakQuorumOf(voters, reply.getHeight());
+            if (quorum.isPresent()) {
+                follower.noteHeight(reply.getHeight());
+                complete(reply, false, quorum.get());
             }
         }
 
-        void onRejected(int replica, Reply reply) {
-            note(replica, "rejected " + reply.getRejectReason() + ": " + reply.getDetail());
+        void onRejected(Replicas.Endpoint endpoint, PublicKey signer, Reply reply) {
+            note(endpoint.index(), "rejected " + reply.getRejectReason() + ": " + reply.getDetail());
             if (reply.getRejectReason() == Reply.RejectReason.OVERLOADED) {
                 // Not a verdict on the transaction: this replica is busy. Ask it again later.
-                retryLater(replica, 0, 0);
+                retryLater(endpoint, 0, 0);
                 return;
             }
-            List<Integer> voters;
+            Set<PublicKey> voters;
             synchronized (this) {
-                voters = rejectedVotes.computeIfAbsent(reply.getRejectReason(), k -> new ArrayList<>());
-                if (!voters.contains(replica)) {
-                    voters.add(replica);
-                }
+                voters = rejectedVotes.computeIfAbsent(reply.getRejectReason(), k -> new LinkedHashSet<>());
+                voters.add(signer);
                 rejectDetail.putIfAbsent(reply.getRejectReason(), reply.getDetail());
-                voters = List.copyOf(voters);
+                voters = Set.copyOf(voters);
             }
-            if (voters.size() >= replicas.network.weakQuorum()) {
+            Optional<List<Integer>> quorum = weakQuorumOf(voters, -1);
+            if (quorum.isPresent()) {
                 result.completeExceptionally(new LedgerClientException(LedgerClientException.Kind.REJECTED,
                         "transaction " + txId.shortHex() + " rejected (" + reply.getRejectReason() + ") by replicas "
-                                + voters + ": " + rejectDetail.get(reply.getRejectReason())));
+                                + quorum.get() + ": " + rejectDetail.get(reply.getRejectReason())));
             }
+        }
+
+        /**
+         * The replica indices of f+1 of {@code voters} in one signing set (f that set's), if so
+         * many are in one. For a commit at {@code height} (-1: no height) only a set that was still
+         * in force there counts: the keys of a set that has handed over vouch for nothing after
+         * its last height.
+         */
+        private Optional<List<Integer>> weakQuorumOf(Set<PublicKey> voters, long height) {
+            ChainFollower.Signing signing = follower.signing();
+            List<ValidatorSet> all = signing.chain().sets();
+            for (ValidatorSet set : signing.sets()) {
+                int at = all.indexOf(set);
+                if (height >= 0 && at >= 0 && at + 1 < all.size() && all.get(at + 1).fromHeight() <= height) {
+                    continue;
+                }
+                List<Integer> in = voters.stream().map(set::indexOf).filter(i -> i >= 0).sorted().toList();
+                if (in.size() >= ChainFollower.weakQuorum(set)) {
+                    return Optional.of(in);
+                }
+            }
+            return Optional.empty();
         }
 
         void complete(Reply reply, boolean byProof, List<Integer> replicas) {
@@ -318,7 +348,7 @@ final class Submissions implements AutoCloseable {
             }
             return new LedgerClientException(LedgerClientException.Kind.TIMEOUT,
                     "transaction " + txId.shortHex() + " not proven committed before the deadline; needed "
-                            + replicas.network.weakQuorum() + " matching signed replies or one valid proof. Seen: " + seen
+                            + follower.weakQuorum() + " matching signed replies or one valid proof. Seen: " + seen
                             + ". Outcome: " + lookup + ". Submitting the same transaction again is safe.");
         }
     }
@@ -327,23 +357,25 @@ final class Submissions implements AutoCloseable {
     private record Outgoing(Submission submission, int attempt) {}
 
     /**
-     * The submissions bound for one replica. Up to {@link ClientOptions#batchesInFlightMax()}
+     * The submissions bound for one validator. Up to {@link ClientOptions#batchesInFlightMax()}
      * SubmitTransactions calls are out at once; what is submitted meanwhile waits here and leaves
      * in the next call, up to {@link ClientOptions#batchTransactionsMax()} per call. So a lone
      * submission is sent at once, and under load one call, one replica signature and one
      * verification of it serve many transactions. Each transaction keeps its own deadline,
-     * retries and verdict ({@link Submission}); a call is only the transport.
+     * retries and verdict ({@link Submission}); a call is only the transport. A call goes to the
+     * validator's endpoint of the moment; once the client no longer talks to it (it left the
+     * validator set) what waits here is dropped, and the other validators decide.
      *
-     * <p>Bound: the queue holds at most one entry per live submission per replica, and a
+     * <p>Bound: the queue holds at most one entry per live submission per validator, and a
      * submission is live until its deadline.
      */
     final class Outbox {
-        final int replica;
+        final PublicKey validator;
         final ArrayDeque<Outgoing> queue = new ArrayDeque<>();
         int inFlight;
 
-        Outbox(int replica) {
-            this.replica = replica;
+        Outbox(PublicKey validator) {
+            this.validator = validator;
         }
 
         void add(Submission s, int attempt) {
@@ -358,7 +390,12 @@ final class Submissions implements AutoCloseable {
             while (true) {
                 List<Outgoing> batch = new ArrayList<>();
                 long waitMillis = 0;
+                Optional<Replicas.Endpoint> endpoint = replicas.endpoint(validator);
                 synchronized (this) {
+                    if (endpoint.isEmpty()) {
+                        queue.clear();
+                        return;
+                    }
                     if (inFlight >= replicas.options.batchesInFlightMax()) {
                         return;
                     }
@@ -375,30 +412,30 @@ final class Submissions implements AutoCloseable {
                     }
                     inFlight++;
                 }
-                send(batch, Math.min(waitMillis, replicas.options.submitWaitMax().toMillis()));
+                send(endpoint.get(), batch, Math.min(waitMillis, replicas.options.submitWaitMax().toMillis()));
             }
         }
 
-        private void send(List<Outgoing> batch, long waitMillis) {
+        private void send(Replicas.Endpoint endpoint, List<Outgoing> batch, long waitMillis) {
             SubmitBatchRequest.Builder request = SubmitBatchRequest.newBuilder().setWaitMillis((int) waitMillis);
             for (Outgoing o : batch) {
                 request.addTransactions(o.submission().tx);
             }
             SubmitBatchRequest built = request.build();
             long sentNanos = System.nanoTime();
-            Optional<ListenableFuture<SubmitBatchResponse>> started = replicas.through(replica, r -> replicas.stubs.get(r)
+            Optional<ListenableFuture<SubmitBatchResponse>> started = replicas.through(endpoint, e -> e.stub()
                     .withDeadlineAfter(waitMillis + replicas.options.callDeadline().toMillis(), TimeUnit.MILLISECONDS)
                     .submitTransactions(built));
             if (started.isEmpty()) {
                 callDone();
-                batch.forEach(o -> o.submission().onBreakerOpen(replica, o.attempt()));
+                batch.forEach(o -> o.submission().onBreakerOpen(endpoint, o.attempt()));
                 return;
             }
             Futures.addCallback(started.get(), new FutureCallback<>() {
                 @Override
                 public void onSuccess(SubmitBatchResponse response) {
                     callDone();
-                    onAnswer(batch, response, waitMillis, sentNanos);
+                    onAnswer(endpoint, batch, response.getSignedReplies(), waitMillis, sentNanos);
                 }
 
                 @Override
@@ -406,7 +443,7 @@ final class Submissions implements AutoCloseable {
                     callDone();
                     Status status = Status.fromThrowable(t);
                     Metadata trailers = Status.trailersFromThrowable(t);
-                    batch.forEach(o -> o.submission().onCallFailed(replica, o.attempt(), status, trailers));
+                    batch.forEach(o -> o.submission().onCallFailed(endpoint, o.attempt(), status, trailers));
                 }
             }, MoreExecutors.directExecutor());
         }
@@ -418,51 +455,103 @@ final class Submissions implements AutoCloseable {
             drain();
         }
 
-        private void onAnswer(List<Outgoing> batch, SubmitBatchResponse response, long waitMillis, long sentNanos) {
+        /**
+         * Verifies the answer under the sets held; when a set not held yet would explain a failure,
+         * once more after catching up with the sets (off this thread: a refresh reads the record).
+         */
+        private void onAnswer(Replicas.Endpoint endpoint, List<Outgoing> batch, SignedReplyBatch signed, long waitMillis,
+                long sentNanos) {
             if (batch.stream().allMatch(o -> o.submission().result.isDone())) {
                 // Decided already: checking the late replica's signature would change nothing and
                 // costs a verification (n - f - 1 of them per call).
                 return;
             }
-            List<Reply> replies;
+            ChainFollower.Signing signing = follower.signing();
             try {
-                replies = verifiedReplies(replica, response.getSignedReplies());
-                if (replies.size() != batch.size()) {
-                    throw new IllegalArgumentException(replies.size() + " replies to " + batch.size() + " transactions");
+                deliver(endpoint, batch, verifiedReplies(signed, signing.sets()), waitMillis, sentNanos);
+            } catch (UnverifiedReplies bad) {
+                if (!bad.laterSetSuspected) {
+                    refuse(endpoint, batch, bad);
+                    return;
                 }
-            } catch (IllegalArgumentException bad) {
-                batch.forEach(o -> o.submission().note(replica, "invalid reply: " + bad.getMessage()));
+                follower.catchUp(signing.chain()).thenAccept(later -> {
+                    try {
+                        if (!later) {
+                            throw bad;
+                        }
+                        deliver(endpoint, batch, verifiedReplies(signed, follower.signing().sets()), waitMillis, sentNanos);
+                    } catch (UnverifiedReplies still) {
+                        refuse(endpoint, batch, still);
+                    }
+                });
+            }
+        }
+
+        private void deliver(Replicas.Endpoint endpoint, List<Outgoing> batch, SignedReplies replies, long waitMillis,
+                long sentNanos) {
+            if (replies.replies().size() != batch.size()) {
+                refuse(endpoint, batch, new UnverifiedReplies(replies.replies().size() + " replies to " + batch.size()
+                        + " transactions", false));
                 return;
             }
             for (int i = 0; i < batch.size(); i++) {
                 Outgoing o = batch.get(i);
-                o.submission().onReply(replica, o.attempt(), replies.get(i), waitMillis, sentNanos);
+                o.submission().onReply(endpoint, replies.signer(), o.attempt(), replies.replies().get(i), waitMillis, sentNanos);
             }
+        }
+
+        private void refuse(Replicas.Endpoint endpoint, List<Outgoing> batch, UnverifiedReplies why) {
+            batch.forEach(o -> o.submission().note(endpoint.index(), "invalid reply: " + why.getMessage()));
         }
     }
 
-    /** Parses a batch of replies after checking it is signed by {@code replica}'s genesis key. */
-    List<Reply> verifiedReplies(int replica, SignedReplyBatch signed) {
-        PublicKey key = replicas.network.validatorKeys().get(replica);
-        byte[] bytes = signed.getReplies().toByteArray();
-        if (!key.verify(Domain.REPLY_BATCH, bytes, signed.getSignature().toByteArray())) {
-            throw new IllegalArgumentException("signature does not verify under replica " + replica + "'s key");
+    /** A reply batch that verified: its replies, and the validator whose signature it carries. */
+    record SignedReplies(List<Reply> replies, PublicKey signer) {}
+
+    /** Why a reply batch was refused, and whether a validator set the client does not hold yet could explain it. */
+    static final class UnverifiedReplies extends IllegalArgumentException {
+        final boolean laterSetSuspected;
+
+        UnverifiedReplies(String message, boolean laterSetSuspected) {
+            super(message);
+            this.laterSetSuspected = laterSetSuspected;
         }
+    }
+
+    /**
+     * Parses a batch of replies and checks it is signed under the key its {@code replica} index
+     * has in one of the {@code signing} sets, every reply in it naming that index. Who relayed it
+     * does not matter: a signed statement is its signer's, and a signer is counted once.
+     */
+    static SignedReplies verifiedReplies(SignedReplyBatch signed, List<ValidatorSet> signing) {
+        byte[] bytes = signed.getReplies().toByteArray();
         ReplyBatch batch;
         try {
             batch = ReplyBatch.parseFrom(bytes);
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalArgumentException("reply batch does not parse");
+            throw new UnverifiedReplies("reply batch does not parse", false);
         }
-        if (batch.getReplica() != replica) {
-            throw new IllegalArgumentException("replies claim to be from replica " + batch.getReplica());
-        }
-        for (Reply r : batch.getRepliesList()) {
-            if (r.getReplica() != replica) {
-                throw new IllegalArgumentException("a reply in the batch claims to be from replica " + r.getReplica());
+        long replica = Integer.toUnsignedLong(batch.getReplica());
+        byte[] signature = signed.getSignature().toByteArray();
+        PublicKey signer = null;
+        for (ValidatorSet set : signing) {
+            PublicKey key = replica < set.n() ? set.keys().get((int) replica) : null;
+            if (key != null && key.verify(Domain.REPLY_BATCH, bytes, signature)) {
+                signer = key;
+                break;
             }
         }
-        return batch.getRepliesList();
+        if (signer == null) {
+            throw new UnverifiedReplies("signature does not verify under replica " + replica + "'s key in the validator set"
+                    + (signing.size() > 1 ? "s of epochs " + signing.get(1).epoch() + " and " : " of epoch ")
+                    + signing.get(0).epoch(), true);
+        }
+        for (Reply r : batch.getRepliesList()) {
+            if (r.getReplica() != batch.getReplica()) {
+                throw new UnverifiedReplies("a reply in the batch claims to be from replica " + r.getReplica(), false);
+            }
+        }
+        return new SignedReplies(batch.getRepliesList(), signer);
     }
 
     @Override

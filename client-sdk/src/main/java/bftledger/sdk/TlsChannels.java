@@ -1,5 +1,6 @@
 package bftledger.sdk;
 
+import bftledger.ledger.ValidatorSets.ValidatorSet;
 import com.google.protobuf.ByteString;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -21,10 +22,11 @@ import javax.net.ssl.X509ExtendedTrustManager;
 /**
  * gRPC channels to a network's replicas. Over TLS a channel trusts exactly one certificate
  * authority, the one genesis names, and checks the replica's certificate against the host name
- * of the replica's genesis address, also when {@link Dialing#overrides()} sends the connection
- * elsewhere (the authority stays the genesis address). Plaintext only when the network has no CA
- * and the caller asked for it ({@link Network#withPlaintext()}); every other combination is
- * refused with the reason (see NetworkTlsTest in the node module).
+ * of the replica's address (genesis's, or the one its later validator set names), also when
+ * {@link Dialing#overrides()} sends the connection elsewhere (the authority stays that address).
+ * Plaintext only when the network has no CA and the caller asked for it
+ * ({@link Network#withPlaintext()}); every other combination is refused with the reason (see
+ * NetworkTlsTest in the node module).
  */
 public final class TlsChannels {
     private TlsChannels() {}
@@ -39,9 +41,18 @@ public final class TlsChannels {
      * for mutual TLS between nodes) may be null.
      */
     public static ManagedChannelBuilder<?> builder(Network network, int replica, KeyManager clientKey) {
-        ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(network.dialAddress(replica), credentials(network, clientKey));
+        return builder(network, network.validators().sets().get(0), replica, clientKey);
+    }
+
+    /**
+     * A channel builder for validator {@code replica} of {@code set} (one of the sets
+     * {@code network} follows): dialled at {@link Network#dialAddress(ValidatorSet, int)}, its
+     * certificate checked against the host name of its address in that set.
+     */
+    public static ManagedChannelBuilder<?> builder(Network network, ValidatorSet set, int replica, KeyManager clientKey) {
+        ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(network.dialAddress(set, replica), credentials(network, clientKey));
         if (network.tls()) {
-            builder.overrideAuthority(network.addresses().get(replica));
+            builder.overrideAuthority(set.validators().get(replica).getAddress());
         }
         java.net.InetAddress source = network.dialing().source();
         if (source != null) {

@@ -19,10 +19,8 @@ import bftledger.crypto.CommitVote;
 import bftledger.crypto.Digest;
 import bftledger.crypto.Domain;
 import bftledger.crypto.KeyPair;
-import bftledger.crypto.MerkleTree;
 import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
-import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.CommitCertificate;
 import bftledger.ledger.proto.CommitSignature;
@@ -72,16 +70,8 @@ class LedgerClientTest {
      * or a state proof under a header no quorum certified), or unavailable (null).
      */
     private LedgerClient accounts(List<String> behaviours) throws Exception {
-        Digest key = bftledger.ledger.StateKeys.account(ByteString.copyFrom(bob.bytes()));
-        SparseMerkleTree.Update tree = SparseMerkleTree.build(List.of(
-                new SparseMerkleTree.Change(key, bftledger.ledger.StateKeys.balanceValue(5))));
-        BlockHeader header = chain.header(3, Digest.ZERO, 0, List.of(), tree.root().hash());
-        bftledger.ledger.proto.StateProof proof = bftledger.ledger.Proofs.toProto(
-                SparseMerkleTree.prove(tree.written()::get, tree.root(), key));
-        bftledger.api.proto.GetAccountResponse honest = bftledger.api.proto.GetAccountResponse.newBuilder()
-                .setAccount(ByteString.copyFrom(bob.bytes())).setBalance(5).setExists(true).setHeight(3)
-                .setBlockHash(CertifiedChain.bytes(Sha256.hash(header.toByteArray()))).setStateProof(proof)
-                .setHeaderProof(chain.certify(header, 3)).setAtMinHeight(true).build();
+        bftledger.api.proto.GetAccountResponse honest = chain.accountAnswer(bob, 5, 3, 3);
+        BlockHeader header = BlockHeader.parseFrom(honest.getHeaderProof().getHeader());
         List<String> addresses = new ArrayList<>();
         for (String behaviour : behaviours) {
             Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
@@ -310,12 +300,15 @@ class LedgerClientTest {
             byte[] bytes = twice.toByteArray();
             SignedReplyBatch signed = SignedReplyBatch.newBuilder().setReplies(ByteString.copyFrom(bytes))
                     .setSignature(ByteString.copyFrom(k1.sign(Domain.REPLY_BATCH, bytes))).build();
-            assertEquals(2, client.verifiedReplies(1, signed).size(), "the signature itself is fine");
+            assertEquals(2, client.verifiedReplies(signed).size(), "the signature itself is fine");
+            byte[] asReplica2 = twice.toBuilder().setReplica(2).build().toByteArray();
+            SignedReplyBatch claimsAnother = SignedReplyBatch.newBuilder().setReplies(ByteString.copyFrom(asReplica2))
+                    .setSignature(ByteString.copyFrom(k1.sign(Domain.REPLY_BATCH, asReplica2))).build();
             IllegalArgumentException wrongReplica = assertThrows(IllegalArgumentException.class,
-                    () -> client.verifiedReplies(2, signed));
+                    () -> client.verifiedReplies(claimsAnother));
             assertTrue(wrongReplica.getMessage().contains("does not verify"), wrongReplica.getMessage());
             SignedReplyBatch asReply = signed.toBuilder().setSignature(ByteString.copyFrom(k1.sign(Domain.REPLY, bytes))).build();
-            assertThrows(IllegalArgumentException.class, () -> client.verifiedReplies(1, asReply),
+            assertThrows(IllegalArgumentException.class, () -> client.verifiedReplies(asReply),
                     "a signature under another domain is not a reply batch signature");
         }
     }
@@ -376,17 +369,7 @@ class LedgerClientTest {
      * another tx_root, {@code receipt} is what the proof claims.
      */
     private TransactionProof proof(SignedTransaction tx, int signers, boolean tamperRoot, Receipt.Status claimed) {
-        Digest id = TransactionFactory.id(tx);
-        Receipt stored = Receipt.newBuilder().setTxId(ByteString.copyFrom(id.bytes())).setHeight(7)
-                .setStatus(Receipt.Status.FAILED).setReason("insufficient funds").build();
-        Digest root = tamperRoot ? Sha256.hash(new byte[] {9}) : MerkleTree.of(List.of(id.bytes())).root();
-        BlockHeader header = chain.header(7, root, 1, List.of(stored), Digest.ZERO);
-        Receipt shown = claimed == stored.getStatus() ? stored
-                : stored.toBuilder().setStatus(claimed).clearReason().build();
-        return TransactionProof.newBuilder().setTransaction(tx).setBlockHeader(header.toByteString()).setReceipt(shown)
-                .setTxInclusion(CertifiedChain.inclusion(List.of(id.bytes()), 0))
-                .setReceiptInclusion(CertifiedChain.inclusion(List.of(stored.toByteArray()), 0))
-                .setHeaderProof(chain.certify(header, signers)).build();
+        return chain.transactionProof(tx, 7, signers, tamperRoot, claimed);
     }
 
     private TransactionProof proof(SignedTransaction tx, int signers, boolean tamperRoot) {

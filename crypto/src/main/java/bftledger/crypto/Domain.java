@@ -23,7 +23,8 @@ public enum Domain {
     REPLY_BATCH("reply-batch"),
     RECEIPT("receipt"),
     PEER_HELLO("peer-hello"),
-    STATUS("status");
+    STATUS("status"),
+    VALIDATOR_CHANGE("validator-change");
 
     private final String tag;
     private final byte[] prefix;

@@ -44,7 +44,7 @@ public final class BlockBuilder {
                 throw new IllegalArgumentException(tx + " was validated for another chain");
             }
         }
-        ExecutionResult execution = Executor.execute(state, height, txs);
+        ExecutionResult execution = Executor.execute(genesis, state, height, txs);
         BlockHeader header = BlockHeader.newBuilder()
                 .setChainId(genesis.chainId())
                 .setHeight(height)
@@ -57,7 +57,7 @@ public final class BlockBuilder {
                 .setStateRoot(bytes(execution.stateRoot()))
                 .setAnchorHeight(anchor.height())
                 .setAnchorHash(bytes(anchor.hash()))
-                .setValidatorSetHash(bytes(genesis.validatorSetHash()))
+                .setValidatorSetHash(bytes(ValidatorSets.inForce(genesis, state, height).hash()))
                 .setBlocksRoot(bytes(state.blocksRoot()))
                 .setGenesisHash(bytes(genesis.hash()))
                 .build();

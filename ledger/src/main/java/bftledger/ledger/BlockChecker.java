@@ -77,30 +77,46 @@ public final class BlockChecker {
      * every transaction's signature. What needs the chain below (blocks_root, the anchor's hash)
      * and re-execution is the caller's to check or leave out.
      */
-    public static BlockCheck checkServed(ChainGenesis genesis, long height, Digest previousHash, Block block) {
-        return check(genesis, height, previousHash, null, block, null);
+    public static BlockCheck checkServed(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height,
+            Digest previousHash, Block block) {
+        return check(genesis, sets, height, previousHash, null, block, null, null);
     }
 
     /**
+     * @param sets         the validator sets so far ({@link ValidatorSets#all}); with {@code base}
+     *                     null they must come from the caller, otherwise base's own are used
      * @param previousHash expected previous_hash, or null when it is unknown (not checked)
      * @param base         the state before this block, or null to skip re-execution and the
      *                     checks that need the chain below (blocks_root, the anchor's hash)
      * @param verifier     where to check transaction signatures in parallel, or null for this thread
      */
-    static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base, Block block,
-            ParallelVerifier verifier) {
-        return check(genesis, height, previousHash, base, block, verifier, null);
+    static BlockCheck check(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height, Digest previousHash,
+            LedgerState base, Block block, ParallelVerifier verifier) {
+        return check(genesis, sets, height, previousHash, base, block, verifier, null);
+    }
+
+    private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
+            Block block, ParallelVerifier verifier) {
+        return check(genesis, null, height, previousHash, base, block, verifier, null);
     }
 
     private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
             Block block, ParallelVerifier verifier, java.util.function.Function<SignedTransaction, TxVerdict> validator) {
+        return check(genesis, null, height, previousHash, base, block, verifier, validator);
+    }
+
+    private static BlockCheck check(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height,
+            Digest previousHash, LedgerState base, Block block, ParallelVerifier verifier,
+            java.util.function.Function<SignedTransaction, TxVerdict> validator) {
+        ValidatorSets.ValidatorSet signers = ValidatorSets.inForce(
+                base != null ? ValidatorSets.all(genesis, base.record(ValidatorSets.RECORD)) : sets, height);
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header = parseHeader(height, block, problems);
         if (header == null) {
             return new BlockCheck(problems, block, null, null, null, 0);
         }
         Digest hash = Sha256.hash(block.getHeader().toByteArray());
-        checkHeaderFields(genesis, height, previousHash, header, problems);
+        checkHeaderFields(genesis, signers, height, previousHash, header, problems);
         int blockBytes = block.getSerializedSize();
         if (blockBytes > Blocks.MAX_BLOCK_BYTES) {
             problems.add(problem(height, LedgerProblem.Kind.MALFORMED_BLOCK, blockBytes + " bytes, over MAX_BLOCK_BYTES"));
@@ -142,7 +158,7 @@ public final class BlockChecker {
         if (base != null) {
             checkChain(height, header, anchor, base, problems);
         }
-        checkBatch(genesis, height, header, block, count, txRoot, anchor, problems);
+        checkBatch(genesis, signers, height, header, block, count, txRoot, anchor, problems);
         if (!header.getReceiptsRoot().equals(bytes(ExecutionResult.receiptsRoot(block.getReceiptsList())))) {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, "receipts_root does not match the stored receipts"));
         }
@@ -150,7 +166,7 @@ public final class BlockChecker {
         if (base != null && !executable) {
             problems.add(problem(height, LedgerProblem.Kind.RECEIPTS, "cannot re-execute: a transaction body does not parse"));
         } else if (base != null) {
-            execution = Executor.executeBodies(base, height, ids, bodies);
+            execution = Executor.executeBodies(genesis, base, height, ids, bodies);
             checkExecution(height, header, block.getReceiptsList(), execution, problems);
         }
         return new BlockCheck(List.copyOf(problems), block, header, hash, execution, count);
@@ -164,7 +180,9 @@ public final class BlockChecker {
      * checked) blocks_root and the anchor's hash too. The transactions are gone, so neither their
      * signatures nor a re-execution are checked.
      */
-    public static BlockCheck checkPruned(ChainGenesis genesis, long height, Digest previousHash, BlockHashes chain, Block block) {
+    public static BlockCheck checkPruned(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height,
+            Digest previousHash, BlockHashes chain, Block block) {
+        ValidatorSets.ValidatorSet signers = ValidatorSets.inForce(sets, height);
         List<LedgerProblem> problems = new ArrayList<>();
         BlockHeader header = parseHeader(height, block, problems);
         if (header == null) {
@@ -180,14 +198,14 @@ public final class BlockChecker {
         }
         BlockIntegrity.prunedReceiptsProblem(block, height, header)
                 .ifPresent(why -> problems.add(problem(height, LedgerProblem.Kind.RECEIPTS_ROOT, why)));
-        checkHeaderFields(genesis, height, previousHash, header, problems);
+        checkHeaderFields(genesis, signers, height, previousHash, header, problems);
         HeaderAnchor anchor = anchor(header, height, problems);
         if (chain != null) {
             checkChain(height, header, anchor, chain, problems);
         }
         if (header.getTxRoot().size() == Digest.LENGTH) {
-            checkBatch(genesis, height, header, block, header.getTxCount(), Digest.of(header.getTxRoot().toByteArray()), anchor,
-                    problems);
+            checkBatch(genesis, signers, height, header, block, header.getTxCount(), Digest.of(header.getTxRoot().toByteArray()),
+                    anchor, problems);
         }
         return new BlockCheck(List.copyOf(problems), block, header, hash, null, 0);
     }
@@ -211,8 +229,11 @@ public final class BlockChecker {
         return header;
     }
 
-    /** The header's batch_digest against the batch it describes, and the commit certificate over that batch. */
-    private static void checkBatch(ChainGenesis genesis, long height, BlockHeader header, Block block, int count, Digest txRoot,
+    /**
+     * The header's batch_digest against the batch it describes, and the commit certificate over
+     * that batch, by the set in force at its height.
+     */
+    private static void checkBatch(ChainGenesis genesis, ValidatorSets.ValidatorSet signers, long height, BlockHeader header, Block block, int count, Digest txRoot,
             HeaderAnchor anchor, List<LedgerProblem> problems) {
         Digest batchDigest = BatchDigest.of(header.getTimestampMillis(), count, txRoot, anchor);
         if (!header.getBatchDigest().equals(bytes(batchDigest))) {
@@ -220,15 +241,15 @@ public final class BlockChecker {
                     "batch_digest " + hex(header.getBatchDigest()) + ", recomputed " + batchDigest.hex()));
         }
         CommitCertificates.Verdict cert = CommitCertificates.verify(
-                block.hasCertificate() ? block.getCertificate() : null, genesis, batchDigest, height);
+                block.hasCertificate() ? block.getCertificate() : null, signers.trust(genesis), batchDigest, height);
         if (!cert.ok()) {
             problems.add(problem(height, LedgerProblem.Kind.CERTIFICATE, cert.toString()));
         }
     }
 
     /** The checks of a header's own fields every block gets: chain id, height, link, genesis hash, validator set. */
-    private static void checkHeaderFields(ChainGenesis genesis, long height, Digest previousHash, BlockHeader header,
-            List<LedgerProblem> problems) {
+    private static void checkHeaderFields(ChainGenesis genesis, ValidatorSets.ValidatorSet signers, long height,
+            Digest previousHash, BlockHeader header, List<LedgerProblem> problems) {
         if (!header.getChainId().equals(genesis.chainId())) {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "header chain id '" + header.getChainId() + "'"));
         }
@@ -244,9 +265,10 @@ public final class BlockChecker {
             problems.add(problem(height, LedgerProblem.Kind.CHAIN_ID, "genesis_hash " + hex(header.getGenesisHash())
                     + ", this network's genesis is " + genesis.hash().hex()));
         }
-        if (!header.getValidatorSetHash().equals(bytes(genesis.validatorSetHash()))) {
+        if (!header.getValidatorSetHash().equals(bytes(signers.hash()))) {
             problems.add(problem(height, LedgerProblem.Kind.VALIDATOR_SET, "validator_set_hash "
-                    + hex(header.getValidatorSetHash()) + ", the validators' set hashes to " + genesis.validatorSetHash().hex()));
+                    + hex(header.getValidatorSetHash()) + ", the set in force (epoch " + signers.epoch() + ") hashes to "
+                    + signers.hash().hex()));
         }
     }
 

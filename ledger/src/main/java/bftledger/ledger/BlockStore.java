@@ -385,6 +385,8 @@ public final class BlockStore implements AutoCloseable {
         Digest leaf;
         long prunedBelow;
         long tip;
+        // This store's own sets: the chain it executed, which a repair only replaces like for like.
+        List<ValidatorSets.ValidatorSet> sets;
         try (Txn<byte[]> txn = store.env.txnRead()) {
             tip = store.height(txn);
             if (height < 1 || height > tip) {
@@ -393,6 +395,7 @@ public final class BlockStore implements AutoCloseable {
             leaf = history.reader(txn).get(0, height);
             previous = height == 1 ? genesis.hash() : previousHashOf(txn, height);
             prunedBelow = store.prunedBelow(txn);
+            sets = ValidatorSets.all(genesis, new StoreSnapshot(this, store, txn, null, false).record(ValidatorSets.RECORD));
         }
         if (leaf == null || !leaf.equals(MerkleTree.leafHash(hash.bytes()))) {
             return Optional.of("its header hash " + hash.shortHex() + " is not the one the chain recorded at " + height);
@@ -403,8 +406,8 @@ public final class BlockStore implements AutoCloseable {
         if (prunedCandidate && (height > prunedBelow || height >= pruneLimit(Long.MAX_VALUE, tip))) {
             return Optional.of("it is in its pruned form, and this store keeps height " + height + " whole");
         }
-        BlockChecker.BlockCheck check = prunedCandidate ? BlockChecker.checkPruned(genesis, height, previous, null, candidate)
-                : BlockChecker.checkServed(genesis, height, previous, candidate);
+        BlockChecker.BlockCheck check = prunedCandidate ? BlockChecker.checkPruned(genesis, sets, height, previous, null, candidate)
+                : BlockChecker.checkServed(genesis, sets, height, previous, candidate);
         if (!check.ok()) {
             return Optional.of("it does not check: " + check.problems());
         }
@@ -773,6 +776,13 @@ public final class BlockStore implements AutoCloseable {
     }
 
     /** A consistent read-only view at the current tip; close it promptly (it pins LMDB pages). */
+    /** Every validator set so far, genesis's first, from this store's VALIDATORS record. */
+    public List<ValidatorSets.ValidatorSet> validatorSets() {
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            return ValidatorSets.all(genesis, new StoreSnapshot(this, store, txn, null, false).record(ValidatorSets.RECORD));
+        }
+    }
+
     public StoreSnapshot snapshot() {
         // The blocks first: the index is written after them, so it holds at least what they do
         // except for a block being indexed right now (its transactions look not yet executed).

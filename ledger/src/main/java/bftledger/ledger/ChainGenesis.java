@@ -24,8 +24,9 @@ import java.util.TreeMap;
  * SHA-256 of those bytes, so the bytes are serialized once (by {@link #of}) or taken as
  * distributed (by {@link #parse}) and never re-encoded. Immutable.
  *
- * <p>The validator set must have exactly {@code n = 3f+1} members: with any other size the
- * quorum {@code 2f+1} would not make two quorums intersect in an honest replica.
+ * <p>Any number of validators from 1 up: f is the largest with {@code n >= 3f+1} and the quorum
+ * is {@link TrustRoot#quorum(int)}, so a fifth validator adds capacity to stay live without
+ * raising f.
  */
 public final class ChainGenesis implements TrustRoot {
     public static final int MAX_CHAIN_ID_BYTES = 64;
@@ -52,8 +53,8 @@ public final class ChainGenesis implements TrustRoot {
             throw new IllegalArgumentException("genesis chain id must be 1 to " + MAX_CHAIN_ID_BYTES + " bytes, got " + chainIdBytes);
         }
         int n = genesis.getValidatorsCount();
-        if (n < 1 || n > MAX_VALIDATORS || (n - 1) % 3 != 0) {
-            throw new IllegalArgumentException("genesis needs n = 3f+1 validators (1.." + MAX_VALIDATORS + "), got " + n);
+        if (n < 1 || n > MAX_VALIDATORS) {
+            throw new IllegalArgumentException("genesis needs 1 to " + MAX_VALIDATORS + " validators, got " + n);
         }
         this.f = (n - 1) / 3;
         List<PublicKey> keys = new ArrayList<>(n);

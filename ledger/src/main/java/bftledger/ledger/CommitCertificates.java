@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.SortedMap;
 
 /**
- * Building and checking commit certificates: 2f+1 (up to n) COMMIT signatures from distinct
+ * Building and checking commit certificates: a quorum (up to n) of COMMIT signatures from distinct
  * genesis validators, sorted by replica index, each over
  * {@code CommitVote(view, sequence, batch_digest, replica).encode()} under domain COMMIT.
  */
@@ -54,11 +54,13 @@ public final class CommitCertificates {
     }
 
     /**
-     * Checks {@code cert} against genesis's validators for the block whose batch digest is
+     * Checks {@code cert} against the validators {@code trust} puts in force at
+     * {@code expectedSequence} ({@link TrustRoot#atHeight}) for the block whose batch digest is
      * {@code expectedBatchDigest} at height {@code expectedSequence}. Cheap checks first; the
      * signatures last, each verified at most once.
      */
-    public static Verdict verify(CommitCertificate cert, TrustRoot genesis, Digest expectedBatchDigest, long expectedSequence) {
+    public static Verdict verify(CommitCertificate cert, TrustRoot trust, Digest expectedBatchDigest, long expectedSequence) {
+        TrustRoot genesis = trust.atHeight(expectedSequence);
         if (cert == null) {
             return new Verdict(Reason.MISSING, "no certificate");
         }

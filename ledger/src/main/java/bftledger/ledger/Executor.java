@@ -25,20 +25,22 @@ import java.util.TreeMap;
  * earlier one) gets a DUPLICATE receipt and no effect. A transfer moves funds only if the sender's
  * balance covers it and the recipient's balance stays at most 2^63-1; otherwise FAILED with a
  * reason and no effect. Amounts are u64 on the wire; one of 2^63 or more can never be covered. A
- * record put names the record's previous writer in its receipt (previous_tx_id). The new state
+ * record put names the record's previous writer in its receipt (previous_tx_id). A validator-set
+ * change that passes {@link ValidatorSets#problem} appends the new set to the VALIDATORS record
+ * (naming the record's previous writer the same way); it never touches a balance. The new state
  * root comes from the state tree update the changes make ({@link StateChanges#treeChanges()}).
  */
 public final class Executor {
     private Executor() {}
 
-    public static ExecutionResult execute(LedgerState base, long height, List<VerifiedTransaction> txs) {
+    public static ExecutionResult execute(ChainGenesis genesis, LedgerState base, long height, List<VerifiedTransaction> txs) {
         List<Digest> ids = new ArrayList<>(txs.size());
         List<TransactionBody> bodies = new ArrayList<>(txs.size());
         for (VerifiedTransaction tx : txs) {
             ids.add(tx.id());
             bodies.add(tx.body());
         }
-        return executeBodies(base, height, ids, bodies);
+        return executeBodies(genesis, base, height, ids, bodies);
     }
 
     /**
@@ -46,7 +48,8 @@ public final class Executor {
      * re-execute a stored block even when a signature in it is bad, so one bad signature does not
      * turn into a cascade of state mismatches; everyone else goes through validated transactions.
      */
-    static ExecutionResult executeBodies(LedgerState base, long height, List<Digest> ids, List<TransactionBody> bodies) {
+    static ExecutionResult executeBodies(ChainGenesis genesis, LedgerState base, long height, List<Digest> ids,
+            List<TransactionBody> bodies) {
         if (height != base.height() + 1) {
             throw new IllegalArgumentException("executing height " + height + " on state at height " + base.height());
         }
@@ -67,7 +70,7 @@ public final class Executor {
                         "already executed at height " + height + " index " + sameBlock);
             } else {
                 firstInBlock.put(id, i);
-                String failure = apply(overlay, bodies.get(i), id, receipt);
+                String failure = apply(genesis, overlay, height, bodies.get(i), id, receipt);
                 if (failure == null) {
                     receipt.setStatus(Receipt.Status.SUCCESS);
                 } else {
@@ -86,7 +89,8 @@ public final class Executor {
     }
 
     /** Applies one operation to the overlay; returns null on success or the failure reason. */
-    private static String apply(Overlay state, TransactionBody body, Digest txId, Receipt.Builder receipt) {
+    private static String apply(ChainGenesis genesis, Overlay state, long height, TransactionBody body, Digest txId,
+            Receipt.Builder receipt) {
         switch (body.getOperationCase()) {
             case TRANSFER -> {
                 Transfer t = body.getTransfer();
@@ -114,6 +118,18 @@ public final class Executor {
                 RecordKey key = new RecordKey(body.getSender(), r.getKeyBytes());
                 state.record(key).ifPresent(previous -> receipt.setPreviousTxId(ByteString.copyFrom(previous.writer().bytes())));
                 state.records.put(key, new RecordValue(txId, r.getValue()));
+                return null;
+            }
+            case CHANGE_VALIDATORS -> {
+                Optional<RecordValue> before = state.record(ValidatorSets.RECORD);
+                String problem = ValidatorSets.problem(genesis, ValidatorSets.all(genesis, before), height,
+                        body.getChangeValidators());
+                if (problem != null) {
+                    return problem;
+                }
+                before.ifPresent(previous -> receipt.setPreviousTxId(ByteString.copyFrom(previous.writer().bytes())));
+                state.records.put(ValidatorSets.RECORD, new RecordValue(txId,
+                        ValidatorSets.recordAfter(before, body.getChangeValidators(), txId, height)));
                 return null;
             }
             default -> {

@@ -130,6 +130,8 @@ public final class LedgerVerifier {
             boolean executing = prunedBelow <= 1;
             long indexedByReceipts = 0;
             BlockHashes.InMemory chain = executing ? null : new BlockHashes.InMemory(genesis.hash());
+            // Without execution the validator sets are followed from the checked blocks' changes.
+            List<ValidatorSets.ValidatorSet> sets = List.of(ValidatorSets.genesisSet(genesis));
             for (long h = 1; h <= tip; h++) {
                 Optional<StoreSnapshot.StoredBytes> raw = store.storedBytes(h);
                 if (raw.isEmpty()) {
@@ -154,8 +156,8 @@ public final class LedgerVerifier {
                     progress.onBlock(h, tip);
                     continue;
                 }
-                BlockChecker.BlockCheck check = h < prunedBelow ? BlockChecker.checkPruned(genesis, h, previousHash, chain, block)
-                        : BlockChecker.check(genesis, h, previousHash, executing ? state : null, block, verifier);
+                BlockChecker.BlockCheck check = h < prunedBelow ? BlockChecker.checkPruned(genesis, sets, h, previousHash, chain, block)
+                        : BlockChecker.check(genesis, sets, h, previousHash, executing ? state : null, block, verifier);
                 List<LedgerProblem> found = new ArrayList<>(check.problems());
                 if (h >= prunedBelow && chain != null && check.header() != null) {
                     found.addAll(BlockChecker.checkAgainstChain(h, check.header(), chain));
@@ -191,6 +193,8 @@ public final class LedgerVerifier {
                     executing = false;
                     report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
                 }
+                sets = check.execution() != null ? ValidatorSets.all(genesis, state.record(ValidatorSets.RECORD))
+                        : ValidatorSets.follow(sets, h, block);
                 previousHash = check.hash();
                 progress.onBlock(h, tip);
             }

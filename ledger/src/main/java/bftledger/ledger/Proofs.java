@@ -113,7 +113,7 @@ public final class Proofs {
     // ------------------------------------------------------------------------------ checking
 
     /**
-     * The header {@code proof} proves, checked against {@code genesis}: its certificate is 2f+1
+     * The header {@code proof} proves, checked against {@code genesis}: its certificate is a quorum of
      * validators' COMMITs over a batch whose anchor names the certified header, and the proven
      * header is that one or, through the certified header's blocks_root, an earlier one.
      */

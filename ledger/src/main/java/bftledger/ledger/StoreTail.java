@@ -53,7 +53,8 @@ final class StoreTail {
         }
         Block tip = s.parseStoredBlock(height);
         Digest previousHash = height == 1 ? genesis.hash() : Blocks.hash(s.parseStoredBlock(height - 1));
-        BlockChecker.BlockCheck check = BlockChecker.check(genesis, height, previousHash, null, tip, null);
+        BlockChecker.BlockCheck check = BlockChecker.check(genesis, ValidatorSets.all(genesis, s.record(ValidatorSets.RECORD)),
+                height, previousHash, null, tip, null);
         if (!check.ok()) {
             throw new StoreCorruptedException(store.dir + ": tip block at height " + height + " is damaged: " + check.problems());
         }

@@ -229,6 +229,11 @@ public final class Transactions {
                 }
                 return null;
             }
+            case CHANGE_VALIDATORS -> {
+                // The approvals are checked when it executes, against the set in force then.
+                String problem = ValidatorSets.setProblem(body.getChangeValidators().getValidatorsList());
+                return problem == null ? null : TxVerdict.reject(TxVerdict.Reason.BAD_VALIDATOR_SET, problem);
+            }
             default -> {
                 return TxVerdict.reject(TxVerdict.Reason.NO_OPERATION, "no operation set");
             }
@@ -236,9 +241,9 @@ public final class Transactions {
     }
 
     /**
-     * Same answer as {@link Blocks#hasUnknownFields} for a body, written out for its two nested
-     * message types: this runs for every transaction at every replica, and the generic walk goes
-     * through protobuf reflection.
+     * Same answer as {@link Blocks#hasUnknownFields} for a body, written out for the common
+     * operations: this runs for every transaction at every replica, and the generic walk goes
+     * through protobuf reflection (kept for the rare validator-set change).
      */
     private static boolean hasUnknownFields(TransactionBody body) {
         if (!body.getUnknownFields().asMap().isEmpty()) {
@@ -247,6 +252,7 @@ public final class Transactions {
         return switch (body.getOperationCase()) {
             case TRANSFER -> !body.getTransfer().getUnknownFields().asMap().isEmpty();
             case PUT_RECORD -> !body.getPutRecord().getUnknownFields().asMap().isEmpty();
+            case CHANGE_VALIDATORS -> Blocks.hasUnknownFields(body.getChangeValidators());
             case OPERATION_NOT_SET -> false;
         };
     }

@@ -25,6 +25,8 @@ public record TxVerdict(Reason reason, String detail, VerifiedTransaction transa
         BAD_RECORD_KEY,
         /** Record value over {@link Transactions#MAX_RECORD_VALUE_BYTES}. */
         RECORD_VALUE_TOO_LARGE,
+        /** A ChangeValidators naming a set no network could run (size, keys, addresses). */
+        BAD_VALIDATOR_SET,
         BAD_SIGNATURE
     }
 

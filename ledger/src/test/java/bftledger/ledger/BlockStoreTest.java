@@ -86,7 +86,7 @@ class BlockStoreTest {
                 memory.apply(b.execution(), b.hash());
             }
             ExecutedBlock next = net.append(store, 8_000, List.of(tx, net.transfer(5, 0, 1_000, 1)));
-            ExecutionResult expected = Executor.execute(memory, 8, List.of(tx, net.transfer(5, 0, 1_000, 1)));
+            ExecutionResult expected = Executor.execute(net.genesis, memory, 8, List.of(tx, net.transfer(5, 0, 1_000, 1)));
             assertEquals(expected.receipts(), next.execution().receipts());
             assertEquals(expected.stateRoot(), next.execution().stateRoot());
             memory.apply(expected, next.hash());

@@ -1,6 +1,7 @@
 package bftledger.ledger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import bftledger.crypto.BatchDigest;
 import bftledger.crypto.CommitVote;
@@ -42,6 +43,30 @@ class CommitCertificatesTest {
         assertEquals(Reason.OK, verify(cert(good(1), good(2), good(3))));
         assertEquals(Reason.OK, verify(cert(good(0), good(1), good(2), good(3))));
         assertEquals(Reason.OK, verify(net.certify(2, 9, digest)));
+    }
+
+    @Test
+    void anyTwoQuorumsShareAnHonestValidatorAndTheHonestAloneMakeOne() {
+        for (int n = 1; n <= ChainGenesis.MAX_VALIDATORS; n++) {
+            int f = (n - 1) / 3;
+            int q = TrustRoot.quorum(n);
+            assertTrue(2 * q - n >= f + 1, "n=" + n);
+            assertTrue(q <= n - f, "n=" + n);
+            if (n % 3 == 1) {
+                assertEquals(2 * f + 1, q, "n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void withFiveValidatorsThreeSignaturesAreNotAQuorum() {
+        TestLedger five = new TestLedger(5, 1, 1);
+        assertEquals(4, five.genesis.quorum());
+        java.util.function.IntFunction<CommitSignature> sig5 = r -> sig(r, five.validators.get(r));
+        assertEquals(Reason.TOO_FEW_SIGNATURES, CommitCertificates.verify(cert(sig5.apply(0), sig5.apply(2), sig5.apply(4)),
+                five.genesis, digest, 9).reason());
+        assertEquals(Reason.OK, CommitCertificates.verify(cert(sig5.apply(0), sig5.apply(1), sig5.apply(3), sig5.apply(4)),
+                five.genesis, digest, 9).reason());
     }
 
     @Test

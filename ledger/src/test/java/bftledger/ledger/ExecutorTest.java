@@ -23,7 +23,7 @@ class ExecutorTest {
     private final TestLedger net = TestLedger.standard();
 
     private ExecutionResult run(MemoryState state, List<VerifiedTransaction> txs) {
-        ExecutionResult r = Executor.execute(state, state.height() + 1, txs);
+        ExecutionResult r = Executor.execute(net.genesis, state, state.height() + 1, txs);
         // A stand-in for the block's hash: these tests execute without building blocks.
         state.apply(r, bftledger.crypto.Sha256.hash(java.nio.ByteBuffer.allocate(8).putLong(r.height()).array()));
         return r;
@@ -149,7 +149,7 @@ class ExecutorTest {
     @Test
     void executingTheWrongHeightIsABug() {
         MemoryState s = MemoryState.genesis(net.genesis);
-        assertThrows(IllegalArgumentException.class, () -> Executor.execute(s, 2, List.of()));
+        assertThrows(IllegalArgumentException.class, () -> Executor.execute(net.genesis, s, 2, List.of()));
     }
 
     /** A seeded workload of transfers (some unfunded), records and repeats, in blocks. */

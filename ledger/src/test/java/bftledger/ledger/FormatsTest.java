@@ -101,8 +101,12 @@ class FormatsTest {
         assertEquals(3, new TestLedger(4, 1, 1).genesis.quorum());
         assertEquals(5, new TestLedger(7, 1, 1).genesis.quorum());
         assertEquals(2, new TestLedger(7, 1, 1).genesis.f());
-        assertThrows(IllegalArgumentException.class, () -> new TestLedger(2, 1, 1));
-        assertThrows(IllegalArgumentException.class, () -> new TestLedger(5, 1, 1));
+        assertEquals(2, new TestLedger(2, 1, 1).genesis.quorum());
+        assertEquals(4, new TestLedger(5, 1, 1).genesis.quorum());
+        assertEquals(1, new TestLedger(6, 1, 1).genesis.f());
+        assertEquals(4, new TestLedger(6, 1, 1).genesis.quorum());
+        assertEquals(6, new TestLedger(8, 1, 1).genesis.quorum());
+        assertThrows(IllegalArgumentException.class, () -> new TestLedger(0, 1, 1));
     }
 
     @Test

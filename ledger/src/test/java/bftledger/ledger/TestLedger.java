@@ -58,7 +58,7 @@ final class TestLedger {
                 users.get(from));
     }
 
-    /** A certificate signed by the first 2f+1 validators. */
+    /** A certificate signed by the first quorum of validators. */
     CommitCertificate certify(long view, long height, Digest batchDigest) {
         TreeMap<Integer, byte[]> sigs = new TreeMap<>();
         for (int r = 0; r < genesis.quorum(); r++) {
@@ -69,6 +69,17 @@ final class TestLedger {
 
     CommitCertificate certify(long height, long timestamp, HeaderAnchor anchor, List<VerifiedTransaction> txs) {
         return certify(0, height, BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor));
+    }
+
+    /** A certificate signed by the first quorum of {@code signers} (a validator set, in replica order). */
+    static CommitCertificate certifyBy(List<KeyPair> signers, long height, long timestamp, HeaderAnchor anchor,
+            List<VerifiedTransaction> txs) {
+        Digest digest = BatchDigest.of(timestamp, txs.stream().map(VerifiedTransaction::id).toList(), anchor);
+        TreeMap<Integer, byte[]> sigs = new TreeMap<>();
+        for (int r = 0; r < TrustRoot.quorum(signers.size()); r++) {
+            sigs.put(r, new CommitVote(0, height, digest, r).sign(signers.get(r)));
+        }
+        return CommitCertificates.of(0, height, digest, sigs);
     }
 
     /** What a primary names in the batch after {@code previousHeight}: that block, as it does after executing it. */
@@ -85,10 +96,16 @@ final class TestLedger {
 
     /** Builds the next block on a memory state (anchoring the one before), applies it, and returns it. */
     ExecutedBlock next(MemoryState state, Digest previousHash, long timestamp, List<VerifiedTransaction> txs) {
+        return next(state, previousHash, timestamp, txs, validators);
+    }
+
+    /** As above, certified by {@code signers}. */
+    ExecutedBlock next(MemoryState state, Digest previousHash, long timestamp, List<VerifiedTransaction> txs,
+            List<KeyPair> signers) {
         long height = state.height() + 1;
         HeaderAnchor anchor = anchorAfter(height - 1, previousHash);
         ExecutedBlock b = BlockBuilder.build(genesis, state, previousHash, height, timestamp, anchor, txs,
-                certify(height, timestamp, anchor, txs));
+                certifyBy(signers, height, timestamp, anchor, txs));
         state.apply(b.execution(), b.hash());
         return b;
     }

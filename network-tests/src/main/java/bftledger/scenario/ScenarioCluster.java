@@ -65,29 +65,42 @@ public final class ScenarioCluster implements AutoCloseable {
      * nodes and clients speak TLS.
      */
     public record Options(int n, int accounts, long balance, NodeConfig.Tuning tuning, boolean metrics, String heap, long seed,
-                          boolean tls, long pruneKeepBlocks) {
+                          boolean tls, long pruneKeepBlocks, int spares) {
         /** Scenario settings: 20 ms ticks (a 4 s request timeout), 256 MiB stores, no metrics endpoint. */
         public static Options defaults(long seed) {
             NodeConfig.Tuning d = NodeConfig.Tuning.defaults();
             NodeConfig.Tuning scenario = new NodeConfig.Tuning(d.verifyThreads(), d.peerQueueMax(), d.inboundQueueMax(),
                     d.messageBytesMax(), d.transactionBytesMax(), d.pendingTransactionsMax(), d.submitWaitMaxMillis(),
                     20, 256L << 20, d.pipelineDepthMax());
-            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed, false, 0);
+            return new Options(4, 8, 10_000, scenario, false, "-Xmx256m", seed, false, 0, 0);
         }
 
         /** Nodes as {@code bftledger init} configures them: default tuning, metrics on; four funded accounts. */
         public static Options asInit(long seed) {
-            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed, false, 0);
+            return new Options(4, 4, 1_000_000_000L, NodeConfig.Tuning.defaults(), true, "-Xmx192m", seed, false, 0, 0);
         }
 
         /** The same options on a network that runs TLS between nodes and to clients. */
         public Options withTls() {
-            return new Options(n, accounts, balance, tuning, metrics, heap, seed, true, pruneKeepBlocks);
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, true, pruneKeepBlocks, spares);
         }
 
         /** The same options with every node keeping only its last {@code keepBlocks} blocks whole. */
         public Options withPruning(long keepBlocks) {
-            return new Options(n, accounts, balance, tuning, metrics, heap, seed, tls, keepBlocks);
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, tls, keepBlocks, spares);
+        }
+
+        /**
+         * The same options with {@code count} more nodes (n, n+1, ...) that genesis does not name:
+         * keys, configs and ports ready for a validator-set change to add them (loopback only).
+         */
+        public Options withSpares(int count) {
+            return new Options(n, accounts, balance, tuning, metrics, heap, seed, tls, pruneKeepBlocks, count);
+        }
+
+        /** Nodes with keys and configs: the genesis validators and the spares. */
+        int nodes() {
+            return n + spares;
         }
     }
 
@@ -110,6 +123,8 @@ public final class ScenarioCluster implements AutoCloseable {
     private final Pauser pauser = new Pauser();
     private Process relay;
     private final List<ManagedChannel> channels = new ArrayList<>();
+    /** Every node's key, address and name as a validator set names it (genesis validators, then spares). */
+    private final List<Validator> nodeValidators = new ArrayList<>();
     private LedgerClient client;
 
     private ScenarioCluster(Path dir, Options options, NetnsNetwork net) throws IOException {
@@ -128,7 +143,10 @@ public final class ScenarioCluster implements AutoCloseable {
         this.options = options;
         this.net = net;
         this.suffix = suffix;
-        this.processes = new Process[options.n()];
+        this.processes = new Process[options.nodes()];
+        if (options.spares() > 0 && (net != null || base != null || proxied)) {
+            throw new IllegalArgumentException("spare nodes are for plain loopback clusters");
+        }
         String cp = System.getProperty("surefire.test.class.path");
         this.classpath = cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
         Files.createDirectories(dir);
@@ -149,17 +167,18 @@ public final class ScenarioCluster implements AutoCloseable {
         } else {
             if (net == null) {
                 // One run for the advertised ports and the metrics ports, so neither lands on the other.
-                int span = options.metrics() ? 2 * options.n() : options.n();
+                int nodes = options.nodes();
+                int span = options.metrics() ? 2 * nodes : nodes;
                 int basePort = freeRange(span);
                 int listenBase = basePort;
                 while (proxied && Math.abs(listenBase - basePort) < span) {
-                    listenBase = freeRange(options.n());
+                    listenBase = freeRange(nodes);
                 }
-                for (int i = 0; i < options.n(); i++) {
+                for (int i = 0; i < nodes; i++) {
                     hosts.add("127.0.0.1");
                     ports.add(basePort + i);
                     listenPorts.add(listenBase + i);
-                    metricsPorts.add(options.metrics() ? basePort + options.n() + i : 0);
+                    metricsPorts.add(options.metrics() ? basePort + nodes + i : 0);
                 }
             } else {
                 for (int i = 0; i < options.n(); i++) {
@@ -256,11 +275,15 @@ public final class ScenarioCluster implements AutoCloseable {
             SplittableRandom random = new SplittableRandom(options.seed());
             List<Validator> validators = new ArrayList<>();
             List<KeyPair> nodeKeys = new ArrayList<>();
-            for (int i = 0; i < options.n(); i++) {
+            for (int i = 0; i < options.nodes(); i++) {
                 KeyPair key = KeyPair.deterministic("scenario-node-" + i + "-" + random.nextLong());
                 nodeKeys.add(key);
                 Keys.write(dir.resolve("node" + i).resolve("node.key"), key);
-                validators.add(ChainGenesis.validator(key.publicKey(), hosts.get(i) + ":" + ports.get(i), "node" + i));
+                Validator v = ChainGenesis.validator(key.publicKey(), hosts.get(i) + ":" + ports.get(i), "node" + i);
+                nodeValidators.add(v);
+                if (i < options.n()) {
+                    validators.add(v);
+                }
             }
             TreeMap<PublicKey, Long> balances = new TreeMap<>();
             for (int j = 0; j < options.accounts(); j++) {
@@ -282,7 +305,7 @@ public final class ScenarioCluster implements AutoCloseable {
 
     private void writeConfigs(ChainGenesis g, List<String> hosts, List<String> dataNames) throws IOException {
         try {
-            for (int i = 0; i < options.n(); i++) {
+            for (int i = 0; i < processes.length; i++) {
                 String data = dataNames == null ? "data" + suffix : dataNames.get(i);
                 NodeConfig.Tls tls = options.tls() ? NetworkCa.issueNode(dir, g, i, List.of()) : NodeConfig.Tls.plaintextOnPurpose();
                 // One signing mark per data directory: twins share a key but each writes its own WAL.
@@ -474,6 +497,41 @@ public final class ScenarioCluster implements AutoCloseable {
         launch(i, List.of(Main.class.getName(), "node", "start", "--config", configPath(i).toString()));
     }
 
+    /** Starts node i with {@code --join}: it follows the chain until a validator set names its key. */
+    public void startJoining(int i) throws IOException {
+        launch(i, List.of(Main.class.getName(), "node", "start", "--config", configPath(i).toString(), "--join"));
+    }
+
+    /** Node i's key, address and name as a validator set would list it (its current key file). */
+    public Validator validator(int i) throws IOException {
+        try {
+            return nodeValidators.get(i).toBuilder()
+                    .setPublicKey(bytes(Keys.read(dir.resolve("node" + i).resolve("node.key")).publicKey())).build();
+        } catch (ConfigException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** Node i's signing key, as its key file holds it now. */
+    public KeyPair nodeKey(int i) throws IOException {
+        try {
+            return Keys.read(dir.resolve("node" + i).resolve("node.key"));
+        } catch (ConfigException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** Replaces node i's key file (a rotation: its next start signs with {@code key}). */
+    public void replaceKey(int i, KeyPair key) throws IOException {
+        Path file = dir.resolve("node" + i).resolve("node.key");
+        Files.delete(file);
+        try {
+            Keys.write(file, key);
+        } catch (ConfigException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
     /**
      * Starts node i as a Byzantine replica with one of the simulator's strategies (same key, data
      * directory and ports as the honest node): {@code bftledger.byzantine.ByzantineNodeMain}.
@@ -537,7 +595,7 @@ public final class ScenarioCluster implements AutoCloseable {
                 p.destroyForcibly();
             }
         }
-        for (int i = 0; i < options.n(); i++) {
+        for (int i = 0; i < processes.length; i++) {
             kill9(i);
         }
     }
@@ -557,12 +615,12 @@ public final class ScenarioCluster implements AutoCloseable {
     }
 
     public void stopAll() throws InterruptedException {
-        for (int i = 0; i < options.n(); i++) {
+        for (int i = 0; i < processes.length; i++) {
             if (processes[i] != null) {
                 processes[i].destroy();
             }
         }
-        for (int i = 0; i < options.n(); i++) {
+        for (int i = 0; i < processes.length; i++) {
             stop(i);
         }
     }
@@ -764,7 +822,7 @@ public final class ScenarioCluster implements AutoCloseable {
         try {
             Path to = Path.of("target", "scenario-logs", dir.getFileName() + suffix + "-" + System.currentTimeMillis());
             Files.createDirectories(to);
-            for (int i = 0; i < options.n(); i++) {
+            for (int i = 0; i < processes.length; i++) {
                 if (Files.exists(log(i))) {
                     Files.copy(log(i), to.resolve("node" + i + ".log"));
                 }

@@ -28,7 +28,7 @@ final class InitCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
     @Mixin
     JsonOption json;
-    @Option(names = "--nodes", defaultValue = "4", description = "Number of validators, 3f+1 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--nodes", defaultValue = "4", description = "Number of validators, at least 4; f is the largest with n >= 3f+1 (default: ${DEFAULT-VALUE}).")
     int nodes;
     @Option(names = "--dir", defaultValue = "localnet", description = "Directory to create (default: ${DEFAULT-VALUE}).")
     Path dir;
@@ -47,8 +47,8 @@ final class InitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (nodes < 4 || (nodes - 1) % 3 != 0) {
-            throw new UserError("--nodes must be 3f+1 with f >= 1 (4, 7, 10, ...); got " + nodes + ".");
+        if (nodes < 4 || nodes > bftledger.ledger.ChainGenesis.MAX_VALIDATORS) {
+            throw new UserError("--nodes must be 4 to " + bftledger.ledger.ChainGenesis.MAX_VALIDATORS + " (f >= 1); got " + nodes + ".");
         }
         if (accounts < 0 || balance <= 0) {
             throw new UserError("--accounts must be >= 0 and --balance > 0.");

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         subcommands = {KeygenCommand.class, InitCommand.class, Main.Node.class, StatusCommand.class, TransferCommand.class,
                 PutCommand.class, Main.Tx.class, Main.Account.class, Main.Record.class, Main.Block.class, AuditCommand.class, BackupCommand.class,
                 RestoreCommand.class, DemoLoad.class,
-                Bench.class, TlsCommand.class})
+                Bench.class, TlsCommand.class, ValidatorsCommand.class})
 public final class Main extends GroupCommand {
     @Command(name = "node", mixinStandardHelpOptions = true, description = "Run a replica.", subcommands = NodeStartCommand.class)
     static final class Node extends GroupCommand {

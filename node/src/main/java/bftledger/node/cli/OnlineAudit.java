@@ -97,6 +97,11 @@ final class OnlineAudit {
                 top = Math.max(top, up[i] ? heights[i] : 0);
             }
             Digest[] previous = new Digest[n];
+            // Each node's chain of validator sets, followed from the changes in the blocks it serves.
+            List<List<bftledger.ledger.ValidatorSets.ValidatorSet>> sets = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                sets.add(List.of(bftledger.ledger.ValidatorSets.genesisSet(genesis)));
+            }
             for (int i = 0; i < n; i++) {
                 previous[i] = genesis.hash();
             }
@@ -137,7 +142,7 @@ final class OnlineAudit {
                         } else {
                             Block block = r.getBlock();
                             // Contents too: the roots recomputed from the transactions and receipts the node serves.
-                            BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, h, previous[i], block);
+                            BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, sets.get(i), h, previous[i], block);
                             Digest hash = Sha256.hash(block.getHeader().toByteArray());
                             if (!check.ok()) {
                                 problem = "serves a block that does not check: " + check.problems();
@@ -146,6 +151,7 @@ final class OnlineAudit {
                                         + " with a hash its own chain does not have there";
                             } else {
                                 previous[i] = hash;
+                                sets.set(i, bftledger.ledger.ValidatorSets.follow(sets.get(i), h, block));
                                 chains.get(i).put(h, hash);
                                 chains.get(i).headMap(h - ANCHOR_WINDOW).clear();
                                 byHash.computeIfAbsent(hash, k -> new ArrayList<>()).add(i);

@@ -35,8 +35,14 @@ final class TlsCommand extends GroupCommand {
         Path genesisPath;
         @Option(names = "--ca", description = "The network CA directory with ca.crt and ca.key (default: ca/ beside genesis).")
         Path caDir;
-        @Option(names = "--node", required = true, description = "The node's replica index.")
+        @Option(names = "--node", required = true, description = "The node's replica index in genesis, or for a node a"
+                + " validator-set change adds, its node number (with --address and --name).")
         int node;
+        @Option(names = "--address", description = "HOST:PORT of a node genesis does not name, as the change that adds it"
+                + " names it.")
+        String address;
+        @Option(names = "--name", description = "The name of a node genesis does not name (default: node<I>).")
+        String name;
         @Option(names = "--out", description = "Where to write tls.crt and tls.key (default: node<I>/tls/ beside genesis).")
         Path out;
         @Option(names = "--san", paramLabel = "NAME", description = "Another host name or IP address to name (repeatable);"
@@ -48,8 +54,9 @@ final class TlsCommand extends GroupCommand {
         @Override
         public Integer call() throws Exception {
             ChainGenesis genesis = GenesisFile.read(genesisPath);
-            if (node < 0 || node >= genesis.n()) {
-                throw new UserError("--node must be 0.." + (genesis.n() - 1) + "; got " + node + ".");
+            if (node < 0 || (address == null && node >= genesis.n())) {
+                throw new UserError("--node must be 0.." + (genesis.n() - 1) + "; got " + node + " (a node genesis does not"
+                        + " name needs --address).");
             }
             if (days < 1 || days > 3650) {
                 throw new UserError("--days must be 1..3650.");
@@ -60,8 +67,12 @@ final class TlsCommand extends GroupCommand {
             Path base = genesisPath.toAbsolutePath().getParent();
             Path ca = caDir != null ? caDir : base.resolve(NetworkCa.CA_DIR);
             Path target = out != null ? out : base.resolve("node" + node).resolve(NetworkCa.NODE_TLS_DIR);
-            X509Certificate issued = NetworkCa.issue(TlsCertificates.readCertificate(ca.resolve("ca.crt")),
-                    TlsCertificates.readPrivateKey(ca.resolve("ca.key")), genesis, node, names, target, Duration.ofDays(days));
+            X509Certificate caCert = TlsCertificates.readCertificate(ca.resolve("ca.crt"));
+            java.security.PrivateKey caKey = TlsCertificates.readPrivateKey(ca.resolve("ca.key"));
+            X509Certificate issued = address == null
+                    ? NetworkCa.issue(caCert, caKey, genesis, node, names, target, Duration.ofDays(days))
+                    : NetworkCa.issue(caCert, caKey, genesis, address, name != null ? name : "node" + node, names, target,
+                            Duration.ofDays(days));
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("node", node);
             m.put("certificate", target.resolve("tls.crt").toString());

@@ -4,7 +4,7 @@ package bftledger.node.config;
  * A problem an operator can fix (bad config, missing key, port in use, damaged store). The
  * message says what is wrong and what to do; the CLI prints it without a stack trace.
  */
-public final class ConfigException extends Exception {
+public class ConfigException extends Exception {
     public ConfigException(String message) {
         super(message);
     }

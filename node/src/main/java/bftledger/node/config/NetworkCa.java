@@ -60,6 +60,16 @@ public final class NetworkCa {
      */
     public static X509Certificate issue(X509Certificate ca, PrivateKey caKey, ChainGenesis genesis, int node, List<String> extraNames,
                                         Path outDir, Duration validity) throws ConfigException {
+        return issue(ca, caKey, genesis, genesis.genesis().getValidators(node).getAddress(),
+                genesis.genesis().getValidators(node).getName(), extraNames, outDir, validity);
+    }
+
+    /**
+     * As above for a node genesis does not name (a validator a set change adds), by the address
+     * and name the change gives it.
+     */
+    public static X509Certificate issue(X509Certificate ca, PrivateKey caKey, ChainGenesis genesis, String address, String name,
+                                        List<String> extraNames, Path outDir, Duration validity) throws ConfigException {
         if (!ByteString.copyFrom(encoded(ca)).equals(genesis.genesis().getTlsCaCertificate())) {
             throw new ConfigException("the CA certificate given is not the one this network's genesis names; use the"
                     + " network's own CA directory (<network>/ca).");
@@ -68,11 +78,11 @@ public final class NetworkCa {
             throw new ConfigException("the CA key does not belong to the CA certificate.");
         }
         Set<String> names = new LinkedHashSet<>();
-        names.add(TlsCertificates.host(genesis.genesis().getValidators(node).getAddress()));
+        names.add(TlsCertificates.host(address));
         names.addAll(extraNames);
         KeyPair key = TlsCertificates.newKeyPair();
-        X509Certificate certificate = TlsCertificates.issue(ca, caKey, key.getPublic(),
-                genesis.genesis().getValidators(node).getName(), List.copyOf(names), Instant.now(), validity);
+        X509Certificate certificate = TlsCertificates.issue(ca, caKey, key.getPublic(), name, List.copyOf(names), Instant.now(),
+                validity);
         try {
             Files.createDirectories(outDir);
         } catch (IOException e) {

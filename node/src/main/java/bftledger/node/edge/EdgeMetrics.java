@@ -8,7 +8,7 @@ public final class EdgeMetrics {
     private EdgeMetrics() {}
 
     public static void register(NodeMetrics metrics, int self, int n, PeerLiveness liveness, Bulkheads bulkheads) {
-        metrics.gauge("bftledger_quorum_reachable", "1 when 2f other replicas were heard recently", "scope", "replica",
+        metrics.gauge("bftledger_quorum_reachable", "1 when enough other replicas to make a quorum were heard recently", "scope", "replica",
                 () -> liveness.quorumReachable() ? 1 : 0);
         metrics.gauge("bftledger_peers_heard_recently", "other replicas heard within the silence limit", "scope", "replica",
                 liveness::peersHeardRecently);

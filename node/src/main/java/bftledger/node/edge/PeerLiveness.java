@@ -12,9 +12,10 @@ import java.util.function.LongSupplier;
  * frame or a ping answer), the round-trip time of the latest ping, and how many of its
  * messages failed verification. A peer is suspected when it is silent past
  * {@code silenceNanos}, has sent messages with bad signatures, or is named in equivocation
- * evidence. The replica can reach a quorum when at least 2f peers were heard within the
- * silence limit (with itself, 2f+1). Advisory only: it decides whether to accept submissions
- * and how to label reads, never anything in consensus. Thread-safe, lock-free.
+ * evidence. The replica can reach a quorum when at least q-1 peers were heard within the
+ * silence limit (with itself, the quorum q; 2f peers when n = 3f+1). Advisory only: it
+ * decides whether to accept submissions and how to label reads, never anything in consensus.
+ * Thread-safe, lock-free.
  */
 public final class PeerLiveness {
     /** Not heard yet. */
@@ -22,7 +23,8 @@ public final class PeerLiveness {
 
     private final int self;
     private final int n;
-    private final int f;
+    /** Peers that, with this replica, make a quorum. */
+    private final int peersNeeded;
     private final long silenceNanos;
     private final LongSupplier clock;
     private final AtomicLongArray lastHeardNanos;
@@ -33,7 +35,7 @@ public final class PeerLiveness {
     public PeerLiveness(int self, int n, long silenceNanos, LongSupplier clock) {
         this.self = self;
         this.n = n;
-        this.f = (n - 1) / 3;
+        this.peersNeeded = bftledger.ledger.TrustRoot.quorum(n) - 1;
         this.silenceNanos = silenceNanos;
         this.clock = clock;
         this.lastHeardNanos = new AtomicLongArray(n);
@@ -89,11 +91,11 @@ public final class PeerLiveness {
     }
 
     public int peersNeeded() {
-        return 2 * f;
+        return peersNeeded;
     }
 
     /**
-     * True when 2f peers were heard within the silence limit. During the first silence period
+     * True when {@link #peersNeeded()} peers were heard within the silence limit. During the first silence period
      * after start nothing can have been heard yet, so the replica gives itself the benefit of
      * the doubt rather than refusing every client while its links come up.
      */

@@ -64,12 +64,12 @@ public final class ClientApiService extends LedgerApiGrpc.LedgerApiImplBase {
     private CoreLoop core;
     private PeerNetwork peers;
 
-    public ClientApiService(int self, ChainGenesis genesis, KeyPair key, BlockStore store, VerifiedTransactions transactions,
+    public ClientApiService(int self, String name, ChainGenesis genesis, KeyPair key, BlockStore store, VerifiedTransactions transactions,
                             NodeMetrics metrics, ScheduledExecutorService timers, ExecutorService streamPump,
                             int transactionBytesMax, int waitersMax, int waitMaxMillis, PeerLiveness liveness,
                             AdmissionLimits limits, java.util.function.IntConsumer badSignatures) {
         this.self = self;
-        this.name = genesis.genesis().getValidators(self).getName();
+        this.name = name;
         this.genesis = genesis;
         this.store = store;
         this.liveness = liveness;

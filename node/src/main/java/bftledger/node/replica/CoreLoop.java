@@ -139,6 +139,52 @@ public final class CoreLoop implements AutoCloseable {
         thread.start();
     }
 
+    /**
+     * The last height this core's validator set orders, once a later set is named (from the
+     * store at start, or from a change this loop executes or fetches), and who to tell when the
+     * store reaches it: the node then restarts under the next set. Call before {@link #start}.
+     */
+    void epoch(long end, java.util.function.LongConsumer over) {
+        this.epochEnd = end;
+        this.epochOver = over;
+    }
+
+    /** Long.MAX_VALUE while no later set is named. Core thread only. */
+    private long epochEnd = Long.MAX_VALUE;
+    private java.util.function.LongConsumer epochOver = h -> {};
+    private boolean epochEndTold;
+
+    /**
+     * After each appended block: a change that executed in it names the next set, whose first
+     * height the core must stop short of; reaching the end hands over. The core is told before
+     * any later sequence is proposed: the end lies at least L+2 above the change's height.
+     */
+    private List<Output> afterAppend(ExecutedBlock block) {
+        List<Output> out = new ArrayList<>();
+        if (store.height() >= epochEnd) {
+            // Handing over: blocks catch-up appends past the end (each checked against its own
+            // set by the store) are the next core's business, this one is told nothing more.
+            epochOver.accept(epochEnd);
+            return out;
+        }
+        if (block.execution().changes().records().containsKey(bftledger.ledger.ValidatorSets.RECORD)) {
+            long end = Epoch.endAfter(store.validatorSets(), block.height() + 1);
+            if (end != Long.MAX_VALUE && end != epochEnd) {
+                epochEnd = end;
+                epochEndTold = false;
+                log.info("event=validator-set-change height={} epoch-end={}", block.height(), end);
+            }
+        }
+        if (epochEnd != Long.MAX_VALUE && !epochEndTold && replica.lastExecuted() <= epochEnd) {
+            epochEndTold = true;
+            out.add(replica.step(new Event.EpochEnds(epochEnd)));
+        }
+        if (store.height() >= epochEnd) {
+            epochOver.accept(epochEnd);
+        }
+        return out;
+    }
+
     /** A message the verifier accepted. False (and counted) when the queue is full. */
     public boolean offerPeerMessage(Event.PeerMessage message) {
         if (!interceptor.hears(message.message().signer())) {
@@ -205,6 +251,11 @@ public final class CoreLoop implements AutoCloseable {
     private void run() {
         try {
             carryOut(List.of(replica.resume()));
+            if (epochEnd != Long.MAX_VALUE) {
+                // Named by a change this store executed before the node (re)started.
+                epochEndTold = true;
+                carryOut(List.of(replica.step(new Event.EpochEnds(epochEnd))));
+            }
             publishStatus();
             List<Object> group = new ArrayList<>(GROUP_EVENTS_MAX);
             List<Output> outputs = new ArrayList<>(GROUP_EVENTS_MAX);
@@ -284,8 +335,13 @@ public final class CoreLoop implements AutoCloseable {
             for (Output o : round) {
                 for (Output.CommittedBatch batch : o.execute()) {
                     stages.committed(batch.sequence(), System.nanoTime());
-                    Digest hash = untilStored("block-append", () -> execute(batch));
-                    next.add(replica.step(new Event.Executed(batch.sequence(), hash)));
+                    ExecutedBlock block = untilStored("block-append", () -> execute(batch));
+                    next.add(replica.step(new Event.Executed(batch.sequence(), block != null ? block.hash()
+                            : store.tip().height() == batch.sequence() ? store.tip().hash()
+                            : store.blockHash(batch.sequence()).orElseThrow())));
+                    if (block != null) {
+                        next.addAll(afterAppend(block));
+                    }
                     // A window below our stable checkpoint: a replica a checkpoint or two behind
                     // us may still send VIEW-CHANGEs whose certificates reach down to its own.
                     transactions.forgetExecutedThrough(replica.lowWatermark() - replica.config().watermarkWindow());
@@ -322,13 +378,15 @@ public final class CoreLoop implements AutoCloseable {
         }
     }
 
-    /** Executes a committed batch into a durable block; the block hash is the checkpoint digest. */
-    private Digest execute(Output.CommittedBatch batch) {
+    /**
+     * Executes a committed batch into a durable block; the block hash is the checkpoint digest.
+     * Null when the block is in the store already (fetched by catch-up before the core delivered
+     * it, and looked at then).
+     */
+    private ExecutedBlock execute(Output.CommittedBatch batch) {
         long height = store.height();
         if (batch.sequence() <= height) {
-            // Already in the store (fetched by catch-up before the core delivered it).
-            return store.tip().height() == batch.sequence() ? store.tip().hash()
-                    : store.blockHash(batch.sequence()).orElseThrow();
+            return null;
         }
         if (batch.sequence() != height + 1) {
             throw new IllegalStateException("core delivered sequence " + batch.sequence() + " but the store is at " + height);
@@ -350,7 +408,7 @@ public final class CoreLoop implements AutoCloseable {
         metrics.setHeight(block.height());
         metrics.committed(txs.size());
         onBlock.accept(block);
-        return block.hash();
+        return block;
     }
 
     /**
@@ -377,6 +435,7 @@ public final class CoreLoop implements AutoCloseable {
             hashes.record(check.executed().height(), check.executed().hash());
             metrics.setHeight(store.height());
             onBlock.accept(check.executed());
+            carryOut(afterAppend(check.executed()));
         }
         return taken;
     }
@@ -413,6 +472,10 @@ public final class CoreLoop implements AutoCloseable {
 
     /** Tells the core that catch-up reached {@code sequence} (the store's tip). Core thread only. */
     public void stateTransferred(long sequence, Digest hash) {
+        if (sequence > epochEnd) {
+            // Past this core's last sequence: the node restarts under the next set instead.
+            return;
+        }
         carryOut(List.of(replica.step(new Event.StateTransferred(sequence, hash))));
     }
 

@@ -121,6 +121,11 @@ public final class ReplicaNode implements AutoCloseable {
     private final NodeConfig config;
     private final ChainGenesis genesis;
     private final BlockStore store;
+    /** The validator set this node's core runs under, and its index there. */
+    private final Epoch epoch;
+    private final int self;
+    /** Completed when the store reaches the last height of this node's epoch: the node must restart under the next set. */
+    private final java.util.concurrent.CompletableFuture<Long> epochOver = new java.util.concurrent.CompletableFuture<>();
     private final ConsensusWal wal;
     private final SigningMark mark;
     private final EvidenceStore evidence;
@@ -172,30 +177,37 @@ public final class ReplicaNode implements AutoCloseable {
     /** The inbound gRPC limit: the largest consensus message plus framing. */
     private final int messageBytesMax;
 
-    private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store,
+    private ReplicaNode(NodeConfig config, ChainGenesis genesis, KeyPair key, BlockStore store, Epoch epoch,
                         OutboundInterceptor.Factory interceptors, NetworkTls tls) throws ConfigException {
         this.config = config;
         this.tls = tls;
         this.genesis = genesis;
         this.store = store;
+        this.epoch = epoch;
+        int self = epoch.self();
+        this.self = self;
         NodeConfig.Tuning tuning = config.tuning();
-        List<PublicKey> validators = genesis.validatorKeys();
-        Config pbft = Config.of(validators, config.replica(), key).withGenesisDigest(genesis.hash())
+        List<PublicKey> validators = epoch.set().keys();
+        Config pbft = Config.of(validators, self, key)
+                .withStart(epoch.startSequence(), epoch.startView(), epoch.startDigest())
                 .withBatching(BATCH_COUNT_MAX, BATCH_BYTES_MAX, tuning.transactionBytesMax(), tuning.pipelineDepthMax())
                 .withTimeouts(ticks(REQUEST_TIMEOUT_MILLIS, tuning.tickMillis()),
                         ticks(VIEW_CHANGE_TIMEOUT_MILLIS, tuning.tickMillis()), TIMEOUT_DOUBLINGS_MAX)
                 .withPrimarySilence(ticks(PRIMARY_SILENCE_MILLIS, tuning.tickMillis()))
                 .withAnchorIdle(ticks(ANCHOR_IDLE_MILLIS, tuning.tickMillis()));
-        this.metrics = new NodeMetrics(config.replica());
+        this.metrics = new NodeMetrics(self);
         // The WAL only as the signing mark vouches for it: see SigningRecovery.
         SigningRecovery.Started started = SigningRecovery.start(config.dataDir().resolve("wal"), config.signingMarkFile(),
-                new PersistCodec(pbft), tuning.mapSizeBytes(), store.height(), config.rejoinNonVoting(),
+                new PersistCodec(decodingLimits(pbft, store)), tuning.mapSizeBytes(),
+                // A node that just followed the chain into its first set never signed anything.
+                epoch.joined() ? 0 : store.height(),
+                config.rejoinNonVoting(),
                 pbft.watermarkWindow());
         this.wal = started.wal();
         this.mark = started.mark();
-        this.evidence = openEvidence(config.dataDir().resolve("evidence"), pbft);
+        this.evidence = openEvidence(config.dataDir().resolve("evidence"), decodingLimits(pbft, store));
         this.admin = new bftledger.node.backup.AdminService(bftledger.node.backup.AdminToken.create(config.dataDir()),
-                tls.plaintext(), store, evidence, new bftledger.node.backup.NodeBackup.Source(genesis, config.replica(),
+                tls.plaintext(), store, evidence, new bftledger.node.backup.NodeBackup.Source(genesis, self,
                         key.publicKey(), "hot"));
         List<PersistRecord> records = started.records();
         // The ledger's transaction index is the core's at-most-once port: after a stable checkpoint
@@ -204,7 +216,7 @@ public final class ReplicaNode implements AutoCloseable {
         BlockHashes hashes = new BlockHashes(store);
         Replica replica = Replica.restore(pbft, store::containsTransaction, hashes, records, store.height(), started.floor());
         log.info("event=restored replica={} height={} wal-records={} view={} signing-floor-view={} signing-floor-sequence={}",
-                config.replica(), store.height(), records.size(), replica.view(), started.floor().view(),
+                self, store.height(), records.size(), replica.view(), started.floor().view(),
                 started.floor().sequence());
         VerifiedTransactions transactions = new VerifiedTransactions(genesis.chainId(), VERIFIED_CACHE_MAX);
         ScheduledThreadPoolExecutor timerPool = timerExecutor();
@@ -213,23 +225,23 @@ public final class ReplicaNode implements AutoCloseable {
         this.streamPump = Executors.newSingleThreadExecutor(daemon("block-stream"));
         this.grpcExecutor = Executors.newFixedThreadPool(GRPC_THREADS, daemon("grpc"));
         // Edges: failure detector, admission limits and per-lane executors (see bftledger.node.edge).
-        this.liveness = new bftledger.node.edge.PeerLiveness(config.replica(), genesis.n(),
+        this.liveness = new bftledger.node.edge.PeerLiveness(self, epoch.set().n(),
                 TimeUnit.MILLISECONDS.toNanos(PEER_SILENCE_MILLIS), System::nanoTime);
-        bftledger.node.edge.AdmissionLimits limits = bftledger.node.edge.AdmissionLimits.defaults(genesis.n(),
+        bftledger.node.edge.AdmissionLimits limits = bftledger.node.edge.AdmissionLimits.defaults(epoch.set().n(),
                 tuning.pendingTransactionsMax());
-        this.validatorHostPorts = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
+        this.validatorHostPorts = epoch.set().addresses();
         this.validatorAddresses = bftledger.node.edge.ConnectionGate.resolve(validatorHostPorts, java.util.Set.of());
         this.connectionGate = new bftledger.node.edge.ConnectionGate(this::badSignatureWaitMillis,
                 () -> validatorAddresses, (reason, count) -> metrics.shed("connection", reason, count), GRPC_IO_THREADS);
         this.bulkheads = new bftledger.node.edge.Bulkheads(limits, System::nanoTime,
                 (lane, reason) -> metrics.shed(lane.name().toLowerCase(), reason), connectionGate::closeConnections);
-        this.api = new ClientApiService(config.replica(), genesis, key, store, transactions, metrics, timers, streamPump,
+        this.api = new ClientApiService(self, epoch.set().validators().get(self).getName(), genesis, key, store, transactions, metrics, timers, streamPump,
                 tuning.transactionBytesMax(), tuning.pendingTransactionsMax(), tuning.submitWaitMaxMillis(), liveness, limits,
                 bulkheads::badSignatures);
-        this.catchUp = new CatchUp(config.replica(), genesis.n(), store, liveness::lastHeardAgeMillis);
+        this.catchUp = new CatchUp(self, epoch.set().n(), store, liveness::lastHeardAgeMillis);
         store.onDamage(catchUp::repair);
         metrics.gauge("bftledger_damaged_blocks", "stored blocks found damaged and not yet repaired (never served)",
-                "replica", Integer.toString(config.replica()), () -> store.damagedHeights().size());
+                "replica", Integer.toString(self), () -> store.damagedHeights().size());
         metrics.counter("bftledger_block_repairs", "damaged blocks replaced by a certified copy from a peer", catchUp,
                 CatchUp::repaired);
         metrics.counter("bftledger_block_repairs_failed", "repair attempts no peer's copy passed", catchUp,
@@ -237,11 +249,11 @@ public final class ReplicaNode implements AutoCloseable {
         // Kept snapshots are served even when taking new ones is off.
         StateSnapshots snapshots = openSnapshots(config.dataDir().resolve("snapshots"), config.stateSync().snapshotsKept());
         this.snapshotter = config.stateSync().snapshotIntervalBlocks() > 0
-                ? new Snapshotter(config.replica(), store, snapshots, config.stateSync().snapshotIntervalBlocks(), metrics) : null;
+                ? new Snapshotter(self, store, snapshots, config.stateSync().snapshotIntervalBlocks(), metrics) : null;
         java.util.function.LongSupplier oldestSnapshot = snapshotter == null ? () -> Long.MAX_VALUE
                 : () -> snapshots.heights().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
         this.pruner = config.pruneKeepBlocks() > 0
-                ? new Pruner(config.replica(), store, config.pruneKeepBlocks(), oldestSnapshot, metrics) : null;
+                ? new Pruner(self, store, config.pruneKeepBlocks(), oldestSnapshot, metrics) : null;
         // Answering a block's waiters signs one reply per transaction: done on its own thread, in
         // block order, so the core thread goes on ordering the next batches meanwhile. At a full
         // queue the core thread answers itself (back-pressure, nothing dropped).
@@ -258,9 +270,15 @@ public final class ReplicaNode implements AutoCloseable {
                     });
                 },
                 catchUp::request, evidence);
+        core.epoch(epoch.end(), end -> {
+            if (epochOver.complete(end)) {
+                log.info("event=epoch-over replica={} epoch={} last-height={} the node restarts under the next validator set",
+                        self, epoch.set().epoch(), end);
+            }
+        });
         OutboundInterceptor interceptor = interceptors.create(pbft, tuning.tickMillis());
         if (interceptor != OutboundInterceptor.IDENTITY) {
-            log.warn("event=outbound-intercepted replica={} interceptor={}", config.replica(), interceptor);
+            log.warn("event=outbound-intercepted replica={} interceptor={}", self, interceptor);
             core.intercept(interceptor, timers);
         }
         // Verification happens here, off the core thread; at a full pool queue the message is dropped and counted.
@@ -282,15 +300,15 @@ public final class ReplicaNode implements AutoCloseable {
         metrics.queueDepth("verify", inbound::size);
         this.messageBytesMax = (int) Math.min(GRPC_MESSAGE_BYTES_CAP,
                 Math.max(tuning.messageBytesMax(), pbft.messageBytesMax() + 1024));
-        this.peers = new PeerNetwork(config.replica(), validators, validatorHostPorts, genesis.hash(), key, tls.peerCredentials(),
+        this.peers = new PeerNetwork(self, validators, validatorHostPorts, genesis.hash(), key, tls.peerCredentials(),
                 new PeerNetwork.Limits(tuning.peerQueueMax(), messageBytesMax - 1024),
                 (from, bytes) -> {
                     liveness.onHeard(from);
                     verify(verifier, from, bytes);
                 }, new StoreBlockSource(store, snapshots), metrics);
-        this.pinger = new bftledger.node.edge.PeerPinger(config.replica(), genesis.n(), liveness, peers::channel,
+        this.pinger = new bftledger.node.edge.PeerPinger(self, epoch.set().n(), liveness, peers::channel,
                 PEER_PING_TIMEOUT_MILLIS);
-        bftledger.node.edge.EdgeMetrics.register(metrics, config.replica(), genesis.n(), liveness, bulkheads);
+        bftledger.node.edge.EdgeMetrics.register(metrics, self, epoch.set().n(), liveness, bulkheads);
         api.attach(core, peers);
         catchUp.attach(core, peers);
     }
@@ -429,17 +447,26 @@ public final class ReplicaNode implements AutoCloseable {
      */
     public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors,
             io.grpc.ServerInterceptor clientAnswers) throws ConfigException {
+        return start(config, interceptors, clientAnswers, false);
+    }
+
+    /**
+     * As above; with {@code join}, a node whose key is not in the set in force follows the chain
+     * from the validators until a set names it ({@link JoinFollower}), instead of refusing to start.
+     */
+    public static ReplicaNode start(NodeConfig config, OutboundInterceptor.Factory interceptors,
+            io.grpc.ServerInterceptor clientAnswers, boolean join) throws ConfigException {
         ChainGenesis genesis = GenesisFile.read(config.genesisFile());
-        if (config.replica() >= genesis.n()) {
-            throw new ConfigException("config says replica " + config.replica() + ", but genesis has only " + genesis.n()
-                    + " validators (0.." + (genesis.n() - 1) + ").");
-        }
         KeyPair key = Keys.read(config.keyFile());
         NetworkTls tls = NetworkTls.forNode(config.tls(), genesis);
-        if (!key.publicKey().equals(genesis.validatorKey(config.replica()))) {
+        boolean fresh = !java.nio.file.Files.exists(config.dataDir().resolve("ledger"));
+        if (!join && fresh && !genesis.validatorKeys().contains(key.publicKey())) {
+            // A node with no store yet is one of genesis's validators unless it joins: a swapped key file is caught here.
             throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
-                    + ", but genesis lists validator " + config.replica() + " as " + genesis.validatorKey(config.replica()).shortHex()
-                    + ". Use this node's own key file, or the config of the node this key belongs to.");
+                    + ", but genesis lists validator " + config.replica() + " as "
+                    + (config.replica() < genesis.n() ? genesis.validatorKey(config.replica()).shortHex() : "nobody")
+                    + ". Use this node's own key file, or the config of the node this key belongs to; a validator a"
+                    + " change added starts with --join.");
         }
         java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
         Path ledgerDir = config.dataDir().resolve("ledger");
@@ -456,9 +483,28 @@ public final class ReplicaNode implements AutoCloseable {
                     + " resynchronize from its peers (every fetched block is verified). `bftledger audit --data "
                     + config.dataDir() + " --genesis " + config.genesisFile() + "` shows every problem.", e);
         }
+        Epoch epoch;
+        try {
+            epoch = epochOf(config, genesis, store, key, tls, join);
+        } catch (ConfigException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        if (epoch.set().epoch() == 0 && epoch.self() != config.replica()) {
+            store.close();
+            throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
+                    + ", but genesis lists validator " + config.replica() + " as "
+                    + (config.replica() < genesis.n() ? genesis.validatorKey(config.replica()).shortHex() : "nobody")
+                    + " (this key is validator " + epoch.self() + "). Use this node's own key file, or the config of the"
+                    + " node this key belongs to.");
+        }
+        if (epoch.self() != config.replica()) {
+            log.info("event=replica-index config-replica={} epoch={} index={} the index in the set in force is used",
+                    config.replica(), epoch.set().epoch(), epoch.self());
+        }
         ReplicaNode node;
         try {
-            node = new ReplicaNode(config, genesis, key, store, interceptors, tls);
+            node = new ReplicaNode(config, genesis, key, store, epoch, interceptors, tls);
             node.dataDirLock = lock;
             node.clientAnswers = clientAnswers;
         } catch (StoreCorruptedException | org.lmdbjava.LmdbException e) {
@@ -478,6 +524,49 @@ public final class ReplicaNode implements AutoCloseable {
             throw e;
         }
         return node;
+    }
+
+    /**
+     * Size bounds for reading back what earlier sets' cores wrote (the WAL, evidence): a message
+     * of a larger set than this one's is larger, and must still decode after the set shrank.
+     */
+    private static Config decodingLimits(Config pbft, BlockStore store) {
+        List<PublicKey> largest = pbft.validators();
+        for (bftledger.ledger.ValidatorSets.ValidatorSet s : store.validatorSets()) {
+            if (s.n() > largest.size()) {
+                largest = s.keys();
+            }
+        }
+        return largest == pbft.validators() ? pbft : Config.of(largest, 0, null)
+                .withBatching(pbft.batchCountMax(), pbft.batchBytesMax(), pbft.requestBytesMax(), pbft.pipelineDepthMax());
+    }
+
+    /** The set this node runs under; joining, it follows the chain first until one names it. */
+    private static Epoch epochOf(NodeConfig config, ChainGenesis genesis, BlockStore store, KeyPair key, NetworkTls tls,
+            boolean join) throws ConfigException {
+        java.util.Optional<Epoch> epoch = Epoch.of(genesis, store, key.publicKey());
+        if (epoch.isPresent()) {
+            return epoch.get();
+        }
+        if (!join) {
+            throw new NotAValidatorException("key " + key.publicKey().shortHex() + " (" + config.keyFile() + ") is not a validator"
+                    + " of the set in force at height " + (store.height() + 1) + ": "
+                    + Epoch.describe(store.validatorSets(), store.height() + 1) + ". A validator that a change added starts with"
+                    + " --join (it follows the chain until its set takes over); a removed one has nothing left to do.");
+        }
+        try (JoinFollower follower = new JoinFollower(genesis, store, key.publicKey(), tls.peerCredentials())) {
+            return follower.followUntilMember().asJoined();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ConfigException("interrupted while joining at height " + store.height(), e);
+        }
+    }
+
+    /** This node's key is not in the set in force (never was, or was removed or rotated out). */
+    public static final class NotAValidatorException extends ConfigException {
+        NotAValidatorException(String message) {
+            super(message);
+        }
     }
 
     private void serve() throws ConfigException {
@@ -535,12 +624,12 @@ public final class ReplicaNode implements AutoCloseable {
             // One threshold for both verdicts: "the primary is silent" only counts while 2f others
             // are heard, so a replica cut off from everyone never blames the primary for it.
             java.util.Set<Integer> silent = new java.util.TreeSet<>();
-            for (int peer = 0; peer < genesis.n(); peer++) {
-                if (peer != config.replica() && liveness.lastHeardAgeMillis(peer) > PEER_SILENT_AFTER_MILLIS) {
+            for (int peer = 0; peer < epoch.set().n(); peer++) {
+                if (peer != self && liveness.lastHeardAgeMillis(peer) > PEER_SILENT_AFTER_MILLIS) {
                     silent.add(peer);
                 }
             }
-            boolean quorumHeard = genesis.n() - 1 - silent.size() >= liveness.peersNeeded();
+            boolean quorumHeard = epoch.set().n() - 1 - silent.size() >= liveness.peersNeeded();
             core.tick(System.currentTimeMillis(), quorumHeard, silent);
         }, tuning.tickMillis(), tuning.tickMillis(), TimeUnit.MILLISECONDS);
         catchUp.startSync(timers, SYNC_INTERVAL_MILLIS);
@@ -557,7 +646,7 @@ public final class ReplicaNode implements AutoCloseable {
         health.setStatus("", HealthCheckResponse.ServingStatus.SERVING);
         log.info("event=serving replica={} address={}:{} metrics-port={} height={} tip={} inbound-message-bytes-max={} tls={}"
                         + " java={} aot-cache={}",
-                config.replica(), config.listenHost(), server.getPort(), metricsPort, store.height(),
+                self, config.listenHost(), server.getPort(), metricsPort, store.height(),
                 store.tip().hash().shortHex(), messageBytesMax, tls.plaintext() ? "off" : "\"" + tls.certificate().getSubjectX500Principal() + "\"",
                 Runtime.version(), aotCache());
     }
@@ -637,13 +726,30 @@ public final class ReplicaNode implements AutoCloseable {
     }
 
     /** Waits until the server terminates, checking the core's health; returns the core failure if any. */
+    /**
+     * Waits until the server stops, the node fails (returned), or this node's validator set has
+     * ordered its last height ({@link #epochOver()}: the caller closes it and starts it again).
+     */
     public Throwable awaitTermination() throws InterruptedException {
         while (!server.awaitTermination(500, TimeUnit.MILLISECONDS)) {
             if (failure() != null) {
                 return failure();
             }
+            if (epochOver.isDone()) {
+                return null;
+            }
         }
         return failure();
+    }
+
+    /** Completed with the last height of this node's validator set once the store holds it. */
+    public java.util.concurrent.CompletableFuture<Long> epochOver() {
+        return epochOver;
+    }
+
+    /** The validator set this node runs under and its index there. */
+    public Epoch epoch() {
+        return epoch;
     }
 
     /** Takes the node down in reverse order of dependency: no new work, then core, then storage. */
