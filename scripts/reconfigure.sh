@@ -65,9 +65,17 @@ new_node() {
 
 address() { echo "127.0.0.1:$(prop "$dir/node$1/node.properties" listen.port)"; }
 
+# The sets are proven by a certified header: a network that has committed nothing has none yet.
+ensure_certified() {
+  if ! "$cli" validators status "${net[@]}" --timeout 5s >/dev/null 2>&1; then
+    "$cli" transfer "${net[@]}" --key "$dir/accounts/account0.key" --to "$dir/accounts/account1.key" --amount 1 >/dev/null
+  fi
+}
+
 # Proposes the edits given, approves with every node key there is, submits. Prints the first
 # height of the new set.
 change() {
+  ensure_certified
   local proposal="$dir/run/change-$(date +%s%N).json"
   mkdir -p "$dir/run"
   "$cli" validators propose "${net[@]}" --out "$proposal" "$@" >&2
@@ -80,16 +88,19 @@ change() {
     tail -n 1 | sed -n 's/.*"first_height":\([0-9]*\).*/\1/p'
 }
 
-# Waits until no change is pending any more: the new set signs.
+# Waits until no change is pending any more: a block the new set signed is certified. An idle
+# network makes no block after the boundary, so a transfer between the demo accounts asks for one.
 await_handover() {
   local deadline=$((SECONDS + timeout))
-  until "$cli" validators status "${net[@]}" --json 2>/dev/null | tail -n 1 | grep -q '"pending":null'; do
+  until "$cli" validators status "${net[@]}" --timeout 10s --json 2>/dev/null | tail -n 1 | grep -q '"pending":null'; do
     if ((SECONDS >= deadline)); then
       echo "the new validator set did not take over in ${timeout}s; see $dir/logs/" >&2
       exit 1
     fi
-    sleep 1
+    "$cli" transfer "${net[@]}" --timeout 10s --key "$dir/accounts/account0.key" --to "$dir/accounts/account1.key" \
+      --amount 1 >/dev/null 2>&1 || sleep 1
   done
+  "$cli" validators status "${net[@]}"
 }
 
 await_exit() {

@@ -82,7 +82,8 @@ final class ValidatorsChain implements AutoCloseable {
             chain = client.refreshValidators(timeout);
         } catch (LedgerClientException e) {
             throw new UserError("the validator sets could not be proven: " + e.getMessage()
-                    + " Check the network with `bftledger status`.");
+                    + " Check the network with `bftledger status`; a network that has committed no block yet has no"
+                    + " certified header to prove them by: submit any transaction first.");
         }
         return new Proven(named(chain.sets()), head.height(), head.blockHash(), head.replica(), ReadOptionsMixin.rejected(client));
     }
