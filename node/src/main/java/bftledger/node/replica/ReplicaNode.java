@@ -462,11 +462,7 @@ public final class ReplicaNode implements AutoCloseable {
         boolean fresh = !java.nio.file.Files.exists(config.dataDir().resolve("ledger"));
         if (!join && fresh && !genesis.validatorKeys().contains(key.publicKey())) {
             // A node with no store yet is one of genesis's validators unless it joins: a swapped key file is caught here.
-            throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
-                    + ", but genesis lists validator " + config.replica() + " as "
-                    + (config.replica() < genesis.n() ? genesis.validatorKey(config.replica()).shortHex() : "nobody")
-                    + ". Use this node's own key file, or the config of the node this key belongs to; a validator a"
-                    + " change added starts with --join.");
+            throw wrongKey(config, genesis, key, "; a validator a change added starts with --join.");
         }
         java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
         Path ledgerDir = config.dataDir().resolve("ledger");
@@ -492,11 +488,7 @@ public final class ReplicaNode implements AutoCloseable {
         }
         if (epoch.set().epoch() == 0 && epoch.self() != config.replica()) {
             store.close();
-            throw new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
-                    + ", but genesis lists validator " + config.replica() + " as "
-                    + (config.replica() < genesis.n() ? genesis.validatorKey(config.replica()).shortHex() : "nobody")
-                    + " (this key is validator " + epoch.self() + "). Use this node's own key file, or the config of the"
-                    + " node this key belongs to.");
+            throw wrongKey(config, genesis, key, " (this key is validator " + epoch.self() + ").");
         }
         if (epoch.self() != config.replica()) {
             log.info("event=replica-index config-replica={} epoch={} index={} the index in the set in force is used",
@@ -539,6 +531,14 @@ public final class ReplicaNode implements AutoCloseable {
         }
         return largest == pbft.validators() ? pbft : Config.of(largest, 0, null)
                 .withBatching(pbft.batchCountMax(), pbft.batchBytesMax(), pbft.requestBytesMax(), pbft.pipelineDepthMax());
+    }
+
+    /** A key file that is not the one genesis lists for the config's replica: swapped files. */
+    private static ConfigException wrongKey(NodeConfig config, ChainGenesis genesis, KeyPair key, String more) {
+        return new ConfigException("key file " + config.keyFile() + " holds public key " + key.publicKey().shortHex()
+                + ", but genesis lists validator " + config.replica() + " as "
+                + (config.replica() < genesis.n() ? genesis.validatorKey(config.replica()).shortHex() : "nobody")
+                + ". Use this node's own key file, or the config of the node this key belongs to" + more);
     }
 
     /** The set this node runs under; joining, it follows the chain first until one names it. */
