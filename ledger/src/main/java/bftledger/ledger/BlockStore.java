@@ -783,6 +783,17 @@ public final class BlockStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The VALIDATORS record's value at the tip (empty: genesis's set alone), as served to a
+     * replica that joins by state sync: it checks the chain from genesis by the approvals it carries.
+     */
+    public ByteString validatorSetsRecord() {
+        try (Txn<byte[]> txn = store.env.txnRead()) {
+            return new StoreSnapshot(this, store, txn, null, false).record(ValidatorSets.RECORD).map(RecordValue::value)
+                    .orElse(ByteString.EMPTY);
+        }
+    }
+
     public StoreSnapshot snapshot() {
         // The blocks first: the index is written after them, so it holds at least what they do
         // except for a block being indexed right now (its transactions look not yet executed).

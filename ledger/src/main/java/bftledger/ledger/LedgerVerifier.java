@@ -5,6 +5,7 @@ import bftledger.crypto.ParallelVerifier;
 import bftledger.crypto.SparseMerkleTree;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
+import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.TxIndexEntry;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -107,6 +108,39 @@ public final class LedgerVerifier {
             this.state = MemoryState.genesis(genesis);
         }
 
+        /**
+         * A pruned store's chain of validator sets: its state's VALIDATORS record, checked from
+         * genesis by each set's approvals; each change is tied to its block by the receipt there
+         * ({@link #changeTransactions}), and the record is proven with the rest of the state
+         * against the tip's certified root. A record that does not check leaves genesis's set, so
+         * the certificates after a change fail and say so.
+         */
+        private List<ValidatorSets.ValidatorSet> prunedStoreSets() {
+            ByteString value = store.record(ValidatorSets.RECORD).map(RecordValue::value).orElse(ByteString.EMPTY);
+            try {
+                return ValidatorSets.verifyChain(genesis, value);
+            } catch (IllegalArgumentException e) {
+                report(store.height(), LedgerProblem.Kind.STATE, "the validator-set record does not check from genesis: "
+                        + e.getMessage());
+                return List.of(ValidatorSets.genesisSet(genesis));
+            }
+        }
+
+        /** The height each change in the state's VALIDATORS record executed at, with its transaction id. */
+        private Map<Long, ByteString> changeTransactions() {
+            Map<Long, ByteString> out = new java.util.HashMap<>();
+            store.record(ValidatorSets.RECORD).ifPresent(r -> {
+                try {
+                    for (var e : bftledger.ledger.proto.ValidatorSetRecord.parseFrom(r.value()).getEpochsList()) {
+                        out.put(e.getChangeHeight(), e.getChangeTxId());
+                    }
+                } catch (InvalidProtocolBufferException e) {
+                    // Reported by prunedStoreSets.
+                }
+            });
+            return out;
+        }
+
         void report(long height, LedgerProblem.Kind kind, String message) {
             report(new LedgerProblem(height, kind, message));
         }
@@ -130,8 +164,10 @@ public final class LedgerVerifier {
             boolean executing = prunedBelow <= 1;
             long indexedByReceipts = 0;
             BlockHashes.InMemory chain = executing ? null : new BlockHashes.InMemory(genesis.hash());
-            // Without execution the validator sets are followed from the checked blocks' changes.
-            List<ValidatorSets.ValidatorSet> sets = List.of(ValidatorSets.genesisSet(genesis));
+            // Without execution the validator sets are followed from the checked blocks' changes; a
+            // pruned store's blocks no longer carry them, so it takes the chain its state names.
+            List<ValidatorSets.ValidatorSet> sets = prunedBelow > 1 ? prunedStoreSets() : List.of(ValidatorSets.genesisSet(genesis));
+            Map<Long, ByteString> changes = prunedBelow > 1 ? changeTransactions() : Map.of();
             for (long h = 1; h <= tip; h++) {
                 Optional<StoreSnapshot.StoredBytes> raw = store.storedBytes(h);
                 if (raw.isEmpty()) {
@@ -161,6 +197,12 @@ public final class LedgerVerifier {
                 List<LedgerProblem> found = new ArrayList<>(check.problems());
                 if (h >= prunedBelow && chain != null && check.header() != null) {
                     found.addAll(BlockChecker.checkAgainstChain(h, check.header(), chain));
+                }
+                ByteString change = changes.get(h);
+                if (change != null && block.getReceiptsList().stream()
+                        .noneMatch(r -> r.getTxId().equals(change) && r.getStatus() == Receipt.Status.SUCCESS)) {
+                    found.add(new LedgerProblem(h, LedgerProblem.Kind.STATE, "the validator-set record says the change "
+                            + ChainGenesis.hex(change) + " executed here, and no receipt of this block says so"));
                 }
                 found.forEach(this::report);
                 blocksChecked++;
@@ -193,8 +235,11 @@ public final class LedgerVerifier {
                     executing = false;
                     report(h, LedgerProblem.Kind.STATE, "re-execution stops here; later state is not checked");
                 }
-                sets = check.execution() != null ? ValidatorSets.all(genesis, state.record(ValidatorSets.RECORD))
-                        : ValidatorSets.follow(sets, h, block);
+                if (check.execution() != null) {
+                    sets = ValidatorSets.all(genesis, state.record(ValidatorSets.RECORD));
+                } else if (prunedBelow <= 1) {
+                    sets = ValidatorSets.follow(sets, h, block);
+                }
                 previousHash = check.hash();
                 progress.onBlock(h, tip);
             }

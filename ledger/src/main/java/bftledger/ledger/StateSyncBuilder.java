@@ -36,6 +36,13 @@ import org.lmdbjava.Txn;
  * still keep that snapshot); the chain's blocks 1..S, each checked against genesis and the chain
  * so far and stored in its pruned form (header, certificate, receipts), block S whole and equal
  * to the certified header.
+ *
+ * <p>Certificates are checked against the set in force at their height, from the chain of
+ * validator sets the build is given: a joiner learns it from a peer's VALIDATORS record, checked
+ * from genesis by the approvals each set carries ({@link ValidatorSets#verifyChain}). The state
+ * the build ends with must hold that same chain, up to the sets that take over above S
+ * ({@link #stateSetsProblem}), so a peer that names another approved chain gets nothing built
+ * ({@code StateSyncAcrossChangesTest}).
  * {@link #finish} then writes the state tree and the metadata of a pruned store at S, which
  * {@link BlockStore#open} opens as any other ({@code StateSyncBuilderTest#aStoreBuiltFromASnapshotIsTheSourceStoreAtItsHeight}).
  *
@@ -59,6 +66,9 @@ public final class StateSyncBuilder implements AutoCloseable {
     private final StoreLock lock;
     private final StoreEnv store;
     private final ChainGenesis genesis;
+    /** The chain of validator sets certificates are checked against, genesis's first. */
+    private final List<ValidatorSets.ValidatorSet> sets;
+    private final TrustRoot trust;
     private final BlockHistory history;
     private Txn<byte[]> txn;
     private int uncommittedBlocks;
@@ -75,10 +85,12 @@ public final class StateSyncBuilder implements AutoCloseable {
     private boolean finished;
     private boolean closed;
 
-    private StateSyncBuilder(StoreLock lock, StoreEnv store, ChainGenesis genesis) {
+    private StateSyncBuilder(StoreLock lock, StoreEnv store, ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets) {
         this.lock = lock;
         this.store = store;
         this.genesis = genesis;
+        this.sets = List.copyOf(sets);
+        this.trust = ValidatorSets.trustChain(genesis, sets);
         this.history = new BlockHistory(store);
         this.tipHash = genesis.hash();
     }
@@ -87,12 +99,22 @@ public final class StateSyncBuilder implements AutoCloseable {
         return create(dir, genesis, BlockStore.DEFAULT_MAP_SIZE);
     }
 
+    /** As below, for a network whose set never changed (genesis's set alone). */
+    public static StateSyncBuilder create(Path dir, ChainGenesis genesis, long mapSizeBytes) {
+        return create(dir, genesis, mapSizeBytes, List.of(ValidatorSets.genesisSet(genesis)));
+    }
+
     /**
      * Starts a build in {@code dir}, which must be empty or absent: a new store for
      * {@code genesis} as {@link BlockStore} creates one, without the genesis state (the snapshot's
-     * replaces it).
+     * replaces it). {@code sets} is the chain of validator sets to check certificates against,
+     * genesis's first (from {@link ValidatorSets#verifyChain}).
      */
-    public static StateSyncBuilder create(Path dir, ChainGenesis genesis, long mapSizeBytes) {
+    public static StateSyncBuilder create(Path dir, ChainGenesis genesis, long mapSizeBytes,
+            List<ValidatorSets.ValidatorSet> sets) {
+        if (sets.isEmpty() || !sets.get(0).equals(ValidatorSets.genesisSet(genesis))) {
+            throw new IllegalArgumentException("the chain of validator sets must start with genesis's set");
+        }
         requireEmpty(dir);
         StoreLock lock = StoreLock.take(dir);
         StoreEnv env = null;
@@ -105,7 +127,7 @@ public final class StateSyncBuilder implements AutoCloseable {
                 env.stateNodes.drop(t);
                 t.commit();
             }
-            return new StateSyncBuilder(lock, env, genesis);
+            return new StateSyncBuilder(lock, env, genesis, sets);
         } catch (RuntimeException e) {
             if (env != null) {
                 env.close();
@@ -149,9 +171,6 @@ public final class StateSyncBuilder implements AutoCloseable {
         }
         Txn<byte[]> t = txn();
         BlockHashes chain = chainBelow(t);
-        // Genesis's set only: following a chain of sets from genesis is not built for state sync
-        // yet, so a network that changed its set makes these checks fail and the joiner replay.
-        List<ValidatorSets.ValidatorSet> sets = List.of(ValidatorSets.genesisSet(genesis));
         BlockChecker.BlockCheck check = pruned ? BlockChecker.checkPruned(genesis, sets, h, tipHash, chain, block)
                 : BlockChecker.checkServed(genesis, sets, h, tipHash, block);
         List<LedgerProblem> problems = new ArrayList<>(check.problems());
@@ -210,8 +229,9 @@ public final class StateSyncBuilder implements AutoCloseable {
 
     /**
      * Takes {@code proof} (from a peer's {@code BlockStore#headerProof}) as the header of
-     * {@code height}, the one the store is built to: it must verify against genesis alone (a later block's certificate anchors it,
-     * directly or through a later certified header's blocks_root). Comes first; the manifest,
+     * {@code height}, the one the store is built to: it must verify against the set in force at
+     * the certifying block's height (a later block's certificate anchors it, directly or through
+     * a later certified header's blocks_root). Comes first; the manifest,
      * the buckets and block S are checked against it. Returns why it was refused, or empty.
      */
     public Optional<String> certify(long height, HeaderProof proof) {
@@ -219,7 +239,7 @@ public final class StateSyncBuilder implements AutoCloseable {
         if (target != null) {
             return Optional.of("the certified header of height " + target.getHeight() + " is in use");
         }
-        Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(genesis, proof);
+        Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(trust, proof);
         if (!checked.ok()) {
             return Optional.of("the header proof does not check: " + checked.problem());
         }
@@ -343,6 +363,35 @@ public final class StateSyncBuilder implements AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Once every bucket is put: why the state's VALIDATORS record does not name the chain this
+     * build checks certificates against, or empty. The state (proven by the certified root) must
+     * hold every set given that takes over at or below S, and nothing else; sets given that take
+     * over above S were named after it and are not in its state yet.
+     */
+    public Optional<String> stateSetsProblem() {
+        requireOpen();
+        if (!missingBuckets().isEmpty()) {
+            return Optional.of("the state is not complete");
+        }
+        byte[] stored = store.records.get(txn(), ValidatorSets.RECORD.storeKey());
+        ByteString value = stored == null ? ByteString.EMPTY : RecordValue.decode(stored, store.dir).value();
+        List<ValidatorSets.ValidatorSet> inState;
+        try {
+            inState = ValidatorSets.verifyChain(genesis, value);
+        } catch (IllegalArgumentException e) {
+            return Optional.of("the state's validator-set record does not check from genesis: " + e.getMessage());
+        }
+        long at = target.getHeight();
+        List<ValidatorSets.ValidatorSet> takenOver = sets.stream().filter(s -> s.fromHeight() <= at).toList();
+        boolean prefix = inState.size() <= sets.size() && sets.subList(0, inState.size()).equals(inState);
+        if (!prefix || inState.size() < takenOver.size()) {
+            return Optional.of("the state at " + at + " names " + inState.size() + " validator sets that are not the chain of "
+                    + sets.size() + " its certificates were checked against");
+        }
+        return Optional.empty();
+    }
+
     /** Buckets of the manifest not put yet, ascending (all 256 before a manifest is in use). */
     public List<Integer> missingBuckets() {
         List<Integer> out = new ArrayList<>();
@@ -375,6 +424,10 @@ public final class StateSyncBuilder implements AutoCloseable {
         List<Integer> missing = missingBuckets();
         if (!missing.isEmpty()) {
             throw new IllegalStateException(missing.size() + " buckets are not put yet, the first " + missing.get(0));
+        }
+        Optional<String> setsProblem = stateSetsProblem();
+        if (setsProblem.isPresent()) {
+            throw new IllegalStateException(setsProblem.get());
         }
         Txn<byte[]> t = txn();
         store.blocks.put(t, StoreEnv.u64(height), StoredBlock.encode(tipWhole.toByteArray()));

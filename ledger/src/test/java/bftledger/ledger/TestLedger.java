@@ -6,8 +6,11 @@ import bftledger.crypto.Digest;
 import bftledger.crypto.HeaderAnchor;
 import bftledger.crypto.KeyPair;
 import bftledger.crypto.PublicKey;
+import bftledger.ledger.ValidatorSets.ValidatorSet;
+import bftledger.ledger.proto.ChangeValidators;
 import bftledger.ledger.proto.CommitCertificate;
 import bftledger.ledger.proto.Validator;
+import bftledger.ledger.proto.ValidatorApproval;
 import com.google.protobuf.ByteString;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,6 +95,47 @@ final class TestLedger {
         BlockStore.Tip tip = store.tip();
         HeaderAnchor anchor = anchorAfter(tip.height(), tip.hash());
         return store.appendBatch(timestamp, anchor, txs, certify(tip.height() + 1, timestamp, anchor, txs));
+    }
+
+    /** As {@link #append(BlockStore, long, List)}, certified by {@code signers} (the set in force, in replica order). */
+    ExecutedBlock append(BlockStore store, long timestamp, List<VerifiedTransaction> txs, List<KeyPair> signers) {
+        BlockStore.Tip tip = store.tip();
+        HeaderAnchor anchor = anchorAfter(tip.height(), tip.hash());
+        return store.appendBatch(timestamp, anchor, txs, certifyBy(signers, tip.height() + 1, timestamp, anchor, txs));
+    }
+
+    /** {@code keys} as validators at local addresses 7100.., named v0.. */
+    static List<Validator> described(List<KeyPair> keys) {
+        List<Validator> vs = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            vs.add(ChainGenesis.validator(keys.get(i).publicKey(), "127.0.0.1:" + (7100 + i), "v" + i));
+        }
+        return vs;
+    }
+
+    /** A change from {@code current} to {@code next} approved by the first {@code approvers} of {@code currentKeys}. */
+    ChangeValidators change(ValidatorSet current, List<KeyPair> currentKeys, List<Validator> next, int approvers) {
+        ChangeValidators.Builder c = ChangeValidators.newBuilder().setEpoch(current.epoch() + 1)
+                .setCurrentSetHash(ByteString.copyFrom(current.hash().bytes())).addAllValidators(next);
+        for (int r = 0; r < approvers; r++) {
+            c.addApprovals(ValidatorApproval.newBuilder().setReplica(r)
+                    .setSignature(ByteString.copyFrom(ValidatorSets.approve(currentKeys.get(r), genesis.hash(), current, next))));
+        }
+        return c.build();
+    }
+
+    /** {@code change} as user 0's transaction with {@code nonce}, signed and validated. */
+    VerifiedTransaction changeTransaction(ChangeValidators change, long nonce) {
+        var body = bftledger.ledger.proto.TransactionBody.newBuilder().setChainId(CHAIN)
+                .setSender(ByteString.copyFrom(user(0).bytes())).setNonce(nonce).setChangeValidators(change).build();
+        var signed = bftledger.ledger.proto.SignedTransaction.newBuilder().setBody(body.toByteString())
+                .setSignature(ByteString.copyFrom(users.get(0).sign(bftledger.crypto.Domain.TRANSACTION, body.toByteArray())))
+                .build();
+        TxVerdict v = Transactions.validate(signed, CHAIN);
+        if (!v.ok()) {
+            throw new IllegalStateException(v.toString());
+        }
+        return v.transaction();
     }
 
     /** Builds the next block on a memory state (anchoring the one before), applies it, and returns it. */

@@ -12,7 +12,6 @@ import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.ChangeValidators;
 import bftledger.ledger.proto.Receipt;
 import bftledger.ledger.proto.Validator;
-import bftledger.ledger.proto.ValidatorApproval;
 import com.google.protobuf.ByteString;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,34 +32,16 @@ class ValidatorSetsTest {
     }
 
     private static List<Validator> described(List<KeyPair> keys) {
-        List<Validator> vs = new ArrayList<>();
-        for (int i = 0; i < keys.size(); i++) {
-            vs.add(ChainGenesis.validator(keys.get(i).publicKey(), "127.0.0.1:" + (7100 + i), "v" + i));
-        }
-        return vs;
+        return TestLedger.described(keys);
     }
 
     /** A change to {@code next} approved by the first {@code approvers} of {@code current}'s keys. */
     private ChangeValidators change(ValidatorSet current, List<KeyPair> currentKeys, List<KeyPair> next, int approvers) {
-        List<Validator> vs = described(next);
-        ChangeValidators.Builder c = ChangeValidators.newBuilder().setEpoch(current.epoch() + 1)
-                .setCurrentSetHash(ByteString.copyFrom(current.hash().bytes())).addAllValidators(vs);
-        for (int r = 0; r < approvers; r++) {
-            c.addApprovals(ValidatorApproval.newBuilder().setReplica(r)
-                    .setSignature(ByteString.copyFrom(ValidatorSets.approve(currentKeys.get(r), net.genesis.hash(), current, vs))));
-        }
-        return c.build();
+        return net.change(current, currentKeys, described(next), approvers);
     }
 
     private VerifiedTransaction submit(ChangeValidators change, long nonce) {
-        var body = bftledger.ledger.proto.TransactionBody.newBuilder().setChainId(TestLedger.CHAIN)
-                .setSender(ByteString.copyFrom(net.user(0).bytes())).setNonce(nonce).setChangeValidators(change).build();
-        var signed = bftledger.ledger.proto.SignedTransaction.newBuilder().setBody(body.toByteString())
-                .setSignature(ByteString.copyFrom(net.users.get(0).sign(bftledger.crypto.Domain.TRANSACTION, body.toByteArray())))
-                .build();
-        TxVerdict v = Transactions.validate(signed, TestLedger.CHAIN);
-        assertTrue(v.ok(), v.toString());
-        return v.transaction();
+        return net.changeTransaction(change, nonce);
     }
 
     private final List<Block> blocks = new ArrayList<>();

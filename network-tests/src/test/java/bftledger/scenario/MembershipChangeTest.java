@@ -47,13 +47,17 @@ import org.junit.jupiter.api.io.TempDir;
  * Validator-set changes on real node processes while clients submit: node 4 is added (it starts
  * with --join and follows the chain until its set takes over, then votes: with node 3 stopped,
  * the five-validator quorum of four needs it), node 1's key is rotated (its process stops at the
- * boundary and signs again with the new key), the set grows to seven and shrinks back to four
- * (the removed nodes stop at the boundary). Every acknowledged transaction is in every ledger,
- * the ledgers are identical, and the offline audit, which checks each block's certificate
- * against the set in force at its height, passes on every node.
+ * boundary and signs again with the new key), the set grows to seven (nodes 5 and 6 join by state
+ * sync, learning the two changes before it from their peers) and shrinks back to four, node 3
+ * replaced by node 5 (the removed nodes stop at the boundary). Every acknowledged transaction is
+ * in every ledger, the ledgers are identical, and the offline audit, which checks each block's
+ * certificate against the set in force at its height, passes on every node, the state-synced
+ * (pruned) ones included.
  */
 class MembershipChangeTest {
     private static final long SEED = Long.getLong("bftledger.seed", System.nanoTime());
+    /** The set the test ends with: node 3 replaced by node 5. */
+    private static final List<Integer> FINAL = List.of(0, 1, 2, 5);
 
     @TempDir
     Path tmp;
@@ -73,6 +77,12 @@ class MembershipChangeTest {
         why = "seed " + SEED + " (replay with -Dbftledger.seed=" + SEED + ")";
         try (ScenarioCluster c = ScenarioCluster.loopback(tmp.resolve("net"), ScenarioCluster.Options.defaults(SEED).withSpares(3))) {
             cluster = c;
+            for (int i = 0; i < 7; i++) {
+                c.configure(i, "snapshot.interval.blocks", "64");
+                c.configure(i, "snapshot.keep", "4");
+            }
+            c.configure(5, "state.sync", "true");
+            c.configure(6, "state.sync", "true");
             c.startAll();
             c.awaitReady(Duration.ofSeconds(90));
             AtomicBoolean stop = new AtomicBoolean();
@@ -98,28 +108,37 @@ class MembershipChangeTest {
                 c.start(1);
                 awaitSigns(1);
 
-                // Grow to seven (f = 2), then shrink back to the first four.
+                // Grow to seven (f = 2): the two new nodes sync the state of a later epoch, then
+                // shrink back to four, node 5 standing in for node 3.
                 first = change(List.of(0, 1, 2, 3, 4, 5, 6));
                 c.startJoining(5);
                 c.startJoining(6);
                 awaitHeight(List.of(0, 1, 2, 3, 4, 5, 6), first + 8);
                 awaitSigns(6);
-                first = change(List.of(0, 1, 2, 3));
-                for (int removed = 4; removed <= 6; removed++) {
+                for (int synced : List.of(5, 6)) {
+                    String log = c.logText(synced);
+                    assertTrue(log.contains("event=state-synced") && log.contains("event=state-sync-sets"),
+                            why + ": node" + synced + " did not join by state sync across the changes");
+                }
+                first = change(FINAL);
+                for (int removed : List.of(3, 4, 6)) {
                     assertEquals(0, c.awaitExit(removed, Duration.ofSeconds(120)), why + ": removed node" + removed);
                 }
-                awaitHeight(List.of(0, 1, 2, 3), first + 8);
+                awaitHeight(FINAL, first + 8);
+                awaitSigns(5);
             } finally {
                 stop.set(true);
             }
             load.get(120, TimeUnit.SECONDS);
             assertTrue(acknowledged.size() > 20, why + ": only " + acknowledged.size() + " transfers acknowledged");
-            long tip = awaitHeight(List.of(0, 1, 2, 3), height(0));
-            for (int i : List.of(0, 1, 2, 3)) {
+            long tip = awaitHeight(FINAL, height(0));
+            for (int i : FINAL) {
                 assertEquals(blockHash(0, tip), blockHash(i, tip), why + ": node" + i + " at " + tip);
                 for (Digest id : acknowledged) {
-                    assertTrue(stub(i).getTransaction(GetTransactionRequest.newBuilder()
-                            .setTxId(ByteString.copyFrom(id.bytes())).build()).getFound(), why + ": node" + i + " lost " + id.hex());
+                    var r = stub(i).getTransaction(GetTransactionRequest.newBuilder().setTxId(ByteString.copyFrom(id.bytes())).build());
+                    // A state-synced node keeps no bodies below its snapshot: it knows where the transaction is.
+                    boolean prunedThere = r.getPrunedBelow() > r.getHeight() && r.getHeight() > 0;
+                    assertTrue(r.getFound() || prunedThere, why + ": node" + i + " lost " + id.hex());
                 }
             }
             // A client that knows only genesis follows the four changes (each set approved by the
@@ -133,6 +152,11 @@ class MembershipChangeTest {
                 client.submit(new TransactionFactory(c.genesis().chainId()).transfer(c.accounts().get(1),
                         KeyPair.deterministic("payee-last").publicKey(), 1), Duration.ofSeconds(60));
             }
+            // The online audit follows the same chain and asks the latest set's nodes, node 5's
+            // pruned store (built by state sync) compared from its first whole block.
+            var online = ScenarioChecks.cliJson(c, "audit", "--online", "--genesis", c.genesisPath().toString(), "--plaintext", "--json");
+            assertTrue(online.get("passed").asBoolean(), why + ": " + online);
+            assertEquals(4, online.get("nodes").size(), why + ": " + online);
             channels.values().forEach(ManagedChannel::shutdownNow);
             c.stopAll();
             for (int i = 0; i < 7; i++) {

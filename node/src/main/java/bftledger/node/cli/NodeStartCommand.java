@@ -35,7 +35,8 @@ final class NodeStartCommand implements Callable<Integer> {
     boolean stateSync;
     @Option(names = "--join", description = "This node's key was added to the validator set by a change: if the set in"
             + " force does not name it yet, follow the chain from the validators (every block checked) until it does,"
-            + " then take part (see docs/operations.md, Changing the validators).")
+            + " then take part. Only for a key that has never signed: the node starts with no record of earlier votes"
+            + " (see docs/operations.md, Changing the validators).")
     boolean join;
 
     @Override

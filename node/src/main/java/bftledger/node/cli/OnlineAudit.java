@@ -34,8 +34,10 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 
 /**
- * The online audit: asks every node for every block up to its height and checks each block as
- * that node serves it (its commit certificate against genesis, its link to the block before it,
+ * The online audit: asks every node of the latest validator set (the chain of sets followed from
+ * genesis, each approved by the one before) for every block up to its height and checks each block
+ * as that node serves it (its commit certificate against the set in force at its height, its link
+ * to the block before it,
  * its transactions and receipts against the header's roots, every signature, and that its anchor
  * names the node's own earlier header), then compares nodes height by height. A node diverges at the first height where its
  * block differs from the one most nodes hold; a node that is only behind is reported as such. A
@@ -67,13 +69,16 @@ final class OnlineAudit {
 
     static int run(CommandLine.Model.CommandSpec spec, boolean json, ChainGenesis genesis, ClientTransportOptions transport,
                    Duration timeout) throws bftledger.node.config.ConfigException {
-        Network network = transport.apply(Network.fromGenesisBytes(genesis.bytes()));
-        ProofVerifier verifier = new ProofVerifier(network);
         PrintWriter err = spec.commandLine().getErr();
-        int n = network.n();
+        Network network = followingValidators(transport.apply(Network.fromGenesisBytes(genesis.bytes())), timeout, err);
+        ProofVerifier verifier = new ProofVerifier(network);
+        // The validators of the latest set are audited: the nodes that run the network now.
+        bftledger.ledger.ValidatorSets.ValidatorSet audited = network.validators().latest();
+        List<bftledger.ledger.ValidatorSets.ValidatorSet> chainOfSets = network.validators().sets();
+        int n = audited.n();
         List<ManagedChannel> channels = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            channels.add(bftledger.sdk.TlsChannels.builder(network, i).maxInboundMessageSize(64 << 20).build());
+            channels.add(bftledger.sdk.TlsChannels.builder(network, audited, i, null).maxInboundMessageSize(64 << 20).build());
         }
         try {
             long[] heights = new long[n];
@@ -97,11 +102,6 @@ final class OnlineAudit {
                 top = Math.max(top, up[i] ? heights[i] : 0);
             }
             Digest[] previous = new Digest[n];
-            // Each node's chain of validator sets, followed from the changes in the blocks it serves.
-            List<List<bftledger.ledger.ValidatorSets.ValidatorSet>> sets = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                sets.add(List.of(bftledger.ledger.ValidatorSets.genesisSet(genesis)));
-            }
             for (int i = 0; i < n; i++) {
                 previous[i] = genesis.hash();
             }
@@ -142,7 +142,7 @@ final class OnlineAudit {
                         } else {
                             Block block = r.getBlock();
                             // Contents too: the roots recomputed from the transactions and receipts the node serves.
-                            BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, sets.get(i), h, previous[i], block);
+                            BlockChecker.BlockCheck check = BlockChecker.checkServed(genesis, chainOfSets, h, previous[i], block);
                             Digest hash = Sha256.hash(block.getHeader().toByteArray());
                             if (!check.ok()) {
                                 problem = "serves a block that does not check: " + check.problems();
@@ -151,7 +151,6 @@ final class OnlineAudit {
                                         + " with a hash its own chain does not have there";
                             } else {
                                 previous[i] = hash;
-                                sets.set(i, bftledger.ledger.ValidatorSets.follow(sets.get(i), h, block));
                                 chains.get(i).put(h, hash);
                                 chains.get(i).headMap(h - ANCHOR_WINDOW).clear();
                                 byHash.computeIfAbsent(hash, k -> new ArrayList<>()).add(i);
@@ -252,6 +251,23 @@ final class OnlineAudit {
     }
 
     /** The hash of header {@code height} (0: the genesis), proven against genesis by the node's latest certified header. */
+    /**
+     * {@code network} following the chain of validator sets the nodes' VALIDATORS record names,
+     * each set checked from genesis by its approvals ({@link bftledger.sdk.ValidatorChain#verify});
+     * genesis's set alone when no node answers with a record that checks (said on {@code err}).
+     * Every certificate is then checked against the set in force at its height, pruned nodes'
+     * included, whose blocks no longer carry the changes.
+     */
+    private static Network followingValidators(Network network, Duration timeout, PrintWriter err) {
+        try (bftledger.sdk.LedgerClient client = bftledger.sdk.LedgerClient.connect(network)) {
+            return network.withValidators(client.refreshValidators(timeout));
+        } catch (bftledger.sdk.LedgerClientException | RuntimeException e) {
+            err.println("warning: no node proved the chain of validator sets (" + e.getMessage()
+                    + "); auditing against genesis's set alone");
+            return network;
+        }
+    }
+
     private static Optional<Digest> provenHash(ProofVerifier verifier, LedgerApiGrpc.LedgerApiBlockingStub node, long height,
             ChainGenesis genesis) {
         if (height == 0) {

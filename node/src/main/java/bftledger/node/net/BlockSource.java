@@ -36,6 +36,11 @@ public interface BlockSource {
         return List.of();
     }
 
+    /** The VALIDATORS record's value at the tip (empty: genesis's set alone), for a replica joining by state sync. */
+    default com.google.protobuf.ByteString validatorSets() {
+        return com.google.protobuf.ByteString.EMPTY;
+    }
+
     /** The manifest of the snapshot at {@code height}, if kept. */
     default Optional<StateSnapshotManifest> snapshotManifest(long height) {
         return Optional.empty();

@@ -518,7 +518,8 @@ public final class PeerNetwork implements AutoCloseable {
 
         @Override
         public void listStateSnapshots(ListStateSnapshotsRequest request, StreamObserver<ListStateSnapshotsResponse> responses) {
-            responses.onNext(ListStateSnapshotsResponse.newBuilder().addAllHeights(blocks.snapshotHeights()).build());
+            responses.onNext(ListStateSnapshotsResponse.newBuilder().addAllHeights(blocks.snapshotHeights())
+                    .setValidatorSets(blocks.validatorSets()).build());
             responses.onCompleted();
         }
 

@@ -42,6 +42,11 @@ public record StoreBlockSource(BlockStore store, StateSnapshots snapshots) imple
     }
 
     @Override
+    public com.google.protobuf.ByteString validatorSets() {
+        return store.validatorSetsRecord();
+    }
+
+    @Override
     public Optional<StateSnapshotManifest> snapshotManifest(long height) {
         return snapshots.manifest(height);
     }

@@ -467,7 +467,7 @@ public final class ReplicaNode implements AutoCloseable {
         java.nio.channels.FileChannel lock = lockDataDir(config.dataDir());
         Path ledgerDir = config.dataDir().resolve("ledger");
         if (config.stateSync().joinBySync() && !java.nio.file.Files.exists(ledgerDir)) {
-            joinBySync(config, genesis, tls, ledgerDir);
+            joinBySync(config, genesis, key, tls, ledgerDir);
         }
         BlockStore store;
         try {
@@ -481,7 +481,7 @@ public final class ReplicaNode implements AutoCloseable {
         }
         Epoch epoch;
         try {
-            epoch = epochOf(config, genesis, store, key, tls, join);
+            epoch = epochOf(config, genesis, store, key, tls, join, fresh);
         } catch (ConfigException | RuntimeException e) {
             store.close();
             throw e;
@@ -541,12 +541,16 @@ public final class ReplicaNode implements AutoCloseable {
                 + ". Use this node's own key file, or the config of the node this key belongs to" + more);
     }
 
-    /** The set this node runs under; joining, it follows the chain first until one names it. */
+    /**
+     * The set this node runs under; joining, it follows the chain first until one names it. A
+     * joining node that started without a store and finds its set in force already (it synced
+     * the state past the handover) is joined as well: its key never signed.
+     */
     private static Epoch epochOf(NodeConfig config, ChainGenesis genesis, BlockStore store, KeyPair key, NetworkTls tls,
-            boolean join) throws ConfigException {
+            boolean join, boolean fresh) throws ConfigException {
         java.util.Optional<Epoch> epoch = Epoch.of(genesis, store, key.publicKey());
         if (epoch.isPresent()) {
-            return epoch.get();
+            return join && fresh && epoch.get().set().epoch() > 0 ? epoch.get().asJoined() : epoch.get();
         }
         if (!join) {
             throw new NotAValidatorException("key " + key.publicKey().shortHex() + " (" + config.keyFile() + ") is not a validator"
@@ -655,9 +659,11 @@ public final class ReplicaNode implements AutoCloseable {
      * Builds the block store of a node that has none from its peers' state snapshots (config
      * {@code state.sync}); when no peer offers one, leaves it to be created and replayed as usual.
      */
-    private static void joinBySync(NodeConfig config, ChainGenesis genesis, NetworkTls tls, Path ledgerDir) throws ConfigException {
+    private static void joinBySync(NodeConfig config, ChainGenesis genesis, KeyPair key, NetworkTls tls, Path ledgerDir)
+            throws ConfigException {
         List<String> addresses = genesis.genesis().getValidatorsList().stream().map(v -> v.getAddress()).toList();
-        try (StateSync sync = new StateSync(config.replica(), genesis, addresses, tls.peerCredentials(),
+        int self = genesis.validatorKeys().indexOf(key.publicKey());
+        try (StateSync sync = new StateSync(self, key.publicKey(), genesis, addresses, tls.peerCredentials(),
                 config.tuning().mapSizeBytes())) {
             sync.run(ledgerDir);
         } catch (java.io.IOException | RuntimeException e) {

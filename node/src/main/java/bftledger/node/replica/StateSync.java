@@ -1,5 +1,6 @@
 package bftledger.node.replica;
 
+import bftledger.crypto.PublicKey;
 import bftledger.crypto.Sha256;
 import bftledger.ledger.Blocks;
 import bftledger.ledger.ChainGenesis;
@@ -7,6 +8,8 @@ import bftledger.ledger.DurableFiles;
 import bftledger.ledger.Proofs;
 import bftledger.ledger.StateBuckets;
 import bftledger.ledger.StateSyncBuilder;
+import bftledger.ledger.ValidatorSets;
+import bftledger.ledger.ValidatorSets.ValidatorSet;
 import bftledger.ledger.proto.Block;
 import bftledger.ledger.proto.BlockHeader;
 import bftledger.ledger.proto.HeaderProof;
@@ -18,6 +21,7 @@ import bftledger.node.proto.FetchStateChunkRequest;
 import bftledger.node.proto.GetHeaderProofRequest;
 import bftledger.node.proto.GetStateManifestRequest;
 import bftledger.node.proto.ListStateSnapshotsRequest;
+import bftledger.node.proto.ListStateSnapshotsResponse;
 import bftledger.node.proto.PeerTransportGrpc;
 import bftledger.node.proto.StateChunk;
 import com.google.protobuf.ByteString;
@@ -54,6 +58,14 @@ import org.slf4j.LoggerFactory;
  * that does not check is named in the log ({@code event=state-sync-peer-refused}) and not asked
  * again; the part comes from another. The state comes before the blocks because holders replace
  * their snapshots as the chain grows, while blocks are kept longer.
+ *
+ * <p>After a validator-set change, certificates are signed by later sets at later addresses.
+ * Every peer's answer to the snapshot listing carries its VALIDATORS record; each is checked
+ * from genesis by the approvals every set carries ({@link ValidatorSets#verifyChain}), the
+ * longest chain that extends the one held is taken, and the validators it names are asked too.
+ * Certificates are then checked against the set in force at their height, and the state built
+ * must name the same chain ({@link StateSyncBuilder#stateSetsProblem}). A record that does not
+ * check gets its peer refused; an approved chain that conflicts with the one held is left aside.
  *
  * <p>The store is built in a staging directory beside the ledger's and moved into place only
  * when complete, so a crash in the middle leaves no store and the next start begins again
@@ -94,8 +106,15 @@ public final class StateSync implements AutoCloseable {
     }
 
     private final int self;
+    /** This replica's key, whose address in later sets is not dialled; null when unknown (tests). */
+    private final PublicKey selfKey;
     private final ChainGenesis genesis;
+    private final ChannelCredentials credentials;
+    /** Every peer's address, its index the peer's number in logs and outcomes: genesis's validators first, then later sets'. */
+    private final List<String> addresses = new ArrayList<>();
     private final Map<Integer, ManagedChannel> channels = new TreeMap<>();
+    /** The chain of validator sets followed so far, genesis's first. */
+    private List<ValidatorSet> sets;
     /** Peers caught serving something that does not check, with the first thing they were caught at. */
     private final Map<Integer, String> refused = new LinkedHashMap<>();
 
@@ -104,21 +123,76 @@ public final class StateSync implements AutoCloseable {
     private final java.util.Set<Long> failedHeights = new java.util.HashSet<>();
 
     /** @param mapSizeBytes the LMDB map size of the store built (the node's {@code tuning.lmdb.map.size.bytes}) */
-    public StateSync(int self, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials, long mapSizeBytes) {
-        this(self, genesis, addresses, credentials, mapSizeBytes, DISCOVERY_MILLIS);
+    /**
+     * @param self        this replica's index among genesis's validators, or -1 (not dialled)
+     * @param selfKey     this replica's key: its address in later sets is not dialled
+     * @param addresses   genesis's validators' addresses, in replica order; later sets' are learned
+     */
+    public StateSync(int self, PublicKey selfKey, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials,
+                     long mapSizeBytes) {
+        this(self, selfKey, genesis, addresses, credentials, mapSizeBytes, DISCOVERY_MILLIS);
     }
 
     /** With another discovery time than {@link #DISCOVERY_MILLIS} (tests). */
-    StateSync(int self, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials, long mapSizeBytes,
-              long discoveryMillis) {
+    StateSync(int self, PublicKey selfKey, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials,
+              long mapSizeBytes, long discoveryMillis) {
         this.self = self;
+        this.selfKey = selfKey;
         this.mapSizeBytes = mapSizeBytes;
         this.discoveryMillis = discoveryMillis;
         this.genesis = genesis;
-        for (int peer = 0; peer < addresses.size(); peer++) {
-            if (peer != self) {
-                channels.put(peer, NettyChannelBuilder.forTarget(addresses.get(peer), credentials)
-                        .maxInboundMessageSize(Blocks.MAX_BLOCK_BYTES + (1 << 20)).build());
+        this.credentials = credentials;
+        this.sets = List.of(ValidatorSets.genesisSet(genesis));
+        for (String address : addresses) {
+            addPeer(address);
+        }
+    }
+
+    /** Dials {@code address} as the next peer, unless it is this replica's own. */
+    private void addPeer(String address) {
+        int peer = addresses.size();
+        addresses.add(address);
+        if (peer != self && !(self >= 0 && self < peer && address.equals(addresses.get(self)))) {
+            channels.put(peer, NettyChannelBuilder.forTarget(address, credentials)
+                    .maxInboundMessageSize(Blocks.MAX_BLOCK_BYTES + (1 << 20)).build());
+        }
+    }
+
+    /** The chain of validator sets followed so far, genesis's first. */
+    public List<ValidatorSet> sets() {
+        return sets;
+    }
+
+    /**
+     * Takes the chain {@code value} names if it checks from genesis and extends the one held,
+     * and dials the validators it names that are not dialled yet (newest set first). A value
+     * that does not check gets {@code peer} refused.
+     */
+    private void learnSets(int peer, ByteString value) {
+        List<ValidatorSet> offered;
+        try {
+            offered = ValidatorSets.verifyChain(genesis, value);
+        } catch (IllegalArgumentException e) {
+            refuse(peer, "validator-set record: " + e.getMessage());
+            return;
+        }
+        if (offered.size() <= sets.size()) {
+            return;
+        }
+        if (!offered.subList(0, sets.size()).equals(sets)) {
+            log.warn("event=state-sync-conflicting-sets peer={} address={} reason=\"an approved chain of {} sets that does not"
+                    + " extend the {} held; left aside\"", peer, addresses.get(peer), offered.size(), sets.size());
+            return;
+        }
+        sets = offered;
+        log.info("event=state-sync-sets replica={} epoch={} from-height={} validators={}", self, ValidatorSets.latest(sets).epoch(),
+                ValidatorSets.latest(sets).fromHeight(), ValidatorSets.latest(sets).addresses());
+        for (int i = sets.size() - 1; i >= 0; i--) {
+            ValidatorSet set = sets.get(i);
+            for (int r = 0; r < set.n(); r++) {
+                if (!set.keys().get(r).equals(selfKey) && !addresses.contains(set.validators().get(r).getAddress())) {
+                    addPeer(set.validators().get(r).getAddress());
+                }
             }
         }
     }
@@ -152,12 +226,16 @@ public final class StateSync implements AutoCloseable {
             List<Integer> holders = usable(candidate.get().getValue());
             long started = System.nanoTime();
             log.info("event=state-sync-start replica={} height={} holders={}", self, height, holders);
-            try (StateSyncBuilder builder = StateSyncBuilder.create(staging, genesis, mapSizeBytes)) {
+            try (StateSyncBuilder builder = StateSyncBuilder.create(staging, genesis, mapSizeBytes, sets)) {
                 // The state before the blocks: holders keep a snapshot only until newer ones replace
                 // it, and the blocks are kept for longer.
                 certifyHeader(builder, height);
                 StateSnapshotManifest manifest = fetchManifest(builder, height, holders);
                 fetchBuckets(builder, manifest, holders);
+                Optional<String> setsProblem = builder.stateSetsProblem();
+                if (setsProblem.isPresent()) {
+                    throw new Failed(setsProblem.get());
+                }
                 fetchBlocks(builder, height);
                 builder.finish();
             } catch (Failed e) {
@@ -187,20 +265,32 @@ public final class StateSync implements AutoCloseable {
                         .thenComparing(Map.Entry::getKey));
     }
 
-    /** Snapshot heights offered, with the peers offering each; polls until one is offered or the discovery time ends. */
+    /**
+     * Snapshot heights offered, with the peers offering each; polls until one is offered or the
+     * discovery time ends. Peers a learned set names are asked in the same round.
+     */
     private Map<Long, List<Integer>> discover(long waitMillis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         while (true) {
             Map<Long, List<Integer>> offers = new TreeMap<>();
-            for (int peer : channels.keySet()) {
-                try {
-                    for (long h : stub(peer).listStateSnapshots(ListStateSnapshotsRequest.getDefaultInstance()).getHeightsList()) {
-                        if (h > 0) {
+            java.util.Set<Integer> asked = new java.util.HashSet<>();
+            List<Integer> toAsk;
+            while (!(toAsk = usable(channels.keySet()).stream().filter(p -> !asked.contains(p)).toList()).isEmpty()) {
+                for (int peer : toAsk) {
+                    asked.add(peer);
+                    ListStateSnapshotsResponse listed;
+                    try {
+                        listed = stub(peer).listStateSnapshots(ListStateSnapshotsRequest.getDefaultInstance());
+                    } catch (StatusRuntimeException e) {
+                        log.debug("event=state-sync-list-failed peer={} error={}", peer, e.getStatus());
+                        continue;
+                    }
+                    learnSets(peer, listed.getValidatorSets());
+                    for (long h : listed.getHeightsList()) {
+                        if (h > 0 && !refused.containsKey(peer)) {
                             offers.computeIfAbsent(h, k -> new ArrayList<>()).add(peer);
                         }
                     }
-                } catch (StatusRuntimeException e) {
-                    log.debug("event=state-sync-list-failed peer={} error={}", peer, e.getStatus());
                 }
             }
             if (!offers.isEmpty() || System.nanoTime() > deadline) {
@@ -286,7 +376,7 @@ public final class StateSync implements AutoCloseable {
             log.info("event=state-sync-proof-unanswered peer={} height={} status={}", peer, last, e.getStatus());
             return Optional.empty();
         }
-        Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(genesis, proof);
+        Proofs.Checked<BlockHeader> checked = Proofs.verifyHeader(ValidatorSets.trustChain(genesis, sets), proof);
         if (!checked.ok() || checked.value().getHeight() != last) {
             refuse(peer, "header proof of height " + last + ": " + (checked.ok()
                     ? "it proves height " + checked.value().getHeight() : checked.problem()));
@@ -430,7 +520,7 @@ public final class StateSync implements AutoCloseable {
 
     private void refuse(int peer, String why) {
         if (peer >= 0 && refused.putIfAbsent(peer, why) == null) {
-            log.warn("event=state-sync-peer-refused replica={} peer={} reason=\"{}\"", self, peer, why);
+            log.warn("event=state-sync-peer-refused replica={} peer={} address={} reason=\"{}\"", self, peer, addresses.get(peer), why);
         }
     }
 

@@ -108,7 +108,7 @@ class StateSyncFiguresTest {
             }
             Path synced = dir.resolve("synced").resolve("ledger");
             started = System.nanoTime();
-            try (StateSync sync = new StateSync(3, genesis, ports.stream().map(p -> "127.0.0.1:" + p).toList(),
+            try (StateSync sync = new StateSync(3, null, genesis, ports.stream().map(p -> "127.0.0.1:" + p).toList(),
                     io.grpc.InsecureChannelCredentials.create(), mapSize, 5_000)) {
                 assertEquals(blocks, sync.run(synced).orElseThrow().height());
             }

@@ -131,7 +131,7 @@ class StateSyncPeersTest {
         serve(2, null);
         Path ledger = tmp.resolve("joiner").resolve("ledger");
         StateSync.Outcome outcome;
-        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 5_000)) {
+        try (StateSync sync = joiner(5_000)) {
             outcome = sync.run(ledger).orElseThrow();
         }
         assertEquals(192, outcome.height(), "the newest height all holders offer");
@@ -166,7 +166,7 @@ class StateSyncPeersTest {
         serve(2, null);
         Path ledger = tmp.resolve("joiner").resolve("ledger");
         StateSync.Outcome outcome;
-        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 5_000)) {
+        try (StateSync sync = joiner(5_000)) {
             outcome = sync.run(ledger).orElseThrow();
         }
         assertEquals(Map.of(0, outcome.refused().get(0)), outcome.refused());
@@ -177,12 +177,28 @@ class StateSyncPeersTest {
     }
 
     @Test
+    void aPeerNamingValidatorSetsGenesisDidNotApproveIsRefused() throws Exception {
+        serve(0, forgedValidatorSets());
+        serve(1, null);
+        serve(2, null);
+        Path ledger = tmp.resolve("joiner").resolve("ledger");
+        StateSync.Outcome outcome;
+        try (StateSync sync = joiner(5_000)) {
+            outcome = sync.run(ledger).orElseThrow();
+            assertEquals(1, sync.sets().size(), "genesis's set alone: the forged one is not followed");
+        }
+        assertEquals(192, outcome.height());
+        assertTrue(outcome.refused().get(0).contains("validator-set record"), outcome.refused().toString());
+        assertEquals(1, outcome.refused().size(), outcome.refused().toString());
+    }
+
+    @Test
     void whenEveryHolderLiesNothingIsLeftAndTheNodeReplaysInstead() throws Exception {
         serve(0, forgedChunks());
         serve(1, forgedChunks());
         serve(2, forgedBlocks());
         Path ledger = tmp.resolve("joiner").resolve("ledger");
-        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 5_000)) {
+        try (StateSync sync = joiner(5_000)) {
             assertTrue(sync.run(ledger).isEmpty());
         }
         assertFalse(Files.exists(ledger), "no store is left for the node to open as if synced");
@@ -198,7 +214,7 @@ class StateSyncPeersTest {
         Path staging = ledger.resolveSibling("ledger.sync");
         Files.createDirectories(staging);
         Files.writeString(staging.resolve("data.mdb"), "what a crash left behind");
-        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 5_000)) {
+        try (StateSync sync = joiner(5_000)) {
             assertEquals(192, sync.run(ledger).orElseThrow().height());
         }
         try (BlockStore synced = BlockStore.open(ledger, genesis)) {
@@ -212,13 +228,19 @@ class StateSyncPeersTest {
             serve(i, null, new StoreBlockSource(source, new StateSnapshots(tmp.resolve("none"), 1)));
         }
         Path ledger = tmp.resolve("joiner").resolve("ledger");
-        try (StateSync sync = new StateSync(JOINER, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20, 1_000)) {
+        try (StateSync sync = joiner(1_000)) {
             assertTrue(sync.run(ledger).isEmpty());
         }
         assertFalse(Files.exists(ledger));
     }
 
     // ------------------------------------------------------------------------------ peers
+
+    /** The joining replica's sync, looking for snapshot offers for {@code discoveryMillis}. */
+    private StateSync joiner(long discoveryMillis) {
+        return new StateSync(JOINER, null, genesis, addresses(), io.grpc.InsecureChannelCredentials.create(), 64L << 20,
+                discoveryMillis);
+    }
 
     private List<String> addresses() {
         return ports.stream().map(p -> "127.0.0.1:" + p).toList();
@@ -240,6 +262,15 @@ class StateSyncPeersTest {
     private static ServerInterceptor forgedManifests() {
         return altering(m -> m instanceof StateSnapshotManifest manifest ? manifest.toBuilder().setBuckets(7,
                 manifest.getBuckets(7).toBuilder().setHash(flip(manifest.getBuckets(7).getHash()))).build() : m);
+    }
+
+    /** A record naming a next set of the peer's own choosing, with no approvals. */
+    private static ServerInterceptor forgedValidatorSets() {
+        var intruder = ChainGenesis.validator(KeyPair.deterministic("intruder").publicKey(), "127.0.0.1:1", "intruder");
+        var record = bftledger.ledger.proto.ValidatorSetRecord.newBuilder().addEpochs(bftledger.ledger.proto.ValidatorEpoch
+                .newBuilder().setEpoch(1).setChangeHeight(10).setFromHeight(129).addValidators(intruder)).build();
+        return altering(m -> m instanceof bftledger.node.proto.ListStateSnapshotsResponse r
+                ? r.toBuilder().setValidatorSets(record.toByteString()).build() : m);
     }
 
     private static ServerInterceptor forgedChunks() {
