@@ -6,14 +6,13 @@ import bftledger.node.config.ConfigException;
 import bftledger.node.config.GenesisFile;
 import bftledger.node.config.NodeConfig;
 import bftledger.node.replica.ReplicaNode;
+import bftledger.node.replica.ReplicaProcess;
 import bftledger.sim.Strategies;
 import com.google.protobuf.ByteString;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real replica process that misbehaves: the ordinary {@link ReplicaNode} (same config, key,
@@ -74,30 +73,40 @@ public final class ByzantineNodeMain {
             err.println("error: unknown strategy " + strategy + "; run with --list to see them");
             return 2;
         }
-        ReplicaNode node;
+        NodeConfig nodeConfig;
+        List<PublicKey> clients;
         try {
-            NodeConfig nodeConfig = NodeConfig.read(config);
-            List<PublicKey> clients = clients(GenesisFile.read(nodeConfig.genesisFile()));
-            node = lie ? ReplicaNode.start(nodeConfig, bftledger.node.replica.OutboundInterceptor.HONEST, new LyingAnswers())
-                    : ReplicaNode.start(nodeConfig, StrategyInterceptor.factory(strategy, seed, clients));
+            nodeConfig = NodeConfig.read(config);
+            clients = clients(GenesisFile.read(nodeConfig.genesisFile()));
         } catch (ConfigException e) {
             err.println("error: " + e.getMessage());
             return 1;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            node.close();
-            stopped.countDown();
-        }, "shutdown"));
-        out.println("BYZANTINE node serving on port " + node.port() + " with strategy " + strategy + " (seed " + seed + "): "
-                + (lie ? LyingAnswers.DESCRIPTION : Strategies.description(strategy)));
-        out.flush();
-        Throwable failure = node.awaitTermination();
-        if (failure != null) {
-            err.println("error: the consensus core failed: " + failure);
+        String chosen = strategy;
+        long chosenSeed = seed;
+        ReplicaProcess process = new ReplicaProcess();
+        Runtime.getRuntime().addShutdownHook(new Thread(process::stop, "shutdown"));
+        // As an honest node does: one process across validator-set changes, the same strategy in each set.
+        ReplicaProcess.End end;
+        try {
+            end = process.run(first -> lie
+                    ? ReplicaNode.start(nodeConfig, bftledger.node.replica.OutboundInterceptor.HONEST, new LyingAnswers())
+                    : ReplicaNode.start(nodeConfig, StrategyInterceptor.factory(chosen, chosenSeed, clients)), (node, handedOverAt) -> {
+                        out.println("BYZANTINE node serving on port " + node.port() + " with strategy " + chosen + " (seed " + chosenSeed
+                                + ")" + (handedOverAt < 0 ? "" : " after the handover at height " + handedOverAt) + ": "
+                                + (lie ? LyingAnswers.DESCRIPTION : Strategies.description(chosen)));
+                        out.flush();
+                    });
+        } catch (ConfigException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
+        }
+        if (end instanceof ReplicaProcess.End.Left left) {
+            out.println("BYZANTINE node left the validators at height " + left.lastHeight() + " and stops");
+        } else if (end instanceof ReplicaProcess.End.Failed failed) {
+            err.println("error: the consensus core failed: " + failed.failure());
             return 3;
         }
-        stopped.await(10, TimeUnit.SECONDS);
         return 0;
     }
 

@@ -2,11 +2,9 @@ package bftledger.node.cli;
 
 import bftledger.node.config.NodeConfig;
 import bftledger.node.replica.ReplicaNode;
+import bftledger.node.replica.ReplicaProcess;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,67 +47,32 @@ final class NodeStartCommand implements Callable<Integer> {
             NodeConfig.StateSync s = read.stateSync();
             read = read.withStateSync(new NodeConfig.StateSync(true, s.snapshotIntervalBlocks(), s.snapshotsKept()));
         }
-        java.util.concurrent.atomic.AtomicReference<ReplicaNode> current = new java.util.concurrent.atomic.AtomicReference<>();
-        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            stopping.set(true);
-            synchronized (current) {
-                ReplicaNode running = current.get();
-                if (running != null) {
-                    running.close();
-                }
-            }
-            stopped.countDown();
-        }, "shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        // One process across validator-set changes: at the last height of its set the node closes
-        // and starts again under the next one, from the same stores.
-        for (long handedOverAt = -1; ; ) {
-            ReplicaNode node;
-            try {
-                // Joining is for the first start: a node its set dropped at a handover stops.
-                node = ReplicaNode.start(read, bftledger.node.replica.OutboundInterceptor.HONEST, null, join && handedOverAt < 0);
-            } catch (ReplicaNode.NotAValidatorException e) {
-                if (handedOverAt < 0) {
-                    throw e;
-                }
-                CommandOutput.print(spec, json.json, CommandOutput.fields("left_at_height", handedOverAt),
-                        "this node's key is not in the validator set that signs from height " + (handedOverAt + 1)
-                                + ": it was removed or rotated out, and stops here");
-                return 0;
-            }
-            synchronized (current) {
-                current.set(node);
-                if (stopping.get()) {
-                    node.close();
-                    return 0;
-                }
-            }
-            if (handedOverAt < 0) {
-                if (verifyStore) {
-                    java.util.List<Long> damaged = node.verifyStoredBlocks();
-                    spec.commandLine().getErr().println(damaged.isEmpty() ? "store verified: every block intact"
-                            : "store verified: damaged blocks at heights " + damaged + ", being repaired from peers");
-                }
-                CommandOutput.print(spec, json.json, CommandOutput.fields("port", node.port(), "metrics_port", node.metricsPort()),
-                        "node serving on port " + node.port() + (node.metricsPort() > 0 ? ", metrics on port " + node.metricsPort() : ""));
-            }
-            Throwable failure = node.awaitTermination();
-            if (failure != null) {
-                spec.commandLine().getErr().println("error: the consensus core failed: " + failure
-                        + ". The node stopped; its stores are intact. Report this with the log.");
-                return 3;
-            }
-            if (!node.epochOver().isDone() || stopping.get()) {
-                stopped.await(10, TimeUnit.SECONDS);
-                return 0;
-            }
-            synchronized (current) {
-                node.close();
-                current.set(null);
-            }
-            handedOverAt = node.epochOver().join();
+        ReplicaProcess process = new ReplicaProcess();
+        Runtime.getRuntime().addShutdownHook(new Thread(process::stop, "shutdown"));
+        NodeConfig nodeConfig = read;
+        // Joining is for the first start: a node its set dropped at a handover stops.
+        ReplicaProcess.End end = process.run(first -> ReplicaNode.start(nodeConfig,
+                bftledger.node.replica.OutboundInterceptor.HONEST, null, join && first), (node, handedOverAt) -> {
+                    if (handedOverAt >= 0) {
+                        return;
+                    }
+                    if (verifyStore) {
+                        java.util.List<Long> damaged = node.verifyStoredBlocks();
+                        spec.commandLine().getErr().println(damaged.isEmpty() ? "store verified: every block intact"
+                                : "store verified: damaged blocks at heights " + damaged + ", being repaired from peers");
+                    }
+                    CommandOutput.print(spec, json.json, CommandOutput.fields("port", node.port(), "metrics_port", node.metricsPort()),
+                            "node serving on port " + node.port() + (node.metricsPort() > 0 ? ", metrics on port " + node.metricsPort() : ""));
+                });
+        if (end instanceof ReplicaProcess.End.Left left) {
+            CommandOutput.print(spec, json.json, CommandOutput.fields("left_at_height", left.lastHeight()),
+                    "this node's key is not in the validator set that signs from height " + (left.lastHeight() + 1)
+                            + ": it was removed or rotated out, and stops here");
+        } else if (end instanceof ReplicaProcess.End.Failed failed) {
+            spec.commandLine().getErr().println("error: the consensus core failed: " + failed.failure()
+                    + ". The node stopped; its stores are intact. Report this with the log.");
+            return 3;
         }
+        return 0;
     }
 }
