@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Deterministic PBFT simulations with Byzantine replicas (network-tests, bftledger.sim.SimulateMain).
 #
-#   scripts/simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T] [--storage-faults]
-#   scripts/simulate.sh --seed S [--strategy NAME] [--nodes N] [--storage-faults]   # replay one run with its trace
+#   scripts/simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T] [--storage-faults] [--membership]
+#   scripts/simulate.sh --seed S [--strategy NAME] [--nodes N] [--storage-faults] [--membership]   # replay one run with its trace
 #   scripts/simulate.sh --list-strategies
 #
 # Compiles network-tests and what it needs (only when a source changed since the last build),
 # then runs from target/classes. Ends with "N passed, M failed"; exit status 1 if any run failed.
 # --storage-faults: the WAL of every crashed replica the fault budget (f) allows is corrupted,
 # torn, lost or replaced by an older copy before it restarts; it must rejoin without a second vote.
+# --membership: every run changes its validator set one to three times (add, remove, replace, rotate
+# a key; sizes 4..7) with Byzantine replicas in every set; without it a quarter of the default runs do.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

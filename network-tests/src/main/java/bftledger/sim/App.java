@@ -34,12 +34,50 @@ public final class App {
     }
 
     private final Digest genesis;
+    /** Null in hand-made histories: then no request changes the validator set. */
+    private final Membership.Rules rules;
+    /** The validator sets this history named, in order, the genesis set first. */
+    private final List<Membership.Epoch> epochs = new ArrayList<>();
     private final List<Executed> history = new ArrayList<>();
     private final Set<Digest> executedIds = new HashSet<>();
     private final java.util.TreeMap<Long, Digest> executedHere = new java.util.TreeMap<>();
 
     public App(Digest genesis) {
+        this(genesis, null);
+    }
+
+    public App(Digest genesis, Membership.Rules rules) {
         this.genesis = genesis;
+        this.rules = rules;
+        resetEpochs();
+    }
+
+    private void resetEpochs() {
+        epochs.clear();
+        if (rules != null) {
+            epochs.add(new Membership.Epoch(0, 0, rules.genesis()));
+        }
+    }
+
+    /** Every validator set this history named so far, the genesis set first (empty without rules). */
+    public List<Membership.Epoch> epochs() {
+        return List.copyOf(epochs);
+    }
+
+    /** The set that orders {@code sequence}, as far as this history knows. */
+    public Membership.Epoch epochInForce(long sequence) {
+        Membership.Epoch in = epochs.get(0);
+        for (Membership.Epoch e : epochs) {
+            if (e.start() < sequence) {
+                in = e;
+            }
+        }
+        return in;
+    }
+
+    /** The set after epoch {@code number}, or null while none is named. */
+    public Membership.Epoch epochAfter(int number) {
+        return number + 1 < epochs.size() ? epochs.get(number + 1) : null;
     }
 
     public long height() {
@@ -90,6 +128,11 @@ public final class App {
                 effective.add(r.id());
             }
         }
+        for (Request r : batch.requests()) {
+            if (effective.contains(r.id())) {
+                namedSet(r, batch.sequence());
+            }
+        }
         Digest state = chain(state(), batch.sequence(), batch.digest(), effective);
         history.add(new Executed(batch.sequence(), batch.digest(), batch.requests(), effective, state, batch));
         executedHere.put(batch.sequence(), batch.digest());
@@ -112,10 +155,25 @@ public final class App {
         }
         history.clear();
         executedIds.clear();
+        resetEpochs();
         for (int i = 0; i < sequence; i++) {
             Executed e = source.history.get(i);
             history.add(e);
             executedIds.addAll(e.effective());
+            for (Request r : e.requests()) {
+                if (e.effective().contains(r.id())) {
+                    namedSet(r, e.sequence());
+                }
+            }
+        }
+    }
+
+    private void namedSet(Request r, long sequence) {
+        if (rules != null) {
+            Membership.Epoch next = Membership.applied(rules, r, sequence, epochs.get(epochs.size() - 1));
+            if (next != null) {
+                epochs.add(next);
+            }
         }
     }
 

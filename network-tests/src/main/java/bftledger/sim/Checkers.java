@@ -30,6 +30,59 @@ public final class Checkers {
     /** Evidence an honest replica recorded: against {@code replica}, for this slot. */
     public record EvidenceKey(int replica, MessageType type, long view, long sequence) {}
 
+    /** Whether {@code signature} is {@code key}'s over {@code vote}; the simulator answers from what it verified already. */
+    public interface CommitSignatures {
+        CommitSignatures VERIFY = (vote, key, signature) -> vote.verify(key, signature);
+
+        boolean valid(bftledger.crypto.CommitVote vote, bftledger.crypto.PublicKey key, byte[] signature);
+    }
+
+    /**
+     * Certificates against the set in force: every block {@code replica} executed carries COMMIT
+     * signatures of a quorum of distinct members of the set in force at its sequence
+     * ({@code setInForce}), each by that member's key there. A vote counted from a removed or
+     * rotated-out key, or from the wrong set's numbering, fails here.
+     */
+    public static List<Violation> certificates(int replica, List<App.Executed> history,
+            java.util.function.LongFunction<List<bftledger.crypto.PublicKey>> setInForce, CommitSignatures signatures) {
+        for (App.Executed x : history) {
+            if (x.block() == null) {
+                continue;
+            }
+            List<bftledger.crypto.PublicKey> set = setInForce.apply(x.sequence());
+            int n = set.size();
+            int quorum = (n + (n - 1) / 3 + 2) / 2;
+            var problem = BlockCheck.certificateProblem(set, quorum, x.block(), signatures);
+            if (problem.isPresent()) {
+                return List.of(new Violation("certificate", List.of(replica), "sequence " + x.sequence() + ": "
+                        + problem.get()));
+            }
+        }
+        return List.of();
+    }
+
+    /**
+     * After the last handover: each of {@code after} (requests submitted once some honest replica
+     * had handed over to the last set, which starts after {@code lastStart}) executed above
+     * {@code lastStart}, so under the last set. Whether they executed at all is liveness.
+     */
+    public static List<Violation> afterHandover(Map<Integer, List<App.Executed>> histories, Collection<Digest> after,
+            long lastStart) {
+        List<Violation> out = new ArrayList<>();
+        for (Map.Entry<Integer, List<App.Executed>> e : new TreeMap<>(histories).entrySet()) {
+            for (App.Executed x : e.getValue()) {
+                for (Digest id : x.effective()) {
+                    if (after.contains(id) && x.sequence() <= lastStart) {
+                        out.add(new Violation("after-handover", List.of(e.getKey()), "request " + id.shortHex()
+                                + " submitted after the last handover executed at " + x.sequence() + ", not after "
+                                + lastStart));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * Agreement: for every sequence two honest replicas both executed, the same batch and the
      * same state after it; and their executed request sequences are prefixes of one another.

@@ -70,6 +70,11 @@ public final class Network<T> {
         isolated.add(endpoint);
     }
 
+    /** Ends the isolation of one endpoint (any partition stays). */
+    public void rejoin(int endpoint) {
+        isolated.remove(endpoint);
+    }
+
     /** Removes every partition and isolation; loss, duplication and delay stay as set. */
     public void heal() {
         side.clear();

@@ -17,6 +17,8 @@ import java.util.TreeSet;
  * @param storageFaults crashed replicas whose WAL is damaged by the time they restart; each is one
  *     of the f faulty replicas, with the Byzantine ones
  * @param n the number of replicas, any n >= 4 with f = floor((n-1)/3)
+ * @param membership the validator-set changes of the run, or null for none; then {@code byzantine}
+ *     names machines (replicas 0..n-1 of the genesis set and the machines changes add after them)
  */
 public record Scenario(
         long seed,
@@ -42,7 +44,8 @@ public record Scenario(
         int timeoutDoublingsMax,
         int statusTicks,
         List<StorageFault> storageFaults,
-        int n) {
+        int n,
+        Membership.Plan membership) {
 
     public static final String HONEST = "honest";
     public static final String MIXED = "mixed";
@@ -69,6 +72,19 @@ public record Scenario(
             /** An older copy of the WAL put back. */
             OLDER_COPY
         }
+    }
+
+    /** Without validator-set changes: the shape before they existed, kept for callers written against it. */
+    public Scenario(long seed, int f, String strategy, List<Integer> byzantine, int clients, int requests,
+                    int submitWindowTicks, int resubmitTicks, double dropProbability, double duplicateProbability,
+                    int delayMaxTicks, List<Partition> partitions, List<Crash> crashes, int faultEndTick,
+                    int checkpointInterval, int watermarkWindow, int batchCountMax, int pipelineDepthMax,
+                    int requestTimeoutTicks, int viewChangeTimeoutTicks, int timeoutDoublingsMax, int statusTicks,
+                    List<StorageFault> storageFaults, int n) {
+        this(seed, f, strategy, byzantine, clients, requests, submitWindowTicks, resubmitTicks, dropProbability,
+                duplicateProbability, delayMaxTicks, partitions, crashes, faultEndTick, checkpointInterval, watermarkWindow,
+                batchCountMax, pipelineDepthMax, requestTimeoutTicks, viewChangeTimeoutTicks, timeoutDoublingsMax, statusTicks,
+                storageFaults, n, null);
     }
 
     /** Without storage faults: the shape before they existed, kept for callers written against it. */
@@ -101,15 +117,21 @@ public record Scenario(
      * every crashed honest replica the fault budget allows (f, with the Byzantine ones) gets a
      * storage fault, and a run with room in the budget gets a crash if it drew none.
      * {@code nodes}: the number of replicas, any n >= 4, f following from it (null: n = 3f+1);
-     * nodes = 3f+1 draws exactly what f alone does.
+     * nodes = 3f+1 draws exactly what f alone does. {@code membership}: every run changes its
+     * validator set (otherwise a quarter of the runs that fix neither f, nodes nor storage faults
+     * do), starting from {@code nodes} replicas or a drawn 4..7.
      */
-    public record Options(String strategy, Integer f, boolean storageFaults, Integer nodes) {
+    public record Options(String strategy, Integer f, boolean storageFaults, Integer nodes, boolean membership) {
         public static final Options NONE = new Options(null, null);
 
         public Options {
             if (nodes != null && (nodes < 4 || (f != null && f != (nodes - 1) / 3))) {
                 throw new IllegalArgumentException("nodes " + nodes + " with f " + f + ": need n >= 4 and f = (n-1)/3");
             }
+        }
+
+        public Options(String strategy, Integer f, boolean storageFaults, Integer nodes) {
+            this(strategy, f, storageFaults, nodes, false);
         }
 
         public Options(String strategy, Integer f) {
@@ -126,7 +148,7 @@ public record Scenario(
         partitions = List.copyOf(partitions);
         crashes = List.copyOf(crashes);
         storageFaults = List.copyOf(storageFaults);
-        if (n < 4 || f != (n - 1) / 3 || byzantine.size() > n) {
+        if (n < 4 || f != (n - 1) / 3 || byzantine.size() > machines(n, membership)) {
             throw new IllegalArgumentException("bad scenario: n=" + n + " f=" + f + " byzantine=" + byzantine);
         }
         for (StorageFault s : storageFaults) {
@@ -136,26 +158,66 @@ public record Scenario(
         }
     }
 
+    /** The machines of a run: the genesis set's, then one for each replica a change adds. */
+    public int machines() {
+        return machines(n, membership);
+    }
+
+    private static int machines(int n, Membership.Plan membership) {
+        int machines = n;
+        if (membership != null) {
+            for (Membership.Change c : membership.changes()) {
+                for (Membership.Member m : c.next()) {
+                    machines = Math.max(machines, m.machine() + 1);
+                }
+            }
+        }
+        return machines;
+    }
+
     /**
      * The virtual time by which every request must have executed at every honest replica: the
      * fault phase, then for each Byzantine replica that may be primary a request timeout and a
-     * fully backed-off view change, plus time for a slow primary to order each request.
+     * fully backed-off view change, plus time for a slow primary to order each request; and for
+     * each validator-set change as much again, the blocks up to its end (at most 2L) and the
+     * faults around its boundary.
      */
     public long deadlineTick() {
         long viewChange = requestTimeoutTicks + ((long) viewChangeTimeoutTicks << timeoutDoublingsMax);
-        return faultEndTick + (byzantine.size() + 2L) * viewChange + (long) requests * requestTimeoutTicks
+        long deadline = faultEndTick + (byzantine.size() + 2L) * viewChange + (long) requests * requestTimeoutTicks
                 + 40L * delayMaxTicks + 200;
+        if (membership != null) {
+            for (Membership.Change c : membership.changes()) {
+                deadline += (byzantine.size() + 2L) * viewChange + 4L * watermarkWindow * (3L * delayMaxTicks + 2)
+                        + 4L * requestTimeoutTicks + 2L * resubmitTicks + c.isolatePrimaryTicks() + c.crashTicks()
+                        + membership.gapTicks();
+            }
+            deadline += (long) membership.requestsAfter() * requestTimeoutTicks + 2L * resubmitTicks;
+        }
+        return deadline;
     }
 
     public static Scenario draw(long seed, Options options) {
         SplittableRandom r = new SplittableRandom(seed);
-        int f = options.nodes() != null ? (options.nodes() - 1) / 3 : options.f() != null ? options.f() : pickF(r);
-        int n = options.nodes() != null ? options.nodes() : 3 * f + 1;
+        // Changes are drawn from a generator of their own, so a run without them is what it was before they existed.
+        SplittableRandom m = new SplittableRandom(seed ^ 0x6d656d6265727368L);
+        boolean membership = options.membership()
+                || (options.f() == null && options.nodes() == null && !options.storageFaults() && m.nextInt(4) == 0);
+        Integer nodes = options.nodes();
+        if (membership && nodes == null) {
+            // Mostly small sets, as in the default mix: the cost of a run grows with n squared.
+            nodes = options.f() != null ? 3 * options.f() + 1 : new int[] {4, 4, 4, 5, 5, 6, 7}[m.nextInt(7)];
+        }
+        int f = nodes != null ? (nodes - 1) / 3 : options.f() != null ? options.f() : pickF(r);
+        int n = nodes != null ? nodes : 3 * f + 1;
         String strategy = options.strategy();
         if (strategy == null) {
             List<String> names = Strategies.names();
             int k = r.nextInt(names.size() + 2);
             strategy = k == names.size() ? HONEST : k == names.size() + 1 ? MIXED : names.get(k);
+            if (membership && strategy.equals(HONEST)) {
+                strategy = MIXED; // Byzantine replicas in every set, unless asked for none
+            }
         }
         List<Integer> byzantine = new ArrayList<>();
         if (!strategy.equals(HONEST)) {
@@ -225,9 +287,92 @@ public record Scenario(
                 storageFaults.add(new StorageFault(c.replica(), kinds[r.nextInt(kinds.length)]));
             }
         }
+        Membership.Plan plan = membership ? drawPlan(m, n, byzantine, !strategy.equals(HONEST), faultEnd, requestTimeout)
+                : null;
         return new Scenario(seed, f, strategy, byzantine, clients, requests, Math.max(10, faultEnd * 2 / 3), 50,
                 drop, duplicate, delayMax, partitions, crashes, faultEnd, k, window, batch, pipeline,
-                requestTimeout, viewChangeTimeout, 3, statusTicks, storageFaults, n);
+                requestTimeout, viewChangeTimeout, 3, statusTicks, storageFaults, n, plan);
+    }
+
+    /**
+     * One to three changes, each drawn from what the set allows (sizes 4..7): add a replica,
+     * remove one, replace one by a new machine, rotate one's key. Adds {@code byzantine} machines
+     * so that every set has at most its f of them (and one at least where it can); a removed
+     * or rotated-out Byzantine identity is often the victim, so that it lingers as a ghost.
+     */
+    private static Membership.Plan drawPlan(SplittableRandom m, int n, List<Integer> byzantine, boolean adversaries,
+            int faultEnd, int requestTimeout) {
+        List<Membership.Member> set = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            set.add(new Membership.Member(i, 0));
+        }
+        int nextMachine = n;
+        List<Membership.Change> changes = new ArrayList<>();
+        int count = 1 + m.nextInt(3);
+        for (int c = 0; c < count; c++) {
+            List<Membership.Kind> kinds = new ArrayList<>();
+            if (set.size() < 7) {
+                kinds.add(Membership.Kind.ADD);
+            }
+            if (set.size() > 4) {
+                kinds.add(Membership.Kind.REMOVE);
+            }
+            kinds.add(Membership.Kind.REPLACE);
+            kinds.add(Membership.Kind.ROTATE);
+            Membership.Kind kind = kinds.get(m.nextInt(kinds.size()));
+            List<Membership.Member> next = new ArrayList<>(set);
+            int fNext = (set.size() + (kind == Membership.Kind.ADD ? 1 : kind == Membership.Kind.REMOVE ? -1 : 0) - 1) / 3;
+            switch (kind) {
+                case ADD -> {
+                    int machine = nextMachine++;
+                    addByzantine(m, byzantine, adversaries, machine, byzantineIn(next, byzantine), fNext);
+                    next.add(m.nextInt(next.size() + 1), new Membership.Member(machine, 0));
+                }
+                case REMOVE -> next.remove(victim(m, next, byzantine, byzantineIn(next, byzantine) > fNext));
+                case REPLACE -> {
+                    int at = victim(m, next, byzantine, false);
+                    next.remove(at);
+                    int machine = nextMachine++;
+                    addByzantine(m, byzantine, adversaries, machine, byzantineIn(next, byzantine), fNext);
+                    next.add(at, new Membership.Member(machine, 0));
+                }
+                case ROTATE -> {
+                    int at = victim(m, next, byzantine, false);
+                    next.set(at, new Membership.Member(next.get(at).machine(), next.get(at).generation() + 1));
+                }
+            }
+            int isolate = m.nextInt(2) == 0 ? requestTimeout + m.nextInt(2 * requestTimeout) : 0;
+            Membership.At crashAt = m.nextInt(3) != 0 ? null : m.nextBoolean() ? Membership.At.TOLD : Membership.At.HANDOVER;
+            changes.add(new Membership.Change(kind, next, isolate, crashAt, m.nextInt(1000), 1 + m.nextInt(2 * requestTimeout)));
+            set = next;
+        }
+        return new Membership.Plan(changes, m.nextInt(faultEnd + 1), m.nextInt(60), 1 + m.nextInt(4));
+    }
+
+    private static int byzantineIn(List<Membership.Member> set, List<Integer> byzantine) {
+        return (int) set.stream().filter(x -> byzantine.contains(x.machine())).count();
+    }
+
+    private static void addByzantine(SplittableRandom m, List<Integer> byzantine, boolean adversaries, int machine,
+            int already, int f) {
+        if (adversaries && already < f && (already == 0 || m.nextBoolean())) {
+            byzantine.add(machine);
+        }
+    }
+
+    /** The position of the member a change removes or rotates: a Byzantine one when {@code mustBeByzantine}, often anyway. */
+    private static int victim(SplittableRandom m, List<Membership.Member> set, List<Integer> byzantine,
+            boolean mustBeByzantine) {
+        List<Integer> bad = new ArrayList<>();
+        for (int i = 0; i < set.size(); i++) {
+            if (byzantine.contains(set.get(i).machine())) {
+                bad.add(i);
+            }
+        }
+        if (!bad.isEmpty() && (mustBeByzantine || m.nextBoolean())) {
+            return bad.get(m.nextInt(bad.size()));
+        }
+        return m.nextInt(set.size());
     }
 
     private static int pickF(SplittableRandom r) {
@@ -258,6 +403,20 @@ public record Scenario(
                 .append(watermarkWindow).append(" batch=").append(batchCountMax).append(" pipeline=")
                 .append(pipelineDepthMax).append(" timeouts=").append(requestTimeoutTicks).append("/")
                 .append(viewChangeTimeoutTicks).append(" status=").append(statusTicks);
+        if (membership != null) {
+            b.append(" changes from t").append(membership.firstChangeTick()).append(" gap ").append(membership.gapTicks())
+                    .append(":");
+            for (Membership.Change c : membership.changes()) {
+                b.append(" ").append(c.kind()).append(c.next());
+                if (c.isolatePrimaryTicks() > 0) {
+                    b.append("+primary-cut-").append(c.isolatePrimaryTicks());
+                }
+                if (c.crashAt() != null) {
+                    b.append("+crash@").append(c.crashAt()).append("-").append(c.crashTicks());
+                }
+            }
+            b.append(" then ").append(membership.requestsAfter()).append(" requests");
+        }
         return b.toString();
     }
 }

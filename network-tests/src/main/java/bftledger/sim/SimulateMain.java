@@ -9,9 +9,10 @@ import java.util.concurrent.Future;
 
 /**
  * {@code simulate --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T]
- * [--storage-faults]} runs N seeded simulations on all cores and ends with
+ * [--storage-faults] [--membership]} runs N seeded simulations on all cores and ends with
  * {@code N passed, M failed}; {@code --storage-faults} damages the WAL of every crashed replica
- * the fault budget allows (see {@link Scenario.Options});
+ * the fault budget allows; {@code --membership} changes the validator set in every run (see
+ * {@link Scenario.Options});
  * {@code simulate --seed S [...]} replays one run with its per-step trace;
  * {@code simulate --list-strategies} lists the Byzantine strategies. Exit status 1 when any run
  * fails, 2 on bad usage.
@@ -30,6 +31,7 @@ public final class SimulateMain {
         String strategy = null;
         Integer nodes = null;
         boolean storageFaults = false;
+        boolean membership = false;
         int threads = Runtime.getRuntime().availableProcessors();
         try {
             for (int i = 0; i < args.length; i++) {
@@ -46,6 +48,7 @@ public final class SimulateMain {
                     }
                     case "--threads" -> threads = Math.max(1, Integer.parseInt(args[++i]));
                     case "--storage-faults" -> storageFaults = true;
+                    case "--membership" -> membership = true;
                     case "--list-strategies" -> {
                         for (String name : Strategies.names()) {
                             out.printf("%-20s %s%n", name, Strategies.description(name));
@@ -76,7 +79,7 @@ public final class SimulateMain {
             err.println(usage());
             return 2;
         }
-        Scenario.Options options = new Scenario.Options(strategy, null, storageFaults, nodes);
+        Scenario.Options options = new Scenario.Options(strategy, null, storageFaults, nodes, membership);
         if (single != null) {
             SimResult r = Simulation.run(Scenario.draw(single, options), true);
             out.print(r.trace());
@@ -132,8 +135,10 @@ public final class SimulateMain {
     }
 
     private static String usage() {
-        return "usage: simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T] [--storage-faults]\n"
-                + "       simulate.sh --seed S [--strategy NAME] [--nodes N] [--storage-faults]   (replay one run with a trace)\n"
+        return "usage: simulate.sh --seeds N [--first-seed S] [--strategy NAME] [--nodes N] [--threads T] [--storage-faults]"
+                + " [--membership]\n"
+                + "       simulate.sh --seed S [--strategy NAME] [--nodes N] [--storage-faults] [--membership]"
+                + "   (replay one run with a trace)\n"
                 + "       simulate.sh --list-strategies";
     }
 }

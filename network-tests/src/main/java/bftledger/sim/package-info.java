@@ -14,6 +14,9 @@
  *   <li>{@link bftledger.sim.Simulation} runs one {@link bftledger.sim.Scenario} (drawn from a seed)
  *       over a {@link bftledger.sim.Network} in virtual time and returns a
  *       {@link bftledger.sim.SimResult}; {@link bftledger.sim.Checkers} are the properties checked.</li>
+ *   <li>{@link bftledger.sim.Membership}: validator-set changes in a run (who is in each set, how a
+ *       change is written as a request, where it hands over); a Byzantine identity that leaves the
+ *       set turns {@link bftledger.sim.Ghost}.</li>
  *   <li>{@link bftledger.sim.SimulateMain} is {@code scripts/simulate.sh}.</li>
  * </ul>
  */

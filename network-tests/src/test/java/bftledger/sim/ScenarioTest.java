@@ -7,7 +7,10 @@ import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** What a seed draws: within f Byzantine replicas, valid configurations, faults only before they end. */
+/**
+ * What a seed draws: within f Byzantine replicas (in every validator set), valid configurations,
+ * faults only before they end.
+ */
 class ScenarioTest {
     @Test
     void drawsStayWithinTheFaultModel() {
@@ -17,7 +20,15 @@ class ScenarioTest {
             Scenario s = Scenario.draw(seed, Scenario.Options.NONE);
             strategies.add(s.strategy());
             fs.add(s.f());
-            assertTrue(s.byzantine().size() <= s.f(), "seed " + seed + ": " + s.describe());
+            assertTrue(s.byzantine().stream().filter(r -> r < s.n()).count() <= s.f(), "seed " + seed + ": " + s.describe());
+            if (s.membership() != null) {
+                for (Membership.Change c : s.membership().changes()) {
+                    long bad = c.next().stream().filter(m -> s.byzantine().contains(m.machine())).count();
+                    assertTrue(bad <= (c.next().size() - 1) / 3, "seed " + seed + ": " + s.describe());
+                }
+            } else {
+                assertTrue(s.byzantine().size() <= s.f(), "seed " + seed + ": " + s.describe());
+            }
             assertEquals(s.strategy().equals(Scenario.HONEST), s.byzantine().isEmpty(), "seed " + seed);
             assertEquals(s.byzantine().size(), new HashSet<>(s.byzantine()).size());
             assertTrue(s.watermarkWindow() % s.checkpointInterval() == 0 && s.pipelineDepthMax() <= s.watermarkWindow());
@@ -47,8 +58,10 @@ class ScenarioTest {
                 kinds.add(f.kind());
                 assertTrue(forced.crashes().stream().anyMatch(c -> c.replica() == f.replica()), "seed " + seed);
             }
-            assertEquals(plain.faultEndTick(), forced.faultEndTick(), "drawn after everything else: seed " + seed);
-            assertEquals(plain.statusTicks(), forced.statusTicks(), "seed " + seed);
+            if (plain.membership() == null) { // a run with changes draws its size first
+                assertEquals(plain.faultEndTick(), forced.faultEndTick(), "drawn after everything else: seed " + seed);
+                assertEquals(plain.statusTicks(), forced.statusTicks(), "seed " + seed);
+            }
         }
         assertEquals(Set.of(Scenario.StorageFault.Kind.values()), kinds);
     }
@@ -73,6 +86,21 @@ class ScenarioTest {
             assertEquals(Scenario.draw(seed, new Scenario.Options("twins", 2)),
                     Scenario.draw(seed, new Scenario.Options("twins", null, false, 7)));
         }
+    }
+
+    /** A quarter of the default runs change their set, all with the option; the other draws of a run without changes stay. */
+    @Test
+    void membershipIsDrawnForAQuarterOfTheDefaultRunsAndForcedByItsOption() {
+        int drawn = 0;
+        for (long seed = 0; seed < 2000; seed++) {
+            Scenario s = Scenario.draw(seed, Scenario.Options.NONE);
+            drawn += s.membership() != null ? 1 : 0;
+            Scenario forced = Scenario.draw(seed, new Scenario.Options(null, null, false, null, true));
+            assertTrue(forced.membership() != null && !forced.membership().changes().isEmpty(), "seed " + seed);
+            assertTrue(forced.n() >= 4 && forced.n() <= 7, "seed " + seed);
+            assertTrue(Scenario.draw(seed, new Scenario.Options(null, 1)).membership() == null, "a fixed f: no changes");
+        }
+        assertTrue(drawn > 400 && drawn < 600, drawn + " of 2000");
     }
 
     @Test

@@ -47,9 +47,11 @@ final class SeedBatch {
             for (Future<SimResult> f : futures) {
                 SimResult r = f.get();
                 if (!r.passed()) {
-                    Integer nodes = options.apply(r.scenario().seed()).nodes();
+                    Scenario.Options o = options.apply(r.scenario().seed());
+                    Integer nodes = o.nodes();
+                    // A strategy given on the command line is not drawn: name it only when the options did.
                     String line = r.failureLine() + "\n    replay: scripts/simulate.sh --seed " + r.scenario().seed()
-                            + " --strategy " + r.scenario().strategy() + simulateFlags
+                            + (o.strategy() == null ? "" : " --strategy " + o.strategy()) + simulateFlags
                             + (nodes == null ? "" : " --nodes " + nodes) + "   or   -Dbftledger.seed=" + r.scenario().seed();
                     failures.add(line);
                     System.out.println(line);
