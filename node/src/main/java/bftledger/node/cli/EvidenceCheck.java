@@ -3,6 +3,7 @@ package bftledger.node.cli;
 import bftledger.api.proto.Evidence;
 import bftledger.crypto.Digest;
 import bftledger.crypto.PublicKey;
+import bftledger.ledger.ValidatorSets;
 import bftledger.pbft.Checkpoint;
 import bftledger.pbft.Commit;
 import bftledger.pbft.Config;
@@ -20,7 +21,8 @@ import java.util.TreeSet;
 
 /**
  * Judges the evidence nodes serve, trusting no node: a piece proves replica R faulty only when
- * both messages parse, both are signed by R under R's genesis key, both are of the same vote type
+ * both messages parse, both are signed by R under R's key in the validator set in force at the
+ * piece's sequence (genesis's, or a later one of the chain the audit followed), both are of the same vote type
  * (PRE-PREPARE, PREPARE, COMMIT or CHECKPOINT) for the same view and sequence as claimed, and
  * their digests differ — something an honest replica never signs. Identical pieces held by
  * several nodes are reported once, with every holder. A culprit is a replica with at least one
@@ -47,14 +49,27 @@ final class EvidenceCheck {
         }
     }
 
-    private final List<PublicKey> validators;
+    /** The validators' keys in force at a sequence, in replica order. */
+    private final java.util.function.LongFunction<List<PublicKey>> keysAt;
     private final MessageCodec codec;
     private final Map<Slot, Piece> pieces = new LinkedHashMap<>();
 
+    /** Against genesis's validators alone. */
     EvidenceCheck(List<PublicKey> validators) {
-        this.validators = List.copyOf(validators);
-        // Only the genesis keys: no private key, the largest bounds any node may use for decoding.
-        Config limits = Config.of(validators, 0, null);
+        this(List.copyOf(validators), sequence -> validators);
+    }
+
+    /** Against {@code sets}, a chain of validator sets followed from genesis: each piece under the set in force at its sequence. */
+    static EvidenceCheck following(List<ValidatorSets.ValidatorSet> sets) {
+        List<PublicKey> largest = sets.stream().map(ValidatorSets.ValidatorSet::keys).max(java.util.Comparator.comparingInt(List::size))
+                .orElseThrow();
+        return new EvidenceCheck(largest, sequence -> ValidatorSets.inForce(sets, sequence).keys());
+    }
+
+    private EvidenceCheck(List<PublicKey> decodingKeys, java.util.function.LongFunction<List<PublicKey>> keysAt) {
+        this.keysAt = keysAt;
+        // Keys only, no private key: the largest set gives the largest bounds any node may use for decoding.
+        Config limits = Config.of(decodingKeys, 0, null);
         this.codec = new MessageCodec(limits.withBatching(4096, 64 << 20, 64 << 20, limits.pipelineDepthMax()));
     }
 
@@ -84,8 +99,10 @@ final class EvidenceCheck {
 
     private Piece judge(Slot slot, byte[] firstWire, byte[] secondWire) {
         int accused = slot.accused();
+        List<PublicKey> validators = keysAt.apply(slot.sequence());
         if (accused < 0 || accused >= validators.size()) {
-            return new Piece(slot, "accuses replica " + accused + ", which genesis does not list", null, null);
+            return new Piece(slot, "accuses replica " + accused + ", which the set in force at sequence " + slot.sequence()
+                    + " does not list", null, null);
         }
         Signed<?> first;
         Signed<?> second;
@@ -101,7 +118,8 @@ final class EvidenceCheck {
         }
         PublicKey key = validators.get(accused);
         if (!first.signatureValid(key) || !second.signatureValid(key)) {
-            return new Piece(slot, "a signature does not verify under replica " + accused + "'s genesis key", null, null);
+            return new Piece(slot, "a signature does not verify under replica " + accused + "'s key in the set in force at sequence "
+                    + slot.sequence(), null, null);
         }
         if (first.type() != second.type()) {
             return new Piece(slot, "different message types " + first.type() + " and " + second.type(), null, null);
@@ -170,6 +188,8 @@ final class EvidenceCheck {
         for (Piece p : pieces.values()) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("accused", p.slot.accused());
+            List<PublicKey> keys = keysAt.apply(p.slot.sequence());
+            m.put("accused_key", p.slot.accused() >= 0 && p.slot.accused() < keys.size() ? keys.get(p.slot.accused()).hex() : null);
             m.put("kind", p.slot.type());
             m.put("view", p.slot.view());
             m.put("sequence", p.slot.sequence());
@@ -195,7 +215,7 @@ final class EvidenceCheck {
         for (int c : culprits) {
             long count = pieces.values().stream().filter(p -> p.problem == null && p.slot.accused() == c).count();
             t.append("CULPRIT: replica ").append(c).append(" is proven faulty by ").append(count)
-                    .append(" piece(s) of signed evidence, verified with its genesis key\n");
+                    .append(" piece(s) of signed evidence, verified with its key in the set in force\n");
         }
         int shown = 0;
         for (Piece p : pieces.values()) {

@@ -15,8 +15,8 @@ import java.util.TreeSet;
 
 /**
  * Judges the commit certificates of two different blocks that nodes hold at one height, trusting
- * no node: a replica whose COMMIT signature verifies under its genesis key in both certificates,
- * for the same view and sequence but different batch digests, is proven faulty — an honest
+ * no node: a replica whose COMMIT signature verifies under its key (in the set in force at that
+ * sequence) in both certificates, for the same view and sequence but different batch digests, is proven faulty — an honest
  * replica accepts one pre-prepare per view and sequence, so it never commit-votes two digests
  * there. This catches a fork made by f+1 Byzantine replicas even when no honest node saw both
  * sides (so no node stored conflicting messages as evidence). When the two certificates are for
@@ -30,19 +30,31 @@ final class ForkEvidence {
     /** Pieces printed in full (hex) in the text report; --json lists all of them. */
     static final int TEXT_PIECES_MAX = 5;
 
-    /** One proven double signer: both signatures verified under {@code signer}'s genesis key. */
+    /** One proven double signer: both signatures verified under {@code signer}'s key in the set in force. */
     record Piece(long height, long view, long sequence, int signer, Digest firstDigest, Digest secondDigest,
                  String firstSignature, String secondSignature, List<Integer> firstHeldBy, List<Integer> secondHeldBy) {}
 
     /** A replica that signed both certificates in different views: suspicious, not proof. */
     record Suspect(int replica, long height, long sequence, long firstView, long secondView, String reason) {}
 
-    private final List<PublicKey> validators;
+    /** The validators' keys in force at a sequence, in replica order. */
+    private final java.util.function.LongFunction<List<PublicKey>> keysAt;
     private final Map<String, Piece> pieces = new LinkedHashMap<>();
     private final Map<String, Suspect> suspects = new LinkedHashMap<>();
 
+    /** Against genesis's validators alone. */
     ForkEvidence(List<PublicKey> validators) {
-        this.validators = List.copyOf(validators);
+        List<PublicKey> keys = List.copyOf(validators);
+        this.keysAt = sequence -> keys;
+    }
+
+    private ForkEvidence(java.util.function.LongFunction<List<PublicKey>> keysAt) {
+        this.keysAt = keysAt;
+    }
+
+    /** Against {@code sets}, a chain of validator sets followed from genesis: each certificate under the set in force at its sequence. */
+    static ForkEvidence following(List<bftledger.ledger.ValidatorSets.ValidatorSet> sets) {
+        return new ForkEvidence(sequence -> bftledger.ledger.ValidatorSets.inForce(sets, sequence).keys());
     }
 
     /**
@@ -99,9 +111,10 @@ final class ForkEvidence {
         }
     }
 
-    /** Replica index to signature, for the signatures that verify under that replica's genesis key. */
+    /** Replica index to signature, for the signatures that verify under that replica's key in the set in force. */
     private Map<Integer, byte[]> validSigners(CommitCertificate c, Digest digest) {
         Map<Integer, byte[]> out = new TreeMap<>();
+        List<PublicKey> validators = keysAt.apply(c.getSequence());
         for (CommitSignature s : c.getSignaturesList()) {
             int r = s.getReplica();
             if (r < 0 || r >= validators.size() || out.containsKey(r)) {
@@ -181,7 +194,7 @@ final class ForkEvidence {
         for (int c : culprits()) {
             long count = pieces.values().stream().filter(p -> p.signer() == c).count();
             t.append("CULPRIT: replica ").append(c).append(" is proven faulty by ").append(count)
-                    .append(" pair(s) of conflicting commit certificates, its signatures verified with its genesis key\n");
+                    .append(" pair(s) of conflicting commit certificates, its signatures verified with its key in the set in force\n");
         }
         int shown = 0;
         for (Piece p : pieces.values()) {

@@ -44,7 +44,7 @@ import picocli.CommandLine;
  * node that pruned its older blocks (it answers with pruned_below) is compared from its first
  * whole block, linked to the header below it as the node's latest certified header proves it; the
  * offline audit checks its kept headers from genesis.
- * Evidence held by each node is verified with the genesis keys alone ({@link EvidenceCheck}):
+ * Evidence held by each node is verified with the keys of the set in force at its sequence alone ({@link EvidenceCheck}):
  * each piece is reported with the replica it accuses, the slot, both signed messages (hex) and
  * whether it holds up; {@code culprits} (top level in {@code --json}) lists the replicas proven
  * faulty by at least one verified piece, empty when none. Where nodes hold different blocks at
@@ -83,8 +83,8 @@ final class OnlineAudit {
         try {
             long[] heights = new long[n];
             boolean[] up = new boolean[n];
-            EvidenceCheck evidence = new EvidenceCheck(network.validatorKeys());
-            ForkEvidence forks = new ForkEvidence(network.validatorKeys());
+            EvidenceCheck evidence = EvidenceCheck.following(chainOfSets);
+            ForkEvidence forks = ForkEvidence.following(chainOfSets);
             for (int i = 0; i < n; i++) {
                 try {
                     GetStatusResponse s = stub(channels.get(i), timeout).getStatus(GetStatusRequest.getDefaultInstance());

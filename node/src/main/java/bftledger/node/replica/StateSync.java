@@ -110,7 +110,11 @@ public final class StateSync implements AutoCloseable {
     private final PublicKey selfKey;
     private final ChainGenesis genesis;
     private final ChannelCredentials credentials;
-    /** Every peer's address, its index the peer's number in logs and outcomes: genesis's validators first, then later sets'. */
+    /**
+     * Every peer's address, its index the peer's number in logs and outcomes: genesis's validators
+     * first, then later sets'. Bounded by the validators of the sets genesis's chain of approvals
+     * named (at most {@link ChainGenesis#MAX_VALIDATORS} each): a peer cannot add one of its own.
+     */
     private final List<String> addresses = new ArrayList<>();
     private final Map<Integer, ManagedChannel> channels = new TreeMap<>();
     /** The chain of validator sets followed so far, genesis's first. */
@@ -122,11 +126,11 @@ public final class StateSync implements AutoCloseable {
     private final long mapSizeBytes;
     private final java.util.Set<Long> failedHeights = new java.util.HashSet<>();
 
-    /** @param mapSizeBytes the LMDB map size of the store built (the node's {@code tuning.lmdb.map.size.bytes}) */
     /**
-     * @param self        this replica's index among genesis's validators, or -1 (not dialled)
-     * @param selfKey     this replica's key: its address in later sets is not dialled
-     * @param addresses   genesis's validators' addresses, in replica order; later sets' are learned
+     * @param self         this replica's index among genesis's validators, or -1 (not dialled)
+     * @param selfKey      this replica's key: its address in later sets is not dialled
+     * @param addresses    genesis's validators' addresses, in replica order; later sets' are learned
+     * @param mapSizeBytes the LMDB map size of the store built (the node's {@code tuning.lmdb.map.size.bytes})
      */
     public StateSync(int self, PublicKey selfKey, ChainGenesis genesis, List<String> addresses, ChannelCredentials credentials,
                      long mapSizeBytes) {

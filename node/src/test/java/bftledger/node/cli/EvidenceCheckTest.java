@@ -94,4 +94,57 @@ class EvidenceCheckTest {
                 as(2).checkpoint(16, Sha256.hash(new byte[] {2}))));
         assertEquals(List.of(2), check.culprits());
     }
+
+    /** Genesis's set, then from height 129 the same validators with replica 0's key rotated. */
+    private static final KeyPair ROTATED = KeyPair.deterministic("c0-rotated");
+
+    static List<bftledger.ledger.ValidatorSets.ValidatorSet> rotatingReplica0(List<PublicKey> genesis, PublicKey rotated) {
+        List<PublicKey> next = new java.util.ArrayList<>(genesis);
+        next.set(0, rotated);
+        return List.of(set(0, 1, genesis), set(1, 129, next));
+    }
+
+    private static bftledger.ledger.ValidatorSets.ValidatorSet set(long epoch, long from, List<PublicKey> keys) {
+        List<bftledger.ledger.proto.Validator> vs = new java.util.ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            vs.add(bftledger.ledger.ChainGenesis.validator(keys.get(i), "127.0.0.1:" + (7000 + i), "node" + i));
+        }
+        return new bftledger.ledger.ValidatorSets.ValidatorSet(epoch, from, vs, keys,
+                bftledger.ledger.ChainGenesis.validatorSetHash(keys));
+    }
+
+    @Test
+    void afterAChangeEachPieceIsJudgedUnderTheSetInForceAtItsSequence() {
+        var sets = rotatingReplica0(VALIDATORS, ROTATED.publicKey());
+        MessageFactory rotated = new MessageFactory(0, ROTATED);
+        long view = 1L << 32;
+        Evidence byNewKey = piece(0, "conflicting PREPARE", view, 200, rotated.prepare(view, 200, Sha256.hash(new byte[] {1})),
+                rotated.prepare(view, 200, Sha256.hash(new byte[] {2})));
+        Evidence byOldKeyBefore = piece(0, "conflicting PREPARE", 0, 50, as(0).prepare(0, 50, Sha256.hash(new byte[] {1})),
+                as(0).prepare(0, 50, Sha256.hash(new byte[] {2})));
+        // The retired key signing in the next epoch accuses no one: replica 0 is another key there.
+        Evidence byOldKeyAfter = piece(0, "conflicting PREPARE", view, 201, as(0).prepare(view, 201, Sha256.hash(new byte[] {1})),
+                as(0).prepare(view, 201, Sha256.hash(new byte[] {2})));
+
+        EvidenceCheck following = EvidenceCheck.following(sets);
+        following.add(1, byNewKey);
+        following.add(1, byOldKeyBefore);
+        following.add(1, byOldKeyAfter);
+        List<Object> json = following.json();
+        @SuppressWarnings("unchecked")
+        Map<String, Object> first = (Map<String, Object>) json.get(0);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> second = (Map<String, Object>) json.get(1);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> third = (Map<String, Object>) json.get(2);
+        assertEquals(true, first.get("verified"), first.toString());
+        assertEquals(ROTATED.publicKey().hex(), first.get("accused_key"));
+        assertEquals(true, second.get("verified"), second.toString());
+        assertEquals(VALIDATORS.get(0).hex(), second.get("accused_key"));
+        assertEquals(false, third.get("verified"), third.toString());
+
+        EvidenceCheck genesisOnly = new EvidenceCheck(VALIDATORS);
+        genesisOnly.add(1, byNewKey);
+        assertEquals(List.of(), genesisOnly.culprits(), "under genesis's keys the rotated key's votes prove nothing");
+    }
 }

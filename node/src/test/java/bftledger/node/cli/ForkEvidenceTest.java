@@ -159,4 +159,22 @@ class ForkEvidenceTest {
         }
         return out;
     }
+
+    @Test
+    void afterAChangeCertificatesAreJudgedUnderTheSetInForceAtTheirSequence() {
+        List<KeyPair> keys = keys(4);
+        KeyPair rotated = KeyPair.deterministic("fork0-rotated");
+        List<KeyPair> nextKeys = new ArrayList<>(keys);
+        nextKeys.set(0, rotated);
+        var sets = EvidenceCheckTest.rotatingReplica0(genesisKeys(keys), rotated.publicKey());
+        long view = 1L << 32;
+        CommitCertificate a = cert(nextKeys, view, 200, digest("side x"), List.of(0, 1, 2));
+        CommitCertificate b = cert(nextKeys, view, 200, digest("side y"), List.of(0, 1, 3));
+        ForkEvidence following = ForkEvidence.following(sets);
+        following.compare(200, a, List.of(0), b, List.of(1));
+        assertEquals(List.of(0, 1), following.culprits(), "replica 0 proven under its rotated key");
+        ForkEvidence genesisOnly = new ForkEvidence(genesisKeys(keys));
+        genesisOnly.compare(200, a, List.of(0), b, List.of(1));
+        assertEquals(List.of(1), genesisOnly.culprits(), "genesis's key 0 did not sign these");
+    }
 }
