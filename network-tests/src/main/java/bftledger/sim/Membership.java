@@ -14,9 +14,8 @@ import java.util.List;
  * at sequence s while no change is pending, it hands over after {@link #end}, the first
  * checkpoint more than L above s, so no slot in flight when s executes lies beyond the end. (The
  * node keeps at least 2L+1, with K = 16 and L = 32; the simulator's tighter margin tests the rule
- * at its edge.) A machine is a
- * network endpoint that keeps its application across epochs; its identity in a set is a key
- * generation (a rotated key is a new identity for the same machine).
+ * at its edge.) A machine is a network endpoint that keeps its application across epochs; its
+ * identity in a set is a key generation (a rotated key is a new identity for the same machine).
  */
 public final class Membership {
     private static final String PREFIX = "change-validators epoch=";
