@@ -49,13 +49,13 @@ public final class BlockChecker {
      * catch-up, then appends {@link BlockCheck#executed()} when {@link BlockCheck#ok()}.
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block) {
-        return check(genesis, state.height() + 1, previousHash, state, block, null);
+        return check(genesis, null, state.height() + 1, previousHash, state, block, null, null);
     }
 
     /** As {@link #checkNext(ChainGenesis, LedgerState, Digest, Block)}, with transaction signatures checked on {@code verifier}. */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
             ParallelVerifier verifier) {
-        return check(genesis, state.height() + 1, previousHash, state, block, verifier);
+        return check(genesis, null, state.height() + 1, previousHash, state, block, verifier, null);
     }
 
     /**
@@ -67,7 +67,7 @@ public final class BlockChecker {
      */
     public static BlockCheck checkNext(ChainGenesis genesis, LedgerState state, Digest previousHash, Block block,
             java.util.function.Function<SignedTransaction, TxVerdict> validator) {
-        return check(genesis, state.height() + 1, previousHash, state, block, null, validator);
+        return check(genesis, null, state.height() + 1, previousHash, state, block, null, validator);
     }
 
     /**
@@ -93,16 +93,6 @@ public final class BlockChecker {
     static BlockCheck check(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height, Digest previousHash,
             LedgerState base, Block block, ParallelVerifier verifier) {
         return check(genesis, sets, height, previousHash, base, block, verifier, null);
-    }
-
-    private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Block block, ParallelVerifier verifier) {
-        return check(genesis, null, height, previousHash, base, block, verifier, null);
-    }
-
-    private static BlockCheck check(ChainGenesis genesis, long height, Digest previousHash, LedgerState base,
-            Block block, ParallelVerifier verifier, java.util.function.Function<SignedTransaction, TxVerdict> validator) {
-        return check(genesis, null, height, previousHash, base, block, verifier, validator);
     }
 
     private static BlockCheck check(ChainGenesis genesis, List<ValidatorSets.ValidatorSet> sets, long height,
